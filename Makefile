@@ -1,0 +1,105 @@
+# kplane — build, test, run. `make run` and `make test` set the machine up first.
+
+SANITIZE ?=
+BUILD    ?= build$(if $(SANITIZE),-$(SANITIZE))
+CC       ?= cc
+PKGS     := rdkafka libmicrohttpd jansson sqlite3
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -pthread \
+            -Iserver -Iapi -Idb -I$(BUILD)/gen
+LDLIBS   += -pthread -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRC      := $(sort $(wildcard server/*.c api/*.c db/*.c))
+LIB_SRC  := $(filter-out server/main.c,$(SRC))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/assets.o
+ASSETS   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg web/*.png)) api/openapi.json
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
+BENCH_BIN:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps run test test-unit test-integration bench format clean image image-test
+
+all: $(BUILD)/kplane
+
+# Installs whatever the build, the tests and the demo need and is missing (idempotent).
+deps:
+	@scripts/setup.sh
+
+$(BUILD)/kplane: $(BUILD)/obj/server/main.o $(BUILD)/libkplane.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/libkplane.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c $(wildcard server/*.h api/*.h db/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# The web page and the OpenAPI document are compiled into the binary: nothing is read
+# from disk at run time.
+$(BUILD)/gen/assets.c: $(BUILD)/embed $(ASSETS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $(ASSETS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embed: scripts/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplane.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkplane.a \
+		$(PKG_LIBS) -lcmocka $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libkplane.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkplane.a \
+		$(PKG_LIBS) $(LDLIBS)
+
+units: $(UNIT_BIN)
+benches: $(BENCH_BIN)
+
+# The demo: three embedded clusters, a group reading them, a steady stream of messages.
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/kplane serve --demo
+
+# Everything: unit tests, the binary over HTTP and Kafka, real Apache Kafka brokers,
+# Flink/Kafka parity and the browser. KPLANE_TEST_REQUIRE=1 (CI) turns skips into failures.
+test: deps
+	@$(MAKE) --no-print-directory all units
+	@BUILD=$(BUILD) scripts/test.sh
+
+test-unit: all units
+	@BUILD=$(BUILD) scripts/test.sh unit
+
+test-integration: all
+	@BUILD=$(BUILD) scripts/test.sh integration
+
+bench: deps
+	@$(MAKE) --no-print-directory all benches
+	@BUILD=$(BUILD) scripts/bench.sh
+
+format:
+	clang-format -i $(SRC) $(wildcard server/*.h api/*.h db/*.h) $(UNIT_SRC) $(BENCH_SRC)
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

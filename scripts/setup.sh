@@ -1,0 +1,44 @@
+#!/bin/sh
+# setup.sh — installs what kplane's build, demo, tests and benchmarks need, if missing.
+# Idempotent: a machine that has everything is left alone (no apt-get update).
+# Used by `make run|test|bench` and by the Dockerfile's build stage (with "build").
+set -eu
+
+profile=${1:-all}
+
+build_pkgs="gcc make pkg-config librdkafka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev"
+test_pkgs="libcmocka-dev kcat chromium curl procps"
+bench_pkgs="wrk nginx-light"
+
+case "$profile" in
+build) want="$build_pkgs" ;;
+*) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+esac
+
+missing=""
+for p in $want; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                missing="$missing $p"
+        fi
+done
+
+if [ -n "$missing" ]; then
+        echo "setup: installing$missing"
+        SUDO=""
+        if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -q >/dev/null
+        $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+if [ "$profile" = build ]; then exit 0; fi
+
+# pytest drives the black-box tests.
+if ! python3 -c 'import pytest' 2>/dev/null; then
+        echo "setup: installing pytest"
+        python3 -m pip install -q pytest || {
+                SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
+                $SUDO apt-get install -y -q python3-pytest >/dev/null
+        }
+fi
+exit 0

@@ -1,0 +1,108 @@
+/* planner.h — the pure assignment planner: partitions and a parallelism in, owners and analysis out. */
+#ifndef KP_PLANNER_H
+#define KP_PLANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The planner does no I/O, holds no globals and takes no locks. Inputs are borrowed for
+ * the duration of a call. Partitions are addressed in "flat order": topics in the order
+ * the caller gave them, and within a topic partitions 0..n-1; flat index i of topic t,
+ * partition p is offset(t) + p where offset(t) is the sum of the partition counts of the
+ * topics before t.
+ */
+
+typedef enum kp_strategy {
+        KP_STRATEGY_BALANCED = 0,
+        KP_STRATEGY_WEIGHTED,
+        KP_STRATEGY_FLINK,
+        KP_STRATEGY_RANGE,
+        KP_STRATEGY_ROUNDROBIN,
+        KP_STRATEGY__CNT
+} kp_strategy_t;
+
+/* @returns the API name of @p s ("balanced"), or NULL when out of range. */
+const char *kp_strategy_name(kp_strategy_t s);
+/* Parses an API name. @returns 0, or -1 when @p name is not a strategy. */
+int kp_strategy_parse(const char *name, kp_strategy_t *sp);
+
+typedef struct kp_plan_topic {
+        const char *cluster; /* borrowed */
+        const char *topic;   /* borrowed */
+        int32_t partitions;  /* >= 1 */
+} kp_plan_topic_t;
+
+typedef struct kp_plan_input {
+        const kp_plan_topic_t *topics; /* borrowed, topic_cnt entries */
+        size_t topic_cnt;
+        int32_t parallelism;    /* 1..KP_PARALLELISM_MAX */
+        kp_strategy_t strategy;
+        /* Optional, one per partition in flat order (>= 0). weighted balances these;
+         * NULL means every partition weighs 1. Other strategies ignore them for
+         * placement but the analysis reports load when present. */
+        const double *weights;
+        /* Optional, one per partition in flat order: the task that owned it in the
+         * previous plan, or -1 (new partition). balanced and weighted stay sticky to
+         * it; all strategies report moved_from_previous against it. */
+        const int32_t *previous_owner;
+        /* The group reads with fan-out (rebalance): only changes recommendations. */
+        int rebalance;
+} kp_plan_input_t;
+
+typedef enum kp_plan_case {
+        KP_CASE_EQUAL = 0, /* partitions == parallelism */
+        KP_CASE_BELOW,     /* partitions < parallelism: some tasks idle */
+        KP_CASE_ABOVE      /* partitions > parallelism */
+} kp_plan_case_t;
+
+/* @returns "partitions_equal_parallelism", ... */
+const char *kp_plan_case_name(kp_plan_case_t c);
+
+typedef struct kp_plan_analysis {
+        kp_plan_case_t plan_case;
+        int64_t partitions;
+        int32_t tasks;
+        int32_t idle_tasks;
+        int64_t min_partitions_per_task;
+        int64_t max_partitions_per_task;
+        /* busiest task's partition count over the mean; for weighted (or when weights
+         * are given) its load over the mean load. */
+        double skew;
+        double max_load;  /* busiest task's load (weights, else counts) */
+        double mean_load; /* total load / tasks */
+        /* partitions whose owner differs from previous_owner (new ones not counted);
+         * -1 when there was no previous plan. */
+        int64_t moved_from_previous;
+        char **recommendations; /* owned by the plan, recommendation_cnt strings */
+        size_t recommendation_cnt;
+} kp_plan_analysis_t;
+
+typedef struct kp_plan {
+        int32_t parallelism;
+        kp_strategy_t strategy;
+        size_t partition_cnt;       /* total partitions, flat */
+        int32_t *owner;             /* partition_cnt entries: task 0..parallelism-1 */
+        kp_plan_analysis_t analysis;
+} kp_plan_t;
+
+/*
+ * Computes an assignment and its analysis.
+ * Cost: O(P log T) for weighted, O(P + T) for the others (plus O(T) per topic for flink
+ * advice). @returns a new plan, free with kp_plan_destroy(), or NULL with @p errstr set
+ * (invalid parallelism, no partitions, out of memory).
+ */
+kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errstr_size);
+
+/* Frees @p plan and everything it owns. NULL does nothing. */
+void kp_plan_destroy(kp_plan_t *plan);
+
+/* Java's String.hashCode of @p utf8 (decoded to UTF-16 code units; invalid UTF-8
+ * bytes count as U+FFFD, like Java's decoder). */
+int32_t kp_java_string_hash(const char *utf8);
+
+/* Flink KafkaSourceEnumerator.getSplitOwner: the reader of @p topic / @p partition
+ * among @p parallelism readers. */
+int32_t kp_flink_owner(const char *topic, int32_t partition, int32_t parallelism);
+
+#endif /* KP_PLANNER_H */

@@ -1,0 +1,36 @@
+/* util.h — small shared helpers: time stamps, name checks, a growable byte buffer. */
+#ifndef KP_UTIL_H
+#define KP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes the current UTC time as "2026-11-25T20:00:00Z" into @p buf (>= 21 bytes). */
+void kp_time_iso8601(char *buf, size_t size);
+/* Monotonic clock in milliseconds / nanoseconds. */
+int64_t kp_time_mono_ms(void);
+int64_t kp_time_mono_ns(void);
+
+/* 1 when @p s matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (cluster, group names). */
+int kp_name_valid(const char *s);
+/* 1 when @p s matches ^[A-Za-z0-9._-]{1,249}$ (Kafka topic names). */
+int kp_topic_name_valid(const char *s);
+
+/* A growable byte buffer. Embedded: kp_buf_init / kp_buf_cleanup. */
+typedef struct kp_buf {
+        char *data; /* NUL-terminated when len > 0 */
+        size_t len;
+        size_t cap;
+        int oom;    /* set once an append failed; later appends do nothing */
+} kp_buf_t;
+
+void kp_buf_init(kp_buf_t *b);
+void kp_buf_cleanup(kp_buf_t *b);
+/* Appends bytes; on allocation failure sets b->oom. */
+void kp_buf_append(kp_buf_t *b, const void *data, size_t len);
+void kp_buf_printf(kp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the buffer's memory to the caller (free()) and resets @p b. */
+char *kp_buf_steal(kp_buf_t *b, size_t *lenp);
+
+#endif /* KP_UTIL_H */
