@@ -103,3 +103,10 @@ clean:
 	rm -rf build build-*
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The container image (podman, no registry needed) and the proof of what it runs.
+image:
+	@scripts/image.sh
+
+image-test: image
+	@scripts/image-test.sh

@@ -13,7 +13,12 @@
  * API's job) and adds nothing to them except where a function says so.
  *
  * Every function returns 0 or a negative kp_err_t (server/err.h) and writes detail into
- * errstr. Returned json_t values are new references owned by the caller.
+ * errstr (may be NULL). Returned json_t values are new references owned by the caller.
+ * Besides the codes named below: KP_ERR_INVALID for a NULL name or a doc that is not a
+ * JSON object, KP_ERR_UNAVAILABLE when another process held the write lock for longer
+ * than the busy timeout, KP_ERR_NOMEM, and KP_ERR_INTERNAL with SQLite's message.
+ * A failed write changes nothing (each write is one transaction). Writes of one process
+ * are serialised; reads run in parallel with them and with each other.
  */
 
 typedef struct kp_store kp_store_t;
@@ -23,6 +28,10 @@ typedef struct kp_store kp_store_t;
 kp_store_t *kp_store_open(const char *path, char *errstr, size_t errstr_size);
 /* Closes every connection. NULL does nothing. */
 void kp_store_close(kp_store_t *st);
+/* Sets how long a write waits for another process holding the database's write lock
+ * before it fails with KP_ERR_UNAVAILABLE (default KP_STORE_BUSY_TIMEOUT_MS). Call it
+ * only while no other thread uses the store (right after open). */
+void kp_store_set_busy_timeout(kp_store_t *st, int ms);
 /* Runs a trivial query: 0 when the database is usable (for /readyz). */
 int kp_store_ping(kp_store_t *st, char *errstr, size_t errstr_size);
 /* @returns the schema version after migrations. */
@@ -83,7 +92,11 @@ int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr,
 /* ---- groups: doc is the group as the API stores it
  * {"name","topics":[{"cluster","topic"}|{"cluster","pattern"}],"parallelism",
  *  "strategy","rebalance","start_offset","sink":{},"created_at","updated_at"}.
- * The store indexes doc.topics so that deleting a used cluster/topic/pattern is refused. */
+ * The store indexes doc.topics so that deleting a used cluster/topic/pattern is refused.
+ * Create and update check, in the same transaction, that every doc.topics entry names a
+ * registered topic or pattern: KP_ERR_UNPROCESSABLE (errstr names it) otherwise, and
+ * KP_ERR_INVALID when an entry lacks "cluster" or has not exactly one of "topic" and
+ * "pattern". Create: KP_ERR_EXISTS when the name is taken; update: KP_ERR_NOT_FOUND. */
 
 int kp_store_group_create(kp_store_t *st, const char *name, const json_t *doc,
                           char *errstr, size_t errstr_size);

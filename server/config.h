@@ -39,4 +39,69 @@
 #define KP_DISCOVERY_INTERVAL_S 60
 #define KP_EMBEDDED_BROKERS_MAX 16
 
+/* Store (SQLite) */
+/* Connections in the store's pool: one per HTTP worker plus the background threads
+ * (discovery, runtime, demo); a caller beyond that waits for a free one. */
+#define KP_STORE_POOL_SIZE (KP_HTTP_THREADS + 4)
+/* How long a write waits for another process's write lock before giving up with
+ * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
+#define KP_STORE_BUSY_TIMEOUT_MS 5000
+
+/* kafka / embedded (appended by the kafka+embedded engineer) */
+/* librdkafka log lines above this syslog level (4 = LOG_WARNING) are dropped;
+ * connection failures are dropped too (the caller gets them as errors). */
+#define KP_KAFKA_LOG_LEVEL 4
+/* Properties in one cluster `config` object, and the longest value of one. */
+#define KP_KAFKA_CONFIG_PROPS_MAX 256
+#define KP_KAFKA_CONFIG_VALUE_MAX 8192
+/* An embedded cluster keeps every partition in memory: cap what one may ask for. */
+#define KP_EMBEDDED_PARTITIONS_MAX 10000 /* per topic */
+#define KP_EMBEDDED_TOPICS_MAX 1000      /* per cluster */
+/* Embedded clusters stopped side by side at shutdown (each takes ~1 s). */
+#define KP_EMBEDDED_STOP_PARALLEL 32
+
+/* Runtime (consumer tasks) */
+/* Worker threads per (group, cluster): they serve every task of the group on that
+ * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
+#define KP_RUNTIME_WORKERS_PER_CLUSTER 2
+/* Offsets of what the sinks took are committed this often (and on stop/plan change). */
+#define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
+/* A commit (or committed-offset read) waits at most this long for the cluster. */
+#define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
+/* Default wait of a stop (SIGTERM included): drain, commit, close within it. */
+#define KP_RUNTIME_STOP_WAIT_MS 10000
+/* Closing a consumer waits at most this long (within the stop's wait); one whose
+ * cluster does not answer is then destroyed in the background. */
+#define KP_RUNTIME_CLOSE_TIMEOUT_MS 2000
+/* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
+#define KP_RUNTIME_RATE_INTERVAL_MS 1000
+#define KP_RUNTIME_RATE_ALPHA 0.3
+/* How long a worker blocks on its queue before looking at its stop flag. */
+#define KP_RUNTIME_POLL_MS 500
+/* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against
+ * the queue a partition forwards to, i.e. per worker queue, not per partition: memory
+ * stays ~workers x this per (group, cluster) however many partitions. 4 MiB starved a
+ * single worker of 30 partitions (fetch back-off); 16 MiB reads at raw-consumer speed.
+ * The operator's cluster config may override it. */
+#define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
+/* File sink: bytes buffered per task before write(2). */
+#define KP_SINK_FILE_BUFFER (64 * 1024)
+
+/* Planner (appended by the planner engineer) */
+/* weighted + previous plan: a partition keeps its owner while the owner's load stays
+ * within this fraction above the balanced bound max(heaviest, total/T). */
+#define KP_WEIGHTED_STICKY_SLACK 0.02
+/* weighted: a sticky plan more than this fraction over the bound is replaced by a fresh
+ * LPT plan when that one is better balanced. */
+#define KP_WEIGHTED_TOLERANCE 0.05
+/* weighted: at most this many move/swap steps off the busiest task after LPT. */
+#define KP_WEIGHTED_IMPROVE_STEPS 256
+/* Flink advice: total topic-steps the search for an even parallelism may spend (each
+ * candidate parallelism costs about one step per topic), so a what-if stays fast. */
+#define KP_FLINK_ADVICE_WORK 200000
+/* Sweep: parallelism values x strategies x partitions one sweep may compute. */
+#define KP_SWEEP_WORK_MAX 400000000LL
+/* kplane plan --batch: longest input line. */
+#define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
+
 #endif /* KP_CONFIG_H */

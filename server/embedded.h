@@ -9,6 +9,18 @@
  * A registry of named mock clusters living in this process. Each is a real
  * Kafka-protocol server on 127.0.0.1 (random ports), reachable by any Kafka client. Its
  * data is in memory only. Thread-safe: one mutex guards the registry.
+ *
+ * What librdkafka 2.0.2's mock does and does not do (measured, see test_embedded.c):
+ * produce, fetch, list offsets, metadata, consumer groups (join/sync/heartbeat), offset
+ * commit/fetch all work; committed offsets and data survive client reconnects. It
+ * answers Metadata only up to v2, which has no AllowAutoTopicCreation flag, so ANY
+ * client that names an unknown topic in a metadata request (a producer's topic handle,
+ * a consumer's assign/subscribe to a literal name) creates it with 4 partitions;
+ * kp_kafka_metadata_fetch() avoids that by always asking for all topics. No
+ * CreateTopics/CreatePartitions/DeleteTopics over the protocol (topics come only from
+ * kp_embedded_start / kp_embedded_topic_create); partitions never change count; no
+ * leader fail-over: partitions led by a broker that is down stay unavailable until it
+ * is up again. Stopping a cluster takes about 1 s (the mock thread's poll interval).
  */
 typedef struct kp_embedded kp_embedded_t;
 
@@ -41,7 +53,16 @@ int kp_embedded_broker_set_up(kp_embedded_t *emb, const char *name, int broker_i
 /*
  * `kplane mock` : runs one standalone cluster in the foreground until SIGINT/SIGTERM,
  * printing its bootstrap address as the first line of stdout. argv as after "mock":
- * --brokers N --topic NAME:PARTITIONS ... @returns the process exit code.
+ * --brokers N --topic NAME:PARTITIONS ... (--help prints the usage).
+ * Control for tests that run it as a separate process: one command per line on stdin,
+ * each answered by one line on stdout, "ok <command>" or "error <command>: <why>":
+ *   down ID | up ID            take broker ID (1..N) down / up again
+ *   topic NAME:PARTITIONS      create a topic
+ *   stop                       stop and exit 0, like SIGTERM
+ * EOF on stdin is ignored (the cluster keeps running until a signal).
+ * Installs SIGINT/SIGTERM handlers and ignores SIGPIPE: call it only as a process main.
+ * @returns the process exit code: 0 after a clean stop, 2 for usage errors, 1 when the
+ * cluster could not start.
  */
 int kp_embedded_mock_main(int argc, char **argv);
 

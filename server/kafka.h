@@ -25,6 +25,23 @@ int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_s
 rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config,
                                    char *errstr, size_t errstr_size);
 
+/*
+ * Builds a plain client configuration for long-lived clients (consumers, producers):
+ * @p bootstrap (may be NULL), then @p config's properties (validated as above), with
+ * kp_kafka_log_cb as the logger and nothing else of kplane's. The caller adds group.id
+ * etc. @returns a new conf (rd_kafka_new takes ownership) or NULL with errstr set.
+ */
+rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config,
+                                          char *errstr, size_t errstr_size);
+
+/*
+ * kplane's librdkafka log callback (rd_kafka_conf_set_log_cb): lines at or below
+ * KP_KAFKA_LOG_LEVEL go to stderr, except connection failures ("FAIL", "ERROR",
+ * "BROKERFAIL", "CONFWARN"), which repeat at every retry and reach callers as errors.
+ * Called from librdkafka's threads; writes only to stderr.
+ */
+void kp_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 typedef struct kp_kafka_broker {
         int32_t id;
         char *host;
@@ -46,9 +63,14 @@ typedef struct kp_kafka_metadata {
 
 /*
  * Reads the cluster's metadata now, waiting at most @p timeout_ms in total (connect
- * included). @p topic NULL reads all topics; otherwise only that one (a topic absent
- * on the cluster comes back with error RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART and
- * 0 partitions; it is never auto-created).
+ * included; <= 0 means KP_KAFKA_METADATA_TIMEOUT_MS). @p topic NULL reads all topics;
+ * otherwise only that one (a topic absent on the cluster comes back with error
+ * RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART and 0 partitions; it is never auto-created:
+ * the request always asks for all topics and filters, because naming a topic makes
+ * librdkafka 2.0.2's mock cluster, and brokers answering Metadata < v4, create it).
+ * Internal topics (__*) never appear, even when asked for by name. Costs one
+ * short-lived producer (a few threads) and one metadata round trip; measured: an
+ * unreachable or black-holed address returns within timeout_ms + a few ms.
  * @returns 0 with *mdp set (free with kp_kafka_metadata_destroy), KP_ERR_UNAVAILABLE
  * when the cluster did not answer in time, KP_ERR_INVALID for a bad config.
  */

@@ -1,0 +1,157 @@
+/* api.c — the router: matches method and path to a handler; 404/405 for the rest. */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "respond.h"
+
+enum { GET, POST, PUT, DELETE, METHODS };
+
+typedef struct route {
+        /* segments separated by '/'; "*" matches one segment, "**" (last) the rest */
+        const char *pattern;
+        kp_handler_t *h[METHODS];
+        const char *allow;
+} route_t;
+
+static const route_t routes[] = {
+        {"/livez", {kp_h_livez}, "GET"},
+        {"/readyz", {kp_h_readyz}, "GET"},
+        {"/metrics", {kp_h_metrics}, "GET"},
+        {"/api/v1/openapi.json", {kp_h_openapi}, "GET"},
+        {"/api/v1/clusters", {kp_h_clusters_list, kp_h_cluster_create}, "GET, POST"},
+        {"/api/v1/clusters/*", {kp_h_cluster_get, NULL, kp_h_cluster_put, kp_h_cluster_delete},
+         "GET, PUT, DELETE"},
+        {"/api/v1/clusters/*/metadata", {kp_h_cluster_metadata}, "GET"},
+        {"/api/v1/clusters/*/topics", {kp_h_topics_list, kp_h_topic_create}, "GET, POST"},
+        /* a topic name, a URL-encoded pattern, or ".../refresh" (POST) */
+        {"/api/v1/clusters/*/topics/**", {kp_h_topic_get, kp_h_topic_post, NULL,
+                                          kp_h_topic_delete},
+         "GET, POST, DELETE"},
+        {"/api/v1/groups", {kp_h_groups_list, kp_h_group_create}, "GET, POST"},
+        {"/api/v1/groups/*", {kp_h_group_get, NULL, kp_h_group_put, kp_h_group_delete},
+         "GET, PUT, DELETE"},
+        {"/api/v1/groups/*/plans", {kp_h_plans_list, kp_h_plan_create}, "GET, POST"},
+        {"/api/v1/groups/*/plans/*", {kp_h_plan_get}, "GET"},
+        {"/api/v1/groups/*/start", {NULL, kp_h_group_start}, "POST"},
+        {"/api/v1/groups/*/stop", {NULL, kp_h_group_stop}, "POST"},
+        {"/api/v1/groups/*/status", {kp_h_group_status}, "GET"},
+        {"/api/v1/plan", {NULL, kp_h_whatif}, "POST"},
+        {"/api/v1/plan/sweep", {NULL, kp_h_sweep}, "POST"},
+        {"/", {kp_h_asset}, "GET"},
+        {"/*", {kp_h_asset}, "GET"},
+};
+
+#define MAX_PARAMS 4
+#define MAX_SEGS 16
+
+/* Finds the segments of @p path ("/a/b" → "a/b", "b"): pointers into it, nothing cut
+ * yet. @returns the count, or -1 when there are too many or an empty one. */
+static int split_path(char *path, char **segs)
+{
+        int n = 0;
+        char *s = path;
+        if (!strcmp(path, "/"))
+                return 0;
+        while (s && *s == '/') {
+                s++;
+                if (n >= MAX_SEGS || *s == '/' || !*s)
+                        return -1;
+                segs[n++] = s;
+                s = strchr(s, '/');
+        }
+        return n;
+}
+
+/* Matches the segments against @p pattern; fills params (pointing into the path). */
+static int route_match(const char *pattern, char **segs, int nseg, char **params, int *rest)
+{
+        char pat[128];
+        char *psegs[MAX_SEGS];
+        int np = 0;
+        snprintf(pat, sizeof(pat), "%s", pattern);
+        int npat = split_path(pat, psegs);
+        *rest = 0;
+        for (int i = 0; i < npat; i++) {
+                size_t plen = strcspn(psegs[i], "/");
+                if (plen == 2 && !strncmp(psegs[i], "**", 2)) {
+                        if (i >= nseg || np >= MAX_PARAMS)
+                                return 0;
+                        params[np++] = segs[i];
+                        *rest = 1;
+                        return 1;
+                }
+                if (i >= nseg)
+                        return 0;
+                size_t slen = strcspn(segs[i], "/");
+                if (plen == 1 && psegs[i][0] == '*') {
+                        if (np >= MAX_PARAMS)
+                                return 0;
+                        params[np++] = segs[i];
+                } else if (plen != slen || strncmp(psegs[i], segs[i], plen)) {
+                        return 0;
+                }
+        }
+        return npat == nseg;
+}
+
+static int method_index(const char *m)
+{
+        if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+                return GET;
+        if (!strcmp(m, "POST"))
+                return POST;
+        if (!strcmp(m, "PUT"))
+                return PUT;
+        if (!strcmp(m, "DELETE"))
+                return DELETE;
+        return -1;
+}
+
+void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
+{
+        kp_api_t *api = opaque;
+        char path[KP_HTTP_MAX_URL + 1];
+        char *segs[MAX_SEGS];
+        size_t n = strlen(req->path);
+        if (n > KP_HTTP_MAX_URL) {
+                kp_resp_problem(resp, 414, "request URL is too long");
+                return;
+        }
+        memcpy(path, req->path, n + 1);
+        /* a trailing slash names the same resource */
+        if (n > 1 && path[n - 1] == '/')
+                path[n - 1] = '\0';
+        int nseg = split_path(path, segs);
+        if (nseg < 0) {
+                kp_resp_problem(resp, 404, "no resource at %s", req->path);
+                return;
+        }
+        int m = method_index(req->method);
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                char *params[MAX_PARAMS] = {0};
+                int rest;
+                if (!route_match(routes[i].pattern, segs, nseg, params, &rest))
+                        continue;
+                if (m < 0 || !routes[i].h[m]) {
+                        resp->allow = routes[i].allow;
+                        kp_resp_problem(resp, 405, "%s is not allowed on %s (allowed: %s)",
+                                        req->method, req->path, routes[i].allow);
+                        return;
+                }
+                /* cut the captured segments apart; a "**" capture keeps its slashes */
+                for (int k = 0; k < MAX_PARAMS && params[k]; k++) {
+                        if (rest && (k + 1 == MAX_PARAMS || !params[k + 1]))
+                                break;
+                        char *slash = strchr(params[k], '/');
+                        if (slash)
+                                *slash = '\0';
+                }
+                routes[i].h[m](api, req, resp, params);
+                return;
+        }
+        kp_resp_problem(resp, 404, "no resource at %s", req->path);
+}

@@ -1,0 +1,428 @@
+/* clusters.c — /api/v1/clusters: register Kafka clusters (or embedded ones), read metadata. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "discovery.h"
+#include "embedded.h"
+#include "err.h"
+#include "handlers.h"
+#include "kafka.h"
+#include "respond.h"
+#include "store.h"
+#include "util.h"
+
+#define SECRET_MASK "******"
+/* Largest embedded topic: the mock cluster keeps every partition in memory. */
+#define EMBEDDED_PARTITIONS_MAX 10000
+
+/* A config key holding a secret is stored but never shown (API.md). */
+static int is_secret_key(const char *key)
+{
+        static const char *const marks[] = {"password", "secret", "token",
+                                            "sasl.oauthbearer.config", "ssl.key.pem",
+                                            "ssl.keystore", NULL};
+        for (const char *const *m = marks; *m; m++)
+                if (strstr(key, *m))
+                        return 1;
+        return 0;
+}
+
+/* @returns a copy of @p config with secret values masked. */
+static json_t *config_masked(const json_t *config)
+{
+        json_t *out = json_object();
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)config, key, v) {
+                json_object_set_new(out, key,
+                                    is_secret_key(key) ? json_string(SECRET_MASK)
+                                                       : json_deep_copy(v));
+        }
+        return out;
+}
+
+char *kp_api_cluster_bootstrap(kp_api_t *api, const json_t *doc)
+{
+        return kp_discovery_bootstrap(api->emb, doc);
+}
+
+/* The cluster as the API shows it: live address, masked secrets. */
+static json_t *cluster_view(kp_api_t *api, const json_t *doc)
+{
+        char *bs = kp_api_cluster_bootstrap(api, doc);
+        json_t *emb = json_object_get(doc, "embedded");
+        json_t *v = json_pack("{s:O, s:o, s:O, s:o, s:O, s:O}", "name",
+                              json_object_get(doc, "name"), "bootstrap_servers",
+                              bs ? json_string(bs) : json_null(), "embedded",
+                              json_is_object(emb) ? emb : json_false(), "config",
+                              config_masked(json_object_get(doc, "config")), "created_at",
+                              json_object_get(doc, "created_at"), "updated_at",
+                              json_object_get(doc, "updated_at"));
+        free(bs);
+        return v;
+}
+
+/* Validates an "embedded" spec, appending field errors. */
+static void embedded_check(const json_t *emb, json_t *errors)
+{
+        static const char *const fields[] = {"brokers", "topics", NULL};
+        static const char *const tfields[] = {"name", "partitions", NULL};
+        if (!json_is_object(emb)) {
+                kp_field_error(errors, "embedded", "must be an object");
+                return;
+        }
+        kp_fields_check(emb, fields, "embedded", errors);
+        json_t *b = json_object_get(emb, "brokers");
+        if (b && (!json_is_integer(b) || json_integer_value(b) < 1 ||
+                  json_integer_value(b) > KP_EMBEDDED_BROKERS_MAX))
+                kp_field_error(errors, "embedded.brokers", "must be an integer 1..%d",
+                               KP_EMBEDDED_BROKERS_MAX);
+        json_t *topics = json_object_get(emb, "topics");
+        if (topics && !json_is_array(topics)) {
+                kp_field_error(errors, "embedded.topics", "must be an array");
+                return;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(topics, i, t) {
+                char f[64];
+                snprintf(f, sizeof(f), "embedded.topics[%zu]", i);
+                if (!json_is_object(t)) {
+                        kp_field_error(errors, f, "must be an object");
+                        continue;
+                }
+                kp_fields_check(t, tfields, f, errors);
+                const char *name = json_string_value(json_object_get(t, "name"));
+                if (!kp_topic_name_valid(name)) {
+                        snprintf(f, sizeof(f), "embedded.topics[%zu].name", i);
+                        kp_field_error(errors, f, "must match ^[A-Za-z0-9._-]{1,249}$");
+                }
+                json_t *p = json_object_get(t, "partitions");
+                if (!json_is_integer(p) || json_integer_value(p) < 1 ||
+                    json_integer_value(p) > EMBEDDED_PARTITIONS_MAX) {
+                        snprintf(f, sizeof(f), "embedded.topics[%zu].partitions", i);
+                        kp_field_error(errors, f, "must be an integer 1..%d",
+                                       EMBEDDED_PARTITIONS_MAX);
+                }
+        }
+}
+
+/*
+ * Validates a cluster body for create (@p path_name NULL) or replace. Field problems go
+ * to @p errors. With @p old (replace), "******" config values keep the stored secret.
+ * @returns the doc to store (new reference) or NULL when @p errors got entries.
+ */
+static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
+                                     const json_t *old, json_t *errors)
+{
+        static const char *const fields[] = {"name", "bootstrap_servers", "config", "embedded",
+                                             NULL};
+        char errstr[512];
+        kp_fields_check(body, fields, "", errors);
+        json_t *jname = json_object_get(body, "name");
+        const char *name = json_string_value(jname);
+        if (path_name) {
+                if (jname && (!name || strcmp(name, path_name)))
+                        kp_field_error(errors, "name", "must equal the name in the path (%s)",
+                                       path_name);
+                name = path_name;
+        } else if (!jname) {
+                kp_field_error(errors, "name", "is required");
+        } else if (!kp_name_valid(name)) {
+                kp_field_error(errors, "name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+        }
+        json_t *bs = json_object_get(body, "bootstrap_servers");
+        json_t *emb = json_object_get(body, "embedded");
+        if (emb && json_is_false(emb))
+                emb = NULL;
+        if (bs && emb)
+                kp_field_error(errors, "bootstrap_servers",
+                               "give bootstrap_servers or embedded, not both");
+        else if (!bs && !emb)
+                kp_field_error(errors, "bootstrap_servers",
+                               "is required (or \"embedded\" for an in-process cluster)");
+        else if (bs && (!json_is_string(bs) || !json_string_length(bs) ||
+                        json_string_length(bs) > 4096))
+                kp_field_error(errors, "bootstrap_servers",
+                               "must be a non-empty string host:port[,host:port...]");
+        if (emb)
+                embedded_check(emb, errors);
+
+        json_t *config = json_object_get(body, "config");
+        json_t *cfg = json_object();
+        if (config && !json_is_object(config)) {
+                kp_field_error(errors, "config", "must be an object of librdkafka properties");
+        } else if (config) {
+                const char *key;
+                json_t *v;
+                json_t *oldcfg = old ? json_object_get(old, "config") : NULL;
+                json_object_foreach(config, key, v) {
+                        /* a masked value sent back unchanged keeps the stored secret */
+                        if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
+                            json_object_get(oldcfg, key))
+                                v = json_object_get(oldcfg, key);
+                        json_object_set(cfg, key, v);
+                }
+                if (kp_kafka_config_validate(cfg, errstr, sizeof(errstr))) {
+                        char f[300];
+                        /* errstr starts with the property name when librdkafka names it */
+                        const char *colon = strchr(errstr, ':');
+                        if (colon && (size_t)(colon - errstr) < 256)
+                                snprintf(f, sizeof(f), "config.%.*s", (int)(colon - errstr),
+                                         errstr);
+                        else
+                                snprintf(f, sizeof(f), "config");
+                        kp_field_error(errors, f, "%s", errstr);
+                }
+        }
+        if (json_array_size(errors)) {
+                json_decref(cfg);
+                return NULL;
+        }
+        char now[32];
+        kp_time_iso8601(now, sizeof(now));
+        json_t *doc = json_pack("{s:s, s:o, s:O, s:o, s:s, s:s}", "name", name,
+                                "bootstrap_servers", bs ? json_deep_copy(bs) : json_null(),
+                                "embedded", emb ? emb : json_false(), "config", cfg,
+                                "created_at",
+                                old ? json_string_value(json_object_get(old, "created_at"))
+                                    : now,
+                                "updated_at", now);
+        return doc;
+}
+
+/* Starts the mock cluster of an embedded doc. */
+static int embedded_start(kp_api_t *api, const json_t *doc, char *errstr, size_t errstr_size)
+{
+        json_t *emb = json_object_get(doc, "embedded");
+        json_t *b = json_object_get(emb, "brokers");
+        return kp_embedded_start(api->emb, json_string_value(json_object_get(doc, "name")),
+                                 b ? (int)json_integer_value(b) : 1,
+                                 json_object_get(emb, "topics"), NULL, errstr, errstr_size);
+}
+
+void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                        char **p)
+{
+        char errstr[512];
+        json_t *arr = NULL;
+        (void)req;
+        (void)p;
+        int err = kp_store_cluster_list(api->store, &arr, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        json_t *items = json_array();
+        size_t i;
+        json_t *doc;
+        json_array_foreach(arr, i, doc) json_array_append_new(items, cluster_view(api, doc));
+        json_decref(arr);
+        kp_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+}
+
+void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                         char **p)
+{
+        char errstr[512];
+        json_t *body = NULL, *doc = NULL, *existing = NULL;
+        json_t *errors = json_array();
+        (void)p;
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        doc = cluster_doc_from_body(body, NULL, NULL, errors);
+        if (!doc) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid cluster");
+                errors = NULL;
+                goto out;
+        }
+        const char *name = json_string_value(json_object_get(doc, "name"));
+        if (!kp_store_cluster_get(api->store, name, &existing, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 409, "cluster %s already exists", name);
+                goto out;
+        }
+        int embedded = json_is_object(json_object_get(doc, "embedded"));
+        if (embedded) {
+                int err = embedded_start(api, doc, errstr, sizeof(errstr));
+                if (err) {
+                        kp_resp_problem(resp, err == KP_ERR_INVALID ? 400 : 503,
+                                        "cannot start embedded cluster %s: %s", name, errstr);
+                        goto out;
+                }
+        }
+        int err = kp_store_cluster_create(api->store, name, doc, errstr, sizeof(errstr));
+        if (err) {
+                if (embedded && err != KP_ERR_EXISTS)
+                        kp_embedded_stop(api->emb, name);
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        snprintf(resp->location, sizeof(resp->location), "/api/v1/clusters/%s", name);
+        kp_resp_json(resp, 201, cluster_view(api, doc));
+out:
+        json_decref(errors);
+        json_decref(existing);
+        json_decref(doc);
+        json_decref(body);
+}
+
+void kp_h_cluster_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        (void)req;
+        int err = kp_store_cluster_get(api->store, p[0], &doc, errstr, sizeof(errstr));
+        if (err) {
+                if (err == KP_ERR_NOT_FOUND)
+                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
+                else
+                        kp_resp_error(resp, err, errstr);
+                return;
+        }
+        kp_resp_json(resp, 200, cluster_view(api, doc));
+        json_decref(doc);
+}
+
+void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *body = NULL, *doc = NULL, *old = NULL;
+        json_t *errors = json_array();
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        int err = kp_store_cluster_get(api->store, p[0], &old, errstr, sizeof(errstr));
+        if (err) {
+                if (err == KP_ERR_NOT_FOUND)
+                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
+                else
+                        kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        doc = cluster_doc_from_body(body, p[0], old, errors);
+        if (!doc) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid cluster");
+                errors = NULL;
+                goto out;
+        }
+        json_t *old_emb = json_object_get(old, "embedded");
+        json_t *new_emb = json_object_get(doc, "embedded");
+        int restart = json_is_object(new_emb) &&
+                      (!json_is_object(old_emb) || !json_equal(old_emb, new_emb));
+        if (restart && embedded_start(api, doc, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 503, "cannot start embedded cluster %s: %s", p[0],
+                                errstr);
+                goto out;
+        }
+        if (json_is_object(old_emb) && !json_is_object(new_emb))
+                kp_embedded_stop(api->emb, p[0]);
+        err = kp_store_cluster_update(api->store, p[0], doc, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        kp_resp_json(resp, 200, cluster_view(api, doc));
+out:
+        json_decref(errors);
+        json_decref(old);
+        json_decref(doc);
+        json_decref(body);
+}
+
+void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                         char **p)
+{
+        char errstr[512];
+        (void)req;
+        int err = kp_store_cluster_delete(api->store, p[0], errstr, sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND) {
+                kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
+                return;
+        }
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        kp_embedded_stop(api->emb, p[0]);
+        resp->status = 204;
+}
+
+void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                           char **p)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        kp_kafka_metadata_t *md = NULL;
+        char *bs = NULL;
+        (void)req;
+        int err = kp_store_cluster_get(api->store, p[0], &doc, errstr, sizeof(errstr));
+        if (err) {
+                if (err == KP_ERR_NOT_FOUND)
+                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
+                else
+                        kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        bs = kp_api_cluster_bootstrap(api, doc);
+        if (!bs) {
+                kp_resp_problem(resp, 503, "embedded cluster %s is not running", p[0]);
+                goto out;
+        }
+        err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), NULL,
+                                      api->metadata_timeout_ms, &md, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_problem(resp, err == KP_ERR_UNAVAILABLE ? 503 : kp_resp_status_of(err),
+                                "cluster %s: %s", p[0], errstr);
+                goto out;
+        }
+        json_t *brokers = json_array(), *topics = json_array();
+        for (size_t i = 0; i < md->broker_cnt; i++)
+                json_array_append_new(brokers,
+                                      json_pack("{s:i, s:s, s:i}", "id", md->brokers[i].id,
+                                                "host", md->brokers[i].host, "port",
+                                                md->brokers[i].port));
+        for (size_t i = 0; i < md->topic_cnt; i++)
+                json_array_append_new(topics, json_pack("{s:s, s:i}", "name",
+                                                        md->topics[i].name, "partitions",
+                                                        md->topics[i].partitions));
+        kp_resp_json(resp, 200,
+                     json_pack("{s:s, s:s, s:o, s:o}", "cluster", p[0], "bootstrap_servers", bs,
+                               "brokers", brokers, "topics", topics));
+out:
+        kp_kafka_metadata_destroy(md);
+        free(bs);
+        json_decref(doc);
+}
+
+json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *errstr,
+                                    size_t errstr_size)
+{
+        json_t *out = json_object();
+        size_t i;
+        json_t *n;
+        json_array_foreach(names, i, n) {
+                const char *name = json_string_value(n);
+                json_t *doc = NULL;
+                if (!name || json_object_get(out, name))
+                        continue;
+                if (kp_store_cluster_get(api->store, name, &doc, errstr, errstr_size)) {
+                        json_decref(out);
+                        return NULL;
+                }
+                char *bs = kp_api_cluster_bootstrap(api, doc);
+                if (!bs) {
+                        snprintf(errstr, errstr_size, "embedded cluster %s is not running",
+                                 name);
+                        json_decref(doc);
+                        json_decref(out);
+                        return NULL;
+                }
+                json_object_set_new(out, name,
+                                    json_pack("{s:s, s:O}", "bootstrap_servers", bs, "config",
+                                              json_object_get(doc, "config")));
+                free(bs);
+                json_decref(doc);
+        }
+        return out;
+}

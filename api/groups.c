@@ -1,0 +1,394 @@
+/* groups.c — /api/v1/groups: consumer groups (CRUD) and their running state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "handlers.h"
+#include "planner.h"
+#include "respond.h"
+#include "runtime.h"
+#include "sink.h"
+#include "store.h"
+#include "util.h"
+
+/* Checks one entry of "topics": {cluster, topic} or {cluster, pattern}, registered. */
+static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *errors,
+                              int *unregistered, char *why, size_t why_size)
+{
+        static const char *const fields[] = {"cluster", "topic", "pattern", NULL};
+        char f[64], errstr[512];
+        snprintf(f, sizeof(f), "topics[%zu]", i);
+        if (!json_is_object(t)) {
+                kp_field_error(errors, f, "must be {\"cluster\", \"topic\"} or "
+                                          "{\"cluster\", \"pattern\"}");
+                return;
+        }
+        kp_fields_check(t, fields, f, errors);
+        const char *cluster = json_string_value(json_object_get(t, "cluster"));
+        json_t *jt = json_object_get(t, "topic"), *jp = json_object_get(t, "pattern");
+        if (!kp_name_valid(cluster)) {
+                snprintf(f, sizeof(f), "topics[%zu].cluster", i);
+                kp_field_error(errors, f, "must be a cluster name");
+                return;
+        }
+        if ((jt && jp) || (!jt && !jp)) {
+                snprintf(f, sizeof(f), "topics[%zu].topic", i);
+                kp_field_error(errors, f, "give topic or pattern (one of them)");
+                return;
+        }
+        if (jt && !kp_topic_name_valid(json_string_value(jt))) {
+                snprintf(f, sizeof(f), "topics[%zu].topic", i);
+                kp_field_error(errors, f, "must match ^[A-Za-z0-9._-]{1,249}$");
+                return;
+        }
+        if (jp && (!json_is_string(jp) || !json_string_length(jp))) {
+                snprintf(f, sizeof(f), "topics[%zu].pattern", i);
+                kp_field_error(errors, f, "must be a non-empty string");
+                return;
+        }
+        json_t *doc = NULL;
+        int err = jt ? kp_store_topic_get(api->store, cluster, json_string_value(jt), &doc,
+                                          errstr, sizeof(errstr))
+                     : kp_store_pattern_get(api->store, cluster, json_string_value(jp), &doc,
+                                            errstr, sizeof(errstr));
+        json_decref(doc);
+        if (err && !*unregistered) {
+                *unregistered = 1;
+                snprintf(why, why_size,
+                         "%s %s is not registered on cluster %s: register it first with "
+                         "POST /api/v1/clusters/%s/topics",
+                         jt ? "topic" : "pattern",
+                         jt ? json_string_value(jt) : json_string_value(jp), cluster, cluster);
+        }
+}
+
+/*
+ * Validates a group body (create when @p path_name is NULL). Defaults are filled in.
+ * @returns the doc to store or NULL; *statusp = 400 (errors) or 422 (unregistered).
+ */
+static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char *path_name,
+                                   const json_t *old, json_t *errors, int *statusp,
+                                   char *why, size_t why_size)
+{
+        static const char *const fields[] = {"name", "topics", "parallelism", "strategy",
+                                             "rebalance", "start_offset", "sink", NULL};
+        char errstr[512];
+        int unregistered = 0;
+        *statusp = 400;
+        kp_fields_check(body, fields, "", errors);
+        json_t *jname = json_object_get(body, "name");
+        const char *name = json_string_value(jname);
+        if (path_name) {
+                if (jname && (!name || strcmp(name, path_name)))
+                        kp_field_error(errors, "name", "must equal the name in the path (%s)",
+                                       path_name);
+                name = path_name;
+        } else if (!jname) {
+                kp_field_error(errors, "name", "is required");
+        } else if (!kp_name_valid(name)) {
+                kp_field_error(errors, "name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+        }
+        json_t *topics = json_object_get(body, "topics");
+        if (!json_is_array(topics) || !json_array_size(topics)) {
+                kp_field_error(errors, "topics", "must be a non-empty array");
+        } else {
+                size_t i;
+                json_t *t;
+                json_array_foreach(topics, i, t)
+                        group_topic_check(api, t, i, errors, &unregistered, why, why_size);
+        }
+        json_t *par = json_object_get(body, "parallelism");
+        if (par && (!json_is_integer(par) || json_integer_value(par) < 1 ||
+                    json_integer_value(par) > KP_PARALLELISM_MAX))
+                kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
+        json_t *strat = json_object_get(body, "strategy");
+        kp_strategy_t s;
+        if (strat && (!json_is_string(strat) ||
+                      kp_strategy_parse(json_string_value(strat), &s)))
+                kp_field_error(errors, "strategy",
+                               "must be one of balanced, weighted, flink, range, roundrobin");
+        json_t *reb = json_object_get(body, "rebalance");
+        if (reb && !json_is_boolean(reb))
+                kp_field_error(errors, "rebalance", "must be true or false");
+        json_t *so = json_object_get(body, "start_offset");
+        if (so && (!json_is_string(so) || (strcmp(json_string_value(so), "earliest") &&
+                                           strcmp(json_string_value(so), "latest"))))
+                kp_field_error(errors, "start_offset", "must be \"earliest\" or \"latest\"");
+        json_t *sink = json_object_get(body, "sink");
+        if (sink && kp_sink_validate(sink, errstr, sizeof(errstr))) {
+                kp_field_error(errors, "sink", "%s", errstr);
+        }
+        if (json_array_size(errors))
+                return NULL;
+        if (unregistered) {
+                *statusp = 422;
+                return NULL;
+        }
+        char now[32];
+        kp_time_iso8601(now, sizeof(now));
+        json_t *doc = json_pack(
+                "{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name, "topics", topics,
+                "parallelism", par ? json_incref(par) : json_null(), "strategy",
+                strat ? json_string_value(strat) : "balanced", "rebalance",
+                reb ? json_is_true(reb) : 0, "start_offset",
+                so ? json_string_value(so) : "earliest", "sink",
+                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"),
+                "created_at",
+                old ? json_string_value(json_object_get(old, "created_at")) : now,
+                "updated_at", now);
+        return doc;
+}
+
+/* The group as the API shows it: its doc plus its running state. */
+static json_t *group_view(kp_api_t *api, const json_t *doc)
+{
+        json_t *v = json_deep_copy(doc);
+        const char *name = json_string_value(json_object_get(doc, "name"));
+        char why[512] = "";
+        int st = api->rt && name ? kp_runtime_group_state(api->rt, name, why, sizeof(why))
+                                 : KP_GROUP_STOPPED;
+        json_object_set_new(v, "state", json_string(kp_group_state_name(st)));
+        if (st == KP_GROUP_FAILED && why[0])
+                json_object_set_new(v, "error", json_string(why));
+        return v;
+}
+
+void kp_h_groups_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *arr = NULL;
+        (void)req;
+        (void)p;
+        int err = kp_store_group_list(api->store, &arr, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        json_t *items = json_array();
+        size_t i;
+        json_t *doc;
+        json_array_foreach(arr, i, doc) json_array_append_new(items, group_view(api, doc));
+        json_decref(arr);
+        kp_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+}
+
+/* Shared by create and replace. */
+static void group_write(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                        const char *path_name)
+{
+        char errstr[512], why[512] = "";
+        json_t *body = NULL, *doc = NULL, *old = NULL;
+        json_t *errors = json_array();
+        int status, err;
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        if (path_name) {
+                err = kp_store_group_get(api->store, path_name, &old, errstr, sizeof(errstr));
+                if (err) {
+                        if (err == KP_ERR_NOT_FOUND)
+                                kp_resp_problem(resp, 404, "no group named %s", path_name);
+                        else
+                                kp_resp_error(resp, err, errstr);
+                        goto out;
+                }
+        }
+        doc = group_doc_from_body(api, body, path_name, old, errors, &status, why, sizeof(why));
+        if (!doc) {
+                if (status == 422) {
+                        kp_resp_problem(resp, 422, "%s", why);
+                } else {
+                        kp_resp_problem_errors(resp, 400, errors, "invalid group");
+                        errors = NULL;
+                }
+                goto out;
+        }
+        const char *name = json_string_value(json_object_get(doc, "name"));
+        if (path_name) {
+                err = kp_store_group_update(api->store, name, doc, errstr, sizeof(errstr));
+        } else {
+                err = kp_store_group_create(api->store, name, doc, errstr, sizeof(errstr));
+                if (err == KP_ERR_EXISTS)
+                        snprintf(errstr, sizeof(errstr), "group %s already exists", name);
+        }
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        if (!path_name)
+                snprintf(resp->location, sizeof(resp->location), "/api/v1/groups/%s", name);
+        kp_resp_json(resp, path_name ? 200 : 201, group_view(api, doc));
+out:
+        json_decref(errors);
+        json_decref(old);
+        json_decref(doc);
+        json_decref(body);
+}
+
+void kp_h_group_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        (void)p;
+        group_write(api, req, resp, NULL);
+}
+
+void kp_h_group_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        group_write(api, req, resp, p[0]);
+}
+
+/* Reads group @p name or answers 404. @returns the doc or NULL. */
+static json_t *group_or_404(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        int err = kp_store_group_get(api->store, name, &doc, errstr, sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND)
+                kp_resp_problem(resp, 404, "no group named %s", name);
+        else if (err)
+                kp_resp_error(resp, err, errstr);
+        return err ? NULL : doc;
+}
+
+void kp_h_group_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        (void)req;
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
+                return;
+        kp_resp_json(resp, 200, group_view(api, doc));
+        json_decref(doc);
+}
+
+void kp_h_group_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                       char **p)
+{
+        char errstr[512];
+        (void)req;
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
+                return;
+        json_decref(doc);
+        int st = api->rt ? kp_runtime_group_state(api->rt, p[0], NULL, 0) : KP_GROUP_STOPPED;
+        if (st != KP_GROUP_STOPPED && st != KP_GROUP_FAILED) {
+                kp_resp_problem(resp, 409, "group %s is %s: stop it first", p[0],
+                                kp_group_state_name(st));
+                return;
+        }
+        int err = kp_store_group_delete(api->store, p[0], errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        resp->status = 204;
+}
+
+/* The cluster names a plan reads from (for the runtime's client configs). */
+static json_t *plan_clusters(const json_t *plan)
+{
+        json_t *names = json_array(), *seen = json_object();
+        size_t i, j;
+        json_t *t, *pt;
+        json_array_foreach(json_object_get(plan, "tasks"), i, t) {
+                json_array_foreach(json_object_get(t, "partitions"), j, pt) {
+                        const char *c = json_string_value(json_object_get(pt, "cluster"));
+                        if (c && !json_object_get(seen, c)) {
+                                json_object_set_new(seen, c, json_true());
+                                json_array_append_new(names, json_string(c));
+                        }
+                }
+        }
+        json_decref(seen);
+        return names;
+}
+
+int kp_api_group_run(kp_api_t *api, const char *name, const json_t *group, const json_t *plan,
+                     int apply, char *errstr, size_t errstr_size)
+{
+        json_t *names = plan_clusters(plan);
+        json_t *clusters = kp_api_clusters_for_runtime(api, names, errstr, errstr_size);
+        json_decref(names);
+        if (!clusters)
+                return KP_ERR_UNAVAILABLE;
+        int err = apply ? kp_runtime_group_apply(api->rt, name, plan, clusters, errstr,
+                                                 errstr_size)
+                        : kp_runtime_group_start(api->rt, group, plan, clusters, errstr,
+                                                 errstr_size);
+        json_decref(clusters);
+        return err;
+}
+
+void kp_h_group_start(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *plan = NULL, *body = NULL;
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
+                return;
+        if (req->body_len && kp_req_json(req, resp, 0, &body))
+                goto out;
+        if (body && json_object_size(body)) {
+                kp_resp_problem(resp, 400, "start takes no fields");
+                goto out;
+        }
+        if (!api->rt) {
+                kp_resp_problem(resp, 503, "this kplane runs without consumers");
+                goto out;
+        }
+        int err = kp_store_plan_get(api->store, p[0], 0, &plan, errstr, sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND)
+                err = kp_api_group_replan(api, p[0], NULL, &plan, NULL, errstr,
+                                          sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        err = kp_api_group_run(api, p[0], doc, plan, 0, errstr, sizeof(errstr));
+        if (err == KP_ERR_CONFLICT) {
+                kp_resp_problem(resp, 409, "group %s is already running", p[0]);
+                goto out;
+        }
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        kp_store_group_set_desired(api->store, p[0], 1, errstr, sizeof(errstr));
+        json_t *status = kp_runtime_group_status(api->rt, p[0]);
+        kp_resp_json(resp, 202, status ? status : json_pack("{s:s}", "group", p[0]));
+out:
+        json_decref(body);
+        json_decref(plan);
+        json_decref(doc);
+}
+
+void kp_h_group_stop(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        (void)req;
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
+                return;
+        json_decref(doc);
+        kp_store_group_set_desired(api->store, p[0], 0, errstr, sizeof(errstr));
+        if (api->rt)
+                kp_runtime_group_stop(api->rt, p[0], 0, errstr, sizeof(errstr));
+        json_t *status = api->rt ? kp_runtime_group_status(api->rt, p[0]) : NULL;
+        kp_resp_json(resp, 202,
+                     status ? status : json_pack("{s:s, s:s}", "group", p[0], "state", "stopped"));
+}
+
+void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                       char **p)
+{
+        (void)req;
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
+                return;
+        json_decref(doc);
+        json_t *status = api->rt ? kp_runtime_group_status(api->rt, p[0]) : NULL;
+        if (!status)
+                status = json_pack("{s:s, s:s, s:n, s:[], s:[], s:{s:i, s:i}}", "group", p[0],
+                                   "state", "stopped", "plan_version", "tasks", "partitions",
+                                   "totals", "messages", 0, "lag", 0);
+        kp_resp_json(resp, 200, status);
+}

@@ -1,0 +1,503 @@
+/* plans.c — plan versions of groups, what-if plans and parallelism sweeps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "handlers.h"
+#include "plan_json.h"
+#include "planner.h"
+#include "respond.h"
+#include "runtime.h"
+#include "store.h"
+#include "util.h"
+
+/*
+ * Resolves a group's topic entries to the partitions they read now: *outp = array of
+ * {"cluster", "topic", "partitions"} in the group's order (a pattern's topics in name
+ * order), each (cluster, topic) once.
+ */
+static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, char *errstr,
+                            size_t errstr_size)
+{
+        json_t *out = json_array(), *seen = json_object();
+        size_t i, j;
+        json_t *t;
+        int err = 0;
+        json_array_foreach(json_object_get(group, "topics"), i, t) {
+                const char *cluster = json_string_value(json_object_get(t, "cluster"));
+                const char *topic = json_string_value(json_object_get(t, "topic"));
+                const char *pattern = json_string_value(json_object_get(t, "pattern"));
+                json_t *doc = NULL, *list;
+                if (topic) {
+                        err = kp_store_topic_get(api->store, cluster, topic, &doc, errstr,
+                                                 errstr_size);
+                        list = json_pack("[{s:s, s:O}]", "name", topic, "partitions",
+                                         json_object_get(doc, "partitions"));
+                } else {
+                        err = kp_store_pattern_get(api->store, cluster, pattern, &doc, errstr,
+                                                   errstr_size);
+                        list = json_incref(json_object_get(doc, "topics"));
+                }
+                json_decref(doc);
+                if (err) {
+                        json_decref(list);
+                        snprintf(errstr, errstr_size, "%s %s of cluster %s is not registered",
+                                 topic ? "topic" : "pattern", topic ? topic : pattern,
+                                 cluster);
+                        err = KP_ERR_UNPROCESSABLE;
+                        goto out;
+                }
+                json_t *e;
+                json_array_foreach(list, j, e) {
+                        const char *name = json_string_value(json_object_get(e, "name"));
+                        json_int_t parts = json_integer_value(json_object_get(e, "partitions"));
+                        char key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 4];
+                        if (!name || parts < 1)
+                                continue;
+                        snprintf(key, sizeof(key), "%s/%s", cluster, name);
+                        if (json_object_get(seen, key))
+                                continue;
+                        json_object_set_new(seen, key, json_true());
+                        json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "cluster",
+                                                             cluster, "topic", name,
+                                                             "partitions", parts));
+                }
+                json_decref(list);
+        }
+        if (!json_array_size(out)) {
+                snprintf(errstr, errstr_size, "the group's topics have no partitions (a "
+                                              "pattern that matches nothing?)");
+                err = KP_ERR_UNPROCESSABLE;
+        }
+out:
+        json_decref(seen);
+        if (err)
+                json_decref(out);
+        else
+                *outp = out;
+        return err;
+}
+
+/* Weights in flat order from an array of {cluster, topic, partition, weight}; NULL
+ * when @p list is empty. Unknown partitions are ignored; missing ones weigh @p dflt. */
+static double *weights_flat(const json_t *list, const kp_plan_topic_t *topics, size_t n,
+                            double dflt)
+{
+        size_t total = 0;
+        if (!json_array_size(list))
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                total += (size_t)topics[i].partitions;
+        double *w = malloc(total * sizeof(*w));
+        if (!w)
+                return NULL;
+        for (size_t i = 0; i < total; i++)
+                w[i] = dflt;
+        size_t k;
+        json_t *e;
+        json_array_foreach(list, k, e) {
+                const char *c = json_string_value(json_object_get(e, "cluster"));
+                const char *t = json_string_value(json_object_get(e, "topic"));
+                json_int_t p = json_integer_value(json_object_get(e, "partition"));
+                size_t off = 0;
+                for (size_t i = 0; i < n; off += (size_t)topics[i].partitions, i++) {
+                        if (c && t && !strcmp(topics[i].cluster, c) &&
+                            !strcmp(topics[i].topic, t) && p >= 0 && p < topics[i].partitions) {
+                                w[off + (size_t)p] =
+                                        json_number_value(json_object_get(e, "weight"));
+                                break;
+                        }
+                }
+        }
+        return w;
+}
+
+int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, json_t **planp,
+                        json_t **errorsp, char *errstr, size_t errstr_size)
+{
+        json_t *doc = NULL, *parts = NULL, *prev = NULL, *rates = NULL, *pj = NULL;
+        kp_plan_topic_t *topics = NULL;
+        int32_t *prev_owner = NULL;
+        double *weights = NULL;
+        kp_plan_t *plan = NULL;
+        int err;
+        (void)errorsp;
+        err = kp_store_group_get(api->store, group, &doc, errstr, errstr_size);
+        if (err) {
+                if (err == KP_ERR_NOT_FOUND)
+                        snprintf(errstr, errstr_size, "no group named %s", group);
+                goto out;
+        }
+        err = group_partitions(api, doc, &parts, errstr, errstr_size);
+        if (err)
+                goto out;
+        size_t n = json_array_size(parts);
+        int64_t total = 0;
+        topics = calloc(n, sizeof(*topics));
+        if (!topics) {
+                err = KP_ERR_NOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *e = json_array_get(parts, i);
+                topics[i].cluster = json_string_value(json_object_get(e, "cluster"));
+                topics[i].topic = json_string_value(json_object_get(e, "topic"));
+                topics[i].partitions = (int32_t)json_integer_value(json_object_get(e, "partitions"));
+                total += topics[i].partitions;
+        }
+        /* parallelism: asked for, else the group's, else one task per partition */
+        json_t *jp = json_object_get(opts, "parallelism");
+        if (!json_is_integer(jp))
+                jp = json_object_get(doc, "parallelism");
+        int32_t par = json_is_integer(jp) ? (int32_t)json_integer_value(jp)
+                                          : (int32_t)(total < KP_PARALLELISM_MAX
+                                                              ? total
+                                                              : KP_PARALLELISM_MAX);
+        json_t *js = json_object_get(opts, "strategy");
+        if (!json_is_string(js))
+                js = json_object_get(doc, "strategy");
+        kp_strategy_t strategy = KP_STRATEGY_BALANCED;
+        if (json_is_string(js))
+                kp_strategy_parse(json_string_value(js), &strategy);
+
+        if (!kp_store_plan_get(api->store, group, 0, &prev, errstr, errstr_size)) {
+                if (kp_plan_previous_owners(prev, topics, n, &prev_owner)) {
+                        err = KP_ERR_NOMEM;
+                        goto out;
+                }
+        }
+        json_t *jw = json_object_get(opts, "weights");
+        if (strategy == KP_STRATEGY_WEIGHTED && !json_array_size(jw) && api->rt &&
+            !kp_runtime_group_rates(api->rt, group, &rates))
+                jw = rates; /* measured messages/s of the running group */
+        /* a partition never measured weighs a little, so it still gets spread */
+        weights = weights_flat(jw, topics, n, 0.001);
+
+        kp_plan_input_t in = {.topics = topics,
+                              .topic_cnt = n,
+                              .parallelism = par,
+                              .strategy = strategy,
+                              .weights = weights,
+                              .previous_owner = prev_owner,
+                              .rebalance = json_is_true(json_object_get(doc, "rebalance"))};
+        plan = kp_planner_plan(&in, errstr, errstr_size);
+        if (!plan) {
+                err = KP_ERR_UNPROCESSABLE;
+                goto out;
+        }
+        pj = kp_plan_to_json(plan, topics, n);
+        if (!pj) {
+                err = KP_ERR_NOMEM;
+                goto out;
+        }
+        char now[32];
+        kp_time_iso8601(now, sizeof(now));
+        /* key order of the answer: group, version (set by the store), parallelism, ... */
+        json_t *full = json_pack("{s:s}", "group", group);
+        json_object_update(full, pj);
+        json_object_set_new(full, "created_at", json_string(now));
+        json_object_set(full, "tasks", json_object_get(pj, "tasks"));
+        json_object_set(full, "analysis", json_object_get(pj, "analysis"));
+        int version = 0;
+        err = kp_store_plan_add(api->store, group, full, &version, errstr, errstr_size);
+        json_decref(full);
+        /* answer what is stored: "version" sits after "group" there */
+        if (!err)
+                err = kp_store_plan_get(api->store, group, version, planp, errstr,
+                                        errstr_size);
+out:
+        kp_plan_destroy(plan);
+        free(weights);
+        free(prev_owner);
+        free(topics);
+        json_decref(pj);
+        json_decref(rates);
+        json_decref(prev);
+        json_decref(parts);
+        json_decref(doc);
+        return err;
+}
+
+void kp_h_plans_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *arr = NULL, *doc = NULL;
+        (void)req;
+        int err = kp_store_group_get(api->store, p[0], &doc, errstr, sizeof(errstr));
+        json_decref(doc);
+        if (!err)
+                err = kp_store_plan_list(api->store, p[0], &arr, errstr, sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND) {
+                kp_resp_problem(resp, 404, "no group named %s", p[0]);
+                return;
+        }
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        kp_resp_json(resp, 200, json_pack("{s:o}", "items", arr));
+}
+
+void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        static const char *const fields[] = {"parallelism", "strategy", "apply", "weights",
+                                             NULL};
+        char errstr[512];
+        json_t *body = NULL, *doc = NULL, *plan = NULL;
+        json_t *errors = json_array();
+        kp_strategy_t s;
+        if (kp_req_json(req, resp, 0, &body))
+                goto out;
+        int err = kp_store_group_get(api->store, p[0], &doc, errstr, sizeof(errstr));
+        if (err) {
+                if (err == KP_ERR_NOT_FOUND)
+                        kp_resp_problem(resp, 404, "no group named %s", p[0]);
+                else
+                        kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        if (body) {
+                kp_fields_check(body, fields, "", errors);
+                json_t *par = json_object_get(body, "parallelism");
+                if (par && (!json_is_integer(par) || json_integer_value(par) < 1 ||
+                            json_integer_value(par) > KP_PARALLELISM_MAX))
+                        kp_field_error(errors, "parallelism", "must be 1..%d",
+                                       KP_PARALLELISM_MAX);
+                json_t *st = json_object_get(body, "strategy");
+                if (st && (!json_is_string(st) || kp_strategy_parse(json_string_value(st), &s)))
+                        kp_field_error(errors, "strategy", "must be one of balanced, weighted, "
+                                                           "flink, range, roundrobin");
+                json_t *ap = json_object_get(body, "apply");
+                if (ap && !json_is_boolean(ap))
+                        kp_field_error(errors, "apply", "must be true or false");
+                json_t *w = json_object_get(body, "weights");
+                size_t i;
+                json_t *e;
+                if (w && !json_is_array(w))
+                        kp_field_error(errors, "weights", "must be an array");
+                json_array_foreach(w, i, e) {
+                        char f[64];
+                        snprintf(f, sizeof(f), "weights[%zu]", i);
+                        if (!json_is_object(e) || !json_is_string(json_object_get(e, "cluster")) ||
+                            !json_is_string(json_object_get(e, "topic")) ||
+                            !json_is_integer(json_object_get(e, "partition")) ||
+                            !json_is_number(json_object_get(e, "weight")) ||
+                            json_number_value(json_object_get(e, "weight")) < 0)
+                                kp_field_error(errors, f, "must be {cluster, topic, partition, "
+                                                          "weight >= 0}");
+                }
+        }
+        if (json_array_size(errors)) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid plan request");
+                errors = NULL;
+                goto out;
+        }
+        err = kp_api_group_replan(api, p[0], body, &plan, NULL, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        if (json_is_true(json_object_get(body, "apply")) && api->rt) {
+                int st = kp_runtime_group_state(api->rt, p[0], NULL, 0);
+                if (st == KP_GROUP_RUNNING || st == KP_GROUP_STARTING) {
+                        err = kp_api_group_run(api, p[0], doc, plan, 1, errstr, sizeof(errstr));
+                        if (err) {
+                                kp_resp_problem(resp, kp_resp_status_of(err),
+                                                "plan version %d stored but not applied: %s",
+                                                (int)json_integer_value(
+                                                        json_object_get(plan, "version")),
+                                                errstr);
+                                goto out;
+                        }
+                }
+        }
+        snprintf(resp->location, sizeof(resp->location), "/api/v1/groups/%s/plans/%d", p[0],
+                 (int)json_integer_value(json_object_get(plan, "version")));
+        kp_resp_json(resp, 201, json_incref(plan));
+out:
+        json_decref(errors);
+        json_decref(plan);
+        json_decref(doc);
+        json_decref(body);
+}
+
+void kp_h_plan_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        char *text = NULL;
+        size_t len = 0;
+        int version = 0;
+        (void)req;
+        if (strcmp(p[1], "current")) {
+                char *end;
+                long v = strtol(p[1], &end, 10);
+                if (*end || v < 1 || v > 1000000000) {
+                        kp_resp_problem(resp, 404, "plan version must be a number >= 1 or "
+                                                   "\"current\"");
+                        return;
+                }
+                version = (int)v;
+        }
+        int err = kp_store_plan_get_text(api->store, p[0], version, &text, &len, errstr,
+                                         sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND) {
+                json_t *doc = NULL;
+                if (kp_store_group_get(api->store, p[0], &doc, errstr, sizeof(errstr)))
+                        kp_resp_problem(resp, 404, "no group named %s", p[0]);
+                else
+                        kp_resp_problem(resp, 404, "group %s has no plan %s", p[0], p[1]);
+                json_decref(doc);
+                return;
+        }
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        /* the stored text is the answer: no parse, no copy */
+        resp->status = 200;
+        resp->content_type = "application/json";
+        resp->body = text;
+        resp->body_len = len;
+}
+
+void kp_h_whatif(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *body = NULL;
+        json_t *errors = json_array();
+        kp_plan_request_t pr;
+        kp_plan_t *plan = NULL;
+        int parsed = 0;
+        (void)api;
+        (void)p;
+        memset(&pr, 0, sizeof(pr));
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        if (kp_plan_request_parse(body, &pr, errors)) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid plan request");
+                errors = NULL;
+                goto out;
+        }
+        parsed = 1;
+        plan = kp_planner_plan(&pr.input, errstr, sizeof(errstr));
+        if (!plan) {
+                kp_resp_problem(resp, 422, "%s", errstr);
+                goto out;
+        }
+        kp_resp_json(resp, 200, kp_plan_to_json(plan, pr.input.topics, pr.input.topic_cnt));
+out:
+        kp_plan_destroy(plan);
+        if (parsed)
+                kp_plan_request_cleanup(&pr);
+        json_decref(errors);
+        json_decref(body);
+}
+
+void kp_h_sweep(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *body = NULL, *items = NULL;
+        json_t *errors = json_array();
+        kp_sweep_request_t sr;
+        int parsed = 0;
+        (void)api;
+        (void)p;
+        memset(&sr, 0, sizeof(sr));
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        if (kp_sweep_request_parse(body, &sr, errors)) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid sweep request");
+                errors = NULL;
+                goto out;
+        }
+        parsed = 1;
+        items = json_array();
+        for (int32_t t = sr.from; t <= sr.to; t++) {
+                for (size_t k = 0; k < sr.strategy_cnt; k++) {
+                        kp_plan_input_t in = sr.input;
+                        in.parallelism = t;
+                        in.strategy = sr.strategies[k];
+                        kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
+                        if (!plan) {
+                                kp_resp_problem(resp, 422, "parallelism %d: %s", (int)t, errstr);
+                                goto out;
+                        }
+                        json_array_append_new(
+                                items, json_pack("{s:i, s:s, s:o}", "parallelism", (int)t,
+                                                 "strategy", kp_strategy_name(in.strategy),
+                                                 "analysis",
+                                                 kp_plan_analysis_to_json(&plan->analysis)));
+                        kp_plan_destroy(plan);
+                }
+        }
+        kp_resp_json(resp, 200, json_pack("{s:O}", "items", items));
+out:
+        json_decref(items);
+        if (parsed)
+                kp_sweep_request_cleanup(&sr);
+        json_decref(errors);
+        json_decref(body);
+}
+
+int kp_api_group_resume(kp_api_t *api, const char *name, char *errstr, size_t errstr_size)
+{
+        json_t *doc = NULL, *plan = NULL;
+        int err = kp_store_group_get(api->store, name, &doc, errstr, errstr_size);
+        if (err)
+                return err;
+        err = kp_store_plan_get(api->store, name, 0, &plan, errstr, errstr_size);
+        if (err == KP_ERR_NOT_FOUND)
+                err = kp_api_group_replan(api, name, NULL, &plan, NULL, errstr, errstr_size);
+        if (!err)
+                err = kp_api_group_run(api, name, doc, plan, 0, errstr, errstr_size);
+        json_decref(plan);
+        json_decref(doc);
+        return err;
+}
+
+void kp_api_partitions_changed(void *opaque, const char *cluster)
+{
+        kp_api_t *api = opaque;
+        char errstr[512];
+        json_t *groups = NULL;
+        if (kp_store_group_list(api->store, &groups, errstr, sizeof(errstr)))
+                return;
+        size_t i, j;
+        json_t *g, *t;
+        json_array_foreach(groups, i, g) {
+                int uses = 0;
+                json_array_foreach(json_object_get(g, "topics"), j, t) {
+                        const char *c = json_string_value(json_object_get(t, "cluster"));
+                        if (c && !strcmp(c, cluster))
+                                uses = 1;
+                }
+                const char *name = json_string_value(json_object_get(g, "name"));
+                json_t *cur = NULL, *plan = NULL;
+                if (!uses || kp_store_plan_get(api->store, name, 0, &cur, errstr,
+                                               sizeof(errstr)))
+                        continue;
+                /* same parallelism and strategy as the plan in force, sticky */
+                json_t *opts = json_pack("{s:O, s:O}", "parallelism",
+                                         json_object_get(cur, "parallelism"), "strategy",
+                                         json_object_get(cur, "strategy"));
+                if (!kp_api_group_replan(api, name, opts, &plan, NULL, errstr,
+                                         sizeof(errstr))) {
+                        fprintf(stderr, "kplane: partitions of cluster %s changed: group %s "
+                                        "re-planned as version %d\n",
+                                cluster, name,
+                                (int)json_integer_value(json_object_get(plan, "version")));
+                        int st = api->rt ? kp_runtime_group_state(api->rt, name, NULL, 0)
+                                         : KP_GROUP_STOPPED;
+                        if ((st == KP_GROUP_RUNNING || st == KP_GROUP_STARTING) &&
+                            kp_api_group_run(api, name, g, plan, 1, errstr, sizeof(errstr)))
+                                fprintf(stderr, "kplane: group %s: cannot apply: %s\n", name,
+                                        errstr);
+                }
+                json_decref(opts);
+                json_decref(plan);
+                json_decref(cur);
+        }
+        json_decref(groups);
+}

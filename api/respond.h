@@ -1,0 +1,40 @@
+/* respond.h — building answers (JSON, problem+json) and reading JSON bodies, for handlers. */
+#ifndef KP_RESPOND_H
+#define KP_RESPOND_H
+
+#include <jansson.h>
+
+#include "http.h"
+
+/* Answers @p status with @p doc serialised (takes ownership of @p doc). */
+void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc);
+/* Answers @p status with a copy of @p body. */
+void kp_resp_raw(kp_http_resp_t *resp, int status, const char *content_type, const char *body,
+                 size_t len);
+/* Answers an RFC 9457 problem: title from @p status, detail from the format. */
+void kp_resp_problem(kp_http_resp_t *resp, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Same with an "errors" array (takes ownership of @p errors). */
+void kp_resp_problem_errors(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+/* Answers the HTTP status of kp_err_t @p err with @p errstr as the detail. */
+void kp_resp_error(kp_http_resp_t *resp, int err, const char *errstr);
+/* @returns the HTTP status for kp_err_t @p err. */
+int kp_resp_status_of(int err);
+
+/*
+ * Parses the request body as a JSON object. On failure answers (415 not JSON, 400
+ * malformed / not an object / empty when @p required) and returns -1. An absent body
+ * with !required gives *bodyp = NULL and 0. *bodyp is owned by the caller.
+ */
+int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, json_t **bodyp);
+
+/* Appends {"field": field, "message": ...} to @p errors. */
+void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Appends an error for every key of @p obj not in @p allowed (NULL-terminated);
+ * @p prefix names the object ("" at top level, "topics[0]" inside). @returns count. */
+int kp_fields_check(const json_t *obj, const char *const *allowed, const char *prefix,
+                    json_t *errors);
+
+#endif /* KP_RESPOND_H */

@@ -1,0 +1,194 @@
+/* topics.c — /api/v1/clusters/{c}/topics: register topics or patterns, refresh counts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "discovery.h"
+#include "err.h"
+#include "handlers.h"
+#include "respond.h"
+#include "store.h"
+#include "util.h"
+
+/* 404 unless cluster @p name exists. @returns 0 when it does. */
+static int cluster_exists(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        int err = kp_store_cluster_get(api->store, name, &doc, errstr, sizeof(errstr));
+        json_decref(doc);
+        if (err == KP_ERR_NOT_FOUND)
+                kp_resp_problem(resp, 404, "no cluster named %s", name);
+        else if (err)
+                kp_resp_error(resp, err, errstr);
+        return err;
+}
+
+void kp_h_topics_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *arr = NULL;
+        (void)req;
+        if (cluster_exists(api, p[0], resp))
+                return;
+        int err = kp_store_topic_list(api->store, p[0], &arr, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        kp_resp_json(resp, 200, json_pack("{s:o}", "items", arr));
+}
+
+/* Answers the outcome of a discovery call. */
+static void discovery_answer(kp_http_resp_t *resp, int err, const char *errstr, json_t *doc,
+                             int created, const char *cluster, const char *key)
+{
+        if (err == KP_ERR_INVALID) {
+                json_t *errors = json_array();
+                kp_field_error(errors, "pattern", "%s", errstr);
+                kp_resp_problem_errors(resp, 400, errors, "invalid pattern");
+        } else if (err) {
+                kp_resp_error(resp, err, errstr);
+        } else {
+                if (created)
+                        snprintf(resp->location, sizeof(resp->location),
+                                 "/api/v1/clusters/%s/topics/%s", cluster, key);
+                kp_resp_json(resp, created ? 201 : 200, json_incref(doc));
+        }
+        json_decref(doc);
+}
+
+void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                       char **p)
+{
+        static const char *const fields[] = {"name", "pattern", NULL};
+        char errstr[512];
+        json_t *body = NULL, *doc = NULL;
+        json_t *errors = json_array();
+        if (cluster_exists(api, p[0], resp))
+                goto out;
+        if (kp_req_json(req, resp, 1, &body))
+                goto out;
+        kp_fields_check(body, fields, "", errors);
+        json_t *jn = json_object_get(body, "name"), *jp = json_object_get(body, "pattern");
+        const char *name = json_string_value(jn), *pattern = json_string_value(jp);
+        if (jn && jp)
+                kp_field_error(errors, "name", "give name or pattern, not both");
+        else if (!jn && !jp)
+                kp_field_error(errors, "name", "is required (or \"pattern\")");
+        else if (jn && !kp_topic_name_valid(name))
+                kp_field_error(errors, "name", "must match ^[A-Za-z0-9._-]{1,249}$");
+        else if (jp && (!pattern || !pattern[0] || strlen(pattern) > KP_PATTERN_MAX))
+                kp_field_error(errors, "pattern", "must be a POSIX extended regex of 1..%d "
+                               "characters", KP_PATTERN_MAX);
+        if (json_array_size(errors)) {
+                kp_resp_problem_errors(resp, 400, errors, "invalid topic registration");
+                errors = NULL;
+                goto out;
+        }
+        int err;
+        if (name)
+                err = kp_discovery_topic(api->store, api->emb, p[0], name, 1,
+                                         api->metadata_timeout_ms, &doc, NULL, errstr,
+                                         sizeof(errstr));
+        else
+                err = kp_discovery_pattern(api->store, api->emb, p[0], pattern, 1,
+                                           api->metadata_timeout_ms, &doc, NULL, errstr,
+                                           sizeof(errstr));
+        discovery_answer(resp, err, errstr, doc, 1, p[0], name ? name : pattern);
+        doc = NULL;
+out:
+        json_decref(errors);
+        json_decref(body);
+}
+
+/* Finds a registration by topic name, else by pattern. */
+static int registration_get(kp_api_t *api, const char *cluster, const char *key,
+                            json_t **docp, int *is_pattern, char *errstr, size_t errstr_size)
+{
+        *is_pattern = 0;
+        int err = kp_store_topic_get(api->store, cluster, key, docp, errstr, errstr_size);
+        if (err != KP_ERR_NOT_FOUND)
+                return err;
+        *is_pattern = 1;
+        err = kp_store_pattern_get(api->store, cluster, key, docp, errstr, errstr_size);
+        if (err == KP_ERR_NOT_FOUND)
+                snprintf(errstr, errstr_size, "no topic or pattern %s registered on cluster %s",
+                         key, cluster);
+        return err;
+}
+
+void kp_h_topic_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        int is_pattern;
+        (void)req;
+        if (cluster_exists(api, p[0], resp))
+                return;
+        int err = registration_get(api, p[0], p[1], &doc, &is_pattern, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        kp_resp_json(resp, 200, doc);
+}
+
+void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
+                       char **p)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        int is_pattern;
+        (void)req;
+        if (cluster_exists(api, p[0], resp))
+                return;
+        int err = registration_get(api, p[0], p[1], &doc, &is_pattern, errstr, sizeof(errstr));
+        json_decref(doc);
+        if (!err)
+                err = is_pattern ? kp_store_pattern_delete(api->store, p[0], p[1], errstr,
+                                                           sizeof(errstr))
+                                 : kp_store_topic_delete(api->store, p[0], p[1], errstr,
+                                                         sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        resp->status = 204;
+}
+
+/* POST .../topics/{topic}/refresh: re-read the partition count now. */
+void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        char key[KP_PATTERN_MAX + 16];
+        json_t *doc = NULL;
+        int is_pattern, changed = 0;
+        (void)req;
+        size_t n = strlen(p[1]);
+        if (n < 9 || strcmp(p[1] + n - 8, "/refresh") || n - 8 >= sizeof(key)) {
+                resp->allow = "GET, DELETE";
+                kp_resp_problem(resp, 405, "POST is only allowed on .../topics/{topic}/refresh");
+                return;
+        }
+        memcpy(key, p[1], n - 8);
+        key[n - 8] = '\0';
+        if (cluster_exists(api, p[0], resp))
+                return;
+        int err = registration_get(api, p[0], key, &doc, &is_pattern, errstr, sizeof(errstr));
+        json_decref(doc);
+        doc = NULL;
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        err = is_pattern ? kp_discovery_pattern(api->store, api->emb, p[0], key, 0,
+                                                api->metadata_timeout_ms, &doc, &changed,
+                                                errstr, sizeof(errstr))
+                         : kp_discovery_topic(api->store, api->emb, p[0], key, 0,
+                                              api->metadata_timeout_ms, &doc, &changed, errstr,
+                                              sizeof(errstr));
+        if (!err && changed)
+                kp_api_partitions_changed(api, p[0]);
+        discovery_answer(resp, err, errstr, doc, 0, p[0], key);
+}

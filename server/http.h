@@ -1,0 +1,57 @@
+/* http.h — the HTTP front door: a libmicrohttpd daemon that hands whole requests to api/. */
+#ifndef KP_HTTP_H
+#define KP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+
+/* A request as the API layer sees it: complete, body included. All borrowed, valid
+ * for the duration of the handler call. */
+typedef struct kp_http_req {
+        const char *method;
+        const char *path;         /* URL path without the query string */
+        const char *body;         /* NULL when empty; NUL-terminated */
+        size_t body_len;
+        const char *content_type; /* NULL when absent */
+        struct MHD_Connection *conn;
+} kp_http_req_t;
+
+/* The answer a handler fills in. body is malloc'd and owned by the response. */
+typedef struct kp_http_resp {
+        int status;
+        char *body;
+        size_t body_len;
+        const char *content_type; /* static string */
+        char location[512];       /* "" when none */
+        const char *allow;        /* static; sets Allow (405) */
+        const char *extra_header; /* static "Name: value" or NULL */
+} kp_http_resp_t;
+
+/* @returns the query argument @p key of @p req, or NULL (borrowed). */
+const char *kp_http_query(const kp_http_req_t *req, const char *key);
+
+typedef void(kp_http_handler_t)(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp);
+
+typedef struct kp_http_opts {
+        const char *listen;    /* "host:port", port 0 picks a free one */
+        const char *api_token; /* NULL or "" disables auth */
+        kp_http_handler_t *handler;
+        void *opaque;          /* handed to handler */
+        unsigned threads;      /* worker threads, 0 = KP_HTTP_THREADS */
+} kp_http_opts_t;
+
+typedef struct kp_http kp_http_t;
+
+/* Starts serving. @returns a new server (stop with kp_http_stop) or NULL with errstr. */
+kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr_size);
+/* Stops accepting, finishes requests in flight, frees. NULL does nothing. */
+void kp_http_stop(kp_http_t *srv);
+/* @returns the port actually bound. */
+int kp_http_port(const kp_http_t *srv);
+/* Writes kplane_http_requests_total{method,code} in Prometheus text format. */
+struct kp_buf;
+void kp_http_metrics_write(const kp_http_t *srv, struct kp_buf *out);
+
+#endif /* KP_HTTP_H */

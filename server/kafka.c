@@ -1,0 +1,569 @@
+/* kafka.c — librdkafka helpers: config validation, quiet logging, bounded metadata reads. */
+#include "kafka.h"
+
+#include "config.h"
+#include "err.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+/* Properties kplane sets itself: a user value would break group membership, offset
+ * commits or the cluster's address, so they are refused rather than overridden. */
+static const char *const kp_kafka_owned[] = {
+        "bootstrap.servers", "metadata.broker.list", /* its alias */
+        "group.id",          "enable.auto.commit",
+        "auto.commit.enable", /* topic-level alias of enable.auto.commit */
+        "enable.auto.offset.store",
+};
+
+/* Facilities librdkafka uses for connection failures: they repeat at every retry
+ * and the caller sees the failure as an error code anyway. */
+static const char *const kp_kafka_quiet_fac[] = {"FAIL", "ERROR", "BROKERFAIL", "CONFWARN"};
+
+void kp_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+        size_t i;
+
+        if (level > KP_KAFKA_LOG_LEVEL)
+                return;
+        for (i = 0; i < sizeof(kp_kafka_quiet_fac) / sizeof(kp_kafka_quiet_fac[0]); i++)
+                if (level > LOG_CRIT && !strcmp(fac, kp_kafka_quiet_fac[i]))
+                        return;
+        fprintf(stderr, "kplane: librdkafka %s %s: %s\n", rk ? rd_kafka_name(rk) : "-", fac,
+                buf);
+}
+
+/* @returns 1 when kplane owns property @p name. */
+static int kp_kafka_owned_prop(const char *name)
+{
+        size_t i;
+
+        if (!strncmp(name, "test.mock", 9))
+                return 1;
+        for (i = 0; i < sizeof(kp_kafka_owned) / sizeof(kp_kafka_owned[0]); i++)
+                if (!strcmp(name, kp_kafka_owned[i]))
+                        return 1;
+        return 0;
+}
+
+/* Writes a JSON scalar as librdkafka expects it ("true", "500", "0.25").
+ * @returns 0, or -1 for null, objects and arrays. */
+static int kp_kafka_value_str(const json_t *v, char *buf, size_t size)
+{
+        double d;
+        int prec;
+
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+                snprintf(buf, size, "%s", json_string_value(v));
+                return 0;
+        case JSON_INTEGER:
+                snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                return 0;
+        case JSON_REAL:
+                d = json_real_value(v);
+                /* 500.0 must read as "500" for integer properties. */
+                if (d == floor(d) && fabs(d) < 1e15) {
+                        snprintf(buf, size, "%.0f", d);
+                        return 0;
+                }
+                /* The shortest form that reads back the same (0.1, not 0.1000000000001). */
+                for (prec = 15; prec <= 17; prec++) {
+                        snprintf(buf, size, "%.*g", prec, d);
+                        if (strtod(buf, NULL) == d)
+                                break;
+                }
+                return 0;
+        case JSON_TRUE:
+                snprintf(buf, size, "true");
+                return 0;
+        case JSON_FALSE:
+                snprintf(buf, size, "false");
+                return 0;
+        default:
+                return -1;
+        }
+}
+
+/* Checks the shape of a whole config object (NULL is fine: no properties). */
+static int kp_kafka_config_shape(const json_t *config, char *errstr, size_t errstr_size)
+{
+        if (config && !json_is_object(config)) {
+                snprintf(errstr, errstr_size, "config: must be an object of properties");
+                return KP_ERR_INVALID;
+        }
+        if (config && json_object_size(config) > KP_KAFKA_CONFIG_PROPS_MAX) {
+                snprintf(errstr, errstr_size, "config: more than %d properties",
+                         KP_KAFKA_CONFIG_PROPS_MAX);
+                return KP_ERR_INVALID;
+        }
+        return 0;
+}
+
+/* Sets user property @p key = @p value on @p conf, refusing kplane's own properties and
+ * non-scalar values. librdkafka judges the name and the value. */
+static int kp_kafka_prop_set(rd_kafka_conf_t *conf, const char *key, const json_t *value,
+                             char *errstr, size_t errstr_size)
+{
+        char val[KP_KAFKA_CONFIG_VALUE_MAX];
+        char rderr[512];
+
+        if (!key[0]) {
+                snprintf(errstr, errstr_size, "config: empty property name");
+                return KP_ERR_INVALID;
+        }
+        if (kp_kafka_owned_prop(key)) {
+                snprintf(errstr, errstr_size, "config.%s: set by kplane, not configurable%s",
+                         key,
+                         !strcmp(key, "bootstrap.servers") ||
+                                         !strcmp(key, "metadata.broker.list")
+                                 ? " (use bootstrap_servers)"
+                                 : "");
+                return KP_ERR_INVALID;
+        }
+        if (kp_kafka_value_str(value, val, sizeof(val)) == -1) {
+                snprintf(errstr, errstr_size, "config.%s: must be a string, number or boolean",
+                         key);
+                return KP_ERR_INVALID;
+        }
+        if (json_is_string(value) && strlen(json_string_value(value)) >= sizeof(val)) {
+                snprintf(errstr, errstr_size, "config.%s: value longer than %d bytes", key,
+                         KP_KAFKA_CONFIG_VALUE_MAX - 1);
+                return KP_ERR_INVALID;
+        }
+        if (rd_kafka_conf_set(conf, key, val, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "config.%s: %s", key, rderr);
+                return KP_ERR_INVALID;
+        }
+        return 0;
+}
+
+/* Sets every property of @p config on @p conf. Costs one rd_kafka_conf_set each. */
+static int kp_kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *config, char *errstr,
+                               size_t errstr_size)
+{
+        const char *key;
+        json_t *value;
+        int err;
+
+        if ((err = kp_kafka_config_shape(config, errstr, errstr_size)))
+                return err;
+        if (!config)
+                return 0;
+        json_object_foreach ((json_t *)config, key, value) {
+                if ((err = kp_kafka_prop_set(conf, key, value, errstr, errstr_size)))
+                        return err;
+        }
+        return 0;
+}
+
+int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_size)
+{
+        const char *key;
+        json_t *value;
+        rd_kafka_conf_t *conf;
+        int err;
+
+        if ((err = kp_kafka_config_shape(config, errstr, errstr_size)))
+                return err;
+        if (!config)
+                return 0;
+        /* A fresh conf per property: one property's value must not make another look
+         * valid or invalid (librdkafka checks combinations only at rd_kafka_new). */
+        json_object_foreach ((json_t *)config, key, value) {
+                conf = rd_kafka_conf_new();
+                err = kp_kafka_prop_set(conf, key, value, errstr, errstr_size);
+                rd_kafka_conf_destroy(conf);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
+/* Sets one property kplane chose; a failure is a bug, reported as such. */
+static int kp_kafka_conf_put(rd_kafka_conf_t *conf, const char *name, const char *value,
+                             char *errstr, size_t errstr_size)
+{
+        char rderr[256];
+
+        if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "%s: %s", name, rderr);
+                return KP_ERR_INTERNAL;
+        }
+        return 0;
+}
+
+rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config,
+                                          char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf;
+
+        conf = rd_kafka_conf_new();
+        rd_kafka_conf_set_log_cb(conf, kp_kafka_log_cb);
+        if ((bootstrap &&
+             kp_kafka_conf_put(conf, "bootstrap.servers", bootstrap, errstr, errstr_size)) ||
+            kp_kafka_conf_put(conf, "log.connection.close", "false", errstr, errstr_size) ||
+            /* Before the user's properties, so a client.id of theirs wins. */
+            kp_kafka_conf_put(conf, "client.id", "kplane", errstr, errstr_size) ||
+            kp_kafka_conf_apply(conf, config, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        return conf;
+}
+
+/* Sets the properties that bound a short-lived client to @p timeout_ms. */
+static int kp_kafka_conf_bound(rd_kafka_conf_t *conf, int timeout_ms, char *errstr,
+                               size_t errstr_size)
+{
+        char sock[16], setup[16];
+        const char *props[][2] = {
+                /* librdkafka's floors: socket timeout >= 10 ms, connection setup >= 1 s. */
+                {"socket.timeout.ms", sock},
+                {"api.version.request.timeout.ms", sock},
+                {"socket.connection.setup.timeout.ms", setup},
+                /* Retry a refused connection quickly, so a broker that comes up within
+                 * the window is still seen. */
+                {"reconnect.backoff.ms", "50"},
+                {"reconnect.backoff.max.ms", "500"},
+                /* Connect to every bootstrap broker at once: with sparse connections
+                 * librdkafka tries one, and after a failure the next only at its 1 s
+                 * timer, so one dead broker in the list could eat the whole window. */
+                {"enable.sparse.connections", "false"},
+                /* Never create a topic by asking about it. */
+                {"allow.auto.create.topics", "false"},
+                /* The client lives for one request: no periodic refreshes. */
+                {"topic.metadata.refresh.interval.ms", "-1"},
+        };
+        size_t i;
+        int err;
+
+        /* ... and api.version.request.timeout.ms <= 300 s. */
+        snprintf(sock, sizeof(sock), "%d",
+                 timeout_ms < 10 ? 10 : timeout_ms > 300000 ? 300000 : timeout_ms);
+        snprintf(setup, sizeof(setup), "%d", timeout_ms < 1000 ? 1000 : timeout_ms);
+        for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+                if ((err = kp_kafka_conf_put(conf, props[i][0], props[i][1], errstr,
+                                             errstr_size)))
+                        return err;
+        return 0;
+}
+
+rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config,
+                                   char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf;
+
+        conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
+        if (!conf)
+                return NULL;
+        if (kp_kafka_conf_bound(conf, KP_KAFKA_METADATA_TIMEOUT_MS, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        return conf;
+}
+
+static int kp_kafka_broker_cmp(const void *a, const void *b)
+{
+        const kp_kafka_broker_t *x = a, *y = b;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int kp_kafka_topic_cmp(const void *a, const void *b)
+{
+        const kp_kafka_topic_t *x = a, *y = b;
+        return strcmp(x->name, y->name);
+}
+
+/* Copies librdkafka's metadata into kplane's own (sorted, internal topics left out);
+ * with @p only set, just that topic, present with an error when the cluster lacks it.
+ * @returns a new kp_kafka_metadata_t or NULL when out of memory. */
+static kp_kafka_metadata_t *kp_kafka_metadata_copy(const struct rd_kafka_metadata *rmd,
+                                                   const char *only)
+{
+        kp_kafka_metadata_t *md;
+        int i;
+
+        md = calloc(1, sizeof(*md));
+        if (!md)
+                return NULL;
+        if (rmd->broker_cnt > 0) {
+                md->brokers = calloc((size_t)rmd->broker_cnt, sizeof(*md->brokers));
+                if (!md->brokers)
+                        goto fail;
+        }
+        for (i = 0; i < rmd->broker_cnt; i++) {
+                kp_kafka_broker_t *b = &md->brokers[md->broker_cnt];
+                b->id = rmd->brokers[i].id;
+                b->port = rmd->brokers[i].port;
+                b->host = strdup(rmd->brokers[i].host ? rmd->brokers[i].host : "");
+                if (!b->host)
+                        goto fail;
+                md->broker_cnt++;
+        }
+        /* One more slot for a requested topic the cluster does not have. */
+        md->topics = calloc((size_t)rmd->topic_cnt + 1, sizeof(*md->topics));
+        if (!md->topics)
+                goto fail;
+        for (i = 0; i < rmd->topic_cnt; i++) {
+                const rd_kafka_metadata_topic_t *rt = &rmd->topics[i];
+                kp_kafka_topic_t *t = &md->topics[md->topic_cnt];
+
+                if (!rt->topic || !strncmp(rt->topic, "__", 2) ||
+                    (only && strcmp(only, rt->topic)))
+                        continue;
+                t->name = strdup(rt->topic);
+                if (!t->name)
+                        goto fail;
+                t->error = rt->err;
+                t->partitions = rt->err ? 0 : rt->partition_cnt;
+                md->topic_cnt++;
+        }
+        if (only && md->topic_cnt == 0 && strncmp(only, "__", 2)) {
+                md->topics[0].name = strdup(only);
+                if (!md->topics[0].name)
+                        goto fail;
+                md->topics[0].error = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                md->topic_cnt = 1;
+        }
+        qsort(md->brokers, md->broker_cnt, sizeof(*md->brokers), kp_kafka_broker_cmp);
+        qsort(md->topics, md->topic_cnt, sizeof(*md->topics), kp_kafka_topic_cmp);
+        return md;
+fail:
+        kp_kafka_metadata_destroy(md);
+        return NULL;
+}
+
+int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const char *topic,
+                            int timeout_ms, kp_kafka_metadata_t **mdp, char *errstr,
+                            size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = NULL;
+        rd_kafka_t *rk = NULL;
+        const struct rd_kafka_metadata *rmd = NULL;
+        rd_kafka_resp_err_t rerr;
+        char rderr[512];
+        int64_t deadline;
+        int64_t left;
+        int err = 0;
+
+        *mdp = NULL;
+        if (!bootstrap || !bootstrap[0]) {
+                snprintf(errstr, errstr_size, "bootstrap servers: empty");
+                return KP_ERR_INVALID;
+        }
+        if (timeout_ms <= 0)
+                timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
+        deadline = kp_time_mono_ms() + timeout_ms;
+
+        conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
+        if (!conf) {
+                err = KP_ERR_INVALID;
+                goto out;
+        }
+        err = kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size);
+        if (err)
+                goto out;
+
+        /* A producer is the cheapest client: no group, no fetcher. */
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                /* Cross-property checks happen here (e.g. sasl without credentials). */
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+                err = KP_ERR_INVALID;
+                goto out;
+        }
+        conf = NULL; /* rd_kafka_new took it */
+
+        /* All topics, even for one: librdkafka 2.0.2's mock cluster speaks Metadata v2
+         * only, which has no AllowAutoTopicCreation field, so naming a topic there
+         * creates it; so may an old broker with auto.create.topics.enable. Asking for
+         * all topics never creates one. (No rd_kafka_topic_t either: a topic handle
+         * makes the producer ask for that topic in the background.) */
+        left = deadline - kp_time_mono_ms();
+        if (left < 1)
+                left = 1;
+        rerr = rd_kafka_metadata(rk, 1, NULL, &rmd, (int)left);
+        if (rerr) {
+                snprintf(errstr, errstr_size, "cluster %s did not answer within %d ms: %s",
+                         bootstrap, timeout_ms, rd_kafka_err2str(rerr));
+                err = KP_ERR_UNAVAILABLE;
+                goto out;
+        }
+        *mdp = kp_kafka_metadata_copy(rmd, topic);
+        if (!*mdp) {
+                snprintf(errstr, errstr_size, "out of memory");
+                err = KP_ERR_NOMEM;
+                goto out;
+        }
+out:
+        if (rmd)
+                rd_kafka_metadata_destroy(rmd);
+        /* Nothing is queued in this producer, so destroy only closes sockets and joins
+         * threads: it does not wait for an unreachable cluster. */
+        if (rk)
+                rd_kafka_destroy(rk);
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        return err;
+}
+
+void kp_kafka_metadata_destroy(kp_kafka_metadata_t *md)
+{
+        size_t i;
+
+        if (!md)
+                return;
+        for (i = 0; i < md->broker_cnt; i++)
+                free(md->brokers[i].host);
+        for (i = 0; i < md->topic_cnt; i++)
+                free(md->topics[i].name);
+        free(md->brokers);
+        free(md->topics);
+        free(md);
+}
+
+int32_t kp_kafka_metadata_partitions(const kp_kafka_metadata_t *md, const char *name)
+{
+        size_t i;
+
+        if (!md || !name)
+                return -1;
+        for (i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].name, name))
+                        return md->topics[i].error ? -1 : md->topics[i].partitions;
+        return -1;
+}
+
+#if defined(__SANITIZE_THREAD__)
+/*
+ * Only in -fsanitize=thread builds: librdkafka (Debian's 2.0.2, glibc >= 2.34) makes its
+ * threads and locks with C11 thrd_create / mtx_* / cnd_*, which gcc 12's ThreadSanitizer
+ * does not intercept: its threads then run unregistered and crash in their first
+ * malloc. These definitions in the executable take precedence over glibc's for
+ * librdkafka.so and go through the pthread calls the sanitizer does see. They live here
+ * because every kplane binary links kafka.o.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <threads.h>
+
+struct kp_kafka_tsan_start {
+        thrd_start_t func;
+        void *arg;
+};
+
+static void *kp_kafka_tsan_trampoline(void *p)
+{
+        struct kp_kafka_tsan_start s = *(struct kp_kafka_tsan_start *)p;
+
+        free(p);
+        return (void *)(intptr_t)s.func(s.arg);
+}
+
+int thrd_create(thrd_t *thr, thrd_start_t func, void *arg)
+{
+        struct kp_kafka_tsan_start *s = malloc(sizeof(*s));
+        int r;
+
+        if (!s)
+                return thrd_nomem;
+        s->func = func;
+        s->arg = arg;
+        r = pthread_create((pthread_t *)thr, NULL, kp_kafka_tsan_trampoline, s);
+        if (r) {
+                free(s);
+                return r == ENOMEM ? thrd_nomem : thrd_error;
+        }
+        return thrd_success;
+}
+
+int thrd_join(thrd_t thr, int *res)
+{
+        void *r;
+
+        if (pthread_join((pthread_t)thr, &r))
+                return thrd_error;
+        if (res)
+                *res = (int)(intptr_t)r;
+        return thrd_success;
+}
+
+int thrd_detach(thrd_t thr)
+{
+        return pthread_detach((pthread_t)thr) ? thrd_error : thrd_success;
+}
+
+int mtx_init(mtx_t *mtx, int type)
+{
+        pthread_mutexattr_t attr;
+        int r;
+
+        pthread_mutexattr_init(&attr);
+        if (type & mtx_recursive)
+                pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+        r = pthread_mutex_init((pthread_mutex_t *)mtx, &attr);
+        pthread_mutexattr_destroy(&attr);
+        return r ? thrd_error : thrd_success;
+}
+
+void mtx_destroy(mtx_t *mtx)
+{
+        pthread_mutex_destroy((pthread_mutex_t *)mtx);
+}
+
+int mtx_lock(mtx_t *mtx)
+{
+        return pthread_mutex_lock((pthread_mutex_t *)mtx) ? thrd_error : thrd_success;
+}
+
+int mtx_trylock(mtx_t *mtx)
+{
+        int r = pthread_mutex_trylock((pthread_mutex_t *)mtx);
+        return !r ? thrd_success : r == EBUSY ? thrd_busy : thrd_error;
+}
+
+int mtx_unlock(mtx_t *mtx)
+{
+        return pthread_mutex_unlock((pthread_mutex_t *)mtx) ? thrd_error : thrd_success;
+}
+
+int cnd_init(cnd_t *cnd)
+{
+        int r = pthread_cond_init((pthread_cond_t *)cnd, NULL);
+        return !r ? thrd_success : r == ENOMEM ? thrd_nomem : thrd_error;
+}
+
+void cnd_destroy(cnd_t *cnd)
+{
+        pthread_cond_destroy((pthread_cond_t *)cnd);
+}
+
+int cnd_signal(cnd_t *cnd)
+{
+        return pthread_cond_signal((pthread_cond_t *)cnd) ? thrd_error : thrd_success;
+}
+
+int cnd_broadcast(cnd_t *cnd)
+{
+        return pthread_cond_broadcast((pthread_cond_t *)cnd) ? thrd_error : thrd_success;
+}
+
+int cnd_wait(cnd_t *cnd, mtx_t *mtx)
+{
+        return pthread_cond_wait((pthread_cond_t *)cnd, (pthread_mutex_t *)mtx) ? thrd_error
+                                                                                : thrd_success;
+}
+
+int cnd_timedwait(cnd_t *restrict cnd, mtx_t *restrict mtx, const struct timespec *restrict ts)
+{
+        int r = pthread_cond_timedwait((pthread_cond_t *)cnd, (pthread_mutex_t *)mtx, ts);
+        return !r ? thrd_success : r == ETIMEDOUT ? thrd_timedout : thrd_error;
+}
+#endif /* __SANITIZE_THREAD__ */

@@ -1,0 +1,166 @@
+/* runtime_int.h — internal: the runtime's data structures, shared by the runtime_*.c files. */
+#ifndef KP_RUNTIME_INT_H
+#define KP_RUNTIME_INT_H
+
+#include "runtime.h"
+#include "sink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/*
+ * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
+ * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
+ * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one part->lock
+ * and then one task->lock per message; nothing else touches two parts at once.
+ * Arrays change only with both op_lock and lock held, so holding either reads them.
+ */
+
+typedef struct rt_group rt_group_t;
+typedef struct rt_cluster rt_cluster_t;
+
+typedef enum rt_task_state {
+        RT_TASK_RUNNING = 0,
+        RT_TASK_IDLE    = 1,
+        RT_TASK_STOPPED = 2,
+        RT_TASK_FAILED  = 3
+} rt_task_state_t;
+
+typedef struct rt_task {
+        int index;
+        pthread_mutex_t lock; /* serialises its sink */
+        kp_sink_t *sink;      /* under lock */
+        _Atomic int state;    /* rt_task_state_t */
+        int partitions;       /* owned partitions; under g->lock */
+        _Atomic int64_t messages;
+        _Atomic int64_t bytes;
+        _Atomic double rate; /* messages/s, smoothed by the control thread */
+        int64_t rate_last;   /* control thread only */
+        char error[256];     /* under lock, set when failed */
+} rt_task_t;
+
+/* The tasks records of a partition are dealt to in rebalance fan-out; immutable once
+ * published, kept until the group ends (retired sets are chained). */
+typedef struct rt_taskset {
+        int n;
+        struct rt_taskset *retired_next;
+        rt_task_t *tasks[];
+} rt_taskset_t;
+
+typedef struct rt_topic rt_topic_t;
+
+typedef struct rt_part {
+        rt_cluster_t *cl;
+        rt_topic_t *tp;
+        int32_t partition;
+        int index;            /* in g->parts */
+        int worker;           /* index of the cluster worker whose queue it feeds */
+        pthread_mutex_t lock; /* held while one of its messages is handed to a sink */
+        rt_task_t *owner;     /* under lock; NULL: released, messages are dropped */
+        rt_taskset_t *fan;    /* under lock; non-NULL: records dealt round-robin */
+        uint64_t rr;          /* under lock: next fan-out slot */
+        _Atomic int owner_index; /* task number of owner, -1: none (for status) */
+        int in_plan;          /* under g->lock */
+        /* Next offset to hand to a sink: everything below it was taken. -1 unknown. */
+        _Atomic int64_t next_offset;
+        _Atomic int64_t committed; /* last offset committed by us or read at start */
+        _Atomic int64_t messages;
+        _Atomic double rate;
+        int64_t rate_last; /* control thread only */
+} rt_part_t;
+
+/* A lock-free lookup table partition number -> part for one topic: workers read the
+ * published table, apply publishes a grown copy and retires the old one. */
+typedef struct rt_ptable {
+        int32_t cnt;
+        struct rt_ptable *retired_next;
+        rt_part_t *parts[];
+} rt_ptable_t;
+
+struct rt_topic {
+        char *name;
+        rd_kafka_topic_t *rkt; /* its opaque is this struct: message -> topic in O(1) */
+        _Atomic(rt_ptable_t *) table;
+};
+
+struct rt_cluster {
+        rt_group_t *g;
+        char *name;
+        rd_kafka_t *rk;
+        int nworkers;
+        rd_kafka_queue_t **wq; /* one queue per worker; partition queues forward here */
+        pthread_t *workers;
+        int workers_started;
+        int next_worker; /* round-robin for new partitions */
+        rt_topic_t **topics;
+        int ntopics;
+        char last_error[256]; /* under g->err_lock */
+        rd_kafka_queue_t *close_q; /* stop: consumer close events */
+        int closed;
+};
+
+typedef struct rt_worker_arg {
+        rt_cluster_t *cl;
+        int index;
+} rt_worker_arg_t;
+
+struct rt_group {
+        kp_runtime_t *rt;
+        char *name;
+        json_t *sink_conf; /* NULL: discard */
+        int rebalance;
+        int start_latest;
+        _Atomic int state;
+        _Atomic int refcnt; /* registry + each caller holding it */
+        char error[256];    /* under err_lock */
+        /* A leaf lock for error texts: librdkafka calls the error callback from inside
+         * its own calls (consumer_close too), where other locks may be held. */
+        pthread_mutex_t err_lock;
+        int plan_version;   /* under lock */
+        int64_t retired_messages; /* under lock: counted by tasks a plan change removed */
+
+        pthread_mutex_t op_lock;
+        pthread_mutex_t lock;
+        rt_task_t **tasks;
+        int ntasks;
+        rt_cluster_t **clusters;
+        int nclusters;
+        rt_part_t **parts; /* every partition ever assigned (released ones too) */
+        int nparts;
+        int parts_cap;
+        rt_taskset_t *tasksets; /* current first, then retired */
+        rt_ptable_t *retired_tables;
+
+        _Atomic int stop; /* workers and control thread leave */
+        pthread_t ctl;
+        int ctl_started;
+        pthread_mutex_t ctl_lock;
+        pthread_cond_t ctl_cond;
+        rt_worker_arg_t *worker_args;
+        rt_group_t *next; /* registry */
+};
+
+struct kp_runtime {
+        pthread_mutex_t lock;
+        rt_group_t *groups;
+};
+
+/* runtime_worker.c */
+void *rt_worker_main(void *arg);
+void *rt_ctl_main(void *arg);
+/*
+ * A commit round: flushes every sink, then commits each partition's next_offset
+ * (for @p only, or all when NULL with @p n ignored) that is ahead of what was
+ * committed, waiting at most @p timeout_ms per cluster. Caller holds g->op_lock.
+ * @returns 0, or a negative kp_err_t when a sink or a commit failed.
+ */
+int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
+
+/* runtime_status.c: fill @p doc (status) / append one section of the metrics
+ * (0 state, 1 task messages, 2 task bytes, 3 partition lag) for @p g. */
+void rt_group_status_fill(rt_group_t *g, json_t *doc);
+void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
+
+#endif /* KP_RUNTIME_INT_H */

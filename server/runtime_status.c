@@ -1,0 +1,166 @@
+/* runtime_status.c — what a running group reports: the status document and Prometheus lines. */
+#include "runtime_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *task_state_name(int st)
+{
+        switch (st) {
+        case RT_TASK_RUNNING: return "running";
+        case RT_TASK_IDLE: return "idle";
+        case RT_TASK_FAILED: return "failed";
+        default: return "stopped";
+        }
+}
+
+/* A running group's live state: STARTING and STOPPING groups have arrays in flux. */
+static int group_readable(rt_group_t *g)
+{
+        int st = atomic_load(&g->state);
+        return st == KP_GROUP_RUNNING || st == KP_GROUP_FAILED;
+}
+
+/* Position, high watermark (librdkafka's cached value, no request) and lag of @p p;
+ * -1 for what is not known yet. Lag is counted from the position (what the tasks have
+ * taken), else from the committed offset. */
+static void part_offsets(rt_part_t *p, int64_t *pos, int64_t *committed, int64_t *hw,
+                         int64_t *lag)
+{
+        int64_t lo = -1, hi = -1;
+        *pos = atomic_load(&p->next_offset);
+        *committed = atomic_load(&p->committed);
+        if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi) ||
+            hi < 0)
+                hi = -1;
+        *hw = hi;
+        *lag = -1;
+        if (hi >= 0 && *pos >= 0)
+                *lag = hi > *pos ? hi - *pos : 0;
+        else if (hi >= 0 && *committed >= 0)
+                *lag = hi > *committed ? hi - *committed : 0;
+}
+
+static json_t *offset_json(int64_t v)
+{
+        return v >= 0 ? json_integer(v) : json_null();
+}
+
+void rt_group_status_fill(rt_group_t *g, json_t *doc)
+{
+        json_t *tasks = json_array(), *parts = json_array(), *totals, *cls = json_array();
+        int64_t total_msgs = 0, total_lag = 0;
+        int st, i;
+
+        pthread_mutex_lock(&g->lock);
+        st = atomic_load(&g->state);
+        json_object_set_new(doc, "state", json_string(kp_group_state_name(st)));
+        if (st == KP_GROUP_FAILED) {
+                pthread_mutex_lock(&g->err_lock);
+                json_object_set_new(doc, "error", json_string(g->error));
+                pthread_mutex_unlock(&g->err_lock);
+        }
+        json_object_set_new(doc, "plan_version", json_integer(g->plan_version));
+        if (!group_readable(g))
+                goto out;
+        total_msgs = g->retired_messages;
+        for (i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                int64_t m = atomic_load(&t->messages);
+                int tst = atomic_load(&t->state);
+                json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:f}", "task", t->index,
+                                      "state", task_state_name(tst), "partitions",
+                                      t->partitions, "messages", (json_int_t)m, "bytes",
+                                      (json_int_t)atomic_load(&t->bytes), "messages_per_s",
+                                      atomic_load(&t->rate));
+                if (tst == RT_TASK_FAILED) {
+                        pthread_mutex_lock(&t->lock);
+                        json_object_set_new(o, "error", json_string(t->error));
+                        pthread_mutex_unlock(&t->lock);
+                }
+                json_array_append_new(tasks, o);
+                total_msgs += m;
+        }
+        for (i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int64_t pos, committed, hw, lag;
+                json_t *o;
+                if (!p->in_plan)
+                        continue;
+                part_offsets(p, &pos, &committed, &hw, &lag);
+                o = json_pack("{s:s, s:s, s:i, s:i}", "cluster", p->cl->name, "topic",
+                              p->tp->name, "partition", (int)p->partition, "task",
+                              atomic_load(&p->owner_index));
+                json_object_set_new(o, "position", offset_json(pos));
+                json_object_set_new(o, "committed", offset_json(committed));
+                json_object_set_new(o, "high_watermark", offset_json(hw));
+                json_object_set_new(o, "lag", offset_json(lag));
+                json_object_set_new(o, "messages_per_s", json_real(atomic_load(&p->rate)));
+                json_array_append_new(parts, o);
+                if (lag > 0)
+                        total_lag += lag;
+        }
+        for (i = 0; i < g->nclusters; i++) {
+                rt_cluster_t *cl = g->clusters[i];
+                json_t *o = json_pack("{s:s}", "cluster", cl->name);
+                pthread_mutex_lock(&g->err_lock);
+                json_object_set_new(o, "last_error",
+                                    cl->last_error[0] ? json_string(cl->last_error)
+                                                      : json_null());
+                pthread_mutex_unlock(&g->err_lock);
+                json_array_append_new(cls, o);
+        }
+out:
+        pthread_mutex_unlock(&g->lock);
+        totals = json_pack("{s:I, s:I}", "messages", (json_int_t)total_msgs, "lag",
+                           (json_int_t)total_lag);
+        json_object_set_new(doc, "tasks", tasks);
+        json_object_set_new(doc, "partitions", parts);
+        json_object_set_new(doc, "clusters", cls);
+        json_object_set_new(doc, "totals", totals);
+}
+
+/* Label values are validated names ([A-Za-z0-9._-]), so they need no escaping. */
+void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
+{
+        int i, st;
+
+        pthread_mutex_lock(&g->lock);
+        st = atomic_load(&g->state);
+        if (section == 0) {
+                for (i = KP_GROUP_STOPPED; i <= KP_GROUP_FAILED; i++)
+                        kp_buf_printf(out, "kplane_group_state{group=\"%s\",state=\"%s\"} %d\n",
+                                      g->name, kp_group_state_name(i), i == st);
+                goto out;
+        }
+        if (!group_readable(g))
+                goto out;
+        if (section == 1 || section == 2) {
+                for (i = 0; i < g->ntasks; i++) {
+                        rt_task_t *t = g->tasks[i];
+                        kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n",
+                                      section == 1 ? "kplane_task_messages_total"
+                                                   : "kplane_task_bytes_total",
+                                      g->name, t->index,
+                                      (long long)atomic_load(section == 1 ? &t->messages
+                                                                          : &t->bytes));
+                }
+                goto out;
+        }
+        for (i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int64_t pos, committed, hw, lag;
+                if (!p->in_plan)
+                        continue;
+                part_offsets(p, &pos, &committed, &hw, &lag);
+                if (lag < 0)
+                        continue;
+                kp_buf_printf(out,
+                              "kplane_consumergroup_lag{group=\"%s\",cluster=\"%s\",topic=\"%s\","
+                              "partition=\"%d\"} %lld\n",
+                              g->name, p->cl->name, p->tp->name, (int)p->partition,
+                              (long long)lag);
+        }
+out:
+        pthread_mutex_unlock(&g->lock);
+}

@@ -1,0 +1,318 @@
+/* runtime_worker.c — the threads of a running group: workers hand messages to sinks, control commits. */
+#include "config.h"
+#include "err.h"
+#include "runtime_int.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The partition a message belongs to, through its topic handle's opaque: O(1), no lock. */
+static rt_part_t *message_part(const rd_kafka_message_t *rkm)
+{
+        rt_topic_t *tp = rd_kafka_topic_opaque(rkm->rkt);
+        rt_ptable_t *t;
+        if (!tp)
+                return NULL;
+        t = atomic_load_explicit(&tp->table, memory_order_acquire);
+        return t && rkm->partition >= 0 && rkm->partition < t->cnt ? t->parts[rkm->partition]
+                                                                   : NULL;
+}
+
+/*
+ * Hands one message to the sink of the task that owns its partition (or, in
+ * rebalance fan-out, to the next task in turn). next_offset moves past it only once
+ * the sink took it: that is what gets committed.
+ */
+static void worker_handle(rt_cluster_t *cl, const rd_kafka_message_t *rkm)
+{
+        rt_part_t *p;
+        rt_task_t *task;
+        int64_t next;
+        kp_sink_msg_t m;
+        char err[256];
+
+        if (rkm->err) {
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        return;
+                pthread_mutex_lock(&cl->g->err_lock);
+                snprintf(cl->last_error, sizeof(cl->last_error), "%s",
+                         rd_kafka_message_errstr(rkm));
+                pthread_mutex_unlock(&cl->g->err_lock);
+                return;
+        }
+        p = message_part(rkm);
+        if (!p)
+                return;
+        pthread_mutex_lock(&p->lock);
+        next = atomic_load_explicit(&p->next_offset, memory_order_relaxed);
+        /* Released partition, or a message already taken (a re-fetch after a reset). */
+        if (!p->owner || (next >= 0 && rkm->offset < next))
+                goto out;
+        task = p->fan ? p->fan->tasks[p->rr++ % (uint64_t)p->fan->n] : p->owner;
+        pthread_mutex_lock(&task->lock);
+        /* A failed task stalls its partitions: nothing past its last good message is
+         * committed, so nothing is lost. */
+        if (atomic_load_explicit(&task->state, memory_order_relaxed) == RT_TASK_FAILED) {
+                pthread_mutex_unlock(&task->lock);
+                goto out;
+        }
+        m.cluster = cl->name;
+        m.topic = rd_kafka_topic_name(rkm->rkt);
+        m.partition = rkm->partition;
+        m.offset = rkm->offset;
+        m.key = rkm->key;
+        m.key_len = rkm->key_len;
+        m.value = rkm->payload;
+        m.value_len = rkm->len;
+        if (kp_sink_write(task->sink, &m, err, sizeof(err))) {
+                snprintf(task->error, sizeof(task->error), "%s", err);
+                atomic_store(&task->state, RT_TASK_FAILED);
+                pthread_mutex_unlock(&task->lock);
+                goto out;
+        }
+        atomic_fetch_add_explicit(&task->messages, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&task->bytes, (int64_t)(rkm->len + rkm->key_len),
+                                  memory_order_relaxed);
+        pthread_mutex_unlock(&task->lock);
+        atomic_fetch_add_explicit(&p->messages, 1, memory_order_relaxed);
+        atomic_store_explicit(&p->next_offset, rkm->offset + 1, memory_order_release);
+out:
+        pthread_mutex_unlock(&p->lock);
+}
+
+void *rt_worker_main(void *arg)
+{
+        rt_worker_arg_t *a = arg;
+        rt_cluster_t *cl = a->cl;
+        rd_kafka_queue_t *q = cl->wq[a->index];
+        rt_group_t *g = cl->g;
+
+        free(a);
+        while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
+                rd_kafka_message_t *rkm = rd_kafka_consume_queue(q, KP_RUNTIME_POLL_MS);
+                if (!rkm)
+                        continue;
+                worker_handle(cl, rkm);
+                rd_kafka_message_destroy(rkm);
+        }
+        return NULL;
+}
+
+typedef struct commit_req {
+        rt_cluster_t *cl;
+        rd_kafka_queue_t *q;
+        int sent;
+} commit_req_t;
+
+/* Looks a committed partition up again from the result list (topic by name). */
+static rt_part_t *cluster_part(rt_cluster_t *cl, const char *topic, int32_t partition)
+{
+        int i;
+        for (i = 0; i < cl->ntopics; i++) {
+                if (!strcmp(cl->topics[i]->name, topic)) {
+                        rt_ptable_t *t = atomic_load(&cl->topics[i]->table);
+                        return t && partition < t->cnt ? t->parts[partition] : NULL;
+                }
+        }
+        return NULL;
+}
+
+int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
+{
+        int64_t *offs = NULL;
+        commit_req_t *reqs = NULL;
+        int64_t deadline = kp_time_mono_ms() + timeout_ms;
+        int i, c, r = 0;
+        char err[256];
+
+        if (!only) {
+                only = g->parts;
+                n = g->nparts;
+        }
+        if (n <= 0)
+                return 0;
+        offs = malloc(sizeof(*offs) * (size_t)n);
+        reqs = calloc((size_t)g->nclusters + 1, sizeof(*reqs));
+        if (!offs || !reqs) {
+                r = KP_ERR_NOMEM;
+                goto out;
+        }
+        /* Offsets first, flush second: every message below a snapshot offset was in a
+         * sink before the snapshot, so the flush covers it. */
+        for (i = 0; i < n; i++)
+                offs[i] = atomic_load_explicit(&only[i]->next_offset, memory_order_acquire);
+        for (i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                pthread_mutex_lock(&t->lock);
+                if (atomic_load(&t->state) != RT_TASK_FAILED &&
+                    kp_sink_flush(t->sink, err, sizeof(err))) {
+                        snprintf(t->error, sizeof(t->error), "%s", err);
+                        atomic_store(&t->state, RT_TASK_FAILED);
+                        r = KP_ERR_INTERNAL;
+                }
+                pthread_mutex_unlock(&t->lock);
+        }
+        if (r)
+                goto out; /* a failed flush: commit nothing this round */
+
+        for (c = 0; c < g->nclusters; c++) {
+                rt_cluster_t *cl = g->clusters[c];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+                reqs[c].cl = cl;
+                for (i = 0; i < n; i++) {
+                        if (only[i]->cl != cl || offs[i] < 0 ||
+                            offs[i] <= atomic_load(&only[i]->committed))
+                                continue;
+                        rd_kafka_topic_partition_list_add(l, only[i]->tp->name,
+                                                          only[i]->partition)
+                                ->offset = offs[i];
+                }
+                if (l->cnt) {
+                        reqs[c].q = rd_kafka_queue_new(cl->rk);
+                        if (rd_kafka_commit_queue(cl->rk, l, reqs[c].q, NULL, NULL))
+                                r = KP_ERR_UNAVAILABLE;
+                        else
+                                reqs[c].sent = 1;
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        /* All clusters commit at once; wait for each within the one deadline. */
+        for (c = 0; c < g->nclusters; c++) {
+                rd_kafka_event_t *ev;
+                const rd_kafka_topic_partition_list_t *res;
+                int64_t left = deadline - kp_time_mono_ms();
+                if (!reqs[c].sent)
+                        goto next;
+                ev = rd_kafka_queue_poll(reqs[c].q, left > 0 ? (int)left : 0);
+                if (!ev) {
+                        r = KP_ERR_UNAVAILABLE;
+                        goto next;
+                }
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT &&
+                    (res = rd_kafka_event_topic_partition_list(ev))) {
+                        for (i = 0; i < res->cnt; i++) {
+                                const rd_kafka_topic_partition_t *e = &res->elems[i];
+                                rt_part_t *p;
+                                int64_t cur;
+                                if (e->err) {
+                                        r = KP_ERR_UNAVAILABLE;
+                                        continue;
+                                }
+                                p = cluster_part(reqs[c].cl, e->topic, e->partition);
+                                if (!p)
+                                        continue;
+                                cur = atomic_load(&p->committed);
+                                while (e->offset > cur &&
+                                       !atomic_compare_exchange_weak(&p->committed, &cur,
+                                                                     e->offset))
+                                        ;
+                        }
+                }
+                if (rd_kafka_event_error(ev))
+                        r = KP_ERR_UNAVAILABLE;
+                rd_kafka_event_destroy(ev);
+        next:
+                if (reqs[c].q)
+                        rd_kafka_queue_destroy(reqs[c].q);
+        }
+out:
+        free(offs);
+        free(reqs);
+        return r;
+}
+
+/* Serves each consumer's own queue: error callbacks, logs; never messages. */
+static void ctl_serve_consumers(rt_group_t *g)
+{
+        rd_kafka_t *rks[64];
+        int n = 0, i;
+        pthread_mutex_lock(&g->lock);
+        for (i = 0; i < g->nclusters && n < 64; i++)
+                rks[n++] = g->clusters[i]->rk;
+        pthread_mutex_unlock(&g->lock);
+        for (i = 0; i < n; i++) {
+                rd_kafka_message_t *rkm;
+                int budget = 100;
+                while (budget-- > 0 && (rkm = rd_kafka_consumer_poll(rks[i], 0))) {
+                        if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                fprintf(stderr, "kplane: runtime: group %s: %s\n", g->name,
+                                        rd_kafka_message_errstr(rkm));
+                        rd_kafka_message_destroy(rkm);
+                }
+        }
+}
+
+static double ewma(double old, double sample, int first)
+{
+        return first ? sample : KP_RUNTIME_RATE_ALPHA * sample + (1 - KP_RUNTIME_RATE_ALPHA) * old;
+}
+
+/* Samples counters into smoothed messages/s for tasks and partitions. */
+static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
+{
+        int i;
+        pthread_mutex_lock(&g->lock);
+        for (i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                int64_t m = atomic_load(&t->messages);
+                atomic_store(&t->rate, ewma(atomic_load(&t->rate),
+                                            (double)(m - t->rate_last) * 1000.0 / (double)dt_ms,
+                                            first));
+                t->rate_last = m;
+        }
+        for (i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int64_t m = atomic_load(&p->messages);
+                atomic_store(&p->rate, ewma(atomic_load(&p->rate),
+                                            (double)(m - p->rate_last) * 1000.0 / (double)dt_ms,
+                                            first));
+                p->rate_last = m;
+        }
+        pthread_mutex_unlock(&g->lock);
+}
+
+void *rt_ctl_main(void *arg)
+{
+        rt_group_t *g = arg;
+        int64_t now = kp_time_mono_ms();
+        int64_t next_commit = now + KP_RUNTIME_COMMIT_INTERVAL_MS;
+        int64_t last_rate = now, next_rate = now + KP_RUNTIME_RATE_INTERVAL_MS;
+        int first = 1;
+
+        while (!atomic_load(&g->stop)) {
+                int64_t wake = next_commit < next_rate ? next_commit : next_rate;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                now = kp_time_mono_ms();
+                if (wake > now) {
+                        int64_t ns = ts.tv_nsec + (wake - now) * 1000000;
+                        ts.tv_sec += ns / 1000000000;
+                        ts.tv_nsec = ns % 1000000000;
+                        pthread_mutex_lock(&g->ctl_lock);
+                        if (!atomic_load(&g->stop))
+                                pthread_cond_timedwait(&g->ctl_cond, &g->ctl_lock, &ts);
+                        pthread_mutex_unlock(&g->ctl_lock);
+                }
+                if (atomic_load(&g->stop))
+                        break;
+                ctl_serve_consumers(g);
+                now = kp_time_mono_ms();
+                if (now >= next_rate) {
+                        ctl_rates(g, now - last_rate > 0 ? now - last_rate : 1, first);
+                        first = 0;
+                        last_rate = now;
+                        next_rate = now + KP_RUNTIME_RATE_INTERVAL_MS;
+                }
+                if (now >= next_commit) {
+                        pthread_mutex_lock(&g->op_lock);
+                        rt_commit(g, NULL, 0, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                        pthread_mutex_unlock(&g->op_lock);
+                        next_commit = kp_time_mono_ms() + KP_RUNTIME_COMMIT_INTERVAL_MS;
+                }
+        }
+        return NULL;
+}

@@ -1,0 +1,344 @@
+/* test_plan_json.c — what-if/sweep request parsing and validation, plan documents, previous owners. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "err.h"
+#include "plan_json.h"
+#include "planner.h"
+
+static json_t *load(const char *text)
+{
+        json_error_t e;
+        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+        if (!j)
+                fail_msg("bad test JSON: %s", e.text);
+        return j;
+}
+
+/* 1 when @p errors holds {"field": field, "message" containing msg}. */
+static int has_error(const json_t *errors, const char *field, const char *msg)
+{
+        size_t i;
+        json_t *e;
+        json_array_foreach(errors, i, e) {
+                const char *f = json_string_value(json_object_get(e, "field"));
+                const char *m = json_string_value(json_object_get(e, "message"));
+                if (f && m && !strcmp(f, field) && strstr(m, msg))
+                        return 1;
+        }
+        return 0;
+}
+
+static void test_whatif_request_parses_all_fields(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"orders\", "
+                            "\"partitions\": 3}, {\"cluster\": \"b\", \"topic\": \"orders\", "
+                            "\"partitions\": 2}], \"parallelism\": 4, \"strategy\": \"weighted\", "
+                            "\"rebalance\": true, \"weights\": [{\"cluster\": \"b\", \"topic\": "
+                            "\"orders\", \"partition\": 1, \"weight\": 5.5}]}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), 0);
+        assert_int_equal(json_array_size(errors), 0);
+        assert_int_equal(req.input.topic_cnt, 2);
+        assert_string_equal(req.input.topics[1].cluster, "b");
+        assert_int_equal(req.input.topics[0].partitions, 3);
+        assert_int_equal(req.input.parallelism, 4);
+        assert_int_equal(req.input.strategy, KP_STRATEGY_WEIGHTED);
+        assert_true(req.input.rebalance);
+        assert_non_null(req.input.weights);
+        double expect[] = {1, 1, 1, 1, 5.5};
+        assert_memory_equal(req.input.weights, expect, sizeof(expect));
+        assert_null(req.input.previous_owner);
+        /* the request owns its strings: the body may go first */
+        json_decref(body);
+        assert_string_equal(req.input.topics[0].topic, "orders");
+        kp_plan_request_cleanup(&req);
+        kp_plan_request_cleanup(&req); /* twice is harmless */
+        json_decref(errors);
+}
+
+static void test_whatif_defaults_cluster_and_strategy(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"topic\": \"t\", \"partitions\": 1}], "
+                            "\"parallelism\": 1}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), 0);
+        assert_string_equal(req.input.topics[0].cluster, "default");
+        assert_int_equal(req.input.strategy, KP_STRATEGY_BALANCED);
+        assert_null(req.input.weights);
+        assert_false(req.input.rebalance);
+        kp_plan_request_cleanup(&req);
+        json_decref(errors);
+        json_decref(body);
+}
+
+static void test_whatif_validation_names_each_field(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
+                            " {\"cluster\": \"a\", \"topic\": \"bad name\", \"partitions\": 1},"
+                            " {\"cluster\": \"a\", \"topic\": \"y\", \"partitions\": 0, \"extra\": 1}],"
+                            " \"parallelism\": 0, \"strategy\": \"sticky\", \"rebalance\": 1,"
+                            " \"colour\": \"red\"}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "topics[2].partitions", "must be 1..1000000"));
+        assert_true(has_error(errors, "topics[1].topic", "must be a topic name"));
+        assert_true(has_error(errors, "topics[2].extra", "unknown field"));
+        assert_true(has_error(errors, "parallelism", "must be 1..100000"));
+        assert_true(has_error(errors, "strategy", "must be one of"));
+        assert_true(has_error(errors, "rebalance", "true or false"));
+        assert_true(has_error(errors, "colour", "unknown field"));
+        assert_null(req.topics); /* left clean */
+        json_decref(errors);
+        json_decref(body);
+
+        /* parallelism over the limit, missing topics */
+        body = load("{\"parallelism\": 100001}");
+        errors = json_array();
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "parallelism", "must be 1..100000"));
+        assert_true(has_error(errors, "topics", "non-empty array"));
+        json_decref(errors);
+        json_decref(body);
+
+        /* not an object */
+        body = load("[1]");
+        errors = json_array();
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_int_equal(json_array_size(errors), 1);
+        json_decref(errors);
+        json_decref(body);
+}
+
+static void test_whatif_refuses_duplicate_topics(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
+                            " {\"cluster\": \"b\", \"topic\": \"x\", \"partitions\": 1},"
+                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                            " \"parallelism\": 2}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "topics[2]", "duplicate of topics[0]"));
+        assert_int_equal(json_array_size(errors), 1);
+        json_decref(errors);
+        json_decref(body);
+}
+
+static void test_whatif_weights_are_checked_against_topics(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                            " \"parallelism\": 2, \"weights\": ["
+                            " {\"cluster\": \"a\", \"topic\": \"nope\", \"partition\": 0, \"weight\": 1},"
+                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 2, \"weight\": 1},"
+                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 0, \"weight\": -1},"
+                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 2, \"w\": 1}]}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "weights[0].topic", "not one of topics"));
+        assert_true(has_error(errors, "weights[1].partition", "must be 0..1"));
+        assert_true(has_error(errors, "weights[2].weight", "must be a number >= 0"));
+        assert_true(has_error(errors, "weights[3].w", "unknown field"));
+        json_decref(errors);
+        json_decref(body);
+}
+
+static void test_sweep_request_defaults_and_limits(void **state)
+{
+        (void)state;
+        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 10}],"
+                            " \"parallelism\": {\"from\": 1, \"to\": 64}}");
+        json_t *errors = json_array();
+        kp_sweep_request_t sr;
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), 0);
+        assert_int_equal(sr.from, 1);
+        assert_int_equal(sr.to, 64);
+        assert_int_equal(sr.strategy_cnt, KP_STRATEGY__CNT);
+        assert_int_equal(sr.input.topic_cnt, 1);
+        assert_true(sr.input.skip_recommendations);
+        /* the input drives the planner as is */
+        char errstr[128];
+        kp_plan_input_t in = sr.input;
+        in.parallelism = 7;
+        kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
+        assert_non_null(plan);
+        assert_int_equal(plan->analysis.recommendation_cnt, 0);
+        kp_plan_destroy(plan);
+        kp_sweep_request_cleanup(&sr);
+        json_decref(body);
+
+        body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 10}],"
+                    " \"parallelism\": {\"from\": 9, \"to\": 3}, \"strategies\": [\"flink\", "
+                    "\"flink\", \"x\"]}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "parallelism.to", "must be from.."));
+        assert_true(has_error(errors, "strategies[1]", "duplicate"));
+        assert_true(has_error(errors, "strategies[2]", "must be one of"));
+        json_decref(body);
+        json_array_clear(errors);
+
+        body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 10}],"
+                    " \"parallelism\": {\"from\": 1, \"to\": 5000}}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "parallelism.to", "at most 4096 steps"));
+        json_decref(body);
+        json_array_clear(errors);
+
+        /* steps x strategies x partitions over the work limit */
+        body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1000000}],"
+                    " \"parallelism\": {\"from\": 1, \"to\": 4000}}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "parallelism", "sweep limit"));
+        json_decref(body);
+        json_decref(errors);
+}
+
+/* Every task 0..T-1 appears, idle ones with [], and every partition exactly once. */
+static void test_plan_json_lists_every_task_and_partition_once(void **state)
+{
+        (void)state;
+        kp_plan_topic_t topics[] = {{"a", "orders", 5}, {"b", "clicks", 3}};
+        kp_plan_input_t in = {.topics = topics, .topic_cnt = 2, .parallelism = 10,
+                              .strategy = KP_STRATEGY_FLINK};
+        char errstr[128];
+        kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
+        assert_non_null(plan);
+        json_t *j = kp_plan_to_json(plan, topics, 2);
+        assert_non_null(j);
+        assert_int_equal(json_integer_value(json_object_get(j, "parallelism")), 10);
+        assert_string_equal(json_string_value(json_object_get(j, "strategy")), "flink");
+        json_t *tasks = json_object_get(j, "tasks");
+        assert_int_equal(json_array_size(tasks), 10);
+        int seen[8] = {0};
+        size_t i, k;
+        json_t *task, *p;
+        json_array_foreach(tasks, i, task) {
+                assert_int_equal(json_integer_value(json_object_get(task, "task")), (json_int_t)i);
+                json_array_foreach(json_object_get(task, "partitions"), k, p) {
+                        const char *c = json_string_value(json_object_get(p, "cluster"));
+                        const char *t = json_string_value(json_object_get(p, "topic"));
+                        int part = (int)json_integer_value(json_object_get(p, "partition"));
+                        int flat = !strcmp(t, "orders") ? part : 5 + part;
+                        assert_string_equal(c, !strcmp(t, "orders") ? "a" : "b");
+                        assert_int_equal(plan->owner[flat], (int32_t)i);
+                        seen[flat]++;
+                }
+        }
+        for (int x = 0; x < 8; x++)
+                assert_int_equal(seen[x], 1);
+        json_t *an = json_object_get(j, "analysis");
+        assert_string_equal(json_string_value(json_object_get(an, "case")),
+                            "partitions_below_parallelism");
+        assert_int_equal(json_integer_value(json_object_get(an, "partitions")), 8);
+        assert_int_equal(json_integer_value(json_object_get(an, "tasks")), 10);
+        assert_int_equal(json_integer_value(json_object_get(an, "idle_tasks")),
+                         plan->analysis.idle_tasks);
+        assert_true(json_is_null(json_object_get(an, "moved_from_previous")));
+        assert_true(json_is_real(json_object_get(an, "skew")));
+        assert_true(json_array_size(json_object_get(an, "recommendations")) >= 1);
+        json_decref(j);
+        kp_plan_destroy(plan);
+}
+
+/* A plan document maps back to the same owners; new partitions are -1; owners beyond
+ * a smaller parallelism are kept for the planner to treat as removed tasks. */
+static void test_previous_owners_round_trip(void **state)
+{
+        (void)state;
+        kp_plan_topic_t topics[] = {{"a", "orders", 6}, {"b", "clicks", 4}};
+        kp_plan_input_t in = {.topics = topics, .topic_cnt = 2, .parallelism = 7};
+        char errstr[128];
+        kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
+        json_t *doc = kp_plan_to_json(plan, topics, 2);
+        int32_t *prev = NULL;
+        assert_int_equal(kp_plan_previous_owners(doc, topics, 2, &prev), 0);
+        assert_non_null(prev);
+        assert_memory_equal(prev, plan->owner, 10 * sizeof(*prev));
+        free(prev);
+
+        /* grown topics, a new topic, and a topic that went away */
+        kp_plan_topic_t grown[] = {{"c", "new", 2}, {"b", "clicks", 6}};
+        assert_int_equal(kp_plan_previous_owners(doc, grown, 2, &prev), 0);
+        assert_int_equal(prev[0], -1);
+        assert_int_equal(prev[1], -1);
+        for (int p = 0; p < 4; p++)
+                assert_int_equal(prev[2 + p], plan->owner[6 + p]);
+        assert_int_equal(prev[6], -1);
+        assert_int_equal(prev[7], -1);
+
+        /* a sticky re-plan at a lower parallelism from that document */
+        kp_plan_input_t again = {.topics = grown, .topic_cnt = 2, .parallelism = 3,
+                                 .previous_owner = prev};
+        kp_plan_t *p2 = kp_planner_plan(&again, errstr, sizeof(errstr));
+        assert_non_null(p2);
+        for (int i = 0; i < 8; i++)
+                assert_true(p2->owner[i] >= 0 && p2->owner[i] < 3);
+        json_t *doc2 = kp_plan_to_json(p2, grown, 2);
+        assert_true(json_is_integer(
+                json_object_get(json_object_get(doc2, "analysis"), "moved_from_previous")));
+        json_decref(doc2);
+        kp_plan_destroy(p2);
+        free(prev);
+
+        json_t *empty = load("{\"version\": 1}");
+        assert_int_equal(kp_plan_previous_owners(empty, topics, 2, &prev), 0);
+        assert_null(prev);
+        json_decref(empty);
+        json_decref(doc);
+        kp_plan_destroy(plan);
+}
+
+static void test_analysis_json_reports_moves_when_previous(void **state)
+{
+        (void)state;
+        kp_plan_analysis_t a;
+        memset(&a, 0, sizeof(a));
+        a.plan_case = KP_CASE_EQUAL;
+        a.partitions = 30;
+        a.tasks = 30;
+        a.skew = 1.0000000001;
+        a.moved_from_previous = 4;
+        char *rec = "one";
+        a.recommendations = &rec;
+        a.recommendation_cnt = 1;
+        json_t *j = kp_plan_analysis_to_json(&a);
+        assert_int_equal(json_integer_value(json_object_get(j, "moved_from_previous")), 4);
+        assert_true(json_real_value(json_object_get(j, "skew")) == 1.0);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(j,
+                                                                             "recommendations"),
+                                                             0)),
+                            "one");
+        json_decref(j);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_whatif_request_parses_all_fields),
+                cmocka_unit_test(test_whatif_defaults_cluster_and_strategy),
+                cmocka_unit_test(test_whatif_validation_names_each_field),
+                cmocka_unit_test(test_whatif_refuses_duplicate_topics),
+                cmocka_unit_test(test_whatif_weights_are_checked_against_topics),
+                cmocka_unit_test(test_sweep_request_defaults_and_limits),
+                cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
+                cmocka_unit_test(test_previous_owners_round_trip),
+                cmocka_unit_test(test_analysis_json_reports_moves_when_previous),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

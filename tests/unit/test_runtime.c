@@ -1,0 +1,788 @@
+/* test_runtime.c — running groups against in-process mock clusters: delivery, offsets, plan changes, faults. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "runtime.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __SANITIZE_THREAD__
+/* librdkafka starts its threads with C11 thrd_create, which this toolchain's TSan does
+ * not intercept (its threads then crash in TSan's allocator). Interpose the three
+ * calls librdkafka uses with the pthread equivalents TSan knows. Test builds only. */
+#include <stdint.h>
+#include <threads.h>
+typedef struct thrd_tramp {
+        thrd_start_t fn;
+        void *arg;
+} thrd_tramp_t;
+static void *thrd_tramp(void *a)
+{
+        thrd_tramp_t t = *(thrd_tramp_t *)a;
+        free(a);
+        return (void *)(intptr_t)t.fn(t.arg);
+}
+int thrd_create(thrd_t *thr, thrd_start_t fn, void *arg);
+int thrd_create(thrd_t *thr, thrd_start_t fn, void *arg)
+{
+        thrd_tramp_t *t = malloc(sizeof(*t));
+        t->fn = fn;
+        t->arg = arg;
+        return pthread_create(thr, NULL, thrd_tramp, t) ? thrd_error : thrd_success;
+}
+int thrd_join(thrd_t thr, int *res);
+int thrd_join(thrd_t thr, int *res)
+{
+        void *r;
+        if (pthread_join(thr, &r))
+                return thrd_error;
+        if (res)
+                *res = (int)(intptr_t)r;
+        return thrd_success;
+}
+int thrd_detach(thrd_t thr);
+int thrd_detach(thrd_t thr)
+{
+        return pthread_detach(thr) ? thrd_error : thrd_success;
+}
+/* Its mutexes and condition variables too, or TSan does not see its locking. */
+#include <errno.h>
+int mtx_init(mtx_t *m, int type);
+int mtx_init(mtx_t *m, int type)
+{
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        if (type & mtx_recursive)
+                pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+        int r = pthread_mutex_init((pthread_mutex_t *)m, &a);
+        pthread_mutexattr_destroy(&a);
+        return r ? thrd_error : thrd_success;
+}
+int mtx_lock(mtx_t *m);
+int mtx_lock(mtx_t *m)
+{
+        return pthread_mutex_lock((pthread_mutex_t *)m) ? thrd_error : thrd_success;
+}
+int mtx_trylock(mtx_t *m);
+int mtx_trylock(mtx_t *m)
+{
+        int r = pthread_mutex_trylock((pthread_mutex_t *)m);
+        return r == EBUSY ? thrd_busy : r ? thrd_error : thrd_success;
+}
+int mtx_unlock(mtx_t *m);
+int mtx_unlock(mtx_t *m)
+{
+        return pthread_mutex_unlock((pthread_mutex_t *)m) ? thrd_error : thrd_success;
+}
+void mtx_destroy(mtx_t *m);
+void mtx_destroy(mtx_t *m)
+{
+        pthread_mutex_destroy((pthread_mutex_t *)m);
+}
+int cnd_init(cnd_t *c);
+int cnd_init(cnd_t *c)
+{
+        return pthread_cond_init((pthread_cond_t *)c, NULL) ? thrd_error : thrd_success;
+}
+int cnd_signal(cnd_t *c);
+int cnd_signal(cnd_t *c)
+{
+        return pthread_cond_signal((pthread_cond_t *)c) ? thrd_error : thrd_success;
+}
+int cnd_broadcast(cnd_t *c);
+int cnd_broadcast(cnd_t *c)
+{
+        return pthread_cond_broadcast((pthread_cond_t *)c) ? thrd_error : thrd_success;
+}
+int cnd_wait(cnd_t *c, mtx_t *m);
+int cnd_wait(cnd_t *c, mtx_t *m)
+{
+        return pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m) ? thrd_error
+                                                                            : thrd_success;
+}
+int cnd_timedwait(cnd_t *c, mtx_t *m, const struct timespec *ts);
+int cnd_timedwait(cnd_t *c, mtx_t *m, const struct timespec *ts)
+{
+        int r = pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts);
+        return r == ETIMEDOUT ? thrd_timedout : r ? thrd_error : thrd_success;
+}
+void cnd_destroy(cnd_t *c);
+void cnd_destroy(cnd_t *c)
+{
+        pthread_cond_destroy((pthread_cond_t *)c);
+}
+#endif
+
+/* ---- a mock cluster and a producer of keyed, sequence-numbered messages ---- */
+
+typedef struct mock {
+        rd_kafka_t *rk; /* hosts the mock cluster */
+        rd_kafka_mock_cluster_t *mc;
+        char bootstrap[256];
+} mock_t;
+
+static void mock_start(mock_t *m, int brokers)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(m->rk);
+        m->mc = rd_kafka_mock_cluster_new(m->rk, brokers);
+        assert_non_null(m->mc);
+        snprintf(m->bootstrap, sizeof(m->bootstrap), "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
+}
+
+static void mock_topic(mock_t *m, const char *topic, int partitions)
+{
+        assert_int_equal(rd_kafka_mock_topic_create(m->mc, topic, partitions, 1), 0);
+}
+
+static void mock_stop(mock_t *m)
+{
+        rd_kafka_mock_cluster_destroy(m->mc);
+        rd_kafka_destroy(m->rk);
+}
+
+static atomic_int dr_failed;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+        (void)rk, (void)opaque;
+        if (rkm->err)
+                atomic_fetch_add(&dr_failed, 1);
+}
+
+static rd_kafka_t *producer_new(const char *bootstrap)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+        rd_kafka_conf_set(conf, "message.timeout.ms", "60000", err, sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        return rk;
+}
+
+/* Produces @p n messages per partition, key "p<part>-<seq>", value "<seq>", seq from @p from. */
+static void produce(rd_kafka_t *rk, const char *topic, int partitions, int from, int n)
+{
+        int p, i;
+        for (i = from; i < from + n; i++) {
+                for (p = 0; p < partitions; p++) {
+                        char key[32], val[32];
+                        snprintf(key, sizeof(key), "p%d-%d", p, i);
+                        snprintf(val, sizeof(val), "%d", i);
+                        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                                 RD_KAFKA_V_KEY(key, strlen(key)),
+                                                 RD_KAFKA_V_VALUE(val, strlen(val)),
+                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(rk, 10);
+                }
+                rd_kafka_poll(rk, 0);
+        }
+}
+
+static void produce_all(const char *bootstrap, const char *topic, int partitions, int from, int n)
+{
+        rd_kafka_t *rk = producer_new(bootstrap);
+        produce(rk, topic, partitions, from, n);
+        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+        rd_kafka_destroy(rk);
+        assert_int_equal(atomic_load(&dr_failed), 0);
+}
+
+/* ---- documents ---- */
+
+static json_t *clusters_doc(const char *name, const char *bootstrap)
+{
+        return json_pack("{s:{s:s, s:{s:s}}}", name, "bootstrap_servers", bootstrap, "config",
+                         "log_level", "0");
+}
+
+/* A plan where partition p of @p topic goes to task p % tasks. */
+static json_t *plan_doc(int version, const char *cluster, const char *topic, int partitions,
+                        int tasks)
+{
+        json_t *plan = json_pack("{s:i, s:i, s:[]}", "version", version, "parallelism", tasks,
+                                 "tasks");
+        json_t *ta = json_object_get(plan, "tasks");
+        int t, p;
+        for (t = 0; t < tasks; t++)
+                json_array_append_new(ta, json_pack("{s:i, s:[]}", "task", t, "partitions"));
+        for (p = 0; p < partitions; p++)
+                json_array_append_new(
+                        json_object_get(json_array_get(ta, (size_t)(p % tasks)), "partitions"),
+                        json_pack("{s:s, s:s, s:i}", "cluster", cluster, "topic", topic,
+                                  "partition", p));
+        return plan;
+}
+
+static json_t *group_doc(const char *name, const char *dir, int rebalance, const char *start)
+{
+        json_t *g = json_pack("{s:s, s:b, s:s}", "name", name, "rebalance", rebalance,
+                              "start_offset", start);
+        json_object_set_new(g, "sink", dir ? json_pack("{s:s, s:s}", "type", "file", "path", dir)
+                                           : json_pack("{s:s}", "type", "discard"));
+        return g;
+}
+
+/* ---- reading what the file sink wrote ---- */
+
+#define MAXP 64
+#define MAXO 20000
+
+/* For each (partition, offset): how often it was delivered and by which task first. */
+typedef struct seen {
+        int count[MAXP][MAXO];
+        int task[MAXP][MAXO];
+        int bad_value; /* value did not match the key's sequence number */
+} seen_t;
+
+static seen_t *read_sink_dir(const char *dir, const char *topic)
+{
+        seen_t *s = calloc(1, sizeof(*s));
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        char path[512], line[1024];
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                int task;
+                FILE *f;
+                if (sscanf(de->d_name, "task-%d.jsonl", &task) != 1)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                f = fopen(path, "r");
+                assert_non_null(f);
+                while (fgets(line, sizeof(line), f)) {
+                        json_t *o = json_loads(line, 0, NULL);
+                        int p, off;
+                        assert_non_null(o);
+                        if (strcmp(json_string_value(json_object_get(o, "topic")), topic)) {
+                                json_decref(o);
+                                continue;
+                        }
+                        p = (int)json_integer_value(json_object_get(o, "partition"));
+                        off = (int)json_integer_value(json_object_get(o, "offset"));
+                        assert_true(p < MAXP && off < MAXO);
+                        if (s->count[p][off]++ == 0)
+                                s->task[p][off] = task;
+                        /* value is base64 of the decimal sequence number == offset here */
+                        if (!json_is_string(json_object_get(o, "value")))
+                                s->bad_value++;
+                        json_decref(o);
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return s;
+}
+
+/* Waits until the group's status counts at least @p n messages. */
+static int64_t wait_messages(kp_runtime_t *rt, const char *group, int64_t n, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms, got = -1;
+        while (kp_time_mono_ms() < deadline) {
+                json_t *st = kp_runtime_group_status(rt, group);
+                assert_non_null(st);
+                got = json_integer_value(json_object_get(json_object_get(st, "totals"), "messages"));
+                json_decref(st);
+                if (got >= n)
+                        return got;
+                usleep(50 * 1000);
+        }
+        return got;
+}
+
+/* Reads the group's committed offsets from the cluster with a separate client. */
+static void committed_offsets(const char *bootstrap, const char *group, const char *topic,
+                              int partitions, int64_t *out)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
+        rd_kafka_t *rk;
+        int p;
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        for (p = 0; p < partitions; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p);
+        assert_int_equal(rd_kafka_committed(rk, l, 10000), 0);
+        for (p = 0; p < partitions; p++)
+                out[p] = l->elems[p].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+}
+
+static void tmpdir(char *buf, size_t size)
+{
+        snprintf(buf, size, "/tmp/kp-rt-XXXXXX");
+        assert_non_null(mkdtemp(buf));
+}
+
+/* ---- tests ---- */
+
+static void test_every_message_reaches_file_sink_and_stop_commits_end(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp, *st;
+        seen_t *s;
+        int64_t committed[6];
+        int p, o;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "orders", 6);
+        tmpdir(dir, sizeof(dir));
+        produce_all(m.bootstrap, "orders", 6, 0, 200);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "orders", 6, 3);
+        grp = group_doc("g1", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        /* Starting it again is a conflict. */
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)),
+                         KP_ERR_CONFLICT);
+        assert_int_equal(kp_runtime_group_state(rt, "g1", NULL, 0), KP_GROUP_RUNNING);
+        assert_int_equal(wait_messages(rt, "g1", 1200, 20000), 1200);
+
+        st = kp_runtime_group_status(rt, "g1");
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "running");
+        assert_int_equal(json_integer_value(json_object_get(st, "plan_version")), 1);
+        assert_int_equal(json_array_size(json_object_get(st, "tasks")), 3);
+        assert_int_equal(json_array_size(json_object_get(st, "partitions")), 6);
+        for (p = 0; p < 3; p++) {
+                json_t *t = json_array_get(json_object_get(st, "tasks"), (size_t)p);
+                assert_int_equal(json_integer_value(json_object_get(t, "messages")), 400);
+                assert_int_equal(json_integer_value(json_object_get(t, "partitions")), 2);
+        }
+        {
+                json_t *pp = json_array_get(json_object_get(st, "partitions"), 0);
+                assert_int_equal(json_integer_value(json_object_get(pp, "position")), 200);
+                assert_int_equal(json_integer_value(json_object_get(pp, "task")), 0);
+        }
+        json_decref(st);
+
+        assert_int_equal(kp_runtime_group_stop(rt, "g1", 10000, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_group_state(rt, "g1", NULL, 0), KP_GROUP_STOPPED);
+        assert_null(kp_runtime_group_status(rt, "g1"));
+        assert_int_equal(kp_runtime_group_stop(rt, "g1", 1000, err, sizeof(err)),
+                         KP_ERR_NOT_FOUND);
+
+        s = read_sink_dir(dir, "orders");
+        for (p = 0; p < 6; p++)
+                for (o = 0; o < 200; o++) {
+                        assert_int_equal(s->count[p][o], 1);
+                        assert_int_equal(s->task[p][o], p % 3);
+                }
+        assert_int_equal(s->bad_value, 0);
+        free(s);
+        committed_offsets(m.bootstrap, "g1", "orders", 6, committed);
+        for (p = 0; p < 6; p++)
+                assert_int_equal(committed[p], 200);
+
+        /* Restart from committed offsets: a clean stop means nothing is delivered again. */
+        {
+                char dir2[64];
+                json_t *grp2;
+                tmpdir(dir2, sizeof(dir2));
+                grp2 = group_doc("g1", dir2, 0, "earliest");
+                produce_all(m.bootstrap, "orders", 6, 200, 50);
+                assert_int_equal(kp_runtime_group_start(rt, grp2, plan, cls, err, sizeof(err)), 0);
+                assert_int_equal(wait_messages(rt, "g1", 300, 20000), 300);
+                usleep(300 * 1000); /* anything re-delivered would show up now */
+                assert_int_equal(wait_messages(rt, "g1", 0, 1000), 300);
+                assert_int_equal(kp_runtime_group_stop(rt, "g1", 10000, err, sizeof(err)), 0);
+                s = read_sink_dir(dir2, "orders");
+                for (p = 0; p < 6; p++)
+                        for (o = 0; o < 250; o++)
+                                assert_int_equal(s->count[p][o], o >= 200);
+                free(s);
+                json_decref(grp2);
+        }
+
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+/* A producer thread that keeps writing while the plan changes. */
+typedef struct prod_arg {
+        const char *bootstrap;
+        const char *topic;
+        int partitions;
+        int rounds;
+        int pause_ms; /* between rounds of 10 messages per partition */
+} prod_arg_t;
+
+static void *producer_thread(void *arg)
+{
+        prod_arg_t *a = arg;
+        rd_kafka_t *rk = producer_new(a->bootstrap);
+        int i;
+        for (i = 0; i < a->rounds; i++) {
+                produce(rk, a->topic, a->partitions, i * 10, 10);
+                rd_kafka_flush(rk, 10000);
+                usleep((useconds_t)a->pause_ms * 1000);
+        }
+        rd_kafka_flush(rk, 30000);
+        rd_kafka_destroy(rk);
+        return NULL;
+}
+
+static void test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan30, *plan20, *grp, *st;
+        pthread_t th;
+        prod_arg_t pa;
+        seen_t *s;
+        int64_t committed[30];
+        int p, o, total, moved = 0;
+        (void)state;
+
+        mock_start(&m, 3);
+        mock_topic(&m, "events", 30);
+        tmpdir(dir, sizeof(dir));
+        cls = clusters_doc("a", m.bootstrap);
+        plan30 = plan_doc(1, "a", "events", 30, 30);
+        plan20 = plan_doc(2, "a", "events", 30, 20);
+        grp = group_doc("g-live", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan30, cls, err, sizeof(err)), 0);
+
+        pa = (prod_arg_t){m.bootstrap, "events", 30, 30, 100};
+        assert_int_equal(pthread_create(&th, NULL, producer_thread, &pa), 0);
+        /* Change the plan while messages flow. */
+        assert_true(wait_messages(rt, "g-live", 1500, 20000) >= 1500);
+        assert_int_equal(kp_runtime_group_apply(rt, "g-live", plan20, cls, err, sizeof(err)), 0);
+        st = kp_runtime_group_status(rt, "g-live");
+        assert_int_equal(json_array_size(json_object_get(st, "tasks")), 20);
+        assert_int_equal(json_integer_value(json_object_get(st, "plan_version")), 2);
+        json_decref(st);
+        pthread_join(th, NULL);
+        total = 30 * 30 * 10;
+        assert_int_equal(wait_messages(rt, "g-live", total, 30000), total);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-live", 10000, err, sizeof(err)), 0);
+
+        s = read_sink_dir(dir, "events");
+        for (p = 0; p < 30; p++) {
+                int phase = 0; /* 0: old owner, 1: new owner; never back */
+                for (o = 0; o < 300; o++) {
+                        int t = s->task[p][o];
+                        /* Exactly once here: the hand-over is in memory, nothing re-read. */
+                        assert_int_equal(s->count[p][o], 1);
+                        if (t == p % 20 && t != p % 30)
+                                phase = 1;
+                        else
+                                assert_int_equal(phase, 0);
+                        assert_true(t == p % 30 || t == p % 20);
+                }
+                if (p % 20 != p % 30 && s->task[p][299] == p % 20)
+                        moved++;
+        }
+        /* Partitions 20..29 changed owner after the change and kept flowing. */
+        assert_int_equal(moved, 10);
+        free(s);
+        committed_offsets(m.bootstrap, "g-live", "events", 30, committed);
+        for (p = 0; p < 30; p++)
+                assert_int_equal(committed[p], 300);
+
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan30);
+        json_decref(plan20);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_broker_down_and_up_loses_nothing(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        pthread_t th;
+        prod_arg_t pa;
+        seen_t *s;
+        int64_t committed[6];
+        int p, o;
+        (void)state;
+
+        mock_start(&m, 3);
+        mock_topic(&m, "pay", 6);
+        tmpdir(dir, sizeof(dir));
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "pay", 6, 4);
+        grp = group_doc("g-fault", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        pa = (prod_arg_t){m.bootstrap, "pay", 6, 40, 50};
+        assert_int_equal(pthread_create(&th, NULL, producer_thread, &pa), 0);
+        assert_true(wait_messages(rt, "g-fault", 300, 20000) >= 300);
+        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 2), 0);
+        usleep(1500 * 1000);
+        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 2), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(wait_messages(rt, "g-fault", 6 * 400, 60000), 6 * 400);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-fault", 10000, err, sizeof(err)), 0);
+        assert_int_equal(atomic_load(&dr_failed), 0);
+
+        s = read_sink_dir(dir, "pay");
+        for (p = 0; p < 6; p++)
+                for (o = 0; o < 400; o++)
+                        assert_true(s->count[p][o] >= 1);
+        free(s);
+        committed_offsets(m.bootstrap, "g-fault", "pay", 6, committed);
+        for (p = 0; p < 6; p++)
+                assert_int_equal(committed[p], 400);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp, *st, *t;
+        int64_t committed[30], min = -1, max = 0;
+        size_t i;
+        int p;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "clicks", 30);
+        produce_all(m.bootstrap, "clicks", 30, 0, 100);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "clicks", 30, 40);
+        grp = group_doc("g-fan", NULL, 1, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-fan", 3000, 20000), 3000);
+        st = kp_runtime_group_status(rt, "g-fan");
+        assert_int_equal(json_array_size(json_object_get(st, "tasks")), 40);
+        json_array_foreach(json_object_get(st, "tasks"), i, t) {
+                int64_t n = json_integer_value(json_object_get(t, "messages"));
+                assert_string_equal(json_string_value(json_object_get(t, "state")), "running");
+                if (min < 0 || n < min)
+                        min = n;
+                if (n > max)
+                        max = n;
+        }
+        json_decref(st);
+        /* mean 75: everyone works, within 20% of each other */
+        assert_true(min > 0);
+        assert_true((double)max <= 1.2 * (double)min);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-fan", 10000, err, sizeof(err)), 0);
+        committed_offsets(m.bootstrap, "g-fan", "clicks", 30, committed);
+        for (p = 0; p < 30; p++)
+                assert_int_equal(committed[p], 100);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_latest_start_skips_old_but_discovered_partitions_start_at_earliest(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *plan2, *grp, *rates;
+        seen_t *s;
+        int o;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "old", 2);
+        tmpdir(dir, sizeof(dir));
+        produce_all(m.bootstrap, "old", 2, 0, 30); /* before start: skipped (latest) */
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "old", 2, 2);
+        grp = group_doc("g-disc", dir, 0, "latest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        produce_all(m.bootstrap, "old", 2, 30, 10);
+        assert_int_equal(wait_messages(rt, "g-disc", 20, 20000), 20);
+
+        /* A topic appears and gets data before the plan names it. */
+        mock_topic(&m, "fresh", 2);
+        produce_all(m.bootstrap, "fresh", 2, 0, 25);
+        plan2 = plan_doc(2, "a", "old", 2, 2);
+        json_array_append_new(
+                json_object_get(json_array_get(json_object_get(plan2, "tasks"), 0), "partitions"),
+                json_pack("{s:s, s:s, s:i}", "cluster", "a", "topic", "fresh", "partition", 0));
+        json_array_append_new(
+                json_object_get(json_array_get(json_object_get(plan2, "tasks"), 1), "partitions"),
+                json_pack("{s:s, s:s, s:i}", "cluster", "a", "topic", "fresh", "partition", 1));
+        assert_int_equal(kp_runtime_group_apply(rt, "g-disc", plan2, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-disc", 70, 20000), 70);
+        assert_int_equal(kp_runtime_group_rates(rt, "g-disc", &rates), 0);
+        assert_int_equal(json_array_size(rates), 4);
+        json_decref(rates);
+        assert_int_equal(kp_runtime_group_apply(rt, "nope", plan2, cls, err, sizeof(err)),
+                         KP_ERR_NOT_FOUND);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-disc", 10000, err, sizeof(err)), 0);
+
+        s = read_sink_dir(dir, "old");
+        for (o = 0; o < 40; o++)
+                assert_int_equal(s->count[0][o], o >= 30);
+        free(s);
+        s = read_sink_dir(dir, "fresh");
+        for (o = 0; o < 25; o++)
+                assert_int_equal(s->count[1][o], 1);
+        free(s);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(plan2);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_metrics_have_help_type_and_per_task_and_lag_lines(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        kp_buf_t b;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "mt", 2);
+        produce_all(m.bootstrap, "mt", 2, 0, 10);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(7, "a", "mt", 2, 3);
+        grp = group_doc("g-met", NULL, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-met", 20, 20000), 20);
+        kp_buf_init(&b);
+        kp_runtime_metrics_write(rt, &b);
+        assert_non_null(strstr(b.data, "# TYPE kplane_task_messages_total counter"));
+        assert_non_null(strstr(b.data, "kplane_group_state{group=\"g-met\",state=\"running\"} 1"));
+        assert_non_null(strstr(b.data, "kplane_task_messages_total{group=\"g-met\",task=\"0\"} 10"));
+        assert_non_null(strstr(b.data, "kplane_task_messages_total{group=\"g-met\",task=\"2\"} 0"));
+        assert_non_null(strstr(b.data, "kplane_task_bytes_total{group=\"g-met\",task=\"1\"}"));
+        assert_non_null(strstr(b.data, "kplane_consumergroup_lag{group=\"g-met\",cluster=\"a\","
+                                       "topic=\"mt\",partition=\"1\"} 0"));
+        kp_buf_cleanup(&b);
+        /* An idle task says so. */
+        {
+                json_t *st = kp_runtime_group_status(rt, "g-met");
+                json_t *t2 = json_array_get(json_object_get(st, "tasks"), 2);
+                assert_string_equal(json_string_value(json_object_get(t2, "state")), "idle");
+                json_decref(st);
+        }
+        kp_runtime_destroy(rt); /* stops the running group */
+        {
+                int64_t committed[2];
+                committed_offsets(m.bootstrap, "g-met", "mt", 2, committed);
+                assert_int_equal(committed[0], 10);
+                assert_int_equal(committed[1], 10);
+        }
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_start_rejects_bad_documents(void **state)
+{
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls = clusters_doc("a", "127.0.0.1:1");
+        json_t *plan = plan_doc(1, "a", "t", 2, 2);
+        json_t *grp = group_doc("g-bad", NULL, 0, "sometime");
+        json_t *plan_unknown = plan_doc(1, "zzz", "t", 2, 2);
+        json_t *grp_ok = group_doc("g-bad", NULL, 0, "earliest");
+        (void)state;
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)),
+                         KP_ERR_INVALID);
+        assert_non_null(strstr(err, "start_offset"));
+        assert_int_equal(kp_runtime_group_start(rt, grp_ok, plan_unknown, cls, err, sizeof(err)),
+                         KP_ERR_INVALID);
+        assert_non_null(strstr(err, "zzz"));
+        assert_int_equal(kp_runtime_group_state(rt, "g-bad", NULL, 0), KP_GROUP_STOPPED);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        json_decref(plan_unknown);
+        json_decref(grp_ok);
+}
+
+static void test_stop_with_the_cluster_down_returns_within_10_seconds(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        int64_t t0;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "down", 4);
+        produce_all(m.bootstrap, "down", 4, 0, 20);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "down", 4, 2);
+        grp = group_doc("g-down", NULL, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-down", 80, 20000), 80);
+        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 1), 0);
+        t0 = kp_time_mono_ms();
+        assert_int_equal(kp_runtime_group_stop(rt, "g-down", 10000, err, sizeof(err)), 0);
+        t0 = kp_time_mono_ms() - t0;
+        print_message("stop with the cluster down took %lld ms\n", (long long)t0);
+        assert_true(t0 < 10000);
+        assert_int_equal(kp_runtime_group_state(rt, "g-down", NULL, 0), KP_GROUP_STOPPED);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_start_rejects_bad_documents),
+                cmocka_unit_test(test_every_message_reaches_file_sink_and_stop_commits_end),
+                cmocka_unit_test(test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition),
+                cmocka_unit_test(test_broker_down_and_up_loses_nothing),
+                cmocka_unit_test(test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent),
+                cmocka_unit_test(test_latest_start_skips_old_but_discovered_partitions_start_at_earliest),
+                cmocka_unit_test(test_metrics_have_help_type_and_per_task_and_lag_lines),
+                cmocka_unit_test(test_stop_with_the_cluster_down_returns_within_10_seconds),
+        };
+        /* KP_TEST_FILTER=pattern runs only matching tests (cmocka glob). */
+        if (getenv("KP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("KP_TEST_FILTER"));
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,179 @@
+/* test_sink.c — the sinks: validation, base64, the file sink's lines and files, discard. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "sink.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_base64_matches_rfc4648_vectors(void **state)
+{
+        static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+        static const char *const want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                           "Zm9vYmFy"};
+        char out[32];
+        size_t i;
+        (void)state;
+        for (i = 0; i < 7; i++) {
+                size_t n = kp_base64_encode(in[i], strlen(in[i]), out);
+                assert_string_equal(out, want[i]);
+                assert_int_equal(n, strlen(want[i]));
+        }
+}
+
+static void test_validate_rejects_unknown_type_and_missing_path(void **state)
+{
+        char err[256];
+        json_t *c;
+        (void)state;
+        assert_int_equal(kp_sink_validate(NULL, err, sizeof(err)), 0);
+        c = json_pack("{s:s}", "type", "discard");
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), 0);
+        json_decref(c);
+        c = json_pack("{s:s}", "type", "kafka-ish");
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
+        assert_non_null(strstr(err, "sink.type"));
+        json_decref(c);
+        c = json_pack("{s:s}", "type", "file");
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
+        assert_non_null(strstr(err, "sink.path"));
+        json_decref(c);
+        c = json_pack("{s:s, s:s, s:i}", "type", "file", "path", "/tmp/x", "bogus", 1);
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
+        assert_non_null(strstr(err, "sink.bogus"));
+        json_decref(c);
+}
+
+static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_file(void **state)
+{
+        char dir[] = "/tmp/kp-sink-XXXXXX", sub[300], path[400], line[512], err[256];
+        json_t *conf, *o;
+        kp_sink_t *s;
+        FILE *f;
+        kp_sink_msg_t m = {"eu", "orders", 3, 42, "k1", 2, "hello", 5};
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        /* A directory that does not exist yet is created. */
+        snprintf(sub, sizeof(sub), "%s/a/b", dir);
+        conf = json_pack("{s:s, s:s}", "type", "file", "path", sub);
+        s = kp_sink_open(conf, 7, err, sizeof(err));
+        assert_non_null(s);
+        assert_string_equal(kp_sink_type(s), "file");
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        m.key = NULL;
+        m.key_len = 0;
+        m.offset = 43;
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        snprintf(path, sizeof(path), "%s/task-0007.jsonl", sub);
+        /* Nothing reaches the file before a flush: offsets wait for it. */
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_null(fgets(line, sizeof(line), f));
+        fclose(f);
+        assert_int_equal(kp_sink_flush(s, err, sizeof(err)), 0);
+
+        f = fopen(path, "r");
+        assert_non_null(fgets(line, sizeof(line), f));
+        o = json_loads(line, 0, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "cluster")), "eu");
+        assert_string_equal(json_string_value(json_object_get(o, "topic")), "orders");
+        assert_int_equal(json_integer_value(json_object_get(o, "partition")), 3);
+        assert_int_equal(json_integer_value(json_object_get(o, "offset")), 42);
+        assert_string_equal(json_string_value(json_object_get(o, "key")), "azE=");
+        assert_string_equal(json_string_value(json_object_get(o, "value")), "aGVsbG8=");
+        json_decref(o);
+        assert_non_null(fgets(line, sizeof(line), f));
+        o = json_loads(line, 0, NULL);
+        assert_true(json_is_null(json_object_get(o, "key")));
+        assert_int_equal(json_integer_value(json_object_get(o, "offset")), 43);
+        json_decref(o);
+        assert_null(fgets(line, sizeof(line), f));
+        fclose(f);
+        kp_sink_close(s);
+        json_decref(conf);
+}
+
+static void test_file_sink_handles_values_larger_than_its_buffer(void **state)
+{
+        char dir[] = "/tmp/kp-sink-XXXXXX", path[400], err[256];
+        size_t big = 300 * 1024, n = 0;
+        char *val = malloc(big), *buf = malloc(2 * big);
+        json_t *conf, *o;
+        kp_sink_t *s;
+        FILE *f;
+        (void)state;
+
+        memset(val, 'x', big);
+        assert_non_null(mkdtemp(dir));
+        conf = json_pack("{s:s, s:s}", "type", "file", "path", dir);
+        s = kp_sink_open(conf, 0, err, sizeof(err));
+        assert_non_null(s);
+        kp_sink_msg_t m = {"c", "t", 0, 1, NULL, 0, val, big};
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        m.offset = 2;
+        m.value_len = 3;
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        kp_sink_close(s); /* close flushes */
+        snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, (int)(2 * big), f));
+        o = json_loads(buf, 0, NULL);
+        assert_non_null(o);
+        assert_int_equal(strlen(json_string_value(json_object_get(o, "value"))),
+                         4 * ((big + 2) / 3));
+        json_decref(o);
+        while (fgets(buf, (int)(2 * big), f))
+                n++;
+        assert_int_equal(n, 1);
+        fclose(f);
+        json_decref(conf);
+        free(val);
+        free(buf);
+}
+
+static void test_discard_sink_takes_everything(void **state)
+{
+        char err[256];
+        kp_sink_t *s = kp_sink_open(NULL, 0, err, sizeof(err));
+        kp_sink_msg_t m = {"c", "t", 0, 1, NULL, 0, "v", 1};
+        (void)state;
+        assert_non_null(s);
+        assert_string_equal(kp_sink_type(s), "discard");
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_flush(s, err, sizeof(err)), 0);
+        kp_sink_close(s);
+        kp_sink_close(NULL);
+}
+
+static void test_file_sink_open_fails_on_unwritable_path(void **state)
+{
+        char err[256];
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", "/proc/kp-nope/x");
+        (void)state;
+        assert_null(kp_sink_open(conf, 0, err, sizeof(err)));
+        assert_non_null(strstr(err, "sink.path"));
+        json_decref(conf);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_base64_matches_rfc4648_vectors),
+                cmocka_unit_test(test_validate_rejects_unknown_type_and_missing_path),
+                cmocka_unit_test(test_file_sink_writes_one_base64_json_line_per_message_in_a_task_file),
+                cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
+                cmocka_unit_test(test_discard_sink_takes_everything),
+                cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,420 @@
+// web.test.mjs — end-to-end tests of kplane's web page in Debian's headless chromium, driven by playwright-core.
+//
+// Runs against a live `kplane serve --demo` at KPLANE_URL (three embedded clusters demo-a/b/c with one
+// 10-partition topic each, a group over all three with parallelism 30, a steady message stream).
+// Never downloads a browser: executablePath is Debian's chromium (CHROMIUM overrides it).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.KPLANE_URL || '').replace(/\/+$/, '');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/* docs/screenshot.png is rewritten only on request, so a test run leaves the tree clean. */
+const SCREENSHOT = process.env.KPLANE_SCREENSHOT ||
+  (process.env.KPLANE_UPDATE_SCREENSHOT === '1' ? path.resolve(HERE, '../../docs/screenshot.png') : '');
+const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'kplane-web-shots-'));
+const T = { timeout: 60_000 };
+
+if (!BASE) throw new Error('KPLANE_URL is not set (run tests/web/run.sh, which starts a server)');
+
+let context, page, userDataDir;
+const pageErrors = [];
+let demoGroup = '';
+
+async function apiGet(p) {
+  const r = await fetch(BASE + '/api/v1' + p, { headers: { Accept: 'application/json' } });
+  assert.equal(r.ok, true, `GET ${p} answered ${r.status}`);
+  return r.json();
+}
+
+async function shot(name) {
+  const file = path.join(SHOTS, name + '.png');
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+before(async () => {
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kplane-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', '--no-first-run'],
+    viewport: { width: 1440, height: 1000 },
+  });
+  page = context.pages()[0] || await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => d.accept());
+  /* The demo seeds its clusters and group as it starts; give it a moment. */
+  let groups = [], clusters = [];
+  for (let i = 0; i < 60; i++) {
+    groups = (await apiGet('/groups')).items;
+    clusters = (await apiGet('/clusters')).items;
+    if (groups.length && clusters.length >= 3) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok(clusters.length >= 3 && groups.length >= 1,
+    `kplane serve --demo should have made clusters demo-a/b/c and a group; it has ${clusters.length} clusters and ${groups.length} groups`);
+  demoGroup = groups[0].name;
+});
+
+after(async () => {
+  if (demoGroup) {
+    /* Leave the server as the demo made it, whatever the tests did. */
+    await fetch(BASE + '/api/v1/groups/' + encodeURIComponent(demoGroup) + '/stop', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
+  }
+  if (context) await context.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+  console.log('# screenshots of each step: ' + SHOTS);
+});
+
+test('the page is served at / and lists the demo\'s three clusters', T, async () => {
+  const res = await page.goto(BASE + '/');
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-type'] || '', /text\/html/);
+  for (const name of ['demo-a', 'demo-b', 'demo-c']) {
+    await page.locator(`[data-testid=cluster-row][data-name="${name}"]`).waitFor();
+  }
+  const fromApi = (await apiGet('/clusters')).items.map((c) => c.name);
+  const shown = await page.locator('[data-testid=cluster-row]').evaluateAll((els) => els.map((e) => e.dataset.name));
+  assert.deepEqual(shown, fromApi, 'the page lists exactly what the API lists, in name order');
+});
+
+test('a cluster shows its registered topic and live metadata with partitions', T, async () => {
+  await page.locator('[data-testid=cluster-row][data-name="demo-a"]').click();
+  await page.locator('[data-testid=cluster-title]', { hasText: 'demo-a' }).waitFor();
+  const topics = (await apiGet('/clusters/demo-a/topics')).items.filter((t) => t.name);
+  assert.ok(topics.length >= 1);
+  for (const t of topics) {
+    const row = page.locator(`[data-testid=topic-row][data-name="${t.name}"]`);
+    await row.waitFor();
+    assert.match(await row.innerText(), new RegExp(`\\b${t.partitions}\\b`));
+  }
+  const meta = page.locator('[data-testid=metadata-topics]');
+  await meta.waitFor({ timeout: 15_000 });
+  assert.match(await meta.innerText(), new RegExp(topics[0].name));
+  await shot('cluster');
+});
+
+test('the page lists the demo group', T, async () => {
+  await page.locator('#nav-groups').click();
+  await page.locator(`[data-testid=group-row][data-name="${demoGroup}"]`).waitFor();
+  const fromApi = (await apiGet('/groups')).items.map((g) => g.name);
+  const shown = await page.locator('[data-testid=group-row]').evaluateAll((els) => els.map((e) => e.dataset.name));
+  assert.deepEqual(shown, fromApi);
+});
+
+async function submitCluster(fill) {
+  await page.goto(BASE + '/#/clusters');
+  await page.locator('[data-testid=cluster-row]').first().waitFor();
+  if (!(await page.locator('#cluster-add').evaluate((d) => d.open))) await page.locator('#cluster-add > summary').click();
+  await fill();
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/clusters') && r.request().method() === 'POST'),
+    page.locator('[data-testid=cluster-submit]').click(),
+  ]);
+  const body = await resp.json().catch(() => ({}));
+  return { status: resp.status(), body };
+}
+
+test('a cluster name with a space shows the server\'s problem detail and marks the field', T, async () => {
+  const { status, body } = await submitCluster(async () => {
+    await page.locator('#cf-name').fill('bad name');
+    await page.locator('#cf-bootstrap').fill('127.0.0.1:9');
+  });
+  assert.equal(status, 400, 'the server rejects the name');
+  assert.ok(body.detail, 'the server explains');
+  const box = page.locator('[data-testid=cluster-form-error]');
+  await box.waitFor();
+  const text = await box.innerText();
+  assert.ok(text.includes(body.detail), `shown "${text}" carries the server's detail "${body.detail}"`);
+  for (const e of body.errors || []) assert.ok(text.includes(e.message), 'each field error is shown');
+  if ((body.errors || []).some((e) => e.field === 'name')) {
+    assert.equal(await page.locator('#cf-name').getAttribute('aria-invalid'), 'true');
+  }
+});
+
+test('an unknown client config property shows the server\'s error naming it', T, async () => {
+  const name = 'webtest-' + Date.now();
+  const { status, body } = await submitCluster(async () => {
+    await page.locator('#cf-name').fill(name);
+    await page.locator('#cf-bootstrap').fill('127.0.0.1:9');
+    await page.locator('#cf-config').fill('no.such.property=1');
+  });
+  if (status < 300) await fetch(BASE + '/api/v1/clusters/' + name, { method: 'DELETE' });
+  assert.equal(status, 400, 'the server rejects the property');
+  const box = page.locator('[data-testid=cluster-form-error]');
+  await box.waitFor();
+  const text = await box.innerText();
+  assert.ok(text.includes(body.detail), 'the server\'s detail is shown');
+  assert.match(text, /no\.such\.property/, 'the property is named');
+  await shot('cluster-error');
+});
+
+async function whatifGrid() {
+  const g = page.locator('[data-testid=wi-grid]');
+  await g.waitFor();
+  return g;
+}
+
+test('moving the what-if slider re-plans the grid live', T, async () => {
+  const planCalls = [];
+  const onReq = (r) => { if (r.url().endsWith('/api/v1/plan') && r.method() === 'POST') planCalls.push(r.postDataJSON()); };
+  page.on('request', onReq);
+  await page.locator('#nav-whatif').click();
+  await page.locator('[data-testid=wi-grid][data-tasks="30"]').waitFor();
+  const total = Number(await page.locator('[data-testid=an-partitions]').innerText());
+  assert.equal(total, 30, 'the demo\'s three 10-partition topics are loaded');
+  const before30 = await (await whatifGrid()).innerHTML();
+
+  const slider = page.locator('[data-testid=wi-slider]');
+  await slider.focus();
+  for (let i = 0; i < 7; i++) await page.keyboard.press('ArrowRight');
+  await page.locator('[data-testid=wi-grid][data-tasks="37"]').waitFor();
+  const grid = await whatifGrid();
+  assert.notEqual(await grid.innerHTML(), before30, 'the grid changed');
+  assert.equal(await grid.locator('.task').count(), 37, 'one tile per task');
+  const idleShown = await grid.locator('.task.idle').count();
+  const idle = Number(await page.locator('[data-testid=an-idle]').innerText());
+  assert.ok(idle >= 7, '37 tasks over 30 partitions leave at least 7 idle');
+  assert.equal(idleShown, idle, 'every idle task is drawn as idle');
+  const last = planCalls.at(-1);
+  assert.equal(last.parallelism, 37, 'the last request is for the slider\'s final value');
+  assert.ok(planCalls.length <= 8, `coalesced: ${planCalls.length} requests for 7 slider steps`);
+
+  /* The strategy picker re-plans too: balanced spreads 30 partitions over 30 tasks with none idle. */
+  await slider.focus();
+  for (let i = 0; i < 7; i++) await page.keyboard.press('ArrowLeft');
+  await page.locator('[data-testid=wi-strategy]').selectOption('balanced');
+  await page.waitForFunction(() => {
+    const g = document.querySelector('[data-testid=wi-grid]');
+    return g && g.dataset.tasks === '30' && document.querySelector('[data-testid=an-idle]').textContent === '0';
+  });
+  page.off('request', onReq);
+});
+
+test('the sweep chart draws busiest-task and idle-task lines for flink and balanced', T, async () => {
+  for (const metric of ['max_partitions_per_task', 'idle_tasks']) {
+    for (const s of ['flink', 'balanced']) {
+      const p = page.locator(`[data-testid=line-${s}-${metric}]`);
+      await p.waitFor();
+      const d = await p.getAttribute('d');
+      assert.ok((d.match(/L/g) || []).length >= 15, `${s} ${metric} has a point per parallelism`);
+    }
+  }
+  /* At 30 tasks over 30 partitions, flink's idle line is above zero somewhere balanced's is not. */
+  await page.locator('[data-testid=wi-strategy]').selectOption('flink');
+  await page.locator('[data-testid=wi-grid][data-strategy=flink][data-tasks="30"]').waitFor();
+  await page.locator('#wi-busy:empty').waitFor({ state: 'attached' });
+  if (SCREENSHOT) {
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.setViewportSize({ width: 1280, height: 600 }); /* full page then ends where the content does */
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.setViewportSize({ width: 1440, height: 1000 });
+    console.log('# screenshot saved to ' + SCREENSHOT);
+  }
+  await shot('whatif');
+});
+
+test('the what-if grid of 1,000 tasks renders in under a second', T, async () => {
+  const value = page.locator('[data-testid=wi-value]');
+  const t0 = Date.now();
+  await value.fill('1000');
+  await page.locator('[data-testid=wi-grid][data-tasks="1000"]').waitFor();
+  const wall = Date.now() - t0;
+  const grid = await whatifGrid();
+  const renderMs = Number(await grid.getAttribute('data-render-ms'));
+  const totalMs = Number(await grid.getAttribute('data-total-ms'));
+  console.log(`# 1000 tasks: DOM render ${renderMs} ms, request+render ${totalMs} ms, input→grid ${wall} ms`);
+  assert.equal(await grid.locator('.task').count(), 1000);
+  assert.ok(renderMs < 1000, `render took ${renderMs} ms`);
+  assert.ok(totalMs < 1000, `request and render took ${totalMs} ms`);
+  assert.equal(await grid.locator('.task.idle').count(), 970, '970 of 1,000 tasks idle with 30 partitions');
+  await shot('whatif-1000');
+  await value.fill('30');
+  await page.locator('[data-testid=wi-grid][data-tasks="30"]').waitFor();
+});
+
+test('starting the demo group makes throughput rise, updated in place', { timeout: 90_000 }, async () => {
+  await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
+  await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
+  await page.waitForFunction(() => Number(document.getElementById('status').dataset.polls || 0) >= 1);
+  if (/running|starting/.test(await page.locator('[data-testid=status-state]').innerText())) {
+    /* Already running (restarted with the server?): stop it first so the start is what we watch. */
+    await page.locator('[data-testid=group-stop]').click();
+    await page.waitForFunction(() => /^stopped/.test(document.querySelector('[data-testid=status-state]').textContent), null, { timeout: 30_000 });
+  }
+  await page.locator('[data-testid=group-start]').click();
+  await page.waitForFunction(() => Number(document.getElementById('status').dataset.messages || 0) > 0, null, { timeout: 60_000 });
+  assert.match(await page.locator('[data-testid=status-state]').innerText(), /running|starting/);
+  /* A drawn bar, not only a style: its box must have a width. */
+  await page.waitForFunction(() => [...document.querySelectorAll('#st-tasks .fill')].some((f) => f.getBoundingClientRect().width > 0), null, { timeout: 30_000 });
+  const firstBusy = await page.evaluate(() => {
+    const fills = [...document.querySelectorAll('#st-tasks .fill')];
+    const i = fills.findIndex((f) => f.getBoundingClientRect().width > 0);
+    window.__bar = fills[i].parentNode.parentNode;
+    window.__lagRow = document.querySelector('#st-parts tbody tr');
+    return i;
+  });
+  assert.ok(firstBusy >= 0);
+  const m1 = Number(await page.locator('#status').getAttribute('data-messages'));
+  const polls = Number(await page.locator('#status').getAttribute('data-polls'));
+  await page.waitForFunction((p) => Number(document.getElementById('status').dataset.polls) >= p + 2, polls, { timeout: 15_000 });
+  const m2 = Number(await page.locator('#status').getAttribute('data-messages'));
+  assert.ok(m2 > m1, `messages rose from ${m1} to ${m2}`);
+  const kept = await page.evaluate(() => window.__bar.isConnected && (!window.__lagRow || window.__lagRow.isConnected));
+  assert.equal(kept, true, 'bars and lag rows are updated in place, not re-rendered');
+  const bars = await page.locator('#st-tasks .bar').count();
+  const status = await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/status');
+  assert.equal(bars, status.tasks.length, 'one throughput bar per task');
+  assert.equal(await page.locator('#st-parts tbody tr').count(), status.partitions.length, 'one lag row per partition');
+  await shot('group-running');
+});
+
+test('making two plans and comparing them shows which partitions moved', T, async () => {
+  const before = (await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/plans')).items.length;
+  async function makePlan(par, strategy) {
+    await page.locator('#pf-parallelism').fill(String(par));
+    await page.locator('#pf-strategy').selectOption(strategy);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => /\/plans$/.test(r.url()) && r.request().method() === 'POST'),
+      page.locator('[data-testid=plan-submit]').click(),
+    ]);
+    assert.equal(resp.status(), 201);
+    const plan = await resp.json();
+    await page.locator(`[data-testid=plan-grid][data-tasks="${par}"]`).waitFor();
+    assert.equal(await page.locator('[data-testid=plan-version]').inputValue(), String(plan.version), 'the new version is shown');
+    return plan;
+  }
+  const a = await makePlan(20, 'balanced');
+  const b = await makePlan(30, 'balanced');
+  assert.equal((await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/plans')).items.length, before + 2);
+  await page.locator('[data-testid=plan-compare]').selectOption(String(a.version));
+  const summary = page.locator('[data-testid=compare-summary]');
+  await summary.waitFor();
+  /* Count what moved ourselves from the two documents. */
+  const owner = (p) => new Map(p.tasks.flatMap((t) => t.partitions.map((q) => [`${q.cluster}/${q.topic}/${q.partition}`, t.task])));
+  const oa = owner(a), ob = owner(b);
+  const moved = [...ob].filter(([k, t]) => oa.has(k) && oa.get(k) !== t).length;
+  assert.ok(moved > 0, '20 → 30 tasks must move some partitions');
+  assert.match(await summary.innerText(), new RegExp(`^${moved} of`));
+  assert.equal(await page.locator('[data-testid=plan-grid] .p.moved').count(), moved, 'moved partitions are outlined');
+  assert.equal(await page.locator('[data-testid=compare-moved] li').count(), moved);
+  await shot('plan-compare');
+});
+
+test('stopping the group stops it', T, async () => {
+  await page.locator('[data-testid=group-stop]').click();
+  await page.waitForFunction(() => /stopped|stopping/.test(document.querySelector('[data-testid=status-state]').textContent), null, { timeout: 30_000 });
+});
+
+test('a group is created, edited and deleted through the form', T, async () => {
+  const name = 'webgroup-' + Date.now();
+  const topics = (await apiGet('/clusters/demo-a/topics')).items.filter((t) => t.name);
+  await page.goto(BASE + '/#/groups');
+  await page.locator('[data-testid=group-new]').click();
+  await page.locator('#gf-name').fill(name);
+  await page.locator(`#gf-topics input[data-cluster="demo-a"][data-topic="${topics[0].name}"]`).check();
+  await page.locator('#gf-parallelism').fill('7');
+  await page.locator('#gf-strategy').selectOption('flink');
+  await page.locator('[data-testid=group-submit]').click();
+  try {
+    await page.locator('[data-testid=group-title]', { hasText: name }).waitFor();
+    await page.locator(`[data-testid=group-row][data-name="${name}"]`).waitFor();
+    let g = await apiGet('/groups/' + name);
+    assert.equal(g.parallelism, 7);
+    assert.equal(g.strategy, 'flink');
+    assert.deepEqual(g.topics, [{ cluster: 'demo-a', topic: topics[0].name }]);
+
+    await page.locator('#group-edit > summary').click();
+    await page.locator('#gf-parallelism').fill('9');
+    await page.locator('[data-testid=group-submit]').click();
+    await page.locator(`[data-testid=group-row][data-name="${name}"]`, { hasText: '9 ×' }).waitFor();
+    await page.locator('[data-testid=group-submit]:enabled').waitFor();
+    g = await apiGet('/groups/' + name);
+    assert.equal(g.parallelism, 9, 'the edit reached the server');
+
+    /* A bad edit shows the server's field error. */
+    await page.locator('#gf-parallelism').fill('0');
+    await page.locator('[data-testid=group-submit]').click();
+    const box = page.locator('[data-testid=group-form-error]');
+    await box.waitFor();
+    assert.match(await box.innerText(), /parallelism/);
+    assert.equal(await page.locator('#gf-parallelism').getAttribute('aria-invalid'), 'true');
+
+    await page.locator('[data-testid=group-delete]').click(); /* confirm() is accepted */
+    await page.locator(`[data-testid=group-row][data-name="${name}"]`).waitFor({ state: 'detached' });
+    const r = await fetch(BASE + '/api/v1/groups/' + name);
+    assert.equal(r.status, 404, 'deleted on the server');
+  } finally {
+    await fetch(BASE + '/api/v1/groups/' + name, { method: 'DELETE' }).catch(() => {});
+  }
+});
+
+test('the page is usable from the keyboard with a visible focus ring', T, async () => {
+  await page.goto(BASE + '/#/clusters');
+  await page.locator('[data-testid=cluster-row]').first().waitFor();
+  let id = '';
+  for (let i = 0; i < 6 && id !== 'nav-groups'; i++) {
+    await page.keyboard.press('Tab');
+    id = await page.evaluate(() => document.activeElement.id);
+  }
+  assert.equal(id, 'nav-groups', 'Tab reaches the navigation');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'focus is visible');
+  await page.keyboard.press('Enter');
+  await page.locator('#view-groups:not([hidden])').waitFor();
+  /* A group opens from the keyboard: its row is a real button. */
+  const row = page.locator(`[data-testid=group-row][data-name="${demoGroup}"]`);
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
+});
+
+test('a 401 asks once for the API token, keeps it, and sends it as a Bearer token', T, async () => {
+  const TOKEN = 'web-test-token';
+  let unauthorized = 0, authorized = 0;
+  await page.goto(BASE + '/#/clusters');
+  await page.evaluate(() => localStorage.clear());
+  /* The demo server runs without a token; play the server's part for 401s in the browser. */
+  await page.route('**/api/v1/**', (route) => {
+    const auth = route.request().headers().authorization;
+    if (auth !== 'Bearer ' + TOKEN) {
+      unauthorized++;
+      return route.fulfill({ status: 401, headers: { 'WWW-Authenticate': 'Bearer', 'Content-Type': 'application/problem+json' },
+        body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'missing or wrong token' }) });
+    }
+    authorized++;
+    return route.continue();
+  });
+  try {
+    await page.reload();
+    const dialog = page.locator('[data-testid=token-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await page.locator('[data-testid=token-input]').fill(TOKEN);
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=cluster-row][data-name="demo-a"]').waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    assert.equal(await page.evaluate(() => localStorage.getItem('kplane.token')), TOKEN, 'kept in localStorage');
+    assert.ok(unauthorized >= 1 && authorized >= 1);
+    /* A reload uses the kept token without asking. */
+    const before = unauthorized;
+    await page.reload();
+    await page.locator('[data-testid=cluster-row][data-name="demo-a"]').waitFor();
+    assert.equal(unauthorized, before, 'no request went without the token after it was given');
+    assert.equal(await dialog.isVisible(), false, 'not asked again');
+  } finally {
+    await page.unroute('**/api/v1/**');
+    await page.evaluate(() => localStorage.clear());
+  }
+});
+
+test('no script errors happened on the page', T, async () => {
+  assert.deepEqual(pageErrors, []);
+});

@@ -1,0 +1,1054 @@
+/* app.js — kplane web page: talks to /api/v1 and renders clusters, groups, plans, what-if and live status. */
+'use strict';
+(() => {
+  const BASE = '/api/v1';
+  const STRATEGIES = ['balanced', 'weighted', 'flink', 'range', 'roundrobin'];
+  const POLL_MS = 2500;
+  const TOKEN_KEY = 'kplane.token';
+  const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
+  const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+  const fmt = (n) => (typeof n === 'number' && isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–');
+  const pkey = (p) => p.cluster + '/' + p.topic + '/' + p.partition;
+
+  /* ---------- API access, problem+json, token ---------- */
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || 'HTTP ' + status);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  const token = () => { try { return localStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; } };
+  let tokenPrompt = null;
+  /* After the user cancels the dialog we stop asking on every poll; the header button asks again. */
+  let tokenDeclined = false;
+
+  function askToken(sentWith) {
+    /* Another request already got a new token while this one was in flight: just retry. */
+    if (token() !== sentWith) return Promise.resolve(true);
+    if (tokenDeclined) return Promise.resolve(false);
+    if (!tokenPrompt) {
+      tokenPrompt = new Promise((resolve) => {
+        const d = $('token-dialog');
+        $('token-input').value = '';
+        d.addEventListener('close', () => {
+          tokenPrompt = null;
+          const v = $('token-input').value.trim();
+          const ok = d.returnValue === 'ok' && v !== '';
+          if (ok) { try { localStorage.setItem(TOKEN_KEY, v); } catch { /* private mode: keep for this request only */ } }
+          else tokenDeclined = true;
+          resolve(ok);
+        }, { once: true });
+        d.returnValue = '';
+        d.showModal();
+      });
+    }
+    return tokenPrompt;
+  }
+
+  async function api(method, path, body, opts = {}) {
+    for (let attempt = 0; ; attempt++) {
+      const headers = { Accept: 'application/json, application/problem+json' };
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const sent = token();
+      if (sent) headers.Authorization = 'Bearer ' + sent;
+      let res;
+      try {
+        res = await fetch(BASE + path, {
+          method, headers, signal: opts.signal,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        setConn('kplane is not answering');
+        throw new ApiError(0, { title: 'Network error', detail: 'kplane did not answer (' + e.message + ')' });
+      }
+      setConn('');
+      if (res.status === 401 && attempt === 0 && await askToken(sent)) continue;
+      const text = await res.text();
+      let data = null;
+      if (text) { try { data = JSON.parse(text); } catch { data = null; } }
+      if (!res.ok) {
+        throw new ApiError(res.status, data && typeof data === 'object'
+          ? data : { title: res.statusText || 'HTTP ' + res.status, status: res.status, detail: text.slice(0, 300) });
+      }
+      return data;
+    }
+  }
+
+  function setConn(msg) { const c = $('conn'); if (c.textContent !== msg) c.textContent = msg; }
+
+  /* Shows a problem (or any error) in @el; marks the form fields it names as invalid. */
+  function showProblem(el, err, form) {
+    if (form) form.querySelectorAll('[aria-invalid]').forEach((f) => f.removeAttribute('aria-invalid'));
+    if (!err) { el.hidden = true; el.textContent = ''; return; }
+    const p = err.problem || { title: 'Error', detail: String(err.message || err) };
+    let html = '<strong>' + esc(p.title || 'Error') + '</strong>' + (p.status ? ' <span class="muted">(' + esc(p.status) + ')</span>' : '');
+    if (p.detail) html += ': <span class="detail">' + esc(p.detail) + '</span>';
+    const errs = Array.isArray(p.errors) ? p.errors : [];
+    if (errs.length) {
+      html += '<ul>' + errs.map((e) => '<li><code>' + esc(e.field || '') + '</code> ' + esc(e.message || '') + '</li>').join('') + '</ul>';
+    }
+    el.innerHTML = html;
+    el.hidden = false;
+    if (form) {
+      for (const e of errs) {
+        const f = fieldFor(form, String(e.field || ''));
+        if (f) f.setAttribute('aria-invalid', 'true');
+      }
+    }
+  }
+
+  /* "config.foo" → the input with data-field="config"; "embedded.topics[0].name" → "embedded.topics". */
+  function fieldFor(form, field) {
+    let f = field;
+    while (f) {
+      const el = form.querySelector('[data-field="' + CSS.escape(f) + '"]');
+      if (el) return el;
+      const cut = Math.max(f.lastIndexOf('.'), f.lastIndexOf('['));
+      f = cut > 0 ? f.slice(0, cut) : '';
+    }
+    return null;
+  }
+
+  const localError = (detail, errors) => new ApiError(0, { title: 'Check the form', detail, errors });
+
+  /* ---------- routing ---------- */
+
+  const views = ['clusters', 'groups', 'whatif'];
+  let currentView = '';
+
+  function route() {
+    const h = location.hash.replace(/^#\/?/, '');
+    const parts = h.split('/').map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+    const view = views.includes(parts[0]) ? parts[0] : 'clusters';
+    for (const v of views) {
+      $('view-' + v).hidden = v !== view;
+      const a = $('nav-' + v);
+      if (v === view) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    }
+    if (view !== 'groups') stopPolling();
+    currentView = view;
+    if (view === 'clusters') loadClusters(parts[1]);
+    else if (view === 'groups') loadGroups(parts[1], parts[2] === 'new');
+    else openWhatif();
+  }
+
+  /* ---------- shared: registered topics ---------- */
+
+  let clusters = [];
+  /* Registered topics of every cluster: [{cluster, name, partitions}] and patterns [{cluster, pattern, topics}]. */
+  async function loadRegistry() {
+    clusters = (await api('GET', '/clusters')).items || [];
+    const lists = await Promise.all(clusters.map((c) =>
+      api('GET', '/clusters/' + enc(c.name) + '/topics').then((r) => r.items || [], () => [])));
+    const topics = [], patterns = [];
+    lists.forEach((items, i) => {
+      for (const t of items) {
+        const cluster = t.cluster || clusters[i].name;
+        if (t.pattern !== undefined) patterns.push(Object.assign({ cluster }, t));
+        else topics.push({ cluster, name: t.name, partitions: t.partitions });
+      }
+    });
+    return { topics, patterns };
+  }
+
+  /* ---------- clusters and topics ---------- */
+
+  async function loadClusters(selected) {
+    const list = $('cluster-list');
+    try {
+      clusters = (await api('GET', '/clusters')).items || [];
+    } catch (e) {
+      list.innerHTML = '<li class="empty">could not list clusters</li>';
+      showProblem($('cluster-detail'), e);
+      return;
+    }
+    list.innerHTML = clusters.length ? clusters.map((c) =>
+      '<li><button type="button" data-testid="cluster-row" data-name="' + esc(c.name) + '"' +
+      (c.name === selected ? ' aria-current="true"' : '') + '>' + esc(c.name) +
+      '<span class="sub">' + (c.embedded ? 'embedded' : esc(c.bootstrap_servers || '')) + '</span></button></li>').join('')
+      : '<li class="empty">No clusters yet.</li>';
+    if (selected) showCluster(selected);
+    else $('cluster-detail').innerHTML = '<p class="muted">Pick a cluster to see its topics, partitions and live metadata.</p>';
+  }
+
+  async function showCluster(name) {
+    const box = $('cluster-detail');
+    let c, topics;
+    try {
+      [c, topics] = await Promise.all([
+        api('GET', '/clusters/' + enc(name)),
+        api('GET', '/clusters/' + enc(name) + '/topics').then((r) => r.items || []),
+      ]);
+    } catch (e) {
+      box.innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem(box.firstChild, e);
+      return;
+    }
+    const cfg = Object.entries(c.config || {});
+    box.innerHTML =
+      '<div class="titlebar"><h2 data-testid="cluster-title">' + esc(c.name) + '</h2>' +
+      '<span class="state">' + (c.embedded ? 'embedded' : 'external') + '</span><span class="spacer"></span>' +
+      '<button type="button" class="danger" data-action="delete-cluster">Delete</button></div>' +
+      '<div id="cluster-action-error" class="problem" role="alert" hidden></div>' +
+      '<dl class="kv"><dt>Bootstrap servers</dt><dd><code>' + esc(c.bootstrap_servers || '') + '</code></dd>' +
+      '<dt>Created</dt><dd>' + esc(c.created_at || '') + '</dd>' +
+      cfg.map(([k, v]) => '<dt><code>' + esc(k) + '</code></dt><dd><code>' + esc(v) + '</code></dd>').join('') + '</dl>' +
+      '<section class="card"><h3>Registered topics</h3>' +
+      '<table data-testid="topic-list"><thead><tr><th scope="col">Topic</th><th scope="col" class="num">Partitions</th><th scope="col">Partitions</th><th scope="col">Discovered</th><th scope="col"><span class="hint">actions</span></th></tr></thead><tbody>' +
+      (topics.length ? topics.map((t) => t.pattern !== undefined
+        ? '<tr data-testid="topic-row" data-pattern="' + esc(t.pattern) + '"><td>pattern <code>' + esc(t.pattern) + '</code></td><td class="num">' +
+          esc((t.topics || []).length) + ' topics</td><td colspan="2">' + esc((t.topics || []).map((x) => x.name || x).join(', ')) + '</td><td></td></tr>'
+        : '<tr data-testid="topic-row" data-name="' + esc(t.name) + '"><td>' + esc(t.name) + '</td><td class="num">' + esc(t.partitions) +
+          '</td><td>' + partBar(t.partitions) + '</td><td>' + esc(t.discovered_at || '') + '</td><td>' +
+          '<button type="button" data-action="refresh-topic" data-topic="' + esc(t.name) + '">Refresh</button> ' +
+          '<button type="button" class="danger" data-action="delete-topic" data-topic="' + esc(t.name) + '">Remove</button></td></tr>').join('')
+        : '<tr><td colspan="5" class="muted">No topics registered.</td></tr>') +
+      '</tbody></table>' +
+      '<form id="topic-form" data-testid="topic-form" class="row" novalidate>' +
+      '<label>Register <select id="tf-kind" data-field="kind"><option value="name">topic</option><option value="pattern">pattern (regex)</option></select></label>' +
+      '<label>Name or pattern <input id="tf-value" data-field="name" autocomplete="off" placeholder="orders"></label>' +
+      '<button type="submit" data-testid="topic-submit">Register</button></form>' +
+      '<div id="topic-form-error" data-testid="topic-form-error" class="problem" role="alert" hidden></div></section>' +
+      '<section class="card"><div class="titlebar"><h3>Live metadata</h3><span class="spacer"></span>' +
+      '<button type="button" data-action="metadata" id="metadata-btn" data-testid="metadata-btn">Read now</button></div>' +
+      '<div id="metadata" data-testid="metadata" aria-live="polite"><p class="muted">Reading…</p></div></section>';
+    box.dataset.cluster = c.name;
+    box.dataset.registered = JSON.stringify(topics.filter((t) => t.name).map((t) => t.name));
+    loadMetadata(c.name);
+  }
+
+  function partBar(n) {
+    const k = Math.min(Number(n) || 0, 200);
+    return '<span class="partbar" aria-hidden="true">' + '<i></i>'.repeat(k) + '</span>';
+  }
+
+  async function loadMetadata(name) {
+    const out = $('metadata');
+    if (!out) return;
+    out.innerHTML = '<p class="muted">Reading…</p>';
+    let m;
+    try { m = await api('GET', '/clusters/' + enc(name) + '/metadata'); } catch (e) {
+      if ($('cluster-detail').dataset.cluster !== name) return;
+      out.innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem(out.firstChild, e);
+      return;
+    }
+    if ($('cluster-detail').dataset.cluster !== name) return;
+    const reg = new Set(JSON.parse($('cluster-detail').dataset.registered || '[]'));
+    const topics = (m.topics || []).slice().sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    out.innerHTML =
+      '<p><strong>Brokers:</strong> ' + (m.brokers || []).map((b) => '<code>' + esc(b.id) + ' ' + esc(b.host) + ':' + esc(b.port) + '</code>').join(', ') + '</p>' +
+      '<table data-testid="metadata-topics"><thead><tr><th scope="col">Topic</th><th scope="col" class="num">Partitions</th><th scope="col">Partitions</th><th scope="col"></th></tr></thead><tbody>' +
+      topics.map((t) => '<tr><td>' + esc(t.name) + '</td><td class="num">' + esc(t.partitions) + '</td><td>' + partBar(t.partitions) + '</td><td>' +
+        (reg.has(t.name) ? '<span class="muted">registered</span>'
+          : '<button type="button" data-action="register" data-topic="' + esc(t.name) + '">Register</button>') + '</td></tr>').join('') +
+      '</tbody></table>';
+  }
+
+  function initClusters() {
+    $('cluster-list').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-name]');
+      if (b) location.hash = '#/clusters/' + enc(b.dataset.name);
+    });
+    const form = $('cluster-form');
+    const syncKind = () => {
+      const k = form.querySelector('input[name=kind]:checked').value;
+      form.querySelector('.kind-external').hidden = k !== 'external';
+      form.querySelector('.kind-embedded').hidden = k !== 'embedded';
+    };
+    form.addEventListener('change', (ev) => { if (ev.target.name === 'kind') syncKind(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = $('cluster-form-error');
+      let body;
+      try { body = clusterBody(form); } catch (e) { showProblem(err, e, form); return; }
+      const btn = $('cf-submit');
+      btn.disabled = true;
+      try {
+        const c = await api('POST', '/clusters', body);
+        showProblem(err, null, form);
+        form.reset(); syncKind();
+        $('cluster-add').open = false;
+        location.hash = '#/clusters/' + enc(c && c.name ? c.name : body.name);
+        if (currentView === 'clusters') loadClusters(c && c.name ? c.name : body.name);
+      } catch (e) {
+        showProblem(err, e, form);
+      } finally { btn.disabled = false; }
+    });
+
+    const detail = $('cluster-detail');
+    detail.addEventListener('submit', async (ev) => {
+      if (ev.target.id !== 'topic-form') return;
+      ev.preventDefault();
+      const kind = $('tf-kind').value, value = $('tf-value').value;
+      $('tf-value').dataset.field = kind; /* so the server's field error lands on this input */
+      await registerTopic(detail.dataset.cluster, kind === 'pattern' ? { pattern: value } : { name: value });
+    });
+    detail.addEventListener('click', async (ev) => {
+      const b = ev.target.closest('button[data-action]');
+      if (!b) return;
+      const c = detail.dataset.cluster;
+      const a = b.dataset.action;
+      if (a === 'metadata') loadMetadata(c);
+      else if (a === 'register') registerTopic(c, { name: b.dataset.topic });
+      else if (a === 'refresh-topic' || a === 'delete-topic' || a === 'delete-cluster') {
+        if (a !== 'refresh-topic' && !confirm(a === 'delete-cluster' ? 'Delete cluster ' + c + '?' : 'Remove topic ' + b.dataset.topic + '?')) return;
+        b.disabled = true;
+        try {
+          if (a === 'refresh-topic') await api('POST', '/clusters/' + enc(c) + '/topics/' + enc(b.dataset.topic) + '/refresh', {});
+          else if (a === 'delete-topic') await api('DELETE', '/clusters/' + enc(c) + '/topics/' + enc(b.dataset.topic));
+          else { await api('DELETE', '/clusters/' + enc(c)); location.hash = '#/clusters'; return; }
+          showCluster(c);
+        } catch (e) {
+          showProblem($('cluster-action-error'), e);
+          b.disabled = false;
+        }
+      }
+    });
+  }
+
+  async function registerTopic(cluster, body) {
+    const form = $('topic-form');
+    try {
+      await api('POST', '/clusters/' + enc(cluster) + '/topics', body);
+      await showCluster(cluster);
+    } catch (e) {
+      showProblem($('topic-form-error'), e, form);
+    }
+  }
+
+  function clusterBody(form) {
+    const name = $('cf-name').value;
+    const kind = form.querySelector('input[name=kind]:checked').value;
+    if (kind === 'embedded') {
+      const topics = [];
+      const errors = [];
+      $('cf-topics').value.split('\n').forEach((line, i) => {
+        const l = line.trim();
+        if (!l || l.startsWith('#')) return;
+        const m = /^(.+?)(?::(\d+))?$/.exec(l);
+        if (!m) errors.push({ field: 'embedded.topics', message: 'line ' + (i + 1) + ': expected name:partitions' });
+        else topics.push(m[2] === undefined ? { name: m[1] } : { name: m[1], partitions: Number(m[2]) });
+      });
+      if (errors.length) throw localError('some topic lines are not name:partitions', errors);
+      const brokers = $('cf-brokers').valueAsNumber;
+      const embedded = { topics };
+      if (Number.isFinite(brokers)) embedded.brokers = brokers;
+      return { name, embedded };
+    }
+    const body = { name, bootstrap_servers: $('cf-bootstrap').value.trim() };
+    const config = {};
+    const errors = [];
+    $('cf-config').value.split('\n').forEach((line, i) => {
+      const l = line.trim();
+      if (!l || l.startsWith('#')) return;
+      const eq = l.indexOf('=');
+      if (eq <= 0) errors.push({ field: 'config', message: 'line ' + (i + 1) + ': expected property=value' });
+      else config[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
+    });
+    if (errors.length) throw localError('some config lines are not property=value', errors);
+    if (Object.keys(config).length) body.config = config;
+    return body;
+  }
+
+  /* ---------- groups ---------- */
+
+  let group = null;        /* the group shown, as the server answered it; null for "new" */
+  let planCache = new Map(); /* version → plan document of the shown group */
+
+  async function loadGroups(selected, isNew) {
+    const list = $('group-list');
+    let items = [];
+    try { items = (await api('GET', '/groups')).items || []; } catch (e) {
+      list.innerHTML = '<li class="empty">could not list groups</li>';
+      $('group-empty').hidden = false;
+      $('group-detail').hidden = true;
+      showProblem($('group-action-error'), e);
+      return;
+    }
+    list.innerHTML = items.length ? items.map((g) =>
+      '<li><button type="button" data-testid="group-row" data-name="' + esc(g.name) + '"' +
+      (g.name === selected ? ' aria-current="true"' : '') + '>' + esc(g.name) +
+      '<span class="sub">' + esc(g.parallelism) + ' × ' + esc(g.strategy || '') + (g.state ? ' · ' + esc(g.state) : '') + '</span></button></li>').join('')
+      : '<li class="empty">No groups yet.</li>';
+    if (isNew) showNewGroup();
+    else if (selected) await showGroup(selected);
+    else { stopPolling(); group = null; $('group-empty').hidden = false; $('group-detail').hidden = true; }
+  }
+
+  function fillStrategySelect(sel, value) {
+    if (!sel.options.length) sel.innerHTML = STRATEGIES.map((s) => '<option>' + s + '</option>').join('');
+    if (value) sel.value = value;
+  }
+
+  async function fillTopicChecks(g) {
+    const box = $('gf-topics');
+    box.innerHTML = '<span class="muted">loading topics…</span>';
+    let reg;
+    try { reg = await loadRegistry(); } catch (e) { box.innerHTML = ''; showProblem($('group-form-error'), e); return; }
+    const chosen = new Set(((g && g.topics) || []).filter((t) => t.topic).map((t) => t.cluster + '\u0000' + t.topic));
+    box.innerHTML = reg.topics.length ? reg.topics.map((t, i) =>
+      '<label class="check"><input type="checkbox" id="gf-t' + i + '" data-cluster="' + esc(t.cluster) + '" data-topic="' + esc(t.name) + '"' +
+      (chosen.has(t.cluster + '\u0000' + t.name) ? ' checked' : '') + '> ' + esc(t.cluster) + ' / ' + esc(t.name) +
+      ' <span class="hint">' + esc(t.partitions) + ' partitions</span></label>').join('')
+      : '<span class="muted">No topics registered yet: register some under Clusters.</span>';
+    $('gf-patterns').value = ((g && g.topics) || []).filter((t) => t.pattern !== undefined).map((t) => t.cluster + ' ' + t.pattern).join('\n');
+  }
+
+  function showNewGroup() {
+    stopPolling();
+    group = null;
+    planCache = new Map();
+    $('group-empty').hidden = true;
+    $('group-detail').hidden = false;
+    $('group-title').textContent = 'New group';
+    $('group-state').textContent = '';
+    for (const id of ['group-start', 'group-stop', 'group-delete']) $(id).hidden = true;
+    document.querySelectorAll('#group-detail > section').forEach((s) => { s.hidden = true; });
+    const f = $('group-form');
+    f.reset();
+    $('gf-name').readOnly = false;
+    $('gf-parallelism').value = '4';
+    fillStrategySelect($('gf-strategy'), 'balanced');
+    $('gf-submit').textContent = 'Create group';
+    $('group-edit').open = true;
+    showProblem($('group-form-error'), null, f);
+    showProblem($('group-action-error'), null);
+    fillTopicChecks(null);
+    $('gf-name').focus();
+  }
+
+  async function showGroup(name) {
+    let g;
+    try { g = await api('GET', '/groups/' + enc(name)); } catch (e) {
+      $('group-empty').hidden = true;
+      $('group-detail').hidden = false;
+      showProblem($('group-action-error'), e);
+      return;
+    }
+    const changed = !group || group.name !== g.name;
+    group = g;
+    $('group-empty').hidden = true;
+    $('group-detail').hidden = false;
+    for (const id of ['group-start', 'group-stop', 'group-delete']) $(id).hidden = false;
+    document.querySelectorAll('#group-detail > section').forEach((s) => { s.hidden = false; });
+    $('group-title').textContent = g.name;
+    if (g.state) setGroupState(g.state);
+    showProblem($('group-action-error'), null);
+    /* Group form in edit mode. */
+    const f = $('group-form');
+    showProblem($('group-form-error'), null, f);
+    $('gf-name').value = g.name;
+    $('gf-name').readOnly = true;
+    $('gf-parallelism').value = g.parallelism ?? '';
+    fillStrategySelect($('gf-strategy'), g.strategy || 'balanced');
+    $('gf-start').value = g.start_offset || 'earliest';
+    $('gf-rebalance').checked = !!g.rebalance;
+    $('gf-sink').value = (g.sink && g.sink.type) || 'discard';
+    $('gf-sink-path').value = (g.sink && g.sink.path) || '';
+    $('gf-submit').textContent = 'Save changes';
+    fillTopicChecks(g);
+    if (changed) {
+      $('group-edit').open = false;
+      planCache = new Map();
+      $('pf-parallelism').value = g.parallelism ?? '';
+      fillStrategySelect($('pf-strategy'), g.strategy || 'balanced');
+      showProblem($('plan-form-error'), null);
+      resetStatus();
+    }
+    await loadPlans(null);
+    startPolling(g.name);
+  }
+
+  function groupBody() {
+    const topics = [];
+    document.querySelectorAll('#gf-topics input[type=checkbox]:checked').forEach((c) =>
+      topics.push({ cluster: c.dataset.cluster, topic: c.dataset.topic }));
+    const errors = [];
+    $('gf-patterns').value.split('\n').forEach((line, i) => {
+      const l = line.trim();
+      if (!l) return;
+      const sp = l.search(/\s/);
+      if (sp <= 0) errors.push({ field: 'topics', message: 'pattern line ' + (i + 1) + ': expected "cluster regex"' });
+      else topics.push({ cluster: l.slice(0, sp), pattern: l.slice(sp).trim() });
+    });
+    if (errors.length) throw localError('some pattern lines are not "cluster regex"', errors);
+    const par = $('gf-parallelism').valueAsNumber;
+    const body = {
+      name: $('gf-name').value,
+      topics,
+      parallelism: Number.isFinite(par) ? par : null,
+      strategy: $('gf-strategy').value,
+      rebalance: $('gf-rebalance').checked,
+      start_offset: $('gf-start').value,
+      sink: $('gf-sink').value === 'file' ? { type: 'file', path: $('gf-sink-path').value } : { type: 'discard' },
+    };
+    return body;
+  }
+
+  function initGroups() {
+    $('group-list').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-name]');
+      if (b) location.hash = '#/groups/' + enc(b.dataset.name);
+    });
+    $('group-new').addEventListener('click', () => { location.hash = '#/groups//new'; });
+    const f = $('group-form');
+    f.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = $('group-form-error');
+      let body;
+      try { body = groupBody(); } catch (e) { showProblem(err, e, f); return; }
+      $('gf-submit').disabled = true;
+      try {
+        const g = group
+          ? await api('PUT', '/groups/' + enc(group.name), body)
+          : await api('POST', '/groups', body);
+        showProblem(err, null, f);
+        const name = (g && g.name) || body.name;
+        if (group && group.name === name) { await loadGroups(name); }
+        else location.hash = '#/groups/' + enc(name);
+      } catch (e) {
+        showProblem(err, e, f);
+      } finally { $('gf-submit').disabled = false; }
+    });
+    for (const action of ['start', 'stop']) {
+      $('group-' + action).addEventListener('click', async () => {
+        if (!group) return;
+        const b = $('group-' + action);
+        b.disabled = true;
+        try {
+          const r = await api('POST', '/groups/' + enc(group.name) + '/' + action, {});
+          showProblem($('group-action-error'), null);
+          if (r && r.state) setGroupState(r.state);
+          pollNow();
+          if (action === 'start') loadPlans(null);
+        } catch (e) {
+          showProblem($('group-action-error'), e);
+        } finally { b.disabled = false; }
+      });
+    }
+    $('group-delete').addEventListener('click', async () => {
+      if (!group || !confirm('Delete group ' + group.name + '?')) return;
+      try {
+        await api('DELETE', '/groups/' + enc(group.name));
+        stopPolling();
+        group = null;
+        location.hash = '#/groups';
+      } catch (e) { showProblem($('group-action-error'), e); }
+    });
+    $('plan-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (!group) return;
+      const body = {};
+      const p = $('pf-parallelism').value.trim();
+      if (p !== '') body.parallelism = /^\d+$/.test(p) ? Number(p) : p;
+      body.strategy = $('pf-strategy').value;
+      if ($('pf-apply').checked) body.apply = true;
+      $('pf-submit').disabled = true;
+      try {
+        const plan = await api('POST', '/groups/' + enc(group.name) + '/plans', body);
+        showProblem($('plan-form-error'), null, $('plan-form'));
+        if (plan && plan.version !== undefined) planCache.set(String(plan.version), plan);
+        await loadPlans(plan && plan.version !== undefined ? String(plan.version) : null);
+      } catch (e) {
+        showProblem($('plan-form-error'), e, $('plan-form'));
+      } finally { $('pf-submit').disabled = false; }
+    });
+    $('plan-version').addEventListener('change', () => renderGroupPlan());
+    $('plan-compare').addEventListener('change', () => renderGroupPlan());
+  }
+
+  async function getPlan(v) {
+    if (planCache.has(v)) return planCache.get(v);
+    const p = await api('GET', '/groups/' + enc(group.name) + '/plans/' + enc(v));
+    planCache.set(v, p);
+    return p;
+  }
+
+  /* Lists versions (newest first) into the version and compare pickers; shows @select or the newest. */
+  async function loadPlans(select) {
+    if (!group) return;
+    const name = group.name;
+    let items = [];
+    try { items = (await api('GET', '/groups/' + enc(name) + '/plans')).items || []; } catch (e) {
+      if (e.status !== 404) showProblem($('plan-form-error'), e);
+    }
+    if (!group || group.name !== name) return;
+    const vs = items.map((p) => String(p.version));
+    const label = (p) => 'v' + p.version + ' · ' + p.parallelism + ' × ' + p.strategy + (p.created_at ? ' · ' + p.created_at : '');
+    const vsel = $('plan-version'), csel = $('plan-compare');
+    const keepCompare = csel.value;
+    vsel.innerHTML = items.map((p) => '<option value="' + esc(p.version) + '">' + esc(label(p)) + '</option>').join('');
+    csel.innerHTML = '<option value="">—</option>' + items.map((p) => '<option value="' + esc(p.version) + '">' + esc(label(p)) + '</option>').join('');
+    if (select && vs.includes(select)) vsel.value = select;
+    if (keepCompare && vs.includes(keepCompare)) csel.value = keepCompare;
+    vsel.dataset.count = String(items.length);
+    await renderGroupPlan();
+  }
+
+  async function renderGroupPlan() {
+    const out = $('plan-view'), cmp = $('plan-compare-out');
+    const v = $('plan-version').value;
+    if (!v) {
+      out.innerHTML = '<p class="muted" data-testid="plan-empty">No plan yet: make one, or start the group.</p>';
+      cmp.hidden = true;
+      return;
+    }
+    try {
+      const plan = await getPlan(v);
+      const other = $('plan-compare').value;
+      let moved = null;
+      if (other && other !== v) {
+        const base = await getPlan(other);
+        moved = diffPlans(base, plan);
+        cmp.innerHTML = compareHTML(base, plan, moved);
+        cmp.hidden = false;
+      } else cmp.hidden = true;
+      if ($('plan-version').value !== v) return;
+      renderPlan(out, plan, moved ? moved.keys : null, 'plan');
+    } catch (e) {
+      out.innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem(out.firstChild, e);
+    }
+  }
+
+  function owners(plan) {
+    const m = new Map();
+    for (const t of plan.tasks || []) for (const p of t.partitions || []) m.set(pkey(p), t.task);
+    return m;
+  }
+
+  /* Which partitions of @to changed owner since @from (and which appeared or vanished). */
+  function diffPlans(from, to) {
+    const a = owners(from), b = owners(to);
+    const moved = [], added = [], removed = [];
+    for (const [k, t] of b) {
+      if (!a.has(k)) added.push([k, t]);
+      else if (a.get(k) !== t) moved.push([k, a.get(k), t]);
+    }
+    for (const [k, t] of a) if (!b.has(k)) removed.push([k, t]);
+    return { moved, added, removed, keys: new Set(moved.map((m) => m[0]).concat(added.map((x) => x[0]))) };
+  }
+
+  function compareHTML(from, to, d) {
+    const name = (k) => { const i = k.lastIndexOf('/'); return k.slice(0, i) + '[' + k.slice(i + 1) + ']'; };
+    return '<p data-testid="compare-summary"><strong>' + d.moved.length + '</strong> of ' + owners(to).size +
+      ' partitions moved from v' + esc(from.version) + ' (' + esc(from.parallelism) + ' × ' + esc(from.strategy) + ') to v' +
+      esc(to.version) + ' (' + esc(to.parallelism) + ' × ' + esc(to.strategy) + ')' +
+      (d.added.length ? ', ' + d.added.length + ' new' : '') + (d.removed.length ? ', ' + d.removed.length + ' gone' : '') +
+      '. Moved partitions are outlined in the grid.</p>' +
+      (d.moved.length ? '<ul data-testid="compare-moved">' + d.moved.map(([k, a, b]) =>
+        '<li><code>' + esc(name(k)) + '</code> task ' + esc(a) + ' → ' + esc(b) + '</li>').join('') + '</ul>' : '');
+  }
+
+  /* ---------- plan rendering (group plans and what-if) ---------- */
+
+  /* Golden-angle hues keep neighbouring cluster/topic keys apart; lightness keeps white text legible. */
+  function keyColors(keys) {
+    const out = new Map();
+    keys.forEach((k, i) => out.set(k, 'hsl(' + Math.round((i * 137.508 + 210) % 360) + ' 62% ' + (i % 2 ? 36 : 44) + '%)'));
+    return out;
+  }
+
+  function analysisHTML(a) {
+    if (!a) return '';
+    const item = (label, v, id) => '<div><dt>' + label + '</dt><dd data-testid="an-' + id + '">' + esc(v) + '</dd></div>';
+    return '<dl class="analysis" data-testid="analysis">' +
+      item('Case', String(a.case || '').replace(/_/g, ' '), 'case') +
+      item('Partitions', a.partitions, 'partitions') +
+      item('Tasks', a.tasks, 'tasks') +
+      item('Idle tasks', a.idle_tasks, 'idle') +
+      item('Partitions per task', a.min_partitions_per_task + '–' + a.max_partitions_per_task, 'range') +
+      item('Skew', typeof a.skew === 'number' ? a.skew.toFixed(2) : a.skew, 'skew') +
+      item('Moved', a.moved_from_previous ?? '–', 'moved') + '</dl>' +
+      ((a.recommendations || []).length ? '<ul class="recs" data-testid="recommendations">' +
+        a.recommendations.map((r) => '<li>' + esc(r) + '</li>').join('') + '</ul>' : '');
+  }
+
+  /* Builds the whole grid as one string and sets it with one innerHTML: 1,000 tasks in a few ms. */
+  function renderPlan(container, plan, movedKeys, testid) {
+    const t0 = performance.now();
+    const tasks = (plan.tasks || []).slice().sort((x, y) => x.task - y.task);
+    const keys = new Set();
+    let total = 0;
+    for (const t of tasks) for (const p of t.partitions || []) { keys.add(p.cluster + '/' + p.topic); total++; }
+    const sorted = [...keys].sort();
+    const colors = keyColors(sorted);
+    const ideal = tasks.length ? Math.ceil(total / tasks.length) : 0;
+    const parts = [];
+    for (const t of tasks) {
+      const ps = t.partitions || [];
+      const cls = ps.length === 0 ? 'task idle' : ps.length > ideal ? 'task hot' : 'task';
+      let chips = '';
+      for (const p of ps) {
+        const k = p.cluster + '/' + p.topic;
+        const mv = movedKeys && movedKeys.has(k + '/' + p.partition);
+        chips += '<span class="p' + (mv ? ' moved' : '') + '" style="background:' + colors.get(k) + '" title="' +
+          esc(k) + ' [' + p.partition + ']' + (mv ? ' (moved)' : '') + '">' + p.partition + '</span>';
+      }
+      parts.push('<div class="' + cls + '" data-task="' + t.task + '"><b>' + t.task + '</b>' + chips + '</div>');
+    }
+    const legend = '<ul class="legend" data-testid="legend">' + sorted.map((k) =>
+      '<li><i style="background:' + colors.get(k) + '"></i>' + esc(k) + '</li>').join('') +
+      '<li><span class="sw idle"></span>idle task</li><li><span class="sw" style="box-shadow: inset 0 0 0 2px #c7741a"></span>more than ⌈P/T⌉ partitions</li></ul>';
+    container.innerHTML = analysisHTML(plan.analysis) + legend +
+      '<div class="grid" data-testid="' + testid + '-grid" data-tasks="' + tasks.length + '" role="img" aria-label="' +
+      tasks.length + ' tasks and the partitions each one reads">' + parts.join('') + '</div>';
+    const grid = container.lastChild;
+    void grid.offsetHeight; /* force layout so the measured time includes it */
+    grid.dataset.renderMs = (performance.now() - t0).toFixed(1);
+  }
+
+  /* ---------- live status ---------- */
+
+  let pollTimer = null, pollGroup = null, pollBusy = false, pollCount = 0;
+  let bars = [];            /* [{task, row, fill, v}] in task order */
+  let lagRows = new Map();  /* partition key → {task, pos, hw, lag} cells */
+
+  function startPolling(name) {
+    if (pollGroup === name && pollTimer) { pollNow(); return; }
+    stopPolling();
+    pollGroup = name;
+    pollTimer = setInterval(pollNow, POLL_MS);
+    pollNow();
+  }
+
+  function stopPolling() {
+    if (pollTimer) clearInterval(pollTimer);
+    pollTimer = null;
+    pollGroup = null;
+  }
+
+  function resetStatus() {
+    bars = [];
+    lagRows = new Map();
+    $('st-tasks').innerHTML = '';
+    $('st-parts').tBodies[0].innerHTML = '';
+    for (const id of ['st-state', 'st-plan', 'st-messages', 'st-rate', 'st-lag']) $(id).textContent = '–';
+    $('st-error').hidden = true;
+  }
+
+  async function pollNow() {
+    const name = pollGroup;
+    if (!name || pollBusy) return;
+    pollBusy = true;
+    try {
+      const s = await api('GET', '/groups/' + enc(name) + '/status');
+      if (pollGroup === name) { renderStatus(s); $('st-error').hidden = true; }
+    } catch (e) {
+      if (pollGroup === name) showProblem($('st-error'), e);
+    } finally { pollBusy = false; }
+  }
+
+  function setText(el, v) { if (el.textContent !== v) el.textContent = v; }
+
+  function setGroupState(state) {
+    const el = $('group-state');
+    setText(el, state);
+    el.className = 'state ' + state;
+    /* Offer only what makes sense now; an unknown state leaves both usable. */
+    $('group-start').disabled = state === 'running' || state === 'starting';
+    $('group-stop').disabled = state === 'stopped' || state === 'stopping';
+  }
+
+  /* Updates the status panel in place: rows are rebuilt only when the set of tasks or partitions changes. */
+  function renderStatus(s) {
+    setGroupState(s.state || '');
+    setText($('st-state'), (s.state || '–') + (s.error ? ': ' + s.error : ''));
+    setText($('st-plan'), s.plan_version != null ? 'v' + s.plan_version : '–');
+    const totals = s.totals || {};
+    const tasks = (s.tasks || []).slice().sort((a, b) => a.task - b.task);
+    const rate = tasks.reduce((sum, t) => sum + (t.messages_per_s || 0), 0);
+    setText($('st-messages'), fmt(totals.messages ?? tasks.reduce((x, t) => x + (t.messages || 0), 0)));
+    setText($('st-rate'), fmt(rate));
+    setText($('st-lag'), fmt(totals.lag));
+    $('status').dataset.polls = String(++pollCount);
+    /* Keep the group's row in the list truthful too, in place. */
+    const row = document.querySelector('#group-list button[data-name="' + CSS.escape(s.group || pollGroup || '') + '"] .sub');
+    if (row && s.state) setText(row, row.textContent.replace(/( · [a-z]+)?$/, ' · ' + s.state));
+    $('status').dataset.messages = String(totals.messages ?? 0);
+
+    const box = $('st-tasks');
+    if (bars.length !== tasks.length || bars.some((b, i) => b.task !== tasks[i].task)) {
+      box.innerHTML = tasks.map((t) =>
+        '<div class="bar" data-task="' + t.task + '"><span>' + t.task + '</span><span class="track"><span class="fill"></span></span><span class="v"></span></div>').join('');
+      bars = tasks.map((t, i) => {
+        const row = box.children[i];
+        return { task: t.task, row, fill: row.children[1].firstChild, v: row.children[2] };
+      });
+    }
+    const max = Math.max(1, ...tasks.map((t) => t.messages_per_s || 0));
+    tasks.forEach((t, i) => {
+      const b = bars[i];
+      const w = (100 * (t.messages_per_s || 0) / max).toFixed(1) + '%';
+      if (b.fill.style.width !== w) b.fill.style.width = w;
+      setText(b.v, fmt(t.messages_per_s || 0));
+      b.row.classList.toggle('idle', t.state === 'idle' || t.partitions === 0);
+      const title = 'task ' + t.task + ': ' + (t.state || '') + ', ' + (t.partitions ?? 0) + ' partitions, ' + fmt(t.messages) + ' messages';
+      if (b.row.title !== title) b.row.title = title;
+    });
+
+    const parts = (s.partitions || []).slice().sort((a, b) =>
+      a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition);
+    const body = $('st-parts').tBodies[0];
+    const same = parts.length === lagRows.size && parts.every((p) => lagRows.has(pkey(p)));
+    if (!same) {
+      body.innerHTML = parts.map((p) => '<tr data-key="' + esc(pkey(p)) + '"><td>' + esc(p.cluster + '/' + p.topic) + ' [' + esc(p.partition) +
+        ']</td><td></td><td class="num"></td><td class="num"></td><td class="num"></td></tr>').join('');
+      lagRows = new Map();
+      parts.forEach((p, i) => {
+        const c = body.rows[i].cells;
+        lagRows.set(pkey(p), { task: c[1], pos: c[2], hw: c[3], lag: c[4] });
+      });
+    }
+    for (const p of parts) {
+      const r = lagRows.get(pkey(p));
+      setText(r.task, p.task != null ? String(p.task) : '–');
+      setText(r.pos, fmt(p.position));
+      setText(r.hw, fmt(p.high_watermark));
+      setText(r.lag, fmt(p.lag));
+    }
+  }
+
+  /* ---------- what-if ---------- */
+
+  const wi = { topics: [], inFlight: false, sentKey: '', shownKey: '', timer: 0, sweepKey: '', sweep: null, init: false };
+
+  function parseWhatifTopics() {
+    const topics = [], errors = [];
+    $('wi-topics').value.split('\n').forEach((line, i) => {
+      const l = line.trim();
+      if (!l || l.startsWith('#')) return;
+      const m = /^([^/\s]+)\/(\S+):(\d+)$/.exec(l);
+      if (!m) errors.push({ field: 'topics', message: 'line ' + (i + 1) + ': expected cluster/topic:partitions' });
+      else topics.push({ cluster: m[1], topic: m[2], partitions: Number(m[3]) });
+    });
+    if (errors.length) throw localError('some topic lines are not cluster/topic:partitions', errors);
+    return topics;
+  }
+
+  async function openWhatif() {
+    fillStrategySelect($('wi-strategy'), null);
+    if (!wi.init) {
+      wi.init = true;
+      if (!$('wi-strategy').dataset.set) { $('wi-strategy').value = 'flink'; $('wi-strategy').dataset.set = '1'; }
+    }
+    try {
+      const gs = (await api('GET', '/groups')).items || [];
+      const sel = $('wi-group'), keep = sel.value;
+      sel.innerHTML = '<option value="">registered topics</option>' + gs.map((g) => '<option>' + esc(g.name) + '</option>').join('');
+      sel.value = gs.some((g) => g.name === keep) ? keep : '';
+    } catch { /* the topics box still works without the group list */ }
+    if (!$('wi-topics').value.trim()) await loadWhatifTopics();
+    else whatifChanged(true);
+  }
+
+  async function loadWhatifTopics() {
+    const g = $('wi-group').value;
+    let lines = [];
+    try {
+      const reg = await loadRegistry();
+      if (!g) lines = reg.topics.map((t) => t.cluster + '/' + t.name + ':' + t.partitions);
+      else {
+        const grp = await api('GET', '/groups/' + enc(g));
+        const counts = new Map();
+        for (const t of grp.topics || []) {
+          if (t.topic) {
+            const r = reg.topics.find((x) => x.cluster === t.cluster && x.name === t.topic);
+            if (r) counts.set(t.cluster + '/' + t.topic, r.partitions);
+          } else if (t.pattern !== undefined) {
+            let re = null;
+            try { re = new RegExp(t.pattern); } catch { re = null; }
+            for (const r of reg.topics) if (re && r.cluster === t.cluster && re.test(r.name)) counts.set(r.cluster + '/' + r.name, r.partitions);
+          }
+        }
+        lines = [...counts].map(([k, n]) => k + ':' + n);
+        if (grp.parallelism) setParallelism(grp.parallelism);
+        if (grp.strategy) $('wi-strategy').value = grp.strategy;
+      }
+      showProblem($('wi-error'), null);
+    } catch (e) { showProblem($('wi-error'), e); }
+    $('wi-topics').value = lines.join('\n');
+    whatifChanged(true);
+  }
+
+  function setParallelism(n) {
+    $('wi-value').value = String(n);
+    $('wi-slider').value = String(Math.min(Number($('wi-slider').max), Math.max(1, n)));
+  }
+
+  function whatifState() {
+    const topics = parseWhatifTopics();
+    const p = $('wi-value').value.trim();
+    const parallelism = /^\d+$/.test(p) ? Number(p) : p; /* let the server judge anything odd */
+    return { topics, parallelism, strategy: $('wi-strategy').value };
+  }
+
+  /* Called on every slider step: at most one plan request in flight; when it returns, the newest
+     state (if it changed meanwhile) is sent next, so fast sliding never queues stale requests. */
+  function whatifChanged(now) {
+    clearTimeout(wi.timer);
+    wi.timer = setTimeout(whatifSend, now ? 0 : 40);
+  }
+
+  async function whatifSend() {
+    let st;
+    try { st = whatifState(); } catch (e) { showProblem($('wi-error'), e); return; }
+    const key = JSON.stringify(st);
+    if (wi.inFlight || key === wi.shownKey) return;
+    wi.inFlight = true;
+    wi.sentKey = key;
+    $('wi-busy').textContent = 'planning…';
+    const started = performance.now();
+    try {
+      const plan = await api('POST', '/plan', st);
+      showProblem($('wi-error'), null);
+      wi.shownKey = key;
+      renderPlan($('wi-plan'), plan, null, 'wi');
+      const grid = $('wi-plan').querySelector('.grid');
+      grid.dataset.parallelism = String(st.parallelism);
+      grid.dataset.strategy = st.strategy;
+      grid.dataset.totalMs = (performance.now() - started).toFixed(1);
+      moveChartMarker(st.parallelism);
+    } catch (e) {
+      wi.shownKey = '';
+      showProblem($('wi-error'), e);
+    } finally {
+      wi.inFlight = false;
+      $('wi-busy').textContent = '';
+    }
+    let next = '';
+    try { next = JSON.stringify(whatifState()); } catch { next = ''; }
+    if (next && next !== key) whatifSend();
+    sweepIfNeeded(st.topics);
+  }
+
+  async function sweepIfNeeded(topics) {
+    const total = topics.reduce((s, t) => s + t.partitions, 0);
+    if (!total) { $('wi-chart').innerHTML = ''; wi.sweepKey = ''; return; }
+    const to = Math.min(256, Math.max(16, 2 * total));
+    const key = JSON.stringify([topics, to]);
+    if (key === wi.sweepKey) return;
+    wi.sweepKey = key;
+    try {
+      const r = await api('POST', '/plan/sweep', { topics, parallelism: { from: 1, to }, strategies: ['flink', 'balanced'] });
+      if (wi.sweepKey !== key) return;
+      wi.sweep = { items: r.items || [], to, total };
+      drawCharts();
+    } catch (e) {
+      wi.sweepKey = '';
+      $('wi-chart').innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem($('wi-chart').firstChild, e);
+    }
+  }
+
+  const CH = { w: 460, h: 230, l: 44, r: 12, t: 14, b: 34 };
+
+  function niceStep(max) {
+    const raw = max / 5, p = Math.pow(10, Math.floor(Math.log10(raw || 1)));
+    return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) || p * 10;
+  }
+
+  function chartSVG(metric, title, sw) {
+    const series = { flink: [], balanced: [] };
+    for (const it of sw.items) if (series[it.strategy] && it.analysis) series[it.strategy].push([it.parallelism, it.analysis[metric]]);
+    for (const k in series) series[k].sort((a, b) => a[0] - b[0]);
+    const all = [...series.flink, ...series.balanced].map((p) => p[1]);
+    const ymax = Math.max(1, ...all);
+    const step = niceStep(ymax), ytop = Math.ceil(ymax / step) * step;
+    const iw = CH.w - CH.l - CH.r, ih = CH.h - CH.t - CH.b;
+    const x = (v) => CH.l + (iw * (v - 1)) / Math.max(1, sw.to - 1);
+    const y = (v) => CH.t + ih - (ih * v) / ytop;
+    let g = '';
+    for (let v = 0; v <= ytop; v += step) {
+      g += '<line class="chart-grid" x1="' + CH.l + '" x2="' + (CH.w - CH.r) + '" y1="' + y(v) + '" y2="' + y(v) + '"/>' +
+        '<text class="chart-text" x="' + (CH.l - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end">' + v + '</text>';
+    }
+    const xs = niceStep(sw.to);
+    for (let v = xs; v <= sw.to; v += xs) {
+      g += '<text class="chart-text" x="' + x(v) + '" y="' + (CH.h - CH.b + 16) + '" text-anchor="middle">' + v + '</text>';
+    }
+    const path = (pts) => pts.map((p, i) => (i ? 'L' : 'M') + x(p[0]).toFixed(1) + ' ' + y(p[1]).toFixed(1)).join('');
+    const px = x(sw.total);
+    return '<figure><figcaption>' + esc(title) + '</figcaption>' +
+      '<svg viewBox="0 0 ' + CH.w + ' ' + CH.h + '" role="img" aria-label="' + esc(title) + ' against parallelism, flink and balanced" data-testid="chart-' + metric + '">' +
+      g +
+      '<line class="chart-axis" x1="' + CH.l + '" x2="' + CH.l + '" y1="' + CH.t + '" y2="' + (CH.t + ih) + '"/>' +
+      '<line class="chart-axis" x1="' + CH.l + '" x2="' + (CH.w - CH.r) + '" y1="' + (CH.t + ih) + '" y2="' + (CH.t + ih) + '"/>' +
+      '<text class="chart-text" x="' + (CH.l + iw / 2) + '" y="' + (CH.h - 4) + '" text-anchor="middle">parallelism (tasks)</text>' +
+      '<line class="chart-grid" stroke-dasharray="2 4" x1="' + px + '" x2="' + px + '" y1="' + CH.t + '" y2="' + (CH.t + ih) + '" style="stroke:#999"/>' +
+      '<text class="chart-text" x="' + (px + 3) + '" y="' + (CH.t + 10) + '">P=' + sw.total + '</text>' +
+      '<path class="chart-balanced" data-testid="line-balanced-' + metric + '" d="' + path(series.balanced) + '"/>' +
+      '<path class="chart-flink" data-testid="line-flink-' + metric + '" d="' + path(series.flink) + '"/>' +
+      '<line class="chart-now" data-x="now" x1="0" x2="0" y1="' + CH.t + '" y2="' + (CH.t + ih) + '" visibility="hidden"/>' +
+      '<g transform="translate(' + (CH.l + 8) + ',' + (CH.t + 4) + ')">' +
+      '<rect width="96" height="34" fill="#fff" opacity=".85"/>' +
+      '<line class="chart-flink" x1="4" x2="22" y1="10" y2="10"/><text class="chart-text" x="26" y="14">flink</text>' +
+      '<line class="chart-balanced" x1="4" x2="22" y1="26" y2="26"/><text class="chart-text" x="26" y="30">balanced</text></g>' +
+      '</svg></figure>';
+  }
+
+  function drawCharts() {
+    const sw = wi.sweep;
+    if (!sw) return;
+    $('wi-chart').innerHTML =
+      chartSVG('max_partitions_per_task', 'Busiest task: partitions', sw) +
+      chartSVG('idle_tasks', 'Idle tasks', sw);
+    let p = Number($('wi-value').value);
+    moveChartMarker(p);
+  }
+
+  /* The marker for the current parallelism moves in place; the curves are not redrawn. */
+  function moveChartMarker(p) {
+    const sw = wi.sweep;
+    if (!sw) return;
+    const iw = CH.w - CH.l - CH.r;
+    const inside = typeof p === 'number' && p >= 1 && p <= sw.to;
+    const xv = inside ? (CH.l + (iw * (p - 1)) / Math.max(1, sw.to - 1)).toFixed(1) : '0';
+    document.querySelectorAll('#wi-chart line[data-x="now"]').forEach((l) => {
+      l.setAttribute('x1', xv); l.setAttribute('x2', xv);
+      l.setAttribute('visibility', inside ? 'visible' : 'hidden');
+    });
+  }
+
+  function initWhatif() {
+    fillStrategySelect($('wi-strategy'), 'flink');
+    $('wi-strategy').dataset.set = '1';
+    $('wi-slider').addEventListener('input', () => { $('wi-value').value = $('wi-slider').value; whatifChanged(false); });
+    $('wi-value').addEventListener('input', () => {
+      const n = Number($('wi-value').value);
+      if (Number.isInteger(n) && n >= 1) $('wi-slider').value = String(Math.min(n, Number($('wi-slider').max)));
+      whatifChanged(false);
+    });
+    $('wi-strategy').addEventListener('change', () => whatifChanged(true));
+    $('wi-topics').addEventListener('change', () => whatifChanged(true));
+    $('wi-reload').addEventListener('click', () => loadWhatifTopics());
+    $('wi-group').addEventListener('change', () => loadWhatifTopics());
+  }
+
+  /* ---------- start ---------- */
+
+  function init() {
+    $('token-btn').addEventListener('click', () => {
+      tokenDeclined = false;
+      const before = token();
+      askToken(before).then((ok) => { if (ok) route(); });
+    });
+    initClusters();
+    initGroups();
+    initWhatif();
+    window.addEventListener('hashchange', route);
+    /* A hidden tab does not need fresh numbers; catch up as soon as it is visible again. */
+    document.addEventListener('visibilitychange', () => { if (!document.hidden && pollGroup) pollNow(); });
+    if (!location.hash) history.replaceState(null, '', '#/clusters');
+    route();
+  }
+
+  init();
+})();
