@@ -195,11 +195,15 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         /* key order of the answer: group, version (set by the store), parallelism, ... */
-        json_t *full = json_pack("{s:s}", "group", group);
-        json_object_update(full, pj);
-        json_object_set_new(full, "created_at", json_string(now));
-        json_object_set(full, "tasks", json_object_get(pj, "tasks"));
-        json_object_set(full, "analysis", json_object_get(pj, "analysis"));
+        json_t *full = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O}", "group", group,
+                                 "parallelism", json_object_get(pj, "parallelism"),
+                                 "strategy", json_object_get(pj, "strategy"), "created_at",
+                                 now, "tasks", json_object_get(pj, "tasks"), "analysis",
+                                 json_object_get(pj, "analysis"));
+        if (!full) {
+                err = KP_ERR_NOMEM;
+                goto out;
+        }
         int version = 0;
         err = kp_store_plan_add(api->store, group, full, &version, errstr, errstr_size);
         json_decref(full);

@@ -769,6 +769,53 @@ static void test_stop_with_the_cluster_down_returns_within_10_seconds(void **sta
         mock_stop(&m);
 }
 
+static void test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan10, *plan15, *grp, *st, *t;
+        seen_t *s;
+        int64_t committed[10];
+        size_t i;
+        int p, o;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "fan", 10);
+        tmpdir(dir, sizeof(dir));
+        produce_all(m.bootstrap, "fan", 10, 0, 50);
+        cls = clusters_doc("a", m.bootstrap);
+        plan10 = plan_doc(1, "a", "fan", 10, 10);
+        plan15 = plan_doc(2, "a", "fan", 10, 15);
+        grp = group_doc("g-fan2", dir, 1, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan10, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-fan2", 500, 20000), 500);
+        assert_int_equal(kp_runtime_group_apply(rt, "g-fan2", plan15, cls, err, sizeof(err)), 0);
+        produce_all(m.bootstrap, "fan", 10, 50, 60);
+        assert_int_equal(wait_messages(rt, "g-fan2", 1100, 20000), 1100);
+        st = kp_runtime_group_status(rt, "g-fan2");
+        /* The five tasks without partitions work too once fan-out is on. */
+        json_array_foreach(json_object_get(st, "tasks"), i, t)
+                assert_true(json_integer_value(json_object_get(t, "messages")) > 0);
+        json_decref(st);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-fan2", 10000, err, sizeof(err)), 0);
+        s = read_sink_dir(dir, "fan");
+        for (p = 0; p < 10; p++)
+                for (o = 0; o < 110; o++)
+                        assert_int_equal(s->count[p][o], 1);
+        free(s);
+        committed_offsets(m.bootstrap, "g-fan2", "fan", 10, committed);
+        for (p = 0; p < 10; p++)
+                assert_int_equal(committed[p], 110);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan10);
+        json_decref(plan15);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -777,6 +824,7 @@ int main(void)
                 cmocka_unit_test(test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition),
                 cmocka_unit_test(test_broker_down_and_up_loses_nothing),
                 cmocka_unit_test(test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent),
+                cmocka_unit_test(test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing),
                 cmocka_unit_test(test_latest_start_skips_old_but_discovered_partitions_start_at_earliest),
                 cmocka_unit_test(test_metrics_have_help_type_and_per_task_and_lag_lines),
                 cmocka_unit_test(test_stop_with_the_cluster_down_returns_within_10_seconds),
