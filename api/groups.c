@@ -343,6 +343,9 @@ void kp_h_group_start(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 kp_resp_error(resp, err, errstr);
                 goto out;
         }
+        /* a failed group stays registered until stopped: clear it to start afresh */
+        if (kp_runtime_group_state(api->rt, p[0], NULL, 0) == KP_GROUP_FAILED)
+                kp_runtime_group_stop(api->rt, p[0], 0, errstr, sizeof(errstr));
         err = kp_api_group_run(api, p[0], doc, plan, 0, errstr, sizeof(errstr));
         if (err == KP_ERR_CONFLICT) {
                 kp_resp_problem(resp, 409, "group %s is already running", p[0]);
