@@ -159,7 +159,8 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: %s\n", errstr);
                 goto out;
         }
-        api.http = http;
+        /* MHD's threads already run: publish the pointer atomically (for /metrics) */
+        __atomic_store_n(&api.http, http, __ATOMIC_RELEASE);
         api.discovery = kp_discovery_start(api.store, api.emb, interval,
                                            api.metadata_timeout_ms, kp_api_partitions_changed,
                                            &api);

@@ -54,8 +54,9 @@ static void plan_gauges(kp_api_t *api, kp_buf_t *out)
 
 void kp_metrics_write(kp_api_t *api, kp_buf_t *out)
 {
-        if (api->http)
-                kp_http_metrics_write(api->http, out);
+        kp_http_t *http = __atomic_load_n(&api->http, __ATOMIC_ACQUIRE);
+        if (http)
+                kp_http_metrics_write(http, out);
         plan_gauges(api, out);
         if (api->rt)
                 kp_runtime_metrics_write(api->rt, out);

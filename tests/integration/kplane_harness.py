@@ -75,6 +75,13 @@ class Server:
         finally:
             self.proc.stdout.close()
             self.proc = None
+        # Under SANITIZE=address|undefined|thread builds a report fails the test that
+        # caused it (the server's stderr is kept per server).
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                     "runtime error:"):
+            if mark in self.log():
+                raise AssertionError(f"sanitizer report in kplane's stderr ({self.dir}/stderr.log): "
+                                     + self.log()[self.log().index(mark):][:3000])
         return rc
 
     def restart(self):
