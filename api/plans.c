@@ -2,10 +2,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "err.h"
+#include "discovery.h"
 #include "handlers.h"
+#include "kafka.h"
 #include "plan_json.h"
 #include "planner.h"
 #include "respond.h"
@@ -114,6 +117,109 @@ static double *weights_flat(const json_t *list, const kp_plan_topic_t *topics, s
         return w;
 }
 
+/* One cluster's partitions of a plan, for end-offset readings. */
+typedef struct sample {
+        const char *cluster;
+        char *bootstrap;
+        json_t *config;
+        rd_kafka_topic_partition_list_t *first, *second;
+} sample_t;
+
+/*
+ * Measures messages/s per partition of @p topics from two end-offset readings
+ * KP_WEIGHT_SAMPLE_MS apart: what the weighted strategy balances when the group is not
+ * running. Costs two ListOffsets rounds per cluster and the wait. *weightsp = flat
+ * weights, or NULL when nothing moved (or a cluster did not answer: counts are then
+ * balanced instead).
+ */
+static void sample_rates(kp_api_t *api, const kp_plan_topic_t *topics, size_t n,
+                         double **weightsp)
+{
+        char errstr[512];
+        size_t total = 0, ns = 0;
+        sample_t *s = calloc(n, sizeof(*s));
+        double *w = NULL;
+        int ok = 1;
+        *weightsp = NULL;
+        for (size_t i = 0; i < n; i++)
+                total += (size_t)topics[i].partitions;
+        if (!s || !total || total > KP_WEIGHT_SAMPLE_PARTITIONS_MAX)
+                goto out;
+        for (size_t i = 0, off = 0; i < n; off += (size_t)topics[i].partitions, i++) {
+                size_t k;
+                for (k = 0; k < ns && strcmp(s[k].cluster, topics[i].cluster); k++)
+                        ;
+                if (k == ns) {
+                        json_t *doc = NULL;
+                        if (kp_store_cluster_get(api->store, topics[i].cluster, &doc, errstr,
+                                                 sizeof(errstr))) {
+                                ok = 0;
+                                goto out;
+                        }
+                        s[k].cluster = topics[i].cluster;
+                        s[k].bootstrap = kp_discovery_bootstrap(api->emb, doc);
+                        s[k].config = json_incref(json_object_get(doc, "config"));
+                        s[k].first = rd_kafka_topic_partition_list_new(16);
+                        json_decref(doc);
+                        ns++;
+                        if (!s[k].bootstrap) {
+                                ok = 0;
+                                goto out;
+                        }
+                }
+                for (int32_t p = 0; p < topics[i].partitions; p++)
+                        rd_kafka_topic_partition_list_add(s[k].first, topics[i].topic, p)
+                                ->opaque = (void *)(uintptr_t)(off + (size_t)p);
+        }
+        for (size_t k = 0; k < ns && ok; k++) {
+                s[k].second = rd_kafka_topic_partition_list_copy(s[k].first);
+                ok = !kp_kafka_end_offsets(s[k].bootstrap, s[k].config, s[k].first,
+                                           api->metadata_timeout_ms, errstr, sizeof(errstr));
+        }
+        if (!ok)
+                goto out;
+        int64_t t0 = kp_time_mono_ms();
+        struct timespec ts = {KP_WEIGHT_SAMPLE_MS / 1000, (KP_WEIGHT_SAMPLE_MS % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        for (size_t k = 0; k < ns && ok; k++)
+                ok = !kp_kafka_end_offsets(s[k].bootstrap, s[k].config, s[k].second,
+                                           api->metadata_timeout_ms, errstr, sizeof(errstr));
+        double secs = (double)(kp_time_mono_ms() - t0) / 1000.0;
+        w = calloc(total, sizeof(*w));
+        if (!ok || !w || secs <= 0)
+                goto out;
+        double sum = 0;
+        for (size_t k = 0; k < ns; k++)
+                for (int e = 0; e < s[k].first->cnt; e++) {
+                        rd_kafka_topic_partition_t *a = &s[k].first->elems[e],
+                                                   *b = &s[k].second->elems[e];
+                        size_t flat = (size_t)(uintptr_t)a->opaque;
+                        if (a->offset >= 0 && b->offset >= a->offset && flat < total) {
+                                w[flat] = (double)(b->offset - a->offset) / secs;
+                                sum += w[flat];
+                        }
+                }
+        if (sum > 0) {
+                /* a partition that was quiet in the sample still weighs a little */
+                for (size_t i = 0; i < total; i++)
+                        if (w[i] <= 0)
+                                w[i] = 0.001;
+                *weightsp = w;
+                w = NULL;
+        }
+out:
+        free(w);
+        for (size_t k = 0; k < ns; k++) {
+                free(s[k].bootstrap);
+                json_decref(s[k].config);
+                if (s[k].first)
+                        rd_kafka_topic_partition_list_destroy(s[k].first);
+                if (s[k].second)
+                        rd_kafka_topic_partition_list_destroy(s[k].second);
+        }
+        free(s);
+}
+
 int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, json_t **planp,
                         json_t **errorsp, char *errstr, size_t errstr_size)
 {
@@ -174,6 +280,8 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
                 jw = rates; /* measured messages/s of the running group */
         /* a partition never measured weighs a little, so it still gets spread */
         weights = weights_flat(jw, topics, n, 0.001);
+        if (strategy == KP_STRATEGY_WEIGHTED && !weights)
+                sample_rates(api, topics, n, &weights); /* not running: sample the log ends */
 
         kp_plan_input_t in = {.topics = topics,
                               .topic_cnt = n,

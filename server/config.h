@@ -104,4 +104,10 @@
 /* kplane plan --batch: longest input line. */
 #define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 
+/* The weighted strategy without weights, for a group that is not running, measures
+ * messages/s per partition from two end-offset readings this far apart. */
+#define KP_WEIGHT_SAMPLE_MS 1000
+/* Groups with more partitions than this are not sampled (counts are balanced). */
+#define KP_WEIGHT_SAMPLE_PARTITIONS_MAX 100000
+
 #endif /* KP_CONFIG_H */

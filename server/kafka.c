@@ -413,6 +413,48 @@ out:
         return err;
 }
 
+int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
+                         rd_kafka_topic_partition_list_t *parts, int timeout_ms, char *errstr,
+                         size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = NULL;
+        rd_kafka_t *rk = NULL;
+        char rderr[512];
+        int err = 0;
+
+        if (timeout_ms <= 0)
+                timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
+        conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
+        if (!conf)
+                return KP_ERR_INVALID;
+        err = kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size);
+        if (err)
+                goto out;
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+                err = KP_ERR_INVALID;
+                goto out;
+        }
+        conf = NULL; /* rd_kafka_new took it */
+        /* ListOffsets with timestamp -1 (RD_KAFKA_OFFSET_END) answers the log end
+         * offset: one request per leader for the whole list, not one per partition. */
+        for (int i = 0; i < parts->cnt; i++)
+                parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+        rd_kafka_resp_err_t rerr = rd_kafka_offsets_for_times(rk, parts, timeout_ms);
+        if (rerr) {
+                snprintf(errstr, errstr_size, "cluster %s: end offsets not read within %d ms: %s",
+                         bootstrap, timeout_ms, rd_kafka_err2str(rerr));
+                err = KP_ERR_UNAVAILABLE;
+        }
+out:
+        if (rk)
+                rd_kafka_destroy(rk);
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        return err;
+}
+
 void kp_kafka_metadata_destroy(kp_kafka_metadata_t *md)
 {
         size_t i;

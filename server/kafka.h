@@ -77,6 +77,16 @@ typedef struct kp_kafka_metadata {
 int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const char *topic,
                             int timeout_ms, kp_kafka_metadata_t **mdp, char *errstr,
                             size_t errstr_size);
+/*
+ * Reads the log end offset (high watermark) of every partition in @p parts (borrowed;
+ * each element's offset is overwritten with it, or with a negative value and its err
+ * set when that partition could not be read), in one ListOffsets round per leader,
+ * waiting at most @p timeout_ms. @returns 0, KP_ERR_UNAVAILABLE, KP_ERR_INVALID.
+ */
+int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
+                         rd_kafka_topic_partition_list_t *parts, int timeout_ms, char *errstr,
+                         size_t errstr_size);
+
 /* NULL does nothing. */
 void kp_kafka_metadata_destroy(kp_kafka_metadata_t *md);
 

@@ -1,0 +1,683 @@
+#!/usr/bin/env bash
+# bench.sh — runs every kplane benchmark beside its baseline from the same run and prints one table (`make bench`).
+#
+# Usage: BUILD=build scripts/bench.sh [--update-doc] [--only SECTIONS]
+#        scripts/bench.sh --publish
+#   (no flag)     run, print the table, write $BUILD/BENCHMARKS.md (the table as markdown,
+#                 with the machine, the load and the raw outputs). docs/ is left alone.
+#   --update-doc  also copy that file to docs/BENCHMARKS.md (or: KPLANE_BENCH_UPDATE_DOC=1 make bench)
+#   --publish     copy the last run's $BUILD/BENCHMARKS.md to docs/BENCHMARKS.md, run nothing
+#   --only LIST   comma-separated sections to run: planner,assignors,rest,runtime,consume,image
+#
+# Sections (each figure beside a baseline measured in this run; "ratio" reads the way the
+# target reads, e.g. "403× faster" or "0.62×"):
+#   planner    $BUILD/bench/bench_planner (every strategy × 1k/100k/1M partitions × 10/1k/10k
+#              tasks, sticky re-plan; baseline memcpy of the owner array) and the what-if
+#   assignors  kplane balanced ($BUILD/bench/bench_vs_assignors) vs Kafka's CooperativeSticky
+#              and KIP-848 Uniform assignors (bench/assignors/run.sh) on the same topologies
+#   rest       wrk (2 threads: the machine has 2 cores, 64 connections) against `kplane serve`
+#              and against nginx serving kplane's own answers as static files
+#   runtime    $BUILD/bench/bench_runtime (the runtime engineer's): group vs raw consumer in
+#              one process, 1,000 idle tasks footprint
+#   consume    `kplane serve` group (30 tasks, discard) vs a raw librdkafka consumer
+#              ($BUILD/bench/bench_raw_consumer) vs kcat, on the same data in a `kplane mock`
+#              cluster, and on a real Apache Kafka broker when tests/kafka/brokers.sh can start
+#              one (KPLANE_BENCH_REAL_KAFKA=0 skips it)
+#   image      size of the container image if `make image` built it (never builds it)
+#
+# Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
+# KPLANE_BENCH_MESSAGES (consume section, default 600000 × 100 B), KPLANE_IMAGE.
+# Exit: 0 when every section ran (missed targets are reported, not failures: this is a
+# benchmark, not a test), 1 when a section could not run to the end.
+set -u
+# awk's length() counts bytes in the C locale: × and ≥ would misalign the table.
+export LC_ALL=C.UTF-8
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+UPDATE_DOC=${KPLANE_BENCH_UPDATE_DOC:-0}
+ONLY="planner,assignors,rest,runtime,consume,image"
+REST_SECS=${KPLANE_BENCH_REST_SECS:-10}
+MESSAGES=${KPLANE_BENCH_MESSAGES:-600000}
+DOC_OUT=$BUILD/BENCHMARKS.md
+
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --update-doc) UPDATE_DOC=1 ;;
+        --publish)
+                [ -f "$DOC_OUT" ] || { echo "bench: no $DOC_OUT yet: run make bench first" >&2; exit 1; }
+                cp "$DOC_OUT" docs/BENCHMARKS.md && echo "bench: wrote docs/BENCHMARKS.md from $DOC_OUT"
+                exit 0 ;;
+        --only) shift; ONLY=${1:-} ;;
+        -h|--help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
+        *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+        esac
+        shift
+done
+
+LOGS=$BUILD/bench-logs
+mkdir -p "$LOGS"
+ROWS=$LOGS/rows.tsv
+: >"$ROWS"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kplane-bench.XXXXXX")
+# nginx's workers run as nobody when the master is root: they must read their root.
+chmod 755 "$TMP"
+FAILED=""
+PIDS=()
+
+cleanup() {
+        local p
+        for p in "${PIDS[@]}"; do
+                kill "$p" 2>/dev/null
+        done
+        for p in "${PIDS[@]}"; do
+                wait "$p" 2>/dev/null
+        done
+        if [ -n "${REAL_KAFKA_DIR:-}" ]; then
+                KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+        fi
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+now_ns() { date +%s%N; }
+
+# row SECTION FIGURE VALUE BASELINE RATIO TARGET OK
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; }
+# f EXPR [FORMAT]: floating point arithmetic
+f() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
+# yes_no CONDITION (awk expression)
+yes_no() { awk "BEGIN { print (($1) ? \"yes\" : \"NO\") }"; }
+# kv LINE KEY: value of KEY=VALUE in a line
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+# ms_fmt MS: 3 significant-ish digits
+ms_fmt() { awk -v v="$1" 'BEGIN { if (v < 0.1) printf "%.3f ms", v; else if (v < 10) printf "%.2f ms", v; else printf "%.1f ms", v }'; }
+rate_fmt() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2fM", v / 1e6; else if (v >= 1e4) printf "%.1fk", v / 1e3; else printf "%.0f", v }'; }
+pt() { # 1000 -> 1k, 1000000 -> 1M
+        case "$1" in 1000000) echo 1M ;; 100000) echo 100k ;; 10000) echo 10k ;; 1000) echo 1k ;; *) echo "$1" ;; esac
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$(now_ns)
+
+# ---------------------------------------------------------------------------- planner
+bench_planner() {
+        local bin=$BUILD/bench/bench_planner log=$LOGS/planner.log
+        [ -x "$bin" ] || { row planner "bench_planner" "not built" - - - skip; FAILED="$FAILED planner"; return; }
+        say "planner: $bin"
+        if ! "$bin" >"$log" 2>&1; then
+                row planner "bench_planner" "failed (see $log)" - - - NO
+                FAILED="$FAILED planner"
+                return
+        fi
+        # Rows "strategy P T plan xmemcpy advice sticky xmemcpy", then "(memcpy) P base".
+        awk -F'\t' 'BEGIN { OFS = "\t" }
+        function pt(n) { return n == 1000000 ? "1M" : n == 100000 ? "100k" : n == 10000 ? "10k" : n == 1000 ? "1k" : n }
+        function ms(v) { return v < 0.1 ? sprintf("%.3f ms", v) : v < 10 ? sprintf("%.2f ms", v) : sprintf("%.1f ms", v) }
+        # bench_planner prints 3 decimals: a memcpy of 1k entries shows as 0.000
+        function base_txt(b) { return b > 0 ? "memcpy " ms(b) : "memcpy < 0.001 ms" }
+        function ratio(v, b) { return b > 0 ? sprintf("%.0f×", v / b) : sprintf("> %.0f×", v / 0.001) }
+        {
+                split($0, a, /[ \t]+/)
+        }
+        a[1] ~ /^(balanced|weighted|flink|range|roundrobin)$/ && a[2] ~ /^[0-9]+$/ {
+                n++; s[n] = a[1]; p[n] = a[2]; t[n] = a[3]; plan[n] = a[4]; adv[n] = a[6]; st[n] = a[7]
+        }
+        a[1] == "(memcpy)" { base[a[2]] = a[3] }
+        END {
+                for (i = 1; i <= n; i++) {
+                        b = base[p[i]]
+                        fig = s[i] " " pt(p[i]) " × " pt(t[i])
+                        tgt = "-"; ok = "-"
+                        if (s[i] == "balanced" && p[i] == 1000000 && t[i] == 10000) {
+                                tgt = "≤ 100 ms"; ok = plan[i] <= 100 ? "yes" : "NO"
+                        }
+                        print "planner", fig ": plan", ms(plan[i]), base_txt(b), ratio(plan[i], b), tgt, ok
+                        if (st[i] != "-" && st[i] != "")
+                                print "planner", fig ": sticky re-plan, +1 task", ms(st[i]), base_txt(b), ratio(st[i], b), "-", "-"
+                        if (adv[i] + 0 > plan[i] * 3 && adv[i] + 0 > 1)
+                                print "planner", fig ": plan + advice", ms(adv[i]), "plan alone " ms(plan[i]), sprintf("%.0f×", adv[i] / plan[i]), "-", "-"
+                }
+        }' "$log" >>"$ROWS"
+        # "what-if, 10,000 partitions x 1,000 tasks (...): plan A ms + to_json B ms = C ms (...); json_dumps D ms more"
+        local w a b d
+        w=$(grep '^what-if' "$log")
+        if [ -n "$w" ]; then
+                a=$(printf '%s' "$w" | sed -n 's/.*: plan \([0-9.]*\) ms.*/\1/p')
+                b=$(printf '%s' "$w" | sed -n 's/.*to_json \([0-9.]*\) ms.*/\1/p')
+                d=$(printf '%s' "$w" | sed -n 's/.*json_dumps \([0-9.]*\) ms.*/\1/p')
+                if [ -n "$a" ] && [ -n "$b" ] && [ -n "$d" ]; then
+                        row planner "what-if 10k × 1k, in-process: plan + to_json + json_dumps" \
+                                "$(ms_fmt "$(f "$a + $b + $d" %.3f)") ($a + $b + $d)" "plan alone $(ms_fmt "$a")" "$(f "($a + $b + $d) / $a" %.0f)×" \
+                                "≤ 5 ms" "$(yes_no "$a + $b + $d <= 5")"
+                else
+                        row planner "what-if" "unparsed (see $log)" - - - NO
+                fi
+        fi
+}
+
+# -------------------------------------------------------------------------- assignors
+bench_assignors() {
+        local mine=$BUILD/bench/bench_vs_assignors klog=$LOGS/assignors-kafka.log mlog=$LOGS/assignors-kplane.log rc
+        [ -x "$mine" ] || { row assignors "bench_vs_assignors" "not built" - - - skip; FAILED="$FAILED assignors"; return; }
+        say "assignors: kplane balanced on Kafka's topologies"
+        "$mine" balanced >"$mlog" 2>&1 || { row assignors "bench_vs_assignors" "failed (see $mlog)" - - - NO; FAILED="$FAILED assignors"; return; }
+        say "assignors: Kafka's CooperativeSticky and Uniform (bench/assignors/run.sh, one JVM per topology)"
+        bench/assignors/run.sh >"$klog" 2>&1
+        rc=$?
+        if [ $rc = 77 ]; then
+                row assignors "Kafka assignors" "skipped: $(grep -m1 SKIP "$klog" | sed 's/^SKIP: //')" - - - skip
+                return
+        fi
+        [ $rc = 0 ] || FAILED="$FAILED assignors"
+        local line name p t kms kmax kmin m mms mmax mmin label ok
+        while IFS= read -r line; do
+                case "$line" in assignor=*) ;; *) continue ;; esac
+                name=$(kv "$line" assignor); p=$(kv "$line" partitions); t=$(kv "$line" tasks)
+                case "$name" in cooperative-sticky) label=CooperativeSticky ;; uniform) label="Uniform (KIP-848)" ;; *) label=$name ;; esac
+                m=$(grep "^planner=balanced partitions=$p tasks=$t " "$mlog")
+                mms=$(kv "$m" ms); mmax=$(kv "$m" max_per_task); mmin=$(kv "$m" min_per_task)
+                kms=$(kv "$line" ms); kmax=$(kv "$line" max_per_task); kmin=$(kv "$line" min_per_task)
+                local fig="balanced vs $label, $(pt "$p") × $(pt "$t")"
+                if [ -z "$kms" ]; then
+                        row assignors "$fig" "$(ms_fmt "$mms"), $mmin..$mmax/task" "$(printf '%s' "$line" | grep -o '\(skipped\|failed\)=[^ ]*')" - "≥ 5× faster, spread ≤ Kafka" -
+                        continue
+                fi
+                ok=$(yes_no "$kms / $mms >= 5 && $mmax - $mmin <= $kmax - $kmin && $mmax <= $kmax")
+                row assignors "$fig" "$(ms_fmt "$mms"), $mmin..$mmax/task" "$(ms_fmt "$kms"), $kmin..$kmax/task" \
+                        "$(f "$kms / $mms" %.0f)× faster" "≥ 5× faster, spread ≤ Kafka" "$ok"
+        done <"$klog"
+}
+
+# ----------------------------------------------------------------- kplane serve helpers
+KP_URL=""
+# Starts `kplane serve` on an ephemeral port with a fresh database; sets KP_URL.
+kplane_start() {
+        [ -n "$KP_URL" ] && return 0
+        local out=$TMP/serve.out i
+        "$BUILD/kplane" serve --listen 127.0.0.1:0 --db "$TMP/kplane.db" >"$out" 2>"$LOGS/serve.err" &
+        PIDS+=($!)
+        for i in $(seq 100); do
+                KP_URL=$(head -1 "$out" 2>/dev/null | grep -o 'http://[0-9.]*:[0-9]*')
+                [ -n "$KP_URL" ] && return 0
+                sleep 0.1
+        done
+        say "kplane serve did not print its address; see $LOGS/serve.err"
+        return 1
+}
+# api METHOD PATH [BODY]: prints the body; fails unless 2xx
+api() {
+        local code
+        code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+                ${3:+--data-binary "$3"} "$KP_URL/api/v1$2")
+        case "$code" in 2??) cat "$TMP/api.out" ;; *) say "$1 $2 -> $code: $(head -c 300 "$TMP/api.out")"; return 1 ;; esac
+}
+
+# ------------------------------------------------------------------------------- REST
+NGINX_URL=""
+nginx_start() {
+        local dir=$TMP/nginx port i try
+        mkdir -p "$dir/tmp"
+        for try in 1 2 3 4 5; do
+                port=$((20000 + RANDOM % 40000))
+                sed "s#@DIR@#$dir#g; s#@PORT@#$port#g" bench/rest/nginx.conf.in >"$dir/nginx.conf"
+                nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout" 2>&1 &
+                PIDS+=($!)
+                for i in $(seq 50); do
+                        if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+                                NGINX_URL=http://127.0.0.1:$port
+                                return 0
+                        fi
+                        kill -0 "${PIDS[-1]}" 2>/dev/null || break
+                        sleep 0.1
+                done
+        done
+        say "nginx did not start; see $dir/error.log"
+        cp "$dir/error.log" "$LOGS/nginx-error.log" 2>/dev/null
+        return 1
+}
+
+# wrk_run NAME THREADS CONNS SECS URL [BODY_FILE]: prints the KPWRK line, full output in logs
+wrk_run() {
+        local name=$1 th=$2 conns=$3 secs=$4 url=$5 body=${6:-} method=GET
+        [ -n "$body" ] && method=POST
+        KP_WRK_METHOD=$method KP_WRK_BODY_FILE=$body \
+                wrk -t"$th" -c"$conns" -d"$secs"s --latency -s bench/rest/wrk.lua "$url" >"$LOGS/wrk-$name.log" 2>&1
+        grep '^KPWRK' "$LOGS/wrk-$name.log"
+}
+
+# rest_pair LABEL NAME THREADS CONNS URLPATH_KPLANE URLPATH_NGINX [BODY_FILE]
+# Runs wrk against kplane then nginx (after a short warm-up of each) and adds the rows.
+rest_pair() {
+        local label=$1 name=$2 th=$3 conns=$4 kpath=$5 npath=$6 body=${7:-} k n kr nr kp np ke ne
+        say "rest: $label ($th threads, $conns connections, ${REST_SECS}s each)"
+        wrk_run "$name-warm-kplane" "$th" "$conns" 2 "$KP_URL$kpath" "$body" >/dev/null
+        k=$(wrk_run "$name-kplane" "$th" "$conns" "$REST_SECS" "$KP_URL$kpath" "$body")
+        wrk_run "$name-warm-nginx" "$th" "$conns" 2 "$NGINX_URL$npath" "$body" >/dev/null
+        n=$(wrk_run "$name-nginx" "$th" "$conns" "$REST_SECS" "$NGINX_URL$npath" "$body")
+        if [ -z "$k" ] || [ -z "$n" ]; then
+                row rest "$label" "wrk failed (see $LOGS/wrk-$name-*.log)" - - - NO
+                FAILED="$FAILED rest"
+                return
+        fi
+        kr=$(kv "$k" rps); nr=$(kv "$n" rps); kp=$(kv "$k" p99_ms); np=$(kv "$n" p99_ms)
+        ke=$(($(kv "$k" errors) + $(kv "$k" non2xx))); ne=$(($(kv "$n" errors) + $(kv "$n" non2xx)))
+        local errnote=""
+        [ "$ke" -gt 0 ] && errnote=" ($ke errors/non-2xx!)"
+        if [ "$conns" -gt 1 ]; then
+                row rest "$label: requests/s" "$(rate_fmt "$kr")$errnote" "nginx $(rate_fmt "$nr")" "$(f "$kr / $nr")×" \
+                        "≥ 25k/s and ≥ 0.5× nginx" "$(yes_no "$kr >= 25000 && $kr / $nr >= 0.5 && $ke == 0")"
+                row rest "$label: p99 latency" "$(ms_fmt "$kp")" "nginx $(ms_fmt "$np")" "$(f "$kp / $np")×" \
+                        "< 5 ms" "$(yes_no "$kp < 5 && $ke == 0")"
+        else
+                local k50 n50
+                k50=$(kv "$k" p50_ms); n50=$(kv "$n" p50_ms)
+                row rest "$label: median latency" "$(ms_fmt "$k50")$errnote" "nginx $(ms_fmt "$n50")" "$(f "$k50 / $n50")×" \
+                        "≤ 5 ms" "$(yes_no "$k50 <= 5 && $ke == 0")"
+                row rest "$label: p99 latency" "$(ms_fmt "$kp")" "nginx $(ms_fmt "$np")" "$(f "$kp / $np")×" "-" -
+        fi
+        [ "$ne" -gt 0 ] && say "rest: nginx answered $ne errors/non-2xx for $label"
+}
+
+bench_rest() {
+        local c
+        for c in wrk nginx curl; do
+                command -v $c >/dev/null 2>&1 || { row rest "REST" "skipped: $c not installed (make deps)" - - - skip; return; }
+        done
+        kplane_start || { row rest "REST" "kplane serve did not start" - - - NO; FAILED="$FAILED rest"; return; }
+        say "rest: kplane at $KP_URL; the seed's topology: 3 embedded clusters × 10 partitions, parallelism 30"
+        local topics="" x
+        for x in a b c; do
+                api POST /clusters "{\"name\":\"bench-$x\",\"embedded\":{\"brokers\":1,\"topics\":[{\"name\":\"orders\",\"partitions\":10}]}}" >/dev/null &&
+                        api POST /clusters/bench-$x/topics '{"name":"orders"}' >/dev/null ||
+                        { row rest "REST set-up" "failed (see stderr)" - - - NO; FAILED="$FAILED rest"; return; }
+                topics="$topics${topics:+,}{\"cluster\":\"bench-$x\",\"topic\":\"orders\"}"
+        done
+        api POST /groups "{\"name\":\"bench\",\"topics\":[$topics],\"parallelism\":30}" >/dev/null &&
+                api POST /groups/bench/plans '{}' >/dev/null ||
+                { row rest "REST set-up" "failed (see stderr)" - - - NO; FAILED="$FAILED rest"; return; }
+
+        # The what-if bodies: the seed's topology, and 10 topics × 1,000 partitions for the slider.
+        printf '{"topics":[%s],"parallelism":30,"strategy":"balanced"}' \
+                "$(for x in a b c; do printf '{"cluster":"bench-%s","topic":"orders","partitions":10}\n' $x; done | paste -sd,)" \
+                >"$TMP/whatif30.json"
+        printf '{"topics":[%s],"parallelism":1000,"strategy":"balanced"}' \
+                "$(for x in $(seq 0 9); do printf '{"cluster":"bench","topic":"topic-%02d","partitions":1000}\n' "$x"; done | paste -sd,)" \
+                >"$TMP/whatif10k.json"
+
+        # nginx serves kplane's own answers at the same URLs (the 10k one under /10k/).
+        local www=$TMP/nginx/root
+        mkdir -p "$www/api/v1/groups/bench/plans" "$www/10k/api/v1"
+        api GET /groups/bench/plans/current >"$www/api/v1/groups/bench/plans/current" &&
+                api POST /plan "$(cat "$TMP/whatif30.json")" >"$www/api/v1/plan" &&
+                api POST /plan "$(cat "$TMP/whatif10k.json")" >"$www/10k/api/v1/plan" ||
+                { row rest "REST set-up" "failed (see stderr)" - - - NO; FAILED="$FAILED rest"; return; }
+        chmod -R a+rX "$TMP/nginx"
+        nginx_start || { row rest "REST" "nginx did not start" - - - NO; FAILED="$FAILED rest"; return; }
+        local s1 s2 s3
+        s1=$(wc -c <"$www/api/v1/groups/bench/plans/current")
+        s2=$(wc -c <"$www/api/v1/plan")
+        s3=$(wc -c <"$www/10k/api/v1/plan")
+        [ "$(curl -s "$NGINX_URL/api/v1/groups/bench/plans/current" | wc -c)" = "$s1" ] &&
+                [ "$(curl -s -XPOST --data-binary @"$TMP/whatif30.json" "$NGINX_URL/api/v1/plan" | wc -c)" = "$s2" ] ||
+                { row rest "REST" "nginx does not serve the same bytes" - - - NO; FAILED="$FAILED rest"; return; }
+
+        rest_pair "GET /groups/{g}/plans/current (30 tasks, $((s1 / 1024)) KiB), 64 conns" current 2 64 \
+                /api/v1/groups/bench/plans/current /api/v1/groups/bench/plans/current
+        rest_pair "POST /plan what-if (30 partitions × 30 tasks, $((s2 / 1024)) KiB), 64 conns" whatif 2 64 \
+                /api/v1/plan /api/v1/plan "$TMP/whatif30.json"
+        rest_pair "POST /plan what-if (10k partitions × 1k tasks, $((s3 / 1024)) KiB), 1 conn" whatif10k 1 1 \
+                /api/v1/plan /10k/api/v1/plan "$TMP/whatif10k.json"
+}
+
+# ---------------------------------------------------------------------------- runtime
+bench_runtime() {
+        local bin=$BUILD/bench/bench_runtime log=$LOGS/runtime.log line raw rt rss rss0 th th0 cpu stop
+        [ -x "$bin" ] || { row runtime "bench_runtime" "not built" - - - skip; return; }
+        say "runtime: $bin (in-process: group vs raw consumer, 1,000 idle tasks)"
+        timeout 180 "$bin" >"$log" 2>&1
+        # exit 2 means "ran, missed a target": the rows say which
+        case $? in 0|2) ;; *) FAILED="$FAILED runtime" ;; esac
+        line=$(grep '^throughput:' "$log")
+        raw=$(printf '%s' "$line" | sed -n 's/.*best raw \([0-9.]*\) msg\/s.*/\1/p')
+        rt=$(printf '%s' "$line" | sed -n 's/.*best runtime[^)]*) \([0-9.]*\) msg\/s.*/\1/p')
+        if [ -n "$raw" ] && [ -n "$rt" ]; then
+                row runtime "group, 30 tasks, discard sink, in one process (mock cluster, 600k × 100 B)" "$(rate_fmt "$rt") msg/s" \
+                        "raw librdkafka $(rate_fmt "$raw") msg/s" "$(f "$rt / $raw")×" "≥ 0.9× raw" "$(yes_no "$rt / $raw >= 0.9")"
+        else
+                row runtime "group vs raw consumer" "unparsed (see $log)" - - - NO
+        fi
+        line=$(grep '^footprint: RSS' "$log")
+        rss=$(printf '%s' "$line" | sed -n 's/.*RSS \([0-9.]*\) MB.*/\1/p')
+        rss0=$(printf '%s' "$line" | sed -n 's/.*before start \([0-9.]*\) MB.*/\1/p')
+        th=$(printf '%s' "$line" | sed -n 's/.*threads \([0-9]*\) .*/\1/p')
+        th0=$(printf '%s' "$line" | sed -n 's/.*threads [0-9]* (before \([0-9]*\);.*/\1/p')
+        cpu=$(printf '%s' "$line" | sed -n 's/.*idle CPU \([0-9.]*\)%.*/\1/p')
+        stop=$(grep '^footprint: stop took' "$log" | sed -n 's/.*took \([0-9.]*\) s.*/\1/p')
+        if [ -n "$rss" ] && [ -n "$th" ] && [ -n "$cpu" ]; then
+                row runtime "1,000 idle tasks over 3 clusters: RSS" "$rss MB" "before start $rss0 MB" "+$(f "$rss - $rss0" %.1f) MB" "≤ 256 MB" "$(yes_no "$rss <= 256")"
+                row runtime "1,000 idle tasks: threads" "$th" "before start $th0" "+$((th - th0))" "≤ 1,100" "$(yes_no "$th <= 1100")"
+                row runtime "1,000 idle tasks: idle CPU" "$cpu% of a core" - - "near zero (≤ 1%)" "$(yes_no "$cpu <= 1")"
+                [ -n "$stop" ] && row runtime "1,000 tasks: stop (drain, commit, close)" "$stop s" - - "≤ 10 s" "$(yes_no "$stop <= 10")"
+        else
+                row runtime "1,000 idle tasks footprint" "unparsed (see $log)" - - - NO
+        fi
+}
+
+# ---------------------------------------------------------------------------- consume
+# consume_on WHERE BOOTSTRAP TOPIC PARTITIONS: kplane serve vs raw consumer vs kcat
+consume_on() {
+        local where=$1 boot=$2 topic=$3 parts=$4 r t0 t1 n line best_kp=0 best_raw=0 best_kcat=0 rate cl
+        cl="bench-$where"
+        api POST /clusters "{\"name\":\"$cl\",\"bootstrap_servers\":\"$boot\"}" >/dev/null &&
+                api POST "/clusters/$cl/topics" "{\"name\":\"$topic\"}" >/dev/null ||
+                { row consume "$where: set-up" "failed" - - - NO; FAILED="$FAILED consume"; return; }
+        for r in 1 2 3; do
+                # raw librdkafka consumer
+                line=$("$BUILD/bench/bench_raw_consumer" "$boot" "$topic" "$parts" "$MESSAGES" 60 2>>"$LOGS/consume-$where.log")
+                echo "round $r raw: $line" >>"$LOGS/consume-$where.log"
+                rate=$(kv "$line" msgs_per_s)
+                [ -n "$rate" ] && best_raw=$(f "$rate > $best_raw ? $rate : $best_raw" %.0f)
+                # kcat: one consumer, every partition, until the end of each
+                t0=$(now_ns)
+                n=$(kcat -C -b "$boot" -t "$topic" -o beginning -e -q -X log_level=3 2>>"$LOGS/consume-$where.log" | wc -l)
+                t1=$(now_ns)
+                echo "round $r kcat: $n messages in $(((t1 - t0) / 1000000)) ms" >>"$LOGS/consume-$where.log"
+                [ "$n" = "$MESSAGES" ] && best_kcat=$(f "$n / (($t1 - $t0) / 1e9) > $best_kcat ? $n / (($t1 - $t0) / 1e9) : $best_kcat" %.0f)
+                # kplane: a fresh group (nothing committed) per round, clock from POST start to the count
+                local g="bench-$where-$r"
+                api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"$cl\",\"topic\":\"$topic\"}],\"parallelism\":$parts,\"sink\":{\"type\":\"discard\"}}" >/dev/null &&
+                        api POST "/groups/$g/plans" '{}' >/dev/null || { FAILED="$FAILED consume"; continue; }
+                t0=$(now_ns)
+                api POST "/groups/$g/start" >/dev/null || { FAILED="$FAILED consume"; continue; }
+                n=0
+                while [ "$n" -lt "$MESSAGES" ] && [ $(($(now_ns) - t0)) -lt 60000000000 ]; do
+                        n=$(curl -s "$KP_URL/api/v1/groups/$g/status" | grep -o '"totals":{"messages":[0-9]*' | grep -o '[0-9]*$')
+                        n=${n:-0}
+                        [ "$n" -lt "$MESSAGES" ] && sleep 0.01
+                done
+                t1=$(now_ns)
+                api POST "/groups/$g/stop" >/dev/null
+                echo "round $r kplane: $n messages in $(((t1 - t0) / 1000000)) ms" >>"$LOGS/consume-$where.log"
+                [ "$n" -ge "$MESSAGES" ] && best_kp=$(f "$n / (($t1 - $t0) / 1e9) > $best_kp ? $n / (($t1 - $t0) / 1e9) : $best_kp" %.0f)
+        done
+        local fig="$where: kplane serve group, $parts tasks, discard ($((MESSAGES / 1000))k × 100 B)"
+        if [ "$best_kp" = 0 ] || [ "$best_raw" = 0 ]; then
+                row consume "$fig" "failed (see $LOGS/consume-$where.log)" - - - NO
+                FAILED="$FAILED consume"
+                return
+        fi
+        row consume "$fig" "$(rate_fmt "$best_kp") msg/s" "raw librdkafka $(rate_fmt "$best_raw") msg/s" "$(f "$best_kp / $best_raw")×" \
+                "≥ 0.9× raw" "$(yes_no "$best_kp / $best_raw >= 0.9")"
+        if [ "$best_kcat" != 0 ]; then
+                row consume "$where: same group vs kcat -C -e" "$(rate_fmt "$best_kp") msg/s" "kcat $(rate_fmt "$best_kcat") msg/s" "$(f "$best_kp / $best_kcat")×" - -
+        else
+                row consume "$where: kcat -C -e" "kcat did not read all $MESSAGES (see log)" - - - NO
+        fi
+}
+
+# produce BOOTSTRAP TOPIC: MESSAGES values of 100 B, spread over the partitions by kcat
+produce() {
+        head -c 100 /dev/zero | tr '\0' x >"$TMP/value"
+        awk -v n="$MESSAGES" -v v="$(cat "$TMP/value")" 'BEGIN { for (i = 0; i < n; i++) print v }' >"$TMP/msgs"
+        kcat -P -b "$1" -t "$2" -X linger.ms=20 -X batch.num.messages=10000 -X log_level=3 -l "$TMP/msgs"
+}
+
+bench_consume() {
+        local c
+        for c in kcat curl; do
+                command -v $c >/dev/null 2>&1 || { row consume "consumption" "skipped: $c not installed" - - - skip; return; }
+        done
+        [ -x "$BUILD/bench/bench_raw_consumer" ] || { row consume "consumption" "bench_raw_consumer not built" - - - skip; return; }
+        kplane_start || { row consume "consumption" "kplane serve did not start" - - - NO; FAILED="$FAILED consume"; return; }
+
+        # 1. librdkafka's mock cluster in its own process. 30 partitions × 20k × 100 B stays
+        # under the mock's per-partition log retention (it drops old segments past ~5 MB).
+        say "consume: kplane mock, 30 partitions, $MESSAGES messages"
+        "$BUILD/kplane" mock --brokers 1 --topic bench:30 >"$TMP/mock.out" 2>"$LOGS/mock.err" &
+        PIDS+=($!)
+        local boot="" i n
+        for i in $(seq 100); do
+                boot=$(head -1 "$TMP/mock.out" 2>/dev/null)
+                [ -n "$boot" ] && break
+                sleep 0.1
+        done
+        if [ -z "$boot" ]; then
+                row consume "mock: kplane mock" "did not start" - - - NO
+                FAILED="$FAILED consume"
+        else
+                n=0
+                produce "$boot" bench 2>>"$LOGS/consume-mock.log" &&
+                        n=$(kcat -C -b "$boot" -t bench -o beginning -e -q -X log_level=3 2>/dev/null | wc -l)
+                if [ "$n" = "$MESSAGES" ]; then
+                        consume_on mock "$boot" bench 30
+                else
+                        row consume "mock: produce $MESSAGES" "only $n readable (see log)" - - - NO
+                        FAILED="$FAILED consume"
+                fi
+        fi
+
+        # 2. a real Apache Kafka broker (tests/kafka/brokers.sh), when Java and the jars are there.
+        if [ "${KPLANE_BENCH_REAL_KAFKA:-1}" = 0 ]; then
+                row consume "real Kafka broker" "skipped (KPLANE_BENCH_REAL_KAFKA=0)" - - - skip
+                return
+        fi
+        say "consume: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
+        REAL_KAFKA_DIR=$TMP/kafka
+        local rboot rc
+        rboot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/kafka-start.log")
+        rc=$?
+        if [ $rc = 77 ]; then
+                row consume "real Kafka broker" "skipped: $(grep -m1 'SKIP' "$LOGS/kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
+                return
+        elif [ $rc != 0 ] || [ -z "$rboot" ]; then
+                row consume "real Kafka broker" "did not start (see $LOGS/kafka-start.log)" - - - NO
+                FAILED="$FAILED consume"
+                return
+        fi
+        rboot=$(printf '%s\n' "$rboot" | head -1)
+        if ! KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh create-topic 0 bench 30 >>"$LOGS/kafka-start.log" 2>&1 ||
+                ! produce "$rboot" bench 2>>"$LOGS/consume-kafka.log"; then
+                row consume "real Kafka: produce" "failed (see $LOGS/kafka-start.log)" - - - NO
+                FAILED="$FAILED consume"
+        else
+                consume_on kafka "$rboot" bench 30
+        fi
+        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+        REAL_KAFKA_DIR=""
+}
+
+# ------------------------------------------------------------------------------ image
+bench_image() {
+        local image=${KPLANE_IMAGE:-localhost/kplane:latest} base=docker.io/library/debian:bookworm-slim size bsize
+        if ! command -v podman >/dev/null 2>&1 || ! podman ${PODMAN_ARGS:-} image exists "$image" 2>/dev/null; then
+                row image "container image $image" "not built (make image)" - - "< 120 MB" skip
+                return
+        fi
+        size=$(podman ${PODMAN_ARGS:-} image inspect --format '{{.Size}}' "$image")
+        bsize=$(podman ${PODMAN_ARGS:-} image inspect --format '{{.Size}}' "$base" 2>/dev/null)
+        if [ -n "$bsize" ]; then
+                row image "container image $image" "$(f "$size / 1e6" %.1f) MB" "debian:bookworm-slim $(f "$bsize / 1e6" %.1f) MB" \
+                        "+$(f "($size - $bsize) / 1e6" %.1f) MB" "< 120 MB" "$(yes_no "$size < 120e6")"
+        else
+                row image "container image $image" "$(f "$size / 1e6" %.1f) MB" - - "< 120 MB" "$(yes_no "$size < 120e6")"
+        fi
+}
+
+# ------------------------------------------------------------------------------- run
+want planner && bench_planner
+want assignors && bench_assignors
+want rest && bench_rest
+want runtime && bench_runtime
+want consume && bench_consume
+want image && bench_image
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ELAPSED=$(f "($(now_ns) - $T_START) / 1e9" %.0f)
+
+section_title() {
+        case "$1" in
+        planner) echo "Planner: strategy P partitions × T tasks (baseline: memcpy of the P-entry owner array)" ;;
+        assignors) echo "Planner vs Kafka's own assignors: P partitions in 10 topics × T tasks (median of runs; min..max partitions per task)" ;;
+        rest) echo "REST (wrk, 2 threads on the same 2 cores as the server, after a 2 s warm-up)" ;;
+        runtime) echo "Runtime, in one process (bench_runtime)" ;;
+        consume) echo "Consumption through the kplane binary, same data for every reader" ;;
+        image) echo "Container image" ;;
+        esac
+}
+
+# The table as text: aligned columns, a title line per section.
+print_text() {
+        # Widths in characters, not bytes (mawk counts bytes): UTF-8 continuation bytes
+        # are not counted, and padding is done by hand.
+        awk -F'\t' -v cont="$(printf '[\200-\277]')" '
+        function dlen(x,   y) { y = x; gsub(cont, "", y); return length(y) }
+        function pad(x, w,   k) { k = w - dlen(x); while (k-- > 0) x = x " "; return x }
+        { n++; for (i = 1; i <= 7; i++) { c[n, i] = $i; l = dlen($i); if (l > w[i]) w[i] = l } }
+        END {
+                split("section|figure|value|baseline|ratio|target|ok?", h, "|")
+                for (i = 2; i <= 7; i++) if (dlen(h[i]) > w[i]) w[i] = dlen(h[i])
+                for (r = 0; r <= n; r++) {
+                        if (r > 0 && c[r, 1] != prev) { printf "-- %s\n", c[r, 1]; prev = c[r, 1] }
+                        line = ""
+                        for (i = 2; i <= 7; i++) {
+                                v = r == 0 ? h[i] : c[r, i]
+                                line = line (i < 7 ? pad(v, w[i]) "  " : v)
+                        }
+                        print line
+                }
+        }' "$ROWS"
+}
+
+print_markdown_tables() {
+        local s
+        for s in planner assignors rest runtime consume image; do
+                grep -q "^$s	" "$ROWS" || continue
+                printf '\n### %s\n\n| figure | value | baseline | ratio | target | ok? |\n| --- | --- | --- | --- | --- | --- |\n' "$(section_title "$s")"
+                awk -F'\t' -v s="$s" '$1 == s { gsub(/\|/, "\\|"); printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$ROWS"
+        done
+}
+
+# raw_log FILE TITLE: a collapsed block of raw output for the doc
+raw_log() {
+        [ -f "$1" ] || return 0
+        printf '\n<details><summary>%s</summary>\n\n```\n' "$2"
+        cat "$1"
+        printf '```\n\n</details>\n'
+}
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null | head -1)" ] && commit="$commit (with uncommitted changes)"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+machine="$cpu, $(nproc) cores, $mem RAM, Linux $(uname -r)"
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+echo
+echo "kplane benchmarks — $when — commit $commit"
+echo "machine: $machine"
+echo "load average (1/5/15 min): $LOAD_START at start, $LOAD_END at end; took ${ELAPSED}s"
+echo
+print_text
+misses=$(awk -F'\t' '$7 == "NO" { printf "- %s: %s (target %s)\n", $2, $3, $6 }' "$ROWS")
+skips=$(awk -F'\t' '$7 == "skip" { printf "- %s: %s\n", $2, $3 }' "$ROWS")
+echo
+if [ -n "$misses" ]; then echo "missed targets:"; echo "$misses"; else echo "every target met"; fi
+[ -n "$FAILED" ] && echo "sections that did not finish:$FAILED (logs in $LOGS)"
+
+{
+        cat <<EOF
+# kplane benchmarks
+
+Written by \`scripts/bench.sh\` (\`make bench\`); do not edit by hand. \`make bench\` writes this
+file to \`\$BUILD/BENCHMARKS.md\`; \`scripts/bench.sh --update-doc\` (or
+\`KPLANE_BENCH_UPDATE_DOC=1 make bench\`) also copies it here, and \`scripts/bench.sh --publish\`
+copies the last run's file without running again. Every figure stands beside a baseline
+measured in the same run on the same machine; "ratio" reads the way its target reads.
+
+## The run
+
+- **When:** $when, commit \`$commit\`, ${ELAPSED} s for the whole run
+- **Machine:** $machine
+- **Load average (1/5/15 min):** $LOAD_START at start, $LOAD_END at end. The machine is
+  shared: other work running at the same time makes every figure noisier (and slower).
+
+## Targets missed in this run
+
+EOF
+        if [ -n "$misses" ]; then echo "$misses"; else echo "None."; fi
+        [ -n "$skips" ] && printf '\nNot measured in this run:\n\n%s\n' "$skips"
+        [ -n "$FAILED" ] && printf '\nSections that did not finish:%s.\n' "$FAILED"
+        echo
+        echo "## Results"
+        print_markdown_tables
+        cat <<'EOF'
+
+## How each figure is measured
+
+- **Planner** (`bench/bench_planner.c`): best of several runs of `kp_planner_plan` for each
+  strategy on P partitions spread over topics of 1,000 partitions (one topic for 1k), without
+  the advice (recommendations); "plan + advice" rows appear where the advice costs more than
+  3× the plan. The baseline is `memcpy` of a P-entry `int32` array, the least any planner must
+  write. Sticky re-plan: the same input with one more task and the previous plan as
+  `previous_owner`. The in-process what-if is plan + `kp_plan_to_json` + `json_dumps`, i.e.
+  everything the endpoint does besides HTTP, for 10 topics × 1,000 partitions and 1,000 tasks
+  with advice; the REST rows time the same request over HTTP.
+- **Planner vs Kafka's assignors**: `bench/assignors/run.sh` runs kafka-clients'
+  `CooperativeStickyAssignor` and kafka-group-coordinator's KIP-848 `UniformAssignor` (Kafka
+  version in the raw output below), each topology in its own JVM after a JIT warm-up, median
+  of up to 5 runs, on a fresh group (nothing owned) of 10 topics with P/10 partitions, every
+  member subscribed to all. `bench/bench_vs_assignors.c` plans exactly that layout with kplane
+  `balanced` (median of 5, advice off since Kafka gives none). Balance is the partition count
+  of the idlest and busiest task (`min..max/task`), counted from the owners on both sides.
+  Caveat: kplane writes an `int32` owner per partition while Kafka's assignors build maps of
+  `TopicPartition` objects; that representation is part of what is compared.
+- **REST**: `kplane serve` (libmicrohttpd, `KP_HTTP_THREADS` threads) on a fresh database,
+  with the seed's topology (3 embedded clusters × 1 topic × 10 partitions, a group with
+  parallelism 30 and its plan). nginx (`bench/rest/nginx.conf.in`, 2 workers, access log
+  off) serves kplane's own answers, byte for byte, as static files at the same URLs (POST is
+  answered through `error_page 405 =200`). wrk runs with 2 threads (the machine has 2 cores,
+  shared by wrk and the server under test, so both servers are measured CPU-bound against
+  their own client) and 64 connections, a 2 s warm-up then `KPLANE_BENCH_REST_SECS` (10) s
+  per server; `bench/rest/wrk.lua` sets the POST body and counts errors and non-2xx answers
+  (any makes the row fail). The 10k-partition what-if (the web page's slider) runs on one
+  connection: its median is the latency a user sees.
+- **Runtime** (`bench/bench_runtime.c`, owned by the runtime): in one process against a mock
+  cluster in a child process; a 30-task group with the discard sink vs a raw librdkafka
+  consumer reading the same 30 partitions (best of 2 rounds each); then 1,000 tasks over 3
+  clusters × 334 partitions, idle for 10 s: RSS, threads, CPU.
+- **Consumption through the binary**: a `kplane mock` cluster (its own process) and, when
+  `tests/kafka/brokers.sh` can start one, a real single-node Apache Kafka broker; 30
+  partitions filled by `kcat -P` with 100-byte values. Three rounds, best of each reader:
+  `bench/bench_raw_consumer.c` (one librdkafka consumer, all partitions assigned, clock from
+  `rd_kafka_new` to the count), `kcat -C -e` (to `wc -l`), and a fresh kplane group of 30
+  tasks with the discard sink, clock from `POST /groups/{g}/start` until
+  `GET /groups/{g}/status` reports every message (polled every 10 ms, so kplane's figure
+  carries up to ~15 ms of polling delay).
+- **Image**: `podman image inspect` size of `localhost/kplane:latest` (as `make image` tags
+  it), in MB of 10^6 bytes as podman prints, beside the base it is built on. `make bench`
+  never builds the image.
+EOF
+        echo
+        echo "## Raw output"
+        raw_log "$LOGS/planner.log" "bench_planner"
+        raw_log "$LOGS/assignors-kafka.log" "bench/assignors/run.sh"
+        raw_log "$LOGS/assignors-kplane.log" "bench_vs_assignors"
+        for w in current whatif whatif10k; do
+                raw_log "$LOGS/wrk-$w-kplane.log" "wrk $w, kplane"
+                raw_log "$LOGS/wrk-$w-nginx.log" "wrk $w, nginx"
+        done
+        raw_log "$LOGS/runtime.log" "bench_runtime"
+        raw_log "$LOGS/consume-mock.log" "consumption, mock cluster"
+        raw_log "$LOGS/consume-kafka.log" "consumption, real Kafka broker"
+} >"$DOC_OUT"
+echo "wrote $DOC_OUT (raw outputs in $LOGS)"
+if [ "$UPDATE_DOC" = 1 ]; then
+        cp "$DOC_OUT" docs/BENCHMARKS.md && echo "wrote docs/BENCHMARKS.md"
+fi
+[ -z "$FAILED" ]
