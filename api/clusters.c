@@ -203,6 +203,11 @@ static int embedded_start(kp_api_t *api, const json_t *doc, char *errstr, size_t
                                  json_object_get(emb, "topics"), NULL, errstr, errstr_size);
 }
 
+static json_t *cluster_list_view(void *ctx, const json_t *doc)
+{
+        return cluster_view(ctx, doc);
+}
+
 void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
                         char **p)
 {
@@ -211,16 +216,19 @@ void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t 
         (void)req;
         (void)p;
         int err = kp_store_cluster_list(api->store, &arr, errstr, sizeof(errstr));
-        if (err) {
+        kp_resp_list(resp, err, errstr, arr, cluster_list_view, api);
+}
+
+json_t *kp_api_cluster_or_404(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+{
+        char errstr[512];
+        json_t *doc = NULL;
+        int err = kp_store_cluster_get(api->store, name, &doc, errstr, sizeof(errstr));
+        if (err == KP_ERR_NOT_FOUND)
+                kp_resp_problem(resp, 404, "no cluster named %s", name);
+        else if (err)
                 kp_resp_error(resp, err, errstr);
-                return;
-        }
-        json_t *items = json_array();
-        size_t i;
-        json_t *doc;
-        json_array_foreach(arr, i, doc) json_array_append_new(items, cluster_view(api, doc));
-        json_decref(arr);
-        kp_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+        return err ? NULL : doc;
 }
 
 void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
@@ -270,17 +278,10 @@ out:
 
 void kp_h_cluster_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
-        char errstr[512];
-        json_t *doc = NULL;
         (void)req;
-        int err = kp_store_cluster_get(api->store, p[0], &doc, errstr, sizeof(errstr));
-        if (err) {
-                if (err == KP_ERR_NOT_FOUND)
-                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
-                else
-                        kp_resp_error(resp, err, errstr);
+        json_t *doc = kp_api_cluster_or_404(api, p[0], resp);
+        if (!doc)
                 return;
-        }
         kp_resp_json(resp, 200, cluster_view(api, doc));
         json_decref(doc);
 }
@@ -292,14 +293,9 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         json_t *errors = json_array();
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
-        int err = kp_store_cluster_get(api->store, p[0], &old, errstr, sizeof(errstr));
-        if (err) {
-                if (err == KP_ERR_NOT_FOUND)
-                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
-                else
-                        kp_resp_error(resp, err, errstr);
+        old = kp_api_cluster_or_404(api, p[0], resp);
+        if (!old)
                 goto out;
-        }
         doc = cluster_doc_from_body(body, p[0], old, errors);
         if (!doc) {
                 kp_resp_problem_errors(resp, 400, errors, "invalid cluster");
@@ -317,7 +313,7 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         }
         if (json_is_object(old_emb) && !json_is_object(new_emb))
                 kp_embedded_stop(api->emb, p[0]);
-        err = kp_store_cluster_update(api->store, p[0], doc, errstr, sizeof(errstr));
+        int err = kp_store_cluster_update(api->store, p[0], doc, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 goto out;
@@ -356,20 +352,15 @@ void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp
         kp_kafka_metadata_t *md = NULL;
         char *bs = NULL;
         (void)req;
-        int err = kp_store_cluster_get(api->store, p[0], &doc, errstr, sizeof(errstr));
-        if (err) {
-                if (err == KP_ERR_NOT_FOUND)
-                        kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
-                else
-                        kp_resp_error(resp, err, errstr);
+        doc = kp_api_cluster_or_404(api, p[0], resp);
+        if (!doc)
                 goto out;
-        }
         bs = kp_api_cluster_bootstrap(api, doc);
         if (!bs) {
                 kp_resp_problem(resp, 503, "embedded cluster %s is not running", p[0]);
                 goto out;
         }
-        err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), NULL,
+        int err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), NULL,
                                       api->metadata_timeout_ms, &md, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_problem(resp, err == KP_ERR_UNAVAILABLE ? 503 : kp_resp_status_of(err),

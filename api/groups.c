@@ -155,6 +155,11 @@ static json_t *group_view(kp_api_t *api, const json_t *doc)
         return v;
 }
 
+static json_t *group_list_view(void *ctx, const json_t *doc)
+{
+        return group_view(ctx, doc);
+}
+
 void kp_h_groups_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
@@ -162,16 +167,7 @@ void kp_h_groups_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         (void)req;
         (void)p;
         int err = kp_store_group_list(api->store, &arr, errstr, sizeof(errstr));
-        if (err) {
-                kp_resp_error(resp, err, errstr);
-                return;
-        }
-        json_t *items = json_array();
-        size_t i;
-        json_t *doc;
-        json_array_foreach(arr, i, doc) json_array_append_new(items, group_view(api, doc));
-        json_decref(arr);
-        kp_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+        kp_resp_list(resp, err, errstr, arr, group_list_view, api);
 }
 
 /* Shared by create and replace. */
@@ -250,6 +246,14 @@ static json_t *group_or_404(kp_api_t *api, const char *name, kp_http_resp_t *res
         return err ? NULL : doc;
 }
 
+/* 404 unless group @p name exists. @returns 0 when it does. */
+static int group_exists(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+{
+        json_t *doc = group_or_404(api, name, resp);
+        json_decref(doc);
+        return doc ? 0 : -1;
+}
+
 void kp_h_group_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         (void)req;
@@ -265,10 +269,8 @@ void kp_h_group_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
 {
         char errstr[512];
         (void)req;
-        json_t *doc = group_or_404(api, p[0], resp);
-        if (!doc)
+        if (group_exists(api, p[0], resp))
                 return;
-        json_decref(doc);
         int st = api->rt ? kp_runtime_group_state(api->rt, p[0], NULL, 0) : KP_GROUP_STOPPED;
         if (st != KP_GROUP_STOPPED && st != KP_GROUP_FAILED) {
                 kp_resp_problem(resp, 409, "group %s is %s: stop it first", p[0],
@@ -368,10 +370,8 @@ void kp_h_group_stop(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
 {
         char errstr[512];
         (void)req;
-        json_t *doc = group_or_404(api, p[0], resp);
-        if (!doc)
+        if (group_exists(api, p[0], resp))
                 return;
-        json_decref(doc);
         kp_store_group_set_desired(api->store, p[0], 0, errstr, sizeof(errstr));
         if (api->rt)
                 kp_runtime_group_stop(api->rt, p[0], 0, errstr, sizeof(errstr));
@@ -384,10 +384,8 @@ void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
                        char **p)
 {
         (void)req;
-        json_t *doc = group_or_404(api, p[0], resp);
-        if (!doc)
+        if (group_exists(api, p[0], resp))
                 return;
-        json_decref(doc);
         json_t *status = api->rt ? kp_runtime_group_status(api->rt, p[0]) : NULL;
         if (!status)
                 status = json_pack("{s:s, s:s, s:n, s:[], s:[], s:{s:i, s:i}}", "group", p[0],

@@ -24,6 +24,9 @@ kp_handler_t kp_h_plans_list, kp_h_plan_create, kp_h_plan_get, kp_h_whatif, kp_h
 /* @returns the live bootstrap address of cluster @p doc (embedded: its mock address),
  * malloc'd, or NULL when an embedded cluster is not running. */
 char *kp_api_cluster_bootstrap(kp_api_t *api, const json_t *doc);
+/* @returns cluster @p name's stored doc, or NULL after answering 404 (or the store's
+ * error). */
+json_t *kp_api_cluster_or_404(kp_api_t *api, const char *name, kp_http_resp_t *resp);
 /* @returns an object name → {"bootstrap_servers","config"} of every cluster in @p names
  * (array of strings) for the runtime, or NULL with errstr. */
 json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *errstr,

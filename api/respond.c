@@ -131,6 +131,25 @@ void kp_resp_error(kp_http_resp_t *resp, int err, const char *errstr)
                         errstr && errstr[0] ? errstr : kp_err_name(err));
 }
 
+void kp_resp_list(kp_http_resp_t *resp, int err, const char *errstr, json_t *arr,
+                  kp_resp_view_t *view, void *ctx)
+{
+        if (err) {
+                json_decref(arr);
+                kp_resp_error(resp, err, errstr);
+                return;
+        }
+        json_t *items = arr;
+        if (view) {
+                size_t i;
+                json_t *doc;
+                items = json_array();
+                json_array_foreach(arr, i, doc) json_array_append_new(items, view(ctx, doc));
+                json_decref(arr);
+        }
+        kp_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+}
+
 /* application/json, or any +json type, with optional parameters (charset). */
 static int is_json_type(const char *ct)
 {

@@ -22,6 +22,14 @@ void kp_resp_error(kp_http_resp_t *resp, int err, const char *errstr);
 /* @returns the HTTP status for kp_err_t @p err. */
 int kp_resp_status_of(int err);
 
+/* What a list shows of one stored doc (new reference), or NULL for the doc itself. */
+typedef json_t *(kp_resp_view_t)(void *ctx, const json_t *doc);
+
+/* Answers a list read from the store: {"items": [...]} with each doc through @p view
+ * (NULL: as stored), or the problem of @p err. Takes ownership of @p arr. */
+void kp_resp_list(kp_http_resp_t *resp, int err, const char *errstr, json_t *arr,
+                  kp_resp_view_t *view, void *ctx);
+
 /*
  * Parses the request body as a JSON object. On failure answers (415 not JSON, 400
  * malformed / not an object / empty when @p required) and returns -1. An absent body

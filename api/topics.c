@@ -13,15 +13,9 @@
 /* 404 unless cluster @p name exists. @returns 0 when it does. */
 static int cluster_exists(kp_api_t *api, const char *name, kp_http_resp_t *resp)
 {
-        char errstr[512];
-        json_t *doc = NULL;
-        int err = kp_store_cluster_get(api->store, name, &doc, errstr, sizeof(errstr));
+        json_t *doc = kp_api_cluster_or_404(api, name, resp);
         json_decref(doc);
-        if (err == KP_ERR_NOT_FOUND)
-                kp_resp_problem(resp, 404, "no cluster named %s", name);
-        else if (err)
-                kp_resp_error(resp, err, errstr);
-        return err;
+        return doc ? 0 : -1;
 }
 
 void kp_h_topics_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
@@ -32,11 +26,7 @@ void kp_h_topics_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         if (cluster_exists(api, p[0], resp))
                 return;
         int err = kp_store_topic_list(api->store, p[0], &arr, errstr, sizeof(errstr));
-        if (err) {
-                kp_resp_error(resp, err, errstr);
-                return;
-        }
-        kp_resp_json(resp, 200, json_pack("{s:o}", "items", arr));
+        kp_resp_list(resp, err, errstr, arr, NULL, NULL);
 }
 
 /* Answers the outcome of a discovery call. */
@@ -118,35 +108,40 @@ static int registration_get(kp_api_t *api, const char *cluster, const char *key,
         return err;
 }
 
-void kp_h_topic_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+/* The registration named in the path, or NULL after answering 404. */
+static json_t *registration_or_404(kp_api_t *api, const char *cluster, const char *key,
+                                   int *is_pattern, kp_http_resp_t *resp)
 {
         char errstr[512];
         json_t *doc = NULL;
+        if (cluster_exists(api, cluster, resp))
+                return NULL;
+        int err = registration_get(api, cluster, key, &doc, is_pattern, errstr, sizeof(errstr));
+        if (err)
+                kp_resp_error(resp, err, errstr);
+        return err ? NULL : doc;
+}
+
+void kp_h_topic_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
         int is_pattern;
         (void)req;
-        if (cluster_exists(api, p[0], resp))
-                return;
-        int err = registration_get(api, p[0], p[1], &doc, &is_pattern, errstr, sizeof(errstr));
-        if (err) {
-                kp_resp_error(resp, err, errstr);
-                return;
-        }
-        kp_resp_json(resp, 200, doc);
+        json_t *doc = registration_or_404(api, p[0], p[1], &is_pattern, resp);
+        if (doc)
+                kp_resp_json(resp, 200, doc);
 }
 
 void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
                        char **p)
 {
         char errstr[512];
-        json_t *doc = NULL;
         int is_pattern;
         (void)req;
-        if (cluster_exists(api, p[0], resp))
+        json_t *doc = registration_or_404(api, p[0], p[1], &is_pattern, resp);
+        if (!doc)
                 return;
-        int err = registration_get(api, p[0], p[1], &doc, &is_pattern, errstr, sizeof(errstr));
         json_decref(doc);
-        if (!err)
-                err = is_pattern ? kp_store_pattern_delete(api->store, p[0], p[1], errstr,
+        int err = is_pattern ? kp_store_pattern_delete(api->store, p[0], p[1], errstr,
                                                            sizeof(errstr))
                                  : kp_store_topic_delete(api->store, p[0], p[1], errstr,
                                                          sizeof(errstr));
@@ -173,16 +168,12 @@ void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         }
         memcpy(key, p[1], n - 8);
         key[n - 8] = '\0';
-        if (cluster_exists(api, p[0], resp))
+        doc = registration_or_404(api, p[0], key, &is_pattern, resp);
+        if (!doc)
                 return;
-        int err = registration_get(api, p[0], key, &doc, &is_pattern, errstr, sizeof(errstr));
         json_decref(doc);
         doc = NULL;
-        if (err) {
-                kp_resp_error(resp, err, errstr);
-                return;
-        }
-        err = is_pattern ? kp_discovery_pattern(api->store, api->emb, p[0], key, 0,
+        int err = is_pattern ? kp_discovery_pattern(api->store, api->emb, p[0], key, 0,
                                                 api->metadata_timeout_ms, &doc, &changed,
                                                 errstr, sizeof(errstr))
                          : kp_discovery_topic(api->store, api->emb, p[0], key, 0,

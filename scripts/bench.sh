@@ -421,11 +421,16 @@ consume_on() {
         fi
 }
 
-# produce BOOTSTRAP TOPIC: MESSAGES values of 100 B, spread over the partitions by kcat
+# produce BOOTSTRAP TOPIC PARTITIONS: MESSAGES values of 100 B, the same count in every
+# partition (kcat's own partitioner is sticky for keyless messages: it would pile batches
+# onto a few partitions, and the mock cluster drops a partition's oldest segments past ~5 MB)
 produce() {
-        head -c 100 /dev/zero | tr '\0' x >"$TMP/value"
-        awk -v n="$MESSAGES" -v v="$(cat "$TMP/value")" 'BEGIN { for (i = 0; i < n; i++) print v }' >"$TMP/msgs"
-        kcat -P -b "$1" -t "$2" -X linger.ms=20 -X batch.num.messages=10000 -X log_level=3 -l "$TMP/msgs"
+        local p per=$((MESSAGES / $3))
+        awk -v n="$per" 'BEGIN { v = sprintf("%100s", ""); gsub(/ /, "x", v); for (i = 0; i < n; i++) print v }' >"$TMP/msgs"
+        for p in $(seq 0 $(($3 - 1))); do
+                kcat -P -b "$1" -t "$2" -p "$p" -X linger.ms=20 -X batch.num.messages=10000 -X log_level=3 \
+                        -l "$TMP/msgs" || return 1
+        done
 }
 
 bench_consume() {
@@ -452,7 +457,7 @@ bench_consume() {
                 FAILED="$FAILED consume"
         else
                 n=0
-                produce "$boot" bench 2>>"$LOGS/consume-mock.log" &&
+                produce "$boot" bench 30 2>>"$LOGS/consume-mock.log" &&
                         n=$(kcat -C -b "$boot" -t bench -o beginning -e -q -X log_level=3 2>/dev/null | wc -l)
                 if [ "$n" = "$MESSAGES" ]; then
                         consume_on mock "$boot" bench 30
@@ -482,7 +487,7 @@ bench_consume() {
         fi
         rboot=$(printf '%s\n' "$rboot" | head -1)
         if ! KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh create-topic 0 bench 30 >>"$LOGS/kafka-start.log" 2>&1 ||
-                ! produce "$rboot" bench 2>>"$LOGS/consume-kafka.log"; then
+                ! produce "$rboot" bench 30 2>>"$LOGS/consume-kafka.log"; then
                 row consume "real Kafka: produce" "failed (see $LOGS/kafka-start.log)" - - - NO
                 FAILED="$FAILED consume"
         else

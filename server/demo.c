@@ -14,6 +14,7 @@
 #include "err.h"
 #include "handlers.h"
 #include "store.h"
+#include "ticker.h"
 #include "util.h"
 
 #define DEMO_PARTITIONS 10
@@ -27,10 +28,7 @@ struct kp_demo {
         kp_api_t *api;
         int rate;
         rd_kafka_t *producers[DEMO_CLUSTERS];
-        pthread_t thread;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        int stop;
+        kp_ticker_t ticker;
 };
 
 /* Creates what is missing of the demo's state. */
@@ -122,9 +120,7 @@ static void *demo_main(void *arg)
         long long seq = 0;
         /* send in ticks of 100 ms */
         int per_tick = d->rate / 10 > 0 ? d->rate / 10 : 1;
-        pthread_mutex_lock(&d->lock);
-        while (!d->stop) {
-                pthread_mutex_unlock(&d->lock);
+        do {
                 for (int i = 0; i < per_tick; i++) {
                         int c;
                         int p = demo_pick(&seed, &c);
@@ -145,19 +141,7 @@ static void *demo_main(void *arg)
                 for (int c = 0; c < DEMO_CLUSTERS; c++)
                         if (d->producers[c])
                                 rd_kafka_poll(d->producers[c], 0);
-                pthread_mutex_lock(&d->lock);
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += 100 * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
-                while (!d->stop &&
-                       pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
-                        ;
-        }
-        pthread_mutex_unlock(&d->lock);
+        } while (!kp_ticker_wait(&d->ticker, 100));
         return NULL;
 }
 
@@ -192,13 +176,7 @@ kp_demo_t *kp_demo_start(kp_api_t *api, int rate, char *errstr, size_t errstr_si
         d->rate = rate > 0 ? rate : 1;
         for (int c = 0; c < DEMO_CLUSTERS; c++)
                 d->producers[c] = demo_producer(api, demo_clusters[c]);
-        pthread_mutex_init(&d->lock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&d->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        if (pthread_create(&d->thread, NULL, demo_main, d)) {
+        if (kp_ticker_start(&d->ticker, demo_main, d)) {
                 snprintf(errstr, errstr_size, "cannot start the demo producer thread");
                 for (int c = 0; c < DEMO_CLUSTERS; c++)
                         if (d->producers[c])
@@ -213,17 +191,11 @@ void kp_demo_stop(kp_demo_t *d)
 {
         if (!d)
                 return;
-        pthread_mutex_lock(&d->lock);
-        d->stop = 1;
-        pthread_cond_signal(&d->cond);
-        pthread_mutex_unlock(&d->lock);
-        pthread_join(d->thread, NULL);
+        kp_ticker_stop(&d->ticker);
         for (int c = 0; c < DEMO_CLUSTERS; c++)
                 if (d->producers[c]) {
                         rd_kafka_flush(d->producers[c], 1000);
                         rd_kafka_destroy(d->producers[c]);
                 }
-        pthread_cond_destroy(&d->cond);
-        pthread_mutex_destroy(&d->lock);
         free(d);
 }

@@ -1,7 +1,6 @@
 /* discovery.c — reading partition counts from clusters: on demand and periodically. */
 #include "discovery.h"
 
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "err.h"
 #include "kafka.h"
 #include "store.h"
+#include "ticker.h"
 #include "util.h"
 
 char *kp_discovery_bootstrap(kp_embedded_t *emb, const json_t *cluster)
@@ -154,11 +154,7 @@ struct kp_discovery {
         int timeout_ms;
         kp_discovery_changed_cb_t *cb;
         void *opaque;
-        pthread_t thread;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        int stop;
-        int kicked;
+        kp_ticker_t ticker;
 };
 
 /* One pass over every registration; calls back once per cluster that changed. */
@@ -202,22 +198,8 @@ static void discovery_pass(kp_discovery_t *d)
 static void *discovery_main(void *arg)
 {
         kp_discovery_t *d = arg;
-        pthread_mutex_lock(&d->lock);
-        while (!d->stop) {
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += d->interval_s;
-                while (!d->stop && !d->kicked)
-                        if (pthread_cond_timedwait(&d->cond, &d->lock, &until))
-                                break;
-                if (d->stop)
-                        break;
-                d->kicked = 0;
-                pthread_mutex_unlock(&d->lock);
+        while (!kp_ticker_wait(&d->ticker, (int64_t)d->interval_s * 1000))
                 discovery_pass(d);
-                pthread_mutex_lock(&d->lock);
-        }
-        pthread_mutex_unlock(&d->lock);
         return NULL;
 }
 
@@ -233,15 +215,7 @@ kp_discovery_t *kp_discovery_start(kp_store_t *st, kp_embedded_t *emb, int inter
         d->timeout_ms = timeout_ms;
         d->cb = cb;
         d->opaque = opaque;
-        pthread_mutex_init(&d->lock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&d->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        if (pthread_create(&d->thread, NULL, discovery_main, d)) {
-                pthread_cond_destroy(&d->cond);
-                pthread_mutex_destroy(&d->lock);
+        if (kp_ticker_start(&d->ticker, discovery_main, d)) {
                 free(d);
                 return NULL;
         }
@@ -250,24 +224,14 @@ kp_discovery_t *kp_discovery_start(kp_store_t *st, kp_embedded_t *emb, int inter
 
 void kp_discovery_kick(kp_discovery_t *d)
 {
-        if (!d)
-                return;
-        pthread_mutex_lock(&d->lock);
-        d->kicked = 1;
-        pthread_cond_signal(&d->cond);
-        pthread_mutex_unlock(&d->lock);
+        if (d)
+                kp_ticker_kick(&d->ticker);
 }
 
 void kp_discovery_stop(kp_discovery_t *d)
 {
         if (!d)
                 return;
-        pthread_mutex_lock(&d->lock);
-        d->stop = 1;
-        pthread_cond_signal(&d->cond);
-        pthread_mutex_unlock(&d->lock);
-        pthread_join(d->thread, NULL);
-        pthread_cond_destroy(&d->cond);
-        pthread_mutex_destroy(&d->lock);
+        kp_ticker_stop(&d->ticker);
         free(d);
 }
