@@ -11,7 +11,9 @@
  * them. The clock starts before rd_kafka_new, as it starts at `POST .../start` for the
  * kplane group it is compared with (connecting is part of both), and stops at the count.
  *
- * Usage: bench_raw_consumer BOOTSTRAP TOPIC PARTITIONS COUNT [TIMEOUT_S (60)]
+ * Usage: bench_raw_consumer BOOTSTRAP TOPIC PARTITIONS COUNT [TIMEOUT_S (60) [KEY=VALUE...]]
+ * KEY=VALUE pairs are librdkafka properties set after the defaults above, e.g. raised
+ * prefetch limits (queued.max.messages.kbytes), for a tuned baseline beside the default one.
  * Output: raw_consumer messages=<n> bytes=<b> seconds=<s> msgs_per_s=<r>
  * Exit: 0, 1 on error or when the count is not reached within the timeout.
  */
@@ -35,7 +37,7 @@ int main(int argc, char **argv)
 
         if (argc < 5) {
                 fprintf(stderr, "usage: bench_raw_consumer BOOTSTRAP TOPIC PARTITIONS COUNT "
-                                "[TIMEOUT_S]\n");
+                                "[TIMEOUT_S [KEY=VALUE...]]\n");
                 return 2;
         }
         partitions = atoi(argv[3]);
@@ -52,6 +54,20 @@ int main(int argc, char **argv)
             rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))) {
                 fprintf(stderr, "bench_raw_consumer: %s\n", errstr);
                 goto out;
+        }
+        for (int i = 6; i < argc; i++) {
+                char key[256];
+                const char *eq = strchr(argv[i], '=');
+                if (!eq || (size_t)(eq - argv[i]) >= sizeof(key)) {
+                        fprintf(stderr, "bench_raw_consumer: %s is not KEY=VALUE\n", argv[i]);
+                        goto out;
+                }
+                memcpy(key, argv[i], (size_t)(eq - argv[i]));
+                key[eq - argv[i]] = '\0';
+                if (rd_kafka_conf_set(conf, key, eq + 1, errstr, sizeof(errstr))) {
+                        fprintf(stderr, "bench_raw_consumer: %s\n", errstr);
+                        goto out;
+                }
         }
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!rk) {

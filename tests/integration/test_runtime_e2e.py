@@ -1,0 +1,244 @@
+"""Running groups end to end: the real binary reads three `kplane mock` clusters (separate
+processes that outlive it) into a file sink, and the sink's files prove at-least-once."""
+import signal
+import time
+
+import pytest
+
+import runtime_tools as rt
+from runtime_tools import Part
+
+TOPIC = "orders"
+PARTS = 10
+BACKLOG = 3000  # messages per partition produced before a mid-stream event
+
+
+@pytest.fixture
+def clusters():
+    """Three single-broker mock clusters with one 10-partition topic each: {name: bootstrap}."""
+    with rt.Mocks(3, f"{TOPIC}:{PARTS}") as m:
+        yield {f"c{i}": bs for i, bs in enumerate(m.bootstraps)}
+
+
+@pytest.fixture
+def kserver(make_server):
+    return make_server(env={"KPLANE_DISCOVERY_INTERVAL_S": "2"})
+
+
+def targets_of(clusters, topic=TOPIC, parts=PARTS):
+    return [(bs, Part(c, topic, p)) for c, bs in clusters.items() for p in range(parts)]
+
+
+def setup_group(server, clusters, sink, group="g", parallelism=30, rebalance=False, config=None):
+    rt.register(server, clusters, TOPIC, PARTS, config=config)
+    rt.create_group(server, group, clusters, TOPIC, parallelism, str(sink), rebalance=rebalance)
+
+
+def wait_all_reading(server, group, timeout=60):
+    """Until every partition of the group has been read from (position > 0)."""
+    return rt.wait_for(lambda: (lambda st: st if st["partitions"] and all(
+        (p["position"] or 0) > 0 for p in st["partitions"]) else None)(rt.status(server, group)),
+        timeout=timeout, what="every partition to be read from")
+
+
+def test_every_message_reaches_the_file_sink_in_its_owners_file(kserver, clusters, tmp_path):
+    sink = tmp_path / "sink"
+    setup_group(kserver, clusters, sink)
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), 200)
+    st = rt.start(kserver, "g")
+    assert len(st["tasks"]) == 30 and len(st["partitions"]) == 30, st
+    st = rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    assert st["totals"]["messages"] >= ledger.total() == 6000, st["totals"]
+    assert all(t["messages"] == 200 for t in st["tasks"]), [t["messages"] for t in st["tasks"]]
+    plan = rt.ok(kserver.get("/api/v1/groups/g/plans/current"), 200)
+    rt.stop(kserver, "g")
+
+    records = rt.read_sink(str(sink))
+    redelivered = rt.check_complete(records, ledger.snapshot())
+    print(f"file sink: {len(records)} lines for {ledger.total()} messages, {redelivered} redelivered")
+    assert redelivered == 0, "a clean run re-delivers nothing"
+    owners = rt.plan_owners(plan)
+    in_files = rt.owners_in_files(records)
+    wrong = {p: (tasks, owners[p]) for p, tasks in in_files.items() if tasks != [owners[p]]}
+    assert not wrong, f"partitions in files other than their plan owner's: {wrong}"
+    # each partition in its owner's file in offset order
+    for p, recs in rt.by_part(records).items():
+        assert [r.offset for r in recs] == list(range(200)), p
+
+
+def test_kill_9_mid_stream_resumes_on_restart_and_loses_nothing(kserver, clusters, tmp_path):
+    sink = tmp_path / "sink"
+    setup_group(kserver, clusters, sink)
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), BACKLOG)  # the kill comes while the tasks are busy with it
+    producer = rt.BackgroundProducer(ledger, targets_of(clusters), rounds=16, per_round=30, pause_s=0.4)
+    producer.start()
+    try:
+        rt.start(kserver, "g")
+        rt.wait_for(lambda: rt.status(kserver, "g")["totals"]["messages"] >= 1000, timeout=60,
+                    what="1000 messages read", interval=0.02)
+        kserver.stop(signal.SIGKILL)
+        at_kill = len(rt.read_sink(str(sink)))
+        assert 0 < at_kill < BACKLOG * 30, f"the kill must come mid-stream ({at_kill} lines written)"
+        kserver.start()
+        # it was running: it runs again by itself, without a start request
+        st = rt.wait_for(lambda: (lambda s: s if s["state"] == "running" else None)(rt.status(kserver, "g")),
+                         timeout=60, what="the group to resume after restart")
+        assert len(st["tasks"]) == 30
+        # a second kill once interval commits happened: the restart resumes from them
+        before, after = rt.kill9_after_interval_commits(kserver, "g")
+        assert producer.rounds_done < producer.rounds, "the second kill must come mid-stream too"
+    finally:
+        producer.join()
+    rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    rt.stop(kserver, "g")
+    records = rt.read_sink(str(sink))
+    redelivered = rt.check_complete(records, ledger.snapshot())
+    print(f"kill -9 after {at_kill} lines written, again at {sum(before.values())} committed: "
+          f"{ledger.total()} produced, {len(records)} lines, {redelivered} redelivered")
+    assert "resumed group g" in kserver.log()
+
+
+def test_live_change_30_to_20_tasks_moves_partitions_with_one_owner_at_a_time(kserver, clusters, tmp_path):
+    sink = tmp_path / "sink"
+    # small fetches of small batches: a partition's backlog arrives in many pieces, so the
+    # change comes while old owners are in the middle of theirs
+    setup_group(kserver, clusters, sink, config={"max.partition.fetch.bytes": "1024"})
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), BACKLOG, extra=["-X", "batch.num.messages=20"])
+    producer = rt.BackgroundProducer(ledger, targets_of(clusters), rounds=10, per_round=30, pause_s=0.4)
+    producer.start()
+    try:
+        rt.start(kserver, "g")
+        rt.wait_for(lambda: rt.status(kserver, "g")["totals"]["messages"] >= 1000, timeout=60,
+                    what="1000 messages read", interval=0.02)
+        assert producer.rounds_done < producer.rounds - 3, "the change must come mid-stream"
+        plan2 = rt.ok(kserver.post("/api/v1/groups/g/plans", {"parallelism": 20, "apply": True}), 201)
+        assert plan2["version"] == 2 and plan2["parallelism"] == 20
+        st = rt.wait_for(lambda: (lambda s: s if s["plan_version"] == 2 and len(s["tasks"]) == 20 else None)(
+            rt.status(kserver, "g")), timeout=30, what="the running group to switch to plan 2")
+        assert st["state"] == "running"
+        rounds_at_apply = producer.rounds_done
+    finally:
+        producer.join()
+    assert rounds_at_apply < producer.rounds, "messages were produced after the change"
+    st = rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    owners2 = rt.plan_owners(plan2)
+    assert {Part(p["cluster"], p["topic"], p["partition"]): p["task"] for p in st["partitions"]} == owners2
+    rt.stop(kserver, "g")
+
+    plan1 = rt.ok(kserver.get("/api/v1/groups/g/plans/1"), 200)
+    records = rt.read_sink(str(sink))
+    redelivered = rt.check_complete(records, ledger.snapshot())
+    owners1 = rt.plan_owners(plan1)
+    handover = rt.check_handover(records, owners1, owners2)
+    cut = [max(r.offset for r in recs if r.task == owners1[p]) for p, recs in rt.by_part(records).items()
+           if owners1[p] != owners2[p]]
+    print(f"30 -> 20 tasks: {handover['moved']} partitions moved (old owners' last offsets {sorted(cut)}), "
+          f"{redelivered} redelivered, {ledger.total()} messages")
+    assert handover["moved"] >= 10, handover
+    assert any(c < BACKLOG - 1 for c in cut), "the change must come while the backlog was being read"
+    both = [p for p, tasks in rt.owners_in_files(records).items() if len(tasks) == 2]
+    assert len(both) == handover["moved"], "every moved partition was read by its old and its new owner"
+    assert redelivered == 0, "the old owner commits before the new one starts: nothing read twice"
+
+
+def test_stop_commits_every_partition_at_its_end(kserver, clusters, tmp_path):
+    sink = tmp_path / "sink"
+    setup_group(kserver, clusters, sink)
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), 150)
+    rt.start(kserver, "g")
+    rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    rt.stop(kserver, "g")  # at once: what is committed now was committed by the stop
+    lines = len(rt.read_sink(str(sink)))
+
+    # started again, the group reads the committed offsets: each at its partition's end
+    rt.start(kserver, "g")
+    counts = ledger.snapshot()
+
+    def at_end():
+        st = rt.status(kserver, "g")
+        parts = {Part(p["cluster"], p["topic"], p["partition"]): p for p in st["partitions"]}
+        if any(parts[p]["high_watermark"] is None or parts[p]["committed"] is None for p in counts):
+            return None
+        return parts
+    parts = rt.wait_for(at_end, timeout=30, what="committed offsets and high watermarks")
+    wrong = {p: (parts[p]["committed"], parts[p]["high_watermark"]) for p in counts
+             if not parts[p]["committed"] == parts[p]["high_watermark"] == counts[p]}
+    assert not wrong, f"committed != high watermark after stop: {wrong}"
+    time.sleep(1.5)
+    st = rt.status(kserver, "g")
+    assert st["totals"]["messages"] == 0, "nothing is read again after a clean stop"
+    rt.stop(kserver, "g")
+    assert len(rt.read_sink(str(sink))) == lines
+
+
+def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
+    sink = tmp_path / "sink"
+    with rt.Mocks(3, f"{TOPIC}:{PARTS}", brokers=3) as m:
+        clusters = {f"c{i}": bs for i, bs in enumerate(m.bootstraps)}
+        setup_group(kserver, clusters, sink)
+        ledger = rt.Ledger()
+        # a producer per partition of c0 (those led by the broker that goes down wait for it,
+        # the others go on) and one per other cluster
+        producers = [rt.BackgroundProducer(ledger, [t], rounds=12, per_round=30, pause_s=0.3)
+                     for t in targets_of({"c0": clusters["c0"]})]
+        producers += [rt.BackgroundProducer(ledger, targets_of({c: bs}), rounds=12, per_round=30, pause_s=0.3)
+                      for c, bs in clusters.items() if c != "c0"]
+        for p in producers:
+            p.start()
+        try:
+            rt.start(kserver, "g")
+            wait_all_reading(kserver, "g")
+            assert producers[0].rounds_done < producers[0].rounds - 2, "the broker must go down mid-stream"
+            m[0].command("down 1")
+            time.sleep(0.5)
+            pos1 = rt.positions(rt.status(kserver, "g"))
+            time.sleep(2.5)
+            pos2 = rt.positions(rt.status(kserver, "g"))
+            m[0].command("up 1")
+        finally:
+            for p in producers:
+                p.join()
+        stalled = [p.partition for p in pos1 if p.cluster == "c0" and pos1[p] == pos2[p]]
+        others = sum(pos2[p] - pos1[p] for p in pos1 if p.cluster != "c0")
+        print(f"while broker 1 of c0 was down: c0 partitions {stalled} stalled, "
+              f"c1 and c2 read {others} messages")
+        assert stalled, "broker 1 leads some of c0's partitions: they stop while it is down"
+        assert others > 0, "a broker down in one cluster must not stop the group reading the others"
+        st = rt.wait_caught_up(kserver, "g", ledger.snapshot(), timeout=120)
+        assert st["state"] == "running" and all(t["state"] == "running" for t in st["tasks"]), st["tasks"]
+        rt.stop(kserver, "g")
+    records = rt.read_sink(str(sink))
+    redelivered = rt.check_complete(records, ledger.snapshot())
+    print(f"broker 1 of c0 down 3 s and up: {ledger.total()} messages, {redelivered} redelivered")
+
+
+def test_rebalance_keeps_40_tasks_on_30_partitions_busy_within_20_percent(kserver, clusters, tmp_path):
+    sink = tmp_path / "sink"
+    setup_group(kserver, clusters, sink, parallelism=40, rebalance=True)
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), 200)
+    st = rt.start(kserver, "g")
+    assert len(st["tasks"]) == 40
+    st = rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    # every task has finished its share before the totals add up
+    st = rt.wait_for(lambda: (lambda s: s if sum(t["messages"] for t in s["tasks"]) >= ledger.total() else None)(
+        rt.status(kserver, "g")), timeout=30, what="tasks to count every message")
+    counts = [t["messages"] for t in st["tasks"]]
+    print(f"rebalance: per-task messages min {min(counts)} max {max(counts)} over {len(counts)} tasks")
+    assert min(counts) > 0, f"idle tasks in rebalance mode: {counts}"
+    assert min(counts) >= 0.8 * max(counts), f"per-task counts not within 20%: {counts}"
+    rt.stop(kserver, "g")
+    records = rt.read_sink(str(sink))
+    redelivered = rt.check_complete(records, ledger.snapshot())
+    tasks_with_lines = {r.task for r in records}
+    assert tasks_with_lines == set(range(40)), sorted(set(range(40)) - tasks_with_lines)
+    assert redelivered == 0
+    # stop committed only what every task finished: started again, nothing is read twice
+    rt.start(kserver, "g")
+    time.sleep(1.5)
+    assert rt.status(kserver, "g")["totals"]["messages"] == 0
+    rt.stop(kserver, "g")
