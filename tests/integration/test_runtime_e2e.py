@@ -133,14 +133,17 @@ def test_live_change_30_to_20_tasks_moves_partitions_with_one_owner_at_a_time(ks
     redelivered = rt.check_complete(records, ledger.snapshot())
     owners1 = rt.plan_owners(plan1)
     handover = rt.check_handover(records, owners1, owners2)
-    cut = [max(r.offset for r in recs if r.task == owners1[p]) for p, recs in rt.by_part(records).items()
-           if owners1[p] != owners2[p]]
+    # an old owner may not have read a moved partition at all before the change (2 busy
+    # cores): then only its new owner did, which is just as correct
+    cut = [max((r.offset for r in recs if r.task == owners1[p]), default=-1)
+           for p, recs in rt.by_part(records).items() if owners1[p] != owners2[p]]
     print(f"30 -> 20 tasks: {handover['moved']} partitions moved (old owners' last offsets {sorted(cut)}), "
           f"{redelivered} redelivered, {ledger.total()} messages")
     assert handover["moved"] >= 10, handover
     assert any(c < BACKLOG - 1 for c in cut), "the change must come while the backlog was being read"
-    both = [p for p, tasks in rt.owners_in_files(records).items() if len(tasks) == 2]
-    assert len(both) == handover["moved"], "every moved partition was read by its old and its new owner"
+    readers = rt.owners_in_files(records)
+    assert all(set(readers[p]) <= {owners1[p], owners2[p]} for p in readers), "only the old and new owner read"
+    assert any(len(tasks) == 2 for tasks in readers.values()), "some moved partition changed hands mid-read"
     assert redelivered == 0, "the old owner commits before the new one starts: nothing read twice"
 
 
