@@ -121,18 +121,7 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
                                              NULL};
         char errstr[512];
         kp_fields_check(body, fields, "", errors);
-        json_t *jname = json_object_get(body, "name");
-        const char *name = json_string_value(jname);
-        if (path_name) {
-                if (jname && (!name || strcmp(name, path_name)))
-                        kp_field_error(errors, "name", "must equal the name in the path (%s)",
-                                       path_name);
-                name = path_name;
-        } else if (!jname) {
-                kp_field_error(errors, "name", "is required");
-        } else if (!kp_name_valid(name)) {
-                kp_field_error(errors, "name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
-        }
+        const char *name = kp_name_field(body, path_name, errors);
         json_t *bs = json_object_get(body, "bootstrap_servers");
         json_t *emb = json_object_get(body, "embedded");
         if (emb && json_is_false(emb))

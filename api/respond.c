@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "util.h"
 
 static const char *status_title(int status)
 {
@@ -223,4 +224,21 @@ int kp_fields_check(const json_t *obj, const char *const *allowed, const char *p
                 }
         }
         return n;
+}
+
+const char *kp_name_field(const json_t *body, const char *path_name, json_t *errors)
+{
+        json_t *jname = json_object_get(body, "name");
+        const char *name = json_string_value(jname);
+        if (path_name) {
+                if (jname && (!name || strcmp(name, path_name)))
+                        kp_field_error(errors, "name", "must equal the name in the path (%s)",
+                                       path_name);
+                return path_name;
+        }
+        if (!jname)
+                kp_field_error(errors, "name", "is required");
+        else if (!kp_name_valid(name))
+                kp_field_error(errors, "name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+        return name;
 }

@@ -45,4 +45,9 @@ void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
 int kp_fields_check(const json_t *obj, const char *const *allowed, const char *prefix,
                     json_t *errors);
 
+/* The "name" of a create (@p path_name NULL: required, valid) or replace body (optional,
+ * must equal @p path_name) of a named resource. Errors go to @p errors.
+ * @returns the name to use (borrowed from @p body or @p path_name; may be NULL). */
+const char *kp_name_field(const json_t *body, const char *path_name, json_t *errors);
+
 #endif /* KP_RESPOND_H */

@@ -339,15 +339,38 @@ fail:
         return NULL;
 }
 
+/*
+ * A short-lived client whose every wait is bounded by @p timeout_ms: a producer, the
+ * cheapest client (no group, no fetcher). @returns it (rd_kafka_destroy it) or NULL
+ * with errstr set; cross-property checks (e.g. sasl without credentials) fail here.
+ */
+static rd_kafka_t *kp_kafka_short_client(const char *bootstrap, const json_t *config,
+                                         int timeout_ms, char *errstr, size_t errstr_size)
+{
+        char rderr[512];
+        rd_kafka_conf_t *conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
+        if (!conf)
+                return NULL;
+        if (kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+                rd_kafka_conf_destroy(conf); /* not taken on failure */
+                return NULL;
+        }
+        return rk;
+}
+
 int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const char *topic,
                             int timeout_ms, kp_kafka_metadata_t **mdp, char *errstr,
                             size_t errstr_size)
 {
-        rd_kafka_conf_t *conf = NULL;
         rd_kafka_t *rk = NULL;
         const struct rd_kafka_metadata *rmd = NULL;
         rd_kafka_resp_err_t rerr;
-        char rderr[512];
         int64_t deadline;
         int64_t left;
         int err = 0;
@@ -361,24 +384,11 @@ int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const c
                 timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
         deadline = kp_time_mono_ms() + timeout_ms;
 
-        conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
-        if (!conf) {
-                err = KP_ERR_INVALID;
-                goto out;
-        }
-        err = kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size);
-        if (err)
-                goto out;
-
-        /* A producer is the cheapest client: no group, no fetcher. */
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+        rk = kp_kafka_short_client(bootstrap, config, timeout_ms, errstr, errstr_size);
         if (!rk) {
-                /* Cross-property checks happen here (e.g. sasl without credentials). */
-                snprintf(errstr, errstr_size, "config: %s", rderr);
                 err = KP_ERR_INVALID;
                 goto out;
         }
-        conf = NULL; /* rd_kafka_new took it */
 
         /* All topics, even for one: librdkafka 2.0.2's mock cluster speaks Metadata v2
          * only, which has no AllowAutoTopicCreation field, so naming a topic there
@@ -408,8 +418,6 @@ out:
          * threads: it does not wait for an unreachable cluster. */
         if (rk)
                 rd_kafka_destroy(rk);
-        if (conf)
-                rd_kafka_conf_destroy(conf);
         return err;
 }
 
@@ -417,26 +425,13 @@ int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
                          rd_kafka_topic_partition_list_t *parts, int timeout_ms, char *errstr,
                          size_t errstr_size)
 {
-        rd_kafka_conf_t *conf = NULL;
-        rd_kafka_t *rk = NULL;
-        char rderr[512];
         int err = 0;
-
         if (timeout_ms <= 0)
                 timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
-        conf = kp_kafka_client_conf_new(bootstrap, config, errstr, errstr_size);
-        if (!conf)
+        rd_kafka_t *rk = kp_kafka_short_client(bootstrap, config, timeout_ms, errstr,
+                                               errstr_size);
+        if (!rk)
                 return KP_ERR_INVALID;
-        err = kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size);
-        if (err)
-                goto out;
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
-        if (!rk) {
-                snprintf(errstr, errstr_size, "config: %s", rderr);
-                err = KP_ERR_INVALID;
-                goto out;
-        }
-        conf = NULL; /* rd_kafka_new took it */
         /* ListOffsets with timestamp -1 (RD_KAFKA_OFFSET_END) answers the log end
          * offset: one request per leader for the whole list, not one per partition. */
         for (int i = 0; i < parts->cnt; i++)
@@ -447,11 +442,7 @@ int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
                          bootstrap, timeout_ms, rd_kafka_err2str(rerr));
                 err = KP_ERR_UNAVAILABLE;
         }
-out:
-        if (rk)
-                rd_kafka_destroy(rk);
-        if (conf)
-                rd_kafka_conf_destroy(conf);
+        rd_kafka_destroy(rk);
         return err;
 }
 
