@@ -68,6 +68,45 @@ fail:
         return KP_ERR_INVALID;
 }
 
+/*
+ * A process killed in the middle of write(2) can leave a last line without its
+ * newline. Its message was never committed (commits follow flushes), so it will be
+ * delivered again: cut the torn line off, or the next append would glue onto it. Reads
+ * the file's tail backwards in small blocks: cost proportional to the last line.
+ */
+static int drop_torn_tail(int fd, char *errstr, size_t errstr_size)
+{
+        char buf[4096];
+        off_t end = lseek(fd, 0, SEEK_END), pos = end;
+        if (end <= 0)
+                return 0;
+        while (pos > 0) {
+                size_t n = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+                if (pread(fd, buf, n, pos - (off_t)n) != (ssize_t)n) {
+                        snprintf(errstr, errstr_size, "sink file: read: %s", strerror(errno));
+                        return -1;
+                }
+                for (size_t i = n; i > 0; i--) {
+                        if (buf[i - 1] == '\n') {
+                                off_t keep = pos - (off_t)n + (off_t)i;
+                                if (keep != end && ftruncate(fd, keep)) {
+                                        snprintf(errstr, errstr_size, "sink file: truncate: %s",
+                                                 strerror(errno));
+                                        return -1;
+                                }
+                                return 0;
+                        }
+                }
+                pos -= (off_t)n;
+        }
+        /* no newline at all: one torn line */
+        if (ftruncate(fd, 0)) {
+                snprintf(errstr, errstr_size, "sink file: truncate: %s", strerror(errno));
+                return -1;
+        }
+        return 0;
+}
+
 static int file_open(const json_t *conf, int task, void **statep, char *errstr,
                      size_t errstr_size)
 {
@@ -83,12 +122,17 @@ static int file_open(const json_t *conf, int task, void **statep, char *errstr,
         }
         snprintf(fs->path, sizeof(fs->path), "%s/task-%04d.jsonl", dir, task);
         /* Append: a restarted group adds to what an earlier run wrote. */
-        fs->fd = open(fs->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        fs->fd = open(fs->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fs->fd < 0) {
                 snprintf(errstr, errstr_size, "sink.path: cannot open %s: %s", fs->path,
                          strerror(errno));
                 free(fs);
                 return KP_ERR_INVALID;
+        }
+        if (drop_torn_tail(fs->fd, errstr, errstr_size)) {
+                close(fs->fd);
+                free(fs);
+                return KP_ERR_INTERNAL;
         }
         *statep = fs;
         return 0;

@@ -412,3 +412,18 @@ def check_handover(records, old_owners, new_owners):
                 problems.append(f"{p}: gap between old owner's {max(o)} and new owner's {min(n)}")
     assert not problems, "handover broken:\n" + "\n".join(problems[:20])
     return {"moved": moved}
+
+
+def check_moved_mid_read(records, owners1, owners2, backlog_end):
+    """The live change moved partitions while their backlog was being read, and only
+    their old and new owners read them. An old owner may not have read a moved partition
+    at all before the change (busy cores): then only the new owner did, equally correct.
+    Returns the old owners' last offsets of the moved partitions (-1: read nothing)."""
+    parts = by_part(records)
+    cut = sorted(max((r.offset for r in recs if r.task == owners1[p]), default=-1)
+                 for p, recs in parts.items() if owners1[p] != owners2[p])
+    assert any(c < backlog_end for c in cut), "the change must come while the backlog was being read"
+    readers = owners_in_files(records)
+    assert all(set(readers[p]) <= {owners1[p], owners2[p]} for p in readers), "only the old and new owner read"
+    assert any(len(t) == 2 for t in readers.values()), "some moved partition changed hands mid-read"
+    return cut

@@ -165,6 +165,36 @@ static void test_file_sink_open_fails_on_unwritable_path(void **state)
         json_decref(conf);
 }
 
+static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
+{
+        char dir[] = "/tmp/kp-sink-XXXXXX", path[400], err[256], data[512];
+        kp_sink_msg_t m = {"eu", "orders", 0, 7, NULL, 0, "v", 1};
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
+        /* what a kill -9 in the middle of write(2) leaves: a line without its newline */
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("{\"offset\":5}\n{\"cluster\":\"eu\",\"off", f);
+        fclose(f);
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir);
+        kp_sink_t *s = kp_sink_open(conf, 0, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        kp_sink_close(s);
+        f = fopen(path, "r");
+        size_t n = fread(data, 1, sizeof(data) - 1, f);
+        fclose(f);
+        data[n] = '\0';
+        /* the complete line stays, the torn one is gone, the new one starts a line */
+        assert_true(!strncmp(data, "{\"offset\":5}\n{\"cluster\":\"eu\",\"topic\"", 36));
+        assert_int_equal(data[n - 1], '\n');
+        assert_null(strstr(data, "\"off{"));
+        json_decref(conf);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -174,6 +204,7 @@ int main(void)
                 cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
                 cmocka_unit_test(test_discard_sink_takes_everything),
                 cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),
+                cmocka_unit_test(test_file_sink_cuts_a_torn_last_line_left_by_a_crash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
