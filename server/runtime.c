@@ -894,11 +894,20 @@ static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
         /* Leave a quarter of the wait for closing: a cluster that does not answer
          * costs at most KP_RUNTIME_COMMIT_TIMEOUT_MS, and what was not committed is
          * read again (at least once). */
-        left = (deadline_ms - kp_time_mono_ms()) * 3 / 4;
-        if (left > KP_RUNTIME_COMMIT_TIMEOUT_MS)
-                left = KP_RUNTIME_COMMIT_TIMEOUT_MS;
-        if (g->nparts)
-                rt_commit(g, NULL, 0, left > 100 ? (int)left : 100);
+        /* A coordinator that just came back (broker restart) can fail the first
+         * commit: try again while three quarters of the wait remain; each round only
+         * sends what is not committed yet. */
+        int64_t commit_until = kp_time_mono_ms() + (deadline_ms - kp_time_mono_ms()) * 3 / 4;
+        while (g->nparts) {
+                left = commit_until - kp_time_mono_ms();
+                if (left > KP_RUNTIME_COMMIT_TIMEOUT_MS)
+                        left = KP_RUNTIME_COMMIT_TIMEOUT_MS;
+                if (!rt_commit(g, NULL, 0, left > 100 ? (int)left : 100) ||
+                    kp_time_mono_ms() + 200 >= commit_until)
+                        break;
+                struct timespec pause = {0, 200 * 1000000L};
+                nanosleep(&pause, NULL);
+        }
         group_close_consumers(g, deadline_ms);
         pthread_mutex_lock(&g->lock);
         for (i = 0; i < g->nclusters; i++) {

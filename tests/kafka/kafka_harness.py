@@ -157,16 +157,23 @@ class RealKafka:
         "--describe", "--group", "g")."""
         return self._run("tool", str(i), main_class, *[str(a) for a in args], timeout=timeout)
 
-    def committed_offsets(self, i, group):
-        """{(topic, partition): committed offset} of a consumer group on broker i."""
-        out = self.run_tool(i, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-                            "--describe", "--group", group)
-        offsets = {}
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) >= 4 and parts[0] == group and parts[2].isdigit():
-                offsets[(parts[1], int(parts[2]))] = None if parts[3] == "-" else int(parts[3])
-        return offsets
+    def committed_offsets(self, i, group, timeout=30):
+        """{(topic, partition): committed offset} of a consumer group on broker i.
+
+        A broker that was just restarted answers nothing while its group coordinator is
+        still loading the offsets topic: ask again for up to @timeout seconds."""
+        deadline = time.time() + timeout
+        while True:
+            out = self.run_tool(i, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                                "--describe", "--group", group)
+            offsets = {}
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) >= 4 and parts[0] == group and parts[2].isdigit():
+                    offsets[(parts[1], int(parts[2]))] = None if parts[3] == "-" else int(parts[3])
+            if offsets or time.time() > deadline:
+                return offsets
+            time.sleep(1)
 
     def status(self):
         """[{index, pid, bootstrap, alive}] per broker, from the state file."""
