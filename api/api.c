@@ -23,16 +23,18 @@ static const route_t routes[] = {
         {"/metrics", {kp_h_metrics}, "GET"},
         {"/api/v1/openapi.json", {kp_h_openapi}, "GET"},
         {"/api/v1/clusters", {kp_h_clusters_list, kp_h_cluster_create}, "GET, POST"},
-        {"/api/v1/clusters/*", {kp_h_cluster_get, NULL, kp_h_cluster_put, kp_h_cluster_delete},
+        {"/api/v1/clusters/*",
+         {kp_h_cluster_get, NULL, kp_h_cluster_put, kp_h_cluster_delete},
          "GET, PUT, DELETE"},
         {"/api/v1/clusters/*/metadata", {kp_h_cluster_metadata}, "GET"},
         {"/api/v1/clusters/*/topics", {kp_h_topics_list, kp_h_topic_create}, "GET, POST"},
         /* a topic name, a URL-encoded pattern, or ".../refresh" (POST) */
-        {"/api/v1/clusters/*/topics/**", {kp_h_topic_get, kp_h_topic_post, NULL,
-                                          kp_h_topic_delete},
+        {"/api/v1/clusters/*/topics/**",
+         {kp_h_topic_get, kp_h_topic_post, NULL, kp_h_topic_delete},
          "GET, POST, DELETE"},
         {"/api/v1/groups", {kp_h_groups_list, kp_h_group_create}, "GET, POST"},
-        {"/api/v1/groups/*", {kp_h_group_get, NULL, kp_h_group_put, kp_h_group_delete},
+        {"/api/v1/groups/*",
+         {kp_h_group_get, NULL, kp_h_group_put, kp_h_group_delete},
          "GET, PUT, DELETE"},
         {"/api/v1/groups/*/plans", {kp_h_plans_list, kp_h_plan_create}, "GET, POST"},
         {"/api/v1/groups/*/plans/*", {kp_h_plan_get}, "GET"},
@@ -46,7 +48,7 @@ static const route_t routes[] = {
 };
 
 #define MAX_PARAMS 4
-#define MAX_SEGS 16
+#define MAX_SEGS   16
 
 /* Finds the segments of @p path ("/a/b" → "a/b", "b"): pointers into it, nothing cut
  * yet. @returns the count, or -1 when there are too many or an empty one. */

@@ -13,9 +13,9 @@ struct kp_discovery;
 typedef struct kp_api {
         struct kp_store *store;
         struct kp_embedded *emb;
-        struct kp_runtime *rt;         /* NULL: groups cannot be started */
+        struct kp_runtime *rt; /* NULL: groups cannot be started */
         struct kp_discovery *discovery;
-        kp_http_t *http;               /* set once listening: for /metrics */
+        kp_http_t *http; /* set once listening: for /metrics */
         int metadata_timeout_ms;
 } kp_api_t;
 

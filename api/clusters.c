@@ -20,9 +20,9 @@
 /* A config key holding a secret is stored but never shown (API.md). */
 static int is_secret_key(const char *key)
 {
-        static const char *const marks[] = {"password", "secret", "token",
-                                            "sasl.oauthbearer.config", "ssl.key.pem",
-                                            "ssl.keystore", NULL};
+        static const char *const marks[] = {
+                "password",    "secret",       "token", "sasl.oauthbearer.config",
+                "ssl.key.pem", "ssl.keystore", NULL};
         for (const char *const *m = marks; *m; m++)
                 if (strstr(key, *m))
                         return 1;
@@ -35,7 +35,8 @@ static json_t *config_masked(const json_t *config)
         json_t *out = json_object();
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)config, key, v) {
+        json_object_foreach((json_t *)config, key, v)
+        {
                 json_object_set_new(out, key,
                                     is_secret_key(key) ? json_string(SECRET_MASK)
                                                        : json_deep_copy(v));
@@ -53,13 +54,13 @@ static json_t *cluster_view(kp_api_t *api, const json_t *doc)
 {
         char *bs = kp_api_cluster_bootstrap(api, doc);
         json_t *emb = json_object_get(doc, "embedded");
-        json_t *v = json_pack("{s:O, s:o, s:O, s:o, s:O, s:O}", "name",
-                              json_object_get(doc, "name"), "bootstrap_servers",
-                              bs ? json_string(bs) : json_null(), "embedded",
-                              json_is_object(emb) ? emb : json_false(), "config",
-                              config_masked(json_object_get(doc, "config")), "created_at",
-                              json_object_get(doc, "created_at"), "updated_at",
-                              json_object_get(doc, "updated_at"));
+        json_t *v =
+                json_pack("{s:O, s:o, s:O, s:o, s:O, s:O}", "name", json_object_get(doc, "name"),
+                          "bootstrap_servers", bs ? json_string(bs) : json_null(), "embedded",
+                          json_is_object(emb) ? emb : json_false(), "config",
+                          config_masked(json_object_get(doc, "config")), "created_at",
+                          json_object_get(doc, "created_at"), "updated_at",
+                          json_object_get(doc, "updated_at"));
         free(bs);
         return v;
 }
@@ -86,7 +87,8 @@ static void embedded_check(const json_t *emb, json_t *errors)
         }
         size_t i;
         json_t *t;
-        json_array_foreach(topics, i, t) {
+        json_array_foreach(topics, i, t)
+        {
                 char f[64];
                 snprintf(f, sizeof(f), "embedded.topics[%zu]", i);
                 if (!json_is_object(t)) {
@@ -114,8 +116,8 @@ static void embedded_check(const json_t *emb, json_t *errors)
  * to @p errors. With @p old (replace), "******" config values keep the stored secret.
  * @returns the doc to store (new reference) or NULL when @p errors got entries.
  */
-static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
-                                     const json_t *old, json_t *errors)
+static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, const json_t *old,
+                                     json_t *errors)
 {
         static const char *const fields[] = {"name", "bootstrap_servers", "config", "embedded",
                                              NULL};
@@ -132,8 +134,8 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
         else if (!bs && !emb)
                 kp_field_error(errors, "bootstrap_servers",
                                "is required (or \"embedded\" for an in-process cluster)");
-        else if (bs && (!json_is_string(bs) || !json_string_length(bs) ||
-                        json_string_length(bs) > 4096))
+        else if (bs &&
+                 (!json_is_string(bs) || !json_string_length(bs) || json_string_length(bs) > 4096))
                 kp_field_error(errors, "bootstrap_servers",
                                "must be a non-empty string host:port[,host:port...]");
         if (emb)
@@ -147,7 +149,8 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
                 const char *key;
                 json_t *v;
                 json_t *oldcfg = old ? json_object_get(old, "config") : NULL;
-                json_object_foreach(config, key, v) {
+                json_object_foreach(config, key, v)
+                {
                         /* a masked value sent back unchanged keeps the stored secret */
                         if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
                             json_object_get(oldcfg, key))
@@ -172,12 +175,10 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name,
         }
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        json_t *doc = json_pack("{s:s, s:o, s:O, s:o, s:s, s:s}", "name", name,
-                                "bootstrap_servers", bs ? json_deep_copy(bs) : json_null(),
-                                "embedded", emb ? emb : json_false(), "config", cfg,
-                                "created_at",
-                                old ? json_string_value(json_object_get(old, "created_at"))
-                                    : now,
+        json_t *doc = json_pack("{s:s, s:o, s:O, s:o, s:s, s:s}", "name", name, "bootstrap_servers",
+                                bs ? json_deep_copy(bs) : json_null(), "embedded",
+                                emb ? emb : json_false(), "config", cfg, "created_at",
+                                old ? json_string_value(json_object_get(old, "created_at")) : now,
                                 "updated_at", now);
         return doc;
 }
@@ -188,8 +189,8 @@ static int embedded_start(kp_api_t *api, const json_t *doc, char *errstr, size_t
         json_t *emb = json_object_get(doc, "embedded");
         json_t *b = json_object_get(emb, "brokers");
         return kp_embedded_start(api->emb, json_string_value(json_object_get(doc, "name")),
-                                 b ? (int)json_integer_value(b) : 1,
-                                 json_object_get(emb, "topics"), NULL, errstr, errstr_size);
+                                 b ? (int)json_integer_value(b) : 1, json_object_get(emb, "topics"),
+                                 NULL, errstr, errstr_size);
 }
 
 static json_t *cluster_list_view(void *ctx, const json_t *doc)
@@ -197,8 +198,7 @@ static json_t *cluster_list_view(void *ctx, const json_t *doc)
         return cluster_view(ctx, doc);
 }
 
-void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                        char **p)
+void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *arr = NULL;
@@ -220,8 +220,7 @@ json_t *kp_api_cluster_or_404(kp_api_t *api, const char *name, kp_http_resp_t *r
         return err ? NULL : doc;
 }
 
-void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                         char **p)
+void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *body = NULL, *doc = NULL, *existing = NULL;
@@ -296,8 +295,7 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         int restart = json_is_object(new_emb) &&
                       (!json_is_object(old_emb) || !json_equal(old_emb, new_emb));
         if (restart && embedded_start(api, doc, errstr, sizeof(errstr))) {
-                kp_resp_problem(resp, 503, "cannot start embedded cluster %s: %s", p[0],
-                                errstr);
+                kp_resp_problem(resp, 503, "cannot start embedded cluster %s: %s", p[0], errstr);
                 goto out;
         }
         if (json_is_object(old_emb) && !json_is_object(new_emb))
@@ -315,8 +313,7 @@ out:
         json_decref(body);
 }
 
-void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                         char **p)
+void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         (void)req;
@@ -333,8 +330,7 @@ void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
         resp->status = 204;
 }
 
-void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                           char **p)
+void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *doc = NULL;
@@ -350,7 +346,7 @@ void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp
                 goto out;
         }
         int err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), NULL,
-                                      api->metadata_timeout_ms, &md, errstr, sizeof(errstr));
+                                          api->metadata_timeout_ms, &md, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_problem(resp, err == KP_ERR_UNAVAILABLE ? 503 : kp_resp_status_of(err),
                                 "cluster %s: %s", p[0], errstr);
@@ -359,13 +355,11 @@ void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp
         json_t *brokers = json_array(), *topics = json_array();
         for (size_t i = 0; i < md->broker_cnt; i++)
                 json_array_append_new(brokers,
-                                      json_pack("{s:i, s:s, s:i}", "id", md->brokers[i].id,
-                                                "host", md->brokers[i].host, "port",
-                                                md->brokers[i].port));
+                                      json_pack("{s:i, s:s, s:i}", "id", md->brokers[i].id, "host",
+                                                md->brokers[i].host, "port", md->brokers[i].port));
         for (size_t i = 0; i < md->topic_cnt; i++)
-                json_array_append_new(topics, json_pack("{s:s, s:i}", "name",
-                                                        md->topics[i].name, "partitions",
-                                                        md->topics[i].partitions));
+                json_array_append_new(topics, json_pack("{s:s, s:i}", "name", md->topics[i].name,
+                                                        "partitions", md->topics[i].partitions));
         kp_resp_json(resp, 200,
                      json_pack("{s:s, s:s, s:o, s:o}", "cluster", p[0], "bootstrap_servers", bs,
                                "brokers", brokers, "topics", topics));
@@ -381,7 +375,8 @@ json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *er
         json_t *out = json_object();
         size_t i;
         json_t *n;
-        json_array_foreach(names, i, n) {
+        json_array_foreach(names, i, n)
+        {
                 const char *name = json_string_value(n);
                 json_t *doc = NULL;
                 if (!name || json_object_get(out, name))
@@ -392,8 +387,7 @@ json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *er
                 }
                 char *bs = kp_api_cluster_bootstrap(api, doc);
                 if (!bs) {
-                        snprintf(errstr, errstr_size, "embedded cluster %s is not running",
-                                 name);
+                        snprintf(errstr, errstr_size, "embedded cluster %s is not running", name);
                         json_decref(doc);
                         json_decref(out);
                         return NULL;

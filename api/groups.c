@@ -21,8 +21,9 @@ static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *
         char f[64], errstr[512];
         snprintf(f, sizeof(f), "topics[%zu]", i);
         if (!json_is_object(t)) {
-                kp_field_error(errors, f, "must be {\"cluster\", \"topic\"} or "
-                                          "{\"cluster\", \"pattern\"}");
+                kp_field_error(errors, f,
+                               "must be {\"cluster\", \"topic\"} or "
+                               "{\"cluster\", \"pattern\"}");
                 return;
         }
         kp_fields_check(t, fields, f, errors);
@@ -49,8 +50,8 @@ static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *
                 return;
         }
         json_t *doc = NULL;
-        int err = jt ? kp_store_topic_get(api->store, cluster, json_string_value(jt), &doc,
-                                          errstr, sizeof(errstr))
+        int err = jt ? kp_store_topic_get(api->store, cluster, json_string_value(jt), &doc, errstr,
+                                          sizeof(errstr))
                      : kp_store_pattern_get(api->store, cluster, json_string_value(jp), &doc,
                                             errstr, sizeof(errstr));
         json_decref(doc);
@@ -69,11 +70,11 @@ static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *
  * @returns the doc to store or NULL; *statusp = 400 (errors) or 422 (unregistered).
  */
 static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char *path_name,
-                                   const json_t *old, json_t *errors, int *statusp,
-                                   char *why, size_t why_size)
+                                   const json_t *old, json_t *errors, int *statusp, char *why,
+                                   size_t why_size)
 {
-        static const char *const fields[] = {"name", "topics", "parallelism", "strategy",
-                                             "rebalance", "start_offset", "sink", NULL};
+        static const char *const fields[] = {"name",      "topics",       "parallelism", "strategy",
+                                             "rebalance", "start_offset", "sink",        NULL};
         char errstr[512];
         int unregistered = 0;
         *statusp = 400;
@@ -94,8 +95,7 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *strat = json_object_get(body, "strategy");
         kp_strategy_t s;
-        if (strat && (!json_is_string(strat) ||
-                      kp_strategy_parse(json_string_value(strat), &s)))
+        if (strat && (!json_is_string(strat) || kp_strategy_parse(json_string_value(strat), &s)))
                 kp_field_error(errors, "strategy",
                                "must be one of balanced, weighted, flink, range, roundrobin");
         json_t *reb = json_object_get(body, "rebalance");
@@ -123,10 +123,9 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                 strat ? json_string_value(strat) : "balanced", "rebalance",
                 reb ? json_is_true(reb) : 0, "start_offset",
                 so ? json_string_value(so) : "earliest", "sink",
-                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"),
-                "created_at",
-                old ? json_string_value(json_object_get(old, "created_at")) : now,
-                "updated_at", now);
+                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"), "created_at",
+                old ? json_string_value(json_object_get(old, "created_at")) : now, "updated_at",
+                now);
         return doc;
 }
 
@@ -253,8 +252,7 @@ void kp_h_group_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
         json_decref(doc);
 }
 
-void kp_h_group_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                       char **p)
+void kp_h_group_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         (void)req;
@@ -280,8 +278,10 @@ static json_t *plan_clusters(const json_t *plan)
         json_t *names = json_array(), *seen = json_object();
         size_t i, j;
         json_t *t, *pt;
-        json_array_foreach(json_object_get(plan, "tasks"), i, t) {
-                json_array_foreach(json_object_get(t, "partitions"), j, pt) {
+        json_array_foreach(json_object_get(plan, "tasks"), i, t)
+        {
+                json_array_foreach(json_object_get(t, "partitions"), j, pt)
+                {
                         const char *c = json_string_value(json_object_get(pt, "cluster"));
                         if (c && !json_object_get(seen, c)) {
                                 json_object_set_new(seen, c, json_true());
@@ -301,10 +301,9 @@ int kp_api_group_run(kp_api_t *api, const char *name, const json_t *group, const
         json_decref(names);
         if (!clusters)
                 return KP_ERR_UNAVAILABLE;
-        int err = apply ? kp_runtime_group_apply(api->rt, name, plan, clusters, errstr,
-                                                 errstr_size)
-                        : kp_runtime_group_start(api->rt, group, plan, clusters, errstr,
-                                                 errstr_size);
+        int err =
+                apply ? kp_runtime_group_apply(api->rt, name, plan, clusters, errstr, errstr_size)
+                      : kp_runtime_group_start(api->rt, group, plan, clusters, errstr, errstr_size);
         json_decref(clusters);
         return err;
 }
@@ -328,8 +327,7 @@ void kp_h_group_start(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         }
         int err = kp_store_plan_get(api->store, p[0], 0, &plan, errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND)
-                err = kp_api_group_replan(api, p[0], NULL, &plan, NULL, errstr,
-                                          sizeof(errstr));
+                err = kp_api_group_replan(api, p[0], NULL, &plan, NULL, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 goto out;
@@ -369,8 +367,7 @@ void kp_h_group_stop(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
                      status ? status : json_pack("{s:s, s:s}", "group", p[0], "state", "stopped"));
 }
 
-void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                       char **p)
+void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         (void)req;
         if (group_exists(api, p[0], resp))

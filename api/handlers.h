@@ -7,16 +7,15 @@
 #include "api.h"
 
 /* p[] holds the path parameters captured by the route, in order (borrowed). */
-typedef void(kp_handler_t)(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                           char **p);
+typedef void(kp_handler_t)(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p);
 
 kp_handler_t kp_h_livez, kp_h_readyz, kp_h_metrics, kp_h_openapi, kp_h_asset;
 kp_handler_t kp_h_clusters_list, kp_h_cluster_create, kp_h_cluster_get, kp_h_cluster_put,
         kp_h_cluster_delete, kp_h_cluster_metadata;
 kp_handler_t kp_h_topics_list, kp_h_topic_create, kp_h_topic_get, kp_h_topic_delete,
         kp_h_topic_post;
-kp_handler_t kp_h_groups_list, kp_h_group_create, kp_h_group_get, kp_h_group_put,
-        kp_h_group_delete, kp_h_group_start, kp_h_group_stop, kp_h_group_status;
+kp_handler_t kp_h_groups_list, kp_h_group_create, kp_h_group_get, kp_h_group_put, kp_h_group_delete,
+        kp_h_group_start, kp_h_group_stop, kp_h_group_status;
 kp_handler_t kp_h_plans_list, kp_h_plan_create, kp_h_plan_get, kp_h_whatif, kp_h_sweep;
 
 /* Helpers shared by handlers (clusters.c). */

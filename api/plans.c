@@ -28,7 +28,8 @@ static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, c
         size_t i, j;
         json_t *t;
         int err = 0;
-        json_array_foreach(json_object_get(group, "topics"), i, t) {
+        json_array_foreach(json_object_get(group, "topics"), i, t)
+        {
                 const char *cluster = json_string_value(json_object_get(t, "cluster"));
                 const char *topic = json_string_value(json_object_get(t, "topic"));
                 const char *pattern = json_string_value(json_object_get(t, "pattern"));
@@ -47,13 +48,13 @@ static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, c
                 if (err) {
                         json_decref(list);
                         snprintf(errstr, errstr_size, "%s %s of cluster %s is not registered",
-                                 topic ? "topic" : "pattern", topic ? topic : pattern,
-                                 cluster);
+                                 topic ? "topic" : "pattern", topic ? topic : pattern, cluster);
                         err = KP_ERR_UNPROCESSABLE;
                         goto out;
                 }
                 json_t *e;
-                json_array_foreach(list, j, e) {
+                json_array_foreach(list, j, e)
+                {
                         const char *name = json_string_value(json_object_get(e, "name"));
                         json_int_t parts = json_integer_value(json_object_get(e, "partitions"));
                         char key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 4];
@@ -63,15 +64,15 @@ static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, c
                         if (json_object_get(seen, key))
                                 continue;
                         json_object_set_new(seen, key, json_true());
-                        json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "cluster",
-                                                             cluster, "topic", name,
-                                                             "partitions", parts));
+                        json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "cluster", cluster,
+                                                             "topic", name, "partitions", parts));
                 }
                 json_decref(list);
         }
         if (!json_array_size(out)) {
-                snprintf(errstr, errstr_size, "the group's topics have no partitions (a "
-                                              "pattern that matches nothing?)");
+                snprintf(errstr, errstr_size,
+                         "the group's topics have no partitions (a "
+                         "pattern that matches nothing?)");
                 err = KP_ERR_UNPROCESSABLE;
         }
 out:
@@ -100,7 +101,8 @@ static double *weights_flat(const json_t *list, const kp_plan_topic_t *topics, s
                 w[i] = dflt;
         size_t k;
         json_t *e;
-        json_array_foreach(list, k, e) {
+        json_array_foreach(list, k, e)
+        {
                 const char *c = json_string_value(json_object_get(e, "cluster"));
                 const char *t = json_string_value(json_object_get(e, "topic"));
                 json_int_t p = json_integer_value(json_object_get(e, "partition"));
@@ -132,8 +134,7 @@ typedef struct sample {
  * weights, or NULL when nothing moved (or a cluster did not answer: counts are then
  * balanced instead).
  */
-static void sample_rates(kp_api_t *api, const kp_plan_topic_t *topics, size_t n,
-                         double **weightsp)
+static void sample_rates(kp_api_t *api, const kp_plan_topic_t *topics, size_t n, double **weightsp)
 {
         char errstr[512];
         size_t total = 0, ns = 0;
@@ -168,8 +169,8 @@ static void sample_rates(kp_api_t *api, const kp_plan_topic_t *topics, size_t n,
                         }
                 }
                 for (int32_t p = 0; p < topics[i].partitions; p++)
-                        rd_kafka_topic_partition_list_add(s[k].first, topics[i].topic, p)
-                                ->opaque = (void *)(uintptr_t)(off + (size_t)p);
+                        rd_kafka_topic_partition_list_add(s[k].first, topics[i].topic, p)->opaque =
+                                (void *)(uintptr_t)(off + (size_t)p);
         }
         for (size_t k = 0; k < ns && ok; k++) {
                 s[k].second = rd_kafka_topic_partition_list_copy(s[k].first);
@@ -250,17 +251,17 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
                 json_t *e = json_array_get(parts, i);
                 topics[i].cluster = json_string_value(json_object_get(e, "cluster"));
                 topics[i].topic = json_string_value(json_object_get(e, "topic"));
-                topics[i].partitions = (int32_t)json_integer_value(json_object_get(e, "partitions"));
+                topics[i].partitions =
+                        (int32_t)json_integer_value(json_object_get(e, "partitions"));
                 total += topics[i].partitions;
         }
         /* parallelism: asked for, else the group's, else one task per partition */
         json_t *jp = json_object_get(opts, "parallelism");
         if (!json_is_integer(jp))
                 jp = json_object_get(doc, "parallelism");
-        int32_t par = json_is_integer(jp) ? (int32_t)json_integer_value(jp)
-                                          : (int32_t)(total < KP_PARALLELISM_MAX
-                                                              ? total
-                                                              : KP_PARALLELISM_MAX);
+        int32_t par = json_is_integer(jp)
+                              ? (int32_t)json_integer_value(jp)
+                              : (int32_t)(total < KP_PARALLELISM_MAX ? total : KP_PARALLELISM_MAX);
         json_t *js = json_object_get(opts, "strategy");
         if (!json_is_string(js))
                 js = json_object_get(doc, "strategy");
@@ -303,10 +304,10 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         /* key order of the answer: group, version (set by the store), parallelism, ... */
-        json_t *full = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O}", "group", group,
-                                 "parallelism", json_object_get(pj, "parallelism"),
-                                 "strategy", json_object_get(pj, "strategy"), "created_at",
-                                 now, "tasks", json_object_get(pj, "tasks"), "analysis",
+        json_t *full = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O}", "group", group, "parallelism",
+                                 json_object_get(pj, "parallelism"), "strategy",
+                                 json_object_get(pj, "strategy"), "created_at", now, "tasks",
+                                 json_object_get(pj, "tasks"), "analysis",
                                  json_object_get(pj, "analysis"));
         if (!full) {
                 err = KP_ERR_NOMEM;
@@ -317,8 +318,7 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
         json_decref(full);
         /* answer what is stored: "version" sits after "group" there */
         if (!err)
-                err = kp_store_plan_get(api->store, group, version, planp, errstr,
-                                        errstr_size);
+                err = kp_store_plan_get(api->store, group, version, planp, errstr, errstr_size);
 out:
         kp_plan_destroy(plan);
         free(weights);
@@ -354,8 +354,7 @@ void kp_h_plans_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
 
 void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
-        static const char *const fields[] = {"parallelism", "strategy", "apply", "weights",
-                                             NULL};
+        static const char *const fields[] = {"parallelism", "strategy", "apply", "weights", NULL};
         char errstr[512];
         json_t *body = NULL, *doc = NULL, *plan = NULL;
         json_t *errors = json_array();
@@ -375,12 +374,12 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 json_t *par = json_object_get(body, "parallelism");
                 if (par && (!json_is_integer(par) || json_integer_value(par) < 1 ||
                             json_integer_value(par) > KP_PARALLELISM_MAX))
-                        kp_field_error(errors, "parallelism", "must be 1..%d",
-                                       KP_PARALLELISM_MAX);
+                        kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
                 json_t *st = json_object_get(body, "strategy");
                 if (st && (!json_is_string(st) || kp_strategy_parse(json_string_value(st), &s)))
-                        kp_field_error(errors, "strategy", "must be one of balanced, weighted, "
-                                                           "flink, range, roundrobin");
+                        kp_field_error(errors, "strategy",
+                                       "must be one of balanced, weighted, "
+                                       "flink, range, roundrobin");
                 json_t *ap = json_object_get(body, "apply");
                 if (ap && !json_is_boolean(ap))
                         kp_field_error(errors, "apply", "must be true or false");
@@ -389,7 +388,8 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 json_t *e;
                 if (w && !json_is_array(w))
                         kp_field_error(errors, "weights", "must be an array");
-                json_array_foreach(w, i, e) {
+                json_array_foreach(w, i, e)
+                {
                         char f[64];
                         snprintf(f, sizeof(f), "weights[%zu]", i);
                         if (!json_is_object(e) || !json_is_string(json_object_get(e, "cluster")) ||
@@ -397,8 +397,9 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                             !json_is_integer(json_object_get(e, "partition")) ||
                             !json_is_number(json_object_get(e, "weight")) ||
                             json_number_value(json_object_get(e, "weight")) < 0)
-                                kp_field_error(errors, f, "must be {cluster, topic, partition, "
-                                                          "weight >= 0}");
+                                kp_field_error(errors, f,
+                                               "must be {cluster, topic, partition, "
+                                               "weight >= 0}");
                 }
         }
         if (json_array_size(errors)) {
@@ -416,11 +417,11 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 if (st == KP_GROUP_RUNNING || st == KP_GROUP_STARTING) {
                         err = kp_api_group_run(api, p[0], doc, plan, 1, errstr, sizeof(errstr));
                         if (err) {
-                                kp_resp_problem(resp, kp_resp_status_of(err),
-                                                "plan version %d stored but not applied: %s",
-                                                (int)json_integer_value(
-                                                        json_object_get(plan, "version")),
-                                                errstr);
+                                kp_resp_problem(
+                                        resp, kp_resp_status_of(err),
+                                        "plan version %d stored but not applied: %s",
+                                        (int)json_integer_value(json_object_get(plan, "version")),
+                                        errstr);
                                 goto out;
                         }
                 }
@@ -446,8 +447,9 @@ void kp_h_plan_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp
                 char *end;
                 long v = strtol(p[1], &end, 10);
                 if (*end || v < 1 || v > 1000000000) {
-                        kp_resp_problem(resp, 404, "plan version must be a number >= 1 or "
-                                                   "\"current\"");
+                        kp_resp_problem(resp, 404,
+                                        "plan version must be a number >= 1 or "
+                                        "\"current\"");
                         return;
                 }
                 version = (int)v;
@@ -536,11 +538,11 @@ void kp_h_sweep(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, c
                                 kp_resp_problem(resp, 422, "parallelism %d: %s", (int)t, errstr);
                                 goto out;
                         }
-                        json_array_append_new(
-                                items, json_pack("{s:i, s:s, s:o}", "parallelism", (int)t,
-                                                 "strategy", kp_strategy_name(in.strategy),
-                                                 "analysis",
-                                                 kp_plan_analysis_to_json(&plan->analysis)));
+                        json_array_append_new(items,
+                                              json_pack("{s:i, s:s, s:o}", "parallelism", (int)t,
+                                                        "strategy", kp_strategy_name(in.strategy),
+                                                        "analysis",
+                                                        kp_plan_analysis_to_json(&plan->analysis)));
                         kp_plan_destroy(plan);
                 }
         }
@@ -578,26 +580,27 @@ void kp_api_partitions_changed(void *opaque, const char *cluster)
                 return;
         size_t i, j;
         json_t *g, *t;
-        json_array_foreach(groups, i, g) {
+        json_array_foreach(groups, i, g)
+        {
                 int uses = 0;
-                json_array_foreach(json_object_get(g, "topics"), j, t) {
+                json_array_foreach(json_object_get(g, "topics"), j, t)
+                {
                         const char *c = json_string_value(json_object_get(t, "cluster"));
                         if (c && !strcmp(c, cluster))
                                 uses = 1;
                 }
                 const char *name = json_string_value(json_object_get(g, "name"));
                 json_t *cur = NULL, *plan = NULL;
-                if (!uses || kp_store_plan_get(api->store, name, 0, &cur, errstr,
-                                               sizeof(errstr)))
+                if (!uses || kp_store_plan_get(api->store, name, 0, &cur, errstr, sizeof(errstr)))
                         continue;
                 /* same parallelism and strategy as the plan in force, sticky */
-                json_t *opts = json_pack("{s:O, s:O}", "parallelism",
-                                         json_object_get(cur, "parallelism"), "strategy",
-                                         json_object_get(cur, "strategy"));
-                if (!kp_api_group_replan(api, name, opts, &plan, NULL, errstr,
-                                         sizeof(errstr))) {
-                        fprintf(stderr, "kplane: partitions of cluster %s changed: group %s "
-                                        "re-planned as version %d\n",
+                json_t *opts =
+                        json_pack("{s:O, s:O}", "parallelism", json_object_get(cur, "parallelism"),
+                                  "strategy", json_object_get(cur, "strategy"));
+                if (!kp_api_group_replan(api, name, opts, &plan, NULL, errstr, sizeof(errstr))) {
+                        fprintf(stderr,
+                                "kplane: partitions of cluster %s changed: group %s "
+                                "re-planned as version %d\n",
                                 cluster, name,
                                 (int)json_integer_value(json_object_get(plan, "version")));
                         int st = api->rt ? kp_runtime_group_state(api->rt, name, NULL, 0)

@@ -74,8 +74,7 @@ void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc)
         resp->content_type = "application/json";
 }
 
-static void problem_v(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt,
-                      va_list ap)
+static void problem_v(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt, va_list ap)
 {
         char detail[1024];
         vsnprintf(detail, sizeof(detail), fmt, ap);
@@ -102,8 +101,7 @@ void kp_resp_problem(kp_http_resp_t *resp, int status, const char *fmt, ...)
         va_end(ap);
 }
 
-void kp_resp_problem_errors(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt,
-                            ...)
+void kp_resp_problem_errors(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -181,8 +179,8 @@ int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, js
         }
         json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!body) {
-                kp_resp_problem(resp, 400, "malformed JSON at line %d, column %d: %s",
-                                jerr.line, jerr.column, jerr.text);
+                kp_resp_problem(resp, 400, "malformed JSON at line %d, column %d: %s", jerr.line,
+                                jerr.column, jerr.text);
                 return -1;
         }
         if (!json_is_object(body)) {
@@ -210,15 +208,15 @@ int kp_fields_check(const json_t *obj, const char *const *allowed, const char *p
         const char *key;
         json_t *v;
         int n = 0;
-        json_object_foreach((json_t *)obj, key, v) {
+        json_object_foreach((json_t *)obj, key, v)
+        {
                 int ok = 0;
                 for (const char *const *a = allowed; *a; a++)
                         if (!strcmp(*a, key))
                                 ok = 1;
                 if (!ok) {
                         char field[512];
-                        snprintf(field, sizeof(field), "%s%s%s", prefix, prefix[0] ? "." : "",
-                                 key);
+                        snprintf(field, sizeof(field), "%s%s%s", prefix, prefix[0] ? "." : "", key);
                         kp_field_error(errors, field, "unknown field");
                         n++;
                 }

@@ -15,8 +15,8 @@ void kp_resp_raw(kp_http_resp_t *resp, int status, const char *content_type, con
 void kp_resp_problem(kp_http_resp_t *resp, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Same with an "errors" array (takes ownership of @p errors). */
-void kp_resp_problem_errors(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt,
-                            ...) __attribute__((format(printf, 4, 5)));
+void kp_resp_problem_errors(kp_http_resp_t *resp, int status, json_t *errors, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 /* Answers the HTTP status of kp_err_t @p err with @p errstr as the detail. */
 void kp_resp_error(kp_http_resp_t *resp, int err, const char *errstr);
 /* @returns the HTTP status for kp_err_t @p err. */

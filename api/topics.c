@@ -48,8 +48,7 @@ static void discovery_answer(kp_http_resp_t *resp, int err, const char *errstr, 
         json_decref(doc);
 }
 
-void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                       char **p)
+void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         static const char *const fields[] = {"name", "pattern", NULL};
         char errstr[512];
@@ -69,8 +68,10 @@ void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
         else if (jn && !kp_topic_name_valid(name))
                 kp_field_error(errors, "name", "must match ^[A-Za-z0-9._-]{1,249}$");
         else if (jp && (!pattern || !pattern[0] || strlen(pattern) > KP_PATTERN_MAX))
-                kp_field_error(errors, "pattern", "must be a POSIX extended regex of 1..%d "
-                               "characters", KP_PATTERN_MAX);
+                kp_field_error(errors, "pattern",
+                               "must be a POSIX extended regex of 1..%d "
+                               "characters",
+                               KP_PATTERN_MAX);
         if (json_array_size(errors)) {
                 kp_resp_problem_errors(resp, 400, errors, "invalid topic registration");
                 errors = NULL;
@@ -93,8 +94,8 @@ out:
 }
 
 /* Finds a registration by topic name, else by pattern. */
-static int registration_get(kp_api_t *api, const char *cluster, const char *key,
-                            json_t **docp, int *is_pattern, char *errstr, size_t errstr_size)
+static int registration_get(kp_api_t *api, const char *cluster, const char *key, json_t **docp,
+                            int *is_pattern, char *errstr, size_t errstr_size)
 {
         *is_pattern = 0;
         int err = kp_store_topic_get(api->store, cluster, key, docp, errstr, errstr_size);
@@ -131,8 +132,7 @@ void kp_h_topic_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
                 kp_resp_json(resp, 200, doc);
 }
 
-void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp,
-                       char **p)
+void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         int is_pattern;
@@ -141,10 +141,9 @@ void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
         if (!doc)
                 return;
         json_decref(doc);
-        int err = is_pattern ? kp_store_pattern_delete(api->store, p[0], p[1], errstr,
-                                                           sizeof(errstr))
-                                 : kp_store_topic_delete(api->store, p[0], p[1], errstr,
-                                                         sizeof(errstr));
+        int err = is_pattern
+                          ? kp_store_pattern_delete(api->store, p[0], p[1], errstr, sizeof(errstr))
+                          : kp_store_topic_delete(api->store, p[0], p[1], errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 return;
@@ -174,11 +173,11 @@ void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         json_decref(doc);
         doc = NULL;
         int err = is_pattern ? kp_discovery_pattern(api->store, api->emb, p[0], key, 0,
-                                                api->metadata_timeout_ms, &doc, &changed,
-                                                errstr, sizeof(errstr))
-                         : kp_discovery_topic(api->store, api->emb, p[0], key, 0,
-                                              api->metadata_timeout_ms, &doc, &changed, errstr,
-                                              sizeof(errstr));
+                                                    api->metadata_timeout_ms, &doc, &changed,
+                                                    errstr, sizeof(errstr))
+                             : kp_discovery_topic(api->store, api->emb, p[0], key, 0,
+                                                  api->metadata_timeout_ms, &doc, &changed, errstr,
+                                                  sizeof(errstr));
         if (!err && changed)
                 kp_api_partitions_changed(api, p[0]);
         discovery_answer(resp, err, errstr, doc, 0, p[0], key);

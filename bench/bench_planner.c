@@ -1,4 +1,5 @@
-/* bench_planner.c — how fast the planner and its JSON are, against baselines measured in the same run. */
+/* bench_planner.c — how fast the planner and its JSON are, against baselines measured in the same
+ * run. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -157,7 +158,9 @@ int main(void)
         {
                 topo_t tp;
                 topo_init(&tp, 10000);
-                kp_plan_input_t in = {.topics = tp.topics, .topic_cnt = tp.K, .parallelism = 1000,
+                kp_plan_input_t in = {.topics = tp.topics,
+                                      .topic_cnt = tp.K,
+                                      .parallelism = 1000,
                                       .strategy = KP_STRATEGY_BALANCED};
                 double best_plan = INFINITY, best_json = INFINITY, best_dump = INFINITY;
                 char errstr[128];

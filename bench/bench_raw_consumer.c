@@ -1,4 +1,5 @@
-/* bench_raw_consumer.c — the baseline for kplane's consumption figures: one plain librdkafka consumer reading a topic to a count. */
+/* bench_raw_consumer.c — the baseline for kplane's consumption figures: one plain librdkafka
+ * consumer reading a topic to a count. */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>

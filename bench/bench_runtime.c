@@ -1,4 +1,5 @@
-/* bench_runtime.c — runtime throughput vs a raw librdkafka consumer, and the footprint of 1,000 idle tasks. */
+/* bench_runtime.c — runtime throughput vs a raw librdkafka consumer, and the footprint of 1,000
+ * idle tasks. */
 #include "runtime.h"
 #include "util.h"
 
@@ -61,8 +62,10 @@ static pid_t mock_spawn(int clusters, const char *topic, int partitions, int msg
                                                                prk, RD_KAFKA_V_TOPIC(topic),
                                                                RD_KAFKA_V_PARTITION(p),
                                                                RD_KAFKA_V_KEY(key, strlen(key)),
-                                                               RD_KAFKA_V_VALUE(val, (size_t)value_size),
-                                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                               RD_KAFKA_V_VALUE(val,
+                                                                                (size_t)value_size),
+                                                               RD_KAFKA_V_MSGFLAGS(
+                                                                       RD_KAFKA_MSG_F_COPY),
                                                                RD_KAFKA_V_END) ==
                                                        RD_KAFKA_RESP_ERR__QUEUE_FULL)
                                                         rd_kafka_poll(prk, 10);
@@ -147,7 +150,8 @@ static json_t *plan_for(int tasks, int clusters, const char *topic, int partitio
                         char name[16];
                         snprintf(name, sizeof(name), "c%d", c);
                         json_array_append_new(
-                                json_object_get(json_array_get(ta, (size_t)(k % tasks)), "partitions"),
+                                json_object_get(json_array_get(ta, (size_t)(k % tasks)),
+                                                "partitions"),
                                 json_pack("{s:s, s:s, s:i}", "cluster", name, "topic", topic,
                                           "partition", p));
                 }
@@ -161,8 +165,9 @@ static json_t *clusters_for(char boot[][256], int clusters)
         for (c = 0; c < clusters; c++) {
                 char name[16];
                 snprintf(name, sizeof(name), "c%d", c);
-                json_object_set_new(o, name, json_pack("{s:s, s:{s:s}}", "bootstrap_servers",
-                                                       boot[c], "config", "log_level", "0"));
+                json_object_set_new(o, name,
+                                    json_pack("{s:s, s:{s:s}}", "bootstrap_servers", boot[c],
+                                              "config", "log_level", "0"));
         }
         return o;
 }
@@ -274,9 +279,10 @@ static int bench_footprint(int idle_s)
         {
                 json_t *st = kp_runtime_group_status(rt, "bench-idle"), *pp;
                 size_t i, known = 0;
-                json_array_foreach(json_object_get(st, "partitions"), i, pp)
-                        known += json_is_integer(json_object_get(pp, "high_watermark"));
-                printf("footprint: %zu tasks, %zu partitions, %zu of them fetched (watermark known)\n",
+                json_array_foreach(json_object_get(st, "partitions"), i, pp) known +=
+                        json_is_integer(json_object_get(pp, "high_watermark"));
+                printf("footprint: %zu tasks, %zu partitions, %zu of them fetched (watermark "
+                       "known)\n",
                        json_array_size(json_object_get(st, "tasks")),
                        json_array_size(json_object_get(st, "partitions")), known);
                 json_decref(st);
@@ -289,8 +295,8 @@ static int bench_footprint(int idle_s)
         double wall = (double)(kp_time_mono_ns() - t0) / 1e9;
         printf("footprint: RSS %.1f MB (before start %.1f MB; target <= 256), threads %ld "
                "(before %ld; target <= 1100), idle CPU %.1f%% of one core over %.0f s\n",
-               (double)rss1 / 1024, (double)rss0 / 1024, th1, th0,
-               100.0 * (cpu1 - cpu0) / wall, wall);
+               (double)rss1 / 1024, (double)rss0 / 1024, th1, th0, 100.0 * (cpu1 - cpu0) / wall,
+               wall);
         t0 = kp_time_mono_ns();
         if (kp_runtime_group_stop(rt, "bench-idle", 10000, err, sizeof(err)))
                 fprintf(stderr, "stop: %s\n", err);

@@ -1,4 +1,5 @@
-/* bench_vs_assignors.c — times kplane's balanced planner on exactly the topologies bench/assignors/run.sh gives Kafka's assignors. */
+/* bench_vs_assignors.c — times kplane's balanced planner on exactly the topologies
+ * bench/assignors/run.sh gives Kafka's assignors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
  */
 
 #define TOPICS 10
-#define RUNS 5
+#define RUNS   5
 
 static double now_ms(void)
 {
@@ -109,8 +110,11 @@ int main(int argc, char **argv)
         /* warm-up: page in the allocator and the code, as the JVM side warms its JIT */
         for (int w = 0; w < 3; w++) {
                 kp_plan_topic_t t = {"bench", "warm", 10000};
-                kp_plan_input_t in = {.topics = &t, .topic_cnt = 1, .parallelism = 100,
-                                      .strategy = strategy, .skip_recommendations = 1};
+                kp_plan_input_t in = {.topics = &t,
+                                      .topic_cnt = 1,
+                                      .parallelism = 100,
+                                      .strategy = strategy,
+                                      .skip_recommendations = 1};
                 char errstr[128];
                 kp_plan_destroy(kp_planner_plan(&in, errstr, sizeof(errstr)));
         }

@@ -84,12 +84,11 @@ const kp_migration_t kp_migrations[] = {
 };
 const size_t kp_migrations_count = sizeof(kp_migrations) / sizeof(kp_migrations[0]);
 
-static const char sql_create_table[] =
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "  version    INTEGER NOT NULL PRIMARY KEY,"
-        "  name       TEXT NOT NULL,"
-        "  applied_at TEXT NOT NULL"
-        ")";
+static const char sql_create_table[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       "  version    INTEGER NOT NULL PRIMARY KEY,"
+                                       "  name       TEXT NOT NULL,"
+                                       "  applied_at TEXT NOT NULL"
+                                       ")";
 static const char sql_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 static const char sql_record[] =
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
@@ -176,8 +175,7 @@ static int apply_one(sqlite3 *db, const kp_migration_t *m, int *versionp, char *
         if (version >= m->version)
                 goto out; /* done by someone else: commit the no-op */
         if (version != m->version - 1) {
-                kp_store_errf(errstr, errstr_size, "%s: database is at version %d", what,
-                              version);
+                kp_store_errf(errstr, errstr_size, "%s: database is at version %d", what, version);
                 err = KP_ERR_INVALID;
                 goto out;
         }
@@ -211,8 +209,8 @@ int kp_migrations_apply(sqlite3 *db, const kp_migration_t *list, size_t count, i
         if (version > (int)count) {
                 /* Opening it with older code could corrupt what the newer schema means. */
                 kp_store_errf(errstr, errstr_size,
-                              "database schema version %d is newer than this kplane's %zu",
-                              version, count);
+                              "database schema version %d is newer than this kplane's %zu", version,
+                              count);
                 err = KP_ERR_INVALID;
                 goto out;
         }

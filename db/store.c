@@ -139,21 +139,21 @@ static void bind_str(sqlite3_stmt *stmt, int i, const char *s)
 }
 
 /* Steps a statement that answers no rows, then resets it. */
-static int step_done(kp_store_conn_t *conn, sqlite3_stmt *stmt, const char *what,
-                     char *errstr, size_t errstr_size)
+static int step_done(kp_store_conn_t *conn, sqlite3_stmt *stmt, const char *what, char *errstr,
+                     size_t errstr_size)
 {
         int rc = sqlite3_step(stmt);
         int err = rc == SQLITE_DONE ? 0
-                                    : kp_store_sqlite_err(kp_store_conn_db(conn), rc, what,
-                                                          errstr, errstr_size);
+                                    : kp_store_sqlite_err(kp_store_conn_db(conn), rc, what, errstr,
+                                                          errstr_size);
         sqlite3_reset(stmt);
         return err;
 }
 
 /* Steps a statement answering at most one row: 1 = a row (statement NOT reset, read
  * its columns, then reset), 0 = none (reset), < 0 = error (reset). */
-static int step_row(kp_store_conn_t *conn, sqlite3_stmt *stmt, const char *what,
-                    char *errstr, size_t errstr_size)
+static int step_row(kp_store_conn_t *conn, sqlite3_stmt *stmt, const char *what, char *errstr,
+                    size_t errstr_size)
 {
         int rc = sqlite3_step(stmt);
         if (rc == SQLITE_ROW)
@@ -166,8 +166,8 @@ static int step_row(kp_store_conn_t *conn, sqlite3_stmt *stmt, const char *what,
 
 /* 1 when the one-row, one-key lookup @p id finds a row for (@p a, @p b), 0 when not,
  * < 0 on error. */
-static int row_exists(kp_store_conn_t *conn, int id, const char *a, const char *b,
-                      char *errstr, size_t errstr_size)
+static int row_exists(kp_store_conn_t *conn, int id, const char *a, const char *b, char *errstr,
+                      size_t errstr_size)
 {
         sqlite3_stmt *stmt;
         int r = kp_store_conn_stmt(conn, id, &stmt, errstr, errstr_size);
@@ -184,9 +184,8 @@ static int row_exists(kp_store_conn_t *conn, int id, const char *a, const char *
 
 /* *namep = the first group (name order) that the "used by" query @p id finds for
  * (@p cluster, @p key), copied into @p buf; NULL when none. */
-static int used_by(kp_store_conn_t *conn, int id, const char *cluster, const char *key,
-                   char *buf, size_t size, const char **namep, char *errstr,
-                   size_t errstr_size)
+static int used_by(kp_store_conn_t *conn, int id, const char *cluster, const char *key, char *buf,
+                   size_t size, const char **namep, char *errstr, size_t errstr_size)
 {
         sqlite3_stmt *stmt;
         int r = kp_store_conn_stmt(conn, id, &stmt, errstr, errstr_size);
@@ -223,8 +222,7 @@ static int doc_text(const json_t *doc, const char *what, char **textp, char *err
 }
 
 /* *docp = the JSON value of column @p col of the current row. */
-static int column_json(sqlite3_stmt *stmt, int col, json_t **docp, char *errstr,
-                       size_t errstr_size)
+static int column_json(sqlite3_stmt *stmt, int col, json_t **docp, char *errstr, size_t errstr_size)
 {
         const char *text = (const char *)sqlite3_column_text(stmt, col);
         size_t len = (size_t)sqlite3_column_bytes(stmt, col);
@@ -240,8 +238,8 @@ static int column_json(sqlite3_stmt *stmt, int col, json_t **docp, char *errstr,
 
 /* Runs list query @p id (bound to @p key unless NULL) and appends column 0's JSON of
  * each row to @p arr. */
-static int list_docs(kp_store_conn_t *conn, int id, const char *key, json_t *arr,
-                     char *errstr, size_t errstr_size)
+static int list_docs(kp_store_conn_t *conn, int id, const char *key, json_t *arr, char *errstr,
+                     size_t errstr_size)
 {
         sqlite3_stmt *stmt;
         int rc, err = kp_store_conn_stmt(conn, id, &stmt, errstr, errstr_size);
@@ -259,8 +257,7 @@ static int list_docs(kp_store_conn_t *conn, int id, const char *key, json_t *arr
                 }
         }
         if (!err && rc != SQLITE_DONE)
-                err = kp_store_sqlite_err(kp_store_conn_db(conn), rc, "list", errstr,
-                                          errstr_size);
+                err = kp_store_sqlite_err(kp_store_conn_db(conn), rc, "list", errstr, errstr_size);
         sqlite3_reset(stmt);
         return err;
 }
@@ -442,8 +439,7 @@ static int docs_list(kp_store_t *st, int id, const char *key, json_t **arrp, cha
  * returns 0, rolled back otherwise, so a failure never leaves a partial write. */
 typedef int (*write_fn)(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size);
 
-static int in_write_tx(kp_store_t *st, write_fn fn, void *arg, char *errstr,
-                       size_t errstr_size)
+static int in_write_tx(kp_store_t *st, write_fn fn, void *arg, char *errstr, size_t errstr_size)
 {
         kp_store_conn_t *conn = kp_store_pool_get(st->pool);
         int err = kp_store_conn_begin_write(conn, errstr, errstr_size);
@@ -465,16 +461,14 @@ struct doc_write {
         const json_t *doc;
 };
 
-static int cluster_create_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                             size_t errstr_size)
+static int cluster_create_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct doc_write *w = arg;
         return doc_insert(conn, S_CLUSTER_INSERT, "cluster", w->name, w->text, w->doc, errstr,
                           errstr_size);
 }
 
-static int cluster_update_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                             size_t errstr_size)
+static int cluster_update_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct doc_write *w = arg;
         return doc_update(conn, S_CLUSTER_UPDATE, "cluster", w->name, w->text, w->doc, errstr,
@@ -498,14 +492,14 @@ static int doc_write(kp_store_t *st, write_fn fn, const char *kind, const char *
         return err;
 }
 
-int kp_store_cluster_create(kp_store_t *st, const char *name, const json_t *doc,
-                            char *errstr, size_t errstr_size)
+int kp_store_cluster_create(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                            size_t errstr_size)
 {
         return doc_write(st, cluster_create_tx, "cluster", name, doc, errstr, errstr_size);
 }
 
-int kp_store_cluster_update(kp_store_t *st, const char *name, const json_t *doc,
-                            char *errstr, size_t errstr_size)
+int kp_store_cluster_update(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                            size_t errstr_size)
 {
         return doc_write(st, cluster_update_tx, "cluster", name, doc, errstr, errstr_size);
 }
@@ -527,8 +521,7 @@ struct del_args {
         const char *key; /* topic or pattern; NULL for the cluster itself */
 };
 
-static int cluster_delete_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                             size_t errstr_size)
+static int cluster_delete_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct del_args *d = arg;
         char gbuf[KP_NAME_MAX + 64];
@@ -536,12 +529,12 @@ static int cluster_delete_tx(kp_store_conn_t *conn, void *arg, char *errstr,
         sqlite3_stmt *stmt;
         int err;
 
-        if ((err = used_by(conn, S_CLUSTER_USED_BY, d->cluster, NULL, gbuf, sizeof(gbuf),
-                           &group, errstr, errstr_size)))
+        if ((err = used_by(conn, S_CLUSTER_USED_BY, d->cluster, NULL, gbuf, sizeof(gbuf), &group,
+                           errstr, errstr_size)))
                 return err;
         if (group) {
-                kp_store_errf(errstr, errstr_size, "cluster '%s' is used by group '%s'",
-                              d->cluster, group);
+                kp_store_errf(errstr, errstr_size, "cluster '%s' is used by group '%s'", d->cluster,
+                              group);
                 return KP_ERR_IN_USE;
         }
         if ((err = kp_store_conn_stmt(conn, S_CLUSTER_DELETE, &stmt, errstr, errstr_size)))
@@ -557,8 +550,7 @@ static int cluster_delete_tx(kp_store_conn_t *conn, void *arg, char *errstr,
         return 0;
 }
 
-int kp_store_cluster_delete(kp_store_t *st, const char *name, char *errstr,
-                            size_t errstr_size)
+int kp_store_cluster_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size)
 {
         struct del_args d = {name, NULL};
         if (!name) {
@@ -617,13 +609,12 @@ static int pattern_doc(sqlite3_stmt *stmt, json_t **docp, char *errstr, size_t e
         return 0;
 }
 
-typedef int (*row_doc_fn)(sqlite3_stmt *stmt, json_t **docp, char *errstr,
-                          size_t errstr_size);
+typedef int (*row_doc_fn)(sqlite3_stmt *stmt, json_t **docp, char *errstr, size_t errstr_size);
 
 /* Appends one document per row of query @p id (bound to @p cluster unless NULL) to
  * @p arr, built by @p fn. */
-static int list_rows(kp_store_conn_t *conn, int id, const char *cluster, row_doc_fn fn,
-                     json_t *arr, char *errstr, size_t errstr_size)
+static int list_rows(kp_store_conn_t *conn, int id, const char *cluster, row_doc_fn fn, json_t *arr,
+                     char *errstr, size_t errstr_size)
 {
         sqlite3_stmt *stmt;
         int rc, err = kp_store_conn_stmt(conn, id, &stmt, errstr, errstr_size);
@@ -641,17 +632,15 @@ static int list_rows(kp_store_conn_t *conn, int id, const char *cluster, row_doc
                 }
         }
         if (!err && rc != SQLITE_DONE)
-                err = kp_store_sqlite_err(kp_store_conn_db(conn), rc, "list", errstr,
-                                          errstr_size);
+                err = kp_store_sqlite_err(kp_store_conn_db(conn), rc, "list", errstr, errstr_size);
         sqlite3_reset(stmt);
         return err;
 }
 
 /* *docp = the one row of query @p id for (@p cluster, @p key) built by @p fn;
  * NOT_FOUND naming the cluster when it is absent, else naming @p kind. */
-static int reg_get(kp_store_t *st, int id, row_doc_fn fn, const char *kind,
-                   const char *cluster, const char *key, json_t **docp, char *errstr,
-                   size_t errstr_size)
+static int reg_get(kp_store_t *st, int id, row_doc_fn fn, const char *kind, const char *cluster,
+                   const char *key, json_t **docp, char *errstr, size_t errstr_size)
 {
         kp_store_conn_t *conn;
         sqlite3_stmt *stmt;
@@ -704,8 +693,7 @@ static int reg_put_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t err
                 kp_store_errf(errstr, errstr_size, "cluster '%s' not found", p->cluster);
                 return KP_ERR_NOT_FOUND;
         }
-        if ((found = row_exists(conn, p->exists_id, p->cluster, p->key, errstr,
-                                errstr_size)) < 0)
+        if ((found = row_exists(conn, p->exists_id, p->cluster, p->key, errstr, errstr_size)) < 0)
                 return found;
         if ((err = kp_store_conn_stmt(conn, p->upsert_id, &stmt, errstr, errstr_size)))
                 return err;
@@ -743,13 +731,16 @@ static int reg_put(kp_store_t *st, struct reg_put *p, int *createdp, char *errst
         return err;
 }
 
-int kp_store_topic_put(kp_store_t *st, const char *cluster, const char *topic,
-                       int partitions, const char *discovered_at, int *createdp,
-                       char *errstr, size_t errstr_size)
+int kp_store_topic_put(kp_store_t *st, const char *cluster, const char *topic, int partitions,
+                       const char *discovered_at, int *createdp, char *errstr, size_t errstr_size)
 {
-        struct reg_put p = {.upsert_id = S_TOPIC_UPSERT, .exists_id = S_TOPIC_EXISTS,
-                            .kind = "topic", .cluster = cluster, .key = topic,
-                            .partitions = partitions, .discovered_at = discovered_at};
+        struct reg_put p = {.upsert_id = S_TOPIC_UPSERT,
+                            .exists_id = S_TOPIC_EXISTS,
+                            .kind = "topic",
+                            .cluster = cluster,
+                            .key = topic,
+                            .partitions = partitions,
+                            .discovered_at = discovered_at};
         if (partitions < 0) {
                 kp_store_errf(errstr, errstr_size, "partitions must be >= 0");
                 return KP_ERR_INVALID;
@@ -757,8 +748,8 @@ int kp_store_topic_put(kp_store_t *st, const char *cluster, const char *topic,
         return reg_put(st, &p, createdp, errstr, errstr_size);
 }
 
-int kp_store_topic_get(kp_store_t *st, const char *cluster, const char *topic,
-                       json_t **docp, char *errstr, size_t errstr_size)
+int kp_store_topic_get(kp_store_t *st, const char *cluster, const char *topic, json_t **docp,
+                       char *errstr, size_t errstr_size)
 {
         return reg_get(st, S_TOPIC_GET, topic_doc, "topic", cluster, topic, docp, errstr,
                        errstr_size);
@@ -791,10 +782,8 @@ int kp_store_topic_list(kp_store_t *st, const char *cluster, json_t **arrp, char
                 err = KP_ERR_NOT_FOUND;
                 goto out;
         }
-        if ((err = list_rows(conn, S_TOPIC_LIST, cluster, topic_doc, arr, errstr,
-                             errstr_size)) ||
-            (err = list_rows(conn, S_PATTERN_LIST, cluster, pattern_doc, arr, errstr,
-                             errstr_size)))
+        if ((err = list_rows(conn, S_TOPIC_LIST, cluster, topic_doc, arr, errstr, errstr_size)) ||
+            (err = list_rows(conn, S_PATTERN_LIST, cluster, pattern_doc, arr, errstr, errstr_size)))
                 goto out;
 out:
         kp_store_conn_rollback(conn); /* read-only: nothing to commit */
@@ -821,13 +810,12 @@ static int reg_delete_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t 
         sqlite3_stmt *stmt;
         int err;
 
-        if ((err = used_by(conn, d->used_id, d->cluster, d->key, gbuf, sizeof(gbuf), &group,
-                           errstr, errstr_size)))
+        if ((err = used_by(conn, d->used_id, d->cluster, d->key, gbuf, sizeof(gbuf), &group, errstr,
+                           errstr_size)))
                 return err;
         if (group) {
-                kp_store_errf(errstr, errstr_size,
-                              "%s '%s' of cluster '%s' is used by group '%s'", d->kind, d->key,
-                              d->cluster, group);
+                kp_store_errf(errstr, errstr_size, "%s '%s' of cluster '%s' is used by group '%s'",
+                              d->kind, d->key, d->cluster, group);
                 return KP_ERR_IN_USE;
         }
         if ((err = kp_store_conn_stmt(conn, d->delete_id, &stmt, errstr, errstr_size)))
@@ -853,8 +841,8 @@ static int reg_delete(kp_store_t *st, struct reg_del *d, char *errstr, size_t er
         return in_write_tx(st, reg_delete_tx, d, errstr, errstr_size);
 }
 
-int kp_store_topic_delete(kp_store_t *st, const char *cluster, const char *topic,
-                          char *errstr, size_t errstr_size)
+int kp_store_topic_delete(kp_store_t *st, const char *cluster, const char *topic, char *errstr,
+                          size_t errstr_size)
 {
         struct reg_del d = {S_TOPIC_USED_BY, S_TOPIC_DELETE, "topic", cluster, topic};
         return reg_delete(st, &d, errstr, errstr_size);
@@ -864,8 +852,11 @@ int kp_store_pattern_put(kp_store_t *st, const char *cluster, const char *patter
                          const json_t *topics, const char *discovered_at, int *createdp,
                          char *errstr, size_t errstr_size)
 {
-        struct reg_put p = {.upsert_id = S_PATTERN_UPSERT, .exists_id = S_PATTERN_EXISTS,
-                            .kind = "pattern", .cluster = cluster, .key = pattern,
+        struct reg_put p = {.upsert_id = S_PATTERN_UPSERT,
+                            .exists_id = S_PATTERN_EXISTS,
+                            .kind = "pattern",
+                            .cluster = cluster,
+                            .key = pattern,
                             .discovered_at = discovered_at};
         char *text;
         int err;
@@ -884,22 +875,21 @@ int kp_store_pattern_put(kp_store_t *st, const char *cluster, const char *patter
         return err;
 }
 
-int kp_store_pattern_get(kp_store_t *st, const char *cluster, const char *pattern,
-                         json_t **docp, char *errstr, size_t errstr_size)
+int kp_store_pattern_get(kp_store_t *st, const char *cluster, const char *pattern, json_t **docp,
+                         char *errstr, size_t errstr_size)
 {
-        return reg_get(st, S_PATTERN_GET, pattern_doc, "pattern", cluster, pattern, docp,
-                       errstr, errstr_size);
+        return reg_get(st, S_PATTERN_GET, pattern_doc, "pattern", cluster, pattern, docp, errstr,
+                       errstr_size);
 }
 
-int kp_store_pattern_delete(kp_store_t *st, const char *cluster, const char *pattern,
-                            char *errstr, size_t errstr_size)
+int kp_store_pattern_delete(kp_store_t *st, const char *cluster, const char *pattern, char *errstr,
+                            size_t errstr_size)
 {
         struct reg_del d = {S_PATTERN_USED_BY, S_PATTERN_DELETE, "pattern", cluster, pattern};
         return reg_delete(st, &d, errstr, errstr_size);
 }
 
-int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr,
-                               size_t errstr_size)
+int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size)
 {
         kp_store_conn_t *conn;
         json_t *arr = json_array();
@@ -911,8 +901,7 @@ int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr,
         conn = kp_store_pool_get(st->pool);
         if (!(err = kp_store_conn_begin_read(conn, errstr, errstr_size)) &&
             !(err = list_rows(conn, S_TOPIC_ALL, NULL, topic_doc, arr, errstr, errstr_size)))
-                err = list_rows(conn, S_PATTERN_ALL, NULL, pattern_doc, arr, errstr,
-                                errstr_size);
+                err = list_rows(conn, S_PATTERN_ALL, NULL, pattern_doc, arr, errstr, errstr_size);
         kp_store_conn_rollback(conn);
         kp_store_pool_put(st->pool, conn);
         if (err)
@@ -965,10 +954,9 @@ static int group_refs_write(kp_store_conn_t *conn, const char *name, const json_
                 if (found < 0)
                         return found;
                 if (!found) {
-                        kp_store_errf(errstr, errstr_size,
-                                      "%s '%s' is not registered on cluster '%s'",
-                                      topic ? "topic" : "pattern", topic ? topic : pattern,
-                                      cluster);
+                        kp_store_errf(
+                                errstr, errstr_size, "%s '%s' is not registered on cluster '%s'",
+                                topic ? "topic" : "pattern", topic ? topic : pattern, cluster);
                         return KP_ERR_UNPROCESSABLE;
                 }
                 if ((err = kp_store_conn_stmt(conn, S_REFS_INSERT, &stmt, errstr, errstr_size)))
@@ -983,8 +971,7 @@ static int group_refs_write(kp_store_conn_t *conn, const char *name, const json_
         return 0;
 }
 
-static int group_create_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                           size_t errstr_size)
+static int group_create_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct doc_write *w = arg;
         int err = doc_insert(conn, S_GROUP_INSERT, "group", w->name, w->text, w->doc, errstr,
@@ -992,8 +979,7 @@ static int group_create_tx(kp_store_conn_t *conn, void *arg, char *errstr,
         return err ? err : group_refs_write(conn, w->name, w->doc, errstr, errstr_size);
 }
 
-static int group_update_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                           size_t errstr_size)
+static int group_update_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct doc_write *w = arg;
         int err = doc_update(conn, S_GROUP_UPDATE, "group", w->name, w->text, w->doc, errstr,
@@ -1026,13 +1012,12 @@ int kp_store_group_list(kp_store_t *st, json_t **arrp, char *errstr, size_t errs
 
 /* Arguments of group deletes and desired-state changes. */
 struct group_change {
-        int id;          /* S_GROUP_DELETE or S_GROUP_SET_DESIRED */
+        int id; /* S_GROUP_DELETE or S_GROUP_SET_DESIRED */
         const char *name;
         int running;
 };
 
-static int group_change_tx(kp_store_conn_t *conn, void *arg, char *errstr,
-                           size_t errstr_size)
+static int group_change_tx(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size)
 {
         struct group_change *g = arg;
         sqlite3_stmt *stmt;
@@ -1052,8 +1037,7 @@ static int group_change_tx(kp_store_conn_t *conn, void *arg, char *errstr,
         return 0;
 }
 
-static int group_change(kp_store_t *st, struct group_change *g, char *errstr,
-                        size_t errstr_size)
+static int group_change(kp_store_t *st, struct group_change *g, char *errstr, size_t errstr_size)
 {
         if (!g->name) {
                 kp_store_errf(errstr, errstr_size, "group name required");
@@ -1062,8 +1046,7 @@ static int group_change(kp_store_t *st, struct group_change *g, char *errstr,
         return in_write_tx(st, group_change_tx, g, errstr, errstr_size);
 }
 
-int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr,
-                          size_t errstr_size)
+int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size)
 {
         struct group_change g = {S_GROUP_DELETE, name, 0};
         return group_change(st, &g, errstr, errstr_size);
@@ -1076,8 +1059,7 @@ int kp_store_group_set_desired(kp_store_t *st, const char *name, int running, ch
         return group_change(st, &g, errstr, errstr_size);
 }
 
-int kp_store_group_list_desired(kp_store_t *st, json_t **arrp, char *errstr,
-                                size_t errstr_size)
+int kp_store_group_list_desired(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size)
 {
         kp_store_conn_t *conn;
         sqlite3_stmt *stmt;
@@ -1088,8 +1070,7 @@ int kp_store_group_list_desired(kp_store_t *st, json_t **arrp, char *errstr,
         if (!arr)
                 return nomem(errstr, errstr_size);
         conn = kp_store_pool_get(st->pool);
-        if (!(err = kp_store_conn_stmt(conn, S_GROUP_LIST_DESIRED, &stmt, errstr,
-                                       errstr_size))) {
+        if (!(err = kp_store_conn_stmt(conn, S_GROUP_LIST_DESIRED, &stmt, errstr, errstr_size))) {
                 while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
                         if (json_array_append_new(
                                     arr, json_string((const char *)sqlite3_column_text(stmt, 0)))) {
@@ -1303,8 +1284,8 @@ out:
         return err;
 }
 
-int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **docp,
-                      char *errstr, size_t errstr_size)
+int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **docp, char *errstr,
+                      size_t errstr_size)
 {
         char *text = NULL;
         size_t len = 0;
@@ -1312,8 +1293,7 @@ int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **d
         int err;
 
         *docp = NULL;
-        if ((err = kp_store_plan_get_text(st, group, version, &text, &len, errstr,
-                                          errstr_size)))
+        if ((err = kp_store_plan_get_text(st, group, version, &text, &len, errstr, errstr_size)))
                 return err;
         *docp = json_loadb(text, len, 0, &jerr);
         free(text);
@@ -1348,16 +1328,13 @@ static json_t *plan_summary(sqlite3_stmt *stmt)
                          set_column(sum, "parallelism", stmt, 1) ||
                          set_column(sum, "strategy", stmt, 2) ||
                          set_column(sum, "created_at", stmt, 3) ||
-                         set_column(an, "case", stmt, 4) ||
-                         set_column(an, "partitions", stmt, 5) ||
+                         set_column(an, "case", stmt, 4) || set_column(an, "partitions", stmt, 5) ||
                          set_column(an, "tasks", stmt, 6) ||
-                         set_column(an, "idle_tasks", stmt, 7) ||
-                         set_column(an, "skew", stmt, 8) ||
+                         set_column(an, "idle_tasks", stmt, 7) || set_column(an, "skew", stmt, 8) ||
                          set_column(an, "moved_from_previous", stmt, 9);
         /* skew is REAL: a whole number comes back as a float, keep it a JSON real. */
         if (!failed && sqlite3_column_type(stmt, 8) == SQLITE_INTEGER)
-                failed = json_object_set_new(an, "skew",
-                                             json_real(sqlite3_column_double(stmt, 8)));
+                failed = json_object_set_new(an, "skew", json_real(sqlite3_column_double(stmt, 8)));
         if (!failed) {
                 failed = json_object_set_new(sum, "analysis", an);
                 an = NULL;

@@ -41,37 +41,35 @@ int kp_store_schema_version(kp_store_t *st);
  * {"name","bootstrap_servers","config":{},"embedded":{...}|null,"created_at","updated_at"} */
 
 /* Inserts a new cluster. KP_ERR_EXISTS when the name is taken. */
-int kp_store_cluster_create(kp_store_t *st, const char *name, const json_t *doc,
-                            char *errstr, size_t errstr_size);
+int kp_store_cluster_create(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                            size_t errstr_size);
 /* Replaces an existing cluster's doc. KP_ERR_NOT_FOUND when absent. */
-int kp_store_cluster_update(kp_store_t *st, const char *name, const json_t *doc,
-                            char *errstr, size_t errstr_size);
+int kp_store_cluster_update(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                            size_t errstr_size);
 /* *docp = the cluster's doc. KP_ERR_NOT_FOUND when absent. */
-int kp_store_cluster_get(kp_store_t *st, const char *name, json_t **docp,
-                         char *errstr, size_t errstr_size);
+int kp_store_cluster_get(kp_store_t *st, const char *name, json_t **docp, char *errstr,
+                         size_t errstr_size);
 /* *arrp = array of docs in name order. */
 int kp_store_cluster_list(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size);
 /* Deletes a cluster with its topics and patterns. KP_ERR_IN_USE when a group reads
  * one of its topics or patterns (errstr names the group), KP_ERR_NOT_FOUND. */
-int kp_store_cluster_delete(kp_store_t *st, const char *name, char *errstr,
-                            size_t errstr_size);
+int kp_store_cluster_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size);
 
 /* ---- topics: doc {"cluster","name","partitions","discovered_at"} */
 
 /* Inserts or replaces (upsert) a registered topic of an existing cluster.
  * KP_ERR_NOT_FOUND when the cluster is absent. *createdp (may be NULL) = 1 when new. */
-int kp_store_topic_put(kp_store_t *st, const char *cluster, const char *topic,
-                       int partitions, const char *discovered_at, int *createdp,
+int kp_store_topic_put(kp_store_t *st, const char *cluster, const char *topic, int partitions,
+                       const char *discovered_at, int *createdp, char *errstr, size_t errstr_size);
+int kp_store_topic_get(kp_store_t *st, const char *cluster, const char *topic, json_t **docp,
                        char *errstr, size_t errstr_size);
-int kp_store_topic_get(kp_store_t *st, const char *cluster, const char *topic,
-                       json_t **docp, char *errstr, size_t errstr_size);
 /* *arrp = the cluster's topics (name order) followed by its patterns (pattern order),
  * pattern docs as in kp_store_pattern_get. KP_ERR_NOT_FOUND when the cluster is absent. */
-int kp_store_topic_list(kp_store_t *st, const char *cluster, json_t **arrp,
-                        char *errstr, size_t errstr_size);
+int kp_store_topic_list(kp_store_t *st, const char *cluster, json_t **arrp, char *errstr,
+                        size_t errstr_size);
 /* KP_ERR_IN_USE while a group reads it, KP_ERR_NOT_FOUND. */
-int kp_store_topic_delete(kp_store_t *st, const char *cluster, const char *topic,
-                          char *errstr, size_t errstr_size);
+int kp_store_topic_delete(kp_store_t *st, const char *cluster, const char *topic, char *errstr,
+                          size_t errstr_size);
 
 /* ---- patterns: doc {"cluster","pattern","topics":[{"name","partitions"}],"discovered_at"} */
 
@@ -80,14 +78,13 @@ int kp_store_topic_delete(kp_store_t *st, const char *cluster, const char *topic
 int kp_store_pattern_put(kp_store_t *st, const char *cluster, const char *pattern,
                          const json_t *topics, const char *discovered_at, int *createdp,
                          char *errstr, size_t errstr_size);
-int kp_store_pattern_get(kp_store_t *st, const char *cluster, const char *pattern,
-                         json_t **docp, char *errstr, size_t errstr_size);
+int kp_store_pattern_get(kp_store_t *st, const char *cluster, const char *pattern, json_t **docp,
+                         char *errstr, size_t errstr_size);
 /* KP_ERR_IN_USE while a group uses it, KP_ERR_NOT_FOUND. */
-int kp_store_pattern_delete(kp_store_t *st, const char *cluster, const char *pattern,
-                            char *errstr, size_t errstr_size);
+int kp_store_pattern_delete(kp_store_t *st, const char *cluster, const char *pattern, char *errstr,
+                            size_t errstr_size);
 /* *arrp = every topic doc and pattern doc of every cluster, for re-discovery. */
-int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr,
-                               size_t errstr_size);
+int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size);
 
 /* ---- groups: doc is the group as the API stores it
  * {"name","topics":[{"cluster","topic"}|{"cluster","pattern"}],"parallelism",
@@ -98,23 +95,21 @@ int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr,
  * KP_ERR_INVALID when an entry lacks "cluster" or has not exactly one of "topic" and
  * "pattern". Create: KP_ERR_EXISTS when the name is taken; update: KP_ERR_NOT_FOUND. */
 
-int kp_store_group_create(kp_store_t *st, const char *name, const json_t *doc,
-                          char *errstr, size_t errstr_size);
-int kp_store_group_update(kp_store_t *st, const char *name, const json_t *doc,
-                          char *errstr, size_t errstr_size);
+int kp_store_group_create(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                          size_t errstr_size);
+int kp_store_group_update(kp_store_t *st, const char *name, const json_t *doc, char *errstr,
+                          size_t errstr_size);
 int kp_store_group_get(kp_store_t *st, const char *name, json_t **docp, char *errstr,
                        size_t errstr_size);
 int kp_store_group_list(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size);
 /* Deletes a group and all its plans. KP_ERR_NOT_FOUND. (Whether it runs is checked by
  * the caller.) */
-int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr,
-                          size_t errstr_size);
+int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size);
 /* Remembers whether the group should run (survives restarts; read back on boot). */
-int kp_store_group_set_desired(kp_store_t *st, const char *name, int running,
-                               char *errstr, size_t errstr_size);
+int kp_store_group_set_desired(kp_store_t *st, const char *name, int running, char *errstr,
+                               size_t errstr_size);
 /* *arrp = names (strings) of groups whose desired state is running, in name order. */
-int kp_store_group_list_desired(kp_store_t *st, json_t **arrp, char *errstr,
-                                size_t errstr_size);
+int kp_store_group_list_desired(kp_store_t *st, json_t **arrp, char *errstr, size_t errstr_size);
 
 /* ---- plans: plan doc as the API answers it; the store sets "version" in its copy.
  * Versions start at 1 and grow by one per group; they survive group re-creation only
@@ -130,8 +125,8 @@ int kp_store_plan_add(kp_store_t *st, const char *group, const json_t *plan, int
 int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char **textp,
                            size_t *lenp, char *errstr, size_t errstr_size);
 /* Same as a parsed document. */
-int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **docp,
-                      char *errstr, size_t errstr_size);
+int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **docp, char *errstr,
+                      size_t errstr_size);
 /* *arrp = summaries newest first: {"version","parallelism","strategy","created_at",
  * "analysis": {case, partitions, tasks, idle_tasks, skew, moved_from_previous}}. */
 int kp_store_plan_list(kp_store_t *st, const char *group, json_t **arrp, char *errstr,

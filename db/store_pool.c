@@ -22,18 +22,18 @@ static const char *const tx_sql[TX__COUNT] = {
 struct kp_store_conn {
         sqlite3 *db;
         kp_store_pool_t *pool;
-        sqlite3_stmt **stmts;          /* [pool->nsql], prepared on first use */
+        sqlite3_stmt **stmts; /* [pool->nsql], prepared on first use */
         sqlite3_stmt *tx[TX__COUNT];
-        int holds_writer;              /* 1 while this connection owns pool->writer */
+        int holds_writer; /* 1 while this connection owns pool->writer */
         kp_store_conn_t *next_free;
 };
 
 struct kp_store_pool {
-        pthread_mutex_t lock;          /* guards free_list */
-        pthread_cond_t cond;           /* signalled when a connection is put back */
-        pthread_mutex_t writer;        /* one writer of this process at a time */
+        pthread_mutex_t lock;   /* guards free_list */
+        pthread_cond_t cond;    /* signalled when a connection is put back */
+        pthread_mutex_t writer; /* one writer of this process at a time */
         kp_store_conn_t *free_list;
-        kp_store_conn_t *conns;        /* [size] */
+        kp_store_conn_t *conns; /* [size] */
         size_t size;
         const char *const *sqls;
         size_t nsql;
@@ -49,8 +49,7 @@ void kp_store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
         va_end(ap);
 }
 
-int kp_store_sqlite_err(sqlite3 *db, int rc, const char *what, char *errstr,
-                        size_t errstr_size)
+int kp_store_sqlite_err(sqlite3 *db, int rc, const char *what, char *errstr, size_t errstr_size)
 {
         const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         /* Only the primary code decides: SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE,
@@ -63,9 +62,7 @@ int kp_store_sqlite_err(sqlite3 *db, int rc, const char *what, char *errstr,
         case SQLITE_NOMEM:
                 kp_store_errf(errstr, errstr_size, "%s: out of memory", what);
                 return KP_ERR_NOMEM;
-        default:
-                kp_store_errf(errstr, errstr_size, "%s: %s", what, msg);
-                return KP_ERR_INTERNAL;
+        default: kp_store_errf(errstr, errstr_size, "%s: %s", what, msg); return KP_ERR_INTERNAL;
         }
 }
 
@@ -98,8 +95,8 @@ static int conn_pragma(sqlite3 *db, const char *sql, const char *want, char *err
         return err;
 }
 
-static int conn_open(kp_store_pool_t *pool, kp_store_conn_t *conn, const char *path,
-                     char *errstr, size_t errstr_size)
+static int conn_open(kp_store_pool_t *pool, kp_store_conn_t *conn, const char *path, char *errstr,
+                     size_t errstr_size)
 {
         int rc, err;
 
@@ -126,20 +123,16 @@ static int conn_open(kp_store_pool_t *pool, kp_store_conn_t *conn, const char *p
          * in the WAL file (in the OS page cache) when COMMIT returns, so every committed
          * transaction survives kill -9 of the process; only a power loss or OS crash
          * may lose the last few commits (never corrupt the database). */
-        if ((err = conn_pragma(conn->db, "PRAGMA journal_mode=WAL", "wal", errstr,
-                               errstr_size)) ||
-            (err = conn_pragma(conn->db, "PRAGMA synchronous=NORMAL", NULL, errstr,
-                               errstr_size)) ||
-            (err = conn_pragma(conn->db, "PRAGMA foreign_keys=ON", NULL, errstr,
-                               errstr_size)) ||
+        if ((err = conn_pragma(conn->db, "PRAGMA journal_mode=WAL", "wal", errstr, errstr_size)) ||
+            (err = conn_pragma(conn->db, "PRAGMA synchronous=NORMAL", NULL, errstr, errstr_size)) ||
+            (err = conn_pragma(conn->db, "PRAGMA foreign_keys=ON", NULL, errstr, errstr_size)) ||
             (err = conn_pragma(conn->db, "PRAGMA foreign_keys", "1", errstr, errstr_size)))
                 return err;
         for (int i = 0; i < TX__COUNT; i++) {
                 rc = sqlite3_prepare_v3(conn->db, tx_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                         &conn->tx[i], NULL);
                 if (rc != SQLITE_OK)
-                        return kp_store_sqlite_err(conn->db, rc, tx_sql[i], errstr,
-                                                   errstr_size);
+                        return kp_store_sqlite_err(conn->db, rc, tx_sql[i], errstr, errstr_size);
         }
         return 0;
 }
@@ -266,8 +259,7 @@ int kp_store_conn_stmt(kp_store_conn_t *conn, int id, sqlite3_stmt **stmtp, char
                 int rc = sqlite3_prepare_v3(conn->db, conn->pool->sqls[id], -1,
                                             SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
                 if (rc != SQLITE_OK)
-                        return kp_store_sqlite_err(conn->db, rc, "prepare", errstr,
-                                                   errstr_size);
+                        return kp_store_sqlite_err(conn->db, rc, "prepare", errstr, errstr_size);
                 conn->stmts[id] = stmt;
         } else {
                 sqlite3_reset(stmt);

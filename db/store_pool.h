@@ -54,7 +54,6 @@ void kp_store_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
 /* Maps SQLite result @p rc of @p db to a kp_err_t and writes "@p what: sqlite's message"
  * into errstr: busy/locked → KP_ERR_UNAVAILABLE, out of memory → KP_ERR_NOMEM, else
  * KP_ERR_INTERNAL. */
-int kp_store_sqlite_err(sqlite3 *db, int rc, const char *what, char *errstr,
-                        size_t errstr_size);
+int kp_store_sqlite_err(sqlite3 *db, int rc, const char *what, char *errstr, size_t errstr_size);
 
 #endif /* KP_STORE_POOL_H */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 typedef struct kp_asset {
-        const char *name;         /* base file name, e.g. "index.html" */
+        const char *name; /* base file name, e.g. "index.html" */
         const char *content_type;
         const unsigned char *data; /* NUL-terminated for convenience, len excludes it */
         size_t len;

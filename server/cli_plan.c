@@ -1,4 +1,5 @@
-/* cli_plan.c — `kplane plan`: a plan and its analysis on the command line, and a JSON-lines batch mode for parity harnesses. */
+/* cli_plan.c — `kplane plan`: a plan and its analysis on the command line, and a JSON-lines batch
+ * mode for parity harnesses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +13,18 @@
 
 static void usage(FILE *fp)
 {
-        fprintf(fp,
-                "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
-                "                   [--strategy balanced|weighted|flink|range|roundrobin]\n"
-                "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
-                "       kplane plan --batch\n"
-                "\n"
-                "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
-                "without a server. --previous takes a plan document (JSON with tasks) and\n"
-                "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
-                "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
-                "\"parallelism\":T,\"strategy\":\"flink\"}\n"
-                "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
-                "{\"error\":\"...\"}.\n");
+        fprintf(fp, "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
+                    "                   [--strategy balanced|weighted|flink|range|roundrobin]\n"
+                    "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
+                    "       kplane plan --batch\n"
+                    "\n"
+                    "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
+                    "without a server. --previous takes a plan document (JSON with tasks) and\n"
+                    "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
+                    "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
+                    "\"parallelism\":T,\"strategy\":\"flink\"}\n"
+                    "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
+                    "{\"error\":\"...\"}.\n");
 }
 
 /* "field: message; field: message" from a validation error array. */
@@ -32,10 +32,10 @@ static void errors_text(const json_t *errors, kp_buf_t *b)
 {
         size_t i;
         json_t *e;
-        json_array_foreach(errors, i, e) {
+        json_array_foreach(errors, i, e)
+        {
                 const char *f = json_string_value(json_object_get(e, "field"));
-                kp_buf_printf(b, "%s%s%s%s", i ? "; " : "", f && *f ? f : "",
-                              f && *f ? ": " : "",
+                kp_buf_printf(b, "%s%s%s%s", i ? "; " : "", f && *f ? f : "", f && *f ? ": " : "",
                               json_string_value(json_object_get(e, "message")));
         }
 }
@@ -228,20 +228,18 @@ static int print_text(const kp_plan_t *plan, const kp_plan_input_t *in)
                 b.len = 0;
                 task_text(&b, byt + start[j], start[j + 1] - start[j], in->topics, offset, tof,
                           show_cluster);
-                printf("%6d %10zu  %s\n", j, start[j + 1] - start[j],
-                       b.len ? b.data : "(idle)");
+                printf("%6d %10zu  %s\n", j, start[j + 1] - start[j], b.len ? b.data : "(idle)");
         }
         printf("\nanalysis\n");
         printf("  %-24s %s\n", "case", kp_plan_case_name(a->plan_case));
         printf("  %-24s %lld\n", "partitions", (long long)a->partitions);
         printf("  %-24s %d\n", "tasks", a->tasks);
         printf("  %-24s %d\n", "idle tasks", a->idle_tasks);
-        printf("  %-24s %lld..%lld\n", "partitions per task",
-               (long long)a->min_partitions_per_task, (long long)a->max_partitions_per_task);
+        printf("  %-24s %lld..%lld\n", "partitions per task", (long long)a->min_partitions_per_task,
+               (long long)a->max_partitions_per_task);
         printf("  %-24s %.3f%s\n", "skew", a->skew, in->weights ? " (load)" : "");
         if (a->moved_from_previous >= 0)
-                printf("  %-24s %lld\n", "moved from previous",
-                       (long long)a->moved_from_previous);
+                printf("  %-24s %lld\n", "moved from previous", (long long)a->moved_from_previous);
         if (a->recommendation_cnt) {
                 printf("\nrecommendations\n");
                 for (size_t i = 0; i < a->recommendation_cnt; i++)
@@ -329,8 +327,9 @@ int kp_cli_plan_main(int argc, char **argv)
                 } else if ((v = opt_value(argc, argv, &i, "--topic", &m)) || m) {
                         json_t *t = v ? topic_spec(v) : NULL;
                         if (!t) {
-                                fprintf(stderr, "kplane plan: --topic wants "
-                                                "[CLUSTER/]NAME:PARTITIONS, got %s\n",
+                                fprintf(stderr,
+                                        "kplane plan: --topic wants "
+                                        "[CLUSTER/]NAME:PARTITIONS, got %s\n",
                                         v ? v : "nothing");
                                 goto out;
                         }
@@ -391,7 +390,8 @@ int kp_cli_plan_main(int argc, char **argv)
         if (err) {
                 size_t x;
                 json_t *e;
-                json_array_foreach(errors, x, e) {
+                json_array_foreach(errors, x, e)
+                {
                         const char *f = json_string_value(json_object_get(e, "field"));
                         /* name the flag, not the JSON field */
                         if (!strncmp(f, "topics", 6))

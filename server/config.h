@@ -6,7 +6,7 @@
 
 /* HTTP */
 #define KP_DEFAULT_LISTEN "127.0.0.1:8080"
-#define KP_DEFAULT_DB "./kplane.db"
+#define KP_DEFAULT_DB     "./kplane.db"
 /* Request bodies above this are refused by Content-Length (413) before a byte is
  * read; chunked bodies are cut off at the same size. */
 #define KP_HTTP_MAX_BODY (1024 * 1024)
@@ -22,22 +22,22 @@
 #define KP_HTTP_MAX_URL 2048
 
 /* Names */
-#define KP_NAME_MAX 64          /* cluster and group names */
-#define KP_TOPIC_NAME_MAX 249   /* Kafka's own limit */
-#define KP_PATTERN_MAX 1024     /* topic pattern regex */
+#define KP_NAME_MAX       64   /* cluster and group names */
+#define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
+#define KP_PATTERN_MAX    1024 /* topic pattern regex */
 
 /* Planner */
-#define KP_PARALLELISM_MAX 100000       /* tasks in one plan */
+#define KP_PARALLELISM_MAX          100000 /* tasks in one plan */
 #define KP_PARTITIONS_PER_TOPIC_MAX 1000000
-#define KP_PLAN_PARTITIONS_MAX 10000000 /* partitions in one plan, all topics */
-#define KP_SWEEP_STEPS_MAX 4096         /* parallelism values in one sweep */
-#define KP_FLINK_EVEN_SEARCH 4096       /* how far the Flink advice looks for an even T */
+#define KP_PLAN_PARTITIONS_MAX      10000000 /* partitions in one plan, all topics */
+#define KP_SWEEP_STEPS_MAX          4096     /* parallelism values in one sweep */
+#define KP_FLINK_EVEN_SEARCH        4096     /* how far the Flink advice looks for an even T */
 
 /* Kafka */
 /* Metadata requests give up after this: an unreachable cluster is a 503 within it. */
 #define KP_KAFKA_METADATA_TIMEOUT_MS 3000
-#define KP_DISCOVERY_INTERVAL_S 60
-#define KP_EMBEDDED_BROKERS_MAX 16
+#define KP_DISCOVERY_INTERVAL_S      60
+#define KP_EMBEDDED_BROKERS_MAX      16
 
 /* Store (SQLite) */
 /* Connections in the store's pool: one per HTTP worker plus the background threads
@@ -56,7 +56,7 @@
 #define KP_KAFKA_CONFIG_VALUE_MAX 8192
 /* An embedded cluster keeps every partition in memory: cap what one may ask for. */
 #define KP_EMBEDDED_PARTITIONS_MAX 10000 /* per topic */
-#define KP_EMBEDDED_TOPICS_MAX 1000      /* per cluster */
+#define KP_EMBEDDED_TOPICS_MAX     1000  /* per cluster */
 /* Embedded clusters stopped side by side at shutdown (each takes ~1 s). */
 #define KP_EMBEDDED_STOP_PARALLEL 32
 
@@ -75,7 +75,7 @@
 #define KP_RUNTIME_CLOSE_TIMEOUT_MS 2000
 /* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
 #define KP_RUNTIME_RATE_INTERVAL_MS 1000
-#define KP_RUNTIME_RATE_ALPHA 0.3
+#define KP_RUNTIME_RATE_ALPHA       0.3
 /* How long a worker blocks on its queue before looking at its stop flag. */
 #define KP_RUNTIME_POLL_MS 500
 /* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against

@@ -18,8 +18,8 @@
 #include "util.h"
 
 #define DEMO_PARTITIONS 10
-#define DEMO_CLUSTERS 3
-#define DEMO_GROUP "analytics"
+#define DEMO_CLUSTERS   3
+#define DEMO_GROUP      "analytics"
 
 static const char *const demo_clusters[DEMO_CLUSTERS] = {"demo-a", "demo-b", "demo-c"};
 static const char *const demo_topics[DEMO_CLUSTERS] = {"orders", "payments", "clicks"};
@@ -39,30 +39,29 @@ static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         for (int i = 0; i < DEMO_CLUSTERS; i++) {
-                if (kp_store_cluster_get(api->store, demo_clusters[i], &doc, errstr,
-                                         errstr_size)) {
-                        json_t *emb = json_pack("{s:i, s:[{s:s, s:i}]}", "brokers", 1,
-                                                "topics", "name", demo_topics[i],
-                                                "partitions", DEMO_PARTITIONS);
-                        doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name",
-                                        demo_clusters[i], "bootstrap_servers", "embedded",
-                                        emb, "config", "created_at", now, "updated_at", now);
+                if (kp_store_cluster_get(api->store, demo_clusters[i], &doc, errstr, errstr_size)) {
+                        json_t *emb =
+                                json_pack("{s:i, s:[{s:s, s:i}]}", "brokers", 1, "topics", "name",
+                                          demo_topics[i], "partitions", DEMO_PARTITIONS);
+                        doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name", demo_clusters[i],
+                                        "bootstrap_servers", "embedded", emb, "config",
+                                        "created_at", now, "updated_at", now);
                         err = kp_embedded_start(api->emb, demo_clusters[i], 1,
                                                 json_object_get(emb, "topics"), NULL, errstr,
                                                 errstr_size);
                         if (!err)
-                                err = kp_store_cluster_create(api->store, demo_clusters[i],
-                                                              doc, errstr, errstr_size);
+                                err = kp_store_cluster_create(api->store, demo_clusters[i], doc,
+                                                              errstr, errstr_size);
                         if (err)
                                 goto out;
                 }
                 json_decref(doc);
                 doc = NULL;
-                if (kp_store_topic_get(api->store, demo_clusters[i], demo_topics[i], &doc,
-                                       errstr, errstr_size)) {
+                if (kp_store_topic_get(api->store, demo_clusters[i], demo_topics[i], &doc, errstr,
+                                       errstr_size)) {
                         err = kp_discovery_topic(api->store, api->emb, demo_clusters[i],
-                                                 demo_topics[i], 1, api->metadata_timeout_ms,
-                                                 NULL, NULL, errstr, errstr_size);
+                                                 demo_topics[i], 1, api->metadata_timeout_ms, NULL,
+                                                 NULL, errstr, errstr_size);
                         if (err)
                                 goto out;
                 }
@@ -72,9 +71,9 @@ static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
         if (kp_store_group_get(api->store, DEMO_GROUP, &doc, errstr, errstr_size)) {
                 json_t *topics = json_array();
                 for (int i = 0; i < DEMO_CLUSTERS; i++)
-                        json_array_append_new(topics, json_pack("{s:s, s:s}", "cluster",
-                                                                demo_clusters[i], "topic",
-                                                                demo_topics[i]));
+                        json_array_append_new(topics,
+                                              json_pack("{s:s, s:s}", "cluster", demo_clusters[i],
+                                                        "topic", demo_topics[i]));
                 doc = json_pack("{s:s, s:o, s:i, s:s, s:b, s:s, s:{s:s}, s:s, s:s}", "name",
                                 DEMO_GROUP, "topics", topics, "parallelism", 30, "strategy",
                                 "balanced", "rebalance", 0, "start_offset", "earliest", "sink",
@@ -83,8 +82,7 @@ static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
                 if (err)
                         goto out;
                 json_t *plan = NULL;
-                err = kp_api_group_replan(api, DEMO_GROUP, NULL, &plan, NULL, errstr,
-                                          errstr_size);
+                err = kp_api_group_replan(api, DEMO_GROUP, NULL, &plan, NULL, errstr, errstr_size);
                 json_decref(plan);
         }
 out:
@@ -126,12 +124,10 @@ static void *demo_main(void *arg)
                         int p = demo_pick(&seed, &c);
                         char key[32], value[96];
                         int kl = snprintf(key, sizeof(key), "k%d", (int)(rand_r(&seed) % 1000));
-                        int vl = snprintf(value, sizeof(value),
-                                          "{\"seq\":%lld,\"amount\":%d}", seq++,
-                                          (int)(rand_r(&seed) % 10000));
+                        int vl = snprintf(value, sizeof(value), "{\"seq\":%lld,\"amount\":%d}",
+                                          seq++, (int)(rand_r(&seed) % 10000));
                         if (d->producers[c])
-                                rd_kafka_producev(d->producers[c],
-                                                  RD_KAFKA_V_TOPIC(demo_topics[c]),
+                                rd_kafka_producev(d->producers[c], RD_KAFKA_V_TOPIC(demo_topics[c]),
                                                   RD_KAFKA_V_PARTITION(p),
                                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                                   RD_KAFKA_V_KEY(key, (size_t)kl),

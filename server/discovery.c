@@ -42,16 +42,16 @@ static int cluster_metadata(kp_store_t *st, kp_embedded_t *emb, const char *clus
                 json_decref(doc);
                 return KP_ERR_UNAVAILABLE;
         }
-        err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), topic, timeout_ms,
-                                      mdp, errstr, errstr_size);
+        err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), topic, timeout_ms, mdp,
+                                      errstr, errstr_size);
         free(bs);
         json_decref(doc);
         return err;
 }
 
-int kp_discovery_topic(kp_store_t *st, kp_embedded_t *emb, const char *cluster,
-                       const char *topic, int create, int timeout_ms, json_t **docp,
-                       int *changedp, char *errstr, size_t errstr_size)
+int kp_discovery_topic(kp_store_t *st, kp_embedded_t *emb, const char *cluster, const char *topic,
+                       int create, int timeout_ms, json_t **docp, int *changedp, char *errstr,
+                       size_t errstr_size)
 {
         json_t *old = NULL;
         kp_kafka_metadata_t *md = NULL;
@@ -60,8 +60,8 @@ int kp_discovery_topic(kp_store_t *st, kp_embedded_t *emb, const char *cluster,
                 *changedp = 0;
         err = kp_store_topic_get(st, cluster, topic, &old, errstr, errstr_size);
         if (create && !err) {
-                snprintf(errstr, errstr_size, "topic %s is already registered on cluster %s",
-                         topic, cluster);
+                snprintf(errstr, errstr_size, "topic %s is already registered on cluster %s", topic,
+                         cluster);
                 err = KP_ERR_EXISTS;
                 goto out;
         }
@@ -77,8 +77,7 @@ int kp_discovery_topic(kp_store_t *st, kp_embedded_t *emb, const char *cluster,
                 err = KP_ERR_UNPROCESSABLE;
                 goto out;
         }
-        if (old && json_integer_value(json_object_get(old, "partitions")) != parts &&
-            changedp)
+        if (old && json_integer_value(json_object_get(old, "partitions")) != parts && changedp)
                 *changedp = 1;
         char now[32];
         kp_time_iso8601(now, sizeof(now));
@@ -111,8 +110,8 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
         have_re = 1;
         err = kp_store_pattern_get(st, cluster, pattern, &old, errstr, errstr_size);
         if (create && !err) {
-                snprintf(errstr, errstr_size,
-                         "pattern %s is already registered on cluster %s", pattern, cluster);
+                snprintf(errstr, errstr_size, "pattern %s is already registered on cluster %s",
+                         pattern, cluster);
                 err = KP_ERR_EXISTS;
                 goto out;
         }
@@ -126,16 +125,14 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
                 if (md->topics[i].error || md->topics[i].partitions <= 0 ||
                     regexec(&re, md->topics[i].name, 0, NULL, 0))
                         continue;
-                json_array_append_new(topics,
-                                      json_pack("{s:s, s:i}", "name", md->topics[i].name,
-                                                "partitions", md->topics[i].partitions));
+                json_array_append_new(topics, json_pack("{s:s, s:i}", "name", md->topics[i].name,
+                                                        "partitions", md->topics[i].partitions));
         }
         if (old && !json_equal(json_object_get(old, "topics"), topics) && changedp)
                 *changedp = 1;
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        err = kp_store_pattern_put(st, cluster, pattern, topics, now, NULL, errstr,
-                                   errstr_size);
+        err = kp_store_pattern_put(st, cluster, pattern, topics, now, NULL, errstr, errstr_size);
         if (!err && docp)
                 err = kp_store_pattern_get(st, cluster, pattern, docp, errstr, errstr_size);
 out:
@@ -169,7 +166,8 @@ static void discovery_pass(kp_discovery_t *d)
         }
         size_t i;
         json_t *r;
-        json_array_foreach(regs, i, r) {
+        json_array_foreach(regs, i, r)
+        {
                 const char *cluster = json_string_value(json_object_get(r, "cluster"));
                 const char *name = json_string_value(json_object_get(r, "name"));
                 const char *pattern = json_string_value(json_object_get(r, "pattern"));
@@ -177,18 +175,19 @@ static void discovery_pass(kp_discovery_t *d)
                 if (!cluster)
                         continue;
                 if (name)
-                        kp_discovery_topic(d->st, d->emb, cluster, name, 0, d->timeout_ms,
-                                           NULL, &ch, errstr, sizeof(errstr));
+                        kp_discovery_topic(d->st, d->emb, cluster, name, 0, d->timeout_ms, NULL,
+                                           &ch, errstr, sizeof(errstr));
                 else if (pattern)
-                        kp_discovery_pattern(d->st, d->emb, cluster, pattern, 0,
-                                             d->timeout_ms, NULL, &ch, errstr, sizeof(errstr));
+                        kp_discovery_pattern(d->st, d->emb, cluster, pattern, 0, d->timeout_ms,
+                                             NULL, &ch, errstr, sizeof(errstr));
                 if (ch)
                         json_object_set_new(changed, cluster, json_true());
         }
         json_decref(regs);
         const char *cluster;
         json_t *v;
-        json_object_foreach(changed, cluster, v) {
+        json_object_foreach(changed, cluster, v)
+        {
                 if (d->cb)
                         d->cb(d->opaque, cluster);
         }

@@ -21,8 +21,8 @@ char *kp_discovery_bootstrap(struct kp_embedded *emb, const json_t *cluster);
  * *changedp (may be NULL) = 1 when the partition count changed.
  */
 int kp_discovery_topic(struct kp_store *st, struct kp_embedded *emb, const char *cluster,
-                       const char *topic, int create, int timeout_ms, json_t **docp,
-                       int *changedp, char *errstr, size_t errstr_size);
+                       const char *topic, int create, int timeout_ms, json_t **docp, int *changedp,
+                       char *errstr, size_t errstr_size);
 
 /* Same for a POSIX extended regex @p pattern: resolves it against the cluster's topics
  * (KP_ERR_INVALID when it does not compile). */
@@ -37,9 +37,8 @@ typedef struct kp_discovery kp_discovery_t;
 
 /* Starts a thread re-reading every registration each @p interval_s seconds.
  * @returns the thread's handle (stop with kp_discovery_stop) or NULL. */
-kp_discovery_t *kp_discovery_start(struct kp_store *st, struct kp_embedded *emb,
-                                   int interval_s, int timeout_ms,
-                                   kp_discovery_changed_cb_t *cb, void *opaque);
+kp_discovery_t *kp_discovery_start(struct kp_store *st, struct kp_embedded *emb, int interval_s,
+                                   int timeout_ms, kp_discovery_changed_cb_t *cb, void *opaque);
 /* Wakes the thread for a pass now (e.g. after a registration). */
 void kp_discovery_kick(kp_discovery_t *d);
 /* Stops and joins the thread. NULL does nothing. */

@@ -138,8 +138,7 @@ static int kp_embedded_topics_check(const json_t *topics, char *errstr, size_t e
 
                 if (!json_is_object(t) || !json_is_string(name) || !json_is_integer(parts)) {
                         snprintf(errstr, errstr_size,
-                                 "topics[%zu]: must be {\"name\": string, \"partitions\": int}",
-                                 i);
+                                 "topics[%zu]: must be {\"name\": string, \"partitions\": int}", i);
                         return KP_ERR_INVALID;
                 }
                 err = kp_embedded_topic_check(json_string_value(name), json_integer_value(parts),
@@ -248,9 +247,8 @@ static kp_embedded_cluster_t *kp_embedded_unlink(kp_embedded_t *emb, const char 
         return NULL;
 }
 
-int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers,
-                      const json_t *topics, char **bootstrapp, char *errstr,
-                      size_t errstr_size)
+int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const json_t *topics,
+                      char **bootstrapp, char *errstr, size_t errstr_size)
 {
         kp_embedded_cluster_t *c, *old;
         char *bootstrap = NULL;
@@ -365,8 +363,8 @@ int kp_embedded_broker_set_up(kp_embedded_t *emb, const char *name, int broker_i
         }
         if (broker_id < 1 || broker_id > c->brokers) {
                 pthread_mutex_unlock(&emb->lock);
-                snprintf(errstr, errstr_size, "broker %d: %s has brokers 1..%d", broker_id,
-                         name, c->brokers);
+                snprintf(errstr, errstr_size, "broker %d: %s has brokers 1..%d", broker_id, name,
+                         c->brokers);
                 return KP_ERR_NOT_FOUND;
         }
         rerr = up ? rd_kafka_mock_broker_set_up(c->mcluster, broker_id)
@@ -393,24 +391,23 @@ static void kp_embedded_mock_signal(int sig)
 
 static void kp_embedded_mock_usage(void)
 {
-        printf(
-                "usage: kplane mock [--brokers N] [--topic NAME:PARTITIONS]...\n"
-                "\n"
-                "Runs one in-memory Kafka cluster (librdkafka's mock cluster) in the\n"
-                "foreground until SIGINT or SIGTERM. Any Kafka client can use it.\n"
-                "\n"
-                "  --brokers N              brokers, 1..%d (default 1)\n"
-                "  --topic NAME:PARTITIONS  create a topic (repeatable)\n"
-                "  -h, --help               this text\n"
-                "\n"
-                "The first line of stdout is the bootstrap address (host:port,...).\n"
-                "Commands, one per line on stdin (each answers \"ok ...\" or\n"
-                "\"error ...\" on a line of stdout; EOF on stdin is ignored):\n"
-                "  down ID                  take broker ID (1..N) down\n"
-                "  up ID                    bring broker ID up again\n"
-                "  topic NAME:PARTITIONS    create a topic\n"
-                "  stop                     stop the cluster and exit 0\n",
-                KP_EMBEDDED_BROKERS_MAX);
+        printf("usage: kplane mock [--brokers N] [--topic NAME:PARTITIONS]...\n"
+               "\n"
+               "Runs one in-memory Kafka cluster (librdkafka's mock cluster) in the\n"
+               "foreground until SIGINT or SIGTERM. Any Kafka client can use it.\n"
+               "\n"
+               "  --brokers N              brokers, 1..%d (default 1)\n"
+               "  --topic NAME:PARTITIONS  create a topic (repeatable)\n"
+               "  -h, --help               this text\n"
+               "\n"
+               "The first line of stdout is the bootstrap address (host:port,...).\n"
+               "Commands, one per line on stdin (each answers \"ok ...\" or\n"
+               "\"error ...\" on a line of stdout; EOF on stdin is ignored):\n"
+               "  down ID                  take broker ID (1..N) down\n"
+               "  up ID                    bring broker ID up again\n"
+               "  topic NAME:PARTITIONS    create a topic\n"
+               "  stop                     stop the cluster and exit 0\n",
+               KP_EMBEDDED_BROKERS_MAX);
 }
 
 /* Parses "NAME:PARTITIONS" into a {"name", "partitions"} object appended to @p topics. */
@@ -437,8 +434,8 @@ static int kp_embedded_mock_topic_arg(const char *arg, json_t *topics, char *err
         }
         if ((err = kp_embedded_topic_check(name, parts, errstr, errstr_size)))
                 return err;
-        json_array_append_new(topics, json_pack("{s:s, s:i}", "name", name, "partitions",
-                                                (int)parts));
+        json_array_append_new(topics,
+                              json_pack("{s:s, s:i}", "name", name, "partitions", (int)parts));
         return 0;
 }
 
@@ -471,8 +468,8 @@ static void kp_embedded_mock_command(kp_embedded_t *emb, char *line)
                         const json_t *t = json_array_get(topics, 0);
                         err = kp_embedded_topic_create(
                                 emb, "mock", json_string_value(json_object_get(t, "name")),
-                                (int)json_integer_value(json_object_get(t, "partitions")),
-                                errstr, sizeof(errstr));
+                                (int)json_integer_value(json_object_get(t, "partitions")), errstr,
+                                sizeof(errstr));
                 }
                 json_decref(topics);
         } else if (!strcmp(line, "stop")) {
@@ -524,8 +521,7 @@ int kp_embedded_mock_main(int argc, char **argv)
                         }
                         brokers = (int)n;
                 } else if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
-                        if (kp_embedded_mock_topic_arg(argv[++i], topics, errstr,
-                                                       sizeof(errstr))) {
+                        if (kp_embedded_mock_topic_arg(argv[++i], topics, errstr, sizeof(errstr))) {
                                 fprintf(stderr, "kplane mock: --topic %s\n", errstr);
                                 code = 2;
                                 goto out;
@@ -558,8 +554,7 @@ int kp_embedded_mock_main(int argc, char **argv)
                 code = 1;
                 goto out;
         }
-        if (kp_embedded_start(emb, "mock", brokers, topics, &bootstrap, errstr,
-                              sizeof(errstr))) {
+        if (kp_embedded_start(emb, "mock", brokers, topics, &bootstrap, errstr, sizeof(errstr))) {
                 fprintf(stderr, "kplane mock: %s\n", errstr);
                 code = 1;
                 goto out;

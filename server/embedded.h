@@ -36,9 +36,8 @@ void kp_embedded_destroy(kp_embedded_t *emb);
  * @returns 0 with *bootstrapp = its bootstrap.servers (malloc'd, caller frees; may be
  * NULL to not ask), or KP_ERR_INVALID / KP_ERR_INTERNAL with errstr set.
  */
-int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers,
-                      const json_t *topics, char **bootstrapp, char *errstr,
-                      size_t errstr_size);
+int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const json_t *topics,
+                      char **bootstrapp, char *errstr, size_t errstr_size);
 /* Creates a topic on a running cluster. KP_ERR_NOT_FOUND, KP_ERR_EXISTS, KP_ERR_INVALID. */
 int kp_embedded_topic_create(kp_embedded_t *emb, const char *name, const char *topic,
                              int partitions, char *errstr, size_t errstr_size);

@@ -12,8 +12,7 @@
 #include "util.h"
 
 enum { M_GET, M_POST, M_PUT, M_DELETE, M_HEAD, M_OTHER, M__CNT };
-static const char *const method_names[M__CNT] = {"GET", "POST", "PUT", "DELETE", "HEAD",
-                                                 "OTHER"};
+static const char *const method_names[M__CNT] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
 
 struct kp_http {
         struct MHD_Daemon *daemon;
@@ -45,11 +44,11 @@ const char *kp_http_query(const kp_http_req_t *req, const char *key)
 }
 
 /* Queues @p resp (taking its body) and counts it. */
-static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn,
-                                 const char *method, kp_http_resp_t *resp)
+static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, const char *method,
+                                 kp_http_resp_t *resp)
 {
-        struct MHD_Response *r = MHD_create_response_from_buffer(resp->body_len, resp->body,
-                                                                 MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         if (!r) {
                 free(resp->body);
                 return MHD_NO;
@@ -86,9 +85,9 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn,
 }
 
 /* A problem+json answer built here, for refusals made before the API layer runs. */
-static enum MHD_Result send_problem(kp_http_t *srv, struct MHD_Connection *conn,
-                                    const char *method, int status, const char *title,
-                                    const char *detail, const char *extra_header)
+static enum MHD_Result send_problem(kp_http_t *srv, struct MHD_Connection *conn, const char *method,
+                                    int status, const char *title, const char *detail,
+                                    const char *extra_header)
 {
         kp_http_resp_t resp = {0};
         kp_buf_t b;
@@ -119,17 +118,16 @@ static int authorized(kp_http_t *srv, struct MHD_Connection *conn, const char *u
 {
         if (!srv->api_token || strncmp(url, "/api/v1", 7) != 0)
                 return 1;
-        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *h =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return 0;
         return token_equal(h + 7, srv->api_token);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
         kp_http_t *srv = cls;
         req_state_t *st = *con_cls;
@@ -155,8 +153,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         unsigned long long n = strtoull(cl, &end, 10);
                         if (*end || n > KP_HTTP_MAX_BODY) {
                                 st->answered = 1;
-                                return send_problem(srv, conn, method, 413,
-                                                    "Payload Too Large",
+                                return send_problem(srv, conn, method, 413, "Payload Too Large",
                                                     "request body is over the 1 MiB limit",
                                                     "Connection: close");
                         }
@@ -248,8 +245,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *sin, char *errst
         else if (!strcmp(host, "localhost"))
                 sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-                snprintf(errstr, errstr_size, "listen host \"%s\" is not an IPv4 address",
-                         host);
+                snprintf(errstr, errstr_size, "listen host \"%s\" is not an IPv4 address", host);
                 return -1;
         }
         return 0;
@@ -270,13 +266,13 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 srv->api_token = strdup(opts->api_token);
         unsigned threads = opts->threads ? opts->threads : KP_HTTP_THREADS;
         srv->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
-                NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                 MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+                (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
         if (!srv->daemon) {
                 snprintf(errstr, errstr_size, "cannot listen on %s (address in use?)",
                          opts->listen);

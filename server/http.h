@@ -11,8 +11,8 @@ struct MHD_Connection;
  * for the duration of the handler call. */
 typedef struct kp_http_req {
         const char *method;
-        const char *path;         /* URL path without the query string */
-        const char *body;         /* NULL when empty; NUL-terminated */
+        const char *path; /* URL path without the query string */
+        const char *body; /* NULL when empty; NUL-terminated */
         size_t body_len;
         const char *content_type; /* NULL when absent */
         struct MHD_Connection *conn;
@@ -38,8 +38,8 @@ typedef struct kp_http_opts {
         const char *listen;    /* "host:port", port 0 picks a free one */
         const char *api_token; /* NULL or "" disables auth */
         kp_http_handler_t *handler;
-        void *opaque;          /* handed to handler */
-        unsigned threads;      /* worker threads, 0 = KP_HTTP_THREADS */
+        void *opaque;     /* handed to handler */
+        unsigned threads; /* worker threads, 0 = KP_HTTP_THREADS */
 } kp_http_opts_t;
 
 typedef struct kp_http kp_http_t;

@@ -14,8 +14,10 @@
 /* Properties kplane sets itself: a user value would break group membership, offset
  * commits or the cluster's address, so they are refused rather than overridden. */
 static const char *const kp_kafka_owned[] = {
-        "bootstrap.servers", "metadata.broker.list", /* its alias */
-        "group.id",          "enable.auto.commit",
+        "bootstrap.servers",
+        "metadata.broker.list", /* its alias */
+        "group.id",
+        "enable.auto.commit",
         "auto.commit.enable", /* topic-level alias of enable.auto.commit */
         "enable.auto.offset.store",
 };
@@ -33,8 +35,7 @@ void kp_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const cha
         for (i = 0; i < sizeof(kp_kafka_quiet_fac) / sizeof(kp_kafka_quiet_fac[0]); i++)
                 if (level > LOG_CRIT && !strcmp(fac, kp_kafka_quiet_fac[i]))
                         return;
-        fprintf(stderr, "kplane: librdkafka %s %s: %s\n", rk ? rd_kafka_name(rk) : "-", fac,
-                buf);
+        fprintf(stderr, "kplane: librdkafka %s %s: %s\n", rk ? rd_kafka_name(rk) : "-", fac, buf);
 }
 
 /* @returns 1 when kplane owns property @p name. */
@@ -58,9 +59,7 @@ static int kp_kafka_value_str(const json_t *v, char *buf, size_t size)
         int prec;
 
         switch (json_typeof(v)) {
-        case JSON_STRING:
-                snprintf(buf, size, "%s", json_string_value(v));
-                return 0;
+        case JSON_STRING: snprintf(buf, size, "%s", json_string_value(v)); return 0;
         case JSON_INTEGER:
                 snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
                 return 0;
@@ -78,14 +77,9 @@ static int kp_kafka_value_str(const json_t *v, char *buf, size_t size)
                                 break;
                 }
                 return 0;
-        case JSON_TRUE:
-                snprintf(buf, size, "true");
-                return 0;
-        case JSON_FALSE:
-                snprintf(buf, size, "false");
-                return 0;
-        default:
-                return -1;
+        case JSON_TRUE: snprintf(buf, size, "true"); return 0;
+        case JSON_FALSE: snprintf(buf, size, "false"); return 0;
+        default: return -1;
         }
 }
 
@@ -117,10 +111,8 @@ static int kp_kafka_prop_set(rd_kafka_conf_t *conf, const char *key, const json_
                 return KP_ERR_INVALID;
         }
         if (kp_kafka_owned_prop(key)) {
-                snprintf(errstr, errstr_size, "config.%s: set by kplane, not configurable%s",
-                         key,
-                         !strcmp(key, "bootstrap.servers") ||
-                                         !strcmp(key, "metadata.broker.list")
+                snprintf(errstr, errstr_size, "config.%s: set by kplane, not configurable%s", key,
+                         !strcmp(key, "bootstrap.servers") || !strcmp(key, "metadata.broker.list")
                                  ? " (use bootstrap_servers)"
                                  : "");
                 return KP_ERR_INVALID;
@@ -154,7 +146,8 @@ static int kp_kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *config, char
                 return err;
         if (!config)
                 return 0;
-        json_object_foreach ((json_t *)config, key, value) {
+        json_object_foreach((json_t *)config, key, value)
+        {
                 if ((err = kp_kafka_prop_set(conf, key, value, errstr, errstr_size)))
                         return err;
         }
@@ -174,7 +167,8 @@ int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_s
                 return 0;
         /* A fresh conf per property: one property's value must not make another look
          * valid or invalid (librdkafka checks combinations only at rd_kafka_new). */
-        json_object_foreach ((json_t *)config, key, value) {
+        json_object_foreach((json_t *)config, key, value)
+        {
                 conf = rd_kafka_conf_new();
                 err = kp_kafka_prop_set(conf, key, value, errstr, errstr_size);
                 rd_kafka_conf_destroy(conf);
@@ -197,8 +191,8 @@ static int kp_kafka_conf_put(rd_kafka_conf_t *conf, const char *name, const char
         return 0;
 }
 
-rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config,
-                                          char *errstr, size_t errstr_size)
+rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config, char *errstr,
+                                          size_t errstr_size)
 {
         rd_kafka_conf_t *conf;
 
@@ -244,17 +238,18 @@ static int kp_kafka_conf_bound(rd_kafka_conf_t *conf, int timeout_ms, char *errs
 
         /* ... and api.version.request.timeout.ms <= 300 s. */
         snprintf(sock, sizeof(sock), "%d",
-                 timeout_ms < 10 ? 10 : timeout_ms > 300000 ? 300000 : timeout_ms);
+                 timeout_ms < 10       ? 10
+                 : timeout_ms > 300000 ? 300000
+                                       : timeout_ms);
         snprintf(setup, sizeof(setup), "%d", timeout_ms < 1000 ? 1000 : timeout_ms);
         for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-                if ((err = kp_kafka_conf_put(conf, props[i][0], props[i][1], errstr,
-                                             errstr_size)))
+                if ((err = kp_kafka_conf_put(conf, props[i][0], props[i][1], errstr, errstr_size)))
                         return err;
         return 0;
 }
 
-rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config,
-                                   char *errstr, size_t errstr_size)
+rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config, char *errstr,
+                                   size_t errstr_size)
 {
         rd_kafka_conf_t *conf;
 
@@ -314,8 +309,7 @@ static kp_kafka_metadata_t *kp_kafka_metadata_copy(const struct rd_kafka_metadat
                 const rd_kafka_metadata_topic_t *rt = &rmd->topics[i];
                 kp_kafka_topic_t *t = &md->topics[md->topic_cnt];
 
-                if (!rt->topic || !strncmp(rt->topic, "__", 2) ||
-                    (only && strcmp(only, rt->topic)))
+                if (!rt->topic || !strncmp(rt->topic, "__", 2) || (only && strcmp(only, rt->topic)))
                         continue;
                 t->name = strdup(rt->topic);
                 if (!t->name)
@@ -428,8 +422,7 @@ int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
         int err = 0;
         if (timeout_ms <= 0)
                 timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
-        rd_kafka_t *rk = kp_kafka_short_client(bootstrap, config, timeout_ms, errstr,
-                                               errstr_size);
+        rd_kafka_t *rk = kp_kafka_short_client(bootstrap, config, timeout_ms, errstr, errstr_size);
         if (!rk)
                 return KP_ERR_INVALID;
         /* ListOffsets with timestamp -1 (RD_KAFKA_OFFSET_END) answers the log end

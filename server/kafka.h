@@ -22,8 +22,8 @@ int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_s
  * kplane's defaults for a short-lived admin/metadata client. @returns a new conf
  * (hand it to rd_kafka_new, which takes ownership) or NULL with errstr set.
  */
-rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config,
-                                   char *errstr, size_t errstr_size);
+rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config, char *errstr,
+                                   size_t errstr_size);
 
 /*
  * Builds a plain client configuration for long-lived clients (consumers, producers):
@@ -31,8 +31,8 @@ rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config,
  * kp_kafka_log_cb as the logger and nothing else of kplane's. The caller adds group.id
  * etc. @returns a new conf (rd_kafka_new takes ownership) or NULL with errstr set.
  */
-rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config,
-                                          char *errstr, size_t errstr_size);
+rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config, char *errstr,
+                                          size_t errstr_size);
 
 /*
  * kplane's librdkafka log callback (rd_kafka_conf_set_log_cb): lines at or below
@@ -57,7 +57,7 @@ typedef struct kp_kafka_topic {
 typedef struct kp_kafka_metadata {
         kp_kafka_broker_t *brokers; /* sorted by id */
         size_t broker_cnt;
-        kp_kafka_topic_t *topics;   /* sorted by name; internal topics (__*) left out */
+        kp_kafka_topic_t *topics; /* sorted by name; internal topics (__*) left out */
         size_t topic_cnt;
 } kp_kafka_metadata_t;
 

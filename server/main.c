@@ -64,15 +64,15 @@ static void embedded_restore(kp_api_t *api)
                 return;
         size_t i;
         json_t *doc;
-        json_array_foreach(arr, i, doc) {
+        json_array_foreach(arr, i, doc)
+        {
                 json_t *emb = json_object_get(doc, "embedded");
                 if (!json_is_object(emb))
                         continue;
                 const char *name = json_string_value(json_object_get(doc, "name"));
                 json_t *b = json_object_get(emb, "brokers");
                 if (kp_embedded_start(api->emb, name, b ? (int)json_integer_value(b) : 1,
-                                      json_object_get(emb, "topics"), NULL, errstr,
-                                      sizeof(errstr)))
+                                      json_object_get(emb, "topics"), NULL, errstr, sizeof(errstr)))
                         fprintf(stderr, "kplane: embedded cluster %s: %s\n", name, errstr);
         }
         json_decref(arr);
@@ -83,12 +83,12 @@ static void groups_resume(kp_api_t *api)
 {
         char errstr[512];
         json_t *names = NULL;
-        if (!api->rt ||
-            kp_store_group_list_desired(api->store, &names, errstr, sizeof(errstr)))
+        if (!api->rt || kp_store_group_list_desired(api->store, &names, errstr, sizeof(errstr)))
                 return;
         size_t i;
         json_t *n;
-        json_array_foreach(names, i, n) {
+        json_array_foreach(names, i, n)
+        {
                 const char *name = json_string_value(n);
                 if (kp_api_group_resume(api, name, errstr, sizeof(errstr)))
                         fprintf(stderr, "kplane: cannot resume group %s: %s\n", name, errstr);
@@ -161,9 +161,8 @@ static int serve_main(int argc, char **argv)
         }
         /* MHD's threads already run: publish the pointer atomically (for /metrics) */
         __atomic_store_n(&api.http, http, __ATOMIC_RELEASE);
-        api.discovery = kp_discovery_start(api.store, api.emb, interval,
-                                           api.metadata_timeout_ms, kp_api_partitions_changed,
-                                           &api);
+        api.discovery = kp_discovery_start(api.store, api.emb, interval, api.metadata_timeout_ms,
+                                           kp_api_partitions_changed, &api);
         if (demo) {
                 d = kp_demo_start(&api, 300, errstr, sizeof(errstr));
                 if (!d)
@@ -231,8 +230,8 @@ static int healthcheck_main(void)
         }
         close(fd);
         if (!ok)
-                fprintf(stderr, "kplane healthcheck: http://%s:%d/livez did not answer 200\n",
-                        host, port);
+                fprintf(stderr, "kplane healthcheck: http://%s:%d/livez did not answer 200\n", host,
+                        port);
         return ok ? 0 : 1;
 }
 
@@ -241,8 +240,8 @@ int main(int argc, char **argv)
         if (argc > 1) {
                 const char *cmd = argv[1];
                 if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-                        printf("kplane %s (librdkafka %s, libmicrohttpd, jansson %s)\n",
-                               KP_VERSION, rd_kafka_version_str(), JANSSON_VERSION);
+                        printf("kplane %s (librdkafka %s, libmicrohttpd, jansson %s)\n", KP_VERSION,
+                               rd_kafka_version_str(), JANSSON_VERSION);
                         return 0;
                 }
                 if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {

@@ -21,21 +21,20 @@ static void plan_gauges(kp_api_t *api, kp_buf_t *out)
         kp_buf_init(&idle);
         size_t i;
         json_t *g;
-        json_array_foreach(groups, i, g) {
+        json_array_foreach(groups, i, g)
+        {
                 const char *name = json_string_value(json_object_get(g, "name"));
                 json_t *plans = NULL;
-                if (!name || kp_store_plan_list(api->store, name, &plans, errstr,
-                                                sizeof(errstr)))
+                if (!name || kp_store_plan_list(api->store, name, &plans, errstr, sizeof(errstr)))
                         continue;
                 json_t *cur = json_array_get(plans, 0);
                 json_t *an = json_object_get(cur, "analysis");
                 if (an) {
                         kp_buf_printf(&skew, "kplane_plan_skew{group=\"%s\"} %g\n", name,
                                       json_number_value(json_object_get(an, "skew")));
-                        kp_buf_printf(&idle, "kplane_plan_idle_tasks{group=\"%s\"} %lld\n",
-                                      name,
-                                      (long long)json_integer_value(
-                                              json_object_get(an, "idle_tasks")));
+                        kp_buf_printf(
+                                &idle, "kplane_plan_idle_tasks{group=\"%s\"} %lld\n", name,
+                                (long long)json_integer_value(json_object_get(an, "idle_tasks")));
                 }
                 json_decref(plans);
         }

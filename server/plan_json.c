@@ -11,11 +11,11 @@
 #include "util.h"
 
 #define DEFAULT_CLUSTER "default"
-#define STRATEGY_LIST "balanced, weighted, flink, range, roundrobin"
+#define STRATEGY_LIST   "balanced, weighted, flink, range, roundrobin"
 
 /* Appends {"field": @p field, "message": ...} to @p errors. */
 __attribute__((format(printf, 3, 4))) static void field_err(json_t *errors, const char *field,
-                                                             const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
         char msg[512];
         va_list ap;
@@ -32,7 +32,8 @@ static void check_fields(const json_t *obj, const char *const *allowed, const ch
 {
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)obj, key, v) {
+        json_object_foreach((json_t *)obj, key, v)
+        {
                 size_t i;
                 for (i = 0; allowed[i] && strcmp(allowed[i], key); i++)
                         ;
@@ -140,8 +141,9 @@ static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *error
                 const json_t *jp = json_object_get(e, "partitions");
                 if (jc && (!json_is_string(jc) || !kp_name_valid(json_string_value(jc)))) {
                         snprintf(f, sizeof(f), "topics[%zu].cluster", i);
-                        field_err(errors, f, "must be a cluster name "
-                                             "(^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)");
+                        field_err(errors, f,
+                                  "must be a cluster name "
+                                  "(^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)");
                 }
                 if (!json_is_string(jt) || !kp_topic_name_valid(json_string_value(jt))) {
                         snprintf(f, sizeof(f), "topics[%zu].topic", i);
@@ -169,7 +171,8 @@ static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *error
         if (!k)
                 return KP_ERR_NOMEM;
         for (size_t i = 1; i < n; i++) {
-                if (!strcmp(k[i].cluster, k[i - 1].cluster) && !strcmp(k[i].topic, k[i - 1].topic)) {
+                if (!strcmp(k[i].cluster, k[i - 1].cluster) &&
+                    !strcmp(k[i].topic, k[i - 1].topic)) {
                         snprintf(f, sizeof(f), "topics[%zu]", k[i].idx);
                         field_err(errors, f, "duplicate of topics[%zu]", k[i - 1].idx);
                 }
@@ -209,8 +212,9 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
                 const json_t *e = json_array_get(arr, i);
                 if (!json_is_object(e)) {
                         snprintf(f, sizeof(f), "weights[%zu]", i);
-                        field_err(errors, f, "must be an object {cluster, topic, partition, "
-                                             "weight}");
+                        field_err(errors, f,
+                                  "must be an object {cluster, topic, partition, "
+                                  "weight}");
                         continue;
                 }
                 snprintf(f, sizeof(f), "weights[%zu].", i);
@@ -278,8 +282,8 @@ static int parse_common(const json_t *body, kp_plan_request_t *req, json_t *erro
 
 int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *errors)
 {
-        static const char *const fields[] = {"topics", "parallelism", "strategy", "weights",
-                                             "rebalance", NULL};
+        static const char *const fields[] = {"topics",  "parallelism", "strategy",
+                                             "weights", "rebalance",   NULL};
         size_t before = json_array_size(errors);
         int err;
         memset(req, 0, sizeof(*req));
@@ -298,8 +302,8 @@ int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *er
                 req->input.parallelism = (int32_t)json_integer_value(jp);
         const json_t *js = json_object_get(body, "strategy");
         req->input.strategy = KP_STRATEGY_BALANCED;
-        if (js && (!json_is_string(js) ||
-                   kp_strategy_parse(json_string_value(js), &req->input.strategy)))
+        if (js &&
+            (!json_is_string(js) || kp_strategy_parse(json_string_value(js), &req->input.strategy)))
                 field_err(errors, "strategy", "must be one of " STRATEGY_LIST);
         if (json_array_size(errors) > before)
                 err = KP_ERR_INVALID;
@@ -319,8 +323,8 @@ void kp_sweep_request_cleanup(kp_sweep_request_t *req)
 
 int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *errors)
 {
-        static const char *const fields[] = {"topics", "parallelism", "strategies", "weights",
-                                             "rebalance", NULL};
+        static const char *const fields[] = {"topics",  "parallelism", "strategies",
+                                             "weights", "rebalance",   NULL};
         static const char *const pfields[] = {"from", "to", NULL};
         size_t before = json_array_size(errors);
         int err;
@@ -358,8 +362,9 @@ int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *
                         req->strategies[req->strategy_cnt++] = (kp_strategy_t)s;
         } else if (!json_is_array(js) || !json_array_size(js) ||
                    json_array_size(js) > KP_STRATEGY__CNT) {
-                field_err(errors, "strategies", "must be a non-empty array of distinct "
-                                                "strategies (" STRATEGY_LIST ")");
+                field_err(errors, "strategies",
+                          "must be a non-empty array of distinct "
+                          "strategies (" STRATEGY_LIST ")");
         } else {
                 for (size_t i = 0; i < json_array_size(js); i++) {
                         kp_strategy_t s;
@@ -382,14 +387,14 @@ int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *
                 int64_t P = 0;
                 for (size_t t = 0; t < req->base.input.topic_cnt; t++)
                         P += req->base.topics[t].partitions;
-                double work = (double)(req->to - req->from + 1) * (double)req->strategy_cnt *
-                              (double)P;
+                double work =
+                        (double)(req->to - req->from + 1) * (double)req->strategy_cnt * (double)P;
                 if (work > (double)KP_SWEEP_WORK_MAX)
                         field_err(errors, "parallelism",
                                   "%d steps x %zu strategies x %lld partitions is over the "
                                   "sweep limit of %lld; narrow the range",
-                                  (int)(req->to - req->from + 1), req->strategy_cnt,
-                                  (long long)P, (long long)KP_SWEEP_WORK_MAX);
+                                  (int)(req->to - req->from + 1), req->strategy_cnt, (long long)P,
+                                  (long long)KP_SWEEP_WORK_MAX);
         }
         if (json_array_size(errors) > before)
                 err = KP_ERR_INVALID;
@@ -416,10 +421,9 @@ json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a)
                          kp_plan_case_name(a->plan_case), "partitions", (json_int_t)a->partitions,
                          "tasks", (int)a->tasks, "idle_tasks", (int)a->idle_tasks,
                          "min_partitions_per_task", (json_int_t)a->min_partitions_per_task,
-                         "max_partitions_per_task", (json_int_t)a->max_partitions_per_task,
-                         "skew", round(a->skew * 1e6) / 1e6, "max_load",
-                         round(a->max_load * 1e6) / 1e6, "mean_load",
-                         round(a->mean_load * 1e6) / 1e6, "moved_from_previous",
+                         "max_partitions_per_task", (json_int_t)a->max_partitions_per_task, "skew",
+                         round(a->skew * 1e6) / 1e6, "max_load", round(a->max_load * 1e6) / 1e6,
+                         "mean_load", round(a->mean_load * 1e6) / 1e6, "moved_from_previous",
                          a->moved_from_previous < 0 ? json_null()
                                                     : json_integer(a->moved_from_previous),
                          "recommendations", recs);
@@ -509,8 +513,8 @@ out:
         return out;
 }
 
-int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics,
-                            size_t topic_cnt, int32_t **ownerp)
+int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics, size_t topic_cnt,
+                            int32_t **ownerp)
 {
         const json_t *tasks = json_object_get(plan_doc, "tasks");
         size_t P = 0, *offset = NULL;
@@ -534,13 +538,15 @@ int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topic
                 owner[i] = -1;
         size_t ti, pi;
         const json_t *task, *part;
-        json_array_foreach(tasks, ti, task) {
+        json_array_foreach(tasks, ti, task)
+        {
                 const json_t *jt = json_object_get(task, "task");
                 if (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
                     json_integer_value(jt) > INT32_MAX)
                         continue;
                 int32_t tid = (int32_t)json_integer_value(jt);
-                json_array_foreach(json_object_get(task, "partitions"), pi, part) {
+                json_array_foreach(json_object_get(task, "partitions"), pi, part)
+                {
                         const char *c = json_string_value(json_object_get(part, "cluster"));
                         const char *t = json_string_value(json_object_get(part, "topic"));
                         const json_t *jp = json_object_get(part, "partition");

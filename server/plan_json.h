@@ -1,4 +1,5 @@
-/* plan_json.h — plans <-> JSON: what-if and sweep requests, plan documents, previous owners (shared by api/ and the CLI). */
+/* plan_json.h — plans <-> JSON: what-if and sweep requests, plan documents, previous owners (shared
+ * by api/ and the CLI). */
 #ifndef KP_PLAN_JSON_H
 #define KP_PLAN_JSON_H
 
@@ -80,7 +81,7 @@ json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a);
  * Entries for unknown topics or partitions are ignored. @returns 0 or KP_ERR_NOMEM.
  * Cost: O(K log K + document size * log K).
  */
-int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics,
-                            size_t topic_cnt, int32_t **ownerp);
+int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics, size_t topic_cnt,
+                            int32_t **ownerp);
 
 #endif /* KP_PLAN_JSON_H */

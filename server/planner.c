@@ -1,4 +1,5 @@
-/* planner.c — the planner's entry point: validates the input, runs a strategy, analyses the result and advises. */
+/* planner.c — the planner's entry point: validates the input, runs a strategy, analyses the result
+ * and advises. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,8 +58,8 @@ void kp_plan_destroy(kp_plan_t *plan)
 }
 
 /* Appends one formatted recommendation. @returns 0 or KP_ERR_NOMEM. */
-__attribute__((format(printf, 2, 3))) static int rec_add(kp_plan_analysis_t *a,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int rec_add(kp_plan_analysis_t *a, const char *fmt,
+                                                         ...)
 {
         char buf[1024];
         va_list ap;
@@ -97,8 +98,8 @@ static int ev_cmp(const void *a, const void *b)
  * Every task gets sum(p / T); what differs is the cyclic run of p % T tasks after each
  * topic's start, so only the coverage of those runs is swept. Cost O(K log K).
  */
-static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, size_t K,
-                         int32_t T, ev_t *ev)
+static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, size_t K, int32_t T,
+                         ev_t *ev)
 {
         size_t n = 0;
         for (size_t t = 0; t < K; t++) {
@@ -206,23 +207,31 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
         }
         char tail[256];
         if (below && above)
-                snprintf(tail, sizeof(tail), "Flink's placement is even at parallelism %d "
-                                             "(below) or %d (above).", below, above);
+                snprintf(tail, sizeof(tail),
+                         "Flink's placement is even at parallelism %d "
+                         "(below) or %d (above).",
+                         below, above);
         else if (below || above)
-                snprintf(tail, sizeof(tail), "The nearest parallelism at which Flink's "
-                                             "placement is even is %d.", below ? below : above);
+                snprintf(tail, sizeof(tail),
+                         "The nearest parallelism at which Flink's "
+                         "placement is even is %d.",
+                         below ? below : above);
         else
-                snprintf(tail, sizeof(tail), "No parallelism near %d gives an even Flink "
-                                             "placement.", T);
+                snprintf(tail, sizeof(tail),
+                         "No parallelism near %d gives an even Flink "
+                         "placement.",
+                         T);
         if (idle)
-                err = rec_add(a, "Apache Flink's KafkaSource would place these partitions "
-                                 "unevenly at parallelism %d: %d tasks would sit idle while "
-                                 "the busiest %d read %lld partitions each. %s",
+                err = rec_add(a,
+                              "Apache Flink's KafkaSource would place these partitions "
+                              "unevenly at parallelism %d: %d tasks would sit idle while "
+                              "the busiest %d read %lld partitions each. %s",
                               T, idle, at_max, (long long)mx, tail);
         else
-                err = rec_add(a, "Apache Flink's KafkaSource would place these partitions "
-                                 "unevenly at parallelism %d: the busiest %d tasks would read "
-                                 "%lld partitions each and the least busy %lld. %s",
+                err = rec_add(a,
+                              "Apache Flink's KafkaSource would place these partitions "
+                              "unevenly at parallelism %d: the busiest %d tasks would read "
+                              "%lld partitions each and the least busy %lld. %s",
                               T, at_max, (long long)mx, (long long)mn, tail);
 out:
         free(ev);
@@ -232,8 +241,7 @@ out:
 }
 
 /* Advice on the parallelism itself and on the chosen strategy. */
-static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest,
-                  double total)
+static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest, double total)
 {
         const kp_plan_input_t *in = ctx->in;
         const long long P = (long long)ctx->P;
@@ -241,20 +249,23 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
         int err = 0;
         if (a->plan_case == KP_CASE_BELOW) {
                 if (!in->rebalance)
-                        err = rec_add(a, "%d of %d tasks have no partition to read: the topics "
-                                         "have %lld partitions in all. Lower parallelism to "
-                                         "%lld (the ideal: one partition per task), or set "
-                                         "\"rebalance\": true so the idle tasks share the work.",
+                        err = rec_add(a,
+                                      "%d of %d tasks have no partition to read: the topics "
+                                      "have %lld partitions in all. Lower parallelism to "
+                                      "%lld (the ideal: one partition per task), or set "
+                                      "\"rebalance\": true so the idle tasks share the work.",
                                       a->idle_tasks, T, P, P);
                 else
-                        err = rec_add(a, "%d tasks hold no partition of their own (%lld "
-                                         "partitions, parallelism %d); with \"rebalance\": true "
-                                         "they share the others' work.",
+                        err = rec_add(a,
+                                      "%d tasks hold no partition of their own (%lld "
+                                      "partitions, parallelism %d); with \"rebalance\": true "
+                                      "they share the others' work.",
                                       a->idle_tasks, P, T);
         } else if (a->plan_case == KP_CASE_EQUAL) {
                 if (a->max_partitions_per_task == 1)
-                        err = rec_add(a, "Parallelism equals the partition count (%lld): every "
-                                         "task reads exactly one partition, the ideal.",
+                        err = rec_add(a,
+                                      "Parallelism equals the partition count (%lld): every "
+                                      "task reads exactly one partition, the ideal.",
                                       P);
         } else if (P % T) {
                 int32_t lo = 1, hi = 0;
@@ -264,8 +275,8 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
                                 break;
                         }
                 }
-                for (long long d = T + 1; d <= P && d <= (long long)T + KP_FLINK_EVEN_SEARCH &&
-                                          d <= KP_PARALLELISM_MAX;
+                for (long long d = T + 1;
+                     d <= P && d <= (long long)T + KP_FLINK_EVEN_SEARCH && d <= KP_PARALLELISM_MAX;
                      d++) {
                         if (P % d == 0) {
                                 hi = (int32_t)d;
@@ -274,16 +285,18 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
                 }
                 long long fl = P / T;
                 if (hi)
-                        err = rec_add(a, "%lld partitions do not divide evenly among %d tasks "
-                                         "(%lld tasks read %lld, the rest %lld). Parallelism %d "
-                                         "or %d splits them evenly; %lld gives the ideal of one "
-                                         "partition per task.",
+                        err = rec_add(a,
+                                      "%lld partitions do not divide evenly among %d tasks "
+                                      "(%lld tasks read %lld, the rest %lld). Parallelism %d "
+                                      "or %d splits them evenly; %lld gives the ideal of one "
+                                      "partition per task.",
                                       P, T, P % T, fl + 1, fl, lo, hi, P);
                 else
-                        err = rec_add(a, "%lld partitions do not divide evenly among %d tasks "
-                                         "(%lld tasks read %lld, the rest %lld). Parallelism %d "
-                                         "splits them evenly; %lld gives the ideal of one "
-                                         "partition per task.",
+                        err = rec_add(a,
+                                      "%lld partitions do not divide evenly among %d tasks "
+                                      "(%lld tasks read %lld, the rest %lld). Parallelism %d "
+                                      "splits them evenly; %lld gives the ideal of one "
+                                      "partition per task.",
                                       P, T, P % T, fl + 1, fl, lo, P);
         }
         if (err)
@@ -292,18 +305,19 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
         if ((in->strategy == KP_STRATEGY_FLINK || in->strategy == KP_STRATEGY_RANGE ||
              in->strategy == KP_STRATEGY_ROUNDROBIN) &&
             a->max_partitions_per_task > ceil_pt)
-                err = rec_add(a, "The %s strategy gives the busiest task %lld partitions; the "
-                                 "balanced strategy would give at most %lld.",
-                              kp_strategy_name(in->strategy),
-                              (long long)a->max_partitions_per_task, ceil_pt);
+                err = rec_add(a,
+                              "The %s strategy gives the busiest task %lld partitions; the "
+                              "balanced strategy would give at most %lld.",
+                              kp_strategy_name(in->strategy), (long long)a->max_partitions_per_task,
+                              ceil_pt);
         if (!err && in->weights && total > 0 && heaviest > total / T * 1.05)
-                err = rec_add(a, "The heaviest partition carries %.3g of the load, more than "
-                                 "a task's fair share (%.3g): the busiest task cannot carry "
-                                 "less than that partition, so load skew stays above 1; "
-                                 "parallelism %d or lower makes the fair share cover it.",
-                              heaviest, total / T, (int)floor(total / heaviest) > 0
-                                                           ? (int)floor(total / heaviest)
-                                                           : 1);
+                err = rec_add(a,
+                              "The heaviest partition carries %.3g of the load, more than "
+                              "a task's fair share (%.3g): the busiest task cannot carry "
+                              "less than that partition, so load skew stays above 1; "
+                              "parallelism %d or lower makes the fair share cover it.",
+                              heaviest, total / T,
+                              (int)floor(total / heaviest) > 0 ? (int)floor(total / heaviest) : 1);
         if (!err)
                 err = advise_flink(ctx, a);
         return err;
@@ -331,7 +345,7 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
                                 heaviest = in->weights[i];
                 }
         }
-        a->plan_case = (int64_t)P == T ? KP_CASE_EQUAL
+        a->plan_case = (int64_t)P == T  ? KP_CASE_EQUAL
                        : (int64_t)P < T ? KP_CASE_BELOW
                                         : KP_CASE_ABOVE;
         a->partitions = (int64_t)P;
@@ -440,8 +454,14 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
         switch (in->strategy) {
         case KP_STRATEGY_BALANCED: err = kp_planner_balanced(&ctx, plan->owner); break;
         case KP_STRATEGY_WEIGHTED: err = kp_planner_weighted(&ctx, plan->owner); break;
-        case KP_STRATEGY_FLINK: kp_planner_flink(&ctx, plan->owner); err = 0; break;
-        case KP_STRATEGY_RANGE: kp_planner_range(&ctx, plan->owner); err = 0; break;
+        case KP_STRATEGY_FLINK:
+                kp_planner_flink(&ctx, plan->owner);
+                err = 0;
+                break;
+        case KP_STRATEGY_RANGE:
+                kp_planner_range(&ctx, plan->owner);
+                err = 0;
+                break;
         default: err = kp_planner_roundrobin(&ctx, plan->owner); break;
         }
         if (!err)

@@ -1,4 +1,5 @@
-/* planner.h — the pure assignment planner: partitions and a parallelism in, owners and analysis out. */
+/* planner.h — the pure assignment planner: partitions and a parallelism in, owners and analysis
+ * out. */
 #ifndef KP_PLANNER_H
 #define KP_PLANNER_H
 
@@ -36,7 +37,7 @@ typedef struct kp_plan_topic {
 typedef struct kp_plan_input {
         const kp_plan_topic_t *topics; /* borrowed, topic_cnt entries */
         size_t topic_cnt;
-        int32_t parallelism;    /* 1..KP_PARALLELISM_MAX */
+        int32_t parallelism; /* 1..KP_PARALLELISM_MAX */
         kp_strategy_t strategy;
         /* Optional, one per partition in flat order (>= 0). weighted balances these;
          * NULL means every partition weighs 1. Other strategies ignore them for
@@ -90,8 +91,8 @@ typedef struct kp_plan_analysis {
 typedef struct kp_plan {
         int32_t parallelism;
         kp_strategy_t strategy;
-        size_t partition_cnt;       /* total partitions, flat */
-        int32_t *owner;             /* partition_cnt entries: task 0..parallelism-1 */
+        size_t partition_cnt; /* total partitions, flat */
+        int32_t *owner;       /* partition_cnt entries: task 0..parallelism-1 */
         kp_plan_analysis_t analysis;
 } kp_plan_t;
 

@@ -1,4 +1,5 @@
-/* planner_balanced.c — the balanced strategy: even counts over all topics and per topic, sticky to a previous plan. */
+/* planner_balanced.c — the balanced strategy: even counts over all topics and per topic, sticky to
+ * a previous plan. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,25 +28,25 @@
 typedef struct bal {
         int32_t T;
         size_t K;
-        int32_t *cap, *used;  /* extras per task: capacity, taken */
-        size_t *colstart;     /* task j's extras list: coltop[colstart[j] ..] */
-        int32_t *coltop;      /* topic of each extra in a task */
-        uint8_t *coluseful;   /* that extra keeps a previous partition in place */
-        size_t *xstart;       /* topic t's extras list: xcol[xstart[t] ..] */
-        int32_t *xcol;        /* task of each extra of a topic */
-        int32_t *xn;          /* extras placed per topic */
-        uint32_t *mark;       /* per task: == gen when the current topic has an extra there */
-        uint32_t *tmark;      /* per topic, for repair() */
+        int32_t *cap, *used; /* extras per task: capacity, taken */
+        size_t *colstart;    /* task j's extras list: coltop[colstart[j] ..] */
+        int32_t *coltop;     /* topic of each extra in a task */
+        uint8_t *coluseful;  /* that extra keeps a previous partition in place */
+        size_t *xstart;      /* topic t's extras list: xcol[xstart[t] ..] */
+        int32_t *xcol;       /* task of each extra of a topic */
+        int32_t *xn;         /* extras placed per topic */
+        uint32_t *mark;      /* per task: == gen when the current topic has an extra there */
+        uint32_t *tmark;     /* per topic, for repair() */
         uint32_t gen, tgen;
-        int32_t *freel;       /* tasks with used < cap */
+        int32_t *freel; /* tasks with used < cap */
         int32_t nfree;
-        int32_t cursor;       /* where repair() looks for a full task next */
-        size_t *custart;      /* task j's useful topics: cutop[custart[j] ..] */
+        int32_t cursor;  /* where repair() looks for a full task next */
+        size_t *custart; /* task j's useful topics: cutop[custart[j] ..] */
         int32_t *cutop;
-        uint32_t *umark;      /* per topic: useful at the repair's task j when == ugen */
-        uint32_t *ucmark;     /* per task: useful for the repairing topic when == ucgen */
+        uint32_t *umark;  /* per topic: useful at the repair's task j when == ugen */
+        uint32_t *ucmark; /* per task: useful for the repairing topic when == ucgen */
         uint32_t ugen, ucgen;
-        size_t scan_limit;    /* full tasks repair() inspects once it has a candidate */
+        size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
 } bal_t;
 
 static void place(bal_t *b, int32_t t, int32_t j, int useful)
@@ -205,9 +206,8 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
         b.umark = calloc(K ? K : 1, sizeof(*b.umark));
         b.ucmark = calloc((size_t)T, sizeof(*b.ucmark));
         if (!cnt || !ucnt || !ptot || !useful || !ustart || !pool || !ck || !tk || !b.cap ||
-            !b.used || !b.colstart || !b.coltop || !b.coluseful || !b.xstart || !b.xcol ||
-            !b.xn || !b.mark || !b.tmark || !b.freel || !b.custart || !b.cutop || !b.umark ||
-            !b.ucmark)
+            !b.used || !b.colstart || !b.coltop || !b.coluseful || !b.xstart || !b.xcol || !b.xn ||
+            !b.mark || !b.tmark || !b.freel || !b.custart || !b.cutop || !b.umark || !b.ucmark)
                 goto out;
 
         /* 1. where each topic's partitions were; useful cells */

@@ -1,4 +1,5 @@
-/* planner_kafka.c — the placements of others, reproduced exactly: Flink's KafkaSource, Kafka's Range and RoundRobin assignors. */
+/* planner_kafka.c — the placements of others, reproduced exactly: Flink's KafkaSource, Kafka's
+ * Range and RoundRobin assignors. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
-/* planner_weighted.c — the weighted strategy: balance measured load (LPT + local moves), sticky to a previous plan. */
+/* planner_weighted.c — the weighted strategy: balance measured load (LPT + local moves), sticky to
+ * a previous plan. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

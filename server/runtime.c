@@ -69,7 +69,8 @@ static int plan_parse(const json_t *plan, const json_t *clusters, plan_doc_t *pd
                 r = KP_ERR_NOMEM;
                 goto out;
         }
-        json_array_foreach(tasks, i, t) {
+        json_array_foreach(tasks, i, t)
+        {
                 json_t *parts = json_object_get(t, "partitions");
                 json_t *ti = json_object_get(t, "task");
                 int task = ti ? (int)json_integer_value(ti) : (int)i;
@@ -85,7 +86,8 @@ static int plan_parse(const json_t *plan, const json_t *clusters, plan_doc_t *pd
                                  i);
                         goto out;
                 }
-                json_array_foreach(parts, j, p) {
+                json_array_foreach(parts, j, p)
+                {
                         plan_entry_t *e = &pd->e[pd->n];
                         json_t *pn = json_object_get(p, "partition");
                         json_t *cl;
@@ -184,8 +186,7 @@ static void cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *
         snprintf(cl->last_error, sizeof(cl->last_error), "%s: %s",
                  rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
         if (err == RD_KAFKA_RESP_ERR__FATAL)
-                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name,
-                         reason);
+                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name, reason);
         pthread_mutex_unlock(&cl->g->err_lock);
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 int st = KP_GROUP_RUNNING;
@@ -226,7 +227,8 @@ static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl, const j
         snprintf(val, sizeof(val), "%d", KP_RUNTIME_QUEUED_MAX_KBYTES);
         if (conf_set(conf, "queued.max.messages.kbytes", val, errstr, errstr_size))
                 goto fail;
-        json_object_foreach(props, key, v) {
+        json_object_foreach(props, key, v)
+        {
                 char num[64];
                 const char *s = json_string_value(v);
                 if (json_is_integer(v)) {
@@ -239,8 +241,10 @@ static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl, const j
                         s = json_is_true(v) ? "true" : "false";
                 }
                 if (!s) {
-                        snprintf(errstr, errstr_size, "config.%s: must be a string, number or "
-                                 "boolean", key);
+                        snprintf(errstr, errstr_size,
+                                 "config.%s: must be a string, number or "
+                                 "boolean",
+                                 key);
                         goto fail;
                 }
                 if (conf_set(conf, key, s, errstr, errstr_size))
@@ -251,8 +255,8 @@ static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl, const j
             conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
             conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
             conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
-            conf_set(conf, "auto.offset.reset", g->start_latest ? "latest" : "earliest",
-                     errstr, errstr_size))
+            conf_set(conf, "auto.offset.reset", g->start_latest ? "latest" : "earliest", errstr,
+                     errstr_size))
                 goto fail;
         snprintf(val, sizeof(val), "kplane-%s", g->name);
         if (conf_set(conf, "client.id", val, errstr, errstr_size))
@@ -335,8 +339,7 @@ static rt_cluster_t *cluster_new(rt_group_t *g, const char *name, const json_t *
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        cl->rk = cluster_consumer_new(g, cl, json_object_get(clusters, name), errstr,
-                                      errstr_size);
+        cl->rk = cluster_consumer_new(g, cl, json_object_get(clusters, name), errstr, errstr_size);
         if (!cl->rk)
                 goto fail;
         for (i = 0; i < cl->nworkers; i++)
@@ -499,8 +502,8 @@ static int part_cmp(const void *a, const void *b)
 
 /* Reads committed offsets of @p parts (all on @p cl) into p->committed and sets
  * p->next_offset; @returns the list to assign, each at its start offset. */
-static rd_kafka_topic_partition_list_t *
-cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts, int n, int64_t fallback)
+static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts,
+                                                              int n, int64_t fallback)
 {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
         rd_kafka_resp_err_t err;
@@ -701,8 +704,10 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                 if (rt_commit(g, locked, nlocked, KP_RUNTIME_COMMIT_TIMEOUT_MS))
                         /* The hand-over is in memory (next_offset), so nothing is lost
                          * or read twice; only a crash now would re-deliver. */
-                        fprintf(stderr, "kplane: runtime: group %s: commit before plan change "
-                                "failed; continuing\n", g->name);
+                        fprintf(stderr,
+                                "kplane: runtime: group %s: commit before plan change "
+                                "failed; continuing\n",
+                                g->name);
                 for (i = 0; i < nlocked; i++) {
                         rt_part_t *p = locked[i];
                         int w = want[p->index];
@@ -775,8 +780,8 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         error = rd_kafka_incremental_assign(cl->rk, l);
                         rd_kafka_topic_partition_list_destroy(l);
                         if (error) {
-                                snprintf(errstr, errstr_size, "cluster %s: assign: %s",
-                                         cl->name, rd_kafka_error_string(error));
+                                snprintf(errstr, errstr_size, "cluster %s: assign: %s", cl->name,
+                                         rd_kafka_error_string(error));
                                 rd_kafka_error_destroy(error);
                                 free(mine);
                                 r = KP_ERR_UNAVAILABLE;
@@ -805,8 +810,8 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
         for (i = 0; i < g->ntasks; i++) {
                 rt_task_t *t = g->tasks[i];
                 if (atomic_load(&t->state) != RT_TASK_FAILED)
-                        atomic_store(&t->state, t->partitions || fan ? RT_TASK_RUNNING
-                                                                     : RT_TASK_IDLE);
+                        atomic_store(&t->state,
+                                     t->partitions || fan ? RT_TASK_RUNNING : RT_TASK_IDLE);
         }
         g->plan_version = pd->version;
         pthread_mutex_unlock(&g->lock);
@@ -869,8 +874,10 @@ static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
                 }
                 cl->closed = rd_kafka_consumer_closed(cl->rk);
                 if (!cl->closed)
-                        fprintf(stderr, "kplane: runtime: group %s: cluster %s did not close "
-                                "in time\n", g->name, cl->name);
+                        fprintf(stderr,
+                                "kplane: runtime: group %s: cluster %s did not close "
+                                "in time\n",
+                                g->name, cl->name);
         }
 }
 
@@ -1148,16 +1155,14 @@ int kp_runtime_group_stop(kp_runtime_t *rt, const char *group, int wait_ms, char
                 return KP_ERR_CONFLICT;
         }
         group_signal_stop(g);
-        group_finish_stop(g, kp_time_mono_ms() +
-                                     (wait_ms > 0 ? wait_ms : KP_RUNTIME_STOP_WAIT_MS));
+        group_finish_stop(g, kp_time_mono_ms() + (wait_ms > 0 ? wait_ms : KP_RUNTIME_STOP_WAIT_MS));
         atomic_store(&g->state, KP_GROUP_STOPPED);
         group_unregister(rt, g);
         group_put(g);
         return 0;
 }
 
-int kp_runtime_group_state(kp_runtime_t *rt, const char *group, char *errstr,
-                           size_t errstr_size)
+int kp_runtime_group_state(kp_runtime_t *rt, const char *group, char *errstr, size_t errstr_size)
 {
         rt_group_t *g = group_get(rt, group);
         int st;
@@ -1229,7 +1234,8 @@ void kp_runtime_metrics_write(kp_runtime_t *rt, kp_buf_t *out)
                 "# TYPE kplane_task_messages_total counter\n",
                 "# HELP kplane_task_bytes_total Key and value bytes a task handed to its sink.\n"
                 "# TYPE kplane_task_bytes_total counter\n",
-                "# HELP kplane_consumergroup_lag Messages behind the high watermark per partition.\n"
+                "# HELP kplane_consumergroup_lag Messages behind the high watermark per "
+                "partition.\n"
                 "# TYPE kplane_consumergroup_lag gauge\n",
         };
         int s;
@@ -1253,10 +1259,10 @@ int kp_runtime_group_rates(kp_runtime_t *rt, const char *group, json_t **ratesp)
                 rt_part_t *p = g->parts[i];
                 if (!p->in_plan)
                         continue;
-                json_array_append_new(
-                        a, json_pack("{s:s, s:s, s:i, s:f}", "cluster", p->cl->name, "topic",
-                                     p->tp->name, "partition", (int)p->partition, "weight",
-                                     atomic_load(&p->rate)));
+                json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:f}", "cluster", p->cl->name,
+                                                   "topic", p->tp->name, "partition",
+                                                   (int)p->partition, "weight",
+                                                   atomic_load(&p->rate)));
         }
         pthread_mutex_unlock(&g->lock);
         group_put(g);

@@ -17,11 +17,11 @@
 typedef struct kp_runtime kp_runtime_t;
 
 typedef enum kp_group_state {
-        KP_GROUP_STOPPED  = 0,
+        KP_GROUP_STOPPED = 0,
         KP_GROUP_STARTING = 1,
-        KP_GROUP_RUNNING  = 2,
+        KP_GROUP_RUNNING = 2,
         KP_GROUP_STOPPING = 3,
-        KP_GROUP_FAILED   = 4
+        KP_GROUP_FAILED = 4
 } kp_group_state_t;
 
 /* @returns the API name of @p state ("running"), a static string. */
@@ -77,8 +77,7 @@ int kp_runtime_group_stop(kp_runtime_t *rt, const char *group, int wait_ms, char
  * @returns the kp_group_state_t of @p group (KP_GROUP_STOPPED when unknown); when it
  * is KP_GROUP_FAILED and @p errstr is given, the reason is written there.
  */
-int kp_runtime_group_state(kp_runtime_t *rt, const char *group, char *errstr,
-                           size_t errstr_size);
+int kp_runtime_group_state(kp_runtime_t *rt, const char *group, char *errstr, size_t errstr_size);
 
 /*
  * @returns the status document of API.md ("Running groups": group, state,

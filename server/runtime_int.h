@@ -13,9 +13,9 @@
 /*
  * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
  * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
- * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one part->lock
- * and then one task->lock per message; nothing else touches two parts at once.
- * Arrays change only with both op_lock and lock held, so holding either reads them.
+ * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one
+ * part->lock and then one task->lock per message; nothing else touches two parts at once. Arrays
+ * change only with both op_lock and lock held, so holding either reads them.
  */
 
 typedef struct rt_group rt_group_t;
@@ -23,9 +23,9 @@ typedef struct rt_cluster rt_cluster_t;
 
 typedef enum rt_task_state {
         RT_TASK_RUNNING = 0,
-        RT_TASK_IDLE    = 1,
+        RT_TASK_IDLE = 1,
         RT_TASK_STOPPED = 2,
-        RT_TASK_FAILED  = 3
+        RT_TASK_FAILED = 3
 } rt_task_state_t;
 
 typedef struct rt_task {
@@ -55,14 +55,14 @@ typedef struct rt_part {
         rt_cluster_t *cl;
         rt_topic_t *tp;
         int32_t partition;
-        int index;            /* in g->parts */
-        int worker;           /* index of the cluster worker whose queue it feeds */
-        pthread_mutex_t lock; /* held while one of its messages is handed to a sink */
-        rt_task_t *owner;     /* under lock; NULL: released, messages are dropped */
-        rt_taskset_t *fan;    /* under lock; non-NULL: records dealt round-robin */
-        uint64_t rr;          /* under lock: next fan-out slot */
+        int index;               /* in g->parts */
+        int worker;              /* index of the cluster worker whose queue it feeds */
+        pthread_mutex_t lock;    /* held while one of its messages is handed to a sink */
+        rt_task_t *owner;        /* under lock; NULL: released, messages are dropped */
+        rt_taskset_t *fan;       /* under lock; non-NULL: records dealt round-robin */
+        uint64_t rr;             /* under lock: next fan-out slot */
         _Atomic int owner_index; /* task number of owner, -1: none (for status) */
-        int in_plan;          /* under g->lock */
+        int in_plan;             /* under g->lock */
         /* Next offset to hand to a sink: everything below it was taken. -1 unknown. */
         _Atomic int64_t next_offset;
         _Atomic int64_t committed; /* last offset committed by us or read at start */
@@ -96,7 +96,7 @@ struct rt_cluster {
         int next_worker; /* round-robin for new partitions */
         rt_topic_t **topics;
         int ntopics;
-        char last_error[256]; /* under g->err_lock */
+        char last_error[256];      /* under g->err_lock */
         rd_kafka_queue_t *close_q; /* stop: consumer close events */
         int closed;
 };
@@ -118,7 +118,7 @@ struct rt_group {
         /* A leaf lock for error texts: librdkafka calls the error callback from inside
          * its own calls (consumer_close too), where other locks may be held. */
         pthread_mutex_t err_lock;
-        int plan_version;   /* under lock */
+        int plan_version;         /* under lock */
         int64_t retired_messages; /* under lock: counted by tasks a plan change removed */
 
         pthread_mutex_t op_lock;

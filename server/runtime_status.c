@@ -24,8 +24,7 @@ static int group_readable(rt_group_t *g)
 /* Position, high watermark (librdkafka's cached value, no request) and lag of @p p;
  * -1 for what is not known yet. Lag is counted from the position (what the tasks have
  * taken), else from the committed offset. */
-static void part_offsets(rt_part_t *p, int64_t *pos, int64_t *committed, int64_t *hw,
-                         int64_t *lag)
+static void part_offsets(rt_part_t *p, int64_t *pos, int64_t *committed, int64_t *hw, int64_t *lag)
 {
         int64_t lo = -1, hi = -1;
         *pos = atomic_load(&p->next_offset);
@@ -68,11 +67,10 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                 rt_task_t *t = g->tasks[i];
                 int64_t m = atomic_load(&t->messages);
                 int tst = atomic_load(&t->state);
-                json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:f}", "task", t->index,
-                                      "state", task_state_name(tst), "partitions",
-                                      t->partitions, "messages", (json_int_t)m, "bytes",
-                                      (json_int_t)atomic_load(&t->bytes), "messages_per_s",
-                                      atomic_load(&t->rate));
+                json_t *o = json_pack("{s:i, s:s, s:i, s:I, s:I, s:f}", "task", t->index, "state",
+                                      task_state_name(tst), "partitions", t->partitions, "messages",
+                                      (json_int_t)m, "bytes", (json_int_t)atomic_load(&t->bytes),
+                                      "messages_per_s", atomic_load(&t->rate));
                 if (tst == RT_TASK_FAILED) {
                         pthread_mutex_lock(&t->lock);
                         json_object_set_new(o, "error", json_string(t->error));
@@ -88,9 +86,8 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                 if (!p->in_plan)
                         continue;
                 part_offsets(p, &pos, &committed, &hw, &lag);
-                o = json_pack("{s:s, s:s, s:i, s:i}", "cluster", p->cl->name, "topic",
-                              p->tp->name, "partition", (int)p->partition, "task",
-                              atomic_load(&p->owner_index));
+                o = json_pack("{s:s, s:s, s:i, s:i}", "cluster", p->cl->name, "topic", p->tp->name,
+                              "partition", (int)p->partition, "task", atomic_load(&p->owner_index));
                 json_object_set_new(o, "position", offset_json(pos));
                 json_object_set_new(o, "committed", offset_json(committed));
                 json_object_set_new(o, "high_watermark", offset_json(hw));
@@ -105,8 +102,7 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                 json_t *o = json_pack("{s:s}", "cluster", cl->name);
                 pthread_mutex_lock(&g->err_lock);
                 json_object_set_new(o, "last_error",
-                                    cl->last_error[0] ? json_string(cl->last_error)
-                                                      : json_null());
+                                    cl->last_error[0] ? json_string(cl->last_error) : json_null());
                 pthread_mutex_unlock(&g->err_lock);
                 json_array_append_new(cls, o);
         }
@@ -138,12 +134,12 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
         if (section == 1 || section == 2) {
                 for (i = 0; i < g->ntasks; i++) {
                         rt_task_t *t = g->tasks[i];
-                        kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n",
-                                      section == 1 ? "kplane_task_messages_total"
-                                                   : "kplane_task_bytes_total",
-                                      g->name, t->index,
-                                      (long long)atomic_load(section == 1 ? &t->messages
-                                                                          : &t->bytes));
+                        kp_buf_printf(
+                                out, "%s{group=\"%s\",task=\"%d\"} %lld\n",
+                                section == 1 ? "kplane_task_messages_total"
+                                             : "kplane_task_bytes_total",
+                                g->name, t->index,
+                                (long long)atomic_load(section == 1 ? &t->messages : &t->bytes));
                 }
                 goto out;
         }
@@ -158,8 +154,7 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
                 kp_buf_printf(out,
                               "kplane_consumergroup_lag{group=\"%s\",cluster=\"%s\",topic=\"%s\","
                               "partition=\"%d\"} %lld\n",
-                              g->name, p->cl->name, p->tp->name, (int)p->partition,
-                              (long long)lag);
+                              g->name, p->cl->name, p->tp->name, (int)p->partition, (long long)lag);
         }
 out:
         pthread_mutex_unlock(&g->lock);

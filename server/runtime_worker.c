@@ -1,4 +1,5 @@
-/* runtime_worker.c — the threads of a running group: workers hand messages to sinks, control commits. */
+/* runtime_worker.c — the threads of a running group: workers hand messages to sinks, control
+ * commits. */
 #include "config.h"
 #include "err.h"
 #include "runtime_int.h"
@@ -167,8 +168,7 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                         if (only[i]->cl != cl || offs[i] < 0 ||
                             offs[i] <= atomic_load(&only[i]->committed))
                                 continue;
-                        rd_kafka_topic_partition_list_add(l, only[i]->tp->name,
-                                                          only[i]->partition)
+                        rd_kafka_topic_partition_list_add(l, only[i]->tp->name, only[i]->partition)
                                 ->offset = offs[i];
                 }
                 if (l->cnt) {
@@ -206,9 +206,8 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                                 if (!p)
                                         continue;
                                 cur = atomic_load(&p->committed);
-                                while (e->offset > cur &&
-                                       !atomic_compare_exchange_weak(&p->committed, &cur,
-                                                                     e->offset))
+                                while (e->offset > cur && !atomic_compare_exchange_weak(
+                                                                  &p->committed, &cur, e->offset))
                                         ;
                         }
                 }
@@ -259,17 +258,17 @@ static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
         for (i = 0; i < g->ntasks; i++) {
                 rt_task_t *t = g->tasks[i];
                 int64_t m = atomic_load(&t->messages);
-                atomic_store(&t->rate, ewma(atomic_load(&t->rate),
-                                            (double)(m - t->rate_last) * 1000.0 / (double)dt_ms,
-                                            first));
+                atomic_store(&t->rate,
+                             ewma(atomic_load(&t->rate),
+                                  (double)(m - t->rate_last) * 1000.0 / (double)dt_ms, first));
                 t->rate_last = m;
         }
         for (i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
                 int64_t m = atomic_load(&p->messages);
-                atomic_store(&p->rate, ewma(atomic_load(&p->rate),
-                                            (double)(m - p->rate_last) * 1000.0 / (double)dt_ms,
-                                            first));
+                atomic_store(&p->rate,
+                             ewma(atomic_load(&p->rate),
+                                  (double)(m - p->rate_last) * 1000.0 / (double)dt_ms, first));
                 p->rate_last = m;
         }
         pthread_mutex_unlock(&g->lock);

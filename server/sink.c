@@ -126,7 +126,8 @@ static int discard_validate(const json_t *conf, char *errstr, size_t errstr_size
 {
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)conf, key, v) {
+        json_object_foreach((json_t *)conf, key, v)
+        {
                 if (strcmp(key, "type")) {
                         snprintf(errstr, errstr_size, "sink.%s: unknown field", key);
                         return KP_ERR_INVALID;
@@ -143,8 +144,7 @@ static int discard_open(const json_t *conf, int task, void **statep, char *errst
         return 0;
 }
 
-static int discard_write(void *state, const kp_sink_msg_t *msg, char *errstr,
-                         size_t errstr_size)
+static int discard_write(void *state, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size)
 {
         (void)state, (void)msg, (void)errstr, (void)errstr_size;
         return 0;

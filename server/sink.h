@@ -31,8 +31,7 @@ typedef struct kp_sink_ops {
         /* Checks @p conf (the whole sink document) without side effects. */
         int (*validate)(const json_t *conf, char *errstr, size_t errstr_size);
         /* Opens an instance for task @p task; *statep is the instance's state. */
-        int (*open)(const json_t *conf, int task, void **statep, char *errstr,
-                    size_t errstr_size);
+        int (*open)(const json_t *conf, int task, void **statep, char *errstr, size_t errstr_size);
         /* 0 when taken, else a negative kp_err_t with errstr set. */
         int (*write)(void *state, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size);
         int (*flush)(void *state, char *errstr, size_t errstr_size);

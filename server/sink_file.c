@@ -27,7 +27,8 @@ static int file_validate(const json_t *conf, char *errstr, size_t errstr_size)
         json_t *v;
         const char *path = json_string_value(json_object_get(conf, "path"));
 
-        json_object_foreach((json_t *)conf, key, v) {
+        json_object_foreach((json_t *)conf, key, v)
+        {
                 if (strcmp(key, "type") && strcmp(key, "path")) {
                         snprintf(errstr, errstr_size, "sink.%s: unknown field", key);
                         return KP_ERR_INVALID;
@@ -107,8 +108,7 @@ static int drop_torn_tail(int fd, char *errstr, size_t errstr_size)
         return 0;
 }
 
-static int file_open(const json_t *conf, int task, void **statep, char *errstr,
-                     size_t errstr_size)
+static int file_open(const json_t *conf, int task, void **statep, char *errstr, size_t errstr_size)
 {
         const char *dir = json_string_value(json_object_get(conf, "path"));
         file_sink_t *fs;

@@ -22,7 +22,7 @@ typedef struct kp_buf {
         char *data; /* NUL-terminated when len > 0 */
         size_t len;
         size_t cap;
-        int oom;    /* set once an append failed; later appends do nothing */
+        int oom; /* set once an append failed; later appends do nothing */
 } kp_buf_t;
 
 void kp_buf_init(kp_buf_t *b);

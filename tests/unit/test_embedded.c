@@ -33,9 +33,9 @@ static kp_kafka_metadata_t *metadata(const char *bootstrap)
         kp_kafka_metadata_t *md = NULL;
         char errstr[512];
 
-        assert_int_equal(kp_kafka_metadata_fetch(bootstrap, NULL, NULL, 3000, &md, errstr,
-                                                 sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                kp_kafka_metadata_fetch(bootstrap, NULL, NULL, 3000, &md, errstr, sizeof(errstr)),
+                0);
         assert_non_null(md);
         return md;
 }
@@ -45,8 +45,7 @@ static int metadata_err(const char *bootstrap)
 {
         kp_kafka_metadata_t *md = NULL;
         char errstr[512];
-        int err = kp_kafka_metadata_fetch(bootstrap, NULL, NULL, 1000, &md, errstr,
-                                          sizeof(errstr));
+        int err = kp_kafka_metadata_fetch(bootstrap, NULL, NULL, 1000, &md, errstr, sizeof(errstr));
         kp_kafka_metadata_destroy(md);
         return err;
 }
@@ -60,9 +59,8 @@ static void test_start_gives_bootstrap_and_stop_removes_the_cluster(void **state
         kp_kafka_metadata_t *md;
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "demo-a", 2, topics, &bootstrap, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                kp_embedded_start(emb, "demo-a", 2, topics, &bootstrap, errstr, sizeof(errstr)), 0);
         assert_non_null(bootstrap);
         assert_non_null(strstr(bootstrap, "127.0.0.1:"));
         again = kp_embedded_bootstrap(emb, "demo-a");
@@ -102,20 +100,18 @@ static void test_start_rejects_bad_names_broker_counts_and_topics(void **state)
         size_t i;
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "x", 0, NULL, &bootstrap, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "x", 0, NULL, &bootstrap, errstr, sizeof(errstr)),
                          KP_ERR_INVALID);
-        assert_int_equal(kp_embedded_start(emb, "x", KP_EMBEDDED_BROKERS_MAX + 1, NULL,
-                                           &bootstrap, errstr, sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "x", KP_EMBEDDED_BROKERS_MAX + 1, NULL, &bootstrap,
+                                           errstr, sizeof(errstr)),
                          KP_ERR_INVALID);
-        assert_int_equal(kp_embedded_start(emb, "-x", 1, NULL, &bootstrap, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "-x", 1, NULL, &bootstrap, errstr, sizeof(errstr)),
                          KP_ERR_INVALID);
         for (i = 0; i < sizeof(bad_topics) / sizeof(bad_topics[0]); i++) {
                 topics = parse(bad_topics[i]);
-                assert_int_equal(kp_embedded_start(emb, "x", 1, topics, &bootstrap, errstr,
-                                                   sizeof(errstr)),
-                                 KP_ERR_INVALID);
+                assert_int_equal(
+                        kp_embedded_start(emb, "x", 1, topics, &bootstrap, errstr, sizeof(errstr)),
+                        KP_ERR_INVALID);
                 json_decref(topics);
         }
         assert_null(bootstrap);
@@ -133,12 +129,9 @@ static void test_restart_recreates_the_same_topics_empty_on_a_new_address(void *
         kp_kafka_metadata_t *md;
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &first, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &first, errstr, sizeof(errstr)), 0);
         assert_int_equal(kp_embedded_stop(emb, "r"), 0);
-        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &second, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &second, errstr, sizeof(errstr)),
                          0);
         md = metadata(second);
         assert_int_equal(md->topic_cnt, 2);
@@ -147,9 +140,7 @@ static void test_restart_recreates_the_same_topics_empty_on_a_new_address(void *
         kp_kafka_metadata_destroy(md);
 
         /* Starting a running name replaces it: the old brokers go away. */
-        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &third, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(kp_embedded_start(emb, "r", 1, topics, &third, errstr, sizeof(errstr)), 0);
         assert_string_not_equal(second, third);
         assert_int_equal(metadata_err(second), KP_ERR_UNAVAILABLE);
         md = metadata(third);
@@ -209,11 +200,9 @@ static void test_topic_create_adds_a_topic_and_refuses_duplicates(void **state)
         kp_kafka_metadata_t *md;
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "t", 2, NULL, &bootstrap, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "t", 2, NULL, &bootstrap, errstr, sizeof(errstr)),
                          0);
-        assert_int_equal(kp_embedded_topic_create(emb, "t", "fresh", 6, errstr, sizeof(errstr)),
-                         0);
+        assert_int_equal(kp_embedded_topic_create(emb, "t", "fresh", 6, errstr, sizeof(errstr)), 0);
         assert_int_equal(kp_embedded_topic_create(emb, "t", "fresh", 6, errstr, sizeof(errstr)),
                          KP_ERR_EXISTS);
         assert_int_equal(kp_embedded_topic_create(emb, "nope", "x", 1, errstr, sizeof(errstr)),
@@ -253,8 +242,7 @@ static void test_broker_down_stops_answering_and_up_answers_again(void **state)
         char errstr[512];
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "f", 3, NULL, &bootstrap, errstr,
-                                           sizeof(errstr)),
+        assert_int_equal(kp_embedded_start(emb, "f", 3, NULL, &bootstrap, errstr, sizeof(errstr)),
                          0);
         b2 = broker_address(bootstrap, 2);
         assert_int_equal(metadata_err(b2), 0);
@@ -288,9 +276,9 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, const char *bootstrap, const
         conf = kp_kafka_client_conf_new(bootstrap, NULL, errstr, sizeof(errstr));
         assert_non_null(conf);
         for (; props && props[0]; props += 2)
-                assert_int_equal(rd_kafka_conf_set(conf, props[0], props[1], errstr,
-                                                   sizeof(errstr)),
-                                 RD_KAFKA_CONF_OK);
+                assert_int_equal(
+                        rd_kafka_conf_set(conf, props[0], props[1], errstr, sizeof(errstr)),
+                        RD_KAFKA_CONF_OK);
         rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
         assert_non_null(rk);
         if (type == RD_KAFKA_CONSUMER)
@@ -343,9 +331,9 @@ static void test_outside_clients_produce_consume_commit_and_reconnect(void **sta
 {
         static const char *consumer_props[] = {
                 "group.id", "g1", "auto.offset.reset", "earliest", "enable.auto.commit",
-                "false", NULL};
-        static const char *other_group_props[] = {
-                "group.id", "g2", "auto.offset.reset", "earliest", NULL};
+                "false",    NULL};
+        static const char *other_group_props[] = {"group.id", "g2", "auto.offset.reset", "earliest",
+                                                  NULL};
         kp_embedded_t *emb = kp_embedded_new();
         json_t *topics = parse("[{\"name\": \"orders\", \"partitions\": 3}]");
         char *bootstrap = NULL;
@@ -355,9 +343,8 @@ static void test_outside_clients_produce_consume_commit_and_reconnect(void **sta
         int i;
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "io", 3, topics, &bootstrap, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                kp_embedded_start(emb, "io", 3, topics, &bootstrap, errstr, sizeof(errstr)), 0);
 
         producer = client_new(RD_KAFKA_PRODUCER, bootstrap, NULL);
         for (i = 0; i < n; i++) {
@@ -512,8 +499,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_broker_down_stops_answering_and_up_answers_again),
                 cmocka_unit_test(test_outside_clients_produce_consume_commit_and_reconnect),
                 cmocka_unit_test(test_mock_main_usage_errors_exit_2),
-                cmocka_unit_test(
-                        test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm),
+                cmocka_unit_test(test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm),
         };
 
         /* The child of the `kplane mock` test: this binary stands in for kplane. */

@@ -57,9 +57,9 @@ static void test_config_validate_rejects_unknown_property_naming_it(void **state
         char errstr[512];
         (void)state;
 
-        assert_int_equal(validate("{\"client.id\": \"x\", \"no.such.prop\": 1}", errstr,
-                                  sizeof(errstr)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                validate("{\"client.id\": \"x\", \"no.such.prop\": 1}", errstr, sizeof(errstr)),
+                KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "config.no.such.prop"));
 }
 
@@ -71,9 +71,9 @@ static void test_config_validate_rejects_bad_value_naming_the_property(void **st
         assert_int_equal(validate("{\"session.timeout.ms\": \"abc\"}", errstr, sizeof(errstr)),
                          KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "session.timeout.ms"));
-        assert_int_equal(validate("{\"security.protocol\": \"CARRIER_PIGEON\"}", errstr,
-                                  sizeof(errstr)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                validate("{\"security.protocol\": \"CARRIER_PIGEON\"}", errstr, sizeof(errstr)),
+                KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "security.protocol"));
         /* Out of librdkafka's range (1..3600000). */
         assert_int_equal(validate("{\"session.timeout.ms\": -5}", errstr, sizeof(errstr)),
@@ -83,8 +83,10 @@ static void test_config_validate_rejects_bad_value_naming_the_property(void **st
 static void test_config_validate_refuses_properties_kplane_owns(void **state)
 {
         static const char *owned[] = {
-                "{\"bootstrap.servers\": \"k:9092\"}", "{\"metadata.broker.list\": \"k:9092\"}",
-                "{\"group.id\": \"g\"}",               "{\"enable.auto.commit\": true}",
+                "{\"bootstrap.servers\": \"k:9092\"}",
+                "{\"metadata.broker.list\": \"k:9092\"}",
+                "{\"group.id\": \"g\"}",
+                "{\"enable.auto.commit\": true}",
                 "{\"enable.auto.offset.store\": false}",
                 "{\"test.mock.num.brokers\": 3}",
         };
@@ -101,8 +103,12 @@ static void test_config_validate_refuses_properties_kplane_owns(void **state)
 static void test_config_validate_refuses_non_objects_and_nested_values(void **state)
 {
         static const char *bad[] = {
-                "[]", "\"client.id=x\"", "42", "{\"client.id\": null}",
-                "{\"client.id\": [\"a\"]}", "{\"client.id\": {\"a\": 1}}",
+                "[]",
+                "\"client.id=x\"",
+                "42",
+                "{\"client.id\": null}",
+                "{\"client.id\": [\"a\"]}",
+                "{\"client.id\": {\"a\": 1}}",
         };
         char errstr[512];
         size_t i;
@@ -157,9 +163,9 @@ static int setup_cluster(void **state)
         assert_non_null(f);
         f->emb = kp_embedded_new();
         assert_non_null(f->emb);
-        assert_int_equal(kp_embedded_start(f->emb, "meta", 3, topics, &f->bootstrap, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                kp_embedded_start(f->emb, "meta", 3, topics, &f->bootstrap, errstr, sizeof(errstr)),
+                0);
         json_decref(topics);
         *state = f;
         return 0;
@@ -209,8 +215,8 @@ static void test_metadata_of_one_topic_reads_only_that_topic(void **state)
         kp_kafka_metadata_t *md = NULL;
         char errstr[512];
 
-        assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, NULL, "payments", 3000, &md,
-                                                 errstr, sizeof(errstr)),
+        assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, NULL, "payments", 3000, &md, errstr,
+                                                 sizeof(errstr)),
                          0);
         assert_int_equal(md->topic_cnt, 1);
         assert_string_equal(md->topics[0].name, "payments");
@@ -226,8 +232,8 @@ static void test_metadata_of_unknown_topic_is_an_error_and_does_not_create_it(vo
         /* A user asking for auto-creation must not get it either. */
         json_t *config = parse("{\"allow.auto.create.topics\": true}");
 
-        assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, config, "ghost", 3000, &md,
-                                                 errstr, sizeof(errstr)),
+        assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, config, "ghost", 3000, &md, errstr,
+                                                 sizeof(errstr)),
                          0);
         assert_int_equal(md->topic_cnt, 1);
         assert_string_equal(md->topics[0].name, "ghost");
@@ -270,8 +276,8 @@ static void assert_unavailable_within_bound(const char *bootstrap, int timeout_m
         int64_t t0, elapsed;
 
         t0 = kp_time_mono_ms();
-        assert_int_equal(kp_kafka_metadata_fetch(bootstrap, NULL, "orders", timeout_ms, &md,
-                                                 errstr, sizeof(errstr)),
+        assert_int_equal(kp_kafka_metadata_fetch(bootstrap, NULL, "orders", timeout_ms, &md, errstr,
+                                                 sizeof(errstr)),
                          KP_ERR_UNAVAILABLE);
         elapsed = kp_time_mono_ms() - t0;
         print_message("    %s, timeout %d ms: unavailable after %lld ms (%s)\n", bootstrap,
@@ -303,9 +309,8 @@ static void test_metadata_of_stopped_embedded_cluster_is_unavailable(void **stat
         char errstr[512];
         (void)state;
 
-        assert_int_equal(kp_embedded_start(emb, "gone", 1, NULL, &bootstrap, errstr,
-                                           sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                kp_embedded_start(emb, "gone", 1, NULL, &bootstrap, errstr, sizeof(errstr)), 0);
         assert_int_equal(kp_embedded_stop(emb, "gone"), 0);
         assert_unavailable_within_bound(bootstrap, 1000);
         free(bootstrap);
@@ -332,8 +337,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_metadata_with_bad_config_is_invalid,
                                                 setup_cluster, teardown_cluster),
                 cmocka_unit_test(test_metadata_of_refusing_address_is_unavailable_within_bound),
-                cmocka_unit_test(
-                        test_metadata_of_black_holed_address_is_unavailable_within_bound),
+                cmocka_unit_test(test_metadata_of_black_holed_address_is_unavailable_within_bound),
                 cmocka_unit_test(test_metadata_of_stopped_embedded_cluster_is_unavailable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* test_plan_json.c — what-if/sweep request parsing and validation, plan documents, previous owners. */
+/* test_plan_json.c — what-if/sweep request parsing and validation, plan documents, previous owners.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +28,8 @@ static int has_error(const json_t *errors, const char *field, const char *msg)
 {
         size_t i;
         json_t *e;
-        json_array_foreach(errors, i, e) {
+        json_array_foreach(errors, i, e)
+        {
                 const char *f = json_string_value(json_object_get(e, "field"));
                 const char *m = json_string_value(json_object_get(e, "message"));
                 if (f && m && !strcmp(f, field) && strstr(m, msg))
@@ -86,11 +88,12 @@ static void test_whatif_defaults_cluster_and_strategy(void **state)
 static void test_whatif_validation_names_each_field(void **state)
 {
         (void)state;
-        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
-                            " {\"cluster\": \"a\", \"topic\": \"bad name\", \"partitions\": 1},"
-                            " {\"cluster\": \"a\", \"topic\": \"y\", \"partitions\": 0, \"extra\": 1}],"
-                            " \"parallelism\": 0, \"strategy\": \"sticky\", \"rebalance\": 1,"
-                            " \"colour\": \"red\"}");
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
+                     " {\"cluster\": \"a\", \"topic\": \"bad name\", \"partitions\": 1},"
+                     " {\"cluster\": \"a\", \"topic\": \"y\", \"partitions\": 0, \"extra\": 1}],"
+                     " \"parallelism\": 0, \"strategy\": \"sticky\", \"rebalance\": 1,"
+                     " \"colour\": \"red\"}");
         json_t *errors = json_array();
         kp_plan_request_t req;
         assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
@@ -126,10 +129,11 @@ static void test_whatif_validation_names_each_field(void **state)
 static void test_whatif_refuses_duplicate_topics(void **state)
 {
         (void)state;
-        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
-                            " {\"cluster\": \"b\", \"topic\": \"x\", \"partitions\": 1},"
-                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
-                            " \"parallelism\": 2}");
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1},"
+                     " {\"cluster\": \"b\", \"topic\": \"x\", \"partitions\": 1},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                     " \"parallelism\": 2}");
         json_t *errors = json_array();
         kp_plan_request_t req;
         assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
@@ -142,12 +146,14 @@ static void test_whatif_refuses_duplicate_topics(void **state)
 static void test_whatif_weights_are_checked_against_topics(void **state)
 {
         (void)state;
-        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
-                            " \"parallelism\": 2, \"weights\": ["
-                            " {\"cluster\": \"a\", \"topic\": \"nope\", \"partition\": 0, \"weight\": 1},"
-                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 2, \"weight\": 1},"
-                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 0, \"weight\": -1},"
-                            " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 2, \"w\": 1}]}");
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                     " \"parallelism\": 2, \"weights\": ["
+                     " {\"cluster\": \"a\", \"topic\": \"nope\", \"partition\": 0, \"weight\": 1},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 2, \"weight\": 1},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 0, \"weight\": -1},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 2, "
+                     "\"w\": 1}]}");
         json_t *errors = json_array();
         kp_plan_request_t req;
         assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
@@ -162,8 +168,9 @@ static void test_whatif_weights_are_checked_against_topics(void **state)
 static void test_sweep_request_defaults_and_limits(void **state)
 {
         (void)state;
-        json_t *body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 10}],"
-                            " \"parallelism\": {\"from\": 1, \"to\": 64}}");
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 10}],"
+                     " \"parallelism\": {\"from\": 1, \"to\": 64}}");
         json_t *errors = json_array();
         kp_sweep_request_t sr;
         assert_int_equal(kp_sweep_request_parse(body, &sr, errors), 0);
@@ -201,8 +208,9 @@ static void test_sweep_request_defaults_and_limits(void **state)
         json_array_clear(errors);
 
         /* steps x strategies x partitions over the work limit */
-        body = load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1000000}],"
-                    " \"parallelism\": {\"from\": 1, \"to\": 4000}}");
+        body = load(
+                "{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1000000}],"
+                " \"parallelism\": {\"from\": 1, \"to\": 4000}}");
         assert_int_equal(kp_sweep_request_parse(body, &sr, errors), KP_ERR_INVALID);
         assert_true(has_error(errors, "parallelism", "sweep limit"));
         json_decref(body);
@@ -214,8 +222,8 @@ static void test_plan_json_lists_every_task_and_partition_once(void **state)
 {
         (void)state;
         kp_plan_topic_t topics[] = {{"a", "orders", 5}, {"b", "clicks", 3}};
-        kp_plan_input_t in = {.topics = topics, .topic_cnt = 2, .parallelism = 10,
-                              .strategy = KP_STRATEGY_FLINK};
+        kp_plan_input_t in = {
+                .topics = topics, .topic_cnt = 2, .parallelism = 10, .strategy = KP_STRATEGY_FLINK};
         char errstr[128];
         kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
         assert_non_null(plan);
@@ -228,9 +236,11 @@ static void test_plan_json_lists_every_task_and_partition_once(void **state)
         int seen[8] = {0};
         size_t i, k;
         json_t *task, *p;
-        json_array_foreach(tasks, i, task) {
+        json_array_foreach(tasks, i, task)
+        {
                 assert_int_equal(json_integer_value(json_object_get(task, "task")), (json_int_t)i);
-                json_array_foreach(json_object_get(task, "partitions"), k, p) {
+                json_array_foreach(json_object_get(task, "partitions"), k, p)
+                {
                         const char *c = json_string_value(json_object_get(p, "cluster"));
                         const char *t = json_string_value(json_object_get(p, "topic"));
                         int part = (int)json_integer_value(json_object_get(p, "partition"));
@@ -283,8 +293,8 @@ static void test_previous_owners_round_trip(void **state)
         assert_int_equal(prev[7], -1);
 
         /* a sticky re-plan at a lower parallelism from that document */
-        kp_plan_input_t again = {.topics = grown, .topic_cnt = 2, .parallelism = 3,
-                                 .previous_owner = prev};
+        kp_plan_input_t again = {
+                .topics = grown, .topic_cnt = 2, .parallelism = 3, .previous_owner = prev};
         kp_plan_t *p2 = kp_planner_plan(&again, errstr, sizeof(errstr));
         assert_non_null(p2);
         for (int i = 0; i < 8; i++)
@@ -320,10 +330,8 @@ static void test_analysis_json_reports_moves_when_previous(void **state)
         json_t *j = kp_plan_analysis_to_json(&a);
         assert_int_equal(json_integer_value(json_object_get(j, "moved_from_previous")), 4);
         assert_true(json_real_value(json_object_get(j, "skew")) == 1.0);
-        assert_string_equal(json_string_value(json_array_get(json_object_get(j,
-                                                                             "recommendations"),
-                                                             0)),
-                            "one");
+        assert_string_equal(
+                json_string_value(json_array_get(json_object_get(j, "recommendations"), 0)), "one");
         json_decref(j);
 }
 

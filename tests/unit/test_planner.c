@@ -1,4 +1,5 @@
-/* test_planner.c — the planner: invariants over random topologies, balance, stickiness, Flink/Kafka parity, analysis. */
+/* test_planner.c — the planner: invariants over random topologies, balance, stickiness, Flink/Kafka
+ * parity, analysis. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,7 +84,7 @@ static void check_invariants(const kp_plan_t *plan, const kp_plan_topic_t *topic
         assert_int_equal(a->idle_tasks, idle);
         assert_int_equal(a->min_partitions_per_task, mn);
         assert_int_equal(a->max_partitions_per_task, mx);
-        assert_int_equal(a->plan_case, (int64_t)P == T ? KP_CASE_EQUAL
+        assert_int_equal(a->plan_case, (int64_t)P == T  ? KP_CASE_EQUAL
                                        : (int64_t)P < T ? KP_CASE_BELOW
                                                         : KP_CASE_ABOVE);
         if (prev) {
@@ -318,14 +319,18 @@ static void test_java_hash_matches_java_vectors(void **state)
         assert_int_equal(kp_java_string_hash("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x88"
                                              "\xe3\x83\x94\xe3\x83\x83\xe3\x82\xaf"),
                          -304544657);
-        assert_int_equal(kp_java_string_hash("\xf0\x9f\x98\x80" "emoji"), -1233692477);
+        assert_int_equal(kp_java_string_hash("\xf0\x9f\x98\x80"
+                                             "emoji"),
+                         -1233692477);
         /* invalid UTF-8: U+FFFD per the JDK decoder's rules */
         assert_int_equal(kp_java_string_hash("\xff\xfe"), 2097056);
         assert_int_equal(kp_java_string_hash("\xed\xa0\x80"), 65533);
         assert_int_equal(kp_java_string_hash("\xe0\x80\x80"), 65074269);
         assert_int_equal(kp_java_string_hash("\xf0\x9f\x98"), 65533);
         assert_int_equal(kp_java_string_hash("\xc0\xaf"), 2097056);
-        assert_int_equal(kp_java_string_hash("a\x80" "b"), 2124838);
+        assert_int_equal(kp_java_string_hash("a\x80"
+                                             "b"),
+                         2124838);
         assert_int_equal(kp_java_string_hash("\xf4\x90\x80\x80"), 2017367872);
         assert_int_equal(kp_java_string_hash("\xe2\x82"), 65533);
         assert_int_equal(kp_java_string_hash("\xe2\x82x"), 2031643);
@@ -350,16 +355,16 @@ static void test_flink_owner_matches_java_start_index(void **state)
         int64_t h = -868034334;
         uint32_t x = ((uint32_t)h * 31u) & 0x7FFFFFFFu;
         for (int32_t T = 1; T < 200; T++)
-                assert_int_equal(kp_flink_owner("topic1", 7, T), (int32_t)((x % (uint32_t)T + 7) % (uint32_t)T));
+                assert_int_equal(kp_flink_owner("topic1", 7, T),
+                                 (int32_t)((x % (uint32_t)T + 7) % (uint32_t)T));
 }
 
 /* The seed: 3 clusters x 1 topic x 10 partitions at 30 (equal), 20 (above), 40 (below). */
 static void test_balanced_seed_three_cases(void **state)
 {
         (void)state;
-        kp_plan_topic_t topics[] = {{"demo-a", "orders", 10},
-                                    {"demo-b", "payments", 10},
-                                    {"demo-c", "clicks", 10}};
+        kp_plan_topic_t topics[] = {
+                {"demo-a", "orders", 10}, {"demo-b", "payments", 10}, {"demo-c", "clicks", 10}};
         struct {
                 int32_t T;
                 kp_plan_case_t c;
@@ -384,9 +389,8 @@ static void test_balanced_seed_three_cases(void **state)
 static void test_flink_seed_leaves_tasks_idle_and_advice_names_it(void **state)
 {
         (void)state;
-        kp_plan_topic_t topics[] = {{"demo-a", "orders", 10},
-                                    {"demo-b", "payments", 10},
-                                    {"demo-c", "clicks", 10}};
+        kp_plan_topic_t topics[] = {
+                {"demo-a", "orders", 10}, {"demo-b", "payments", 10}, {"demo-c", "clicks", 10}};
         kp_plan_t *plan = plan_of(topics, 3, 30, KP_STRATEGY_FLINK, NULL, NULL);
         check_invariants(plan, topics, 3, 30, NULL);
         assert_int_equal(plan->analysis.idle_tasks, 4);
@@ -402,9 +406,9 @@ static void test_flink_seed_leaves_tasks_idle_and_advice_names_it(void **state)
                 assert_non_null(strstr(r, "2 partitions each"));
                 assert_non_null(p);
                 int below = 0, above = 0;
-                assert_int_equal(sscanf(p, "even at parallelism %d (below) or %d (above)", &below,
-                                        &above),
-                                 2);
+                assert_int_equal(
+                        sscanf(p, "even at parallelism %d (below) or %d (above)", &below, &above),
+                        2);
                 /* the named values are even for Flink, everything between is not */
                 for (int32_t T = below; T <= above; T++) {
                         kp_plan_t *f = plan_of(topics, 3, T, KP_STRATEGY_FLINK, NULL, NULL);
@@ -609,9 +613,8 @@ static void test_flink_counts_match_flink_owners(void **state)
         }
 }
 
-static kp_plan_topic_t seed3[] = {{"demo-a", "orders", 10},
-                                  {"demo-b", "payments", 10},
-                                  {"demo-c", "clicks", 10}};
+static kp_plan_topic_t seed3[] = {
+        {"demo-a", "orders", 10}, {"demo-b", "payments", 10}, {"demo-c", "clicks", 10}};
 
 static void test_sticky_30_to_31_moves_nothing(void **state)
 {
@@ -701,8 +704,8 @@ static void test_sticky_random_moves_near_minimal(void **state)
                 assert_true(moved >= lb);
                 /* near-minimal: within P/8 of the optimum in the worst case */
                 if (moved > lb + (int64_t)P / 8 + 1)
-                        fail_msg("kind %d K %zu P %zu T %d: moved %lld, optimum %lld", kind, K,
-                                 P, T, (long long)moved, (long long)lb);
+                        fail_msg("kind %d K %zu P %zu T %d: moved %lld, optimum %lld", kind, K, P,
+                                 T, (long long)moved, (long long)lb);
                 exact += moved == lb;
                 total_moved += moved;
                 total_lb += lb;
@@ -734,9 +737,9 @@ static void fill_weights(double *w, size_t P, int kind)
         for (size_t i = 0; i < P; i++) {
                 double u = (double)(rnd() % 1000000 + 1) / 1000001.0;
                 if (kind == 0)
-                        w[i] = u * 100;                 /* uniform */
+                        w[i] = u * 100; /* uniform */
                 else if (kind == 1)
-                        w[i] = -log(u) * 50;            /* exponential */
+                        w[i] = -log(u) * 50; /* exponential */
                 else
                         w[i] = 1000.0 / (double)(i % 97 + 1); /* Zipf-like */
         }
@@ -761,8 +764,8 @@ static void test_weighted_within_5_percent_of_bound(void **state)
                 double ratio = plan->analysis.max_load / lb;
                 worst = ratio > worst ? ratio : worst;
                 assert_true(ratio <= 1.05);
-                assert_true(fabs(plan->analysis.skew - plan->analysis.max_load /
-                                                        plan->analysis.mean_load) < 1e-9);
+                assert_true(fabs(plan->analysis.skew -
+                                 plan->analysis.max_load / plan->analysis.mean_load) < 1e-9);
                 kp_plan_destroy(plan);
                 free(w);
         }

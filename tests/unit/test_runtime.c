@@ -1,4 +1,5 @@
-/* test_runtime.c — running groups against in-process mock clusters: delivery, offsets, plan changes, faults. */
+/* test_runtime.c — running groups against in-process mock clusters: delivery, offsets, plan
+ * changes, faults. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -189,7 +190,8 @@ static void produce(rd_kafka_t *rk, const char *topic, int partitions, int from,
                         char key[32], val[32];
                         snprintf(key, sizeof(key), "p%d-%d", p, i);
                         snprintf(val, sizeof(val), "%d", i);
-                        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                                 RD_KAFKA_V_PARTITION(p),
                                                  RD_KAFKA_V_KEY(key, strlen(key)),
                                                  RD_KAFKA_V_VALUE(val, strlen(val)),
                                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -221,8 +223,8 @@ static json_t *clusters_doc(const char *name, const char *bootstrap)
 static json_t *plan_doc(int version, const char *cluster, const char *topic, int partitions,
                         int tasks)
 {
-        json_t *plan = json_pack("{s:i, s:i, s:[]}", "version", version, "parallelism", tasks,
-                                 "tasks");
+        json_t *plan =
+                json_pack("{s:i, s:i, s:[]}", "version", version, "parallelism", tasks, "tasks");
         json_t *ta = json_object_get(plan, "tasks");
         int t, p;
         for (t = 0; t < tasks; t++)
@@ -239,8 +241,9 @@ static json_t *group_doc(const char *name, const char *dir, int rebalance, const
 {
         json_t *g = json_pack("{s:s, s:b, s:s}", "name", name, "rebalance", rebalance,
                               "start_offset", start);
-        json_object_set_new(g, "sink", dir ? json_pack("{s:s, s:s}", "type", "file", "path", dir)
-                                           : json_pack("{s:s}", "type", "discard"));
+        json_object_set_new(g, "sink",
+                            dir ? json_pack("{s:s, s:s}", "type", "file", "path", dir)
+                                : json_pack("{s:s}", "type", "discard"));
         return g;
 }
 
@@ -302,7 +305,8 @@ static int64_t wait_messages(kp_runtime_t *rt, const char *group, int64_t n, int
         while (kp_time_mono_ms() < deadline) {
                 json_t *st = kp_runtime_group_status(rt, group);
                 assert_non_null(st);
-                got = json_integer_value(json_object_get(json_object_get(st, "totals"), "messages"));
+                got = json_integer_value(
+                        json_object_get(json_object_get(st, "totals"), "messages"));
                 json_decref(st);
                 if (got >= n)
                         return got;
@@ -387,8 +391,7 @@ static void test_every_message_reaches_file_sink_and_stop_commits_end(void **sta
         assert_int_equal(kp_runtime_group_stop(rt, "g1", 10000, err, sizeof(err)), 0);
         assert_int_equal(kp_runtime_group_state(rt, "g1", NULL, 0), KP_GROUP_STOPPED);
         assert_null(kp_runtime_group_status(rt, "g1"));
-        assert_int_equal(kp_runtime_group_stop(rt, "g1", 1000, err, sizeof(err)),
-                         KP_ERR_NOT_FOUND);
+        assert_int_equal(kp_runtime_group_stop(rt, "g1", 1000, err, sizeof(err)), KP_ERR_NOT_FOUND);
 
         s = read_sink_dir(dir, "orders");
         for (p = 0; p < 6; p++)
@@ -587,7 +590,8 @@ static void test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent(voi
         assert_int_equal(wait_messages(rt, "g-fan", 3000, 20000), 3000);
         st = kp_runtime_group_status(rt, "g-fan");
         assert_int_equal(json_array_size(json_object_get(st, "tasks")), 40);
-        json_array_foreach(json_object_get(st, "tasks"), i, t) {
+        json_array_foreach(json_object_get(st, "tasks"), i, t)
+        {
                 int64_t n = json_integer_value(json_object_get(t, "messages"));
                 assert_string_equal(json_string_value(json_object_get(t, "state")), "running");
                 if (min < 0 || n < min)
@@ -687,7 +691,8 @@ static void test_metrics_have_help_type_and_per_task_and_lag_lines(void **state)
         kp_runtime_metrics_write(rt, &b);
         assert_non_null(strstr(b.data, "# TYPE kplane_task_messages_total counter"));
         assert_non_null(strstr(b.data, "kplane_group_state{group=\"g-met\",state=\"running\"} 1"));
-        assert_non_null(strstr(b.data, "kplane_task_messages_total{group=\"g-met\",task=\"0\"} 10"));
+        assert_non_null(
+                strstr(b.data, "kplane_task_messages_total{group=\"g-met\",task=\"0\"} 10"));
         assert_non_null(strstr(b.data, "kplane_task_messages_total{group=\"g-met\",task=\"2\"} 0"));
         assert_non_null(strstr(b.data, "kplane_task_bytes_total{group=\"g-met\",task=\"1\"}"));
         assert_non_null(strstr(b.data, "kplane_consumergroup_lag{group=\"g-met\",cluster=\"a\","
@@ -821,11 +826,13 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_start_rejects_bad_documents),
                 cmocka_unit_test(test_every_message_reaches_file_sink_and_stop_commits_end),
-                cmocka_unit_test(test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition),
+                cmocka_unit_test(
+                        test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition),
                 cmocka_unit_test(test_broker_down_and_up_loses_nothing),
                 cmocka_unit_test(test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent),
                 cmocka_unit_test(test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing),
-                cmocka_unit_test(test_latest_start_skips_old_but_discovered_partitions_start_at_earliest),
+                cmocka_unit_test(
+                        test_latest_start_skips_old_but_discovered_partitions_start_at_earliest),
                 cmocka_unit_test(test_metrics_have_help_type_and_per_task_and_lag_lines),
                 cmocka_unit_test(test_stop_with_the_cluster_down_returns_within_10_seconds),
         };

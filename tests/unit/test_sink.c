@@ -16,8 +16,8 @@
 static void test_base64_matches_rfc4648_vectors(void **state)
 {
         static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-        static const char *const want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                           "Zm9vYmFy"};
+        static const char *const want[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                           "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
         char out[32];
         size_t i;
         (void)state;
@@ -200,7 +200,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_base64_matches_rfc4648_vectors),
                 cmocka_unit_test(test_validate_rejects_unknown_type_and_missing_path),
-                cmocka_unit_test(test_file_sink_writes_one_base64_json_line_per_message_in_a_task_file),
+                cmocka_unit_test(
+                        test_file_sink_writes_one_base64_json_line_per_message_in_a_task_file),
                 cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
                 cmocka_unit_test(test_discard_sink_takes_everything),
                 cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),

@@ -84,8 +84,8 @@ static void add_cluster(struct fixture *f, const char *name)
 /* Creates group @p name reading @p topics (a JSON array text). */
 static int add_group(struct fixture *f, const char *name, const char *topics)
 {
-        json_t *doc = json_pack("{s:s, s:o, s:i}", "name", name, "topics", js(topics),
-                                "parallelism", 4);
+        json_t *doc =
+                json_pack("{s:s, s:o, s:i}", "name", name, "topics", js(topics), "parallelism", 4);
         int err = kp_store_group_create(f->st, name, doc, f->err, sizeof(f->err));
         json_decref(doc);
         return err;
@@ -95,11 +95,10 @@ static int add_group(struct fixture *f, const char *name, const char *topics)
 static json_t *make_plan(const char *group, int par)
 {
         return json_pack("{s:s, s:i, s:s, s:s, s:[{s:i, s:[]}], s:{s:s, s:i, s:i, s:i, s:f, s:i}}",
-                         "group", group, "parallelism", par, "strategy", "balanced",
-                         "created_at", "2026-11-25T20:00:00Z", "tasks", "task", 0, "partitions",
-                         "analysis", "case", "partitions_below_parallelism", "partitions", 3,
-                         "tasks", par, "idle_tasks", par - 3, "skew", 1.0,
-                         "moved_from_previous", 0);
+                         "group", group, "parallelism", par, "strategy", "balanced", "created_at",
+                         "2026-11-25T20:00:00Z", "tasks", "task", 0, "partitions", "analysis",
+                         "case", "partitions_below_parallelism", "partitions", 3, "tasks", par,
+                         "idle_tasks", par - 3, "skew", 1.0, "moved_from_previous", 0);
 }
 
 /* ---- migrations ---- */
@@ -111,9 +110,9 @@ static int count_migration_rows(const char *path)
         sqlite3_stmt *stmt = NULL;
         int n = -1;
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_migrations", -1,
-                                            &stmt, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+                sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_migrations", -1, &stmt, NULL),
+                SQLITE_OK);
         if (sqlite3_step(stmt) == SQLITE_ROW)
                 n = sqlite3_column_int(stmt, 0);
         sqlite3_finalize(stmt);
@@ -185,8 +184,7 @@ static void test_migration_framework_applies_later_migrations_in_order(void **st
                          0);
         assert_int_equal(version, 3);
         assert_true(table_exists(db, "t2") && table_exists(db, "t3"));
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(a) FROM t1", -1, &stmt,
-                                            NULL),
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(a) FROM t1", -1, &stmt, NULL),
                          SQLITE_OK);
         assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
         assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "2,3");
@@ -289,8 +287,7 @@ static void test_cluster_name_conflict_is_exists_and_keeps_first(void **state)
                          KP_ERR_EXISTS);
         assert_non_null(strstr(f->err, "eu"));
         assert_int_equal(kp_store_cluster_get(f->st, "eu", &got, f->err, sizeof(f->err)), 0);
-        assert_string_equal(json_string_value(json_object_get(got, "bootstrap_servers")),
-                            "k:9092");
+        assert_string_equal(json_string_value(json_object_get(got, "bootstrap_servers")), "k:9092");
         json_decref(got);
         json_decref(other);
 }
@@ -352,9 +349,9 @@ static void test_topic_of_absent_cluster_is_not_found(void **state)
 {
         struct fixture *f = *state;
         json_t *doc = NULL, *arr = NULL;
-        assert_int_equal(kp_store_topic_put(f->st, "nope", "orders", 1, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         KP_ERR_NOT_FOUND);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "nope", "orders", 1, NULL, NULL, f->err, sizeof(f->err)),
+                KP_ERR_NOT_FOUND);
         assert_int_equal(kp_store_topic_list(f->st, "nope", &arr, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_null(arr);
@@ -371,15 +368,12 @@ static void test_topic_list_gives_topics_then_patterns_in_name_order(void **stat
         json_t *arr = NULL, *resolved = js("[{\"name\":\"pay.a\",\"partitions\":3}]");
         add_cluster(f, "eu");
         add_cluster(f, "us");
-        assert_int_equal(kp_store_topic_put(f->st, "eu", "zeta", 1, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_topic_put(f->st, "eu", "alpha", 2, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_topic_put(f->st, "us", "other", 2, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "eu", "zeta", 1, NULL, NULL, f->err, sizeof(f->err)), 0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "eu", "alpha", 2, NULL, NULL, f->err, sizeof(f->err)), 0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "us", "other", 2, NULL, NULL, f->err, sizeof(f->err)), 0);
         assert_int_equal(kp_store_pattern_put(f->st, "eu", "^pay", resolved, NULL, NULL, f->err,
                                               sizeof(f->err)),
                          0);
@@ -389,15 +383,15 @@ static void test_topic_list_gives_topics_then_patterns_in_name_order(void **stat
                             "alpha");
         assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 1), "name")),
                             "zeta");
-        assert_string_equal(
-                json_string_value(json_object_get(json_array_get(arr, 2), "pattern")), "^pay");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 2), "pattern")),
+                            "^pay");
         assert_true(json_equal(json_object_get(json_array_get(arr, 2), "topics"), resolved));
         json_decref(arr);
 
         assert_int_equal(kp_store_registrations_all(f->st, &arr, f->err, sizeof(f->err)), 0);
         assert_int_equal(json_array_size(arr), 4); /* 3 topics of both clusters + 1 pattern */
-        assert_string_equal(
-                json_string_value(json_object_get(json_array_get(arr, 2), "cluster")), "us");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 2), "cluster")),
+                            "us");
         assert_non_null(json_object_get(json_array_get(arr, 3), "pattern"));
         json_decref(arr);
         json_decref(resolved);
@@ -412,8 +406,8 @@ static void test_pattern_put_get_delete(void **state)
         json_t *doc = NULL;
         int created = -1;
         add_cluster(f, "eu");
-        assert_int_equal(kp_store_pattern_put(f->st, "eu", "^pay\\.", first, NULL, &created,
-                                              f->err, sizeof(f->err)),
+        assert_int_equal(kp_store_pattern_put(f->st, "eu", "^pay\\.", first, NULL, &created, f->err,
+                                              sizeof(f->err)),
                          0);
         assert_int_equal(created, 1);
         assert_int_equal(kp_store_pattern_put(f->st, "eu", "^pay\\.", second,
@@ -421,21 +415,19 @@ static void test_pattern_put_get_delete(void **state)
                                               sizeof(f->err)),
                          0);
         assert_int_equal(created, 0);
-        assert_int_equal(kp_store_pattern_get(f->st, "eu", "^pay\\.", &doc, f->err,
-                                              sizeof(f->err)),
+        assert_int_equal(kp_store_pattern_get(f->st, "eu", "^pay\\.", &doc, f->err, sizeof(f->err)),
                          0);
         assert_string_equal(json_string_value(json_object_get(doc, "pattern")), "^pay\\.");
         assert_true(json_equal(json_object_get(doc, "topics"), second));
         assert_string_equal(json_string_value(json_object_get(doc, "discovered_at")),
                             "2026-02-02T00:00:00Z");
         json_decref(doc);
-        assert_int_equal(kp_store_pattern_put(f->st, "eu", "x", NULL, NULL, NULL,
-                                              f->err, sizeof(f->err)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                kp_store_pattern_put(f->st, "eu", "x", NULL, NULL, NULL, f->err, sizeof(f->err)),
+                KP_ERR_INVALID);
         assert_int_equal(kp_store_pattern_delete(f->st, "eu", "^pay\\.", f->err, sizeof(f->err)),
                          0);
-        assert_int_equal(kp_store_pattern_get(f->st, "eu", "^pay\\.", &doc, f->err,
-                                              sizeof(f->err)),
+        assert_int_equal(kp_store_pattern_get(f->st, "eu", "^pay\\.", &doc, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_int_equal(kp_store_pattern_delete(f->st, "eu", "^pay\\.", f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
@@ -448,12 +440,12 @@ static void test_cluster_delete_takes_its_topics_and_patterns(void **state)
         struct fixture *f = *state;
         json_t *arr = NULL, *none = json_array();
         add_cluster(f, "eu");
-        assert_int_equal(kp_store_topic_put(f->st, "eu", "orders", 3, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_pattern_put(f->st, "eu", "^x", none, NULL, NULL, f->err,
-                                              sizeof(f->err)),
-                         0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "eu", "orders", 3, NULL, NULL, f->err, sizeof(f->err)),
+                0);
+        assert_int_equal(
+                kp_store_pattern_put(f->st, "eu", "^x", none, NULL, NULL, f->err, sizeof(f->err)),
+                0);
         assert_int_equal(kp_store_cluster_delete(f->st, "eu", f->err, sizeof(f->err)), 0);
         assert_int_equal(kp_store_registrations_all(f->st, &arr, f->err, sizeof(f->err)), 0);
         assert_int_equal(json_array_size(arr), 0);
@@ -474,18 +466,18 @@ static void add_registrations(struct fixture *f)
         json_t *none = json_array();
         add_cluster(f, "eu");
         add_cluster(f, "us");
-        assert_int_equal(kp_store_topic_put(f->st, "eu", "orders", 10, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_topic_put(f->st, "eu", "refunds", 2, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_topic_put(f->st, "us", "orders", 4, NULL, NULL, f->err,
-                                            sizeof(f->err)),
-                         0);
-        assert_int_equal(kp_store_pattern_put(f->st, "eu", "^pay", none, NULL, NULL, f->err,
-                                              sizeof(f->err)),
-                         0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "eu", "orders", 10, NULL, NULL, f->err, sizeof(f->err)),
+                0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "eu", "refunds", 2, NULL, NULL, f->err, sizeof(f->err)),
+                0);
+        assert_int_equal(
+                kp_store_topic_put(f->st, "us", "orders", 4, NULL, NULL, f->err, sizeof(f->err)),
+                0);
+        assert_int_equal(
+                kp_store_pattern_put(f->st, "eu", "^pay", none, NULL, NULL, f->err, sizeof(f->err)),
+                0);
         json_decref(none);
 }
 
@@ -495,8 +487,9 @@ static void test_group_create_get_update_list_delete(void **state)
         json_t *doc = NULL, *arr = NULL;
         add_registrations(f);
         assert_int_equal(add_group(f, "g2", "[{\"cluster\":\"eu\",\"topic\":\"orders\"}]"), 0);
-        assert_int_equal(add_group(f, "g1", "[{\"cluster\":\"us\",\"topic\":\"orders\"},"
-                                            "{\"cluster\":\"eu\",\"pattern\":\"^pay\"}]"),
+        assert_int_equal(add_group(f, "g1",
+                                   "[{\"cluster\":\"us\",\"topic\":\"orders\"},"
+                                   "{\"cluster\":\"eu\",\"pattern\":\"^pay\"}]"),
                          0);
         assert_int_equal(add_group(f, "g1", "[]"), KP_ERR_EXISTS);
         assert_int_equal(kp_store_group_get(f->st, "g1", &doc, f->err, sizeof(f->err)), 0);
@@ -528,15 +521,17 @@ static void test_group_with_unregistered_topic_is_refused_and_nothing_written(vo
         add_registrations(f);
         /* The first entry is fine, the second is not: the group row inserted before the
          * check must be rolled back with everything else. */
-        assert_int_equal(add_group(f, "g", "[{\"cluster\":\"eu\",\"topic\":\"orders\"},"
-                                           "{\"cluster\":\"eu\",\"topic\":\"missing\"}]"),
+        assert_int_equal(add_group(f, "g",
+                                   "[{\"cluster\":\"eu\",\"topic\":\"orders\"},"
+                                   "{\"cluster\":\"eu\",\"topic\":\"missing\"}]"),
                          KP_ERR_UNPROCESSABLE);
         assert_non_null(strstr(f->err, "missing"));
         assert_int_equal(kp_store_group_get(f->st, "g", &doc, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_int_equal(add_group(f, "g", "[{\"cluster\":\"eu\"}]"), KP_ERR_INVALID);
-        assert_int_equal(add_group(f, "g", "[{\"cluster\":\"eu\",\"topic\":\"orders\","
-                                           "\"pattern\":\"^pay\"}]"),
+        assert_int_equal(add_group(f, "g",
+                                   "[{\"cluster\":\"eu\",\"topic\":\"orders\","
+                                   "\"pattern\":\"^pay\"}]"),
                          KP_ERR_INVALID);
         /* Nothing of the failed attempts blocks a delete. */
         assert_int_equal(kp_store_topic_delete(f->st, "eu", "orders", f->err, sizeof(f->err)), 0);
@@ -547,8 +542,9 @@ static void test_delete_of_used_cluster_topic_pattern_is_in_use_naming_group(voi
         struct fixture *f = *state;
         json_t *doc = NULL;
         add_registrations(f);
-        assert_int_equal(add_group(f, "analytics", "[{\"cluster\":\"eu\",\"topic\":\"orders\"},"
-                                                   "{\"cluster\":\"eu\",\"pattern\":\"^pay\"}]"),
+        assert_int_equal(add_group(f, "analytics",
+                                   "[{\"cluster\":\"eu\",\"topic\":\"orders\"},"
+                                   "{\"cluster\":\"eu\",\"pattern\":\"^pay\"}]"),
                          0);
         assert_int_equal(kp_store_cluster_delete(f->st, "eu", f->err, sizeof(f->err)),
                          KP_ERR_IN_USE);
@@ -570,8 +566,7 @@ static void test_delete_of_used_cluster_topic_pattern_is_in_use_naming_group(voi
         /* An update that stops reading the topic frees it; the pattern stays in use. */
         assert_int_equal(kp_store_group_get(f->st, "analytics", &doc, f->err, sizeof(f->err)), 0);
         json_object_set_new(doc, "topics", js("[{\"cluster\":\"eu\",\"pattern\":\"^pay\"}]"));
-        assert_int_equal(kp_store_group_update(f->st, "analytics", doc, f->err, sizeof(f->err)),
-                         0);
+        assert_int_equal(kp_store_group_update(f->st, "analytics", doc, f->err, sizeof(f->err)), 0);
         json_decref(doc);
         assert_int_equal(kp_store_topic_delete(f->st, "eu", "orders", f->err, sizeof(f->err)), 0);
         assert_int_equal(kp_store_cluster_delete(f->st, "eu", f->err, sizeof(f->err)),
@@ -625,13 +620,13 @@ static void test_plan_versions_grow_1_2_3_and_current_is_highest(void **state)
                 assert_int_equal(v, i);
                 json_decref(plan);
         }
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, &len, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, &len, f->err, sizeof(f->err)),
                          0);
         assert_int_equal(len, strlen(text));
         /* "version" sits right after "group"; the rest keeps the caller's order. */
-        assert_true(strncmp(text, "{\"group\":\"g\",\"version\":3,\"parallelism\":30,"
-                                  "\"strategy\":\"balanced\",\"created_at\":",
+        assert_true(strncmp(text,
+                            "{\"group\":\"g\",\"version\":3,\"parallelism\":30,"
+                            "\"strategy\":\"balanced\",\"created_at\":",
                             strlen("{\"group\":\"g\",\"version\":3,\"parallelism\":30,"
                                    "\"strategy\":\"balanced\",\"created_at\":")) == 0);
         free(text);
@@ -652,8 +647,7 @@ static void test_plan_version_in_given_doc_is_replaced(void **state)
         assert_int_equal(v, 1);
         /* The caller's doc is borrowed: untouched. */
         assert_int_equal(json_integer_value(json_object_get(plan, "version")), 99);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 1, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 1, &text, NULL, f->err, sizeof(f->err)),
                          0);
         assert_string_equal(text, "{\"parallelism\":2,\"group\":\"g\",\"version\":1}");
         free(text);
@@ -668,20 +662,17 @@ static void test_plan_of_absent_group_or_version_is_not_found(void **state)
         int v = -1;
         assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_non_null(strstr(f->err, "group 'g' not found"));
         assert_int_equal(kp_store_plan_list(f->st, "g", &arr, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_int_equal(add_group(f, "g", "[]"), 0);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_non_null(strstr(f->err, "no plan"));
         assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)), 0);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 2, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 2, &text, NULL, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_null(text);
         assert_int_equal(kp_store_plan_list(f->st, "g", &arr, f->err, sizeof(f->err)), 0);
@@ -734,8 +725,7 @@ static void test_group_delete_deletes_its_plans(void **state)
         assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)), 0);
         assert_int_equal(kp_store_group_delete(f->st, "g", f->err, sizeof(f->err)), 0);
         assert_int_equal(add_group(f, "g", "[]"), 0);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 1, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 1, &text, NULL, f->err, sizeof(f->err)),
                          KP_ERR_NOT_FOUND);
         assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)), 0);
         assert_int_equal(v, 1);
@@ -764,8 +754,7 @@ static void test_data_survives_close_and_reopen(void **state)
         json_decref(arr);
         assert_int_equal(kp_store_group_get(f->st, "g", &doc, f->err, sizeof(f->err)), 0);
         json_decref(doc);
-        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err,
-                                                sizeof(f->err)),
+        assert_int_equal(kp_store_plan_get_text(f->st, "g", 0, &text, NULL, f->err, sizeof(f->err)),
                          0);
         assert_non_null(strstr(text, "\"version\":2"));
         free(text);
@@ -797,9 +786,9 @@ static void test_write_lock_held_elsewhere_is_unavailable_after_busy_timeout(voi
 
 /* ---- concurrency ---- */
 
-#define WRITERS 4
+#define WRITERS         4
 #define ADDS_PER_WRITER 200
-#define READERS 2
+#define READERS         2
 
 struct worker {
         kp_store_t *st;
@@ -955,9 +944,9 @@ static void test_sigkill_mid_writes_keeps_every_committed_row(void **state)
         assert_non_null(f->st);
         for (int i = 1; i <= last; i++) {
                 char *text = NULL;
-                assert_int_equal(kp_store_plan_get_text(f->st, "g", i, &text, NULL, f->err,
-                                                        sizeof(f->err)),
-                                 0);
+                assert_int_equal(
+                        kp_store_plan_get_text(f->st, "g", i, &text, NULL, f->err, sizeof(f->err)),
+                        0);
                 free(text);
         }
         /* At most the one commit that was never reported follows, and writing goes on. */
