@@ -59,6 +59,14 @@ void kp_resp_raw(kp_http_resp_t *resp, int status, const char *content_type, con
         resp->content_type = content_type;
 }
 
+void kp_resp_take(kp_http_resp_t *resp, int status, const char *content_type, kp_buf_t *b)
+{
+        free(resp->body);
+        resp->body = kp_buf_steal(b, &resp->body_len);
+        resp->status = status;
+        resp->content_type = content_type;
+}
+
 void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc)
 {
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;

@@ -5,12 +5,15 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "util.h"
 
 /* Answers @p status with @p doc serialised (takes ownership of @p doc). */
 void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc);
 /* Answers @p status with a copy of @p body. */
 void kp_resp_raw(kp_http_resp_t *resp, int status, const char *content_type, const char *body,
                  size_t len);
+/* Answers @p status with the text in @p b, taking its memory (@p b is reset). */
+void kp_resp_take(kp_http_resp_t *resp, int status, const char *content_type, kp_buf_t *b);
 /* Answers an RFC 9457 problem: title from @p status, detail from the format. */
 void kp_resp_problem(kp_http_resp_t *resp, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

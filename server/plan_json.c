@@ -429,18 +429,45 @@ json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a)
                          "recommendations", recs);
 }
 
-json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, size_t topic_cnt)
+/* Groups flat indexes by task, keeping flat order within a task (a counting sort):
+ * task j owns byt[start[j] .. start[j+1]). Both arrays are new (free()).
+ * @returns 0 or KP_ERR_NOMEM. */
+static int group_by_task(const kp_plan_t *plan, size_t **startp, size_t **bytp)
 {
         const size_t P = plan->partition_cnt;
         const int32_t T = plan->parallelism;
         size_t *start = calloc((size_t)T + 1, sizeof(*start));
         size_t *byt = malloc((P ? P : 1) * sizeof(*byt));
+        if (!start || !byt) {
+                free(start);
+                free(byt);
+                return KP_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < P; i++)
+                start[plan->owner[i] + 1]++;
+        for (int32_t j = 0; j < T; j++)
+                start[j + 1] += start[j];
+        for (size_t i = 0; i < P; i++)
+                byt[start[plan->owner[i]]++] = i;
+        for (int32_t j = T; j > 0; j--)
+                start[j] = start[j - 1];
+        start[0] = 0;
+        *startp = start;
+        *bytp = byt;
+        return 0;
+}
+
+json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, size_t topic_cnt)
+{
+        const size_t P = plan->partition_cnt;
+        const int32_t T = plan->parallelism;
+        size_t *start = NULL, *byt = NULL;
         int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));
         int32_t *pof = malloc((P ? P : 1) * sizeof(*pof));
         json_t **cl = calloc(topic_cnt ? topic_cnt : 1, sizeof(*cl));
         json_t **tp = calloc(topic_cnt ? topic_cnt : 1, sizeof(*tp));
         json_t *tasks = json_array(), *out = NULL;
-        int fail = !start || !byt || !tof || !pof || !cl || !tp || !tasks;
+        int fail = !tof || !pof || !cl || !tp || !tasks || group_by_task(plan, &start, &byt);
         size_t i = 0;
         if (fail)
                 goto out;
@@ -457,16 +484,6 @@ json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, si
         }
         if (fail || i != P)
                 goto out;
-        /* group flat indexes by task, keeping flat order: a counting sort */
-        for (i = 0; i < P; i++)
-                start[plan->owner[i] + 1]++;
-        for (int32_t j = 0; j < T; j++)
-                start[j + 1] += start[j];
-        for (i = 0; i < P; i++)
-                byt[start[plan->owner[i]]++] = i;
-        for (int32_t j = T; j > 0; j--)
-                start[j] = start[j - 1];
-        start[0] = 0;
         for (int32_t j = 0; j < T && !fail; j++) {
                 json_t *parts = json_array(), *task = json_object();
                 if (!parts || !task) {
@@ -511,6 +528,119 @@ out:
         free(byt);
         free(start);
         return out;
+}
+
+/* Appends the decimal digits of @p v (>= 0). */
+static char *put_uint(char *d, uint64_t v)
+{
+        char tmp[24];
+        int n = 0;
+        do {
+                tmp[n++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n)
+                *d++ = tmp[--n];
+        return d;
+}
+
+/* Appends @p s as a JSON string exactly as jansson writes it (its escaping rules). */
+static void put_json_string(kp_buf_t *b, const char *s)
+{
+        json_t *j = json_string(s);
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        if (!text) {
+                b->oom = 1;
+                return;
+        }
+        kp_buf_append(b, text, strlen(text));
+        free(text);
+}
+
+int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t *topics,
+                       size_t topic_cnt)
+{
+        const size_t P = plan->partition_cnt;
+        const int32_t T = plan->parallelism;
+        size_t *start = NULL, *byt = NULL;
+        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));         /* topic of a flat index */
+        size_t *tstart = malloc((topic_cnt + 1) * sizeof(*tstart)); /* flat index of p0 */
+        size_t *poff = malloc((topic_cnt + 1) * sizeof(*poff));     /* head of topic t */
+        kp_buf_t heads;
+        char *text = NULL;
+        int err = KP_ERR_NOMEM;
+        kp_buf_init(&heads);
+        if (!tof || !tstart || !poff || group_by_task(plan, &start, &byt))
+                goto out;
+        /* each entry is {"cluster":C,"topic":T,"partition":N}: the head up to N depends
+         * only on the topic, so it is escaped once per topic, not once per entry */
+        size_t flat = 0, widest = 0;
+        for (size_t t = 0; t < topic_cnt; t++) {
+                tstart[t] = flat;
+                for (int32_t p = 0; p < topics[t].partitions && flat < P; p++)
+                        tof[flat++] = (int32_t)t;
+                poff[t] = heads.len;
+                kp_buf_append(&heads, "{\"cluster\":", 11);
+                put_json_string(&heads,
+                                topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
+                kp_buf_append(&heads, ",\"topic\":", 9);
+                put_json_string(&heads, topics[t].topic);
+                kp_buf_append(&heads, ",\"partition\":", 13);
+                if (heads.len - poff[t] > widest)
+                        widest = heads.len - poff[t];
+        }
+        tstart[topic_cnt] = flat;
+        poff[topic_cnt] = heads.len;
+        if (heads.oom || flat != P)
+                goto out;
+        kp_buf_printf(b, "{\"parallelism\":%d,\"strategy\":", (int)T);
+        put_json_string(b, kp_strategy_name(plan->strategy));
+        kp_buf_append(b, ",\"tasks\":[", 10);
+        /* one reservation for every task and entry (an entry: head, <= 11 digits, "},"),
+         * then plain stores */
+        if (kp_buf_reserve(b, P * (widest + 12) + (size_t)T * 40))
+                goto out;
+        char *d = b->data + b->len;
+        for (int32_t j = 0; j < T; j++) {
+                if (j)
+                        *d++ = ',';
+                memcpy(d, "{\"task\":", 8);
+                d = put_uint(d + 8, (uint64_t)j);
+                memcpy(d, ",\"partitions\":[", 15);
+                d += 15;
+                for (size_t x = start[j]; x < start[j + 1]; x++) {
+                        size_t fi = byt[x], t = (size_t)tof[fi];
+                        if (x != start[j])
+                                *d++ = ',';
+                        memcpy(d, heads.data + poff[t], poff[t + 1] - poff[t]);
+                        d += poff[t + 1] - poff[t];
+                        d = put_uint(d, (uint64_t)(fi - tstart[t]));
+                        *d++ = '}';
+                }
+                memcpy(d, "]}", 2);
+                d += 2;
+        }
+        b->len = (size_t)(d - b->data);
+        b->data[b->len] = '\0';
+        kp_buf_append(b, "],\"analysis\":", 13);
+        json_t *an = kp_plan_analysis_to_json(&plan->analysis);
+        text = an ? json_dumps(an, JSON_COMPACT) : NULL;
+        json_decref(an);
+        if (!text)
+                goto out;
+        kp_buf_append(b, text, strlen(text));
+        kp_buf_append(b, "}", 1);
+        err = b->oom ? KP_ERR_NOMEM : 0;
+out:
+        free(text);
+        kp_buf_cleanup(&heads);
+        free(poff);
+        free(tstart);
+        free(tof);
+        free(byt);
+        free(start);
+        return err;
 }
 
 int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics, size_t topic_cnt,

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "planner.h"
+#include "util.h"
 
 /*
  * A parsed `POST /api/v1/plan` body:
@@ -63,6 +64,15 @@ void kp_sweep_request_cleanup(kp_sweep_request_t *req);
  * are listed in flat order. Cost: O(P + T) JSON values.
  */
 json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, size_t topic_cnt);
+
+/*
+ * Appends to @p b the text of kp_plan_to_json() exactly as json_dumps(..., JSON_COMPACT)
+ * writes it (same keys, order and escaping), without building the JSON tree: what the
+ * what-if answer needs for large plans. @returns 0 or KP_ERR_NOMEM (@p b then holds a
+ * partial document). Cost: O(P + T + K) bytes written, one allocation for the tasks.
+ */
+int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t *topics,
+                       size_t topic_cnt);
 
 /*
  * @returns a new {"case", "partitions", "tasks", "idle_tasks", "min_partitions_per_task",

@@ -1,6 +1,8 @@
 /* util.c — small shared helpers: time stamps, name checks, a growable byte buffer. */
 #include "util.h"
 
+#include "err.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,11 @@ static int buf_reserve(kp_buf_t *b, size_t extra)
         b->data = d;
         b->cap = cap;
         return 0;
+}
+
+int kp_buf_reserve(kp_buf_t *b, size_t extra)
+{
+        return buf_reserve(b, extra) ? KP_ERR_NOMEM : 0;
 }
 
 void kp_buf_append(kp_buf_t *b, const void *data, size_t len)

@@ -27,6 +27,10 @@ typedef struct kp_buf {
 
 void kp_buf_init(kp_buf_t *b);
 void kp_buf_cleanup(kp_buf_t *b);
+/* Makes room for @p extra more bytes (and the NUL) past len, so a writer can store into
+ * data + len directly; it then sets len and the NUL itself. @returns 0 or KP_ERR_NOMEM
+ * (and sets b->oom). */
+int kp_buf_reserve(kp_buf_t *b, size_t extra);
 /* Appends bytes; on allocation failure sets b->oom. */
 void kp_buf_append(kp_buf_t *b, const void *data, size_t len);
 void kp_buf_printf(kp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

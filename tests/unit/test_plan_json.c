@@ -266,6 +266,66 @@ static void test_plan_json_lists_every_task_and_partition_once(void **state)
         kp_plan_destroy(plan);
 }
 
+/* The direct writer answers what-if requests: its text must be byte for byte what
+ * json_dumps of the jansson tree gives, for every strategy, idle tasks, a NULL cluster
+ * (the default), names jansson escapes, weights and a previous plan. */
+static void test_plan_json_writer_matches_jansson_byte_for_byte(void **state)
+{
+        (void)state;
+        static const char *names[] = {"orders", "a.b_c-9", "quo\"te\\back", "tab\there",
+                                      "\x01" "ctl", "caf\xc3\xa9/x", "t"};
+        unsigned seed = 12345;
+        for (int round = 0; round < 300; round++) {
+                kp_plan_topic_t topics[7];
+                size_t K = 1 + (size_t)(rand_r(&seed) % 7), P = 0;
+                for (size_t t = 0; t < K; t++) {
+                        topics[t].cluster = (t % 3 == 2) ? NULL : (t % 2 ? "eu" : "us-\"1\"");
+                        topics[t].topic = names[(t + (size_t)round) % 7];
+                        topics[t].partitions = 1 + rand_r(&seed) % 40;
+                        P += (size_t)topics[t].partitions;
+                }
+                /* distinct (cluster, topic) pairs: the index pattern above can repeat */
+                if (K > 1 && topics[0].topic == topics[K - 1].topic)
+                        K--;
+                P = 0;
+                for (size_t t = 0; t < K; t++)
+                        P += (size_t)topics[t].partitions;
+                double *w = malloc(P * sizeof(*w));
+                int32_t *prev = malloc(P * sizeof(*prev));
+                assert_non_null(w);
+                assert_non_null(prev);
+                int32_t T = 1 + rand_r(&seed) % 60;
+                for (size_t i = 0; i < P; i++) {
+                        w[i] = 0.5 + rand_r(&seed) % 1000 / 7.0;
+                        prev[i] = (int32_t)(rand_r(&seed) % (unsigned)(T + 3)) - 1;
+                }
+                kp_plan_input_t in = {.topics = topics,
+                                      .topic_cnt = K,
+                                      .parallelism = T,
+                                      .strategy = (kp_strategy_t)(round % KP_STRATEGY__CNT),
+                                      .weights = round % 2 ? w : NULL,
+                                      .previous_owner = round % 3 ? prev : NULL};
+                char errstr[128];
+                kp_plan_t *plan = kp_planner_plan(&in, errstr, sizeof(errstr));
+                assert_non_null(plan);
+                json_t *j = kp_plan_to_json(plan, topics, K);
+                char *want = json_dumps(j, JSON_COMPACT);
+                assert_non_null(want);
+                kp_buf_t b;
+                kp_buf_init(&b);
+                kp_buf_append(&b, "x", 1); /* appends after what is there */
+                assert_int_equal(kp_plan_json_write(&b, plan, topics, K), 0);
+                assert_int_equal(b.len, strlen(want) + 1);
+                assert_string_equal(b.data + 1, want);
+                kp_buf_cleanup(&b);
+                free(want);
+                json_decref(j);
+                kp_plan_destroy(plan);
+                free(prev);
+                free(w);
+        }
+}
+
 /* A plan document maps back to the same owners; new partitions are -1; owners beyond
  * a smaller parallelism are kept for the planner to treat as removed tasks. */
 static void test_previous_owners_round_trip(void **state)
@@ -345,6 +405,7 @@ int main(void)
                 cmocka_unit_test(test_whatif_weights_are_checked_against_topics),
                 cmocka_unit_test(test_sweep_request_defaults_and_limits),
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
+                cmocka_unit_test(test_plan_json_writer_matches_jansson_byte_for_byte),
                 cmocka_unit_test(test_previous_owners_round_trip),
                 cmocka_unit_test(test_analysis_json_reports_moves_when_previous),
         };
