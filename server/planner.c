@@ -87,6 +87,12 @@ typedef struct ev {
         int32_t delta;
 } ev_t;
 
+static int i32_cmp(const void *a, const void *b)
+{
+        const int32_t *x = a, *y = b;
+        return (*x > *y) - (*x < *y);
+}
+
 static int ev_cmp(const void *a, const void *b)
 {
         const ev_t *x = a, *y = b;
@@ -188,6 +194,22 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
                 goto out;
         for (size_t t = 0; t < K; t++)
                 hash[t] = kp_java_string_hash(in->topics[t].topic);
+        /* Above P (all partitions) every task's share is just the runs covering it and
+         * some task has none, so Flink is even only where no two runs overlap. Topics
+         * with the same hash (the same name on several clusters, as in most multi-cluster
+         * groups) start at the same task at every T and always overlap: past P the
+         * upward search cannot succeed, so it stops there instead of walking its range. */
+        int32_t above_max = KP_PARALLELISM_MAX;
+        if (K > 1 && ctx->P < (size_t)KP_PARALLELISM_MAX) {
+                int32_t *sorted = (int32_t *)ev; /* ev holds 3K entries: room for K */
+                memcpy(sorted, hash, K * sizeof(*sorted));
+                qsort(sorted, K, sizeof(*sorted), i32_cmp);
+                for (size_t t = 1; t < K; t++)
+                        if (sorted[t] == sorted[t - 1]) {
+                                above_max = (int32_t)ctx->P;
+                                break;
+                        }
+        }
         int32_t below = 0, above = 0;
         int64_t work = 0;
         /* alternate below and above so the budget is shared by both directions */
@@ -197,12 +219,12 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
                         if (flink_even_at(in->topics, hash, K, T - d, ev))
                                 below = T - d;
                 }
-                if (!above && T + d <= KP_PARALLELISM_MAX) {
+                if (!above && T + d <= above_max) {
                         work += (int64_t)K + 1;
                         if (flink_even_at(in->topics, hash, K, T + d, ev))
                                 above = T + d;
                 }
-                if ((below || T - d < 1) && (above || T + d > KP_PARALLELISM_MAX))
+                if ((below || T - d < 1) && (above || T + d > above_max))
                         break;
         }
         char tail[256];

@@ -432,6 +432,86 @@ static void test_flink_seed_leaves_tasks_idle_and_advice_names_it(void **state)
         kp_plan_destroy(plan);
 }
 
+/* Flink's spread at T computed from kp_flink_owner alone (the test's own reference). */
+static int flink_even_ref(const kp_plan_topic_t *topics, size_t K, int32_t T)
+{
+        int64_t *c = calloc((size_t)T, sizeof(*c));
+        assert_non_null(c);
+        for (size_t t = 0; t < K; t++)
+                for (int32_t p = 0; p < topics[t].partitions; p++)
+                        c[kp_flink_owner(topics[t].topic, p, T)]++;
+        int64_t mn = INT64_MAX, mx = 0;
+        for (int32_t j = 0; j < T; j++) {
+                mn = c[j] < mn ? c[j] : mn;
+                mx = c[j] > mx ? c[j] : mx;
+        }
+        free(c);
+        return mx - mn <= 1;
+}
+
+/* The advice's nearest even Flink parallelism (below and above) is the true nearest,
+ * also when topic names repeat across clusters (where the upward search is cut short
+ * past the partition count) and when no T above is even at all. */
+static void test_flink_advice_names_the_true_nearest_even_parallelism(void **state)
+{
+        (void)state;
+        static const char *names[] = {"orders", "payments", "clicks", "a.b", "x-1"};
+        static const char *clusters[] = {"c0", "c1", "c2", "c3", "c4"};
+        unsigned seed = 7;
+        int checked = 0;
+        for (int round = 0; round < 60; round++) {
+                kp_plan_topic_t topics[5];
+                size_t K = 2 + (size_t)(rand_r(&seed) % 4);
+                size_t P = 0;
+                for (size_t t = 0; t < K; t++) {
+                        /* names drawn from a small set: repeats are common */
+                        topics[t] = (kp_plan_topic_t){clusters[t], names[rand_r(&seed) % 3],
+                                                      1 + (int32_t)(rand_r(&seed) % 12)};
+                        P += (size_t)topics[t].partitions;
+                }
+                int32_t T = 2 + (int32_t)(rand_r(&seed) % 40);
+                kp_plan_t *plan = plan_of(topics, K, T, KP_STRATEGY_FLINK, NULL, NULL);
+                const char *r = NULL;
+                for (size_t i = 0; i < plan->analysis.recommendation_cnt; i++)
+                        if (strstr(plan->analysis.recommendations[i], "Flink's KafkaSource"))
+                                r = plan->analysis.recommendations[i];
+                if (flink_even_ref(topics, K, T)) {
+                        assert_null(r);
+                        kp_plan_destroy(plan);
+                        continue;
+                }
+                assert_non_null(r);
+                int32_t want_below = 0, want_above = 0;
+                for (int32_t d = T - 1; d >= 1 && !want_below; d--)
+                        if (flink_even_ref(topics, K, d))
+                                want_below = d;
+                for (int32_t d = T + 1; d <= T + KP_FLINK_EVEN_SEARCH && !want_above; d++)
+                        if (flink_even_ref(topics, K, d))
+                                want_above = d;
+                int below = 0, above = 0, one = 0;
+                const char *p;
+                if ((p = strstr(r, "even at parallelism ")))
+                        assert_int_equal(sscanf(p, "even at parallelism %d (below) or %d (above)",
+                                                &below, &above),
+                                         2);
+                else if ((p = strstr(r, "placement is even is ")))
+                        assert_int_equal(sscanf(p, "placement is even is %d", &one), 1);
+                else
+                        assert_non_null(strstr(r, "No parallelism near"));
+                if (one) {
+                        assert_true(!want_below || !want_above);
+                        assert_int_equal(one, want_below ? want_below : want_above);
+                } else {
+                        assert_int_equal(below, want_below);
+                        assert_int_equal(above, want_above);
+                }
+                checked++;
+                (void)P;
+                kp_plan_destroy(plan);
+        }
+        assert_true(checked >= 20);
+}
+
 static void test_no_flink_warning_when_flink_is_even(void **state)
 {
         (void)state;
@@ -890,6 +970,7 @@ int main(void)
                 cmocka_unit_test(test_balanced_seed_three_cases),
                 cmocka_unit_test(test_flink_seed_leaves_tasks_idle_and_advice_names_it),
                 cmocka_unit_test(test_no_flink_warning_when_flink_is_even),
+                cmocka_unit_test(test_flink_advice_names_the_true_nearest_even_parallelism),
                 cmocka_unit_test(test_recommendations_on_parallelism),
                 cmocka_unit_test(test_invalid_input_is_refused_with_reason),
                 cmocka_unit_test(test_random_topologies_keep_invariants),
