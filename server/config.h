@@ -16,8 +16,13 @@
 #define KP_HTTP_CONNECTION_LIMIT 1024
 /* Per-connection memory MHD may use for headers and buffers. */
 #define KP_HTTP_CONNECTION_MEMORY_LIMIT (128 * 1024)
-/* Worker threads answering requests (each with its own SQLite connection). */
-#define KP_HTTP_THREADS 4
+/* Worker threads answering requests: by default one per online CPU, at least
+ * KP_HTTP_THREADS_MIN (a handler waiting on a slow cluster must not stall the rest) and
+ * at most KP_HTTP_THREADS (more threads than cores only lengthen the latency tail under
+ * load, docs/BENCHMARKS.md). KPLANE_HTTP_THREADS sets it, up to KP_HTTP_THREADS_MAX. */
+#define KP_HTTP_THREADS_MIN 2
+#define KP_HTTP_THREADS     8
+#define KP_HTTP_THREADS_MAX 64
 /* Longest request URL we route. */
 #define KP_HTTP_MAX_URL 2048
 
@@ -109,5 +114,15 @@
 #define KP_WEIGHT_SAMPLE_MS 1000
 /* Groups with more partitions than this are not sampled (counts are balanced). */
 #define KP_WEIGHT_SAMPLE_PARTITIONS_MAX 100000
+
+/* Status of a stopped group (appended by the kafka engineer): committed offsets and high
+ * watermarks are read from this many clusters at once (one short-lived consumer and
+ * thread each), every cluster within KP_KAFKA_METADATA_TIMEOUT_MS. */
+#define KP_STATUS_CLUSTERS_PARALLEL 16
+
+/* Runtime (appended by the runtime engineer): a cluster in error with nothing to commit
+ * is probed once per commit round (a committed-offset read) for at most this long; the
+ * error clears when it answers. */
+#define KP_RUNTIME_PROBE_TIMEOUT_MS 500
 
 #endif /* KP_CONFIG_H */

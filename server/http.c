@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "util.h"
@@ -264,7 +265,13 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
         srv->opts = *opts;
         if (opts->api_token && opts->api_token[0])
                 srv->api_token = strdup(opts->api_token);
-        unsigned threads = opts->threads ? opts->threads : KP_HTTP_THREADS;
+        unsigned threads = opts->threads;
+        if (!threads) {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                threads = cpus < KP_HTTP_THREADS_MIN ? KP_HTTP_THREADS_MIN
+                          : cpus > KP_HTTP_THREADS   ? KP_HTTP_THREADS
+                                                     : (unsigned)cpus;
+        }
         srv->daemon = MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                 on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,

@@ -39,7 +39,7 @@ typedef struct kp_http_opts {
         const char *api_token; /* NULL or "" disables auth */
         kp_http_handler_t *handler;
         void *opaque;     /* handed to handler */
-        unsigned threads; /* worker threads, 0 = KP_HTTP_THREADS */
+        unsigned threads; /* worker threads, 0 = one per CPU within config.h's bounds */
 } kp_http_opts_t;
 
 typedef struct kp_http kp_http_t;

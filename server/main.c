@@ -39,6 +39,8 @@ static void usage(FILE *out)
                 "      --demo    KPLANE_DEMO=1   three embedded clusters, a group, a stream\n"
                 "                KPLANE_API_TOKEN             require Bearer auth on /api/v1\n"
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
+                "                KPLANE_HTTP_THREADS          HTTP worker threads (default: one\n"
+                "                                             per CPU, at least 2)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
                 "      Runs a standalone embedded Kafka cluster; prints its bootstrap address.\n"
                 "  kplane plan --topic NAME:PARTITIONS ... --parallelism T --strategy S\n"
@@ -104,6 +106,7 @@ static int serve_main(int argc, char **argv)
         const char *db = env_or("KPLANE_DB", KP_DEFAULT_DB);
         int demo = !strcmp(env_or("KPLANE_DEMO", "0"), "1");
         int interval = atoi(env_or("KPLANE_DISCOVERY_INTERVAL_S", "0"));
+        int http_threads = atoi(env_or("KPLANE_HTTP_THREADS", "0"));
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"db", required_argument, NULL, 'd'},
                                              {"demo", no_argument, NULL, 'D'},
@@ -152,6 +155,9 @@ static int serve_main(int argc, char **argv)
         embedded_restore(&api);
         kp_http_opts_t hopts = {.listen = listen,
                                 .api_token = getenv("KPLANE_API_TOKEN"),
+                                .threads = http_threads > 0 && http_threads <= KP_HTTP_THREADS_MAX
+                                                   ? (unsigned)http_threads
+                                                   : 0,
                                 .handler = kp_api_handle,
                                 .opaque = &api};
         http = kp_http_start(&hopts, errstr, sizeof(errstr));
