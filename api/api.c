@@ -38,6 +38,8 @@ static const route_t routes[] = {
          "GET, PUT, DELETE"},
         {"/api/v1/groups/*/plans", {kp_h_plans_list, kp_h_plan_create}, "GET, POST"},
         {"/api/v1/groups/*/plans/*", {kp_h_plan_get}, "GET"},
+        /* beyond API.md: which partitions change owner between two plan versions */
+        {"/api/v1/groups/*/plans/*/diff", {kp_h_plan_diff}, "GET"},
         {"/api/v1/groups/*/start", {NULL, kp_h_group_start}, "POST"},
         {"/api/v1/groups/*/stop", {NULL, kp_h_group_stop}, "POST"},
         {"/api/v1/groups/*/status", {kp_h_group_status}, "GET"},

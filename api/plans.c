@@ -625,3 +625,153 @@ void kp_api_partitions_changed(void *opaque, const char *cluster)
         }
         json_decref(groups);
 }
+
+/* Adds the (cluster, topic) pairs of plan @p doc not yet in @p seen to @p topics, with
+ * partitions = highest partition listed + 1 (grown when a later doc lists more). */
+static int diff_topics(const json_t *doc, json_t *seen, json_t *topics)
+{
+        size_t i, j;
+        const json_t *task, *part;
+        json_array_foreach(json_object_get(doc, "tasks"), i, task)
+        {
+                json_array_foreach(json_object_get(task, "partitions"), j, part)
+                {
+                        const char *c = json_string_value(json_object_get(part, "cluster"));
+                        const char *t = json_string_value(json_object_get(part, "topic"));
+                        json_int_t p = json_integer_value(json_object_get(part, "partition"));
+                        char key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 4];
+                        if (!c || !t || p < 0 || p >= KP_PARTITIONS_PER_TOPIC_MAX)
+                                continue;
+                        snprintf(key, sizeof(key), "%s/%s", c, t);
+                        json_t *e = json_object_get(seen, key);
+                        if (!e) {
+                                e = json_pack("{s:s, s:s, s:I}", "cluster", c, "topic", t,
+                                              "partitions", (json_int_t)0);
+                                if (!e || json_object_set(seen, key, e) ||
+                                    json_array_append_new(topics, e))
+                                        return KP_ERR_NOMEM;
+                        }
+                        if (p + 1 > json_integer_value(json_object_get(e, "partitions")))
+                                json_object_set_new(e, "partitions", json_integer(p + 1));
+                }
+        }
+        return 0;
+}
+
+/* GET /groups/{g}/plans/{v}/diff?from=u: what changes between two plan versions. */
+void kp_h_plan_diff(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        char errstr[512];
+        json_t *to = NULL, *from = NULL, *seen = json_object(), *tl = json_array();
+        json_t *moves = json_array(), *out = NULL;
+        kp_plan_topic_t *topics = NULL;
+        int32_t *old_owner = NULL, *new_owner = NULL;
+        int version = 0, from_version = 0, err;
+        if (strcmp(p[1], "current")) {
+                char *end;
+                long v = strtol(p[1], &end, 10);
+                if (*end || v < 1 || v > 1000000000) {
+                        kp_resp_problem(resp, 404,
+                                        "plan version must be a number >= 1 or \"current\"");
+                        goto out;
+                }
+                version = (int)v;
+        }
+        const char *fq = kp_http_query(req, "from");
+        if (fq) {
+                char *end;
+                long v = strtol(fq, &end, 10);
+                if (!*fq || *end || v < 1 || v > 1000000000) {
+                        json_t *errors = json_array();
+                        kp_field_error(errors, "from", "must be a plan version >= 1");
+                        kp_resp_problem_errors(resp, 400, errors, "invalid query");
+                        goto out;
+                }
+                from_version = (int)v;
+        }
+        if (!seen || !tl || !moves) {
+                kp_resp_problem(resp, 500, "out of memory");
+                goto out;
+        }
+        err = kp_store_plan_get(api->store, p[0], version, &to, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        version = (int)json_integer_value(json_object_get(to, "version"));
+        if (!from_version)
+                from_version = version - 1;
+        if (from_version < 1) {
+                kp_resp_problem(resp, 404,
+                                "plan %d of group %s is the first: there is no earlier plan "
+                                "to compare with",
+                                version, p[0]);
+                goto out;
+        }
+        err = kp_store_plan_get(api->store, p[0], from_version, &from, errstr, sizeof(errstr));
+        if (err) {
+                kp_resp_error(resp, err, errstr);
+                goto out;
+        }
+        /* both plans' partitions in one flat order: the newer plan's topics first */
+        if (diff_topics(to, seen, tl) || diff_topics(from, seen, tl)) {
+                kp_resp_problem(resp, 500, "out of memory");
+                goto out;
+        }
+        size_t K = json_array_size(tl), P = 0;
+        topics = calloc(K ? K : 1, sizeof(*topics));
+        if (!topics) {
+                kp_resp_problem(resp, 500, "out of memory");
+                goto out;
+        }
+        for (size_t t = 0; t < K; t++) {
+                json_t *e = json_array_get(tl, t);
+                topics[t].cluster = json_string_value(json_object_get(e, "cluster"));
+                topics[t].topic = json_string_value(json_object_get(e, "topic"));
+                topics[t].partitions = (int32_t)json_integer_value(json_object_get(e, "partitions"));
+                P += (size_t)topics[t].partitions;
+        }
+        if (kp_plan_previous_owners(from, topics, K, &old_owner) ||
+            kp_plan_previous_owners(to, topics, K, &new_owner) || (P && (!old_owner || !new_owner))) {
+                kp_resp_problem(resp, 500, "out of memory");
+                goto out;
+        }
+        json_int_t moved = 0, added = 0, removed = 0, kept = 0;
+        size_t i = 0;
+        for (size_t t = 0; t < K; t++) {
+                for (int32_t x = 0; x < topics[t].partitions; x++, i++) {
+                        int32_t a = old_owner[i], b = new_owner[i];
+                        if (a == b) {
+                                kept += a >= 0;
+                                continue;
+                        }
+                        if (a < 0)
+                                added++;
+                        else if (b < 0)
+                                removed++;
+                        else
+                                moved++;
+                        json_array_append_new(
+                                moves, json_pack("{s:s, s:s, s:i, s:o, s:o}", "cluster",
+                                                 topics[t].cluster, "topic", topics[t].topic,
+                                                 "partition", (int)x, "from_task",
+                                                 a < 0 ? json_null() : json_integer(a), "to_task",
+                                                 b < 0 ? json_null() : json_integer(b)));
+                }
+        }
+        out = json_pack("{s:s, s:i, s:i, s:O, s:O, s:I, s:I, s:I, s:I, s:O}", "group", p[0],
+                        "from", from_version, "to", version, "from_parallelism",
+                        json_object_get(from, "parallelism"), "to_parallelism",
+                        json_object_get(to, "parallelism"), "moved", moved, "added", added,
+                        "removed", removed, "unchanged", kept, "moves", moves);
+        kp_resp_json(resp, 200, out);
+out:
+        free(new_owner);
+        free(old_owner);
+        free(topics);
+        json_decref(moves);
+        json_decref(tl);
+        json_decref(seen);
+        json_decref(from);
+        json_decref(to);
+}

@@ -49,6 +49,8 @@ CONTRACT = [
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/"),
+    # beyond API.md (kplane's own additions, documented in docs/API.md "Beyond the contract")
+    ("GET", "/api/v1/groups/{name}/plans/{version}/diff"),
 ]
 OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
