@@ -182,14 +182,12 @@ static void cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *
 {
         rt_cluster_t *cl = opaque;
         (void)rk;
-        pthread_mutex_lock(&cl->g->err_lock);
-        snprintf(cl->last_error, sizeof(cl->last_error), "%s: %s",
-                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-        if (err == RD_KAFKA_RESP_ERR__FATAL)
-                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name, reason);
-        pthread_mutex_unlock(&cl->g->err_lock);
+        rt_cluster_error(cl, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 int st = KP_GROUP_RUNNING;
+                pthread_mutex_lock(&cl->g->err_lock);
+                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name, reason);
+                pthread_mutex_unlock(&cl->g->err_lock);
                 atomic_compare_exchange_strong(&cl->g->state, &st, KP_GROUP_FAILED);
         }
 }

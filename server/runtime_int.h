@@ -96,7 +96,13 @@ struct rt_cluster {
         int next_worker; /* round-robin for new partitions */
         rt_topic_t **topics;
         int ntopics;
-        char last_error[256];      /* under g->err_lock */
+        /* Health, under g->err_lock: the last error seen ("" once the cluster worked
+         * again: a commit or a probe answered after it), when it was seen (UTC), and how
+         * many errors were recorded (a success clears only when none came after it started). */
+        char last_error[256];
+        char last_error_at[24];
+        uint64_t err_gen;
+        int commit_failing;        /* under op_lock: the last commit round here failed (logged) */
         rd_kafka_queue_t *close_q; /* stop: consumer close events */
         int closed;
 };
@@ -157,6 +163,15 @@ void *rt_ctl_main(void *arg);
  * @returns 0, or a negative kp_err_t when a sink or a commit failed.
  */
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
+
+/* runtime_status.c: a cluster's health. rt_cluster_error records an error (printf format)
+ * and stamps it; rt_cluster_error_gen says how many were recorded so far, to pass to
+ * rt_cluster_ok when something that started then (a commit, a probe) succeeded: that
+ * clears the error unless another came in between. @returns of rt_cluster_ok: 1 when it
+ * cleared one. All take g->err_lock only (a leaf): callable from librdkafka callbacks. */
+void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
+int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
 
 /* runtime_status.c: fill @p doc (status) / append one section of the metrics
  * (0 state, 1 task messages, 2 task bytes, 3 partition lag) for @p g. */

@@ -1,8 +1,50 @@
 /* runtime_status.c — what a running group reports: the status document and Prometheus lines. */
 #include "runtime_int.h"
+#include "util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...)
+{
+        va_list ap;
+        char at[24];
+        kp_time_iso8601(at, sizeof(at));
+        pthread_mutex_lock(&cl->g->err_lock);
+        va_start(ap, fmt);
+        vsnprintf(cl->last_error, sizeof(cl->last_error), fmt, ap);
+        va_end(ap);
+        if (!cl->last_error[0]) /* an empty text would read as healthy */
+                snprintf(cl->last_error, sizeof(cl->last_error), "error");
+        snprintf(cl->last_error_at, sizeof(cl->last_error_at), "%s", at);
+        cl->err_gen++;
+        pthread_mutex_unlock(&cl->g->err_lock);
+}
+
+uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed)
+{
+        uint64_t gen;
+        pthread_mutex_lock(&cl->g->err_lock);
+        gen = cl->err_gen;
+        if (failed)
+                *failed = cl->last_error[0] != 0;
+        pthread_mutex_unlock(&cl->g->err_lock);
+        return gen;
+}
+
+int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen)
+{
+        int cleared = 0;
+        pthread_mutex_lock(&cl->g->err_lock);
+        if (cl->err_gen == gen && cl->last_error[0]) {
+                cl->last_error[0] = 0;
+                cl->last_error_at[0] = 0;
+                cleared = 1;
+        }
+        pthread_mutex_unlock(&cl->g->err_lock);
+        return cleared;
+}
 
 static const char *task_state_name(int st)
 {
@@ -100,9 +142,16 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
         for (i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
                 json_t *o = json_pack("{s:s}", "cluster", cl->name);
+                int bad;
+                /* "error" until the cluster answered a commit or a probe after its
+                 * last error; then the error is gone (what happened is in the log). */
                 pthread_mutex_lock(&g->err_lock);
+                bad = cl->last_error[0] != 0;
+                json_object_set_new(o, "state", json_string(bad ? "error" : "ok"));
                 json_object_set_new(o, "last_error",
-                                    cl->last_error[0] ? json_string(cl->last_error) : json_null());
+                                    bad ? json_string(cl->last_error) : json_null());
+                json_object_set_new(o, "last_error_at",
+                                    bad ? json_string(cl->last_error_at) : json_null());
                 pthread_mutex_unlock(&g->err_lock);
                 json_array_append_new(cls, o);
         }

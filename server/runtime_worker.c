@@ -39,10 +39,7 @@ static void worker_handle(rt_cluster_t *cl, const rd_kafka_message_t *rkm)
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         return;
-                pthread_mutex_lock(&cl->g->err_lock);
-                snprintf(cl->last_error, sizeof(cl->last_error), "%s",
-                         rd_kafka_message_errstr(rkm));
-                pthread_mutex_unlock(&cl->g->err_lock);
+                rt_cluster_error(cl, "%s", rd_kafka_message_errstr(rkm));
                 return;
         }
         p = message_part(rkm);
@@ -106,8 +103,32 @@ void *rt_worker_main(void *arg)
 typedef struct commit_req {
         rt_cluster_t *cl;
         rd_kafka_queue_t *q;
+        uint64_t gen; /* errors the cluster had recorded when it was sent */
         int sent;
 } commit_req_t;
+
+/* A commit to @p cl failed: status shows it, the log says it once until commits work
+ * again. Its offsets stay pending (next_offset is ahead of committed), so the next
+ * round sends them again. Caller holds op_lock. */
+static void commit_failed(rt_cluster_t *cl, const char *why)
+{
+        rt_cluster_error(cl, "commit: %s", why);
+        if (!cl->commit_failing)
+                fprintf(stderr,
+                        "kplane: runtime: group %s: cluster %s: commit failed: %s; retrying "
+                        "every round\n",
+                        cl->g->name, cl->name, why);
+        cl->commit_failing = 1;
+}
+
+static void commit_done(rt_cluster_t *cl, uint64_t gen)
+{
+        rt_cluster_ok(cl, gen);
+        if (cl->commit_failing)
+                fprintf(stderr, "kplane: runtime: group %s: cluster %s: commits work again\n",
+                        cl->g->name, cl->name);
+        cl->commit_failing = 0;
+}
 
 /* Looks a committed partition up again from the result list (topic by name). */
 static rt_part_t *cluster_part(rt_cluster_t *cl, const char *topic, int32_t partition)
@@ -171,12 +192,21 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                         rd_kafka_topic_partition_list_add(l, only[i]->tp->name, only[i]->partition)
                                 ->offset = offs[i];
                 }
+                /* Nothing pending on a whole round: no commit is failing any more
+                 * (the probe decides the cluster's health). */
+                if (!l->cnt && only == g->parts)
+                        cl->commit_failing = 0;
                 if (l->cnt) {
+                        rd_kafka_resp_err_t cerr;
+                        reqs[c].gen = rt_cluster_error_gen(cl, NULL);
                         reqs[c].q = rd_kafka_queue_new(cl->rk);
-                        if (rd_kafka_commit_queue(cl->rk, l, reqs[c].q, NULL, NULL))
+                        cerr = rd_kafka_commit_queue(cl->rk, l, reqs[c].q, NULL, NULL);
+                        if (cerr) {
+                                commit_failed(cl, rd_kafka_err2str(cerr));
                                 r = KP_ERR_UNAVAILABLE;
-                        else
+                        } else {
                                 reqs[c].sent = 1;
+                        }
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }
@@ -185,13 +215,21 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 rd_kafka_event_t *ev;
                 const rd_kafka_topic_partition_list_t *res;
                 int64_t left = deadline - kp_time_mono_ms();
+                char why[256] = "";
                 if (!reqs[c].sent)
                         goto next;
                 ev = rd_kafka_queue_poll(reqs[c].q, left > 0 ? (int)left : 0);
                 if (!ev) {
+                        /* librdkafka keeps it waiting for the coordinator; the next
+                         * round's commit carries the same offsets or newer ones. */
+                        snprintf(why, sizeof(why), "no answer within %d ms", timeout_ms);
                         r = KP_ERR_UNAVAILABLE;
                         goto next;
                 }
+                if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT)
+                        snprintf(why, sizeof(why), "unexpected answer %s", rd_kafka_event_name(ev));
+                else if (rd_kafka_event_error(ev))
+                        snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
                 if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT &&
                     (res = rd_kafka_event_topic_partition_list(ev))) {
                         for (i = 0; i < res->cnt; i++) {
@@ -199,6 +237,10 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                                 rt_part_t *p;
                                 int64_t cur;
                                 if (e->err) {
+                                        if (!why[0])
+                                                snprintf(why, sizeof(why), "%s [%d]: %s", e->topic,
+                                                         (int)e->partition,
+                                                         rd_kafka_err2str(e->err));
                                         r = KP_ERR_UNAVAILABLE;
                                         continue;
                                 }
@@ -211,10 +253,16 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                                         ;
                         }
                 }
-                if (rd_kafka_event_error(ev))
+                if (why[0])
                         r = KP_ERR_UNAVAILABLE;
                 rd_kafka_event_destroy(ev);
         next:
+                if (reqs[c].sent) {
+                        if (why[0])
+                                commit_failed(reqs[c].cl, why);
+                        else
+                                commit_done(reqs[c].cl, reqs[c].gen);
+                }
                 if (reqs[c].q)
                         rd_kafka_queue_destroy(reqs[c].q);
         }
@@ -242,6 +290,46 @@ static void ctl_serve_consumers(rt_group_t *g)
                                         rd_kafka_message_errstr(rkm));
                         rd_kafka_message_destroy(rkm);
                 }
+        }
+}
+
+/*
+ * A cluster in error with nothing to commit would never show it works again: ask its
+ * group coordinator for one committed offset (read-only; rd_kafka_committed, which
+ * survives a coordinator that goes away, unlike 2.0's admin coordinator requests) and
+ * clear the error when it answers. Blocks the control thread at most
+ * KP_RUNTIME_PROBE_TIMEOUT_MS per cluster in error. Caller holds op_lock.
+ */
+static void ctl_probe_clusters(rt_group_t *g)
+{
+        rd_kafka_topic_partition_list_t *probe[64];
+        rt_cluster_t *cls[64];
+        uint64_t gens[64];
+        int n = 0, i, j;
+        pthread_mutex_lock(&g->lock);
+        for (i = 0; i < g->nclusters && n < 64; i++) {
+                rt_cluster_t *cl = g->clusters[i];
+                int failed;
+                uint64_t gen = rt_cluster_error_gen(cl, &failed);
+                /* A failing commit is retried every round: its answer decides. */
+                if (!failed || cl->commit_failing)
+                        continue;
+                for (j = 0; j < g->nparts && g->parts[j]->cl != cl; j++)
+                        ;
+                if (j == g->nparts)
+                        continue;
+                probe[n] = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(probe[n], g->parts[j]->tp->name,
+                                                  g->parts[j]->partition);
+                gens[n] = gen;
+                cls[n++] = cl;
+        }
+        pthread_mutex_unlock(&g->lock);
+        for (i = 0; i < n; i++) {
+                if (!rd_kafka_committed(cls[i]->rk, probe[i], KP_RUNTIME_PROBE_TIMEOUT_MS) &&
+                    !probe[i]->elems[0].err)
+                        rt_cluster_ok(cls[i], gens[i]);
+                rd_kafka_topic_partition_list_destroy(probe[i]);
         }
 }
 
@@ -309,6 +397,8 @@ void *rt_ctl_main(void *arg)
                 if (now >= next_commit) {
                         pthread_mutex_lock(&g->op_lock);
                         rt_commit(g, NULL, 0, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                        /* After the commits: a cluster they cleared needs no probe. */
+                        ctl_probe_clusters(g);
                         pthread_mutex_unlock(&g->op_lock);
                         next_commit = kp_time_mono_ms() + KP_RUNTIME_COMMIT_INTERVAL_MS;
                 }

@@ -254,6 +254,14 @@ def committed(st):
     return {Part(p["cluster"], p["topic"], p["partition"]): p["committed"] for p in st["partitions"]}
 
 
+def cluster_status(st, name):
+    """The entry of cluster @name in a status document's "clusters" (state, last_error,
+    last_error_at)."""
+    found = [c for c in st["clusters"] if c["cluster"] == name]
+    assert len(found) == 1, f"cluster {name} in status: {st['clusters']}"
+    return found[0]
+
+
 def kill9_after_interval_commits(server, group, timeout=60):
     """kill -9 of @server once every partition of running @group has an offset committed
     (by the interval commits), restart, and check that the group resumes by itself from
@@ -366,6 +374,22 @@ def check_complete(records, counts):
                 break
     assert not problems, "sink is not complete:\n" + "\n".join(problems[:20])
     return len(records) - sum(len({r.offset for r in recs}) for recs in parts.values())
+
+
+def check_committed_in_sink(records, committed):
+    """At least once, checked while a group runs: every offset below what is committed
+    (committed {Part: offset or None}, offsets of a fresh topic from 0) is in the sink
+    already (@records read after @committed)."""
+    parts = by_part(records)
+    ahead = {}
+    for p, c in committed.items():
+        if not c:
+            continue
+        have = {r.offset for r in parts.get(p, [])}
+        missing = [o for o in range(c) if o not in have]
+        if missing:
+            ahead[p] = (c, missing[:5])
+    assert not ahead, f"committed past what the sink took (committed, missing offsets): {ahead}"
 
 
 def owners_in_files(records):

@@ -569,6 +569,162 @@ static void test_broker_down_and_up_loses_nothing(void **state)
         mock_stop(&m);
 }
 
+/* Entry @p i of the group's status "clusters" (a copy: the caller decrefs it). */
+static json_t *cluster_status(kp_runtime_t *rt, const char *group, int i)
+{
+        json_t *st = kp_runtime_group_status(rt, group), *c;
+        assert_non_null(st);
+        c = json_deep_copy(json_array_get(json_object_get(st, "clusters"), (size_t)i));
+        json_decref(st);
+        assert_non_null(c);
+        return c;
+}
+
+/* Waits until cluster @p i of the group's status is in @p state ("ok", "error"). */
+static int wait_cluster_state(kp_runtime_t *rt, const char *group, int i, const char *state,
+                              int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms;
+        while (kp_time_mono_ms() < deadline) {
+                json_t *c = cluster_status(rt, group, i);
+                int got = !strcmp(json_string_value(json_object_get(c, "state")), state);
+                json_decref(c);
+                if (got)
+                        return 1;
+                usleep(100 * 1000);
+        }
+        return 0;
+}
+
+/* Sum of the "committed" offsets in the group's status (unknown counts 0). */
+static int64_t status_committed(kp_runtime_t *rt, const char *group)
+{
+        json_t *st = kp_runtime_group_status(rt, group), *p;
+        int64_t sum = 0;
+        size_t i;
+        assert_non_null(st);
+        json_array_foreach(json_object_get(st, "partitions"), i, p)
+        {
+                sum += json_integer_value(json_object_get(p, "committed"));
+        }
+        json_decref(st);
+        return sum;
+}
+
+static int wait_committed(kp_runtime_t *rt, const char *group, int64_t n, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms;
+        while (kp_time_mono_ms() < deadline) {
+                if (status_committed(rt, group) == n)
+                        return 1;
+                usleep(100 * 1000);
+        }
+        return 0;
+}
+
+static void
+test_commits_resume_and_the_cluster_error_clears_when_the_coordinator_returns(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp, *c;
+        seen_t *s;
+        int64_t committed[4], t0;
+        int p, o;
+        (void)state;
+
+        /* Partitions led by brokers 1 and 2, the group's coordinator is broker 3: with
+         * 3 down, messages still flow but nothing can be committed. */
+        mock_start(&m, 3);
+        mock_topic(&m, "co", 4);
+        for (p = 0; p < 4; p++)
+                assert_int_equal(rd_kafka_mock_partition_set_leader(m.mc, "co", p, 1 + p % 2), 0);
+        assert_int_equal(rd_kafka_mock_coordinator_set(m.mc, "group", "g-coord", 3), 0);
+        tmpdir(dir, sizeof(dir));
+        produce_all(m.bootstrap, "co", 4, 0, 100);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "co", 4, 2);
+        grp = group_doc("g-coord", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-coord", 400, 20000), 400);
+        assert_true(wait_committed(rt, "g-coord", 400, 10000));
+        assert_true(wait_cluster_state(rt, "g-coord", 0, "ok", 10000));
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 3), 0);
+        produce_all(m.bootstrap, "co", 4, 100, 100);
+        assert_int_equal(wait_messages(rt, "g-coord", 800, 20000), 800);
+        assert_true(wait_cluster_state(rt, "g-coord", 0, "error", 15000));
+        c = cluster_status(rt, "g-coord", 0);
+        assert_true(strlen(json_string_value(json_object_get(c, "last_error"))) > 0);
+        assert_true(json_is_string(json_object_get(c, "last_error_at")));
+        json_decref(c);
+        usleep(2500 * 1000); /* failed rounds keep their offsets pending */
+        assert_int_equal(status_committed(rt, "g-coord"), 400);
+        assert_true(wait_cluster_state(rt, "g-coord", 0, "error", 100));
+
+        /* Back: the running group commits the rest by itself, and the error clears. */
+        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 3), 0);
+        t0 = kp_time_mono_ms();
+        assert_true(wait_committed(rt, "g-coord", 800, 30000));
+        assert_true(wait_cluster_state(rt, "g-coord", 0, "ok", 10000));
+        print_message("commits resumed %lld ms after the coordinator came back\n",
+                      (long long)(kp_time_mono_ms() - t0));
+        c = cluster_status(rt, "g-coord", 0);
+        assert_true(json_is_null(json_object_get(c, "last_error")));
+        assert_true(json_is_null(json_object_get(c, "last_error_at")));
+        json_decref(c);
+        committed_offsets(m.bootstrap, "g-coord", "co", 4, committed);
+        for (p = 0; p < 4; p++)
+                assert_int_equal(committed[p], 200);
+        assert_int_equal(kp_runtime_group_state(rt, "g-coord", NULL, 0), KP_GROUP_RUNNING);
+
+        assert_int_equal(kp_runtime_group_stop(rt, "g-coord", 10000, err, sizeof(err)), 0);
+        s = read_sink_dir(dir, "co");
+        for (p = 0; p < 4; p++)
+                for (o = 0; o < 200; o++)
+                        assert_int_equal(s->count[p][o], 1);
+        free(s);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+static void test_an_idle_cluster_error_clears_once_the_cluster_answers_again(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        (void)state;
+
+        /* Nothing to read and nothing ever committed: no commit can show the way back,
+         * only the probe. */
+        mock_start(&m, 1);
+        mock_topic(&m, "quiet", 2);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "quiet", 2, 2);
+        grp = group_doc("g-quiet", NULL, 0, "latest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        usleep(1500 * 1000);
+        assert_true(wait_cluster_state(rt, "g-quiet", 0, "ok", 100));
+        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 1), 0);
+        assert_true(wait_cluster_state(rt, "g-quiet", 0, "error", 15000));
+        usleep(2000 * 1000);
+        assert_true(wait_cluster_state(rt, "g-quiet", 0, "error", 100));
+        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 1), 0);
+        assert_true(wait_cluster_state(rt, "g-quiet", 0, "ok", 30000));
+        assert_int_equal(status_committed(rt, "g-quiet"), 0); /* still nothing committed */
+        assert_int_equal(kp_runtime_group_stop(rt, "g-quiet", 10000, err, sizeof(err)), 0);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 static void test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent(void **state)
 {
         mock_t m;
@@ -829,6 +985,9 @@ int main(void)
                 cmocka_unit_test(
                         test_live_change_30_to_20_tasks_loses_nothing_and_never_shares_a_partition),
                 cmocka_unit_test(test_broker_down_and_up_loses_nothing),
+                cmocka_unit_test(
+                        test_commits_resume_and_the_cluster_error_clears_when_the_coordinator_returns),
+                cmocka_unit_test(test_an_idle_cluster_error_clears_once_the_cluster_answers_again),
                 cmocka_unit_test(test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent),
                 cmocka_unit_test(test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing),
                 cmocka_unit_test(
