@@ -159,11 +159,12 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, 
                 }
                 if (kp_kafka_config_validate(cfg, errstr, sizeof(errstr))) {
                         char f[300];
-                        /* errstr starts with the property name when librdkafka names it */
+                        /* errstr starts with the field: "config.<property>: ..." for one
+                         * property, "config: ..." for a combination rd_kafka_new refuses */
                         const char *colon = strchr(errstr, ':');
-                        if (colon && (size_t)(colon - errstr) < 256)
-                                snprintf(f, sizeof(f), "config.%.*s", (int)(colon - errstr),
-                                         errstr);
+                        if (colon && !strncmp(errstr, "config", 6) &&
+                            (size_t)(colon - errstr) < sizeof(f))
+                                snprintf(f, sizeof(f), "%.*s", (int)(colon - errstr), errstr);
                         else
                                 snprintf(f, sizeof(f), "config");
                         kp_field_error(errors, f, "%s", errstr);

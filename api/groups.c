@@ -1,4 +1,5 @@
 /* groups.c — /api/v1/groups: consumer groups (CRUD) and their running state. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "config.h"
 #include "err.h"
 #include "handlers.h"
+#include "kafka.h"
 #include "planner.h"
 #include "respond.h"
 #include "runtime.h"
@@ -367,15 +369,251 @@ void kp_h_group_stop(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
                      status ? status : json_pack("{s:s, s:s}", "group", p[0], "state", "stopped"));
 }
 
+/* One cluster of a stopped group's status: its partitions' offsets, read by a thread. */
+typedef struct status_cluster {
+        const char *name;  /* borrowed from the rows */
+        const char *group; /* borrowed */
+        char *bootstrap;   /* NULL: an embedded cluster that is not running */
+        json_t *config;    /* owned reference */
+        int timeout_ms;
+        kp_kafka_group_offset_t *offs; /* topic strings borrowed from the rows */
+        size_t *rows;                  /* offs[i] belongs to row rows[i] */
+        size_t cnt, cap;
+        char error[640]; /* "" when read */
+        pthread_t thread;
+        int started;
+} status_cluster_t;
+
+static void *status_cluster_read(void *arg)
+{
+        status_cluster_t *sc = arg;
+        char errstr[512];
+        if (!sc->bootstrap) {
+                snprintf(sc->error, sizeof(sc->error), "embedded cluster %s is not running",
+                         sc->name);
+                return NULL;
+        }
+        if (kp_kafka_group_offsets(sc->bootstrap, sc->config, sc->group, sc->offs, sc->cnt,
+                                   sc->timeout_ms, errstr, sizeof(errstr)))
+                snprintf(sc->error, sizeof(sc->error), "%s", errstr);
+        return NULL;
+}
+
+/* Adds row @p row (a partition of cluster @p sc) to what @p sc reads. */
+static int status_cluster_add(status_cluster_t *sc, const json_t *rowdoc, size_t row)
+{
+        if (sc->cnt == sc->cap) {
+                size_t cap = sc->cap ? sc->cap * 2 : 16;
+                kp_kafka_group_offset_t *o = realloc(sc->offs, cap * sizeof(*o));
+                if (!o)
+                        return KP_ERR_NOMEM;
+                sc->offs = o;
+                size_t *r = realloc(sc->rows, cap * sizeof(*r));
+                if (!r)
+                        return KP_ERR_NOMEM;
+                sc->rows = r;
+                sc->cap = cap;
+        }
+        kp_kafka_group_offset_t *o = &sc->offs[sc->cnt];
+        memset(o, 0, sizeof(*o));
+        o->committed = o->high_watermark = -1; /* unread until kp_kafka_group_offsets */
+        o->topic = json_string_value(json_object_get(rowdoc, "topic"));
+        o->partition = (int32_t)json_integer_value(json_object_get(rowdoc, "partition"));
+        sc->rows[sc->cnt++] = row;
+        return 0;
+}
+
+/*
+ * The partitions of group @p doc now (its topics and patterns as registered; a
+ * registration that is gone is left out), each (cluster, topic) once, in the group's
+ * order: new array of {cluster, topic, partition, task (from @p plan, else null),
+ * position: null, committed: null, high_watermark: null, lag: null}.
+ */
+static json_t *status_rows(kp_api_t *api, const json_t *doc, const json_t *plan)
+{
+        char errstr[512], key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 16];
+        json_t *rows = json_array(), *owners = json_object();
+        size_t i, j;
+        json_t *t, *pt;
+        /* "cluster/topic/partition" (neither name holds a '/') -> task */
+        json_array_foreach(json_object_get(plan, "tasks"), i, t)
+        {
+                json_array_foreach(json_object_get(t, "partitions"), j, pt)
+                {
+                        snprintf(key, sizeof(key), "%s/%s/%d",
+                                 json_string_value(json_object_get(pt, "cluster")),
+                                 json_string_value(json_object_get(pt, "topic")),
+                                 (int)json_integer_value(json_object_get(pt, "partition")));
+                        json_object_set(owners, key, json_object_get(t, "task"));
+                }
+        }
+        json_t *parts = NULL;
+        if (kp_api_group_partitions(api, doc, 1, &parts, errstr, sizeof(errstr)))
+                parts = NULL; /* out of memory: no rows */
+        json_array_foreach(parts, i, t)
+        {
+                const char *cluster = json_string_value(json_object_get(t, "cluster"));
+                const char *name = json_string_value(json_object_get(t, "topic"));
+                json_int_t n = json_integer_value(json_object_get(t, "partitions"));
+                for (json_int_t part = 0; part < n; part++) {
+                        snprintf(key, sizeof(key), "%s/%s/%d", cluster, name, (int)part);
+                        json_t *task = json_object_get(owners, key);
+                        json_array_append_new(
+                                rows, json_pack("{s:s, s:s, s:I, s:O, s:n, s:n, s:n, s:n}",
+                                                "cluster", cluster, "topic", name, "partition",
+                                                part, "task", task ? task : json_null(),
+                                                "position", "committed", "high_watermark",
+                                                "lag"));
+                }
+        }
+        json_decref(parts);
+        json_decref(owners);
+        return rows;
+}
+
+/*
+ * Reads the offsets of @p rows (their cluster's committed offsets under group.id
+ * @p group, and high watermarks) into them, KP_STATUS_CLUSTERS_PARALLEL clusters at a
+ * time, each within api->metadata_timeout_ms. A cluster that does not answer in time
+ * leaves its rows' offsets null with an "error"; @returns the new array of clusters
+ * [{"cluster", "state", "last_error": null or why, "last_error_at"}] (the running
+ * status's shape). *lagp = the sum
+ * of known lags.
+ */
+static json_t *status_read_offsets(kp_api_t *api, const char *group, json_t *rows, json_int_t *lagp)
+{
+        char errstr[512];
+        status_cluster_t *cls = NULL;
+        size_t ncls = 0, i, k;
+        json_t *row, *out = json_array();
+        *lagp = 0;
+        cls = calloc(json_array_size(rows) ? json_array_size(rows) : 1, sizeof(*cls));
+        if (!cls)
+                goto out;
+        json_array_foreach(rows, i, row)
+        {
+                const char *name = json_string_value(json_object_get(row, "cluster"));
+                for (k = 0; k < ncls && strcmp(cls[k].name, name); k++)
+                        ;
+                if (k == ncls) {
+                        json_t *cdoc = NULL;
+                        cls[k].name = name;
+                        cls[k].group = group;
+                        cls[k].timeout_ms = api->metadata_timeout_ms;
+                        if (kp_store_cluster_get(api->store, name, &cdoc, errstr, sizeof(errstr))) {
+                                snprintf(cls[k].error, sizeof(cls[k].error), "cluster %s: %s", name,
+                                         errstr);
+                        } else {
+                                cls[k].bootstrap = kp_api_cluster_bootstrap(api, cdoc);
+                                cls[k].config = json_incref(json_object_get(cdoc, "config"));
+                        }
+                        json_decref(cdoc);
+                        ncls++;
+                }
+                if (status_cluster_add(&cls[k], row, i))
+                        snprintf(cls[k].error, sizeof(cls[k].error), "out of memory");
+        }
+        /* Clusters side by side: an unreachable one costs its timeout once, not once
+         * per cluster after it. */
+        for (size_t first = 0; first < ncls; first += KP_STATUS_CLUSTERS_PARALLEL) {
+                size_t last = first + KP_STATUS_CLUSTERS_PARALLEL;
+                if (last > ncls)
+                        last = ncls;
+                for (k = first; k < last; k++) {
+                        if (cls[k].error[0])
+                                continue;
+                        cls[k].started =
+                                !pthread_create(&cls[k].thread, NULL, status_cluster_read, &cls[k]);
+                        if (!cls[k].started)
+                                status_cluster_read(&cls[k]);
+                }
+                for (k = first; k < last; k++)
+                        if (cls[k].started)
+                                pthread_join(cls[k].thread, NULL);
+        }
+        for (k = 0; k < ncls; k++) {
+                status_cluster_t *sc = &cls[k];
+                for (i = 0; i < sc->cnt; i++) {
+                        kp_kafka_group_offset_t *o = &sc->offs[i];
+                        row = json_array_get(rows, sc->rows[i]);
+                        if (sc->error[0] || o->err) {
+                                json_object_set_new(
+                                        row, "error",
+                                        json_string(sc->error[0] ? sc->error
+                                                                 : rd_kafka_err2str(o->err)));
+                        }
+                        if (sc->error[0] && !sc->bootstrap)
+                                continue;
+                        if (o->committed >= 0)
+                                json_object_set_new(row, "committed", json_integer(o->committed));
+                        if (o->high_watermark >= 0)
+                                json_object_set_new(row, "high_watermark",
+                                                    json_integer(o->high_watermark));
+                        if (o->committed >= 0 && o->high_watermark >= 0) {
+                                int64_t lag = o->high_watermark > o->committed
+                                                      ? o->high_watermark - o->committed
+                                                      : 0;
+                                json_object_set_new(row, "lag", json_integer(lag));
+                                *lagp += lag;
+                        }
+                }
+                /* the running status's shape: state, last_error, last_error_at */
+                char now[32];
+                kp_time_iso8601(now, sizeof(now));
+                json_array_append_new(
+                        out, json_pack("{s:s, s:s, s:o, s:o}", "cluster", sc->name, "state",
+                                       sc->error[0] ? "error" : "ok", "last_error",
+                                       sc->error[0] ? json_string(sc->error) : json_null(),
+                                       "last_error_at",
+                                       sc->error[0] ? json_string(now) : json_null()));
+        }
+out:
+        for (k = 0; cls && k < ncls; k++) {
+                free(cls[k].bootstrap);
+                json_decref(cls[k].config);
+                free(cls[k].offs);
+                free(cls[k].rows);
+        }
+        free(cls);
+        return out;
+}
+
+/*
+ * The status of a group that is not running, as kafka-consumer-groups --describe shows
+ * one: each partition of its topics with the group's committed offset read from its
+ * cluster, the high watermark and lag = high_watermark - committed (null where nothing
+ * is committed); "task" from the current plan, "position" null (no task reads it). A
+ * cluster that does not answer within api->metadata_timeout_ms does not fail the
+ * answer: its partitions carry "error" and null offsets, and "clusters" lists it with
+ * its "last_error". Costs one short-lived consumer per cluster, all at once.
+ */
+static json_t *stopped_status(kp_api_t *api, const json_t *doc, const char *name)
+{
+        char errstr[512];
+        json_t *plan = NULL;
+        json_int_t lag = 0;
+        /* no current plan (never planned): no tasks to name */
+        kp_store_plan_get(api->store, name, 0, &plan, errstr, sizeof(errstr));
+        json_t *rows = status_rows(api, doc, plan);
+        json_t *clusters = status_read_offsets(api, name, rows, &lag);
+        json_t *version = json_object_get(plan, "version");
+        json_t *status = json_pack(
+                "{s:s, s:s, s:O, s:[], s:o, s:o, s:{s:i, s:I}}", "group", name, "state", "stopped",
+                "plan_version", json_is_integer(version) ? version : json_null(), "tasks",
+                "partitions", rows, "clusters", clusters, "totals", "messages", 0, "lag", lag);
+        json_decref(plan);
+        return status;
+}
+
 void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         (void)req;
-        if (group_exists(api, p[0], resp))
+        json_t *doc = group_or_404(api, p[0], resp);
+        if (!doc)
                 return;
         json_t *status = api->rt ? kp_runtime_group_status(api->rt, p[0]) : NULL;
         if (!status)
-                status = json_pack("{s:s, s:s, s:n, s:[], s:[], s:{s:i, s:i}}", "group", p[0],
-                                   "state", "stopped", "plan_version", "tasks", "partitions",
-                                   "totals", "messages", 0, "lag", 0);
+                status = stopped_status(api, doc, p[0]);
         kp_resp_json(resp, 200, status);
+        json_decref(doc);
 }

@@ -38,6 +38,14 @@ json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *er
 int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, json_t **planp,
                         json_t **errorsp, char *errstr, size_t errstr_size);
 
+/* Plans (plans.c): resolves group @p group's topic entries to the partitions they read
+ * now: *outp = new array of {"cluster", "topic", "partitions"} in the group's order (a
+ * pattern's topics in name order), each (cluster, topic) once. A registration that is
+ * gone, or no partitions at all, is KP_ERR_UNPROCESSABLE, unless @p lenient (status of a
+ * stopped group): then it is left out. @returns 0 or kp_err_t with errstr. */
+int kp_api_group_partitions(kp_api_t *api, const json_t *group, int lenient, json_t **outp,
+                            char *errstr, size_t errstr_size);
+
 /* Groups (groups.c): hands @p plan to the runtime: a start (@p apply 0, @p group is
  * the group doc) or a live change of a running group (@p apply 1). */
 int kp_api_group_run(kp_api_t *api, const char *name, const json_t *group, const json_t *plan,

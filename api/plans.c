@@ -16,13 +16,8 @@
 #include "store.h"
 #include "util.h"
 
-/*
- * Resolves a group's topic entries to the partitions they read now: *outp = array of
- * {"cluster", "topic", "partitions"} in the group's order (a pattern's topics in name
- * order), each (cluster, topic) once.
- */
-static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, char *errstr,
-                            size_t errstr_size)
+int kp_api_group_partitions(kp_api_t *api, const json_t *group, int lenient, json_t **outp,
+                            char *errstr, size_t errstr_size)
 {
         json_t *out = json_array(), *seen = json_object();
         size_t i, j;
@@ -45,6 +40,11 @@ static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, c
                         list = json_incref(json_object_get(doc, "topics"));
                 }
                 json_decref(doc);
+                if (err && lenient) {
+                        json_decref(list);
+                        err = 0;
+                        continue;
+                }
                 if (err) {
                         json_decref(list);
                         snprintf(errstr, errstr_size, "%s %s of cluster %s is not registered",
@@ -69,7 +69,7 @@ static int group_partitions(kp_api_t *api, const json_t *group, json_t **outp, c
                 }
                 json_decref(list);
         }
-        if (!json_array_size(out)) {
+        if (!json_array_size(out) && !lenient) {
                 snprintf(errstr, errstr_size,
                          "the group's topics have no partitions (a "
                          "pattern that matches nothing?)");
@@ -237,7 +237,7 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
                         snprintf(errstr, errstr_size, "no group named %s", group);
                 goto out;
         }
-        err = group_partitions(api, doc, &parts, errstr, errstr_size);
+        err = kp_api_group_partitions(api, doc, 0, &parts, errstr, errstr_size);
         if (err)
                 goto out;
         size_t n = json_array_size(parts);
@@ -348,6 +348,17 @@ void kp_h_plans_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 return;
+        }
+        /* each summary names its group, like the plan it summarises */
+        size_t i;
+        json_t *it;
+        json_array_foreach(arr, i, it)
+        {
+                json_t *full = json_pack("{s:s}", "group", p[0]);
+                if (full && !json_object_update(full, it))
+                        json_array_set_new(arr, i, full);
+                else
+                        json_decref(full);
         }
         kp_resp_json(resp, 200, json_pack("{s:o}", "items", arr));
 }

@@ -1,4 +1,4 @@
-/* kafka.c — librdkafka helpers: config validation, quiet logging, bounded metadata reads. */
+/* kafka.c — librdkafka helpers: config checks, quiet logs, bounded metadata and offset reads. */
 #include "kafka.h"
 
 #include "config.h"
@@ -23,8 +23,12 @@ static const char *const kp_kafka_owned[] = {
 };
 
 /* Facilities librdkafka uses for connection failures: they repeat at every retry
- * and the caller sees the failure as an error code anyway. */
-static const char *const kp_kafka_quiet_fac[] = {"FAIL", "ERROR", "BROKERFAIL", "CONFWARN"};
+ * and the caller sees the failure as an error code anyway. AUTOCREATE warns, once per
+ * client, that a broker speaking Metadata < v4 (the mock cluster) may create a topic a
+ * request names: kplane's reads name only topics seen in an all-topics answer, its
+ * consumers only registered topics. */
+static const char *const kp_kafka_quiet_fac[] = {"FAIL", "ERROR", "BROKERFAIL", "CONFWARN",
+                                                 "AUTOCREATE"};
 
 void kp_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -154,6 +158,8 @@ static int kp_kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *config, char
         return 0;
 }
 
+static int kp_kafka_config_check_clients(const json_t *config, char *errstr, size_t errstr_size);
+
 int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_size)
 {
         const char *key;
@@ -175,7 +181,9 @@ int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_s
                 if (err)
                         return err;
         }
-        return 0;
+        /* Each property is fine alone; now the combinations, as the clients kplane will
+         * make from them see them (e.g. fetch.max.bytes below message.max.bytes). */
+        return kp_kafka_config_check_clients(config, errstr, errstr_size);
 }
 
 /* Sets one property kplane chose; a failure is a bug, reported as such. */
@@ -191,23 +199,71 @@ static int kp_kafka_conf_put(rd_kafka_conf_t *conf, const char *name, const char
         return 0;
 }
 
-rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config, char *errstr,
-                                          size_t errstr_size)
-{
-        rd_kafka_conf_t *conf;
+/* One property kplane sets: name, value. */
+typedef const char *kp_kafka_prop_t[2];
 
-        conf = rd_kafka_conf_new();
+/*
+ * A conf with kplane's logger: @p bootstrap (may be NULL), @p pre (defaults the user's
+ * properties may override), @p config's properties, then @p post (kplane's own, which
+ * they may not). @returns a new conf or NULL with errstr set.
+ */
+static rd_kafka_conf_t *kp_kafka_conf_build(const char *bootstrap, const kp_kafka_prop_t *pre,
+                                            size_t npre, const json_t *config,
+                                            const kp_kafka_prop_t *post, size_t npost, char *errstr,
+                                            size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        size_t i;
+
         rd_kafka_conf_set_log_cb(conf, kp_kafka_log_cb);
         if ((bootstrap &&
              kp_kafka_conf_put(conf, "bootstrap.servers", bootstrap, errstr, errstr_size)) ||
-            kp_kafka_conf_put(conf, "log.connection.close", "false", errstr, errstr_size) ||
-            /* Before the user's properties, so a client.id of theirs wins. */
-            kp_kafka_conf_put(conf, "client.id", "kplane", errstr, errstr_size) ||
-            kp_kafka_conf_apply(conf, config, errstr, errstr_size)) {
-                rd_kafka_conf_destroy(conf);
-                return NULL;
-        }
+            kp_kafka_conf_put(conf, "log.connection.close", "false", errstr, errstr_size))
+                goto fail;
+        for (i = 0; i < npre; i++)
+                if (kp_kafka_conf_put(conf, pre[i][0], pre[i][1], errstr, errstr_size))
+                        goto fail;
+        if (kp_kafka_conf_apply(conf, config, errstr, errstr_size))
+                goto fail;
+        for (i = 0; i < npost; i++)
+                if (kp_kafka_conf_put(conf, post[i][0], post[i][1], errstr, errstr_size))
+                        goto fail;
         return conf;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config, char *errstr,
+                                          size_t errstr_size)
+{
+        /* Before the user's properties, so a client.id of theirs wins. */
+        static const kp_kafka_prop_t pre[] = {{"client.id", "kplane"}};
+
+        return kp_kafka_conf_build(bootstrap, pre, 1, config, NULL, 0, errstr, errstr_size);
+}
+
+rd_kafka_conf_t *kp_kafka_consumer_conf_new(const char *bootstrap, const json_t *config,
+                                            const char *group_id, const char *offset_reset,
+                                            char *errstr, size_t errstr_size)
+{
+        char kbytes[16], client_id[KP_NAME_MAX + 16];
+
+        snprintf(kbytes, sizeof(kbytes), "%d", KP_RUNTIME_QUEUED_MAX_KBYTES);
+        snprintf(client_id, sizeof(client_id), "kplane-%s", group_id);
+        const kp_kafka_prop_t pre[] = {{"queued.max.messages.kbytes", kbytes}};
+        /* Last, so a cluster's config cannot undo them: kplane stores and commits what
+         * the sinks took, itself. */
+        const kp_kafka_prop_t post[] = {
+                {"group.id", group_id},
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"enable.partition.eof", "false"},
+                {"auto.offset.reset", offset_reset ? offset_reset : "earliest"},
+                {"client.id", client_id},
+        };
+        return kp_kafka_conf_build(bootstrap, pre, sizeof(pre) / sizeof(pre[0]), config, post,
+                                   sizeof(post) / sizeof(post[0]), errstr, errstr_size);
 }
 
 /* Sets the properties that bound a short-lived client to @p timeout_ms. */
@@ -436,6 +492,192 @@ int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
                 err = KP_ERR_UNAVAILABLE;
         }
         rd_kafka_destroy(rk);
+        return err;
+}
+
+/*
+ * rd_kafka_new checks the combinations of properties that rd_kafka_conf_set cannot see
+ * one by one. Builds, and destroys at once, the two clients kplane makes from a cluster's
+ * config: the runtime's consumer and the short-lived producer of metadata reads. No
+ * bootstrap address: nothing connects. Costs two client starts (a few threads each),
+ * measured at about 2 ms.
+ */
+static int kp_kafka_config_check_clients(const json_t *config, char *errstr, size_t errstr_size)
+{
+        char rderr[512];
+        rd_kafka_conf_t *conf;
+        rd_kafka_t *rk;
+
+        conf = kp_kafka_consumer_conf_new(NULL, config, "kplane-config-check", "earliest", errstr,
+                                          errstr_size);
+        if (!conf)
+                return KP_ERR_INVALID;
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                rd_kafka_conf_destroy(conf); /* not taken on failure */
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+                return KP_ERR_INVALID;
+        }
+        /* Never joined a group: nothing to leave or commit. */
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+
+        rk = kp_kafka_short_client(NULL, config, KP_KAFKA_METADATA_TIMEOUT_MS, errstr, errstr_size);
+        if (!rk)
+                return KP_ERR_INVALID;
+        rd_kafka_destroy(rk);
+        return 0;
+}
+
+/* Marks every entry of @p offs as unread with @p err. */
+static void kp_kafka_offsets_fail(kp_kafka_group_offset_t *offs, size_t cnt, int err)
+{
+        for (size_t i = 0; i < cnt; i++) {
+                offs[i].committed = -1;
+                offs[i].high_watermark = -1;
+                offs[i].err = err;
+        }
+}
+
+/* @returns the partition count of @p topic in @p rmd, -1 when absent or errored;
+ * @p hint remembers the last topic found (entries usually come topic by topic). */
+static int kp_kafka_rmd_partitions(const struct rd_kafka_metadata *rmd, const char *topic,
+                                   int *hint)
+{
+        int i;
+
+        for (i = 0; i < rmd->topic_cnt; i++) {
+                int k = (*hint + i) % rmd->topic_cnt;
+                if (rmd->topics[k].topic && !strcmp(rmd->topics[k].topic, topic)) {
+                        *hint = k;
+                        return rmd->topics[k].err ? -1 : rmd->topics[k].partition_cnt;
+                }
+        }
+        return -1;
+}
+
+int kp_kafka_group_offsets(const char *bootstrap, const json_t *config, const char *group_id,
+                           kp_kafka_group_offset_t *offs, size_t cnt, int timeout_ms, char *errstr,
+                           size_t errstr_size)
+{
+        char rderr[512];
+        rd_kafka_conf_t *conf = NULL;
+        rd_kafka_t *rk = NULL;
+        rd_kafka_topic_partition_list_t *committed = NULL, *ends = NULL;
+        const struct rd_kafka_metadata *rmd = NULL;
+        rd_kafka_resp_err_t rerr;
+        int64_t deadline, left;
+        int err = 0, hint = 0;
+        size_t i;
+
+        kp_kafka_offsets_fail(offs, cnt, RD_KAFKA_RESP_ERR__TIMED_OUT);
+        if (!bootstrap || !bootstrap[0]) {
+                snprintf(errstr, errstr_size, "bootstrap servers: empty");
+                return KP_ERR_INVALID;
+        }
+        if (cnt == 0)
+                return 0;
+        if (cnt > INT32_MAX) {
+                snprintf(errstr, errstr_size, "too many partitions");
+                return KP_ERR_INVALID;
+        }
+        if (timeout_ms <= 0)
+                timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
+        deadline = kp_time_mono_ms() + timeout_ms;
+
+        /* The group's own consumer configuration, so OffsetFetch goes to its coordinator
+         * with the same group.id, but bounded, and never subscribed: it joins nothing and
+         * cannot take partitions from a member of the group. */
+        conf = kp_kafka_consumer_conf_new(bootstrap, config, group_id, "earliest", errstr,
+                                          errstr_size);
+        if (!conf || kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size)) {
+                err = KP_ERR_INVALID;
+                goto out;
+        }
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+                err = KP_ERR_INVALID;
+                goto out;
+        }
+        conf = NULL; /* owned by rk now */
+
+        /* Each element's opaque is its index in offs: librdkafka updates these lists in
+         * place, but that is how an answer is matched whatever the order. */
+        committed = rd_kafka_topic_partition_list_new((int)cnt);
+        ends = rd_kafka_topic_partition_list_new((int)cnt);
+        for (i = 0; i < cnt; i++)
+                rd_kafka_topic_partition_list_add(committed, offs[i].topic, offs[i].partition)
+                        ->opaque = (void *)(uintptr_t)i;
+
+        /* OffsetFetch: the coordinator first, then one request for the whole list. */
+        left = deadline - kp_time_mono_ms();
+        rerr = rd_kafka_committed(rk, committed, (int)(left < 1 ? 1 : left));
+        if (rerr) {
+                kp_kafka_offsets_fail(offs, cnt, rerr);
+                snprintf(errstr, errstr_size,
+                         "cluster %s: committed offsets not read within %d ms: %s", bootstrap,
+                         timeout_ms, rd_kafka_err2str(rerr));
+                err = KP_ERR_UNAVAILABLE;
+                goto out;
+        }
+        for (i = 0; i < (size_t)committed->cnt; i++) {
+                rd_kafka_topic_partition_t *c = &committed->elems[i];
+                kp_kafka_group_offset_t *o = &offs[(uintptr_t)c->opaque];
+                o->err = c->err;
+                /* RD_KAFKA_OFFSET_INVALID (-1001): the group has committed nothing here. */
+                o->committed = !c->err && c->offset >= 0 ? c->offset : -1;
+        }
+
+        /* Leaders from a metadata request for all topics: naming a topic the cluster
+         * lacks would create it on the mock cluster and on brokers answering Metadata < v4
+         * (see kp_kafka_metadata_fetch); this way ListOffsets finds them in the cache. */
+        left = deadline - kp_time_mono_ms();
+        rerr = rd_kafka_metadata(rk, 1, NULL, &rmd, (int)(left < 1 ? 1 : left));
+        if (!rerr) {
+                for (i = 0; i < cnt; i++) {
+                        int n = kp_kafka_rmd_partitions(rmd, offs[i].topic, &hint);
+                        if (offs[i].partition < 0 || offs[i].partition >= n) {
+                                offs[i].err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                                continue;
+                        }
+                        /* ListOffsets at the log end: one request per leader. */
+                        rd_kafka_topic_partition_list_add(ends, offs[i].topic, offs[i].partition)
+                                ->opaque = (void *)(uintptr_t)i;
+                }
+                for (i = 0; i < (size_t)ends->cnt; i++)
+                        ends->elems[i].offset = RD_KAFKA_OFFSET_END;
+                left = deadline - kp_time_mono_ms();
+                if (ends->cnt)
+                        rerr = rd_kafka_offsets_for_times(rk, ends, (int)(left < 1 ? 1 : left));
+        }
+        for (i = 0; i < (size_t)ends->cnt && !rerr; i++) {
+                rd_kafka_topic_partition_t *e = &ends->elems[i];
+                kp_kafka_group_offset_t *o = &offs[(uintptr_t)e->opaque];
+                o->high_watermark = !e->err && e->offset >= 0 ? e->offset : -1;
+                if (!o->err && o->high_watermark < 0)
+                        o->err = e->err ? e->err : RD_KAFKA_RESP_ERR__FAIL;
+        }
+        if (rerr) {
+                for (i = 0; i < cnt; i++)
+                        if (!offs[i].err)
+                                offs[i].err = rerr;
+                snprintf(errstr, errstr_size, "cluster %s: end offsets not read within %d ms: %s",
+                         bootstrap, timeout_ms, rd_kafka_err2str(rerr));
+                err = KP_ERR_UNAVAILABLE;
+        }
+out:
+        if (rmd)
+                rd_kafka_metadata_destroy(rmd);
+        if (ends)
+                rd_kafka_topic_partition_list_destroy(ends);
+        if (committed)
+                rd_kafka_topic_partition_list_destroy(committed);
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        /* No consumer close: nothing was joined or assigned, and a close would wait for a
+         * coordinator that may not answer. */
+        if (rk)
+                rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         return err;
 }
 

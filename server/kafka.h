@@ -1,4 +1,4 @@
-/* kafka.h — kplane's librdkafka helpers: client config validation and bounded metadata reads. */
+/* kafka.h — kplane's librdkafka helpers: config checks, bounded metadata and offset reads. */
 #ifndef KP_KAFKA_H
 #define KP_KAFKA_H
 
@@ -10,10 +10,14 @@
 /*
  * Validates @p config (a JSON object of librdkafka client properties; string, number or
  * boolean values; borrowed, may be NULL) with librdkafka itself: every property is set
- * on a fresh rd_kafka_conf_t. @returns 0, or KP_ERR_INVALID with errstr naming the
- * first bad property and librdkafka's reason ("config.foo.bar: No such configuration
- * property"). bootstrap.servers / group.id / enable.auto.* are kplane's to set and are
- * refused here.
+ * on a fresh rd_kafka_conf_t, then the whole config is checked by building (and at once
+ * destroying, unconnected) the clients kplane makes from it: the consumer of
+ * kp_kafka_consumer_conf_new and the short-lived producer of metadata reads. @returns 0,
+ * or KP_ERR_INVALID with errstr naming the first bad property and librdkafka's reason
+ * ("config.foo.bar: No such configuration property"), or, for a combination that
+ * rd_kafka_new refuses, "config: " and its reason ("config: `fetch.max.bytes` must be
+ * >= `message.max.bytes`"). bootstrap.servers / group.id / enable.auto.* are kplane's
+ * to set and are refused here. Costs about 2 ms (two client starts).
  */
 int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_size);
 
@@ -33,6 +37,20 @@ rd_kafka_conf_t *kp_kafka_conf_new(const char *bootstrap, const json_t *config, 
  */
 rd_kafka_conf_t *kp_kafka_client_conf_new(const char *bootstrap, const json_t *config, char *errstr,
                                           size_t errstr_size);
+
+/*
+ * Builds the configuration of kplane's consumers of group @p group_id (borrowed; the
+ * runtime's, and the status reader's): @p bootstrap (may be NULL), kplane's
+ * queued.max.messages.kbytes (KP_RUNTIME_QUEUED_MAX_KBYTES, which @p config may
+ * override), @p config's properties (validated as above), then kplane's own, last so a
+ * config cannot undo them: group.id @p group_id, enable.auto.commit,
+ * enable.auto.offset.store and enable.partition.eof false, auto.offset.reset
+ * @p offset_reset ("earliest" when NULL), client.id "kplane-<group_id>".
+ * @returns a new conf (rd_kafka_new takes ownership) or NULL with errstr set.
+ */
+rd_kafka_conf_t *kp_kafka_consumer_conf_new(const char *bootstrap, const json_t *config,
+                                            const char *group_id, const char *offset_reset,
+                                            char *errstr, size_t errstr_size);
 
 /*
  * kplane's librdkafka log callback (rd_kafka_conf_set_log_cb): lines at or below
@@ -86,6 +104,33 @@ int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const c
 int kp_kafka_end_offsets(const char *bootstrap, const json_t *config,
                          rd_kafka_topic_partition_list_t *parts, int timeout_ms, char *errstr,
                          size_t errstr_size);
+
+/* One partition's offsets for a consumer group, as kp_kafka_group_offsets reads them. */
+typedef struct kp_kafka_group_offset {
+        const char *topic;      /* in: borrowed from the caller */
+        int32_t partition;      /* in */
+        int64_t committed;      /* out: the group's committed offset; -1 when none (or not read) */
+        int64_t high_watermark; /* out: the log end offset; -1 when not read */
+        int err;                /* out: rd_kafka_resp_err_t of this partition, 0 when read */
+} kp_kafka_group_offset_t;
+
+/*
+ * Reads what kafka-consumer-groups --describe shows of group @p group_id on one cluster:
+ * for each of the @p cnt entries of @p offs (caller-owned; topic and partition in,
+ * the rest written), the group's committed offset (OffsetFetch) and the high watermark
+ * (ListOffsets at the log end). It never joins the group: a consumer with the group's
+ * configuration (kp_kafka_consumer_conf_new) that only asks, then is destroyed without
+ * a close. Waits at most @p timeout_ms in all (<= 0: KP_KAFKA_METADATA_TIMEOUT_MS):
+ * one short-lived consumer, one coordinator lookup, one OffsetFetch, one ListOffsets
+ * per leader. A committed offset of -1 with err 0 means the group committed nothing
+ * there. @returns 0 (per-partition errors in err), KP_ERR_UNAVAILABLE with errstr when
+ * the cluster did not answer in time (entries not read get err; committed offsets
+ * already read are kept when only the high watermarks failed), KP_ERR_INVALID for a
+ * bad config or address.
+ */
+int kp_kafka_group_offsets(const char *bootstrap, const json_t *config, const char *group_id,
+                           kp_kafka_group_offset_t *offs, size_t cnt, int timeout_ms, char *errstr,
+                           size_t errstr_size);
 
 /* NULL does nothing. */
 void kp_kafka_metadata_destroy(kp_kafka_metadata_t *md);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "kafka.h"
 #include "runtime_int.h"
 #include "sink.h"
 #include "util.h"
@@ -192,73 +193,22 @@ static void cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *
         }
 }
 
-/* Sets one property, naming it in errstr when librdkafka refuses it. */
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *errstr,
-                    size_t errstr_size)
-{
-        char err[256];
-        if (rd_kafka_conf_set(conf, key, val, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "config.%s: %s", key, err);
-                return KP_ERR_INVALID;
-        }
-        return 0;
-}
-
 /*
  * One consumer handle per (group, cluster): manual assignment, no auto commit, no auto
- * offset store; kplane commits what the sinks took.
+ * offset store; kplane commits what the sinks took. The configuration is the one cluster
+ * registration checked (kp_kafka_consumer_conf_new), so what was accepted starts.
  */
 static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl, const json_t *desc,
                                         char *errstr, size_t errstr_size)
 {
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        json_t *props = json_object_get(desc, "config");
-        const char *key;
-        json_t *v;
-        char val[64], err[256];
+        char err[256];
         rd_kafka_t *rk;
-
-        if (conf_set(conf, "bootstrap.servers",
-                     json_string_value(json_object_get(desc, "bootstrap_servers")), errstr,
-                     errstr_size))
-                goto fail;
-        snprintf(val, sizeof(val), "%d", KP_RUNTIME_QUEUED_MAX_KBYTES);
-        if (conf_set(conf, "queued.max.messages.kbytes", val, errstr, errstr_size))
-                goto fail;
-        json_object_foreach(props, key, v)
-        {
-                char num[64];
-                const char *s = json_string_value(v);
-                if (json_is_integer(v)) {
-                        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-                        s = num;
-                } else if (json_is_real(v)) {
-                        snprintf(num, sizeof(num), "%g", json_real_value(v));
-                        s = num;
-                } else if (json_is_boolean(v)) {
-                        s = json_is_true(v) ? "true" : "false";
-                }
-                if (!s) {
-                        snprintf(errstr, errstr_size,
-                                 "config.%s: must be a string, number or "
-                                 "boolean",
-                                 key);
-                        goto fail;
-                }
-                if (conf_set(conf, key, s, errstr, errstr_size))
-                        goto fail;
-        }
-        /* kplane's own settings come last so a cluster's config cannot undo them. */
-        if (conf_set(conf, "group.id", g->name, errstr, errstr_size) ||
-            conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-            conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-            conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
-            conf_set(conf, "auto.offset.reset", g->start_latest ? "latest" : "earliest", errstr,
-                     errstr_size))
-                goto fail;
-        snprintf(val, sizeof(val), "kplane-%s", g->name);
-        if (conf_set(conf, "client.id", val, errstr, errstr_size))
-                goto fail;
+        rd_kafka_conf_t *conf = kp_kafka_consumer_conf_new(
+                json_string_value(json_object_get(desc, "bootstrap_servers")),
+                json_object_get(desc, "config"), g->name, g->start_latest ? "latest" : "earliest",
+                errstr, errstr_size);
+        if (!conf)
+                return NULL;
         rd_kafka_conf_set_error_cb(conf, cluster_error_cb);
         rd_kafka_conf_set_opaque(conf, cl);
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));

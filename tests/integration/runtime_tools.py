@@ -270,8 +270,14 @@ def kill9_after_interval_commits(server, group, timeout=60):
         committed(status(server, group))), timeout=timeout, what="interval commits", interval=0.1)
     server.stop(signal.SIGKILL)
     server.start()
-    after = wait_for(lambda: (lambda c: c if c and all(v is not None for v in c.values()) else None)(
-        committed(status(server, group))), timeout=timeout, what="the group to resume with its offsets")
+
+    def resumed():
+        # a stopped group's status reads committed offsets from the cluster too: only a
+        # running group proves it resumed by itself
+        st = status(server, group)
+        c = committed(st)
+        return c if st["state"] == "running" and c and all(v is not None for v in c.values()) else None
+    after = wait_for(resumed, timeout=timeout, what="the group to resume (running) with its offsets")
     behind = {p: (before[p], after.get(p)) for p in before if after.get(p) is None or after[p] < before[p]}
     assert not behind, f"after kill -9 the group resumed behind what it had committed: {behind}"
     return before, after

@@ -421,3 +421,52 @@ def test_served_document_equals_the_file(doc, server):
     assert r.status == 200
     assert r.headers["content-type"].startswith("application/json")
     assert json.loads(r.body) == doc
+
+
+def test_live_answers_match_their_schemas(doc, server):
+    """What the binary answers, not only API.md's examples, fits the document: lists, a
+    group, plans, a diff, what-if, sweep, and the status of a running and a stopped group."""
+    import time
+    s = server
+    assert s.post("/api/v1/clusters", {"name": "c1", "embedded": {"topics": [
+        {"name": "orders", "partitions": 4}]}}).status == 201
+    assert s.post("/api/v1/clusters/c1/topics", {"name": "orders"}).status == 201
+    assert s.post("/api/v1/groups", {"name": "g", "topics": [{"cluster": "c1", "topic": "orders"}],
+                                     "parallelism": 3}).status == 201
+    assert s.post("/api/v1/groups/g/plans", {}).status == 201
+    assert s.post("/api/v1/groups/g/plans", {"parallelism": 2}).status == 201
+    whatif = {"topics": [{"cluster": "c1", "topic": "orders", "partitions": 4}], "parallelism": 3}
+    sweep = {"topics": whatif["topics"], "parallelism": {"from": 1, "to": 5}}
+    cases = [
+        ("get", "/api/v1/clusters", "/api/v1/clusters", None, 200),
+        ("get", "/api/v1/clusters/{name}", "/api/v1/clusters/c1", None, 200),
+        ("get", "/api/v1/clusters/{name}/topics", "/api/v1/clusters/c1/topics", None, 200),
+        ("get", "/api/v1/groups", "/api/v1/groups", None, 200),
+        ("get", "/api/v1/groups/{name}", "/api/v1/groups/g", None, 200),
+        ("get", "/api/v1/groups/{name}/plans", "/api/v1/groups/g/plans", None, 200),
+        ("get", "/api/v1/groups/{name}/plans/current", "/api/v1/groups/g/plans/current", None, 200),
+        ("get", "/api/v1/groups/{name}/plans/{version}/diff", "/api/v1/groups/g/plans/2/diff", None, 200),
+        ("post", "/api/v1/plan", "/api/v1/plan", whatif, 200),
+        ("post", "/api/v1/plan/sweep", "/api/v1/plan/sweep", sweep, 200),
+        ("get", "/api/v1/groups/{name}/status", "/api/v1/groups/g/status", None, 200),  # stopped
+    ]
+    for method, doc_path, url, body, status in cases:
+        r = s.request(method.upper(), url, body=body)
+        assert r.status == status, (url, r)
+        errs = check(doc, response_schema(doc, method.upper(), doc_path, str(status)), r.json)
+        assert not errs, (url, errs[:5])
+    st = s.get("/api/v1/groups/g/status").json
+    assert st["state"] == "stopped" and st["partitions"] and st["clusters"], st
+
+    assert s.post("/api/v1/groups/g/start").status == 202
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        st = s.get("/api/v1/groups/g/status").json
+        if st["state"] == "running":
+            break
+        time.sleep(0.2)
+    assert st["state"] == "running", st
+    errs = check(doc, response_schema(doc, "GET", "/api/v1/groups/{name}/status", "200"), st)
+    assert not errs, errs[:5]
+    assert st["tasks"] and st["partitions"] and st["clusters"][0]["state"] == "ok", st
+    assert s.post("/api/v1/groups/g/stop").status == 202
