@@ -17,6 +17,9 @@ typedef struct kp_api {
         struct kp_discovery *discovery;
         kp_http_t *http; /* set once listening: for /metrics */
         int metadata_timeout_ms;
+        /* clusters that did not answer a stopped group's status read lately (may be
+         * NULL: every read asks) */
+        struct kp_breaker *status_breaker;
 } kp_api_t;
 
 /* The kp_http_handler_t of kplane: @p opaque is a kp_api_t. */

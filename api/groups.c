@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "breaker.h"
 #include "config.h"
 #include "err.h"
 #include "handlers.h"
@@ -380,6 +382,8 @@ typedef struct status_cluster {
         size_t *rows;                  /* offs[i] belongs to row rows[i] */
         size_t cnt, cap;
         char error[640]; /* "" when read */
+        int64_t failed_at; /* realtime ms of the failure the breaker remembered, 0: now */
+        int skipped;       /* the breaker said it failed lately: not asked */
         pthread_t thread;
         int started;
 } status_cluster_t;
@@ -515,12 +519,27 @@ static json_t *status_read_offsets(kp_api_t *api, const char *group, json_t *row
         }
         /* Clusters side by side: an unreachable one costs its timeout once, not once
          * per cluster after it. */
+        /* A cluster that failed lately is not asked again until the breaker lets one
+         * request try: its rows show that failure at once. */
+        for (k = 0; k < ncls; k++) {
+                status_cluster_t *sc = &cls[k];
+                if (sc->error[0] || !sc->bootstrap ||
+                    !kp_breaker_check(api->status_breaker, sc->bootstrap, sc->error,
+                                      sizeof(sc->error), &sc->failed_at))
+                        continue;
+                sc->skipped = 1;
+                for (i = 0; i < sc->cnt; i++) {
+                        sc->offs[i].committed = -1;
+                        sc->offs[i].high_watermark = -1;
+                        sc->offs[i].err = 0;
+                }
+        }
         for (size_t first = 0; first < ncls; first += KP_STATUS_CLUSTERS_PARALLEL) {
                 size_t last = first + KP_STATUS_CLUSTERS_PARALLEL;
                 if (last > ncls)
                         last = ncls;
                 for (k = first; k < last; k++) {
-                        if (cls[k].error[0])
+                        if (cls[k].error[0] || cls[k].skipped)
                                 continue;
                         cls[k].started =
                                 !pthread_create(&cls[k].thread, NULL, status_cluster_read, &cls[k]);
@@ -531,6 +550,9 @@ static json_t *status_read_offsets(kp_api_t *api, const char *group, json_t *row
                         if (cls[k].started)
                                 pthread_join(cls[k].thread, NULL);
         }
+        for (k = 0; k < ncls; k++)
+                if (cls[k].bootstrap && !cls[k].skipped)
+                        kp_breaker_report(api->status_breaker, cls[k].bootstrap, cls[k].error);
         for (k = 0; k < ncls; k++) {
                 status_cluster_t *sc = &cls[k];
                 for (i = 0; i < sc->cnt; i++) {
@@ -560,6 +582,12 @@ static json_t *status_read_offsets(kp_api_t *api, const char *group, json_t *row
                 /* the running status's shape: state, last_error, last_error_at */
                 char now[32];
                 kp_time_iso8601(now, sizeof(now));
+                if (sc->failed_at) {
+                        time_t at = (time_t)(sc->failed_at / 1000);
+                        struct tm tm;
+                        gmtime_r(&at, &tm);
+                        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
                 json_array_append_new(
                         out, json_pack("{s:s, s:s, s:o, s:o}", "cluster", sc->name, "state",
                                        sc->error[0] ? "error" : "ok", "last_error",

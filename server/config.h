@@ -127,4 +127,11 @@
  * error clears when it answers. */
 #define KP_RUNTIME_PROBE_TIMEOUT_MS 500
 
+/* Status of a stopped group: a cluster that did not answer is not asked again for this
+ * long (its rows show the last failure at once) so pollers like the web page do not hold
+ * an HTTP thread for the whole metadata timeout on every poll. */
+#define KP_STATUS_BREAKER_OPEN_MS 10000
+#define KP_BREAKER_KEYS           64
+#define KP_BREAKER_KEY_MAX        512
+
 #endif /* KP_CONFIG_H */

@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "cli_plan.h"
+#include "breaker.h"
 #include "config.h"
 #include "demo.h"
 #include "discovery.h"
@@ -147,6 +148,7 @@ static int serve_main(int argc, char **argv)
                 return 1;
         }
         api.emb = kp_embedded_new();
+        api.status_breaker = kp_breaker_new(KP_STATUS_BREAKER_OPEN_MS);
         api.rt = kp_runtime_new(errstr, sizeof(errstr));
         if (!api.emb || !api.rt) {
                 fprintf(stderr, "kplane: cannot start: %s\n", errstr);
@@ -196,6 +198,7 @@ out:
         /* stops every group: drain, commit, close (their desired state stays stored) */
         kp_runtime_destroy(api.rt);
         kp_embedded_destroy(api.emb);
+        kp_breaker_destroy(api.status_breaker);
         kp_store_close(api.store);
         return rc;
 }

@@ -131,3 +131,17 @@ def test_unreachable_cluster_answers_quickly_with_its_error(server, emb):
             # the reachable cluster is read as usual
             assert "error" not in row, row
             assert row["high_watermark"] == (3 if part.partition == 0 else 0), row
+
+    # Pollers (the web page every 2.5 s) must not wait out the timeout again on every
+    # poll: the failure is remembered for a while and answered at once, with its time,
+    # while the reachable cluster is still read fresh.
+    ledger.produce([(emb, Part("e", TOPIC, 0))], 2)
+    t0 = time.time()
+    again = rt.ok(server.get("/api/v1/groups/both/status", timeout=20), 200)
+    took = time.time() - t0
+    print(f"second read with the failure remembered: {took:.2f} s")
+    assert took < 1, took
+    states2 = {c["cluster"]: (c["state"], c["last_error"], c["last_error_at"]) for c in again["clusters"]}
+    assert states2["gone"] == ("error", clusters["gone"], states["gone"][1]), (states2, states)
+    assert states2["e"] == ("ok", None, None), states2
+    assert rows(again)[Part("e", TOPIC, 0)]["high_watermark"] == 5
