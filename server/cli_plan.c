@@ -195,13 +195,12 @@ static int print_text(const kp_plan_t *plan, const kp_plan_input_t *in)
         const int32_t T = plan->parallelism;
         const kp_plan_analysis_t *a = &plan->analysis;
         size_t *offset = malloc((K + 1) * sizeof(*offset));
-        size_t *start = calloc((size_t)T + 1, sizeof(*start));
-        size_t *byt = malloc(P * sizeof(*byt));
-        int32_t *tof = malloc(P * sizeof(*tof));
+        size_t *start = NULL, *byt = NULL;
+        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));
         kp_buf_t b;
         int show_cluster = 0, rc = 1;
         kp_buf_init(&b);
-        if (!offset || !start || !byt || !tof)
+        if (!offset || !tof || kp_plan_by_task(plan, &start, &byt))
                 goto out;
         offset[0] = 0;
         for (size_t t = 0; t < K; t++) {
@@ -211,15 +210,6 @@ static int print_text(const kp_plan_t *plan, const kp_plan_input_t *in)
                 if (strcmp(in->topics[t].cluster, "default"))
                         show_cluster = 1;
         }
-        for (size_t i = 0; i < P; i++)
-                start[plan->owner[i] + 1]++;
-        for (int32_t j = 0; j < T; j++)
-                start[j + 1] += start[j];
-        for (size_t i = 0; i < P; i++)
-                byt[start[plan->owner[i]]++] = i;
-        for (int32_t j = T; j > 0; j--)
-                start[j] = start[j - 1];
-        start[0] = 0;
 
         printf("strategy %s, parallelism %d, %lld partitions in %zu topics\n\n",
                kp_strategy_name(plan->strategy), T, (long long)P, K);

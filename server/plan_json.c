@@ -429,10 +429,7 @@ json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a)
                          "recommendations", recs);
 }
 
-/* Groups flat indexes by task, keeping flat order within a task (a counting sort):
- * task j owns byt[start[j] .. start[j+1]). Both arrays are new (free()).
- * @returns 0 or KP_ERR_NOMEM. */
-static int group_by_task(const kp_plan_t *plan, size_t **startp, size_t **bytp)
+int kp_plan_by_task(const kp_plan_t *plan, size_t **startp, size_t **bytp)
 {
         const size_t P = plan->partition_cnt;
         const int32_t T = plan->parallelism;
@@ -467,7 +464,7 @@ json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, si
         json_t **cl = calloc(topic_cnt ? topic_cnt : 1, sizeof(*cl));
         json_t **tp = calloc(topic_cnt ? topic_cnt : 1, sizeof(*tp));
         json_t *tasks = json_array(), *out = NULL;
-        int fail = !tof || !pof || !cl || !tp || !tasks || group_by_task(plan, &start, &byt);
+        int fail = !tof || !pof || !cl || !tp || !tasks || kp_plan_by_task(plan, &start, &byt);
         size_t i = 0;
         if (fail)
                 goto out;
@@ -571,7 +568,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         char *text = NULL;
         int err = KP_ERR_NOMEM;
         kp_buf_init(&heads);
-        if (!tof || !tstart || !poff || group_by_task(plan, &start, &byt))
+        if (!tof || !tstart || !poff || kp_plan_by_task(plan, &start, &byt))
                 goto out;
         /* each entry is {"cluster":C,"topic":T,"partition":N}: the head up to N depends
          * only on the topic, so it is escaped once per topic, not once per entry */

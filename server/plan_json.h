@@ -66,6 +66,13 @@ void kp_sweep_request_cleanup(kp_sweep_request_t *req);
 json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, size_t topic_cnt);
 
 /*
+ * Groups @p plan's flat partition indexes by task, keeping flat order within a task (a
+ * counting sort): task j owns (*bytp)[(*startp)[j] .. (*startp)[j + 1]). Both arrays are
+ * new (free()); *startp has T + 1 entries. @returns 0 or KP_ERR_NOMEM. Cost: O(P + T).
+ */
+int kp_plan_by_task(const kp_plan_t *plan, size_t **startp, size_t **bytp);
+
+/*
  * Appends to @p b the text of kp_plan_to_json() exactly as json_dumps(..., JSON_COMPACT)
  * writes it (same keys, order and escaping), without building the JSON tree: what the
  * what-if answer needs for large plans. @returns 0 or KP_ERR_NOMEM (@p b then holds a
