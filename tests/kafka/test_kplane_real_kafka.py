@@ -7,35 +7,15 @@ import sys
 import time
 import uuid
 
-import pytest
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from kafka_harness import KafkaUnavailable, RealKafka  # noqa: E402
-from kplane_harness import Server  # noqa: E402
 import runtime_tools as rt  # noqa: E402
 from runtime_tools import Part  # noqa: E402
 
 PARTS = 10
-
-
-@pytest.fixture(scope="module")
-def kafka():
-    try:
-        k = RealKafka(n=3).start()
-    except KafkaUnavailable as e:  # no java/mvn: run.sh has already said so loudly
-        pytest.skip(str(e))
-    with k:
-        yield k
-
-
-@pytest.fixture
-def kserver():
-    s = Server(env={"KPLANE_DISCOVERY_INTERVAL_S": "2"}).start()
-    yield s
-    if s.alive():
-        s.stop()
+BROKERS = 3          # brokers (each its own cluster) of this file's fixture
+SERVER_ENV = {"KPLANE_DISCOVERY_INTERVAL_S": "2"}
 
 
 def new_topic(kafka, prefix, parts=PARTS):

@@ -7,13 +7,9 @@ import sys
 import time
 import uuid
 
-import pytest
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from kafka_harness import KafkaUnavailable, RealKafka  # noqa: E402
-from kplane_harness import Server  # noqa: E402
 import runtime_tools as rt  # noqa: E402
 from runtime_tools import Part  # noqa: E402
 
@@ -21,24 +17,7 @@ PARTS = 6
 BACKLOG = 3000          # per partition, still being read when the broker is killed
 AFTER = 300             # per partition, produced after the restart
 COMMIT_BOUND_S = 30     # interval commits must cover everything read within this
-
-
-@pytest.fixture(scope="module")
-def kafka():
-    try:
-        k = RealKafka(n=2).start()
-    except KafkaUnavailable as e:  # no java/mvn: run.sh has already said so loudly
-        pytest.skip(str(e))
-    with k:
-        yield k
-
-
-@pytest.fixture
-def kserver():
-    s = Server().start()
-    yield s
-    if s.alive():
-        s.stop()
+BROKERS = 2          # brokers (each its own cluster) of this file's fixture
 
 
 def test_interval_commits_resume_after_the_coordinator_is_killed_and_restarted(kafka, kserver, tmp_path):
