@@ -800,20 +800,30 @@
     const same = parts.length === lagRows.size && parts.every((p) => lagRows.has(pkey(p)));
     if (!same) {
       body.innerHTML = parts.map((p) => '<tr data-key="' + esc(pkey(p)) + '"><td>' + esc(p.cluster + '/' + p.topic) + ' [' + esc(p.partition) +
-        ']</td><td></td><td class="num"></td><td class="num"></td><td class="num"></td></tr>').join('');
+        ']</td><td></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td></tr>').join('');
       lagRows = new Map();
       parts.forEach((p, i) => {
         const c = body.rows[i].cells;
-        lagRows.set(pkey(p), { task: c[1], pos: c[2], hw: c[3], lag: c[4] });
+        lagRows.set(pkey(p), { row: body.rows[i], task: c[1], pos: c[2], com: c[3], hw: c[4], lag: c[5] });
       });
     }
     for (const p of parts) {
       const r = lagRows.get(pkey(p));
       setText(r.task, p.task != null ? String(p.task) : '–');
       setText(r.pos, fmt(p.position));
+      setText(r.com, fmt(p.committed));
       setText(r.hw, fmt(p.high_watermark));
       setText(r.lag, fmt(p.lag));
+      const title = p.error ? 'not read: ' + p.error : '';
+      if (r.row.title !== title) r.row.title = title;
     }
+    /* A cluster in error (down, or commits failing) is named with its reason and since when. */
+    const bad = (s.clusters || []).filter((c) => c.state === 'error');
+    const cl = $('st-clusters');
+    const html = bad.map((c) => '<li data-cluster="' + esc(c.cluster) + '"><strong>' + esc(c.cluster) + '</strong>: ' + esc(c.last_error || 'error') +
+      (c.last_error_at ? ' <span class="muted">(since ' + esc(c.last_error_at) + ')</span>' : '') + '</li>').join('');
+    if (cl.innerHTML !== html) cl.innerHTML = html;
+    cl.hidden = !bad.length;
   }
 
   /* ---------- what-if ---------- */

@@ -309,9 +309,23 @@ test('making two plans and comparing them shows which partitions moved', T, asyn
   await shot('plan-compare');
 });
 
-test('stopping the group stops it', T, async () => {
+test('stopping the group stops it, and its committed offsets stay on view', T, async () => {
   await page.locator('[data-testid=group-stop]').click();
-  await page.waitForFunction(() => /stopped|stopping/.test(document.querySelector('[data-testid=status-state]').textContent), null, { timeout: 30_000 });
+  await page.waitForFunction(() => /^stopped/.test(document.querySelector('[data-testid=status-state]').textContent), null, { timeout: 30_000 });
+  /* A stopped group's status reads the committed offsets from the clusters: the table shows
+   * them (the group ran and committed in the test above), and no cluster is in error. */
+  const st = await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/status');
+  const committed = st.partitions.filter((p) => p.committed != null);
+  assert.ok(committed.length > 0, 'the stopped status carries committed offsets');
+  const p = committed[0];
+  const key = `${p.cluster}/${p.topic}/${p.partition}`;
+  const col = await page.evaluate(() => [...document.querySelectorAll('#st-parts thead th')].findIndex((th) => th.textContent === 'Committed'));
+  assert.ok(col > 0, 'the lag table has a Committed column');
+  await page.waitForFunction(([k, v, c]) => {
+    const row = document.querySelector('#st-parts tbody tr[data-key="' + CSS.escape(k) + '"]');
+    return row && Number(row.cells[c].textContent.replace(/[^0-9]/g, '')) === v;
+  }, [key, p.committed, col], { timeout: 15_000 });
+  assert.equal(await page.locator('[data-testid=status-clusters]').isHidden(), true, 'no cluster in error');
 });
 
 test('a group is created, edited and deleted through the form', T, async () => {
