@@ -1185,9 +1185,18 @@ void kp_runtime_metrics_write(kp_runtime_t *rt, kp_buf_t *out)
                 "# HELP kplane_consumergroup_lag Messages behind the high watermark per "
                 "partition.\n"
                 "# TYPE kplane_consumergroup_lag gauge\n",
+                "# HELP kplane_consumergroup_committed_offset The offset the group last committed "
+                "per partition.\n"
+                "# TYPE kplane_consumergroup_committed_offset gauge\n",
+                "# HELP kplane_partition_high_watermark The log end offset of each partition a "
+                "running group reads.\n"
+                "# TYPE kplane_partition_high_watermark gauge\n",
+                "# HELP kplane_cluster_up 1 while a running group's cluster answers, 0 while it is "
+                "in error.\n"
+                "# TYPE kplane_cluster_up gauge\n",
         };
         int s;
-        for (s = 0; s < 4; s++) {
+        for (s = 0; s < (int)(sizeof(head) / sizeof(head[0])); s++) {
                 metrics_arg_t m = {out, s};
                 kp_buf_append(out, head[s], strlen(head[s]));
                 each_group(rt, metrics_one, &m);

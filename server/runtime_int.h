@@ -174,7 +174,8 @@ uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in e
 int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
 
 /* runtime_status.c: fill @p doc (status) / append one section of the metrics
- * (0 state, 1 task messages, 2 task bytes, 3 partition lag) for @p g. */
+ * (0 state, 1 task messages, 2 task bytes, 3 partition lag, 4 committed offsets,
+ * 5 high watermarks, 6 cluster up) for @p g. */
 void rt_group_status_fill(rt_group_t *g, json_t *doc);
 void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
 

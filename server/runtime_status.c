@@ -192,18 +192,32 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
                 }
                 goto out;
         }
+        if (section == 6) {
+                for (i = 0; i < g->nclusters; i++) {
+                        int failed = 0;
+                        rt_cluster_error_gen(g->clusters[i], &failed);
+                        kp_buf_printf(out, "kplane_cluster_up{group=\"%s\",cluster=\"%s\"} %d\n",
+                                      g->name, g->clusters[i]->name, !failed);
+                }
+                goto out;
+        }
+        static const char *const names[] = {"kplane_consumergroup_lag",
+                                            "kplane_consumergroup_committed_offset",
+                                            "kplane_partition_high_watermark"};
         for (i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
-                int64_t pos, committed, hw, lag;
+                int64_t pos, committed, hw, lag, v;
                 if (!p->in_plan)
                         continue;
                 part_offsets(p, &pos, &committed, &hw, &lag);
-                if (lag < 0)
+                v = section == 3 ? lag : section == 4 ? committed : hw;
+                if (v < 0)
                         continue;
                 kp_buf_printf(out,
-                              "kplane_consumergroup_lag{group=\"%s\",cluster=\"%s\",topic=\"%s\","
-                              "partition=\"%d\"} %lld\n",
-                              g->name, p->cl->name, p->tp->name, (int)p->partition, (long long)lag);
+                              "%s{group=\"%s\",cluster=\"%s\",topic=\"%s\",partition=\"%d\"} "
+                              "%lld\n",
+                              names[section - 3], g->name, p->cl->name, p->tp->name,
+                              (int)p->partition, (long long)v);
         }
 out:
         pthread_mutex_unlock(&g->lock);

@@ -749,6 +749,21 @@ static void test_metrics_have_help_type_and_per_task_and_lag_lines(void **state)
         assert_non_null(strstr(b.data, "kplane_task_bytes_total{group=\"g-met\",task=\"1\"}"));
         assert_non_null(strstr(b.data, "kplane_consumergroup_lag{group=\"g-met\",cluster=\"a\","
                                        "topic=\"mt\",partition=\"1\"} 0"));
+        assert_non_null(strstr(b.data, "kplane_partition_high_watermark{group=\"g-met\","
+                                       "cluster=\"a\",topic=\"mt\",partition=\"0\"} 10"));
+        assert_non_null(strstr(b.data, "kplane_cluster_up{group=\"g-met\",cluster=\"a\"} 1"));
+        assert_non_null(strstr(b.data, "# TYPE kplane_consumergroup_committed_offset gauge"));
+        /* the committed offsets show once the next interval commit has run */
+        for (int i = 0; i < 50; i++) {
+                b.len = 0;
+                kp_runtime_metrics_write(rt, &b);
+                if (strstr(b.data, "kplane_consumergroup_committed_offset{group=\"g-met\","
+                                   "cluster=\"a\",topic=\"mt\",partition=\"1\"} 10"))
+                        break;
+                usleep(100 * 1000);
+        }
+        assert_non_null(strstr(b.data, "kplane_consumergroup_committed_offset{group=\"g-met\","
+                                       "cluster=\"a\",topic=\"mt\",partition=\"1\"} 10"));
         kp_buf_cleanup(&b);
         /* An idle task says so. */
         {
