@@ -444,6 +444,28 @@ def check_handover(records, old_owners, new_owners):
     return {"moved": moved}
 
 
+def wait_movers_mid_read(server, group, new_parallelism, backlog_end, timeout=60):
+    """Before a live change to @new_parallelism tasks, waits until every partition that a
+    sticky change will move (those of tasks >= @new_parallelism in the current plan) has
+    been started by its owner, and at least one is still mid-backlog: only then does the
+    change hand a partition over in the middle of its read. Waiting on a total instead
+    let a busy machine read 1,000 messages from partitions that stay put."""
+    owners = plan_owners(ok(server.get(f"/api/v1/groups/{group}/plans/current"), 200))
+    movers = {p for p, t in owners.items() if t >= new_parallelism}
+    assert movers, "the change must move something"
+
+    def ready():
+        pos = positions(status(server, group))
+        got = [pos.get(p) or 0 for p in movers]
+        if min(got) >= 1 and min(got) < backlog_end:
+            return got
+        if min(got) >= backlog_end:
+            raise AssertionError(f"every moving partition was read to its end first: {got}")
+        return None
+    return wait_for(ready, timeout=timeout, what="each moving partition started, one mid-read",
+                    interval=0.02)
+
+
 def check_moved_mid_read(records, owners1, owners2, backlog_end):
     """The live change moved partitions while their backlog was being read, and only
     their old and new owners read them. An old owner may not have read a moved partition

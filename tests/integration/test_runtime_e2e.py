@@ -111,8 +111,7 @@ def test_live_change_30_to_20_tasks_moves_partitions_with_one_owner_at_a_time(ks
     producer.start()
     try:
         rt.start(kserver, "g")
-        rt.wait_for(lambda: rt.status(kserver, "g")["totals"]["messages"] >= 1000, timeout=60,
-                    what="1000 messages read", interval=0.02)
+        rt.wait_movers_mid_read(kserver, "g", 20, BACKLOG - 1)
         assert producer.rounds_done < producer.rounds - 3, "the change must come mid-stream"
         plan2 = rt.ok(kserver.post("/api/v1/groups/g/plans", {"parallelism": 20, "apply": True}), 201)
         assert plan2["version"] == 2 and plan2["parallelism"] == 20
