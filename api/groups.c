@@ -381,7 +381,7 @@ typedef struct status_cluster {
         kp_kafka_group_offset_t *offs; /* topic strings borrowed from the rows */
         size_t *rows;                  /* offs[i] belongs to row rows[i] */
         size_t cnt, cap;
-        char error[640]; /* "" when read */
+        char error[640];   /* "" when read */
         int64_t failed_at; /* realtime ms of the failure the breaker remembered, 0: now */
         int skipped;       /* the breaker said it failed lately: not asked */
         pthread_t thread;
@@ -465,9 +465,8 @@ static json_t *status_rows(kp_api_t *api, const json_t *doc, const json_t *plan)
                         json_array_append_new(
                                 rows, json_pack("{s:s, s:s, s:I, s:O, s:n, s:n, s:n, s:n}",
                                                 "cluster", cluster, "topic", name, "partition",
-                                                part, "task", task ? task : json_null(),
-                                                "position", "committed", "high_watermark",
-                                                "lag"));
+                                                part, "task", task ? task : json_null(), "position",
+                                                "committed", "high_watermark", "lag"));
                 }
         }
         json_decref(parts);
@@ -589,11 +588,11 @@ static json_t *status_read_offsets(kp_api_t *api, const char *group, json_t *row
                         strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
                 }
                 json_array_append_new(
-                        out, json_pack("{s:s, s:s, s:o, s:o}", "cluster", sc->name, "state",
-                                       sc->error[0] ? "error" : "ok", "last_error",
-                                       sc->error[0] ? json_string(sc->error) : json_null(),
-                                       "last_error_at",
-                                       sc->error[0] ? json_string(now) : json_null()));
+                        out,
+                        json_pack("{s:s, s:s, s:o, s:o}", "cluster", sc->name, "state",
+                                  sc->error[0] ? "error" : "ok", "last_error",
+                                  sc->error[0] ? json_string(sc->error) : json_null(),
+                                  "last_error_at", sc->error[0] ? json_string(now) : json_null()));
         }
 out:
         for (k = 0; cls && k < ncls; k++) {

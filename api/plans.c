@@ -739,11 +739,13 @@ void kp_h_plan_diff(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
                 json_t *e = json_array_get(tl, t);
                 topics[t].cluster = json_string_value(json_object_get(e, "cluster"));
                 topics[t].topic = json_string_value(json_object_get(e, "topic"));
-                topics[t].partitions = (int32_t)json_integer_value(json_object_get(e, "partitions"));
+                topics[t].partitions =
+                        (int32_t)json_integer_value(json_object_get(e, "partitions"));
                 P += (size_t)topics[t].partitions;
         }
         if (kp_plan_previous_owners(from, topics, K, &old_owner) ||
-            kp_plan_previous_owners(to, topics, K, &new_owner) || (P && (!old_owner || !new_owner))) {
+            kp_plan_previous_owners(to, topics, K, &new_owner) ||
+            (P && (!old_owner || !new_owner))) {
                 kp_resp_problem(resp, 500, "out of memory");
                 goto out;
         }
@@ -763,15 +765,15 @@ void kp_h_plan_diff(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
                         else
                                 moved++;
                         json_array_append_new(
-                                moves, json_pack("{s:s, s:s, s:i, s:o, s:o}", "cluster",
-                                                 topics[t].cluster, "topic", topics[t].topic,
-                                                 "partition", (int)x, "from_task",
-                                                 a < 0 ? json_null() : json_integer(a), "to_task",
-                                                 b < 0 ? json_null() : json_integer(b)));
+                                moves,
+                                json_pack("{s:s, s:s, s:i, s:o, s:o}", "cluster", topics[t].cluster,
+                                          "topic", topics[t].topic, "partition", (int)x,
+                                          "from_task", a < 0 ? json_null() : json_integer(a),
+                                          "to_task", b < 0 ? json_null() : json_integer(b)));
                 }
         }
-        out = json_pack("{s:s, s:i, s:i, s:O, s:O, s:I, s:I, s:I, s:I, s:O}", "group", p[0],
-                        "from", from_version, "to", version, "from_parallelism",
+        out = json_pack("{s:s, s:i, s:i, s:O, s:O, s:I, s:I, s:I, s:I, s:O}", "group", p[0], "from",
+                        from_version, "to", version, "from_parallelism",
                         json_object_get(from, "parallelism"), "to_parallelism",
                         json_object_get(to, "parallelism"), "moved", moved, "added", added,
                         "removed", removed, "unchanged", kept, "moves", moves);

@@ -166,9 +166,10 @@ int main(int argc, char **argv)
                 kp_buf_init(&body);
                 kp_buf_append(&body, "{\"topics\":[", 11);
                 for (size_t k = 0; k < tp.K; k++)
-                        kp_buf_printf(&body, "%s{\"cluster\":\"bench\",\"topic\":\"%s\","
-                                      "\"partitions\":%d}", k ? "," : "", tp.names[k],
-                                      (int)tp.topics[k].partitions);
+                        kp_buf_printf(&body,
+                                      "%s{\"cluster\":\"bench\",\"topic\":\"%s\","
+                                      "\"partitions\":%d}",
+                                      k ? "," : "", tp.names[k], (int)tp.topics[k].partitions);
                 kp_buf_append(&body, "],\"parallelism\":1000}", 21);
                 double best_parse = INFINITY, best_plan = INFINITY, best_write = INFINITY;
                 double best_tree = INFINITY;
@@ -188,8 +189,8 @@ int main(int argc, char **argv)
                         double t2 = now_ms();
                         kp_buf_t out;
                         kp_buf_init(&out);
-                        if (!plan || kp_plan_json_write(&out, plan, req.input.topics,
-                                                        req.input.topic_cnt)) {
+                        if (!plan ||
+                            kp_plan_json_write(&out, plan, req.input.topics, req.input.topic_cnt)) {
                                 fprintf(stderr, "what-if failed\n");
                                 return 1;
                         }

@@ -1,4 +1,5 @@
-/* breaker.c — remembers which endpoints failed lately, so callers skip a known-dead one for a while. */
+/* breaker.c — remembers which endpoints failed lately, so callers skip a known-dead one for a
+ * while. */
 #include "breaker.h"
 
 #include <pthread.h>

@@ -1,4 +1,5 @@
-/* breaker.h — remembers which endpoints failed lately, so callers skip a known-dead one for a while. */
+/* breaker.h — remembers which endpoints failed lately, so callers skip a known-dead one for a
+ * while. */
 #ifndef KP_BREAKER_H
 #define KP_BREAKER_H
 

@@ -561,7 +561,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         const size_t P = plan->partition_cnt;
         const int32_t T = plan->parallelism;
         size_t *start = NULL, *byt = NULL;
-        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));         /* topic of a flat index */
+        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));          /* topic of a flat index */
         size_t *tstart = malloc((topic_cnt + 1) * sizeof(*tstart)); /* flat index of p0 */
         size_t *poff = malloc((topic_cnt + 1) * sizeof(*poff));     /* head of topic t */
         kp_buf_t heads;
@@ -579,8 +579,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
                         tof[flat++] = (int32_t)t;
                 poff[t] = heads.len;
                 kp_buf_append(&heads, "{\"cluster\":", 11);
-                put_json_string(&heads,
-                                topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
+                put_json_string(&heads, topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
                 kp_buf_append(&heads, ",\"topic\":", 9);
                 put_json_string(&heads, topics[t].topic);
                 kp_buf_append(&heads, ",\"partition\":", 13);

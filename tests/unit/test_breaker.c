@@ -1,4 +1,5 @@
-/* test_breaker.c — the per-key circuit breaker: open after a failure, one half-open try, closed by success. */
+/* test_breaker.c — the per-key circuit breaker: open after a failure, one half-open try, closed by
+ * success. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -272,8 +272,14 @@ static void test_plan_json_lists_every_task_and_partition_once(void **state)
 static void test_plan_json_writer_matches_jansson_byte_for_byte(void **state)
 {
         (void)state;
-        static const char *names[] = {"orders", "a.b_c-9", "quo\"te\\back", "tab\there",
-                                      "\x01" "ctl", "caf\xc3\xa9/x", "t"};
+        static const char *names[] = {"orders",
+                                      "a.b_c-9",
+                                      "quo\"te\\back",
+                                      "tab\there",
+                                      "\x01"
+                                      "ctl",
+                                      "caf\xc3\xa9/x",
+                                      "t"};
         unsigned seed = 12345;
         for (int round = 0; round < 300; round++) {
                 kp_plan_topic_t topics[7];
