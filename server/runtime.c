@@ -442,6 +442,38 @@ static rt_taskset_t *taskset_new(rt_group_t *g, rt_task_t **tasks, int n)
         return ts;
 }
 
+/*
+ * Seeks @p n partitions (moved away from a failed task) back to their committed offset,
+ * or to the log start when nothing is committed (the group's position before the failed
+ * task took anything). A seek bumps librdkafka's fetch version, so messages fetched
+ * before it are discarded when polled. A failed seek is logged: the resync floor still
+ * keeps the partition from skipping what the failed task lost.
+ */
+static void restart_seek(rt_group_t *g, rt_part_t **parts, int n)
+{
+        for (int c = 0; c < g->nclusters; c++) {
+                rt_cluster_t *cl = g->clusters[c];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+                for (int i = 0; i < n; i++) {
+                        int64_t off = atomic_load(&parts[i]->committed);
+                        if (parts[i]->cl == cl)
+                                rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
+                                                                  parts[i]->partition)
+                                        ->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                }
+                if (l->cnt) {
+                        rd_kafka_error_t *error =
+                                rd_kafka_seek_partitions(cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                        if (error) {
+                                fprintf(stderr, "kplane: runtime: group %s: cluster %s: seek: %s\n",
+                                        g->name, cl->name, rd_kafka_error_string(error));
+                                rd_kafka_error_destroy(error);
+                        }
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+}
+
 static int part_cmp(const void *a, const void *b)
 {
         const rt_part_t *x = *(rt_part_t *const *)a, *y = *(rt_part_t *const *)b;
@@ -484,8 +516,10 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                             int initial, char *errstr, size_t errstr_size)
 {
         rt_part_t **moved = NULL, **added = NULL, **removed = NULL, **want_parts = NULL;
+        rt_part_t **restart = NULL; /* moved away from a failed task: read again */
+        char *again = NULL;         /* by part index: in restart[] */
         int *want = NULL;
-        int nmoved = 0, nadded = 0, nremoved = 0, nplan = 0;
+        int nmoved = 0, nadded = 0, nremoved = 0, nrestart = 0, nplan = 0;
         rt_task_t **tasks = NULL;
         rt_taskset_t *fan = NULL;
         int old_ntasks = g->ntasks, i, r = 0;
@@ -544,7 +578,9 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
         moved = calloc((size_t)g->nparts + pd->n + 1, sizeof(*moved));
         added = calloc(pd->n + 1, sizeof(*added));
         removed = calloc((size_t)g->nparts + 1, sizeof(*removed));
-        if (!want || !want_parts || !moved || !added || !removed) {
+        restart = calloc((size_t)g->nparts + pd->n + 1, sizeof(*restart));
+        again = calloc((size_t)g->nparts + pd->n + 1, 1);
+        if (!want || !want_parts || !moved || !added || !removed || !restart || !again) {
                 snprintf(errstr, errstr_size, "out of memory");
                 r = KP_ERR_NOMEM;
                 goto out;
@@ -589,6 +625,7 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         atomic_store(&p->next_offset, -1);
                         atomic_store(&p->committed, -1);
                         atomic_store(&p->owner_index, -1);
+                        p->resync_floor = -1;
                         g->parts[g->nparts++] = p;
                         if (topic_table_put(g, tp, p)) {
                                 snprintf(errstr, errstr_size, "out of memory");
@@ -634,18 +671,27 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         added[nadded++] = p;
                 else if (p->in_plan && want[i] < 0)
                         removed[nremoved++] = p;
-                else if (p->in_plan && (cur != want[i] || p->fan != fan))
+                else if (p->in_plan && (cur != want[i] || p->fan != fan) &&
+                         rt_part_owner_failed(p)) {
+                        /* Its old owner failed with messages maybe unwritten: the new
+                         * owner must not go on from next_offset but from the committed
+                         * offset (a seek, in step 5). */
+                        restart[nrestart++] = p;
+                        again[i] = 1;
+                } else if (p->in_plan && (cur != want[i] || p->fan != fan))
                         moved[nmoved++] = p;
         }
 
         /* 5. Hand over: the old owners finish the message in hand (we hold the partition
          * locks), their sinks are flushed and the offsets committed, then the new owner
          * is set. Released partitions are committed the same way. */
-        if (nmoved || nremoved) {
+        if (nmoved || nremoved || nrestart) {
                 rt_part_t **locked = moved;
                 int nlocked = nmoved;
                 memcpy(moved + nmoved, removed, sizeof(*removed) * (size_t)nremoved);
                 nlocked += nremoved;
+                memcpy(moved + nlocked, restart, sizeof(*restart) * (size_t)nrestart);
+                nlocked += nrestart;
                 qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
                 for (i = 0; i < nlocked; i++)
                         pthread_mutex_lock(&locked[i]->lock);
@@ -662,9 +708,21 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         p->owner = w >= 0 ? g->tasks[w] : NULL;
                         p->fan = w >= 0 ? fan : NULL;
                         atomic_store(&p->owner_index, w);
+                        if (again[p->index]) {
+                                /* Read again from the committed offset. Messages at or
+                                 * past the failed owner's next_offset still queued (or
+                                 * fetched before the seek below) are dropped until the
+                                 * re-read reaches it: the worker's resync_floor. */
+                                int64_t c = atomic_load(&p->committed);
+                                int64_t old = atomic_load(&p->next_offset);
+                                p->resync_floor = old >= 0 && old > c ? old : -1;
+                                atomic_store(&p->next_offset, c >= 0 ? c : -1);
+                        }
                         pthread_mutex_unlock(&p->lock);
                 }
-                nmoved = nlocked - nremoved;
+                nmoved = nlocked - nremoved - nrestart;
+                if (nrestart)
+                        restart_seek(g, restart, nrestart);
         }
 
         /* 6. Release partitions no longer in the plan. */
@@ -769,6 +827,8 @@ out:
         free(moved);
         free(added);
         free(removed);
+        free(restart);
+        free(again);
         return r;
 }
 
@@ -1194,6 +1254,9 @@ void kp_runtime_metrics_write(kp_runtime_t *rt, kp_buf_t *out)
                 "# HELP kplane_cluster_up 1 while a running group's cluster answers, 0 while it is "
                 "in error.\n"
                 "# TYPE kplane_cluster_up gauge\n",
+                "# HELP kplane_consumergroup_partitions Partitions of a running group by lag "
+                "state (Burrow's rules over the last 10 s: ok, falling_behind, stalled).\n"
+                "# TYPE kplane_consumergroup_partitions gauge\n",
         };
         int s;
         for (s = 0; s < (int)(sizeof(head) / sizeof(head[0])); s++) {

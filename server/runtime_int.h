@@ -2,6 +2,7 @@
 #ifndef KP_RUNTIME_INT_H
 #define KP_RUNTIME_INT_H
 
+#include "config.h"
 #include "runtime.h"
 #include "sink.h"
 
@@ -66,9 +67,18 @@ typedef struct rt_part {
         /* Next offset to hand to a sink: everything below it was taken. -1 unknown. */
         _Atomic int64_t next_offset;
         _Atomic int64_t committed; /* last offset committed by us or read at start */
+        /* Under lock: after a move away from a failed task, the failed task's next_offset
+         * (-1: none). Until the re-read reaches it, messages at or past it are ones fetched
+         * before the seek, and are dropped. */
+        int64_t resync_floor;
         _Atomic int64_t messages;
         _Atomic double rate;
         int64_t rate_last; /* control thread only */
+        /* The last KP_LAG_WINDOW (position, high watermark) samples, a ring written by
+         * the control thread only (under g->lock), and their judgement for status. */
+        int64_t win_pos[KP_LAG_WINDOW], win_hw[KP_LAG_WINDOW];
+        int win_n, win_next;
+        _Atomic int lag_state; /* kp_lag_state_t */
 } rt_part_t;
 
 /* A lock-free lookup table partition number -> part for one topic: workers read the
@@ -173,9 +183,15 @@ void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((for
 uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
 int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
 
+/* 1 when @p p's owner task failed (with fan-out: any task of its set): messages it took
+ * may be in a sink buffer that was never written, so its offsets must not be committed
+ * and a new owner must start again from the committed offset. Caller holds op_lock
+ * (which every writer of p->owner and p->fan holds). */
+int rt_part_owner_failed(const rt_part_t *p);
+
 /* runtime_status.c: fill @p doc (status) / append one section of the metrics
  * (0 state, 1 task messages, 2 task bytes, 3 partition lag, 4 committed offsets,
- * 5 high watermarks, 6 cluster up) for @p g. */
+ * 5 high watermarks, 6 cluster up, 7 partitions by lag state) for @p g. */
 void rt_group_status_fill(rt_group_t *g, json_t *doc);
 void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
 

@@ -2,6 +2,7 @@
  * commits. */
 #include "config.h"
 #include "err.h"
+#include "lag_eval.h"
 #include "runtime_int.h"
 #include "util.h"
 
@@ -50,6 +51,15 @@ static void worker_handle(rt_cluster_t *cl, const rd_kafka_message_t *rkm)
         /* Released partition, or a message already taken (a re-fetch after a reset). */
         if (!p->owner || (next >= 0 && rkm->offset < next))
                 goto out;
+        /* Re-reading after a failed owner: what reaches the floor before the re-read does
+         * was fetched before the seek (the message just below the floor exists, so the
+         * re-read itself reaches it first). */
+        if (p->resync_floor >= 0) {
+                if (next < p->resync_floor && rkm->offset >= p->resync_floor)
+                        goto out;
+                if (next >= p->resync_floor)
+                        p->resync_floor = -1;
+        }
         task = p->fan ? p->fan->tasks[p->rr++ % (uint64_t)p->fan->n] : p->owner;
         pthread_mutex_lock(&task->lock);
         /* A failed task stalls its partitions: nothing past its last good message is
@@ -106,6 +116,17 @@ typedef struct commit_req {
         uint64_t gen; /* errors the cluster had recorded when it was sent */
         int sent;
 } commit_req_t;
+
+int rt_part_owner_failed(const rt_part_t *p)
+{
+        if (p->fan) {
+                for (int i = 0; i < p->fan->n; i++)
+                        if (atomic_load(&p->fan->tasks[i]->state) == RT_TASK_FAILED)
+                                return 1;
+                return 0;
+        }
+        return p->owner && atomic_load(&p->owner->state) == RT_TASK_FAILED;
+}
 
 /* A commit to @p cl failed: status shows it, the log says it once until commits work
  * again. Its offsets stay pending (next_offset is ahead of committed), so the next
@@ -186,8 +207,12 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
                 reqs[c].cl = cl;
                 for (i = 0; i < n; i++) {
+                        /* A failed task may have taken messages below the snapshot into
+                         * a buffer it never wrote: its partitions keep the offset of the
+                         * last commit made while it worked, so they are read again. */
                         if (only[i]->cl != cl || offs[i] < 0 ||
-                            offs[i] <= atomic_load(&only[i]->committed))
+                            offs[i] <= atomic_load(&only[i]->committed) ||
+                            rt_part_owner_failed(only[i]))
                                 continue;
                         rd_kafka_topic_partition_list_add(l, only[i]->tp->name, only[i]->partition)
                                 ->offset = offs[i];
@@ -338,7 +363,43 @@ static double ewma(double old, double sample, int first)
         return first ? sample : KP_RUNTIME_RATE_ALPHA * sample + (1 - KP_RUNTIME_RATE_ALPHA) * old;
 }
 
-/* Samples counters into smoothed messages/s for tasks and partitions. */
+/*
+ * Adds one (committed offset, high watermark) sample to @p p's window and judges it
+ * (Burrow's rules, lag_eval.c). Committed, not the read position, as Burrow does: what
+ * matters is what a restart would not read again, so a task that reads but cannot
+ * flush its sink (commits stop) is stalled too. The high watermark is librdkafka's
+ * cached one (no request). Nothing committed yet counts as the log start, so a group
+ * that never commits is seen as stalled, not unknown. Caller: the control thread,
+ * holding g->lock.
+ */
+static void ctl_lag_sample(rt_part_t *p)
+{
+        int64_t lo = -1, hi = -1, pos[KP_LAG_WINDOW], hw[KP_LAG_WINDOW];
+        if (!p->in_plan) {
+                p->win_n = p->win_next = 0;
+                atomic_store(&p->lag_state, KP_LAG_UNKNOWN);
+                return;
+        }
+        if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi))
+                lo = hi = -1;
+        int64_t at = atomic_load(&p->committed);
+        if (at < 0)
+                at = lo;
+        p->win_pos[p->win_next] = at;
+        p->win_hw[p->win_next] = hi;
+        p->win_next = (p->win_next + 1) % KP_LAG_WINDOW;
+        if (p->win_n < KP_LAG_WINDOW)
+                p->win_n++;
+        /* oldest first */
+        for (int k = 0; k < p->win_n; k++) {
+                int j = (p->win_next - p->win_n + k + KP_LAG_WINDOW) % KP_LAG_WINDOW;
+                pos[k] = p->win_pos[j];
+                hw[k] = p->win_hw[j];
+        }
+        atomic_store(&p->lag_state, kp_lag_eval(pos, hw, (size_t)p->win_n));
+}
+
+/* Samples counters into smoothed messages/s for tasks and partitions, and lag windows. */
 static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
 {
         int i;
@@ -358,6 +419,7 @@ static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
                              ewma(atomic_load(&p->rate),
                                   (double)(m - p->rate_last) * 1000.0 / (double)dt_ms, first));
                 p->rate_last = m;
+                ctl_lag_sample(p);
         }
         pthread_mutex_unlock(&g->lock);
 }

@@ -785,6 +785,116 @@ static void test_metrics_have_help_type_and_per_task_and_lag_lines(void **state)
         mock_stop(&m);
 }
 
+/* A task that cannot write (its sink file is /dev/full): its partition is never committed
+ * (at least once), its lag_state is stalled while the neighbour read to the end is ok,
+ * and a plan moving it to a working task reads it again from the committed offset. */
+static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread(void **state)
+{
+        mock_t m;
+        char err[256], dir[] = "/tmp/kp-stall-XXXXXX", link_path[512];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp, *st = NULL;
+        const char *s0 = NULL, *s1 = NULL, *sg = NULL;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(link_path, sizeof(link_path), "%s/task-0001.jsonl", dir);
+        assert_int_equal(symlink("/dev/full", link_path), 0);
+        mock_start(&m, 1);
+        mock_topic(&m, "stall", 2);
+        produce_all(m.bootstrap, "stall", 2, 0, 50);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "stall", 2, 2); /* p0 -> task 0, p1 -> task 1 (/dev/full) */
+        grp = group_doc("g-stall", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        /* a window of KP_LAG_MIN_SAMPLES one-second samples at least */
+        for (int i = 0; i < 150; i++) {
+                json_decref(st);
+                st = kp_runtime_group_status(rt, "g-stall");
+                json_t *parts = json_object_get(st, "partitions");
+                for (size_t k = 0; k < json_array_size(parts); k++) {
+                        json_t *p = json_array_get(parts, k);
+                        const char *ls = json_string_value(json_object_get(p, "lag_state"));
+                        if (json_integer_value(json_object_get(p, "partition")) == 0)
+                                s0 = ls;
+                        else
+                                s1 = ls;
+                }
+                sg = json_string_value(json_object_get(st, "lag_state"));
+                if (s0 && s1 && !strcmp(s0, "ok") && !strcmp(s1, "stalled"))
+                        break;
+                usleep(100 * 1000);
+        }
+        assert_non_null(s0);
+        assert_non_null(s1);
+        assert_string_equal(s0, "ok");
+        assert_string_equal(s1, "stalled");
+        assert_string_equal(sg, "stalled");
+        /* and the task that cannot write says why */
+        json_t *t1 = json_array_get(json_object_get(st, "tasks"), 1);
+        assert_string_equal(json_string_value(json_object_get(t1, "state")), "failed");
+        kp_buf_t b;
+        kp_buf_init(&b);
+        kp_runtime_metrics_write(rt, &b);
+        assert_non_null(strstr(b.data, "kplane_consumergroup_partitions{group=\"g-stall\","
+                                       "lag_state=\"stalled\"} 1"));
+        assert_non_null(strstr(b.data, "kplane_consumergroup_partitions{group=\"g-stall\","
+                                       "lag_state=\"ok\"} 1"));
+        kp_buf_cleanup(&b);
+        /* At least once: the failed task took p1's messages into a buffer it could never
+         * write, so p1 was never committed (it was, before the fix: data loss). */
+        json_t *p1 = NULL;
+        for (size_t k = 0; k < 2; k++) {
+                json_t *p = json_array_get(json_object_get(st, "partitions"), k);
+                if (json_integer_value(json_object_get(p, "partition")) == 1)
+                        p1 = p;
+        }
+        assert_true(json_is_null(json_object_get(p1, "committed")));
+        json_decref(st);
+
+        /* Moving p1 to a working task reads it again from its committed offset (here the
+         * start), not from where the failed task's buffer ended. */
+        json_t *plan2 = plan_doc(2, "a", "stall", 2, 1);
+        assert_int_equal(kp_runtime_group_apply(rt, "g-stall", plan2, cls, err, sizeof(err)), 0);
+        int64_t c1 = -1;
+        for (int i = 0; i < 150 && c1 != 50; i++) {
+                st = kp_runtime_group_status(rt, "g-stall");
+                json_t *parts = json_object_get(st, "partitions");
+                for (size_t k = 0; k < json_array_size(parts); k++) {
+                        json_t *p = json_array_get(parts, k);
+                        if (json_integer_value(json_object_get(p, "partition")) == 1 &&
+                            json_is_integer(json_object_get(p, "committed")))
+                                c1 = json_integer_value(json_object_get(p, "committed"));
+                }
+                json_decref(st);
+                usleep(100 * 1000);
+        }
+        assert_int_equal(c1, 50);
+        kp_runtime_destroy(rt);
+        {
+                int64_t committed[2];
+                committed_offsets(m.bootstrap, "g-stall", "stall", 2, committed);
+                assert_int_equal(committed[0], 50);
+                assert_int_equal(committed[1], 50);
+        }
+        unlink(link_path); /* /dev/full reads as endless zeros: not a file to read */
+        seen_t *seen = read_sink_dir(dir, "stall");
+        for (int o = 0; o < 50; o++) {
+                assert_int_equal(seen->count[0][o], 1);
+                assert_int_equal(seen->count[1][o], 1);
+                assert_int_equal(seen->task[1][o], 0);
+        }
+        free(seen);
+        snprintf(link_path, sizeof(link_path), "%s/task-0000.jsonl", dir);
+        unlink(link_path);
+        rmdir(dir);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(plan2);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 static void test_start_rejects_bad_documents(void **state)
 {
         char err[256];
@@ -891,6 +1001,8 @@ static void test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing(void *
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(
+                        test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread),
                 cmocka_unit_test(test_start_rejects_bad_documents),
                 cmocka_unit_test(test_every_message_reaches_file_sink_and_stop_commits_end),
                 cmocka_unit_test(
