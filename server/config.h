@@ -134,4 +134,10 @@
 #define KP_BREAKER_KEYS           64
 #define KP_BREAKER_KEY_MAX        512
 
+/* Lag evaluation of running groups (server/lag_eval.c): one sample per partition each
+ * KP_RUNTIME_RATE_INTERVAL_MS; a state needs KP_LAG_MIN_SAMPLES and looks back over
+ * KP_LAG_WINDOW (so a stall shows within about 10 s). */
+#define KP_LAG_WINDOW      10
+#define KP_LAG_MIN_SAMPLES 3
+
 #endif /* KP_CONFIG_H */

@@ -1,4 +1,5 @@
 /* runtime_status.c — what a running group reports: the status document and Prometheus lines. */
+#include "lag_eval.h"
 #include "runtime_int.h"
 #include "util.h"
 
@@ -91,7 +92,7 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
 {
         json_t *tasks = json_array(), *parts = json_array(), *totals, *cls = json_array();
         int64_t total_msgs = 0, total_lag = 0;
-        int st, i;
+        int st, i, worst = KP_LAG_UNKNOWN; /* the states order from harmless to worst */
 
         pthread_mutex_lock(&g->lock);
         st = atomic_load(&g->state);
@@ -135,10 +136,15 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                 json_object_set_new(o, "high_watermark", offset_json(hw));
                 json_object_set_new(o, "lag", offset_json(lag));
                 json_object_set_new(o, "messages_per_s", json_real(atomic_load(&p->rate)));
+                int ls = atomic_load(&p->lag_state);
+                json_object_set_new(o, "lag_state", json_string(kp_lag_state_name(ls)));
+                if (ls > worst)
+                        worst = ls;
                 json_array_append_new(parts, o);
                 if (lag > 0)
                         total_lag += lag;
         }
+        json_object_set_new(doc, "lag_state", json_string(kp_lag_state_name(worst)));
         for (i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
                 json_t *o = json_pack("{s:s}", "cluster", cl->name);
@@ -190,6 +196,18 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
                                 g->name, t->index,
                                 (long long)atomic_load(section == 1 ? &t->messages : &t->bytes));
                 }
+                goto out;
+        }
+        if (section == 7) {
+                int n[KP_LAG_STALLED + 1] = {0};
+                for (i = 0; i < g->nparts; i++)
+                        if (g->parts[i]->in_plan)
+                                n[atomic_load(&g->parts[i]->lag_state)]++;
+                for (i = KP_LAG_UNKNOWN; i <= KP_LAG_STALLED; i++)
+                        kp_buf_printf(out,
+                                      "kplane_consumergroup_partitions{group=\"%s\","
+                                      "lag_state=\"%s\"} %d\n",
+                                      g->name, kp_lag_state_name(i), n[i]);
                 goto out;
         }
         if (section == 6) {
