@@ -768,6 +768,8 @@
     setText($('st-messages'), fmt(totals.messages ?? tasks.reduce((x, t) => x + (t.messages || 0), 0)));
     setText($('st-rate'), fmt(rate));
     setText($('st-lag'), fmt(totals.lag));
+    setText($('st-lagstate'), s.lag_state ? s.lag_state.replace('_', ' ') : '–');
+    $('st-lagstate').className = 'lag-' + (s.lag_state || 'none');
     $('status').dataset.polls = String(++pollCount);
     /* Keep the group's row in the list truthful too, in place. */
     const row = document.querySelector('#group-list button[data-name="' + CSS.escape(s.group || pollGroup || '') + '"] .sub');
@@ -814,8 +816,10 @@
       setText(r.com, fmt(p.committed));
       setText(r.hw, fmt(p.high_watermark));
       setText(r.lag, fmt(p.lag));
-      const title = p.error ? 'not read: ' + p.error : '';
+      const title = p.error ? 'not read: ' + p.error : p.lag_state ? 'lag state: ' + p.lag_state : '';
       if (r.row.title !== title) r.row.title = title;
+      r.row.classList.toggle('stalled', p.lag_state === 'stalled');
+      r.row.classList.toggle('behind', p.lag_state === 'falling_behind');
     }
     /* A cluster in error (down, or commits failing) is named with its reason and since when. */
     const bad = (s.clusters || []).filter((c) => c.state === 'error');

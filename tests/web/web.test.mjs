@@ -270,6 +270,8 @@ test('starting the demo group makes throughput rise, updated in place', { timeou
   assert.ok(m2 > m1, `messages rose from ${m1} to ${m2}`);
   const kept = await page.evaluate(() => window.__bar.isConnected && (!window.__lagRow || window.__lagRow.isConnected));
   assert.equal(kept, true, 'bars and lag rows are updated in place, not re-rendered');
+  /* the lag state is judged after a few one-second samples; a healthy group reads ok */
+  await page.waitForFunction(() => document.querySelector('[data-testid=status-lag-state]').textContent === 'ok', null, { timeout: 30_000 });
   const bars = await page.locator('#st-tasks .bar').count();
   const status = await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/status');
   assert.equal(bars, status.tasks.length, 'one throughput bar per task');
