@@ -16,6 +16,25 @@
 #include "store.h"
 #include "util.h"
 
+/* @returns a new array (free()) of @p arr's {"cluster", "topic", "partitions"} entries as
+ * plan topics, names borrowed from @p arr, or NULL when out of memory; *totalp = the sum
+ * of their partitions. */
+static kp_plan_topic_t *plan_topics_of(const json_t *arr, int64_t *totalp)
+{
+        size_t n = json_array_size(arr);
+        kp_plan_topic_t *topics = calloc(n ? n : 1, sizeof(*topics));
+        *totalp = 0;
+        for (size_t i = 0; topics && i < n; i++) {
+                json_t *e = json_array_get(arr, i);
+                topics[i].cluster = json_string_value(json_object_get(e, "cluster"));
+                topics[i].topic = json_string_value(json_object_get(e, "topic"));
+                topics[i].partitions =
+                        (int32_t)json_integer_value(json_object_get(e, "partitions"));
+                *totalp += topics[i].partitions;
+        }
+        return topics;
+}
+
 int kp_api_group_partitions(kp_api_t *api, const json_t *group, int lenient, json_t **outp,
                             char *errstr, size_t errstr_size)
 {
@@ -242,18 +261,10 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
                 goto out;
         size_t n = json_array_size(parts);
         int64_t total = 0;
-        topics = calloc(n, sizeof(*topics));
+        topics = plan_topics_of(parts, &total);
         if (!topics) {
                 err = KP_ERR_NOMEM;
                 goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-                json_t *e = json_array_get(parts, i);
-                topics[i].cluster = json_string_value(json_object_get(e, "cluster"));
-                topics[i].topic = json_string_value(json_object_get(e, "topic"));
-                topics[i].partitions =
-                        (int32_t)json_integer_value(json_object_get(e, "partitions"));
-                total += topics[i].partitions;
         }
         /* parallelism: asked for, else the group's, else one task per partition */
         json_t *jp = json_object_get(opts, "parallelism");
@@ -729,19 +740,12 @@ void kp_h_plan_diff(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
                 kp_resp_problem(resp, 500, "out of memory");
                 goto out;
         }
-        size_t K = json_array_size(tl), P = 0;
-        topics = calloc(K ? K : 1, sizeof(*topics));
+        size_t K = json_array_size(tl);
+        int64_t P = 0;
+        topics = plan_topics_of(tl, &P);
         if (!topics) {
                 kp_resp_problem(resp, 500, "out of memory");
                 goto out;
-        }
-        for (size_t t = 0; t < K; t++) {
-                json_t *e = json_array_get(tl, t);
-                topics[t].cluster = json_string_value(json_object_get(e, "cluster"));
-                topics[t].topic = json_string_value(json_object_get(e, "topic"));
-                topics[t].partitions =
-                        (int32_t)json_integer_value(json_object_get(e, "partitions"));
-                P += (size_t)topics[t].partitions;
         }
         if (kp_plan_previous_owners(from, topics, K, &old_owner) ||
             kp_plan_previous_owners(to, topics, K, &new_owner) ||
