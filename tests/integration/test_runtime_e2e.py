@@ -1,5 +1,6 @@
 """Running groups end to end: the real binary reads three `kplane mock` clusters (separate
 processes that outlive it) into a file sink, and the sink's files prove at-least-once."""
+import os
 import signal
 import time
 
@@ -237,3 +238,46 @@ def test_rebalance_keeps_40_tasks_on_30_partitions_busy_within_20_percent(kserve
     time.sleep(1.5)
     assert rt.status(kserver, "g")["totals"]["messages"] == 0
     rt.stop(kserver, "g")
+
+
+def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(kserver, clusters, tmp_path):
+    """One task's sink file is /dev/full (every write: ENOSPC). The file sink buffers, so the
+    task takes messages before its flush fails: those must never be committed. Status names
+    the failed task and its partition as stalled while the others read on; after the sink is
+    fixed a stop and start re-reads the partition, and the files hold every message."""
+    sink = tmp_path / "sink"
+    setup_group(kserver, clusters, sink)
+    plan = rt.ok(kserver.post("/api/v1/groups/g/plans", {}), 201)
+    owners = rt.plan_owners(plan)
+    bad_task = 7
+    bad_parts = {p for p, t in owners.items() if t == bad_task}
+    sink.mkdir(parents=True, exist_ok=True)
+    bad_file = sink / f"task-{bad_task:04d}.jsonl"
+    os.symlink("/dev/full", bad_file)
+    ledger = rt.Ledger()
+    ledger.produce(targets_of(clusters), 100)
+    rt.start(kserver, "g")
+
+    def stalled():
+        st = rt.status(kserver, "g")
+        parts = {Part(p["cluster"], p["topic"], p["partition"]): p for p in st["partitions"]}
+        if st.get("lag_state") != "stalled" or any(parts[p]["lag_state"] != "stalled" for p in bad_parts):
+            return None
+        return st, parts
+    st, parts = rt.wait_for(stalled, timeout=30, what="the failed task's partition to be stalled")
+    task = next(t for t in st["tasks"] if t["task"] == bad_task)
+    assert task["state"] == "failed" and "No space left" in task["error"], task
+    for p in bad_parts:
+        assert parts[p]["committed"] is None, parts[p]  # nothing it took is committed
+    good = [p for p in parts if p not in bad_parts]
+    rt.wait_for(lambda: all((rt.committed(rt.status(kserver, "g"))[p] or 0) == 100 for p in good),
+                timeout=30, what="the other partitions to be committed to their end")
+    rt.stop(kserver, "g")
+
+    os.unlink(bad_file)  # the sink works again
+    rt.start(kserver, "g")
+    rt.wait_caught_up(kserver, "g", ledger.snapshot())
+    rt.stop(kserver, "g")
+    records = rt.read_sink(str(sink))
+    rt.check_complete(records, ledger.snapshot())
+    assert {r.task for r in records if Part(r.cluster, r.topic, r.partition) in bad_parts} == {bad_task}
