@@ -572,7 +572,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
                 goto out;
         /* each entry is {"cluster":C,"topic":T,"partition":N}: the head up to N depends
          * only on the topic, so it is escaped once per topic, not once per entry */
-        size_t flat = 0, widest = 0;
+        size_t flat = 0, need = (size_t)T * 40;
         for (size_t t = 0; t < topic_cnt; t++) {
                 tstart[t] = flat;
                 for (int32_t p = 0; p < topics[t].partitions && flat < P; p++)
@@ -583,8 +583,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
                 kp_buf_append(&heads, ",\"topic\":", 9);
                 put_json_string(&heads, topics[t].topic);
                 kp_buf_append(&heads, ",\"partition\":", 13);
-                if (heads.len - poff[t] > widest)
-                        widest = heads.len - poff[t];
+                need += (heads.len - poff[t] + 12) * (size_t)topics[t].partitions;
         }
         tstart[topic_cnt] = flat;
         poff[topic_cnt] = heads.len;
@@ -593,9 +592,9 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         kp_buf_printf(b, "{\"parallelism\":%d,\"strategy\":", (int)T);
         put_json_string(b, kp_strategy_name(plan->strategy));
         kp_buf_append(b, ",\"tasks\":[", 10);
-        /* one reservation for every task and entry (an entry: head, <= 11 digits, "},"),
-         * then plain stores */
-        if (kp_buf_reserve(b, P * (widest + 12) + (size_t)T * 40))
+        /* one reservation for every task (<= 40 bytes) and entry (its topic's head, <= 10
+         * digits, "}," ), so as much as the answer needs, then plain stores */
+        if (kp_buf_reserve(b, need))
                 goto out;
         char *d = b->data + b->len;
         for (int32_t j = 0; j < T; j++) {
