@@ -60,13 +60,23 @@ static void worker_handle(rt_cluster_t *cl, const rd_kafka_message_t *rkm)
                 if (next >= p->resync_floor)
                         p->resync_floor = -1;
         }
-        task = p->fan ? p->fan->tasks[p->rr++ % (uint64_t)p->fan->n] : p->owner;
-        pthread_mutex_lock(&task->lock);
-        /* A failed task stalls its partitions: nothing past its last good message is
-         * committed, so nothing is lost. */
-        if (atomic_load_explicit(&task->state, memory_order_relaxed) == RT_TASK_FAILED) {
+        /* A failed owner stalls its partition: nothing past its last good message is
+         * committed, so nothing is lost. With fan-out the records go round-robin to the
+         * tasks that still work: skipping a failed one's turn would skip its message. */
+        for (int tries = 0;; tries++) {
+                if (p->fan) {
+                        if (tries >= p->fan->n)
+                                goto out;
+                        task = p->fan->tasks[p->rr++ % (uint64_t)p->fan->n];
+                } else {
+                        if (tries)
+                                goto out;
+                        task = p->owner;
+                }
+                pthread_mutex_lock(&task->lock);
+                if (atomic_load_explicit(&task->state, memory_order_relaxed) != RT_TASK_FAILED)
+                        break;
                 pthread_mutex_unlock(&task->lock);
-                goto out;
         }
         m.cluster = cl->name;
         m.topic = rd_kafka_topic_name(rkm->rkt);

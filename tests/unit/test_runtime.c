@@ -895,6 +895,85 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
         mock_stop(&m);
 }
 
+/* Rebalance fan-out (4 tasks, 2 partitions) with one task that cannot write: once it has
+ * failed, every later record goes to a task that works (none skipped), nothing is
+ * committed while the failed task may hold unwritten records, and a restart with the sink
+ * fixed delivers every message. */
+static void test_fan_out_deals_around_a_failed_task_and_loses_nothing(void **state)
+{
+        mock_t m;
+        char err[256], dir[] = "/tmp/kp-fan-XXXXXX", link_path[512];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(link_path, sizeof(link_path), "%s/task-0001.jsonl", dir);
+        assert_int_equal(symlink("/dev/full", link_path), 0);
+        mock_start(&m, 1);
+        mock_topic(&m, "fan", 2);
+        produce_all(m.bootstrap, "fan", 2, 0, 100);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "fan", 2, 4);
+        grp = group_doc("g-fan", dir, 1, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        /* task 1 fails at its first flush (a commit round, about a second in) */
+        int failed = 0;
+        for (int i = 0; i < 100 && !failed; i++) {
+                json_t *st = kp_runtime_group_status(rt, "g-fan");
+                json_t *t1 = json_array_get(json_object_get(st, "tasks"), 1);
+                failed = !strcmp(json_string_value(json_object_get(t1, "state")), "failed");
+                json_decref(st);
+                usleep(100 * 1000);
+        }
+        assert_true(failed);
+        produce_all(m.bootstrap, "fan", 2, 100, 100);
+        assert_true(wait_messages(rt, "g-fan", 400, 20000) >= 300);
+        usleep(1500 * 1000); /* a commit round or two */
+        {
+                json_t *st = kp_runtime_group_status(rt, "g-fan");
+                json_t *parts = json_object_get(st, "partitions");
+                for (size_t k = 0; k < json_array_size(parts); k++)
+                        assert_true(json_is_null(
+                                json_object_get(json_array_get(parts, k), "committed")));
+                json_decref(st);
+        }
+        kp_runtime_destroy(rt);
+        unlink(link_path);
+        seen_t *seen = read_sink_dir(dir, "fan");
+        /* everything produced after the failure reached a working task */
+        for (int p = 0; p < 2; p++)
+                for (int o = 100; o < 200; o++) {
+                        assert_int_equal(seen->count[p][o], 1);
+                        assert_true(seen->task[p][o] != 1);
+                }
+        free(seen);
+        {
+                int64_t committed[2];
+                committed_offsets(m.bootstrap, "g-fan", "fan", 2, committed);
+                assert_true(committed[0] < 0 && committed[1] < 0);
+        }
+        /* the sink works again: a new run reads everything from the start */
+        rt = kp_runtime_new(err, sizeof(err));
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_true(wait_messages(rt, "g-fan", 400, 20000) >= 400);
+        kp_runtime_destroy(rt);
+        seen = read_sink_dir(dir, "fan");
+        for (int p = 0; p < 2; p++)
+                for (int o = 0; o < 200; o++)
+                        assert_true(seen->count[p][o] >= 1);
+        free(seen);
+        for (int t = 0; t < 4; t++) {
+                snprintf(link_path, sizeof(link_path), "%s/task-%04d.jsonl", dir, t);
+                unlink(link_path);
+        }
+        rmdir(dir);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 static void test_start_rejects_bad_documents(void **state)
 {
         char err[256];
@@ -1003,6 +1082,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(
                         test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread),
+                cmocka_unit_test(test_fan_out_deals_around_a_failed_task_and_loses_nothing),
                 cmocka_unit_test(test_start_rejects_bad_documents),
                 cmocka_unit_test(test_every_message_reaches_file_sink_and_stop_commits_end),
                 cmocka_unit_test(
