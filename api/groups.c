@@ -10,6 +10,7 @@
 #include "err.h"
 #include "handlers.h"
 #include "kafka.h"
+#include "plan_json.h"
 #include "planner.h"
 #include "respond.h"
 #include "runtime.h"
@@ -435,42 +436,32 @@ static int status_cluster_add(status_cluster_t *sc, const json_t *rowdoc, size_t
  */
 static json_t *status_rows(kp_api_t *api, const json_t *doc, const json_t *plan)
 {
-        char errstr[512], key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 16];
-        json_t *rows = json_array(), *owners = json_object();
-        size_t i, j;
-        json_t *t, *pt;
-        /* "cluster/topic/partition" (neither name holds a '/') -> task */
-        json_array_foreach(json_object_get(plan, "tasks"), i, t)
-        {
-                json_array_foreach(json_object_get(t, "partitions"), j, pt)
-                {
-                        snprintf(key, sizeof(key), "%s/%s/%d",
-                                 json_string_value(json_object_get(pt, "cluster")),
-                                 json_string_value(json_object_get(pt, "topic")),
-                                 (int)json_integer_value(json_object_get(pt, "partition")));
-                        json_object_set(owners, key, json_object_get(t, "task"));
+        char errstr[512];
+        json_t *rows = json_array(), *parts = NULL;
+        kp_plan_topic_t *topics = NULL;
+        int32_t *owner = NULL; /* the plan's task of each partition, flat order; -1: none */
+        int64_t total = 0;
+        if (kp_api_group_partitions(api, doc, 1, &parts, errstr, sizeof(errstr)) ||
+            !(topics = kp_api_plan_topics(parts, &total)) ||
+            kp_plan_previous_owners(plan, topics, json_array_size(parts), &owner))
+                goto out; /* out of memory: no rows */
+        size_t i = 0;
+        for (size_t t = 0; t < json_array_size(parts); t++) {
+                for (int32_t part = 0; part < topics[t].partitions; part++, i++) {
+                        json_t *task =
+                                owner && owner[i] >= 0 ? json_integer(owner[i]) : json_null();
+                        json_array_append_new(rows,
+                                              json_pack("{s:s, s:s, s:i, s:o, s:n, s:n, s:n, s:n}",
+                                                        "cluster", topics[t].cluster, "topic",
+                                                        topics[t].topic, "partition", (int)part,
+                                                        "task", task, "position", "committed",
+                                                        "high_watermark", "lag"));
                 }
         }
-        json_t *parts = NULL;
-        if (kp_api_group_partitions(api, doc, 1, &parts, errstr, sizeof(errstr)))
-                parts = NULL; /* out of memory: no rows */
-        json_array_foreach(parts, i, t)
-        {
-                const char *cluster = json_string_value(json_object_get(t, "cluster"));
-                const char *name = json_string_value(json_object_get(t, "topic"));
-                json_int_t n = json_integer_value(json_object_get(t, "partitions"));
-                for (json_int_t part = 0; part < n; part++) {
-                        snprintf(key, sizeof(key), "%s/%s/%d", cluster, name, (int)part);
-                        json_t *task = json_object_get(owners, key);
-                        json_array_append_new(
-                                rows, json_pack("{s:s, s:s, s:I, s:O, s:n, s:n, s:n, s:n}",
-                                                "cluster", cluster, "topic", name, "partition",
-                                                part, "task", task ? task : json_null(), "position",
-                                                "committed", "high_watermark", "lag"));
-                }
-        }
+out:
+        free(owner);
+        free(topics);
         json_decref(parts);
-        json_decref(owners);
         return rows;
 }
 

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "planner.h"
 
 /* p[] holds the path parameters captured by the route, in order (borrowed). */
 typedef void(kp_handler_t)(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p);
@@ -45,6 +46,11 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
  * stopped group): then it is left out. @returns 0 or kp_err_t with errstr. */
 int kp_api_group_partitions(kp_api_t *api, const json_t *group, int lenient, json_t **outp,
                             char *errstr, size_t errstr_size);
+
+/* Plans (plans.c): @returns a new array (free()) of @p arr's {"cluster", "topic",
+ * "partitions"} entries (as kp_api_group_partitions makes them) as plan topics, names
+ * borrowed from @p arr, or NULL when out of memory; *totalp = their partitions in all. */
+kp_plan_topic_t *kp_api_plan_topics(const json_t *arr, int64_t *totalp);
 
 /* Groups (groups.c): hands @p plan to the runtime: a start (@p apply 0, @p group is
  * the group doc) or a live change of a running group (@p apply 1). */

@@ -16,10 +16,7 @@
 #include "store.h"
 #include "util.h"
 
-/* @returns a new array (free()) of @p arr's {"cluster", "topic", "partitions"} entries as
- * plan topics, names borrowed from @p arr, or NULL when out of memory; *totalp = the sum
- * of their partitions. */
-static kp_plan_topic_t *plan_topics_of(const json_t *arr, int64_t *totalp)
+kp_plan_topic_t *kp_api_plan_topics(const json_t *arr, int64_t *totalp)
 {
         size_t n = json_array_size(arr);
         kp_plan_topic_t *topics = calloc(n ? n : 1, sizeof(*topics));
@@ -261,7 +258,7 @@ int kp_api_group_replan(kp_api_t *api, const char *group, const json_t *opts, js
                 goto out;
         size_t n = json_array_size(parts);
         int64_t total = 0;
-        topics = plan_topics_of(parts, &total);
+        topics = kp_api_plan_topics(parts, &total);
         if (!topics) {
                 err = KP_ERR_NOMEM;
                 goto out;
@@ -742,7 +739,7 @@ void kp_h_plan_diff(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *res
         }
         size_t K = json_array_size(tl);
         int64_t P = 0;
-        topics = plan_topics_of(tl, &P);
+        topics = kp_api_plan_topics(tl, &P);
         if (!topics) {
                 kp_resp_problem(resp, 500, "out of memory");
                 goto out;

@@ -443,20 +443,20 @@ static rt_taskset_t *taskset_new(rt_group_t *g, rt_task_t **tasks, int n)
 }
 
 /*
- * Seeks @p n partitions (moved away from a failed task) back to their committed offset,
- * or to the log start when nothing is committed (the group's position before the failed
- * task took anything). A seek bumps librdkafka's fetch version, so messages fetched
- * before it are discarded when polled. A failed seek is logged: the resync floor still
- * keeps the partition from skipping what the failed task lost.
+ * Seeks those of @p n partitions marked in @p again (by index: moved away from a failed
+ * task) back to their committed offset, or to the log start when nothing is committed
+ * (the group's position before the failed task took anything). A seek bumps librdkafka's fetch
+ * version, so messages fetched before it are discarded when polled. A failed seek is logged: the
+ * resync floor still keeps the partition from skipping what the failed task lost.
  */
-static void restart_seek(rt_group_t *g, rt_part_t **parts, int n)
+static void restart_seek(rt_group_t *g, rt_part_t **parts, int n, const char *again)
 {
         for (int c = 0; c < g->nclusters; c++) {
                 rt_cluster_t *cl = g->clusters[c];
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
                 for (int i = 0; i < n; i++) {
                         int64_t off = atomic_load(&parts[i]->committed);
-                        if (parts[i]->cl == cl)
+                        if (parts[i]->cl == cl && again[parts[i]->index])
                                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
                                                                   parts[i]->partition)
                                         ->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
@@ -516,10 +516,9 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                             int initial, char *errstr, size_t errstr_size)
 {
         rt_part_t **moved = NULL, **added = NULL, **removed = NULL, **want_parts = NULL;
-        rt_part_t **restart = NULL; /* moved away from a failed task: read again */
-        char *again = NULL;         /* by part index: in restart[] */
+        char *again = NULL; /* by part index: moved away from a failed task, read again */
         int *want = NULL;
-        int nmoved = 0, nadded = 0, nremoved = 0, nrestart = 0, nplan = 0;
+        int nmoved = 0, nadded = 0, nremoved = 0, nagain = 0, nplan = 0;
         rt_task_t **tasks = NULL;
         rt_taskset_t *fan = NULL;
         int old_ntasks = g->ntasks, i, r = 0;
@@ -578,9 +577,8 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
         moved = calloc((size_t)g->nparts + pd->n + 1, sizeof(*moved));
         added = calloc(pd->n + 1, sizeof(*added));
         removed = calloc((size_t)g->nparts + 1, sizeof(*removed));
-        restart = calloc((size_t)g->nparts + pd->n + 1, sizeof(*restart));
         again = calloc((size_t)g->nparts + pd->n + 1, 1);
-        if (!want || !want_parts || !moved || !added || !removed || !restart || !again) {
+        if (!want || !want_parts || !moved || !added || !removed || !again) {
                 snprintf(errstr, errstr_size, "out of memory");
                 r = KP_ERR_NOMEM;
                 goto out;
@@ -671,27 +669,26 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         added[nadded++] = p;
                 else if (p->in_plan && want[i] < 0)
                         removed[nremoved++] = p;
-                else if (p->in_plan && (cur != want[i] || p->fan != fan) &&
-                         rt_part_owner_failed(p)) {
+                else if (p->in_plan && (cur != want[i] || p->fan != fan)) {
+                        moved[nmoved++] = p;
                         /* Its old owner failed with messages maybe unwritten: the new
                          * owner must not go on from next_offset but from the committed
                          * offset (a seek, in step 5). */
-                        restart[nrestart++] = p;
-                        again[i] = 1;
-                } else if (p->in_plan && (cur != want[i] || p->fan != fan))
-                        moved[nmoved++] = p;
+                        if (rt_part_owner_failed(p)) {
+                                again[i] = 1;
+                                nagain++;
+                        }
+                }
         }
 
         /* 5. Hand over: the old owners finish the message in hand (we hold the partition
          * locks), their sinks are flushed and the offsets committed, then the new owner
          * is set. Released partitions are committed the same way. */
-        if (nmoved || nremoved || nrestart) {
+        if (nmoved || nremoved) {
                 rt_part_t **locked = moved;
                 int nlocked = nmoved;
                 memcpy(moved + nmoved, removed, sizeof(*removed) * (size_t)nremoved);
                 nlocked += nremoved;
-                memcpy(moved + nlocked, restart, sizeof(*restart) * (size_t)nrestart);
-                nlocked += nrestart;
                 qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
                 for (i = 0; i < nlocked; i++)
                         pthread_mutex_lock(&locked[i]->lock);
@@ -720,9 +717,8 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                         }
                         pthread_mutex_unlock(&p->lock);
                 }
-                nmoved = nlocked - nremoved - nrestart;
-                if (nrestart)
-                        restart_seek(g, restart, nrestart);
+                if (nagain)
+                        restart_seek(g, locked, nlocked, again);
         }
 
         /* 6. Release partitions no longer in the plan. */
@@ -827,7 +823,6 @@ out:
         free(moved);
         free(added);
         free(removed);
-        free(restart);
         free(again);
         return r;
 }

@@ -74,10 +74,11 @@ typedef struct rt_part {
         _Atomic int64_t messages;
         _Atomic double rate;
         int64_t rate_last; /* control thread only */
-        /* The last KP_LAG_WINDOW (position, high watermark) samples, a ring written by
-         * the control thread only (under g->lock), and their judgement for status. */
+        /* The last win_n (<= KP_LAG_WINDOW) (committed offset, high watermark) samples,
+         * oldest first, written by the control thread only (under g->lock), and their
+         * judgement for status. */
         int64_t win_pos[KP_LAG_WINDOW], win_hw[KP_LAG_WINDOW];
-        int win_n, win_next;
+        int win_n;
         _Atomic int lag_state; /* kp_lag_state_t */
 } rt_part_t;
 
@@ -177,11 +178,11 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
 /* runtime_status.c: a cluster's health. rt_cluster_error records an error (printf format)
  * and stamps it; rt_cluster_error_gen says how many were recorded so far, to pass to
  * rt_cluster_ok when something that started then (a commit, a probe) succeeded: that
- * clears the error unless another came in between. @returns of rt_cluster_ok: 1 when it
- * cleared one. All take g->err_lock only (a leaf): callable from librdkafka callbacks. */
+ * clears the error unless another came in between. All take g->err_lock only (a leaf): callable
+ * from librdkafka callbacks. */
 void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
-int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
+void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
 
 /* 1 when @p p's owner task failed (with fan-out: any task of its set): messages it took
  * may be in a sink buffer that was never written, so its offsets must not be committed

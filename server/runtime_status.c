@@ -34,17 +34,14 @@ uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed)
         return gen;
 }
 
-int rt_cluster_ok(rt_cluster_t *cl, uint64_t gen)
+void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen)
 {
-        int cleared = 0;
         pthread_mutex_lock(&cl->g->err_lock);
-        if (cl->err_gen == gen && cl->last_error[0]) {
+        if (cl->err_gen == gen) {
                 cl->last_error[0] = 0;
                 cl->last_error_at[0] = 0;
-                cleared = 1;
         }
         pthread_mutex_unlock(&cl->g->err_lock);
-        return cleared;
 }
 
 static const char *task_state_name(int st)

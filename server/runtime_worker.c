@@ -384,29 +384,23 @@ static double ewma(double old, double sample, int first)
  */
 static void ctl_lag_sample(rt_part_t *p)
 {
-        int64_t lo = -1, hi = -1, pos[KP_LAG_WINDOW], hw[KP_LAG_WINDOW];
+        int64_t lo = -1, hi = -1;
         if (!p->in_plan) {
-                p->win_n = p->win_next = 0;
+                p->win_n = 0;
                 atomic_store(&p->lag_state, KP_LAG_UNKNOWN);
                 return;
         }
         if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi))
                 lo = hi = -1;
         int64_t at = atomic_load(&p->committed);
-        if (at < 0)
-                at = lo;
-        p->win_pos[p->win_next] = at;
-        p->win_hw[p->win_next] = hi;
-        p->win_next = (p->win_next + 1) % KP_LAG_WINDOW;
-        if (p->win_n < KP_LAG_WINDOW)
-                p->win_n++;
-        /* oldest first */
-        for (int k = 0; k < p->win_n; k++) {
-                int j = (p->win_next - p->win_n + k + KP_LAG_WINDOW) % KP_LAG_WINDOW;
-                pos[k] = p->win_pos[j];
-                hw[k] = p->win_hw[j];
+        if (p->win_n == KP_LAG_WINDOW) { /* oldest out: the window stays oldest first */
+                p->win_n--;
+                memmove(p->win_pos, p->win_pos + 1, sizeof(p->win_pos[0]) * (size_t)p->win_n);
+                memmove(p->win_hw, p->win_hw + 1, sizeof(p->win_hw[0]) * (size_t)p->win_n);
         }
-        atomic_store(&p->lag_state, kp_lag_eval(pos, hw, (size_t)p->win_n));
+        p->win_pos[p->win_n] = at >= 0 ? at : lo;
+        p->win_hw[p->win_n++] = hi;
+        atomic_store(&p->lag_state, kp_lag_eval(p->win_pos, p->win_hw, (size_t)p->win_n));
 }
 
 /* Samples counters into smoothed messages/s for tasks and partitions, and lag windows. */

@@ -194,6 +194,19 @@ static seen_t *read_sink_dir(const char *dir, const char *topic)
         return s;
 }
 
+/* The status row of @p partition in status @p st (borrowed), or NULL. */
+static json_t *status_part(const json_t *st, int partition)
+{
+        size_t k;
+        json_t *p;
+        json_array_foreach(json_object_get(st, "partitions"), k, p)
+        {
+                if (json_integer_value(json_object_get(p, "partition")) == partition)
+                        return p;
+        }
+        return NULL;
+}
+
 /* Waits until the group's status counts at least @p n messages. */
 static int64_t wait_messages(kp_runtime_t *rt, const char *group, int64_t n, int timeout_ms)
 {
@@ -811,15 +824,8 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
         for (int i = 0; i < 150; i++) {
                 json_decref(st);
                 st = kp_runtime_group_status(rt, "g-stall");
-                json_t *parts = json_object_get(st, "partitions");
-                for (size_t k = 0; k < json_array_size(parts); k++) {
-                        json_t *p = json_array_get(parts, k);
-                        const char *ls = json_string_value(json_object_get(p, "lag_state"));
-                        if (json_integer_value(json_object_get(p, "partition")) == 0)
-                                s0 = ls;
-                        else
-                                s1 = ls;
-                }
+                s0 = json_string_value(json_object_get(status_part(st, 0), "lag_state"));
+                s1 = json_string_value(json_object_get(status_part(st, 1), "lag_state"));
                 sg = json_string_value(json_object_get(st, "lag_state"));
                 if (s0 && s1 && !strcmp(s0, "ok") && !strcmp(s1, "stalled"))
                         break;
@@ -843,12 +849,8 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
         kp_buf_cleanup(&b);
         /* At least once: the failed task took p1's messages into a buffer it could never
          * write, so p1 was never committed (it was, before the fix: data loss). */
-        json_t *p1 = NULL;
-        for (size_t k = 0; k < 2; k++) {
-                json_t *p = json_array_get(json_object_get(st, "partitions"), k);
-                if (json_integer_value(json_object_get(p, "partition")) == 1)
-                        p1 = p;
-        }
+        json_t *p1 = status_part(st, 1);
+        assert_non_null(p1);
         assert_true(json_is_null(json_object_get(p1, "committed")));
         json_decref(st);
 
@@ -859,13 +861,9 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
         int64_t c1 = -1;
         for (int i = 0; i < 150 && c1 != 50; i++) {
                 st = kp_runtime_group_status(rt, "g-stall");
-                json_t *parts = json_object_get(st, "partitions");
-                for (size_t k = 0; k < json_array_size(parts); k++) {
-                        json_t *p = json_array_get(parts, k);
-                        if (json_integer_value(json_object_get(p, "partition")) == 1 &&
-                            json_is_integer(json_object_get(p, "committed")))
-                                c1 = json_integer_value(json_object_get(p, "committed"));
-                }
+                json_t *c = json_object_get(status_part(st, 1), "committed");
+                if (json_is_integer(c))
+                        c1 = json_integer_value(c);
                 json_decref(st);
                 usleep(100 * 1000);
         }
