@@ -16,7 +16,17 @@ typedef struct kp_http_req {
         size_t body_len;
         const char *content_type; /* NULL when absent */
         struct MHD_Connection *conn;
+        /* 1 when this call runs in one of the HTTP layer's worker pools (see offload). */
+        int offloaded;
 } kp_http_req_t;
+
+/* What a handler may ask instead of answering: to be called again, with the same
+ * request, off the MHD threads, so that no connection waits behind it. */
+typedef enum kp_http_offload {
+        KP_HTTP_INLINE = 0,      /* answered here (the default) */
+        KP_HTTP_OFFLOAD_IO = 1,  /* may block on a cluster or a sleep: the I/O pool */
+        KP_HTTP_OFFLOAD_CPU = 2, /* heavy computation: the bounded, low-priority CPU pool */
+} kp_http_offload_t;
 
 /* The answer a handler fills in. body is malloc'd and owned by the response. */
 typedef struct kp_http_resp {
@@ -27,6 +37,9 @@ typedef struct kp_http_resp {
         char location[512];       /* "" when none */
         const char *allow;        /* static; sets Allow (405) */
         const char *extra_header; /* static "Name: value" or NULL */
+        /* Set (leaving the rest untouched) to be called again in a pool; ignored when
+         * req->offloaded is already 1. */
+        kp_http_offload_t offload;
 } kp_http_resp_t;
 
 /* @returns the query argument @p key of @p req, or NULL (borrowed). */
