@@ -1,4 +1,4 @@
-/* client_conf.c — the allow-list of librdkafka properties clients may set, checked before librdkafka sees one. */
+/* client_conf.c — the allow-list of librdkafka properties clients may set, checked first. */
 /*
  * A client's `config` reaches librdkafka inside kplane's process, with kplane's rights.
  * librdkafka has properties that are harmless to set for a Kafka client on one's own
@@ -201,13 +201,12 @@ static const char *const kp_cc_refused[][2] = {
 };
 
 /* API.md: a key containing one of these holds a secret, whatever else it is. */
-static const char *const kp_cc_secret_marks[] = {"password",    "secret",      "token",
-                                                 "sasl.oauthbearer.config", "ssl.key.pem",
-                                                 "ssl.keystore"};
+static const char *const kp_cc_secret_marks[] = {
+        "password", "secret", "token", "sasl.oauthbearer.config", "ssl.key.pem", "ssl.keystore"};
 
 /* Prefixes of the properties that say how a client authenticates or trusts a broker. */
-static const char *const kp_cc_security_prefixes[] = {"security.", "sasl.", "ssl.", "https.",
-                                                      "enable.ssl.", "enable.sasl."};
+static const char *const kp_cc_security_prefixes[] = {"security.", "sasl.",       "ssl.",
+                                                      "https.",    "enable.ssl.", "enable.sasl."};
 
 struct kp_client_policy {
         char *allow[KP_CLIENT_ALLOW_MAX]; /* names added by the operator */
@@ -385,9 +384,9 @@ void kp_client_policy_install(kp_client_policy_t *policy)
 
 int kp_client_policy_install_from_env(char *errstr, size_t errstr_size)
 {
-        kp_client_policy_t *policy = kp_client_policy_new(
-                getenv("KPLANE_CLIENT_CONFIG_ALLOW"), getenv("KPLANE_CLIENT_FILES_DIR"), errstr,
-                errstr_size);
+        kp_client_policy_t *policy =
+                kp_client_policy_new(getenv("KPLANE_CLIENT_CONFIG_ALLOW"),
+                                     getenv("KPLANE_CLIENT_FILES_DIR"), errstr, errstr_size);
 
         if (!policy)
                 return KP_ERR_INVALID;
@@ -502,8 +501,8 @@ static int kp_cc_env_resolve(const char *name, char *buf, size_t size, char *err
         }
         value = getenv(var);
         if (!value || !value[0]) {
-                snprintf(errstr, errstr_size, "config.%s: environment variable %s is not set",
-                         name, var);
+                snprintf(errstr, errstr_size, "config.%s: environment variable %s is not set", name,
+                         var);
                 return KP_ERR_INVALID;
         }
         if (strlen(value) >= size) {

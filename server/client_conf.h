@@ -1,4 +1,4 @@
-/* client_conf.h — which librdkafka properties a client config may hold, and what librdkafka gets. */
+/* client_conf.h — which librdkafka properties a client config may hold, and their values. */
 #ifndef KP_CLIENT_CONF_H
 #define KP_CLIENT_CONF_H
 

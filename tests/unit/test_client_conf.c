@@ -1,4 +1,4 @@
-/* test_client_conf.c — the client property allow-list: refused families, env references, files, widening. */
+/* test_client_conf.c — the client property allow-list: refusals, env refs, files, widening. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,8 +25,8 @@ static json_t *parse(const char *text)
 }
 
 /* Checks @p text for @p clients under @p policy; @returns the kp_err, errstr filled. */
-static int check(const char *text, unsigned clients, const kp_client_policy_t *policy,
-                 char *errstr, size_t size)
+static int check(const char *text, unsigned clients, const kp_client_policy_t *policy, char *errstr,
+                 size_t size)
 {
         kp_client_conf_ctx_t ctx = {(kp_client_kind_t)clients, policy};
         json_t *config = parse(text);
@@ -39,9 +39,8 @@ static int check(const char *text, unsigned clients, const kp_client_policy_t *p
 }
 
 /* @returns the value librdkafka would get for {@p name: @p value} (static buffer). */
-static const char *value_of(const char *name, const char *value,
-                            const kp_client_policy_t *policy, int *from_env, char *errstr,
-                            size_t size)
+static const char *value_of(const char *name, const char *value, const kp_client_policy_t *policy,
+                            int *from_env, char *errstr, size_t size)
 {
         static char buf[KP_KAFKA_CONFIG_VALUE_MAX];
         kp_client_conf_ctx_t ctx = {KP_CLIENT_ANY, policy};
@@ -158,9 +157,9 @@ static void test_unlisted_property_is_refused_naming_it(void **state)
                                sizeof(errstr)),
                          KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "config.offset.store.path: refused"));
-        assert_int_equal(check("{\"no.such.prop\": 1}", KP_CLIENT_ANY, NULL, errstr,
-                               sizeof(errstr)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                check("{\"no.such.prop\": 1}", KP_CLIENT_ANY, NULL, errstr, sizeof(errstr)),
+                KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "config.no.such.prop: not a property"));
         assert_non_null(strstr(errstr, "KPLANE_CLIENT_CONFIG_ALLOW"));
 }
@@ -193,9 +192,9 @@ static void test_operator_widens_the_list_but_not_with_kplanes_own(void **state)
         assert_null(kp_client_policy_new("test.mock.num.brokers", NULL, errstr, sizeof(errstr)));
         assert_null(kp_client_policy_new("Bad Name", NULL, errstr, sizeof(errstr)));
         /* without a policy: the built-in list */
-        assert_int_equal(check("{\"debug\": \"broker\"}", KP_CLIENT_ANY, NULL, errstr,
-                               sizeof(errstr)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                check("{\"debug\": \"broker\"}", KP_CLIENT_ANY, NULL, errstr, sizeof(errstr)),
+                KP_ERR_INVALID);
         kp_client_policy_destroy(NULL);
 }
 
@@ -230,8 +229,8 @@ static void test_env_reference_resolves_only_kplane_secret_variables(void **stat
         assert_int_equal(from_env, 1);
 
         /* other variables are not a client's to read */
-        assert_null(value_of("sasl.password", "${env:HOME}", NULL, &from_env, errstr,
-                             sizeof(errstr)));
+        assert_null(
+                value_of("sasl.password", "${env:HOME}", NULL, &from_env, errstr, sizeof(errstr)));
         assert_non_null(strstr(errstr, "config.sasl.password: may only reference"));
         assert_null(value_of("sasl.password", "${env:KPLANE_API_TOKEN}", NULL, &from_env, errstr,
                              sizeof(errstr)));
@@ -239,8 +238,8 @@ static void test_env_reference_resolves_only_kplane_secret_variables(void **stat
                              sizeof(errstr)));
         assert_null(value_of("sasl.password", "${env:KPLANE_SECRET_UT_PW}x", NULL, &from_env,
                              errstr, sizeof(errstr)));
-        assert_null(value_of("sasl.password", "${env:kplane_secret_ut_pw}", NULL, &from_env,
-                             errstr, sizeof(errstr)));
+        assert_null(value_of("sasl.password", "${env:kplane_secret_ut_pw}", NULL, &from_env, errstr,
+                             sizeof(errstr)));
         /* an unset one is refused, naming the property and the variable */
         unsetenv("KPLANE_SECRET_UT_NONE");
         assert_null(value_of("sasl.password", "${env:KPLANE_SECRET_UT_NONE}", NULL, &from_env,
@@ -335,9 +334,9 @@ static int teardown_files(void **state)
 
 static void test_file_properties_are_off_without_a_files_dir(void **state)
 {
-        static const char *const names[] = {"ssl.ca.location",       "ssl.certificate.location",
-                                            "ssl.key.location",      "ssl.keystore.location",
-                                            "ssl.crl.location",      "sasl.kerberos.keytab"};
+        static const char *const names[] = {"ssl.ca.location",  "ssl.certificate.location",
+                                            "ssl.key.location", "ssl.keystore.location",
+                                            "ssl.crl.location", "sasl.kerberos.keytab"};
         char errstr[512], want[128];
         int from_env;
         size_t i;
@@ -351,19 +350,19 @@ static void test_file_properties_are_off_without_a_files_dir(void **state)
                 assert_non_null(strstr(errstr, "KPLANE_CLIENT_FILES_DIR"));
         }
         /* probe reads the system CA store only: no path of the client's */
-        assert_string_equal(value_of("ssl.ca.location", "probe", NULL, &from_env, errstr,
-                                     sizeof(errstr)),
-                            "probe");
-        assert_null(kp_client_policy_new(NULL, "/nonexistent/kplane-files", errstr,
-                                         sizeof(errstr)));
+        assert_string_equal(
+                value_of("ssl.ca.location", "probe", NULL, &from_env, errstr, sizeof(errstr)),
+                "probe");
+        assert_null(
+                kp_client_policy_new(NULL, "/nonexistent/kplane-files", errstr, sizeof(errstr)));
 }
 
 static void test_file_outside_the_dir_gets_one_answer_whether_or_not_it_exists(void **state)
 {
         files_t *f = *state;
         char first[512], errstr[512], path[PATH_MAX + 64];
-        const char *outside[] = {"/etc/shadow", "/nonexistent", "/etc/passwd", "passwd-link",
-                                 "../../etc/passwd", "missing.pem", "has space.pem", NULL};
+        const char *outside[] = {"/etc/shadow",      "/nonexistent", "/etc/passwd",   "passwd-link",
+                                 "../../etc/passwd", "missing.pem",  "has space.pem", NULL};
         int from_env;
         size_t i;
 
@@ -375,8 +374,8 @@ static void test_file_outside_the_dir_gets_one_answer_whether_or_not_it_exists(v
                 assert_string_equal(errstr, first);
         }
         snprintf(path, sizeof(path), "%s/../%s/../../etc/shadow", f->dir, f->dir + 5);
-        assert_null(value_of("ssl.ca.location", path, f->policy, &from_env, errstr,
-                             sizeof(errstr)));
+        assert_null(
+                value_of("ssl.ca.location", path, f->policy, &from_env, errstr, sizeof(errstr)));
         assert_string_equal(errstr, first);
         assert_non_null(strstr(first, "config.ssl.ca.location: must name a file under"));
 }
@@ -388,17 +387,17 @@ static void test_file_under_the_dir_resolves_to_its_realpath(void **state)
         int from_env;
 
         snprintf(want, sizeof(want), "%s/ca.pem", f->real);
-        assert_string_equal(value_of("ssl.ca.location", "ca.pem", f->policy, &from_env, errstr,
-                                     sizeof(errstr)),
-                            want);
+        assert_string_equal(
+                value_of("ssl.ca.location", "ca.pem", f->policy, &from_env, errstr, sizeof(errstr)),
+                want);
         snprintf(path, sizeof(path), "%s/./ca.pem", f->dir);
-        assert_string_equal(value_of("ssl.certificate.location", path, f->policy, &from_env,
-                                     errstr, sizeof(errstr)),
+        assert_string_equal(value_of("ssl.certificate.location", path, f->policy, &from_env, errstr,
+                                     sizeof(errstr)),
                             want);
         /* the directory itself (a CA directory) */
-        assert_string_equal(value_of("ssl.ca.location", f->dir, f->policy, &from_env, errstr,
-                                     sizeof(errstr)),
-                            f->real);
+        assert_string_equal(
+                value_of("ssl.ca.location", f->dir, f->policy, &from_env, errstr, sizeof(errstr)),
+                f->real);
 }
 
 static void test_consumer_and_producer_properties_stay_with_their_clients(void **state)
@@ -406,9 +405,9 @@ static void test_consumer_and_producer_properties_stay_with_their_clients(void *
         char errstr[512];
         (void)state;
 
-        assert_int_equal(check("{\"linger.ms\": 5}", KP_CLIENT_CONSUMER, NULL, errstr,
-                               sizeof(errstr)),
-                         KP_ERR_INVALID);
+        assert_int_equal(
+                check("{\"linger.ms\": 5}", KP_CLIENT_CONSUMER, NULL, errstr, sizeof(errstr)),
+                KP_ERR_INVALID);
         assert_non_null(strstr(errstr, "config.linger.ms: a producer property"));
         assert_int_equal(check("{\"session.timeout.ms\": 45000}", KP_CLIENT_PRODUCER, NULL, errstr,
                                sizeof(errstr)),
@@ -464,7 +463,8 @@ int main(void)
                 cmocka_unit_test(test_allow_list_takes_what_reaching_a_cluster_needs),
                 cmocka_unit_test(test_code_loading_properties_are_refused_naming_them),
                 cmocka_unit_test(test_validate_refuses_a_plugin_before_librdkafka_tries_to_load_it),
-                cmocka_unit_test(test_kinit_cmd_is_refused_and_kerberos_names_cannot_reach_the_shell),
+                cmocka_unit_test(
+                        test_kinit_cmd_is_refused_and_kerberos_names_cannot_reach_the_shell),
                 cmocka_unit_test(test_logging_properties_are_refused),
                 cmocka_unit_test(test_unlisted_property_is_refused_naming_it),
                 cmocka_unit_test(test_operator_widens_the_list_but_not_with_kplanes_own),
