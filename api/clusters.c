@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_conf.h"
 #include "config.h"
 #include "discovery.h"
 #include "embedded.h"
@@ -17,19 +18,8 @@
 /* Largest embedded topic: the mock cluster keeps every partition in memory. */
 #define EMBEDDED_PARTITIONS_MAX 10000
 
-/* A config key holding a secret is stored but never shown (API.md). */
-static int is_secret_key(const char *key)
-{
-        static const char *const marks[] = {
-                "password",    "secret",       "token", "sasl.oauthbearer.config",
-                "ssl.key.pem", "ssl.keystore", NULL};
-        for (const char *const *m = marks; *m; m++)
-                if (strstr(key, *m))
-                        return 1;
-        return 0;
-}
-
-/* @returns a copy of @p config with secret values masked. */
+/* @returns a copy of @p config with secret values masked (API.md); an `${env:...}`
+ * reference is shown as it is: it names the secret, it is not one. */
 static json_t *config_masked(const json_t *config)
 {
         json_t *out = json_object();
@@ -38,10 +28,43 @@ static json_t *config_masked(const json_t *config)
         json_object_foreach((json_t *)config, key, v)
         {
                 json_object_set_new(out, key,
-                                    is_secret_key(key) ? json_string(SECRET_MASK)
-                                                       : json_deep_copy(v));
+                                    kp_client_conf_secret(key) && !kp_client_conf_env_ref(v)
+                                            ? json_string(SECRET_MASK)
+                                            : json_deep_copy(v));
         }
         return out;
+}
+
+/*
+ * @returns 1 when a replace of @p old by (@p bs, @p config) points the cluster's clients
+ * at another address or changes how they authenticate or whom they trust: then a stored
+ * secret must not ride along ("******"), or a PUT could send it to a host of its choosing.
+ * A security property sent back as "******" counts as unchanged.
+ */
+static int cluster_rebinds(const json_t *old, const json_t *bs, const json_t *config)
+{
+        const json_t *old_bs = json_object_get(old, "bootstrap_servers");
+        const json_t *oldcfg = json_object_get(old, "config");
+        const char *key;
+        json_t *v, *nv;
+
+        if (!json_equal(old_bs ? (json_t *)old_bs : json_null(), bs ? (json_t *)bs : json_null()))
+                return 1;
+        json_object_foreach((json_t *)oldcfg, key, v)
+        {
+                if (!kp_client_conf_security(key))
+                        continue;
+                nv = json_object_get(config, key);
+                if (!nv || (!json_equal(nv, v) && !(json_is_string(nv) &&
+                                                    !strcmp(json_string_value(nv), SECRET_MASK))))
+                        return 1;
+        }
+        json_object_foreach((json_t *)config, key, v)
+        {
+                if (kp_client_conf_security(key) && !json_object_get(oldcfg, key))
+                        return 1;
+        }
+        return 0;
 }
 
 char *kp_api_cluster_bootstrap(kp_api_t *api, const json_t *doc)
@@ -149,15 +172,29 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, 
                 const char *key;
                 json_t *v;
                 json_t *oldcfg = old ? json_object_get(old, "config") : NULL;
+                int rebinds = old && cluster_rebinds(old, emb ? NULL : bs, config);
+                size_t nerr = json_array_size(errors);
                 json_object_foreach(config, key, v)
                 {
-                        /* a masked value sent back unchanged keeps the stored secret */
+                        /* a masked value sent back unchanged keeps the stored secret, as
+                         * long as it goes where it went before */
                         if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
-                            json_object_get(oldcfg, key))
+                            json_object_get(oldcfg, key)) {
+                                if (rebinds) {
+                                        char f[300];
+                                        snprintf(f, sizeof(f), "config.%s", key);
+                                        kp_field_error(errors, f,
+                                                       "the address or the security settings "
+                                                       "change: give this secret again (the "
+                                                       "stored one is not sent elsewhere)");
+                                        continue;
+                                }
                                 v = json_object_get(oldcfg, key);
+                        }
                         json_object_set(cfg, key, v);
                 }
-                if (kp_kafka_config_validate(cfg, errstr, sizeof(errstr))) {
+                if (json_array_size(errors) == nerr &&
+                    kp_kafka_config_validate(cfg, errstr, sizeof(errstr))) {
                         char f[300];
                         /* errstr starts with the field: "config.<property>: ..." for one
                          * property, "config: ..." for a combination rd_kafka_new refuses */

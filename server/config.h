@@ -61,6 +61,13 @@
 /* Properties in one cluster `config` object, and the longest value of one. */
 #define KP_KAFKA_CONFIG_PROPS_MAX 256
 #define KP_KAFKA_CONFIG_VALUE_MAX 8192
+/* Client config (server/client_conf.c): a secret given as `${env:NAME}` may only name a
+ * variable with this prefix, so a client cannot read the rest of kplane's environment
+ * (KPLANE_API_TOKEN, cloud credentials); names are at most KP_CLIENT_ENV_NAME_MAX bytes. */
+#define KP_CLIENT_ENV_PREFIX   "KPLANE_SECRET_"
+#define KP_CLIENT_ENV_NAME_MAX 128
+/* Names KPLANE_CLIENT_CONFIG_ALLOW may add to the allow-list. */
+#define KP_CLIENT_ALLOW_MAX 64
 /* An embedded cluster keeps every partition in memory: cap what one may ask for. */
 #define KP_EMBEDDED_PARTITIONS_MAX 10000 /* per topic */
 #define KP_EMBEDDED_TOPICS_MAX     1000  /* per cluster */

@@ -1,26 +1,15 @@
 /* kafka.c — librdkafka helpers: config checks, quiet logs, bounded metadata and offset reads. */
 #include "kafka.h"
 
+#include "client_conf.h"
 #include "config.h"
 #include "err.h"
 #include "util.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-
-/* Properties kplane sets itself: a user value would break group membership, offset
- * commits or the cluster's address, so they are refused rather than overridden. */
-static const char *const kp_kafka_owned[] = {
-        "bootstrap.servers",
-        "metadata.broker.list", /* its alias */
-        "group.id",
-        "enable.auto.commit",
-        "auto.commit.enable", /* topic-level alias of enable.auto.commit */
-        "enable.auto.offset.store",
-};
 
 /* Facilities librdkafka uses for connection failures: they repeat at every retry
  * and the caller sees the failure as an error code anyway. AUTOCREATE warns, once per
@@ -42,51 +31,6 @@ void kp_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const cha
         fprintf(stderr, "kplane: librdkafka %s %s: %s\n", rk ? rd_kafka_name(rk) : "-", fac, buf);
 }
 
-/* @returns 1 when kplane owns property @p name. */
-static int kp_kafka_owned_prop(const char *name)
-{
-        size_t i;
-
-        if (!strncmp(name, "test.mock", 9))
-                return 1;
-        for (i = 0; i < sizeof(kp_kafka_owned) / sizeof(kp_kafka_owned[0]); i++)
-                if (!strcmp(name, kp_kafka_owned[i]))
-                        return 1;
-        return 0;
-}
-
-/* Writes a JSON scalar as librdkafka expects it ("true", "500", "0.25").
- * @returns 0, or -1 for null, objects and arrays. */
-static int kp_kafka_value_str(const json_t *v, char *buf, size_t size)
-{
-        double d;
-        int prec;
-
-        switch (json_typeof(v)) {
-        case JSON_STRING: snprintf(buf, size, "%s", json_string_value(v)); return 0;
-        case JSON_INTEGER:
-                snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                return 0;
-        case JSON_REAL:
-                d = json_real_value(v);
-                /* 500.0 must read as "500" for integer properties. */
-                if (d == floor(d) && fabs(d) < 1e15) {
-                        snprintf(buf, size, "%.0f", d);
-                        return 0;
-                }
-                /* The shortest form that reads back the same (0.1, not 0.1000000000001). */
-                for (prec = 15; prec <= 17; prec++) {
-                        snprintf(buf, size, "%.*g", prec, d);
-                        if (strtod(buf, NULL) == d)
-                                break;
-                }
-                return 0;
-        case JSON_TRUE: snprintf(buf, size, "true"); return 0;
-        case JSON_FALSE: snprintf(buf, size, "false"); return 0;
-        default: return -1;
-        }
-}
-
 /* Checks the shape of a whole config object (NULL is fine: no properties). */
 static int kp_kafka_config_shape(const json_t *config, char *errstr, size_t errstr_size)
 {
@@ -102,43 +46,39 @@ static int kp_kafka_config_shape(const json_t *config, char *errstr, size_t errs
         return 0;
 }
 
-/* Sets user property @p key = @p value on @p conf, refusing kplane's own properties and
- * non-scalar values. librdkafka judges the name and the value. */
+/* Cluster configs feed both kinds of client kplane makes, with the installed policy. */
+static const kp_client_conf_ctx_t kp_kafka_cluster_ctx = {KP_CLIENT_ANY, NULL};
+
+/* Sets user property @p key = @p value on @p conf: the allow-list first (kplane's own
+ * properties, code, commands, files, logging are refused, env references resolved), then
+ * librdkafka judges the value. */
 static int kp_kafka_prop_set(rd_kafka_conf_t *conf, const char *key, const json_t *value,
                              char *errstr, size_t errstr_size)
 {
         char val[KP_KAFKA_CONFIG_VALUE_MAX];
         char rderr[512];
+        int err, from_env;
 
-        if (!key[0]) {
-                snprintf(errstr, errstr_size, "config: empty property name");
-                return KP_ERR_INVALID;
+        err = kp_client_conf_value(key, value, &kp_kafka_cluster_ctx, val, sizeof(val), &from_env,
+                                   errstr, errstr_size);
+        if (!err && rd_kafka_conf_set(conf, key, val, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+                /* librdkafka's reason may quote the value: not one from the environment. */
+                if (from_env)
+                        snprintf(errstr, errstr_size,
+                                 "config.%s: librdkafka refused the value of the environment "
+                                 "variable it names",
+                                 key);
+                else
+                        snprintf(errstr, errstr_size, "config.%s: %s", key, rderr);
+                err = KP_ERR_INVALID;
         }
-        if (kp_kafka_owned_prop(key)) {
-                snprintf(errstr, errstr_size, "config.%s: set by kplane, not configurable%s", key,
-                         !strcmp(key, "bootstrap.servers") || !strcmp(key, "metadata.broker.list")
-                                 ? " (use bootstrap_servers)"
-                                 : "");
-                return KP_ERR_INVALID;
-        }
-        if (kp_kafka_value_str(value, val, sizeof(val)) == -1) {
-                snprintf(errstr, errstr_size, "config.%s: must be a string, number or boolean",
-                         key);
-                return KP_ERR_INVALID;
-        }
-        if (json_is_string(value) && strlen(json_string_value(value)) >= sizeof(val)) {
-                snprintf(errstr, errstr_size, "config.%s: value longer than %d bytes", key,
-                         KP_KAFKA_CONFIG_VALUE_MAX - 1);
-                return KP_ERR_INVALID;
-        }
-        if (rd_kafka_conf_set(conf, key, val, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "config.%s: %s", key, rderr);
-                return KP_ERR_INVALID;
-        }
-        return 0;
+        explicit_bzero(val, sizeof(val));
+        return err;
 }
 
-/* Sets every property of @p config on @p conf. Costs one rd_kafka_conf_set each. */
+/* Sets every property of @p config on @p conf, once all of them passed the allow-list
+ * (so a refused property never meets librdkafka, whatever its place in the object).
+ * Costs one rd_kafka_conf_set each. */
 static int kp_kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *config, char *errstr,
                                size_t errstr_size)
 {
@@ -150,6 +90,8 @@ static int kp_kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *config, char
                 return err;
         if (!config)
                 return 0;
+        if ((err = kp_client_conf_check(config, &kp_kafka_cluster_ctx, errstr, errstr_size)))
+                return err;
         json_object_foreach((json_t *)config, key, value)
         {
                 if ((err = kp_kafka_prop_set(conf, key, value, errstr, errstr_size)))
@@ -171,6 +113,9 @@ int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_s
                 return err;
         if (!config)
                 return 0;
+        /* The allow-list, for every property, before librdkafka sees any of them. */
+        if ((err = kp_client_conf_check(config, &kp_kafka_cluster_ctx, errstr, errstr_size)))
+                return err;
         /* A fresh conf per property: one property's value must not make another look
          * valid or invalid (librdkafka checks combinations only at rd_kafka_new). */
         json_object_foreach((json_t *)config, key, value)

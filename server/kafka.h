@@ -9,8 +9,10 @@
 
 /*
  * Validates @p config (a JSON object of librdkafka client properties; string, number or
- * boolean values; borrowed, may be NULL) with librdkafka itself: every property is set
- * on a fresh rd_kafka_conf_t, then the whole config is checked by building (and at once
+ * boolean values; borrowed, may be NULL): first every property against the allow-list of
+ * client_conf.h (for consumers and producers, with the installed policy), before
+ * librdkafka sees any; then with librdkafka itself: every property is set on a fresh
+ * rd_kafka_conf_t, then the whole config is checked by building (and at once
  * destroying, unconnected) the clients kplane makes from it: the consumer of
  * kp_kafka_consumer_conf_new and the short-lived producer of metadata reads. @returns 0,
  * or KP_ERR_INVALID with errstr naming the first bad property and librdkafka's reason
@@ -22,6 +24,11 @@
 int kp_kafka_config_validate(const json_t *config, char *errstr, size_t errstr_size);
 
 /*
+ * The builders below pass @p config through the same allow-list first (a config stored
+ * before a property was refused is refused when used), and give librdkafka the resolved
+ * values: file paths as realpath, `${env:KPLANE_SECRET_*}` references as the variable's
+ * value, read now.
+ *
  * Builds a client configuration: @p bootstrap, then @p config's properties, then
  * kplane's defaults for a short-lived admin/metadata client. @returns a new conf
  * (hand it to rd_kafka_new, which takes ownership) or NULL with errstr set.

@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "cli_plan.h"
+#include "client_conf.h"
 #include "breaker.h"
 #include "config.h"
 #include "demo.h"
@@ -127,6 +128,12 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane serve: unexpected argument %s\n", argv[optind]);
                 return 2;
         }
+        /* Which client properties clusters may set: read before any client is built. */
+        char perr[512];
+        if (kp_client_policy_install_from_env(perr, sizeof(perr))) {
+                fprintf(stderr, "kplane: %s\n", perr);
+                return 2;
+        }
 
         /* Signals are taken by sigwait in this thread only: block them before any
          * thread starts so every thread inherits the mask. */
@@ -200,6 +207,7 @@ out:
         kp_embedded_destroy(api.emb);
         kp_breaker_destroy(api.status_breaker);
         kp_store_close(api.store);
+        kp_client_policy_install(NULL);
         return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "client_conf.h"
 #include "config.h"
 #include "embedded.h"
 #include "err.h"
@@ -335,8 +336,11 @@ static void test_metadata_of_unknown_topic_is_an_error_and_does_not_create_it(vo
         fixture_t *f = *state;
         kp_kafka_metadata_t *md = NULL;
         char errstr[512];
-        /* A user asking for auto-creation must not get it either. */
+        /* A user asking for auto-creation must not get it either (not in the allow-list:
+         * an operator would have to add it). */
         json_t *config = parse("{\"allow.auto.create.topics\": true}");
+        kp_client_policy_install(
+                kp_client_policy_new("allow.auto.create.topics", NULL, errstr, sizeof(errstr)));
 
         assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, config, "ghost", 3000, &md, errstr,
                                                  sizeof(errstr)),
@@ -348,6 +352,7 @@ static void test_metadata_of_unknown_topic_is_an_error_and_does_not_create_it(vo
         assert_int_equal(kp_kafka_metadata_partitions(md, "ghost"), -1);
         kp_kafka_metadata_destroy(md);
         json_decref(config);
+        kp_client_policy_install(NULL);
 
         md = NULL;
         assert_int_equal(kp_kafka_metadata_fetch(f->bootstrap, NULL, NULL, 3000, &md, errstr,

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "client_conf.h"
 #include "err.h"
 #include "runtime.h"
 #include "util.h"
@@ -1077,6 +1078,9 @@ static void test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing(void *
 
 int main(void)
 {
+        char errstr[256];
+        /* The documents quiet librdkafka with log_level, which only an operator may allow. */
+        kp_client_policy_install(kp_client_policy_new("log_level", NULL, errstr, sizeof(errstr)));
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(
                         test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread),
@@ -1099,5 +1103,7 @@ int main(void)
         /* KP_TEST_FILTER=pattern runs only matching tests (cmocka glob). */
         if (getenv("KP_TEST_FILTER"))
                 cmocka_set_test_filter(getenv("KP_TEST_FILTER"));
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int rc = cmocka_run_group_tests(tests, NULL, NULL);
+        kp_client_policy_install(NULL);
+        return rc;
 }
