@@ -94,9 +94,11 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                 json_array_foreach(topics, i, t)
                         group_topic_check(api, t, i, errors, &unregistered, why, why_size);
         }
+        /* required (API.md gives it no default, openapi.json lists it as required): a
+         * group without one stored null where clients read an integer */
         json_t *par = json_object_get(body, "parallelism");
-        if (par && (!json_is_integer(par) || json_integer_value(par) < 1 ||
-                    json_integer_value(par) > KP_PARALLELISM_MAX))
+        if (!json_is_integer(par) || json_integer_value(par) < 1 ||
+            json_integer_value(par) > KP_PARALLELISM_MAX)
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *strat = json_object_get(body, "strategy");
         kp_strategy_t s;
@@ -124,7 +126,7 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
         kp_time_iso8601(now, sizeof(now));
         json_t *doc = json_pack(
                 "{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name, "topics", topics,
-                "parallelism", par ? json_incref(par) : json_null(), "strategy",
+                "parallelism", json_incref(par), "strategy",
                 strat ? json_string_value(strat) : "balanced", "rebalance",
                 reb ? json_is_true(reb) : 0, "start_offset",
                 so ? json_string_value(so) : "earliest", "sink",

@@ -407,19 +407,34 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 json_t *e;
                 if (w && !json_is_array(w))
                         kp_field_error(errors, "weights", "must be an array");
+                json_t *seen = json_object();
                 json_array_foreach(w, i, e)
                 {
-                        char f[64];
+                        char f[64], key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 32];
                         snprintf(f, sizeof(f), "weights[%zu]", i);
+                        double wv = json_number_value(json_object_get(e, "weight"));
                         if (!json_is_object(e) || !json_is_string(json_object_get(e, "cluster")) ||
                             !json_is_string(json_object_get(e, "topic")) ||
                             !json_is_integer(json_object_get(e, "partition")) ||
-                            !json_is_number(json_object_get(e, "weight")) ||
-                            json_number_value(json_object_get(e, "weight")) < 0)
+                            !json_is_number(json_object_get(e, "weight")) || !(wv >= 0) ||
+                            wv > KP_WEIGHT_MAX) {
                                 kp_field_error(errors, f,
                                                "must be {cluster, topic, partition, "
-                                               "weight >= 0}");
+                                               "weight 0..%g}",
+                                               KP_WEIGHT_MAX);
+                                continue;
+                        }
+                        /* a partition weighted twice is a mistake, not a choice of the last */
+                        snprintf(key, sizeof(key), "%s/%s/%lld",
+                                 json_string_value(json_object_get(e, "cluster")),
+                                 json_string_value(json_object_get(e, "topic")),
+                                 (long long)json_integer_value(json_object_get(e, "partition")));
+                        if (json_object_get(seen, key))
+                                kp_field_error(errors, f, "partition %s is weighted twice", key);
+                        else
+                                json_object_set_new(seen, key, json_true());
                 }
+                json_decref(seen);
         }
         if (json_array_size(errors)) {
                 kp_resp_problem_errors(resp, 400, errors, "invalid plan request");

@@ -108,6 +108,10 @@
 #define KP_FLINK_ADVICE_WORK 200000
 /* Sweep: parallelism values x strategies x partitions one sweep may compute. */
 #define KP_SWEEP_WORK_MAX 400000000LL
+/* Largest weight (messages/s or any load unit) of one partition: 1e308 summed to inf
+ * and the analysis (skew = max / mean) came out NaN, a 500. 1e12 x the 10M partitions a
+ * plan may hold stays far inside a double. */
+#define KP_WEIGHT_MAX 1e12
 /* kplane plan --batch: longest input line. */
 #define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 

@@ -206,8 +206,10 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
         }
         if (!(req->weights = malloc(P * sizeof(*req->weights))))
                 goto out;
+        /* NaN marks "not listed yet": a second entry for a partition is refused, not
+         * silently preferred; unlisted ones weigh 1 at the end */
         for (size_t i = 0; i < P; i++)
-                req->weights[i] = 1.0;
+                req->weights[i] = NAN;
         for (size_t i = 0; i < json_array_size(arr); i++) {
                 const json_t *e = json_array_get(arr, i);
                 if (!json_is_object(e)) {
@@ -245,15 +247,26 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
                         t = -1;
                 }
                 if (!json_is_number(jw) || !isfinite(json_number_value(jw)) ||
-                    json_number_value(jw) < 0) {
+                    json_number_value(jw) < 0 || json_number_value(jw) > KP_WEIGHT_MAX) {
                         snprintf(f, sizeof(f), "weights[%zu].weight", i);
-                        field_err(errors, f, "must be a number >= 0");
+                        field_err(errors, f, "must be a number >= 0 and at most %g", KP_WEIGHT_MAX);
                         t = -1;
                 }
-                if (t >= 0)
-                        req->weights[offset[t] + (size_t)json_integer_value(jp)] =
-                                json_number_value(jw);
+                if (t < 0)
+                        continue;
+                double *w = &req->weights[offset[t] + (size_t)json_integer_value(jp)];
+                if (!isnan(*w)) {
+                        snprintf(f, sizeof(f), "weights[%zu]", i);
+                        field_err(errors, f, "partition %d of %s/%s is weighted twice",
+                                  (int)json_integer_value(jp), req->topics[t].cluster,
+                                  req->topics[t].topic);
+                        continue;
+                }
+                *w = json_number_value(jw);
         }
+        for (size_t i = 0; i < P; i++)
+                if (isnan(req->weights[i]))
+                        req->weights[i] = 1.0;
         err = 0;
 out:
         free(k);

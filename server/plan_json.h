@@ -14,7 +14,8 @@
  *  "weights": [{"cluster", "topic", "partition", "weight"}], "rebalance"}.
  * Required: topics (1 or more, each (cluster, topic) once) and parallelism. Optional:
  * cluster (default "default"), strategy (default "balanced"), weights (partitions not
- * listed weigh 1; the last entry for a partition wins), rebalance (default false).
+ * listed weigh 1; each 0..KP_WEIGHT_MAX, a partition at most once), rebalance (default
+ * false).
  * Embedded: kp_plan_request_parse() fills it, kp_plan_request_cleanup() frees what it
  * owns. input.topics and input.weights point into memory the request owns, valid
  * until cleanup; input.previous_owner is NULL (the caller may set it).

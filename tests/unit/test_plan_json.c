@@ -165,6 +165,25 @@ static void test_whatif_weights_are_checked_against_topics(void **state)
         json_decref(body);
 }
 
+static void test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry(void **state)
+{
+        (void)state;
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                     " \"parallelism\": 2, \"strategy\": \"weighted\", \"weights\": ["
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 0, \"weight\": 1e308},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 2},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 3}]}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "weights[0].weight", "at most 1e+12"));
+        assert_true(has_error(errors, "weights[2]", "weighted twice"));
+        assert_int_equal(json_array_size(errors), 2);
+        json_decref(errors);
+        json_decref(body);
+}
+
 static void test_sweep_request_defaults_and_limits(void **state)
 {
         (void)state;
@@ -409,6 +428,7 @@ int main(void)
                 cmocka_unit_test(test_whatif_validation_names_each_field),
                 cmocka_unit_test(test_whatif_refuses_duplicate_topics),
                 cmocka_unit_test(test_whatif_weights_are_checked_against_topics),
+                cmocka_unit_test(test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry),
                 cmocka_unit_test(test_sweep_request_defaults_and_limits),
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
                 cmocka_unit_test(test_plan_json_writer_matches_jansson_byte_for_byte),
