@@ -510,6 +510,19 @@ void kp_h_plan_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp
         resp->body_len = len;
 }
 
+/*
+ * A request of more than KP_PLAN_OFFLOAD_WORK partition-steps asks to be called again in
+ * the HTTP layer's CPU pool, so no MHD thread (and no GET queued behind it) waits for the
+ * planner. @returns 1 when it asked (the handler returns without answering).
+ */
+static int offload_heavy(const kp_http_req_t *req, kp_http_resp_t *resp, int64_t work)
+{
+        if (req->offloaded || work <= KP_PLAN_OFFLOAD_WORK)
+                return 0;
+        resp->offload = KP_HTTP_OFFLOAD_CPU;
+        return 1;
+}
+
 void kp_h_whatif(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
@@ -529,6 +542,12 @@ void kp_h_whatif(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, 
                 goto out;
         }
         parsed = 1;
+        if (kp_plan_request_check_work(&pr, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 422, "%s", errstr);
+                goto out;
+        }
+        if (offload_heavy(req, resp, kp_plan_request_work(&pr)))
+                goto out;
         plan = kp_planner_plan(&pr.input, errstr, sizeof(errstr));
         if (!plan) {
                 kp_resp_problem(resp, 422, "%s", errstr);
@@ -570,6 +589,12 @@ void kp_h_sweep(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, c
                 goto out;
         }
         parsed = 1;
+        if (kp_sweep_request_check_work(&sr, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 422, "%s", errstr);
+                goto out;
+        }
+        if (offload_heavy(req, resp, kp_sweep_request_work(&sr)))
+                goto out;
         items = json_array();
         for (int32_t t = sr.from; t <= sr.to; t++) {
                 for (size_t k = 0; k < sr.strategy_cnt; k++) {
