@@ -70,6 +70,22 @@ static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *
         }
 }
 
+/* kp_sink_validate() starts its message with the field ("sink.path: must be ..."): that
+ * becomes the error's field, so clients see which part of the sink is wrong. */
+static void sink_field_error(json_t *errors, const char *errstr)
+{
+        const char *colon = strstr(errstr, ": ");
+        char field[64];
+        if (!strncmp(errstr, "sink", 4) && colon && (size_t)(colon - errstr) < sizeof(field) &&
+            !memchr(errstr, ' ', (size_t)(colon - errstr))) {
+                memcpy(field, errstr, (size_t)(colon - errstr));
+                field[colon - errstr] = '\0';
+                kp_field_error(errors, field, "%s", colon + 2);
+        } else {
+                kp_field_error(errors, "sink", "%s", errstr);
+        }
+}
+
 /*
  * Validates a group body (create when @p path_name is NULL). Defaults are filled in.
  * @returns the doc to store or NULL; *statusp = 400 (errors) or 422 (unregistered).
@@ -113,9 +129,8 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                                            strcmp(json_string_value(so), "latest"))))
                 kp_field_error(errors, "start_offset", "must be \"earliest\" or \"latest\"");
         json_t *sink = json_object_get(body, "sink");
-        if (sink && kp_sink_validate(sink, errstr, sizeof(errstr))) {
-                kp_field_error(errors, "sink", "%s", errstr);
-        }
+        if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
+                sink_field_error(errors, errstr);
         if (json_array_size(errors))
                 return NULL;
         if (unregistered) {

@@ -24,6 +24,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "runtime.h"
+#include "sink.h"
 #include "store.h"
 
 static void usage(FILE *out)
@@ -39,6 +40,8 @@ static void usage(FILE *out)
                 "      --db      KPLANE_DB       SQLite database (default %s)\n"
                 "      --demo    KPLANE_DEMO=1   three embedded clusters, a group, a stream\n"
                 "                KPLANE_API_TOKEN             require Bearer auth on /api/v1\n"
+                "                KPLANE_SINK_DIR              file sinks' directory (default %s)\n"
+                "                KPLANE_MAX_TASKS             running tasks of all groups (default %d)\n"
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
                 "                KPLANE_HTTP_THREADS          HTTP worker threads (default: one\n"
                 "                                             per CPU, at least 2)\n"
@@ -49,7 +52,8 @@ static void usage(FILE *out)
                 "  kplane healthcheck\n"
                 "      Exits 0 when the server at KPLANE_LISTEN answers /livez (for containers).\n"
                 "  kplane --version | --help\n",
-                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_DISCOVERY_INTERVAL_S);
+                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT, KP_MAX_TASKS_DEFAULT,
+                KP_DISCOVERY_INTERVAL_S);
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -127,6 +131,12 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane serve: unexpected argument %s\n", argv[optind]);
                 return 2;
         }
+        char *end;
+        long max_tasks = strtol(env_or("KPLANE_MAX_TASKS", "0"), &end, 10);
+        if (*end || max_tasks < 0 || max_tasks > 100000000) {
+                fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
+                return 2;
+        }
 
         /* Signals are taken by sigwait in this thread only: block them before any
          * thread starts so every thread inherits the mask. */
@@ -140,6 +150,10 @@ static int serve_main(int argc, char **argv)
         char errstr[512];
         int rc = 1;
         kp_api_t api = {.metadata_timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS};
+        if (kp_sink_dir_set(env_or("KPLANE_SINK_DIR", KP_SINK_DIR_DEFAULT))) {
+                fprintf(stderr, "kplane: KPLANE_SINK_DIR is too long\n");
+                return 2;
+        }
         kp_http_t *http = NULL;
         kp_demo_t *d = NULL;
         api.store = kp_store_open(db, errstr, sizeof(errstr));
@@ -154,6 +168,7 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: cannot start: %s\n", errstr);
                 goto out;
         }
+        kp_runtime_set_max_tasks(api.rt, (int)max_tasks); /* 0: the default */
         embedded_restore(&api);
         kp_http_opts_t hopts = {.listen = listen,
                                 .api_token = getenv("KPLANE_API_TOKEN"),
