@@ -53,6 +53,11 @@
 /* How long a write waits for another process's write lock before giving up with
  * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
 #define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Listening beyond loopback with no KPLANE_API_TOKEN, kplane generates a token of this
+ * many random bytes (getrandom) and keeps it, hex, in this file of the database's
+ * directory (0600): a public address is never open by accident. */
+#define KP_TOKEN_FILE  "api-token"
+#define KP_TOKEN_BYTES 32
 
 /* kafka / embedded (appended by the kafka+embedded engineer) */
 /* librdkafka log lines above this syslog level (4 = LOG_WARNING) are dropped;

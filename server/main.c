@@ -26,6 +26,7 @@
 #include "runtime.h"
 #include "sink.h"
 #include "store.h"
+#include "token.h"
 
 static void usage(FILE *out)
 {
@@ -39,7 +40,11 @@ static void usage(FILE *out)
                 "                                picks a free one, printed on stdout)\n"
                 "      --db      KPLANE_DB       SQLite database (default %s)\n"
                 "      --demo    KPLANE_DEMO=1   three embedded clusters, a group, a stream\n"
-                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1\n"
+                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1 (beyond\n"
+                "                                             loopback one is generated when unset,\n"
+                "                                             kept in api-token by the database)\n"
+                "                KPLANE_INSECURE=1            with KPLANE_API_TOKEN= (empty): run open\n"
+                "                                             on a public address\n"
                 "                KPLANE_SINK_DIR              file sinks' directory (default %s)\n"
                 "                KPLANE_MAX_TASKS             running tasks of all groups (default %d)\n"
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
@@ -156,6 +161,7 @@ static int serve_main(int argc, char **argv)
         }
         kp_http_t *http = NULL;
         kp_demo_t *d = NULL;
+        char *token = NULL;
         api.store = kp_store_open(db, errstr, sizeof(errstr));
         if (!api.store) {
                 fprintf(stderr, "kplane: cannot open database %s: %s\n", db, errstr);
@@ -170,8 +176,12 @@ static int serve_main(int argc, char **argv)
         }
         kp_runtime_set_max_tasks(api.rt, (int)max_tasks); /* 0: the default */
         embedded_restore(&api);
+        if (kp_token_resolve(listen, db, &token, errstr, sizeof(errstr))) {
+                fprintf(stderr, "kplane: %s\n", errstr);
+                goto out;
+        }
         kp_http_opts_t hopts = {.listen = listen,
-                                .api_token = getenv("KPLANE_API_TOKEN"),
+                                .api_token = token,
                                 .threads = http_threads > 0 && http_threads <= KP_HTTP_THREADS_MAX
                                                    ? (unsigned)http_threads
                                                    : 0,
@@ -215,6 +225,7 @@ out:
         kp_embedded_destroy(api.emb);
         kp_breaker_destroy(api.status_breaker);
         kp_store_close(api.store);
+        free(token);
         return rc;
 }
 
