@@ -281,7 +281,10 @@ void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
         if (embedded) {
                 int err = embedded_start(api, doc, errstr, sizeof(errstr));
                 if (err) {
-                        kp_resp_problem(resp, err == KP_ERR_INVALID ? 400 : 503,
+                        kp_resp_problem(resp,
+                                        err == KP_ERR_INVALID          ? 400
+                                        : err == KP_ERR_UNPROCESSABLE ? 422
+                                                                       : 503,
                                         "cannot start embedded cluster %s: %s", name, errstr);
                         goto out;
                 }
@@ -332,8 +335,10 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         json_t *new_emb = json_object_get(doc, "embedded");
         int restart = json_is_object(new_emb) &&
                       (!json_is_object(old_emb) || !json_equal(old_emb, new_emb));
-        if (restart && embedded_start(api, doc, errstr, sizeof(errstr))) {
-                kp_resp_problem(resp, 503, "cannot start embedded cluster %s: %s", p[0], errstr);
+        int serr = restart ? embedded_start(api, doc, errstr, sizeof(errstr)) : 0;
+        if (serr) {
+                kp_resp_problem(resp, serr == KP_ERR_UNPROCESSABLE ? 422 : 503,
+                                "cannot start embedded cluster %s: %s", p[0], errstr);
                 goto out;
         }
         if (json_is_object(old_emb) && !json_is_object(new_emb))

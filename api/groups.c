@@ -70,6 +70,22 @@ static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *
         }
 }
 
+/* kp_sink_validate() starts its message with the field ("sink.path: must be ..."): that
+ * becomes the error's field, so clients see which part of the sink is wrong. */
+static void sink_field_error(json_t *errors, const char *errstr)
+{
+        const char *colon = strstr(errstr, ": ");
+        char field[64];
+        if (!strncmp(errstr, "sink", 4) && colon && (size_t)(colon - errstr) < sizeof(field) &&
+            !memchr(errstr, ' ', (size_t)(colon - errstr))) {
+                memcpy(field, errstr, (size_t)(colon - errstr));
+                field[colon - errstr] = '\0';
+                kp_field_error(errors, field, "%s", colon + 2);
+        } else {
+                kp_field_error(errors, "sink", "%s", errstr);
+        }
+}
+
 /*
  * Validates a group body (create when @p path_name is NULL). Defaults are filled in.
  * @returns the doc to store or NULL; *statusp = 400 (errors) or 422 (unregistered).
@@ -94,9 +110,11 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                 json_array_foreach(topics, i, t)
                         group_topic_check(api, t, i, errors, &unregistered, why, why_size);
         }
+        /* required (API.md gives it no default, openapi.json lists it as required): a
+         * group without one stored null where clients read an integer */
         json_t *par = json_object_get(body, "parallelism");
-        if (par && (!json_is_integer(par) || json_integer_value(par) < 1 ||
-                    json_integer_value(par) > KP_PARALLELISM_MAX))
+        if (!json_is_integer(par) || json_integer_value(par) < 1 ||
+            json_integer_value(par) > KP_PARALLELISM_MAX)
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *strat = json_object_get(body, "strategy");
         kp_strategy_t s;
@@ -111,9 +129,8 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
                                            strcmp(json_string_value(so), "latest"))))
                 kp_field_error(errors, "start_offset", "must be \"earliest\" or \"latest\"");
         json_t *sink = json_object_get(body, "sink");
-        if (sink && kp_sink_validate(sink, errstr, sizeof(errstr))) {
-                kp_field_error(errors, "sink", "%s", errstr);
-        }
+        if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
+                sink_field_error(errors, errstr);
         if (json_array_size(errors))
                 return NULL;
         if (unregistered) {
@@ -124,7 +141,7 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
         kp_time_iso8601(now, sizeof(now));
         json_t *doc = json_pack(
                 "{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name, "topics", topics,
-                "parallelism", par ? json_incref(par) : json_null(), "strategy",
+                "parallelism", json_incref(par), "strategy",
                 strat ? json_string_value(strat) : "balanced", "rebalance",
                 reb ? json_is_true(reb) : 0, "start_offset",
                 so ? json_string_value(so) : "earliest", "sink",

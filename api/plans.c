@@ -407,19 +407,34 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 json_t *e;
                 if (w && !json_is_array(w))
                         kp_field_error(errors, "weights", "must be an array");
+                json_t *seen = json_object();
                 json_array_foreach(w, i, e)
                 {
-                        char f[64];
+                        char f[64], key[KP_NAME_MAX + KP_TOPIC_NAME_MAX + 32];
                         snprintf(f, sizeof(f), "weights[%zu]", i);
+                        double wv = json_number_value(json_object_get(e, "weight"));
                         if (!json_is_object(e) || !json_is_string(json_object_get(e, "cluster")) ||
                             !json_is_string(json_object_get(e, "topic")) ||
                             !json_is_integer(json_object_get(e, "partition")) ||
-                            !json_is_number(json_object_get(e, "weight")) ||
-                            json_number_value(json_object_get(e, "weight")) < 0)
+                            !json_is_number(json_object_get(e, "weight")) || !(wv >= 0) ||
+                            wv > KP_WEIGHT_MAX) {
                                 kp_field_error(errors, f,
                                                "must be {cluster, topic, partition, "
-                                               "weight >= 0}");
+                                               "weight 0..%g}",
+                                               KP_WEIGHT_MAX);
+                                continue;
+                        }
+                        /* a partition weighted twice is a mistake, not a choice of the last */
+                        snprintf(key, sizeof(key), "%s/%s/%lld",
+                                 json_string_value(json_object_get(e, "cluster")),
+                                 json_string_value(json_object_get(e, "topic")),
+                                 (long long)json_integer_value(json_object_get(e, "partition")));
+                        if (json_object_get(seen, key))
+                                kp_field_error(errors, f, "partition %s is weighted twice", key);
+                        else
+                                json_object_set_new(seen, key, json_true());
                 }
+                json_decref(seen);
         }
         if (json_array_size(errors)) {
                 kp_resp_problem_errors(resp, 400, errors, "invalid plan request");
@@ -495,6 +510,19 @@ void kp_h_plan_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp
         resp->body_len = len;
 }
 
+/*
+ * A request of more than KP_PLAN_OFFLOAD_WORK partition-steps asks to be called again in
+ * the HTTP layer's CPU pool, so no MHD thread (and no GET queued behind it) waits for the
+ * planner. @returns 1 when it asked (the handler returns without answering).
+ */
+static int offload_heavy(const kp_http_req_t *req, kp_http_resp_t *resp, int64_t work)
+{
+        if (req->offloaded || work <= KP_PLAN_OFFLOAD_WORK)
+                return 0;
+        resp->offload = KP_HTTP_OFFLOAD_CPU;
+        return 1;
+}
+
 void kp_h_whatif(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
@@ -514,6 +542,12 @@ void kp_h_whatif(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, 
                 goto out;
         }
         parsed = 1;
+        if (kp_plan_request_check_work(&pr, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 422, "%s", errstr);
+                goto out;
+        }
+        if (offload_heavy(req, resp, kp_plan_request_work(&pr)))
+                goto out;
         plan = kp_planner_plan(&pr.input, errstr, sizeof(errstr));
         if (!plan) {
                 kp_resp_problem(resp, 422, "%s", errstr);
@@ -555,6 +589,12 @@ void kp_h_sweep(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, c
                 goto out;
         }
         parsed = 1;
+        if (kp_sweep_request_check_work(&sr, errstr, sizeof(errstr))) {
+                kp_resp_problem(resp, 422, "%s", errstr);
+                goto out;
+        }
+        if (offload_heavy(req, resp, kp_sweep_request_work(&sr)))
+                goto out;
         items = json_array();
         for (int32_t t = sr.from; t <= sr.to; t++) {
                 for (size_t k = 0; k < sr.strategy_cnt; k++) {

@@ -1,11 +1,15 @@
 /* store_pool.c — a pool of SQLite connections with cached statements and transactions. */
 #include "store_pool.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "err.h"
@@ -150,6 +154,37 @@ static void conn_close(kp_store_conn_t *conn)
         memset(conn, 0, sizeof(*conn));
 }
 
+/*
+ * The database holds cluster passwords in clear: it and its -wal/-shm files are the
+ * owner's only (0600). SQLite creates -wal/-shm with the database file's mode, so the
+ * file is created 0600 before SQLite first opens it, and files an older kplane left
+ * 0644 are narrowed. ":memory:" and "file:" URIs are left to SQLite. Costs a few
+ * syscalls at open.
+ */
+static int db_files_private(const char *path, char *errstr, size_t errstr_size)
+{
+        static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+        char p[4096];
+        if (!strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+                return 0;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                kp_store_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                return KP_ERR_INTERNAL;
+        }
+        close(fd);
+        for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+                if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
+                        continue;
+                if (chmod(p, 0600) && errno != ENOENT) {
+                        kp_store_errf(errstr, errstr_size, "chmod 0600 %s: %s", p,
+                                      strerror(errno));
+                        return KP_ERR_INTERNAL;
+                }
+        }
+        return 0;
+}
+
 kp_store_pool_t *kp_store_pool_new(const char *path, size_t size, const char *const *sqls,
                                    size_t nsql, char *errstr, size_t errstr_size)
 {
@@ -163,6 +198,8 @@ kp_store_pool_t *kp_store_pool_new(const char *path, size_t size, const char *co
                 kp_store_errf(errstr, errstr_size, "libsqlite3 was built single-threaded");
                 return NULL;
         }
+        if (db_files_private(path, errstr, errstr_size))
+                return NULL;
         pool = calloc(1, sizeof(*pool));
         if (!pool || !(pool->conns = calloc(size, sizeof(*pool->conns)))) {
                 free(pool);

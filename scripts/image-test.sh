@@ -286,9 +286,17 @@ wait_livez() {
         return 1
 }
 
-# http METHOD PATH [BODY]: prints the status code; the body goes to $WORK/body.
+# The image listens on 0.0.0.0 with no KPLANE_API_TOKEN: kplane generates a token on its
+# first start and keeps it beside the database, on the volume; read from there.
+TOKEN=""
+TOKEN_FILE="$DATA/$(dirname "${DB#/data/}")/api-token"
+read_token() { TOKEN=$(cat "$TOKEN_FILE" 2>/dev/null); }
+
+# http METHOD PATH [BODY]: prints the status code; the body goes to $WORK/body. Sends the
+# token when one is known.
 http() {
         local args=(-sS -o "$WORK/body" -w '%{http_code}' --max-time 10 -X "$1")
+        [ -n "$TOKEN" ] && args+=(-H "Authorization: Bearer $TOKEN")
         [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data "$3")
         curl "${args[@]}" "$BASE_URL$2" 2>/dev/null || true
 }
@@ -312,6 +320,13 @@ if wait_livez; then
                 show_log "$WORK/health.log"
         fi
         check "GET /readyz answers 200" test "$(http GET /readyz)" = 200
+        check "without a token, /api/v1 answers 401 on the public address" \
+                test "$(http GET /api/v1/clusters)" = 401
+        read_token
+        check "a generated API token is kept on the volume ($TOKEN_FILE), mode 600" \
+                bash -c '[ -s "$1" ] && [ "$(stat -c %a "$1")" = 600 ]' _ "$TOKEN_FILE"
+        check "the generated token is printed once, on this first start" grep -q "API token: $TOKEN" "$WORK/run1.log"
+        check "the database is mode 600" bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$DATA/${DB#/data/}"
         check "the database is created under /data ($DB), owned by the image user" \
                 bash -c '[ -s "$1" ] && [ "$(stat -c %u "$1")" = "$2" ]' _ "$DATA/${DB#/data/}" "$RUN_UID"
         code=$(http POST /api/v1/clusters \
@@ -337,6 +352,9 @@ fi
 start_server "$WORK/run2.log" --demo
 if wait_livez; then
         ok "restarted on the same volume: /livez answers"
+        read_token
+        check "the restart keeps the token and does not print it again" \
+                bash -c '[ -n "$1" ] && ! grep -q "$1" "$2"' _ "$TOKEN" "$WORK/run2.log"
         check "restart keeps the data (cluster image-test still there)" \
                 test "$(http GET /api/v1/clusters/image-test)" = 200
         # The demo seeds clusters and a group in the background: wait for its plan.

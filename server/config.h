@@ -53,6 +53,11 @@
 /* How long a write waits for another process's write lock before giving up with
  * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
 #define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Listening beyond loopback with no KPLANE_API_TOKEN, kplane generates a token of this
+ * many random bytes (getrandom) and keeps it, hex, in this file of the database's
+ * directory (0600): a public address is never open by accident. */
+#define KP_TOKEN_FILE  "api-token"
+#define KP_TOKEN_BYTES 32
 
 /* kafka / embedded (appended by the kafka+embedded engineer) */
 /* librdkafka log lines above this syslog level (4 = LOG_WARNING) are dropped;
@@ -73,6 +78,13 @@
 #define KP_EMBEDDED_TOPICS_MAX     1000  /* per cluster */
 /* Embedded clusters stopped side by side at shutdown (each takes ~1 s). */
 #define KP_EMBEDDED_STOP_PARALLEL 32
+/* Partitions of one embedded cluster, and of all of them in the process: the mock keeps
+ * every partition (3 replicas) in memory, ~250 bytes each: 10 topics x 10,000 measured
+ * 25 MB and 0.02 s of CPU, so the process's 200k stay ~50 MB (1,000 x 10,000 took
+ * 2.36 GB before). Creation's wall time is the mock's per-topic round trips (40-300 ms a
+ * topic on a loaded box, not CPU), bounded by KP_EMBEDDED_TOPICS_MAX. */
+#define KP_EMBEDDED_CLUSTER_PARTITIONS_MAX 100000
+#define KP_EMBEDDED_PROCESS_PARTITIONS_MAX 200000
 
 /* Runtime (consumer tasks) */
 /* Worker threads per (group, cluster): they serve every task of the group on that
@@ -100,6 +112,14 @@
 #define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
 /* File sink: bytes buffered per task before write(2). */
 #define KP_SINK_FILE_BUFFER (64 * 1024)
+/* File sinks live under this directory (KPLANE_SINK_DIR): a sink's path is relative to
+ * it and may not leave it (no "/...", no "..", no symlink followed). */
+#define KP_SINK_DIR_DEFAULT "./sinks"
+/* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
+ * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
+ * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer
+ * once it writes: 10,000 is ~100 MB idle, ~750 MB with every file sink busy. */
+#define KP_MAX_TASKS_DEFAULT 10000
 
 /* Planner (appended by the planner engineer) */
 /* weighted + previous plan: a partition keeps its owner while the owner's load stays
@@ -113,8 +133,33 @@
 /* Flink advice: total topic-steps the search for an even parallelism may spend (each
  * candidate parallelism costs about one step per topic), so a what-if stays fast. */
 #define KP_FLINK_ADVICE_WORK 200000
-/* Sweep: parallelism values x strategies x partitions one sweep may compute. */
+/* Sweep: partition-steps one sweep may compute (kp_sweep_request_work: per strategy the
+ * sum of P + T over the range, so parallelism x range counts; weighted counted
+ * KP_SWEEP_WEIGHTED_COST times). Measured at the limit on a shared 2-core box (curl
+ * against kplane serve, server CPU from /proc): 1M partitions x T 1..399 took 0.36 s
+ * (balanced), 0.47 s (flink, roundrobin), 0.93 s (range, the dearest), 17 MB peak RSS;
+ * 1 partition x T 96001..100000 (the tasks are the work) 0.51 s. Before, a weighted
+ * sweep of 100k partitions x 1..4000 passed and took 42 s. */
 #define KP_SWEEP_WORK_MAX 400000000LL
+/* What-if and sweep: partitions in all topics of one request (422 above). A what-if at
+ * the limit (1M partitions, T 100000) measured 0.06 s (balanced, flink, range,
+ * roundrobin) to 0.37 s (weighted with 15k weights, a full 1 MiB body) of CPU, a 51 MB
+ * answer and 95 MB peak RSS; 10M (the old bound) answered 456 MB and peaked at 619 MB. */
+#define KP_WHATIF_PARTITIONS_MAX 1000000
+/* A weighted partition-step costs this many of the others (LPT with a heap, then moves):
+ * 100k partitions x 1..100 took 0.57 s weighted against 0.01-0.03 s for the others, and
+ * 57-120 ns a partition-step at T ~4000 with 15k weights against ~2.5 ns for range. At
+ * 64 the dearest weighted sweep admitted (100k partitions x T 3941..4000, 15k weights)
+ * measured 1.52 s of CPU and 26 MB peak RSS. */
+#define KP_SWEEP_WEIGHTED_COST 64
+/* A what-if or sweep of more partition-steps than this leaves the MHD threads for the
+ * HTTP layer's CPU pool (resp->offload): a 50k-partition what-if is ~3 ms with its answer
+ * (60 ns a partition measured at 1M), about what a GET queued behind it may wait. */
+#define KP_PLAN_OFFLOAD_WORK 50000
+/* Largest weight (messages/s or any load unit) of one partition: 1e308 summed to inf
+ * and the analysis (skew = max / mean) came out NaN, a 500. 1e12 x the 10M partitions a
+ * plan may hold stays far inside a double. */
+#define KP_WEIGHT_MAX 1e12
 /* kplane plan --batch: longest input line. */
 #define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 

@@ -26,12 +26,15 @@ typedef struct kp_embedded_cluster {
         rd_kafka_mock_cluster_t *mcluster;
         char *bootstrap;
         int brokers;
+        long partitions; /* of all its topics, under the registry's lock */
         struct kp_embedded_cluster *next;
 } kp_embedded_cluster_t;
 
 struct kp_embedded {
-        pthread_mutex_t lock; /* guards clusters */
+        pthread_mutex_t lock; /* guards clusters and partitions */
         kp_embedded_cluster_t *clusters;
+        /* partitions of every cluster, plus those reserved by starts under way */
+        long partitions;
 };
 
 kp_embedded_t *kp_embedded_new(void)
@@ -115,12 +118,41 @@ static int kp_embedded_topic_check(const char *topic, json_int_t partitions, cha
         return 0;
 }
 
-/* Validates the "topics" array of kp_embedded_start() before anything is started. */
-static int kp_embedded_topics_check(const json_t *topics, char *errstr, size_t errstr_size)
+/*
+ * Takes @p add partitions out of the process's embedded budget for cluster @p name, that
+ * holds @p has already (0 when new) and gives back @p freed (a cluster it replaces).
+ * Caller holds emb->lock. @returns 0 or KP_ERR_UNPROCESSABLE naming the limit.
+ */
+static int kp_embedded_reserve_locked(kp_embedded_t *emb, const char *name, long has, long add,
+                                      long freed, char *errstr, size_t errstr_size)
+{
+        if (has + add > KP_EMBEDDED_CLUSTER_PARTITIONS_MAX) {
+                snprintf(errstr, errstr_size,
+                         "embedded cluster %s would hold %ld partitions: over the limit of %d "
+                         "per embedded cluster",
+                         name, has + add, KP_EMBEDDED_CLUSTER_PARTITIONS_MAX);
+                return KP_ERR_UNPROCESSABLE;
+        }
+        if (emb->partitions - freed + add > KP_EMBEDDED_PROCESS_PARTITIONS_MAX) {
+                snprintf(errstr, errstr_size,
+                         "embedded clusters would hold %ld partitions in all: over the limit of "
+                         "%d per process",
+                         emb->partitions - freed + add, KP_EMBEDDED_PROCESS_PARTITIONS_MAX);
+                return KP_ERR_UNPROCESSABLE;
+        }
+        emb->partitions += add;
+        return 0;
+}
+
+/* Validates the "topics" array of kp_embedded_start() before anything is started;
+ * *totalp = their partitions. */
+static int kp_embedded_topics_check(const json_t *topics, long *totalp, char *errstr,
+                                    size_t errstr_size)
 {
         size_t i, j;
         int err;
 
+        *totalp = 0;
         if (!topics)
                 return 0;
         if (!json_is_array(topics)) {
@@ -145,6 +177,7 @@ static int kp_embedded_topics_check(const json_t *topics, char *errstr, size_t e
                                               errstr, errstr_size);
                 if (err)
                         return err;
+                *totalp += (long)json_integer_value(parts);
                 for (j = 0; j < i; j++) {
                         const json_t *other = json_object_get(json_array_get(topics, j), "name");
                         if (!strcmp(json_string_value(other), json_string_value(name))) {
@@ -252,6 +285,7 @@ int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const j
 {
         kp_embedded_cluster_t *c, *old;
         char *bootstrap = NULL;
+        long total = 0;
         int err;
 
         if (bootstrapp)
@@ -264,21 +298,38 @@ int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const j
                 snprintf(errstr, errstr_size, "brokers: must be 1..%d", KP_EMBEDDED_BROKERS_MAX);
                 return KP_ERR_INVALID;
         }
-        if ((err = kp_embedded_topics_check(topics, errstr, errstr_size)))
+        if ((err = kp_embedded_topics_check(topics, &total, errstr, errstr_size)))
+                return err;
+        /* The budget is taken before the mock exists (creating one is what costs), the
+         * cluster it replaces counted as gone. */
+        pthread_mutex_lock(&emb->lock);
+        old = kp_embedded_find(emb, name);
+        err = kp_embedded_reserve_locked(emb, name, 0, total, old ? old->partitions : 0, errstr,
+                                         errstr_size);
+        pthread_mutex_unlock(&emb->lock);
+        if (err)
                 return err;
 
         /* Started outside the lock: it binds sockets and spawns a thread. */
         c = kp_embedded_cluster_new(name, brokers, topics, errstr, errstr_size);
-        if (!c)
-                return KP_ERR_INTERNAL;
-        if (bootstrapp && !(bootstrap = strdup(c->bootstrap))) {
+        if (c && bootstrapp && !(bootstrap = strdup(c->bootstrap))) {
                 kp_embedded_cluster_destroy(c);
+                c = NULL;
                 snprintf(errstr, errstr_size, "out of memory");
-                return KP_ERR_NOMEM;
+                err = KP_ERR_NOMEM;
         }
+        if (!c) {
+                pthread_mutex_lock(&emb->lock);
+                emb->partitions -= total;
+                pthread_mutex_unlock(&emb->lock);
+                return err ? err : KP_ERR_INTERNAL;
+        }
+        c->partitions = total;
 
         pthread_mutex_lock(&emb->lock);
         old = kp_embedded_unlink(emb, name);
+        if (old)
+                emb->partitions -= old->partitions;
         c->next = emb->clusters;
         emb->clusters = c;
         pthread_mutex_unlock(&emb->lock);
@@ -305,10 +356,19 @@ int kp_embedded_topic_create(kp_embedded_t *emb, const char *name, const char *t
                 snprintf(errstr, errstr_size, "embedded cluster %s: not running", name);
                 return KP_ERR_NOT_FOUND;
         }
+        if ((err = kp_embedded_reserve_locked(emb, name, c->partitions, partitions, 0, errstr,
+                                              errstr_size))) {
+                pthread_mutex_unlock(&emb->lock);
+                return err;
+        }
         /* Under the lock so the cluster cannot be stopped meanwhile; the call is one
          * round trip to the mock's thread. */
         rerr = rd_kafka_mock_topic_create(c->mcluster, topic, partitions,
                                           kp_embedded_replication(c->brokers));
+        if (rerr)
+                emb->partitions -= partitions;
+        else
+                c->partitions += partitions;
         pthread_mutex_unlock(&emb->lock);
 
         if (rerr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -328,6 +388,8 @@ int kp_embedded_stop(kp_embedded_t *emb, const char *name)
 
         pthread_mutex_lock(&emb->lock);
         c = kp_embedded_unlink(emb, name);
+        if (c)
+                emb->partitions -= c->partitions;
         pthread_mutex_unlock(&emb->lock);
         if (!c)
                 return KP_ERR_NOT_FOUND;

@@ -33,12 +33,17 @@ void kp_embedded_destroy(kp_embedded_t *emb);
  * Starts cluster @p name with @p brokers brokers (1..KP_EMBEDDED_BROKERS_MAX) and the
  * topics of @p topics (array of {"name": str, "partitions": int}, borrowed).
  * A cluster of that name already running is stopped and replaced.
+ * The cluster may hold KP_EMBEDDED_CLUSTER_PARTITIONS_MAX partitions, all embedded
+ * clusters of the process KP_EMBEDDED_PROCESS_PARTITIONS_MAX (the one replaced counted
+ * as gone); checked before anything starts.
  * @returns 0 with *bootstrapp = its bootstrap.servers (malloc'd, caller frees; may be
- * NULL to not ask), or KP_ERR_INVALID / KP_ERR_INTERNAL with errstr set.
+ * NULL to not ask), or KP_ERR_INVALID / KP_ERR_UNPROCESSABLE (over a partition limit) /
+ * KP_ERR_INTERNAL with errstr set.
  */
 int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const json_t *topics,
                       char **bootstrapp, char *errstr, size_t errstr_size);
-/* Creates a topic on a running cluster. KP_ERR_NOT_FOUND, KP_ERR_EXISTS, KP_ERR_INVALID. */
+/* Creates a topic on a running cluster (within the partition limits of kp_embedded_start).
+ * KP_ERR_NOT_FOUND, KP_ERR_EXISTS, KP_ERR_INVALID, KP_ERR_UNPROCESSABLE. */
 int kp_embedded_topic_create(kp_embedded_t *emb, const char *name, const char *topic,
                              int partitions, char *errstr, size_t errstr_size);
 /* Stops cluster @p name. KP_ERR_NOT_FOUND when it is not running. */

@@ -25,7 +25,9 @@
 #include "handlers.h"
 #include "http.h"
 #include "runtime.h"
+#include "sink.h"
 #include "store.h"
+#include "token.h"
 
 static void usage(FILE *out)
 {
@@ -39,7 +41,13 @@ static void usage(FILE *out)
                 "                                picks a free one, printed on stdout)\n"
                 "      --db      KPLANE_DB       SQLite database (default %s)\n"
                 "      --demo    KPLANE_DEMO=1   three embedded clusters, a group, a stream\n"
-                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1\n"
+                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1 (beyond\n"
+                "                                             loopback one is generated when unset,\n"
+                "                                             kept in api-token by the database)\n"
+                "                KPLANE_INSECURE=1            with KPLANE_API_TOKEN= (empty): run open\n"
+                "                                             on a public address\n"
+                "                KPLANE_SINK_DIR              file sinks' directory (default %s)\n"
+                "                KPLANE_MAX_TASKS             running tasks of all groups (default %d)\n"
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
                 "                KPLANE_HTTP_THREADS          HTTP worker threads (default: one\n"
                 "                                             per CPU, at least 2)\n"
@@ -50,7 +58,8 @@ static void usage(FILE *out)
                 "  kplane healthcheck\n"
                 "      Exits 0 when the server at KPLANE_LISTEN answers /livez (for containers).\n"
                 "  kplane --version | --help\n",
-                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_DISCOVERY_INTERVAL_S);
+                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT, KP_MAX_TASKS_DEFAULT,
+                KP_DISCOVERY_INTERVAL_S);
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -134,6 +143,12 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: %s\n", perr);
                 return 2;
         }
+        char *end;
+        long max_tasks = strtol(env_or("KPLANE_MAX_TASKS", "0"), &end, 10);
+        if (*end || max_tasks < 0 || max_tasks > 100000000) {
+                fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
+                return 2;
+        }
 
         /* Signals are taken by sigwait in this thread only: block them before any
          * thread starts so every thread inherits the mask. */
@@ -147,8 +162,13 @@ static int serve_main(int argc, char **argv)
         char errstr[512];
         int rc = 1;
         kp_api_t api = {.metadata_timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS};
+        if (kp_sink_dir_set(env_or("KPLANE_SINK_DIR", KP_SINK_DIR_DEFAULT))) {
+                fprintf(stderr, "kplane: KPLANE_SINK_DIR is too long\n");
+                return 2;
+        }
         kp_http_t *http = NULL;
         kp_demo_t *d = NULL;
+        char *token = NULL;
         api.store = kp_store_open(db, errstr, sizeof(errstr));
         if (!api.store) {
                 fprintf(stderr, "kplane: cannot open database %s: %s\n", db, errstr);
@@ -161,9 +181,14 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: cannot start: %s\n", errstr);
                 goto out;
         }
+        kp_runtime_set_max_tasks(api.rt, (int)max_tasks); /* 0: the default */
         embedded_restore(&api);
+        if (kp_token_resolve(listen, db, &token, errstr, sizeof(errstr))) {
+                fprintf(stderr, "kplane: %s\n", errstr);
+                goto out;
+        }
         kp_http_opts_t hopts = {.listen = listen,
-                                .api_token = getenv("KPLANE_API_TOKEN"),
+                                .api_token = token,
                                 .threads = http_threads > 0 && http_threads <= KP_HTTP_THREADS_MAX
                                                    ? (unsigned)http_threads
                                                    : 0,
@@ -208,6 +233,7 @@ out:
         kp_breaker_destroy(api.status_breaker);
         kp_store_close(api.store);
         kp_client_policy_install(NULL);
+        free(token);
         return rc;
 }
 

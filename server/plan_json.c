@@ -206,8 +206,10 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
         }
         if (!(req->weights = malloc(P * sizeof(*req->weights))))
                 goto out;
+        /* NaN marks "not listed yet": a second entry for a partition is refused, not
+         * silently preferred; unlisted ones weigh 1 at the end */
         for (size_t i = 0; i < P; i++)
-                req->weights[i] = 1.0;
+                req->weights[i] = NAN;
         for (size_t i = 0; i < json_array_size(arr); i++) {
                 const json_t *e = json_array_get(arr, i);
                 if (!json_is_object(e)) {
@@ -245,15 +247,26 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
                         t = -1;
                 }
                 if (!json_is_number(jw) || !isfinite(json_number_value(jw)) ||
-                    json_number_value(jw) < 0) {
+                    json_number_value(jw) < 0 || json_number_value(jw) > KP_WEIGHT_MAX) {
                         snprintf(f, sizeof(f), "weights[%zu].weight", i);
-                        field_err(errors, f, "must be a number >= 0");
+                        field_err(errors, f, "must be a number >= 0 and at most %g", KP_WEIGHT_MAX);
                         t = -1;
                 }
-                if (t >= 0)
-                        req->weights[offset[t] + (size_t)json_integer_value(jp)] =
-                                json_number_value(jw);
+                if (t < 0)
+                        continue;
+                double *w = &req->weights[offset[t] + (size_t)json_integer_value(jp)];
+                if (!isnan(*w)) {
+                        snprintf(f, sizeof(f), "weights[%zu]", i);
+                        field_err(errors, f, "partition %d of %s/%s is weighted twice",
+                                  (int)json_integer_value(jp), req->topics[t].cluster,
+                                  req->topics[t].topic);
+                        continue;
+                }
+                *w = json_number_value(jw);
         }
+        for (size_t i = 0; i < P; i++)
+                if (isnan(req->weights[i]))
+                        req->weights[i] = 1.0;
         err = 0;
 out:
         free(k);
@@ -383,19 +396,6 @@ int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *
                                 req->strategies[req->strategy_cnt++] = s;
                 }
         }
-        if (json_array_size(errors) == before) {
-                int64_t P = 0;
-                for (size_t t = 0; t < req->base.input.topic_cnt; t++)
-                        P += req->base.topics[t].partitions;
-                double work =
-                        (double)(req->to - req->from + 1) * (double)req->strategy_cnt * (double)P;
-                if (work > (double)KP_SWEEP_WORK_MAX)
-                        field_err(errors, "parallelism",
-                                  "%d steps x %zu strategies x %lld partitions is over the "
-                                  "sweep limit of %lld; narrow the range",
-                                  (int)(req->to - req->from + 1), req->strategy_cnt, (long long)P,
-                                  (long long)KP_SWEEP_WORK_MAX);
-        }
         if (json_array_size(errors) > before)
                 err = KP_ERR_INVALID;
 out:
@@ -408,6 +408,66 @@ out:
         req->input.strategy = req->strategies[0];
         req->input.skip_recommendations = 1;
         return 0;
+}
+
+/* @returns the partitions of @p in, all topics. */
+static int64_t input_partitions(const kp_plan_input_t *in)
+{
+        int64_t P = 0;
+        for (size_t t = 0; t < in->topic_cnt; t++)
+                P += in->topics[t].partitions;
+        return P;
+}
+
+int64_t kp_plan_request_work(const kp_plan_request_t *req)
+{
+        return input_partitions(&req->input) + req->input.parallelism;
+}
+
+int64_t kp_sweep_request_work(const kp_sweep_request_t *req)
+{
+        const int64_t P = input_partitions(&req->input), steps = req->to - req->from + 1;
+        /* sum of (P + t) for t = from..to: the planner's and analysis' arrays per step */
+        const int64_t per_strategy = steps * P + steps * ((int64_t)req->from + req->to) / 2;
+        int64_t work = 0;
+        for (size_t k = 0; k < req->strategy_cnt; k++)
+                work += per_strategy *
+                        (req->strategies[k] == KP_STRATEGY_WEIGHTED ? KP_SWEEP_WEIGHTED_COST : 1);
+        return work;
+}
+
+/* The partitions-in-all limit both requests share. */
+static int partitions_check(const kp_plan_input_t *in, char *errstr, size_t errstr_size)
+{
+        const int64_t P = input_partitions(in);
+        if (P <= KP_WHATIF_PARTITIONS_MAX)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "%lld partitions in all: over the limit of %d partitions per what-if or sweep",
+                 (long long)P, KP_WHATIF_PARTITIONS_MAX);
+        return KP_ERR_UNPROCESSABLE;
+}
+
+int kp_plan_request_check_work(const kp_plan_request_t *req, char *errstr, size_t errstr_size)
+{
+        return partitions_check(&req->input, errstr, errstr_size);
+}
+
+int kp_sweep_request_check_work(const kp_sweep_request_t *req, char *errstr, size_t errstr_size)
+{
+        int err = partitions_check(&req->input, errstr, errstr_size);
+        if (err)
+                return err;
+        const int64_t work = kp_sweep_request_work(req);
+        if (work <= KP_SWEEP_WORK_MAX)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "parallelism %d..%d x %zu strategies over %lld partitions is %lld "
+                 "partition-steps: over the limit of %lld per sweep; narrow the range",
+                 (int)req->from, (int)req->to, req->strategy_cnt,
+                 (long long)input_partitions(&req->input), (long long)work,
+                 (long long)KP_SWEEP_WORK_MAX);
+        return KP_ERR_UNPROCESSABLE;
 }
 
 json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a)

@@ -14,7 +14,8 @@
  *  "weights": [{"cluster", "topic", "partition", "weight"}], "rebalance"}.
  * Required: topics (1 or more, each (cluster, topic) once) and parallelism. Optional:
  * cluster (default "default"), strategy (default "balanced"), weights (partitions not
- * listed weigh 1; the last entry for a partition wins), rebalance (default false).
+ * listed weigh 1; each 0..KP_WEIGHT_MAX, a partition at most once), rebalance (default
+ * false).
  * Embedded: kp_plan_request_parse() fills it, kp_plan_request_cleanup() frees what it
  * owns. input.topics and input.weights point into memory the request owns, valid
  * until cleanup; input.previous_owner is NULL (the caller may set it).
@@ -39,8 +40,8 @@ void kp_plan_request_cleanup(kp_plan_request_t *req);
 /*
  * A parsed `POST /api/v1/plan/sweep` body: {"topics", "parallelism": {"from", "to"},
  * "strategies": [...], "weights", "rebalance"}. strategies defaults to all five, each
- * at most once. (to - from + 1) must be <= KP_SWEEP_STEPS_MAX and steps x strategies x
- * partitions <= KP_SWEEP_WORK_MAX. input holds topics and weights (owned as above),
+ * at most once. (to - from + 1) must be <= KP_SWEEP_STEPS_MAX (the work is checked
+ * apart: kp_sweep_request_check_work). input holds topics and weights (owned as above),
  * parallelism = from, strategy = strategies[0] and skip_recommendations = 1, so each
  * step's analysis is cheap (recommendations come out empty).
  */
@@ -55,6 +56,24 @@ typedef struct kp_sweep_request {
 /* Like kp_plan_request_parse() for a sweep body. */
 int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *errors);
 void kp_sweep_request_cleanup(kp_sweep_request_t *req);
+
+/*
+ * What a parsed request will cost, in partition-steps (one unit: a partition or a task
+ * handled once by one planner run): a what-if is P + T; a sweep is, per strategy, the sum
+ * of P + t over t = from..to, a weighted strategy counted KP_SWEEP_WEIGHTED_COST times.
+ * Used for the limits below and to decide whether to leave the HTTP threads. O(K).
+ */
+int64_t kp_plan_request_work(const kp_plan_request_t *req);
+int64_t kp_sweep_request_work(const kp_sweep_request_t *req);
+
+/*
+ * The limits that bound the work of a well-formed request, not only its bytes: at most
+ * KP_WHATIF_PARTITIONS_MAX partitions in all; a sweep at most KP_SWEEP_WORK_MAX
+ * partition-steps. @returns 0 or KP_ERR_UNPROCESSABLE (a 422) with errstr naming the
+ * limit and the value. O(K).
+ */
+int kp_plan_request_check_work(const kp_plan_request_t *req, char *errstr, size_t errstr_size);
+int kp_sweep_request_check_work(const kp_sweep_request_t *req, char *errstr, size_t errstr_size);
 
 /*
  * @returns a new {"parallelism", "strategy", "tasks": [{"task": 0, "partitions":

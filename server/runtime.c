@@ -163,9 +163,30 @@ static rt_group_t *group_get(kp_runtime_t *rt, const char *name)
         return g;
 }
 
+/*
+ * Takes @p add more tasks out of the process's cap (a lock-free leaf: callable under any
+ * lock). @returns 0, or KP_ERR_UNPROCESSABLE with errstr naming the limit and the value.
+ */
+static int tasks_reserve(kp_runtime_t *rt, const char *group, int add, char *errstr,
+                         size_t errstr_size)
+{
+        int cur = atomic_load(&rt->tasks);
+        do {
+                if (add > 0 && cur + add > rt->max_tasks) {
+                        snprintf(errstr, errstr_size,
+                                 "group %s needs %d more tasks but %d run already: over the "
+                                 "process's limit KPLANE_MAX_TASKS=%d",
+                                 group, add, cur, rt->max_tasks);
+                        return KP_ERR_UNPROCESSABLE;
+                }
+        } while (!atomic_compare_exchange_weak(&rt->tasks, &cur, cur + add));
+        return 0;
+}
+
 static void group_unregister(kp_runtime_t *rt, rt_group_t *g)
 {
         rt_group_t **pp;
+        atomic_fetch_sub(&rt->tasks, atomic_exchange(&g->tasks_reserved, 0));
         pthread_mutex_lock(&rt->lock);
         for (pp = &rt->groups; *pp; pp = &(*pp)->next) {
                 if (*pp == g) {
@@ -977,7 +998,18 @@ kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size)
                 return NULL;
         }
         pthread_mutex_init(&rt->lock, NULL);
+        rt->max_tasks = KP_MAX_TASKS_DEFAULT;
         return rt;
+}
+
+void kp_runtime_set_max_tasks(kp_runtime_t *rt, int max_tasks)
+{
+        rt->max_tasks = max_tasks > 0 ? max_tasks : KP_MAX_TASKS_DEFAULT;
+}
+
+int kp_runtime_task_count(kp_runtime_t *rt)
+{
+        return atomic_load(&rt->tasks);
 }
 
 void kp_runtime_destroy(kp_runtime_t *rt)
@@ -1068,14 +1100,19 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
         pthread_cond_init(&g->ctl_cond, NULL);
 
         pthread_mutex_lock(&rt->lock);
-        if (group_find_locked(rt, name)) {
-                pthread_mutex_unlock(&rt->lock);
+        r = group_find_locked(rt, name) ? KP_ERR_CONFLICT : 0;
+        if (r)
                 snprintf(errstr, errstr_size, "group %s is running", name);
+        else
+                r = tasks_reserve(rt, name, pd.ntasks, errstr, errstr_size);
+        if (r) {
+                pthread_mutex_unlock(&rt->lock);
                 free(pd.e);
                 atomic_store(&g->refcnt, 1);
                 group_put(g);
-                return KP_ERR_CONFLICT;
+                return r;
         }
+        atomic_store(&g->tasks_reserved, pd.ntasks); /* given back by group_unregister */
         g->next = rt->groups;
         rt->groups = g;
         pthread_mutex_unlock(&rt->lock);
@@ -1130,7 +1167,25 @@ int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *pl
                 snprintf(errstr, errstr_size, "group %s is %s", group, kp_group_state_name(st));
                 r = st == KP_GROUP_STARTING ? KP_ERR_CONFLICT : KP_ERR_NOT_FOUND;
         } else {
-                r = group_apply_plan(g, &pd, clusters, 0, errstr, errstr_size);
+                /* more tasks are taken from the cap before they start; fewer are given
+                 * back once the plan is in force (op_lock: no other apply meanwhile) */
+                int had = atomic_load(&g->tasks_reserved);
+                r = pd.ntasks > had ? tasks_reserve(rt, group, pd.ntasks - had, errstr,
+                                                    errstr_size)
+                                    : 0;
+                if (!r && pd.ntasks > had)
+                        atomic_store(&g->tasks_reserved, pd.ntasks);
+                if (!r)
+                        r = group_apply_plan(g, &pd, clusters, 0, errstr, errstr_size);
+                /* what runs now is what counts, whether the apply worked or not */
+                pthread_mutex_lock(&g->lock);
+                int now = g->ntasks;
+                pthread_mutex_unlock(&g->lock);
+                int held = atomic_load(&g->tasks_reserved);
+                if (now < held && held > 0) {
+                        atomic_fetch_sub(&rt->tasks, held - now);
+                        atomic_store(&g->tasks_reserved, now);
+                }
         }
         pthread_mutex_unlock(&g->op_lock);
         free(pd.e);

@@ -29,6 +29,15 @@ const char *kp_group_state_name(int state);
 
 /* @returns a new runtime with no groups, or NULL with errstr set. */
 kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size);
+/*
+ * Caps the tasks of every running group together at @p max_tasks (KPLANE_MAX_TASKS;
+ * default KP_MAX_TASKS_DEFAULT). A start or apply that would pass it is
+ * KP_ERR_UNPROCESSABLE and changes nothing. Call before groups start.
+ */
+void kp_runtime_set_max_tasks(kp_runtime_t *rt, int max_tasks);
+/* @returns the tasks of every running group together (what the cap counts). */
+int kp_runtime_task_count(kp_runtime_t *rt);
+
 /* Stops every group (drain, commit, close; all groups at once, within
  * KP_RUNTIME_STOP_WAIT_MS) and frees the runtime. NULL does nothing. */
 void kp_runtime_destroy(kp_runtime_t *rt);
@@ -45,7 +54,8 @@ void kp_runtime_destroy(kp_runtime_t *rt);
  * All three are borrowed. Each partition starts at the group's committed offset, else
  * at start_offset.
  * @returns 0; KP_ERR_CONFLICT when the group runs already; KP_ERR_INVALID for a bad
- * document or client config; KP_ERR_UNAVAILABLE when a cluster cannot be set up.
+ * document or client config; KP_ERR_UNAVAILABLE when a cluster cannot be set up;
+ * KP_ERR_UNPROCESSABLE when its tasks would pass the process's cap (errstr names it).
  */
 int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *plan,
                            const json_t *clusters, char *errstr, size_t errstr_size);
@@ -58,7 +68,8 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
  * new to the group start at their committed offset, else at the earliest offset (they
  * were discovered while running). Partitions the plan no longer names are committed and
  * released. Tasks are added or removed to match the plan.
- * @returns 0, KP_ERR_NOT_FOUND when the group is not running, KP_ERR_INVALID.
+ * @returns 0, KP_ERR_NOT_FOUND when the group is not running, KP_ERR_INVALID,
+ * KP_ERR_UNPROCESSABLE when more tasks would pass the process's cap (nothing changes).
  */
 int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *plan,
                            const json_t *clusters, char *errstr, size_t errstr_size);

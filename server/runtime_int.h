@@ -156,12 +156,15 @@ struct rt_group {
         pthread_mutex_t ctl_lock;
         pthread_cond_t ctl_cond;
         rt_worker_arg_t *worker_args;
-        rt_group_t *next; /* registry */
+        _Atomic int tasks_reserved; /* counted in rt->tasks for this group */
+        rt_group_t *next;           /* registry */
 };
 
 struct kp_runtime {
         pthread_mutex_t lock;
         rt_group_t *groups;
+        _Atomic int tasks; /* tasks of every registered group, reserved before they start */
+        int max_tasks;     /* KPLANE_MAX_TASKS */
 };
 
 /* runtime_worker.c */

@@ -42,18 +42,28 @@ typedef struct kp_sink_ops {
 typedef struct kp_sink kp_sink_t;
 
 /*
- * Validates a sink document ({"type": "discard"} or {"type": "file", "path": dir}).
- * @p conf NULL means discard. @returns 0 or KP_ERR_INVALID with errstr naming the field.
+ * Validates a sink document ({"type": "discard"} or {"type": "file", "path": dir}; dir
+ * relative to the sink directory, without ".."). @p conf NULL means discard.
+ * @returns 0 or KP_ERR_INVALID with errstr starting with the field ("sink.path: ...").
  */
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
 
 /*
  * Opens a sink instance for task number @p task from @p conf (borrowed; NULL means
- * discard). The file sink creates its directory if needed and appends to
- * <path>/task-NNNN.jsonl. @returns a new sink (close with kp_sink_close) or NULL with
+ * discard). The file sink creates its directory inside the sink directory if needed
+ * (never following a symlink) and appends to <sink dir>/<path>/task-NNNN.jsonl (0640). @returns a new sink (close with kp_sink_close) or NULL with
  * errstr set.
  */
 kp_sink_t *kp_sink_open(const json_t *conf, int task, char *errstr, size_t errstr_size);
+
+/*
+ * Sets the directory every file sink's path is under (KPLANE_SINK_DIR, default
+ * KP_SINK_DIR_DEFAULT; a copy is kept). Call at start-up, before any sink opens: it is
+ * not synchronised. @returns 0 or KP_ERR_INVALID (empty or too long).
+ */
+int kp_sink_dir_set(const char *dir);
+/* @returns the sink directory (borrowed, valid until the next kp_sink_dir_set). */
+const char *kp_sink_dir(void);
 
 /* Hands @p msg to the sink. Not thread-safe: the caller serialises per sink. */
 int kp_sink_write(kp_sink_t *sink, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size);

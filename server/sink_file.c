@@ -21,6 +21,38 @@ typedef struct file_sink {
         char path[PATH_MAX];
 } file_sink_t;
 
+/* The directory every file sink lives under (KPLANE_SINK_DIR); set at start-up. */
+static char sink_root[PATH_MAX] = KP_SINK_DIR_DEFAULT;
+
+int kp_sink_dir_set(const char *dir)
+{
+        if (!dir || !dir[0] || strlen(dir) >= sizeof(sink_root))
+                return KP_ERR_INVALID;
+        snprintf(sink_root, sizeof(sink_root), "%s", dir);
+        return 0;
+}
+
+const char *kp_sink_dir(void)
+{
+        return sink_root;
+}
+
+/* 1 when @p path names a place under the root by its words alone: relative, and no
+ * ".." component (symlinks are refused when it is opened). */
+static int path_stays_inside(const char *path)
+{
+        if (path[0] == '/')
+                return 0;
+        for (const char *c = path; *c;) {
+                size_t n = strcspn(c, "/");
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        return 0;
+                c += n;
+                c += *c == '/';
+        }
+        return 1;
+}
+
 static int file_validate(const json_t *conf, char *errstr, size_t errstr_size)
 {
         const char *key;
@@ -38,35 +70,69 @@ static int file_validate(const json_t *conf, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "sink.path: must be a non-empty string");
                 return KP_ERR_INVALID;
         }
-        /* Room for "/task-NNNNNN.jsonl". */
-        if (strlen(path) > PATH_MAX - 32) {
+        /* Room for the root and "/task-NNNNNN.jsonl". */
+        if (strlen(path) > PATH_MAX / 2) {
                 snprintf(errstr, errstr_size, "sink.path: too long");
+                return KP_ERR_INVALID;
+        }
+        if (!path_stays_inside(path)) {
+                snprintf(errstr, errstr_size,
+                         "sink.path: must be a relative path under the sink directory "
+                         "(KPLANE_SINK_DIR), without \"..\"");
                 return KP_ERR_INVALID;
         }
         return 0;
 }
 
-/* mkdir -p: the operator names a directory that may not exist yet. */
-static int mkdirs(const char *dir, char *errstr, size_t errstr_size)
+/*
+ * Opens directory @p rel under the sink root, one component at a time with openat and
+ * O_NOFOLLOW from the root, creating missing ones with mkdirat (0750): a symlink planted
+ * anywhere in the tree is refused, never followed out of it. The root itself is the
+ * operator's (KPLANE_SINK_DIR) and is created if missing. @returns a directory fd or
+ * -1 with errstr set. Costs two syscalls per component.
+ */
+static int dir_open_inside(const char *rel, char *errstr, size_t errstr_size)
 {
-        char tmp[PATH_MAX];
-        char *p;
-
-        snprintf(tmp, sizeof(tmp), "%s", dir);
-        for (p = tmp + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(tmp, 0755) && errno != EEXIST)
-                        goto fail;
-                *p = '/';
+        char comp[NAME_MAX + 1];
+        if (mkdir(sink_root, 0750) && errno != EEXIST) {
+                snprintf(errstr, errstr_size, "sink.path: cannot create the sink directory %s: %s",
+                         sink_root, strerror(errno));
+                return -1;
         }
-        if (mkdir(tmp, 0755) && errno != EEXIST)
-                goto fail;
-        return 0;
-fail:
-        snprintf(errstr, errstr_size, "sink.path: cannot create %s: %s", tmp, strerror(errno));
-        return KP_ERR_INVALID;
+        int fd = open(sink_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                snprintf(errstr, errstr_size, "sink.path: cannot open the sink directory %s: %s",
+                         sink_root, strerror(errno));
+                return -1;
+        }
+        for (const char *c = rel; *c && fd >= 0;) {
+                size_t n = strcspn(c, "/");
+                if (n >= sizeof(comp)) {
+                        snprintf(errstr, errstr_size, "sink.path: a component is too long");
+                        close(fd);
+                        return -1;
+                }
+                memcpy(comp, c, n);
+                comp[n] = '\0';
+                c += n;
+                c += *c == '/';
+                if (!n || !strcmp(comp, "."))
+                        continue;
+                if (mkdirat(fd, comp, 0750) && errno != EEXIST) {
+                        snprintf(errstr, errstr_size, "sink.path: cannot create %s: %s", comp,
+                                 strerror(errno));
+                        close(fd);
+                        return -1;
+                }
+                int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        snprintf(errstr, errstr_size,
+                                 "sink.path: %s: %s (symlinks are not followed)", comp,
+                                 strerror(errno));
+                close(fd);
+                fd = next;
+        }
+        return fd;
 }
 
 /*
@@ -111,18 +177,27 @@ static int drop_torn_tail(int fd, char *errstr, size_t errstr_size)
 static int file_open(const json_t *conf, int task, void **statep, char *errstr, size_t errstr_size)
 {
         const char *dir = json_string_value(json_object_get(conf, "path"));
+        char name[32];
         file_sink_t *fs;
+        int dfd = dir_open_inside(dir, errstr, errstr_size);
 
-        if (mkdirs(dir, errstr, errstr_size))
+        if (dfd < 0)
                 return KP_ERR_INVALID;
         fs = calloc(1, sizeof(*fs));
         if (!fs) {
+                close(dfd);
                 snprintf(errstr, errstr_size, "out of memory");
                 return KP_ERR_NOMEM;
         }
-        snprintf(fs->path, sizeof(fs->path), "%s/task-%04d.jsonl", dir, task);
-        /* Append: a restarted group adds to what an earlier run wrote. */
-        fs->fd = open(fs->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        snprintf(name, sizeof(name), "task-%04d.jsonl", task);
+        /* for messages only: a path cut short still says where */
+        if (snprintf(fs->path, sizeof(fs->path), "%s/%s/%s", sink_root, dir, name) < 0)
+                fs->path[0] = '\0';
+        /* Append: a restarted group adds to what an earlier run wrote. O_NOFOLLOW: a
+         * symlink planted at the file would have had its target truncated and appended
+         * to. 0640: messages are the operator's data, not everyone's. */
+        fs->fd = openat(dfd, name, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+        close(dfd);
         if (fs->fd < 0) {
                 snprintf(errstr, errstr_size, "sink.path: cannot open %s: %s", fs->path,
                          strerror(errno));

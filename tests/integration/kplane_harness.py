@@ -28,12 +28,16 @@ class Response:
 class Server:
     """One kplane serve process with its own database (kept across restart())."""
 
-    def __init__(self, db=None, env=None, args=()):
+    def __init__(self, db=None, env=None, args=(), fsize_limit=None):
         self.dir = tempfile.mkdtemp(prefix="kplane-it-")
         self.db = db or os.path.join(self.dir, "kplane.db")
         self.env = dict(os.environ)
         self.env.pop("KPLANE_API_TOKEN", None)
+        # file sinks live under the server's own sink directory (relative paths only)
+        self.env["KPLANE_SINK_DIR"] = os.path.join(self.dir, "sinks")
         self.env.update(env or {})
+        self.sink_dir = self.env["KPLANE_SINK_DIR"]
+        self.fsize_limit = fsize_limit
         self.args = list(args)
         self.proc = None
         self.port = None
@@ -42,7 +46,7 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--db", self.db] + self.args,
             stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "stderr.log"), "ab"),
-            env=self.env, text=True)
+            env=self.env, text=True, preexec_fn=self._limit_file_size if self.fsize_limit else None)
         deadline = time.time() + timeout
         line = self.proc.stdout.readline()
         if "listening on http://" not in line or time.time() > deadline:
@@ -50,6 +54,13 @@ class Server:
             raise RuntimeError(f"kplane did not start: {line!r} {self.log()[-2000:]}")
         self.port = int(line.rsplit(":", 1)[1].strip())
         return self
+
+    def _limit_file_size(self):
+        """In the child: no file may grow past fsize_limit, and a write that would fails
+        with EFBIG (SIGXFSZ ignored, which exec keeps) instead of killing the server."""
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, resource.RLIM_INFINITY))
 
     def log(self):
         try:

@@ -222,9 +222,10 @@ def register(server, clusters, topic, parts=None, config=None):
 
 
 def create_group(server, name, clusters, topic, parallelism, sink_dir, rebalance=False):
+    """@sink_dir: a directory under server.sink_dir (file sink paths are relative to it)."""
     body = {"name": name, "parallelism": parallelism, "rebalance": rebalance,
             "topics": [{"cluster": c, "topic": topic} for c in clusters],
-            "sink": {"type": "file", "path": sink_dir}}
+            "sink": {"type": "file", "path": os.path.relpath(str(sink_dir), server.sink_dir)}}
     return ok(server.post("/api/v1/groups", body), 201)
 
 

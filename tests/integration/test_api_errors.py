@@ -152,7 +152,8 @@ def test_topic_absent_on_cluster_is_422(server):
 
 def test_group_on_unregistered_topic_is_422(server):
     embedded(server)
-    r = server.post("/api/v1/groups", {"name": "g", "topics": [{"cluster": "c1", "topic": "orders"}]})
+    r = server.post("/api/v1/groups", {"name": "g", "topics": [{"cluster": "c1", "topic": "orders"}],
+                                       "parallelism": 2})
     assert_problem(r, 422)
 
 

@@ -330,7 +330,7 @@ VALID_BODIES = [
         "parallelism": 30, "strategy": "balanced", "rebalance": False,
         "start_offset": "earliest", "sink": {"type": "discard"}}),
     ("POST", "/api/v1/groups", {"name": "g", "topics": [{"cluster": "a", "topic": "t"}],
-                                "parallelism": 2, "sink": {"type": "file", "path": "/data/out"}}),
+                                "parallelism": 2, "sink": {"type": "file", "path": "data/out"}}),
     ("POST", "/api/v1/groups/{n}/plans", {"parallelism": 20, "strategy": "flink", "apply": True}),
     ("POST", "/api/v1/groups/{n}/plans", {}),
     ("POST", "/api/v1/plan", {
@@ -355,6 +355,8 @@ INVALID_BODIES = [
                                 "parallelism": 2, "strategy": "sticky"}),
     ("POST", "/api/v1/groups", {"name": "g", "topics": [{"cluster": "a", "topic": "t"}],
                                 "parallelism": 2, "sink": {"type": "file"}}),
+    ("POST", "/api/v1/groups", {"name": "g", "topics": [{"cluster": "a", "topic": "t"}],
+                                "parallelism": 2, "sink": {"type": "file", "path": "/data/out"}}),
     ("POST", "/api/v1/groups/{n}/plans", {"parallelism": 100001}),
     ("POST", "/api/v1/plan", {"topics": [{"cluster": "a", "topic": "o", "partitions": 1}],
                               "parallelism": 3, "strategy": "balanced", "extra": 1}),

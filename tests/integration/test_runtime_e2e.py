@@ -3,6 +3,7 @@ processes that outlive it) into a file sink, and the sink's files prove at-least
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +44,7 @@ def wait_all_reading(server, group, timeout=60):
 
 
 def test_every_message_reaches_the_file_sink_in_its_owners_file(kserver, clusters, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     setup_group(kserver, clusters, sink)
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters), 200)
@@ -69,7 +70,7 @@ def test_every_message_reaches_the_file_sink_in_its_owners_file(kserver, cluster
 
 
 def test_kill_9_mid_stream_resumes_on_restart_and_loses_nothing(kserver, clusters, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     setup_group(kserver, clusters, sink)
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters), BACKLOG)  # the kill comes while the tasks are busy with it
@@ -102,7 +103,7 @@ def test_kill_9_mid_stream_resumes_on_restart_and_loses_nothing(kserver, cluster
 
 
 def test_live_change_30_to_20_tasks_moves_partitions_with_one_owner_at_a_time(kserver, clusters, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     # small fetches of small batches: a partition's backlog arrives in many pieces, so the
     # change comes while old owners are in the middle of theirs
     setup_group(kserver, clusters, sink, config={"max.partition.fetch.bytes": "1024"})
@@ -141,7 +142,7 @@ def test_live_change_30_to_20_tasks_moves_partitions_with_one_owner_at_a_time(ks
 
 
 def test_stop_commits_every_partition_at_its_end(kserver, clusters, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     setup_group(kserver, clusters, sink)
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters), 150)
@@ -172,7 +173,7 @@ def test_stop_commits_every_partition_at_its_end(kserver, clusters, tmp_path):
 
 
 def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     with rt.Mocks(3, f"{TOPIC}:{PARTS}", brokers=3) as m:
         clusters = {f"c{i}": bs for i, bs in enumerate(m.bootstraps)}
         setup_group(kserver, clusters, sink)
@@ -213,7 +214,7 @@ def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
 
 
 def test_rebalance_keeps_40_tasks_on_30_partitions_busy_within_20_percent(kserver, clusters, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     setup_group(kserver, clusters, sink, parallelism=40, rebalance=True)
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters), 200)
@@ -240,12 +241,18 @@ def test_rebalance_keeps_40_tasks_on_30_partitions_busy_within_20_percent(kserve
     rt.stop(kserver, "g")
 
 
-def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(kserver, clusters, tmp_path):
-    """One task's sink file is /dev/full (every write: ENOSPC). The file sink buffers, so the
+FULL_AT = 1 << 30  # the server may not grow a file past this
+
+
+def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(make_server, clusters, tmp_path):
+    """One task's sink file is full (every write: EFBIG; file sinks follow no symlink, so
+    /dev/full cannot stand in: the server may not grow files past FULL_AT and this one is
+    that long already, sparse, ending in a newline). The file sink buffers, so the
     task takes messages before its flush fails: those must never be committed. Status names
     the failed task and its partition as stalled while the others read on; after the sink is
     fixed a stop and start re-reads the partition, and the files hold every message."""
-    sink = tmp_path / "sink"
+    kserver = make_server(env={"KPLANE_DISCOVERY_INTERVAL_S": "2"}, fsize_limit=FULL_AT)
+    sink = Path(kserver.sink_dir) / "sink"
     setup_group(kserver, clusters, sink)
     plan = rt.ok(kserver.post("/api/v1/groups/g/plans", {}), 201)
     owners = rt.plan_owners(plan)
@@ -253,7 +260,9 @@ def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(kserver,
     bad_parts = {p for p, t in owners.items() if t == bad_task}
     sink.mkdir(parents=True, exist_ok=True)
     bad_file = sink / f"task-{bad_task:04d}.jsonl"
-    os.symlink("/dev/full", bad_file)
+    with open(bad_file, "wb") as f:
+        f.seek(FULL_AT - 1)
+        f.write(b"\n")
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters), 100)
     rt.start(kserver, "g")
@@ -266,7 +275,7 @@ def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(kserver,
         return st, parts
     st, parts = rt.wait_for(stalled, timeout=30, what="the failed task's partition to be stalled")
     task = next(t for t in st["tasks"] if t["task"] == bad_task)
-    assert task["state"] == "failed" and "No space left" in task["error"], task
+    assert task["state"] == "failed" and "File too large" in task["error"], task
     for p in bad_parts:
         assert parts[p]["committed"] is None, parts[p]  # nothing it took is committed
     good = [p for p in parts if p not in bad_parts]

@@ -488,11 +488,66 @@ static void test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm(vo
         fclose(from);
 }
 
+/* @returns topics of @p k x @p n partitions named <prefix>0.. (new reference). */
+static json_t *topics_of(const char *prefix, int k, int n)
+{
+        json_t *a = json_array();
+        for (int i = 0; i < k; i++) {
+                char name[64];
+                snprintf(name, sizeof(name), "%s%d", prefix, i);
+                json_array_append_new(a, json_pack("{s:s, s:i}", "name", name, "partitions", n));
+        }
+        return a;
+}
+
+/* Partitions per embedded cluster and per process are capped before anything starts (a
+ * 422 naming the limit and the value); a replaced cluster's partitions count as gone. */
+static void test_partition_limits_refuse_before_starting_anything(void **state)
+{
+        char err[256];
+        kp_embedded_t *emb = kp_embedded_new();
+        (void)state;
+        const int per_topic = KP_EMBEDDED_PARTITIONS_MAX;
+        const int k = KP_EMBEDDED_CLUSTER_PARTITIONS_MAX / per_topic;
+        json_t *too_big = topics_of("t", k + 1, per_topic), *full = topics_of("t", k, per_topic);
+        json_t *one = topics_of("x", 1, 1);
+        assert_int_equal(kp_embedded_start(emb, "big", 1, too_big, NULL, err, sizeof(err)),
+                         KP_ERR_UNPROCESSABLE);
+        assert_non_null(strstr(err, "per embedded cluster"));
+        char want[64];
+        snprintf(want, sizeof(want), "%d", (k + 1) * per_topic);
+        assert_non_null(strstr(err, want));
+        assert_null(kp_embedded_bootstrap(emb, "big"));
+        /* fill the process's budget, then one partition more is refused */
+        int n = 0;
+        for (; (n + 1) * KP_EMBEDDED_CLUSTER_PARTITIONS_MAX <= KP_EMBEDDED_PROCESS_PARTITIONS_MAX;
+             n++) {
+                char name[16];
+                snprintf(name, sizeof(name), "c%d", n);
+                assert_int_equal(kp_embedded_start(emb, name, 1, full, NULL, err, sizeof(err)), 0);
+        }
+        assert_int_equal(kp_embedded_start(emb, "more", 1, one, NULL, err, sizeof(err)),
+                         KP_ERR_UNPROCESSABLE);
+        assert_non_null(strstr(err, "per process"));
+        assert_null(kp_embedded_bootstrap(emb, "more"));
+        assert_int_equal(kp_embedded_topic_create(emb, "c0", "extra", 1, err, sizeof(err)),
+                         KP_ERR_UNPROCESSABLE);
+        /* replacing a cluster by one as big fits; a stop frees its share */
+        assert_int_equal(kp_embedded_start(emb, "c0", 1, full, NULL, err, sizeof(err)), 0);
+        assert_int_equal(kp_embedded_stop(emb, "c0"), 0);
+        assert_int_equal(kp_embedded_start(emb, "more", 1, one, NULL, err, sizeof(err)), 0);
+        json_decref(too_big);
+        json_decref(full);
+        json_decref(one);
+        kp_embedded_destroy(emb);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_start_gives_bootstrap_and_stop_removes_the_cluster),
                 cmocka_unit_test(test_start_rejects_bad_names_broker_counts_and_topics),
+                cmocka_unit_test(test_partition_limits_refuse_before_starting_anything),
                 cmocka_unit_test(test_restart_recreates_the_same_topics_empty_on_a_new_address),
                 cmocka_unit_test(test_two_clusters_run_at_once_with_their_own_topics),
                 cmocka_unit_test(test_topic_create_adds_a_topic_and_refuses_duplicates),

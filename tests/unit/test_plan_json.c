@@ -165,6 +165,25 @@ static void test_whatif_weights_are_checked_against_topics(void **state)
         json_decref(body);
 }
 
+static void test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry(void **state)
+{
+        (void)state;
+        json_t *body =
+                load("{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 2}],"
+                     " \"parallelism\": 2, \"strategy\": \"weighted\", \"weights\": ["
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 0, \"weight\": 1e308},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 2},"
+                     " {\"cluster\": \"a\", \"topic\": \"x\", \"partition\": 1, \"weight\": 3}]}");
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        assert_int_equal(kp_plan_request_parse(body, &req, errors), KP_ERR_INVALID);
+        assert_true(has_error(errors, "weights[0].weight", "at most 1e+12"));
+        assert_true(has_error(errors, "weights[2]", "weighted twice"));
+        assert_int_equal(json_array_size(errors), 2);
+        json_decref(errors);
+        json_decref(body);
+}
+
 static void test_sweep_request_defaults_and_limits(void **state)
 {
         (void)state;
@@ -207,13 +226,73 @@ static void test_sweep_request_defaults_and_limits(void **state)
         json_decref(body);
         json_array_clear(errors);
 
-        /* steps x strategies x partitions over the work limit */
-        body = load(
-                "{\"topics\": [{\"cluster\": \"a\", \"topic\": \"x\", \"partitions\": 1000000}],"
-                " \"parallelism\": {\"from\": 1, \"to\": 4000}}");
-        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), KP_ERR_INVALID);
-        assert_true(has_error(errors, "parallelism", "sweep limit"));
+        json_decref(errors);
+}
+
+/* The limits that bound the work are 422s naming the limit and the value, checked after a
+ * request parsed: partitions in all, and a sweep's partition-steps (parallelism x range
+ * counts, and weighted counts more). */
+static void test_work_limits_name_the_limit_and_the_value(void **state)
+{
+        char errstr[256], text[512];
+        json_t *errors = json_array();
+        kp_plan_request_t pr;
+        kp_sweep_request_t sr;
+        (void)state;
+        /* a what-if at the limit passes, one partition more does not */
+        snprintf(text, sizeof(text),
+                 "{\"topics\": [{\"topic\": \"x\", \"partitions\": %d}, {\"topic\": \"y\", "
+                 "\"partitions\": %d}], \"parallelism\": 1000}",
+                 KP_WHATIF_PARTITIONS_MAX / 2, KP_WHATIF_PARTITIONS_MAX / 2);
+        json_t *body = load(text);
+        assert_int_equal(kp_plan_request_parse(body, &pr, errors), 0);
+        assert_int_equal(kp_plan_request_check_work(&pr, errstr, sizeof(errstr)), 0);
+        assert_int_equal(kp_plan_request_work(&pr), KP_WHATIF_PARTITIONS_MAX + 1000);
+        kp_plan_request_cleanup(&pr);
         json_decref(body);
+        snprintf(text, sizeof(text),
+                 "{\"topics\": [{\"topic\": \"x\", \"partitions\": %d}, {\"topic\": \"y\", "
+                 "\"partitions\": %d}], \"parallelism\": 1000}",
+                 KP_WHATIF_PARTITIONS_MAX / 2, KP_WHATIF_PARTITIONS_MAX / 2 + 1);
+        body = load(text);
+        assert_int_equal(kp_plan_request_parse(body, &pr, errors), 0);
+        assert_int_equal(kp_plan_request_check_work(&pr, errstr, sizeof(errstr)),
+                         KP_ERR_UNPROCESSABLE);
+        snprintf(text, sizeof(text), "%d partitions in all: over the limit of %d",
+                 KP_WHATIF_PARTITIONS_MAX + 1, KP_WHATIF_PARTITIONS_MAX);
+        assert_non_null(strstr(errstr, text));
+        kp_plan_request_cleanup(&pr);
+        json_decref(body);
+
+        /* a sweep of few partitions over a high range: the tasks are the work */
+        body = load("{\"topics\": [{\"topic\": \"x\", \"partitions\": 1}],"
+                    " \"parallelism\": {\"from\": 96000, \"to\": 100000}}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), 0);
+        assert_true(kp_sweep_request_work(&sr) >= 4001LL * 96000 * KP_STRATEGY__CNT);
+        assert_int_equal(kp_sweep_request_check_work(&sr, errstr, sizeof(errstr)),
+                         KP_ERR_UNPROCESSABLE);
+        snprintf(text, sizeof(text), "over the limit of %lld", (long long)KP_SWEEP_WORK_MAX);
+        assert_non_null(strstr(errstr, text));
+        assert_non_null(strstr(errstr, "96000..100000"));
+        kp_sweep_request_cleanup(&sr);
+        json_decref(body);
+
+        /* weighted costs more than balanced over the same range */
+        body = load("{\"topics\": [{\"topic\": \"x\", \"partitions\": 1000}],"
+                    " \"parallelism\": {\"from\": 1, \"to\": 10}, \"strategies\": [\"weighted\"]}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), 0);
+        int64_t weighted = kp_sweep_request_work(&sr);
+        kp_sweep_request_cleanup(&sr);
+        json_decref(body);
+        body = load("{\"topics\": [{\"topic\": \"x\", \"partitions\": 1000}],"
+                    " \"parallelism\": {\"from\": 1, \"to\": 10}, \"strategies\": [\"balanced\"]}");
+        assert_int_equal(kp_sweep_request_parse(body, &sr, errors), 0);
+        assert_int_equal(kp_sweep_request_work(&sr), 10 * 1000 + 55);
+        assert_int_equal(weighted, KP_SWEEP_WEIGHTED_COST * (10 * 1000 + 55));
+        assert_int_equal(kp_sweep_request_check_work(&sr, errstr, sizeof(errstr)), 0);
+        kp_sweep_request_cleanup(&sr);
+        json_decref(body);
+        assert_int_equal(json_array_size(errors), 0);
         json_decref(errors);
 }
 
@@ -409,6 +488,8 @@ int main(void)
                 cmocka_unit_test(test_whatif_validation_names_each_field),
                 cmocka_unit_test(test_whatif_refuses_duplicate_topics),
                 cmocka_unit_test(test_whatif_weights_are_checked_against_topics),
+                cmocka_unit_test(test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry),
+                cmocka_unit_test(test_work_limits_name_the_limit_and_the_value),
                 cmocka_unit_test(test_sweep_request_defaults_and_limits),
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
                 cmocka_unit_test(test_plan_json_writer_matches_jansson_byte_for_byte),

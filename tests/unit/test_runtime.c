@@ -8,9 +8,13 @@
 #include "client_conf.h"
 #include "err.h"
 #include "runtime.h"
+#include "sink.h"
 #include "util.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -134,12 +138,29 @@ static json_t *plan_doc(int version, const char *cluster, const char *topic, int
         return plan;
 }
 
+/* The file sinks of these tests live in /tmp/kp-*: /tmp is their sink directory. */
+#define SINK_ROOT "/tmp"
+
+/* A sink file whose every append fails (EFBIG), for the tests of tasks that cannot write:
+ * the process may not grow files past FULL_AT (SIGXFSZ ignored, set in main), and this one
+ * is already that long (sparse) ending in a newline, so opening it keeps it whole. File
+ * sinks follow no symlink, so /dev/full can no longer stand in. */
+#define FULL_AT (1LL << 30)
+static void plant_full_file(const char *path)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "\n", 1, FULL_AT - 1), 1);
+        close(fd);
+}
+
 static json_t *group_doc(const char *name, const char *dir, int rebalance, const char *start)
 {
         json_t *g = json_pack("{s:s, s:b, s:s}", "name", name, "rebalance", rebalance,
                               "start_offset", start);
         json_object_set_new(g, "sink",
-                            dir ? json_pack("{s:s, s:s}", "type", "file", "path", dir)
+                            dir ? json_pack("{s:s, s:s}", "type", "file", "path",
+                                            dir + strlen(SINK_ROOT "/"))
                                 : json_pack("{s:s}", "type", "discard"));
         return g;
 }
@@ -799,7 +820,7 @@ static void test_metrics_have_help_type_and_per_task_and_lag_lines(void **state)
         mock_stop(&m);
 }
 
-/* A task that cannot write (its sink file is /dev/full): its partition is never committed
+/* A task that cannot write (its sink file is full): its partition is never committed
  * (at least once), its lag_state is stalled while the neighbour read to the end is ok,
  * and a plan moving it to a working task reads it again from the committed offset. */
 static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread(void **state)
@@ -813,12 +834,12 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
 
         assert_non_null(mkdtemp(dir));
         snprintf(link_path, sizeof(link_path), "%s/task-0001.jsonl", dir);
-        assert_int_equal(symlink("/dev/full", link_path), 0);
+        plant_full_file(link_path);
         mock_start(&m, 1);
         mock_topic(&m, "stall", 2);
         produce_all(m.bootstrap, "stall", 2, 0, 50);
         cls = clusters_doc("a", m.bootstrap);
-        plan = plan_doc(1, "a", "stall", 2, 2); /* p0 -> task 0, p1 -> task 1 (/dev/full) */
+        plan = plan_doc(1, "a", "stall", 2, 2); /* p0 -> task 0, p1 -> task 1 (full) */
         grp = group_doc("g-stall", dir, 0, "earliest");
         assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
         /* a window of KP_LAG_MIN_SAMPLES one-second samples at least */
@@ -876,7 +897,7 @@ static void test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_
                 assert_int_equal(committed[0], 50);
                 assert_int_equal(committed[1], 50);
         }
-        unlink(link_path); /* /dev/full reads as endless zeros: not a file to read */
+        unlink(link_path); /* a gigabyte of zeros: not a file to read */
         seen_t *seen = read_sink_dir(dir, "stall");
         for (int o = 0; o < 50; o++) {
                 assert_int_equal(seen->count[0][o], 1);
@@ -908,7 +929,7 @@ static void test_fan_out_deals_around_a_failed_task_and_loses_nothing(void **sta
 
         assert_non_null(mkdtemp(dir));
         snprintf(link_path, sizeof(link_path), "%s/task-0001.jsonl", dir);
-        assert_int_equal(symlink("/dev/full", link_path), 0);
+        plant_full_file(link_path);
         mock_start(&m, 1);
         mock_topic(&m, "fan", 2);
         produce_all(m.bootstrap, "fan", 2, 0, 100);
@@ -970,6 +991,60 @@ static void test_fan_out_deals_around_a_failed_task_and_loses_nothing(void **sta
         json_decref(cls);
         json_decref(plan);
         json_decref(grp);
+        mock_stop(&m);
+}
+
+/* KPLANE_MAX_TASKS: a start or apply past the process's cap is refused naming it, nothing
+ * starts or changes, and what stopped groups held is free again. */
+static void test_task_cap_refuses_a_start_or_apply_past_it_and_starts_nothing(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        kp_runtime_set_max_tasks(rt, 5);
+        mock_start(&m, 1);
+        mock_topic(&m, "cap", 2);
+        json_t *cls = clusters_doc("a", m.bootstrap);
+        json_t *six = plan_doc(1, "a", "cap", 2, 6), *three = plan_doc(1, "a", "cap", 2, 3);
+        json_t *two = plan_doc(1, "a", "cap", 2, 2), *four = plan_doc(2, "a", "cap", 2, 4);
+        json_t *one = plan_doc(2, "a", "cap", 2, 1);
+        json_t *g1 = group_doc("g-cap1", NULL, 0, "earliest");
+        json_t *g2 = group_doc("g-cap2", NULL, 0, "earliest");
+
+        assert_int_equal(kp_runtime_group_start(rt, g1, six, cls, err, sizeof(err)),
+                         KP_ERR_UNPROCESSABLE);
+        assert_non_null(strstr(err, "KPLANE_MAX_TASKS=5"));
+        assert_non_null(strstr(err, "6"));
+        assert_int_equal(kp_runtime_group_state(rt, "g-cap1", NULL, 0), KP_GROUP_STOPPED);
+        assert_int_equal(kp_runtime_task_count(rt), 0);
+
+        assert_int_equal(kp_runtime_group_start(rt, g1, three, cls, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_group_start(rt, g2, two, cls, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_task_count(rt), 5);
+        /* growing g-cap1 to 4 tasks needs one more than is left: refused, still 3 tasks */
+        assert_int_equal(kp_runtime_group_apply(rt, "g-cap1", four, cls, err, sizeof(err)),
+                         KP_ERR_UNPROCESSABLE);
+        assert_non_null(strstr(err, "KPLANE_MAX_TASKS=5"));
+        json_t *st = kp_runtime_group_status(rt, "g-cap1");
+        assert_int_equal(json_array_size(json_object_get(st, "tasks")), 3);
+        json_decref(st);
+        /* shrinking gives tasks back; a stop gives all of them back */
+        assert_int_equal(kp_runtime_group_apply(rt, "g-cap2", one, cls, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_task_count(rt), 4);
+        assert_int_equal(kp_runtime_group_apply(rt, "g-cap1", four, cls, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_task_count(rt), 5);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-cap1", 0, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_task_count(rt), 1);
+        kp_runtime_destroy(rt);
+        json_decref(g1);
+        json_decref(g2);
+        json_decref(six);
+        json_decref(three);
+        json_decref(two);
+        json_decref(four);
+        json_decref(one);
+        json_decref(cls);
         mock_stop(&m);
 }
 
@@ -1081,10 +1156,19 @@ int main(void)
         char errstr[256];
         /* The documents quiet librdkafka with log_level, which only an operator may allow. */
         kp_client_policy_install(kp_client_policy_new("log_level", NULL, errstr, sizeof(errstr)));
+        struct rlimit rl;
+        signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+        if (getrlimit(RLIMIT_FSIZE, &rl) || (rl.rlim_max != RLIM_INFINITY &&
+                                             rl.rlim_max < (rlim_t)FULL_AT))
+                return 1;
+        rl.rlim_cur = (rlim_t)FULL_AT;
+        if (setrlimit(RLIMIT_FSIZE, &rl) || kp_sink_dir_set(SINK_ROOT))
+                return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(
                         test_a_partition_whose_task_cannot_write_is_stalled_uncommitted_and_reread),
                 cmocka_unit_test(test_fan_out_deals_around_a_failed_task_and_loses_nothing),
+                cmocka_unit_test(test_task_cap_refuses_a_start_or_apply_past_it_and_starts_nothing),
                 cmocka_unit_test(test_start_rejects_bad_documents),
                 cmocka_unit_test(test_every_message_reaches_file_sink_and_stop_commits_end),
                 cmocka_unit_test(

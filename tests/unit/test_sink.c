@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* Every file sink of these tests lives under a fresh root: its path is relative to it. */
+static char root[] = "/tmp/kp-sinkroot-XXXXXX";
 
 static void test_base64_matches_rfc4648_vectors(void **state)
 {
@@ -45,7 +49,7 @@ static void test_validate_rejects_unknown_type_and_missing_path(void **state)
         assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
         assert_non_null(strstr(err, "sink.path"));
         json_decref(c);
-        c = json_pack("{s:s, s:s, s:i}", "type", "file", "path", "/tmp/x", "bogus", 1);
+        c = json_pack("{s:s, s:s, s:i}", "type", "file", "path", "x", "bogus", 1);
         assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
         assert_non_null(strstr(err, "sink.bogus"));
         json_decref(c);
@@ -61,9 +65,10 @@ static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_fil
         (void)state;
 
         assert_non_null(mkdtemp(dir));
+        assert_int_equal(kp_sink_dir_set(dir), 0);
         /* A directory that does not exist yet is created. */
         snprintf(sub, sizeof(sub), "%s/a/b", dir);
-        conf = json_pack("{s:s, s:s}", "type", "file", "path", sub);
+        conf = json_pack("{s:s, s:s}", "type", "file", "path", "a/b");
         s = kp_sink_open(conf, 7, err, sizeof(err));
         assert_non_null(s);
         assert_string_equal(kp_sink_type(s), "file");
@@ -100,11 +105,12 @@ static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_fil
         fclose(f);
         kp_sink_close(s);
         json_decref(conf);
+        assert_int_equal(kp_sink_dir_set(root), 0);
 }
 
 static void test_file_sink_handles_values_larger_than_its_buffer(void **state)
 {
-        char dir[] = "/tmp/kp-sink-XXXXXX", path[400], err[256];
+        char dir[400], path[500], err[256];
         size_t big = 300 * 1024, n = 0;
         char *val = malloc(big), *buf = malloc(2 * big);
         json_t *conf, *o;
@@ -113,8 +119,9 @@ static void test_file_sink_handles_values_larger_than_its_buffer(void **state)
         (void)state;
 
         memset(val, 'x', big);
+        snprintf(dir, sizeof(dir), "%s/big-XXXXXX", root);
         assert_non_null(mkdtemp(dir));
-        conf = json_pack("{s:s, s:s}", "type", "file", "path", dir);
+        conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
         s = kp_sink_open(conf, 0, err, sizeof(err));
         assert_non_null(s);
         kp_sink_msg_t m = {"c", "t", 0, 1, NULL, 0, val, big};
@@ -157,19 +164,112 @@ static void test_discard_sink_takes_everything(void **state)
 
 static void test_file_sink_open_fails_on_unwritable_path(void **state)
 {
-        char err[256];
-        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", "/proc/kp-nope/x");
+        char err[256], file[400];
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", "plain-file/x");
         (void)state;
+        snprintf(file, sizeof(file), "%s/plain-file", root);
+        FILE *f = fopen(file, "w");
+        assert_non_null(f);
+        fclose(f);
         assert_null(kp_sink_open(conf, 0, err, sizeof(err)));
         assert_non_null(strstr(err, "sink.path"));
         json_decref(conf);
+        unlink(file);
+}
+
+static void test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate(void **state)
+{
+        static const char *const bad[] = {"/tmp/x", "../x", "a/../../x", "a/..", ".."};
+        static const char *const good[] = {"x", "a/b", "./a", "a..b/c", "a/.hidden"};
+        char err[256];
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", bad[i]);
+                assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
+                assert_non_null(strstr(err, "sink.path"));
+                assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+                json_decref(c);
+        }
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", good[i]);
+                assert_int_equal(kp_sink_validate(c, err, sizeof(err)), 0);
+                json_decref(c);
+        }
+}
+
+/* A symlink planted in the tree (a directory of the path) is refused, and nothing is
+ * created or written where it points. */
+static void test_file_sink_does_not_follow_a_symlink_in_the_tree(void **state)
+{
+        char err[256], outside[] = "/tmp/kp-outside-XXXXXX", link[400], probe[500];
+        struct stat sb;
+        (void)state;
+        assert_non_null(mkdtemp(outside));
+        snprintf(link, sizeof(link), "%s/evil", root);
+        assert_int_equal(symlink(outside, link), 0);
+        json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "evil/sub");
+        assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+        assert_non_null(strstr(err, "sink.path"));
+        snprintf(probe, sizeof(probe), "%s/sub", outside);
+        assert_int_not_equal(stat(probe, &sb), 0); /* not created through the link */
+        json_decref(c);
+        unlink(link);
+        rmdir(outside);
+}
+
+/* A symlink planted at the task file itself is refused: its target is neither
+ * truncated nor appended to. */
+static void test_file_sink_does_not_follow_a_symlink_at_the_file(void **state)
+{
+        char err[256], target[] = "/tmp/kp-target-XXXXXX", dir[400], link[500];
+        struct stat sb;
+        (void)state;
+        int fd = mkstemp(target);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "precious", 8), 8); /* no newline: a "torn" tail */
+        close(fd);
+        snprintf(dir, sizeof(dir), "%s/planted", root);
+        assert_int_equal(mkdir(dir, 0750), 0);
+        snprintf(link, sizeof(link), "%s/task-0000.jsonl", dir);
+        assert_int_equal(symlink(target, link), 0);
+        json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "planted");
+        assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+        assert_int_equal(stat(target, &sb), 0);
+        assert_int_equal(sb.st_size, 8);
+        json_decref(c);
+        unlink(link);
+        rmdir(dir);
+        unlink(target);
+}
+
+static void test_file_sink_files_are_0640_and_dirs_0750(void **state)
+{
+        char err[256], file[500], dir[400];
+        struct stat sb;
+        mode_t old = umask(022);
+        (void)state;
+        json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "modes");
+        kp_sink_t *s = kp_sink_open(c, 3, err, sizeof(err));
+        umask(old);
+        assert_non_null(s);
+        kp_sink_close(s);
+        snprintf(dir, sizeof(dir), "%s/modes", root);
+        snprintf(file, sizeof(file), "%s/task-0003.jsonl", dir);
+        assert_int_equal(stat(file, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0640);
+        assert_int_equal(stat(dir, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0750);
+        json_decref(c);
+        unlink(file);
+        rmdir(dir);
 }
 
 static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
 {
-        char dir[] = "/tmp/kp-sink-XXXXXX", path[400], err[256], data[512];
+        char dir[400], path[500], err[256], data[512];
         kp_sink_msg_t m = {"eu", "orders", 0, 7, NULL, 0, "v", 1};
         (void)state;
+        snprintf(dir, sizeof(dir), "%s/torn-XXXXXX", root);
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
         /* what a kill -9 in the middle of write(2) leaves: a line without its newline */
@@ -177,7 +277,7 @@ static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
         assert_non_null(f);
         fputs("{\"offset\":5}\n{\"cluster\":\"eu\",\"off", f);
         fclose(f);
-        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir);
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
         kp_sink_t *s = kp_sink_open(conf, 0, err, sizeof(err));
         assert_non_null(s);
         assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
@@ -197,6 +297,8 @@ static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
 
 int main(void)
 {
+        if (!mkdtemp(root) || kp_sink_dir_set(root))
+                return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_base64_matches_rfc4648_vectors),
                 cmocka_unit_test(test_validate_rejects_unknown_type_and_missing_path),
@@ -205,6 +307,10 @@ int main(void)
                 cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
                 cmocka_unit_test(test_discard_sink_takes_everything),
                 cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),
+                cmocka_unit_test(test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate),
+                cmocka_unit_test(test_file_sink_does_not_follow_a_symlink_in_the_tree),
+                cmocka_unit_test(test_file_sink_does_not_follow_a_symlink_at_the_file),
+                cmocka_unit_test(test_file_sink_files_are_0640_and_dirs_0750),
                 cmocka_unit_test(test_file_sink_cuts_a_torn_last_line_left_by_a_crash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

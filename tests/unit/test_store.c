@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -764,6 +765,48 @@ static void test_data_survives_close_and_reopen(void **state)
         json_decref(plan);
 }
 
+/* @returns the permission bits of @p path, or -1 when it does not exist. */
+static int file_mode(const char *path)
+{
+        struct stat sb;
+        return stat(path, &sb) ? -1 : (int)(sb.st_mode & 07777);
+}
+
+static void test_db_and_its_wal_and_shm_are_0600_even_with_a_lax_umask(void **state)
+{
+        struct fixture *f = *state;
+        char p[192];
+        mode_t old = umask(0);
+        kp_store_close(f->st);
+        unlink(f->path);
+        f->st = kp_store_open(f->path, f->err, sizeof(f->err));
+        umask(old);
+        assert_non_null(f->st);
+        add_registrations(f); /* writes: the WAL and its index exist now */
+        assert_int_equal(file_mode(f->path), 0600);
+        snprintf(p, sizeof(p), "%s-wal", f->path);
+        assert_int_equal(file_mode(p), 0600);
+        snprintf(p, sizeof(p), "%s-shm", f->path);
+        assert_int_equal(file_mode(p), 0600);
+}
+
+static void test_reopen_narrows_a_0644_db_and_wal_to_0600(void **state)
+{
+        struct fixture *f = *state;
+        char wal[192];
+        add_registrations(f);
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        /* what an older kplane left behind */
+        assert_int_equal(chmod(f->path, 0644), 0);
+        assert_int_equal(chmod(wal, 0644), 0);
+        kp_store_close(f->st);
+        f->st = kp_store_open(f->path, f->err, sizeof(f->err));
+        assert_non_null(f->st);
+        assert_int_equal(file_mode(f->path), 0600);
+        if (file_mode(wal) >= 0) /* the last close may have checkpointed it away */
+                assert_int_equal(file_mode(wal), 0600);
+}
+
 static void test_write_lock_held_elsewhere_is_unavailable_after_busy_timeout(void **state)
 {
         struct fixture *f = *state;
@@ -983,6 +1026,8 @@ int main(void)
                 T(test_plan_list_is_newest_first_with_summary),
                 T(test_group_delete_deletes_its_plans),
                 T(test_data_survives_close_and_reopen),
+                T(test_db_and_its_wal_and_shm_are_0600_even_with_a_lax_umask),
+                T(test_reopen_narrows_a_0644_db_and_wal_to_0600),
                 T(test_write_lock_held_elsewhere_is_unavailable_after_busy_timeout),
                 T(test_concurrent_plan_adds_give_versions_without_gap_or_duplicate),
                 T(test_sigkill_mid_writes_keeps_every_committed_row),
