@@ -6,6 +6,7 @@ import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -50,7 +51,7 @@ def test_discovery_and_seed_plans_at_30_20_40_on_real_kafka(kafka, kserver, tmp_
         md = rt.ok(kserver.get(f"/api/v1/clusters/{name}/metadata"), 200)
         assert [f"{b['host']}:{b['port']}" for b in md["brokers"]] == [bs], md
         assert {"name": topic, "partitions": PARTS} in md["topics"], md
-    rt.create_group(kserver, "seed", clusters, topic, 30, str(tmp_path / "sink"))
+    rt.create_group(kserver, "seed", clusters, topic, 30, str(Path(kserver.sink_dir) / "sink"))
     every = {Part(c, topic, p) for c in clusters for p in range(PARTS)}
     expect = {30: ("partitions_equal_parallelism", 0, 1, 1),
               20: ("partitions_above_parallelism", 0, 1, 2),
@@ -80,7 +81,7 @@ def test_discovery_and_seed_plans_at_30_20_40_on_real_kafka(kafka, kserver, tmp_
 
 
 def test_every_message_reaches_the_file_sink_and_stop_commits_the_end_on_real_kafka(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     clusters, topic, group = setup(kafka, kserver, sink, "alo")
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters, topic), 300)
@@ -103,7 +104,7 @@ def test_every_message_reaches_the_file_sink_and_stop_commits_the_end_on_real_ka
 
 
 def test_kill_9_of_kplane_mid_stream_loses_nothing_on_real_kafka(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     clusters, topic, group = setup(kafka, kserver, sink, "kill")
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters, topic), 2000)
@@ -132,7 +133,7 @@ def test_kill_9_of_kplane_mid_stream_loses_nothing_on_real_kafka(kafka, kserver,
 
 
 def test_live_change_30_to_20_tasks_one_owner_at_a_time_on_real_kafka(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     clusters, topic, group = setup(kafka, kserver, sink, "live", config={"max.partition.fetch.bytes": "1024"})
     ledger = rt.Ledger()
     ledger.produce(targets_of(clusters, topic), 2000, extra=["-X", "batch.num.messages=20"])
@@ -162,7 +163,7 @@ def test_live_change_30_to_20_tasks_one_owner_at_a_time_on_real_kafka(kafka, kse
 
 
 def test_broker_killed_and_restarted_mid_stream_loses_nothing_on_real_kafka(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     clusters, topic, group = setup(kafka, kserver, sink, "bkill")
     ledger = rt.Ledger()
     everything = targets_of(clusters, topic)
@@ -194,7 +195,7 @@ def test_broker_killed_and_restarted_mid_stream_loses_nothing_on_real_kafka(kafk
 
 
 def test_partitions_added_to_a_live_topic_are_discovered_and_read_from_earliest(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     clusters, topic, group = setup(kafka, kserver, sink, "grow", parallelism=12)
     # the group itself starts at the latest offset: new partitions must start at the earliest anyway
     doc = rt.ok(kserver.put(f"/api/v1/groups/{group}", dict(

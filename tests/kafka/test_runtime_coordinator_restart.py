@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import uuid
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -21,7 +22,7 @@ BROKERS = 2          # brokers (each its own cluster) of this file's fixture
 
 
 def test_interval_commits_resume_after_the_coordinator_is_killed_and_restarted(kafka, kserver, tmp_path):
-    sink = tmp_path / "sink"
+    sink = Path(kserver.sink_dir) / "sink"
     topic = f"coord-{uuid.uuid4().hex[:6]}"
     for i in range(2):
         kafka.create_topic(i, topic, PARTS)
