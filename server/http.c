@@ -199,6 +199,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         };
         kp_http_resp_t resp = {.status = 500};
         srv->opts.handler(srv->opts.opaque, &req, &resp);
+        if (resp.offload != KP_HTTP_INLINE && !resp.body) {
+                /* No worker pools yet: an offload request is honoured here, inline, rather
+                 * than answering the empty 500 the handler left behind. */
+                req.offloaded = 1;
+                resp = (kp_http_resp_t){.status = 500};
+                srv->opts.handler(srv->opts.opaque, &req, &resp);
+        }
         if (!resp.body) {
                 resp.body = calloc(1, 1);
                 resp.body_len = 0;
