@@ -1,6 +1,7 @@
 """test_schemathesis.py — schemathesis (PyPI) fuzzes the served OpenAPI document against the server.
 
-One kplane with an API token; an embedded cluster c1 (topics t1, t2), a stopped group g1
+One kplane with an API token; an embedded cluster c1 (topics t1, t2 and a pattern that
+matches both), a stopped group g1
 on c1/t1 with two plans, a running group g2 on c1/t2. Then `schemathesis run` against
 GET /api/v1/openapi.json as served, with the token, all four phases (examples, coverage,
 fuzzing, stateful), EXAMPLES test cases per operation, a fixed deterministic generation
@@ -118,6 +119,8 @@ def seed(s):
         "brokers": 1, "topics": [{"name": "p", "partitions": 1}]}}, headers=auth), 201)
     for t in ("t1", "t2"):
         ok(s.post("/api/v1/clusters/c1/topics", {"name": t}, headers=auth), 201)
+    # a pattern that resolves to both, so topic lists carry a pattern registration too
+    ok(s.post("/api/v1/clusters/c1/topics", {"pattern": "^t[0-9]$"}, headers=auth), 201)
     ok(s.post("/api/v1/groups", {"name": "g1", "topics": [{"cluster": "c1", "topic": "t1"}],
                                  "parallelism": 2}, headers=auth), 201)
     ok(s.post("/api/v1/groups/g1/plans", {}, headers=auth), 201)
