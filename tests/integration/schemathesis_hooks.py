@@ -1,9 +1,10 @@
 """schemathesis_hooks — loaded by the schemathesis run of test_schemathesis.py (SCHEMATHESIS_HOOKS).
 
-Keeps the answers small, not the inputs odd: a what-if of a million partitions or a plan of
-100000 tasks is a valid request that kplane answers in a fraction of a second, but the answer
-is 3 to 47 MB of JSON that schemathesis then validates in Python (seconds and ~500 MB of
-memory each, most of a run). Such requests are dropped; the limits themselves are tested by
+Keeps the answers small and the work short, not the inputs tame: a what-if of a million
+partitions or a plan of 100000 tasks is a valid request that kplane answers in a fraction of
+a second, but the answer is 3 to 47 MB of JSON that schemathesis then validates in Python (seconds and ~500 MB of
+memory each, most of a run). Such requests are dropped, and so are embedded clusters of
+more than EMBEDDED_PARTITIONS_MAX partitions; the limits themselves are tested by
 test_security_limits.py. Only integer fields are looked at, so negative data (wrong types,
 out-of-range values below the bound) still goes through.
 """
@@ -11,6 +12,9 @@ import schemathesis
 
 # Tasks plus partitions one answer may list: a few hundred kB of JSON at most.
 ANSWER_ITEMS_MAX = 10000
+# Partitions of one embedded cluster: a mock of 16 brokers and tens of thousands of
+# partitions takes over 10 s to start on a loaded 2-core box (and a run makes dozens).
+EMBEDDED_PARTITIONS_MAX = 1000
 
 
 def _int(v):
@@ -39,4 +43,7 @@ def filter_case(context, case):
         return _partitions(body) + steps <= ANSWER_ITEMS_MAX
     if label == "POST /api/v1/groups/{name}/plans":
         return _int(body.get("parallelism")) <= ANSWER_ITEMS_MAX
+    if label in ("POST /api/v1/clusters", "PUT /api/v1/clusters/{name}"):
+        emb = body.get("embedded")
+        return not isinstance(emb, dict) or _partitions(emb) <= EMBEDDED_PARTITIONS_MAX
     return True
