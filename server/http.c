@@ -330,8 +330,8 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
         if (opts->api_token && opts->api_token[0])
                 srv->api_token = strdup(opts->api_token);
         raise_fd_limit();
-        srv->conns = kp_http_conns_new((int64_t)KP_HTTP_REQUEST_DEADLINE_S * 1000, errstr,
-                                       errstr_size);
+        srv->conns =
+                kp_http_conns_new((int64_t)KP_HTTP_REQUEST_DEADLINE_S * 1000, errstr, errstr_size);
         if (!srv->conns) {
                 free(srv->api_token);
                 free(srv);
@@ -352,8 +352,8 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                 (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_PER_IP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, kp_http_conns_notify,
-                srv->conns, MHD_OPTION_END);
+                on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, kp_http_conns_notify, srv->conns,
+                MHD_OPTION_END);
         /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second kplane
          * on the port would start silently and take half the requests. MHD's default
          * SO_REUSEADDR still lets a restart bind while old connections sit in TIME_WAIT. */

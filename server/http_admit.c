@@ -64,8 +64,7 @@ static int parse_length(const char *v, uint64_t *n)
         return 0;
 }
 
-int kp_http_admit_framing(struct MHD_Connection *conn, const char *version,
-                          kp_http_refusal_t *ref)
+int kp_http_admit_framing(struct MHD_Connection *conn, const char *version, kp_http_refusal_t *ref)
 {
         header_scan_t hs = {0};
         uint64_t len;
@@ -173,7 +172,7 @@ int kp_http_admit_request(struct MHD_Connection *conn, const char *method, const
         }
         /* Refuse an oversized body by its declared length, before reading it. */
         if (len > KP_HTTP_MAX_BODY)
-                return refuse(ref, 413, "Payload Too Large",
-                              "request body is over the 1 MiB limit", 1);
+                return refuse(ref, 413, "Payload Too Large", "request body is over the 1 MiB limit",
+                              1);
         return 0;
 }

@@ -21,8 +21,7 @@ typedef struct kp_http_refusal {
  * would take for its body, so the refusal closes the connection.
  * @returns 0 when the framing is sound, -1 with @p ref filled.
  */
-int kp_http_admit_framing(struct MHD_Connection *conn, const char *version,
-                          kp_http_refusal_t *ref);
+int kp_http_admit_framing(struct MHD_Connection *conn, const char *version, kp_http_refusal_t *ref);
 
 /*
  * Checks what the request asks for, from its headers: its URL length (414); for a
