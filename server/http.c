@@ -50,12 +50,6 @@ const char *kp_http_query(const kp_http_req_t *req, const char *key)
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static void count_answer(kp_http_t *srv, const char *method, int status)
-{
-        int code = status >= 100 && status < 600 ? status : 599;
-        __atomic_fetch_add(&srv->requests[method_index(method)][code], 1, __ATOMIC_RELAXED);
-}
-
 /* Queues @p resp (taking its body) and counts it. */
 static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, const char *method,
                                  kp_http_resp_t *resp)
@@ -93,7 +87,8 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, co
         kp_http_conns_busy(conn); /* an answer is on its way: the deadline no longer runs */
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
         MHD_destroy_response(r);
-        count_answer(srv, method, resp->status);
+        int code = resp->status >= 100 && resp->status < 600 ? resp->status : 599;
+        __atomic_fetch_add(&srv->requests[method_index(method)][code], 1, __ATOMIC_RELAXED);
         return ret;
 }
 
