@@ -27,6 +27,25 @@
 #define KP_HTTP_THREADS_MAX 64
 /* Longest request URL we route. */
 #define KP_HTTP_MAX_URL 2048
+/* A request's headers and body must arrive within this many seconds of its connection
+ * opening or of the previous response on it completing (server/http_conns.c; the clock
+ * stops while a handler runs and while the answer is sent). The inactivity timeout above
+ * is reset by every byte: 1,100 connections dripping a byte every 2 s held every slot.
+ * 10 s lets a full KP_HTTP_MAX_BODY through at 100 KiB/s; an idle keep-alive connection
+ * is closed after as long. */
+#define KP_HTTP_REQUEST_DEADLINE_S 10
+/* How often the reaper looks for connections past their deadline. */
+#define KP_HTTP_REAP_INTERVAL_MS 250
+/* Connections one client address may hold: an eighth of KP_HTTP_CONNECTION_LIMIT, so one
+ * client cannot take the slots of the others (twice the 64 connections of the wrk
+ * benchmarks). Behind a reverse proxy every client has the proxy's address: the proxy
+ * must then limit per client itself. */
+#define KP_HTTP_PER_IP_CONNECTION_LIMIT (KP_HTTP_CONNECTION_LIMIT / 8)
+/* File descriptors: at start-up the soft limit is raised to the hard one (at most
+ * KP_HTTP_NOFILE_MAX when unlimited); below KP_HTTP_NOFILE_MIN kplane warns, since the
+ * connections, the database and the Kafka clients would not all fit. */
+#define KP_HTTP_NOFILE_MAX 65536
+#define KP_HTTP_NOFILE_MIN (KP_HTTP_CONNECTION_LIMIT + 256)
 
 /* Names */
 #define KP_NAME_MAX       64   /* cluster and group names */

@@ -2,14 +2,19 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "http_admit.h"
+#include "http_conns.h"
 #include "util.h"
 
 enum { M_GET, M_POST, M_PUT, M_DELETE, M_HEAD, M_OTHER, M__CNT };
@@ -17,6 +22,7 @@ static const char *const method_names[M__CNT] = {"GET", "POST", "PUT", "DELETE",
 
 struct kp_http {
         struct MHD_Daemon *daemon;
+        kp_http_conns_t *conns; /* open connections and their deadlines */
         kp_http_opts_t opts;
         char *api_token;
         int port;
@@ -28,7 +34,7 @@ struct kp_http {
 typedef struct req_state {
         kp_buf_t body;
         int too_large; /* the body passed KP_HTTP_MAX_BODY while streaming in */
-        int answered;  /* a response was queued early (413/401) */
+        int answered;  /* a response was queued early (an admission refusal, 401) */
 } req_state_t;
 
 static int method_index(const char *m)
@@ -78,6 +84,7 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, co
         }
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(r, "Cache-Control", "no-store");
+        kp_http_conns_busy(conn); /* an answer is on its way: the deadline no longer runs */
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
         MHD_destroy_response(r);
         int code = resp->status >= 100 && resp->status < 600 ? resp->status : 599;
@@ -105,6 +112,15 @@ static enum MHD_Result send_problem(kp_http_t *srv, struct MHD_Connection *conn,
         return send_resp(srv, conn, method, &resp);
 }
 
+/* Answers an admission refusal (kp_http_admit_*) as problem+json. */
+static enum MHD_Result refuse(kp_http_t *srv, struct MHD_Connection *conn, const char *method,
+                              req_state_t *st, const kp_http_refusal_t *ref)
+{
+        st->answered = 1;
+        return send_problem(srv, conn, method, ref->status, ref->title, ref->detail,
+                            ref->close ? "Connection: close" : NULL);
+}
+
 /* Constant-time comparison, so the token cannot be guessed byte by byte from timing. */
 static int token_equal(const char *a, const char *b)
 {
@@ -126,13 +142,32 @@ static int authorized(kp_http_t *srv, struct MHD_Connection *conn, const char *u
         return token_equal(h + 7, srv->api_token);
 }
 
+/* The first call, headers complete: whatever must not reach a handler is refused here,
+ * before a byte of the body is read. Framing comes first: a request whose framing is
+ * ambiguous may hide another in its body, and is answered (and closed) before anything. */
+static enum MHD_Result admit(kp_http_t *srv, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, req_state_t *st)
+{
+        kp_http_refusal_t ref;
+        if (kp_http_admit_framing(conn, version, &ref))
+                return refuse(srv, conn, method, st, &ref);
+        if (!authorized(srv, conn, url)) {
+                st->answered = 1;
+                return send_problem(srv, conn, method, 401, "Unauthorized",
+                                    "missing or wrong bearer token",
+                                    "WWW-Authenticate: Bearer realm=\"kplane\"");
+        }
+        if (kp_http_admit_request(conn, method, url, &ref))
+                return refuse(srv, conn, method, st, &ref);
+        return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
         kp_http_t *srv = cls;
         req_state_t *st = *con_cls;
-        (void)version;
 
         if (!st) {
                 st = calloc(1, sizeof(*st));
@@ -140,32 +175,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 kp_buf_init(&st->body);
                 *con_cls = st;
-                if (!authorized(srv, conn, url)) {
-                        st->answered = 1;
-                        return send_problem(srv, conn, method, 401, "Unauthorized",
-                                            "missing or wrong bearer token",
-                                            "WWW-Authenticate: Bearer realm=\"kplane\"");
-                }
-                /* Refuse an oversized body by its declared length, before reading it. */
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-                if (cl) {
-                        char *end;
-                        unsigned long long n = strtoull(cl, &end, 10);
-                        if (*end || n > KP_HTTP_MAX_BODY) {
-                                st->answered = 1;
-                                return send_problem(srv, conn, method, 413, "Payload Too Large",
-                                                    "request body is over the 1 MiB limit",
-                                                    "Connection: close");
-                        }
-                }
-                if (strlen(url) > KP_HTTP_MAX_URL) {
-                        st->answered = 1;
-                        return send_problem(srv, conn, method, 414, "URI Too Long",
-                                            "request URL is too long", NULL);
-                }
-                return MHD_YES;
+                return admit(srv, conn, url, method, version, st);
         }
+        /* The request is whole: the time its handler takes is not the client's. */
+        if (!*upload_data_size)
+                kp_http_conns_busy(conn);
 
         if (*upload_data_size) {
                 /* Chunked bodies carry no length: cut them off at the same limit. */
@@ -210,9 +224,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
         (void)cls;
-        (void)conn;
         (void)toe;
         req_state_t *st = *con_cls;
+        kp_http_conns_idle(conn); /* the next request on this connection starts its clock */
         if (!st)
                 return;
         kp_buf_cleanup(&st->body);
@@ -252,6 +266,51 @@ static int parse_listen(const char *listen, struct sockaddr_in *sin, char *errst
         return 0;
 }
 
+/* Every connection is a file descriptor: a soft limit of 1,024 (a common default) would
+ * be spent before KP_HTTP_CONNECTION_LIMIT connections are, and accept() fail for
+ * everyone. Raise the soft limit to the hard one, which needs no privilege. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl))
+                return;
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)KP_HTTP_NOFILE_MAX : rl.rlim_max;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+                rl.rlim_cur = want;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < KP_HTTP_NOFILE_MIN)
+                fprintf(stderr,
+                        "kplane: only %llu file descriptors (ulimit -n): fewer than %d "
+                        "connections can be served\n",
+                        (unsigned long long)rl.rlim_cur, KP_HTTP_CONNECTION_LIMIT);
+}
+
+/* Why MHD could not listen on @p sin: MHD does not say, so try the bind ourselves (with
+ * the SO_REUSEADDR MHD uses) and report its errno. */
+static void listen_error(const struct sockaddr_in *sin, const char *listen, char *errstr,
+                         size_t errstr_size)
+{
+        int one = 1, err = 0;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+                err = errno;
+        else {
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)))
+                        err = errno;
+                close(fd);
+        }
+        if (err == EADDRINUSE)
+                snprintf(errstr, errstr_size,
+                         "cannot listen on %s: address in use (is another kplane serving on "
+                         "this port?)",
+                         listen);
+        else
+                snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen,
+                         err ? strerror(err) : "libmicrohttpd could not start");
+}
+
 kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr_size)
 {
         struct sockaddr_in sin;
@@ -265,6 +324,14 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
         srv->opts = *opts;
         if (opts->api_token && opts->api_token[0])
                 srv->api_token = strdup(opts->api_token);
+        raise_fd_limit();
+        srv->conns =
+                kp_http_conns_new((int64_t)KP_HTTP_REQUEST_DEADLINE_S * 1000, errstr, errstr_size);
+        if (!srv->conns) {
+                free(srv->api_token);
+                free(srv);
+                return NULL;
+        }
         unsigned threads = opts->threads;
         if (!threads) {
                 long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -278,11 +345,16 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+                (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                (unsigned)KP_HTTP_PER_IP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
+                on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, kp_http_conns_notify, srv->conns,
+                MHD_OPTION_END);
+        /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second kplane
+         * on the port would start silently and take half the requests. MHD's default
+         * SO_REUSEADDR still lets a restart bind while old connections sit in TIME_WAIT. */
         if (!srv->daemon) {
-                snprintf(errstr, errstr_size, "cannot listen on %s (address in use?)",
-                         opts->listen);
+                listen_error(&sin, opts->listen, errstr, errstr_size);
+                kp_http_conns_destroy(srv->conns);
                 free(srv->api_token);
                 free(srv);
                 return NULL;
@@ -298,6 +370,7 @@ void kp_http_stop(kp_http_t *srv)
         if (!srv)
                 return;
         MHD_stop_daemon(srv->daemon);
+        kp_http_conns_destroy(srv->conns); /* after MHD: its CLOSED notifications use it */
         free(srv->api_token);
         free(srv);
 }
@@ -320,4 +393,10 @@ void kp_http_metrics_write(const kp_http_t *srv, kp_buf_t *out)
                                               "code=\"%d\"} %llu\n",
                                               method_names[m], c, (unsigned long long)n);
                 }
+        kp_buf_printf(out,
+                      "# HELP kplane_http_deadline_closed_total Connections closed because "
+                      "their request passed its deadline.\n"
+                      "# TYPE kplane_http_deadline_closed_total counter\n"
+                      "kplane_http_deadline_closed_total %llu\n",
+                      (unsigned long long)kp_http_conns_reaped(srv->conns));
 }
