@@ -32,6 +32,15 @@
 #define KP_NAME_MAX       64   /* cluster and group names */
 #define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
 #define KP_PATTERN_MAX    1024 /* topic pattern regex */
+/* A topic pattern compiles to at most this many NFA states (server/pattern.c) and a
+ * match costs O(topic length x states): a 249-character topic against a program at the
+ * limit measured MEASURE_ME. A 1,024-character pattern without counted repetition
+ * needs at most about 2,050; {m,n} copies its operand, so ({1,100}){1,100} is refused
+ * here instead of expanding to 10,000 copies. */
+#define KP_PATTERN_STATES_MAX 2048
+/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
+ * characters, so a higher count of anything non-empty matches nothing anyway. */
+#define KP_PATTERN_REPEAT_MAX 255
 
 /* Planner */
 #define KP_PARALLELISM_MAX          100000 /* tasks in one plan */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "url.h"
 #include "util.h"
 
 enum { M_GET, M_POST, M_PUT, M_DELETE, M_HEAD, M_OTHER, M__CNT };
@@ -279,7 +280,8 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                 (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+                srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_UNESCAPE_CALLBACK,
+                kp_url_unescape, NULL, MHD_OPTION_END);
         if (!srv->daemon) {
                 snprintf(errstr, errstr_size, "cannot listen on %s (address in use?)",
                          opts->listen);
