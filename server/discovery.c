@@ -123,8 +123,7 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
                         continue;
                 int m = kp_pattern_match(pat, md->topics[i].name);
                 if (m < 0) {
-                        snprintf(errstr, errstr_size, "out of memory matching pattern %s",
-                                 pattern);
+                        snprintf(errstr, errstr_size, "out of memory matching pattern %s", pattern);
                         err = m;
                         goto out;
                 }

@@ -151,7 +151,7 @@ static int class_member(const char *name, unsigned c)
 {
         int upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
         int digit = c >= '0' && c <= '9', alpha = upper || lower;
-        int print = c >= 0x20 && c < 0x7f, graph = c > 0x20 && c < 0x7f;
+        int print = c >= 0x20 && c<0x7f, graph = c> 0x20 && c < 0x7f;
         if (!strcmp(name, "alpha"))
                 return alpha;
         if (!strcmp(name, "digit"))
@@ -277,8 +277,9 @@ static uint32_t parse_bracket(parser_t *p)
                         set_add(&set, (unsigned)c);
                 s = p->re + p->pos;
                 if (s[0] == '-' && s[1] && s[1] != ']') {
-                        fail(p, "invalid range at offset %zu: a range cannot start at the end "
-                                "of another",
+                        fail(p,
+                             "invalid range at offset %zu: a range cannot start at the end "
+                             "of another",
                              p->pos);
                         return NO_NODE;
                 }
@@ -315,8 +316,9 @@ static uint32_t parse_escape(parser_t *p)
                 return NO_NODE;
         }
         if (c >= '1' && c <= '9') {
-                fail(p, "back-references (\\%c) are not supported: they cannot be matched in "
-                        "linear time",
+                fail(p,
+                     "back-references (\\%c) are not supported: they cannot be matched in "
+                     "linear time",
                      c);
                 return NO_NODE;
         }
@@ -325,8 +327,9 @@ static uint32_t parse_escape(parser_t *p)
                     !((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
         if (!punct || c == '<' || c == '>' || c == '`' || c == '\'') {
                 if (c >= 0x20 && c < 0x7f)
-                        fail(p, "unsupported escape \\%c: only a special character may follow "
-                                "a backslash",
+                        fail(p,
+                             "unsupported escape \\%c: only a special character may follow "
+                             "a backslash",
                              c);
                 else
                         fail(p, "unsupported escape \\ followed by byte 0x%02x", c);
@@ -356,8 +359,7 @@ static uint32_t parse_atom(parser_t *p)
                 if (n == NO_NODE)
                         return NO_NODE;
                 if (p->re[p->pos] != ')') {
-                        fail(p, "unbalanced parenthesis: '(' at offset %zu is never closed",
-                             open);
+                        fail(p, "unbalanced parenthesis: '(' at offset %zu is never closed", open);
                         return NO_NODE;
                 }
                 p->pos++;
@@ -407,8 +409,7 @@ static int parse_bound(parser_t *p, int *minp, int *maxp)
                 if (!p->re[p->pos] || !strchr(p->re + p->pos, '}'))
                         fail(p, "unbalanced brace: '{' at offset %zu is never closed", open);
                 else
-                        fail(p, "invalid repetition at offset %zu: write {m}, {m,} or {m,n}",
-                             open);
+                        fail(p, "invalid repetition at offset %zu: write {m}, {m,} or {m,n}", open);
                 return -1;
         }
         p->pos++;
@@ -417,13 +418,11 @@ static int parse_bound(parser_t *p, int *minp, int *maxp)
                 return -1;
         }
         if (min > KP_PATTERN_REPEAT_MAX || max > KP_PATTERN_REPEAT_MAX) {
-                fail(p, "repetition count at offset %zu is over %d", open,
-                     KP_PATTERN_REPEAT_MAX);
+                fail(p, "repetition count at offset %zu is over %d", open, KP_PATTERN_REPEAT_MAX);
                 return -1;
         }
         if (max != INFINITE && max < min) {
-                fail(p, "invalid repetition {%d,%d}: the maximum is below the minimum", min,
-                     max);
+                fail(p, "invalid repetition {%d,%d}: the maximum is below the minimum", min, max);
                 return -1;
         }
         *minp = min;

@@ -31,8 +31,7 @@ static void assert_agrees(const char *re, const char *const *strs, size_t nstrs)
                 int want = regexec(&rx, strs[i], 0, NULL, 0) == 0;
                 int got = kp_pattern_match(pat, strs[i]);
                 if (got != want)
-                        fail_msg("/%s/ on \"%s\": glibc %d, kp_pattern %d", re, strs[i], want,
-                                 got);
+                        fail_msg("/%s/ on \"%s\": glibc %d, kp_pattern %d", re, strs[i], want, got);
         }
         kp_pattern_destroy(pat);
         regfree(&rx);
@@ -184,10 +183,10 @@ static void test_classes_agree_with_glibc_on_every_ascii_byte(void **state)
 {
         (void)state;
         static const char *const patterns[] = {
-                ".",           "[[:alpha:]]", "[[:digit:]]", "[[:alnum:]]", "[[:upper:]]",
-                "[[:lower:]]", "[[:punct:]]", "[[:space:]]", "[[:blank:]]", "[[:xdigit:]]",
-                "[[:print:]]", "[[:graph:]]", "[[:cntrl:]]", "[^a-z]",      "[ -~]",
-                "[^[:print:]]"};
+                ".",           "[[:alpha:]]",  "[[:digit:]]", "[[:alnum:]]",
+                "[[:upper:]]", "[[:lower:]]",  "[[:punct:]]", "[[:space:]]",
+                "[[:blank:]]", "[[:xdigit:]]", "[[:print:]]", "[[:graph:]]",
+                "[[:cntrl:]]", "[^a-z]",       "[ -~]",       "[^[:print:]]"};
         char s[128][2];
         const char *strs[127];
         for (int c = 1; c < 128; c++) {
@@ -236,9 +235,9 @@ static void gen_alt(gen_t *g, int depth);
 /* An atom that may be repeated. */
 static void gen_atom(gen_t *g, int depth)
 {
-        static const char *const atoms[] = {"a",     "b",      "c",    ".",    "[ab]",
-                                            "[^a]",  "[a-b]",  "[]a]", "[^]b]", "[[:alpha:]]",
-                                            "[b-c]", "\\.",    "a",    "b",    "[c-]"};
+        static const char *const atoms[] = {"a",     "b",     "c",    ".",     "[ab]",
+                                            "[^a]",  "[a-b]", "[]a]", "[^]b]", "[[:alpha:]]",
+                                            "[b-c]", "\\.",   "a",    "b",     "[c-]"};
         if (depth > 0 && rnd(4) == 0) {
                 gen_t in = {"", ""};
                 gen_alt(&in, depth - 1);
@@ -257,8 +256,8 @@ static void spell_out(char *out, size_t size, const char *a, const char *q)
         static const struct {
                 const char *q, *shape; /* shape: A = the atom */
         } shapes[] = {
-                {"*", "A*"},    {"+", "AA*"},     {"?", "A?"},   {"{2}", "AA"},
-                {"{0,1}", "A?"}, {"{1,2}", "AA?"}, {"{2,}", "AAA*"}, {"{0}", "()"},
+                {"*", "A*"},      {"+", "AA*"},       {"?", "A?"},      {"{2}", "AA"},
+                {"{0,1}", "A?"},  {"{1,2}", "AA?"},   {"{2,}", "AAA*"}, {"{0}", "()"},
                 {"{,2}", "A?A?"}, {"{1,3}", "AA?A?"},
         };
         out[0] = '\0';
@@ -276,8 +275,8 @@ static void spell_out(char *out, size_t size, const char *a, const char *q)
 
 static void gen_piece(gen_t *g, int depth)
 {
-        static const char *const quants[] = {"*",     "+",     "?",    "{2}",  "{0,1}",
-                                             "{1,2}", "{2,}",  "{0}",  "{,2}", "{1,3}"};
+        static const char *const quants[] = {"*",     "+",    "?",   "{2}",  "{0,1}",
+                                             "{1,2}", "{2,}", "{0}", "{,2}", "{1,3}"};
         if (rnd(12) == 0) {
                 const char *anchor = rnd(2) ? "^" : "$";
                 PUT(g, anchor, anchor);
@@ -476,8 +475,8 @@ static void test_work_is_linear_in_the_string_and_bounded_by_states(void **state
 {
         (void)state;
         static const char *const evil[] = {
-                "(a*)*b", "^(a|a)*(a|a)*(a|a)*b$", "(a|aa)*c", "^(a+)+$x", "(.*)*(.*)*(.*)*z",
-                "^(a?){30}a{30}$",
+                "(a*)*b",   "^(a|a)*(a|a)*(a|a)*b$", "(a|aa)*c",
+                "^(a+)+$x", "(.*)*(.*)*(.*)*z",      "^(a?){30}a{30}$",
         };
         char errstr[256];
         char s[1001];
