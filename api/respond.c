@@ -85,6 +85,9 @@ static void problem_v(kp_http_resp_t *resp, int status, json_t *errors, const ch
 {
         char detail[1024];
         vsnprintf(detail, sizeof(detail), fmt, ap);
+        /* a detail may echo a name from the path or the query: jansson refuses a string
+         * that is not UTF-8, and the answer was an empty body */
+        kp_utf8_scrub(detail);
         json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", status_type(status), "title",
                                 status_title(status), "status", status, "detail", detail);
         if (doc && errors)
@@ -185,12 +188,15 @@ int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, js
 
 void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
 {
-        char msg[512];
+        char msg[512], f[512];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+        snprintf(f, sizeof(f), "%s", field);
+        kp_utf8_scrub(msg);
+        kp_utf8_scrub(f);
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", f, "message", msg));
 }
 
 int kp_fields_check(const json_t *obj, const char *const *allowed, const char *prefix,

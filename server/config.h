@@ -51,6 +51,19 @@
 #define KP_NAME_MAX       64   /* cluster and group names */
 #define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
 #define KP_PATTERN_MAX    1024 /* topic pattern regex */
+/* A topic pattern compiles to at most this many NFA states (server/pattern.c) and a
+ * match costs O(topic length x states), at most ~4 VM steps a state a character: a
+ * 249-character topic against a 2,040-state program with every state live,
+ * ((.*){1,255}(.*){1,255}x), took 890k steps, 18-28 ms on the shared 2-core box under
+ * load (4,096 states doubled it); ^orders\..* is 10 states and microseconds. A
+ * 1,024-character pattern without counted repetition needs at most 2,048 (a stacked
+ * star costs two a character); {m,n} copies its operand, so (a{1,100}){1,100} is
+ * refused here before anything is expanded (glibc took 10 s to compile
+ * (a*){1,100}{1,100}). */
+#define KP_PATTERN_STATES_MAX 2048
+/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
+ * characters, so a higher count of anything non-empty matches nothing anyway. */
+#define KP_PATTERN_REPEAT_MAX 255
 
 /* Planner */
 #define KP_PARALLELISM_MAX          100000 /* tasks in one plan */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http_admit.h"
 #include "http_conns.h"
+#include "url.h"
 #include "util.h"
 
 enum { M_GET, M_POST, M_PUT, M_DELETE, M_HEAD, M_OTHER, M__CNT };
@@ -348,7 +349,7 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_PER_IP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
                 on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, kp_http_conns_notify, srv->conns,
-                MHD_OPTION_END);
+                MHD_OPTION_UNESCAPE_CALLBACK, kp_url_unescape, NULL, MHD_OPTION_END);
         /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second kplane
          * on the port would start silently and take half the requests. MHD's default
          * SO_REUSEADDR still lets a restart bind while old connections sit in TIME_WAIT. */
