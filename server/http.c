@@ -53,7 +53,7 @@ static int method_index(const char *m)
         return M_OTHER;
 }
 
-/* Looks @p key up in a query copied by query_copy (caseless, the first match, as MHD). */
+/* Looks @p key up in a query copied by query_copy_one (caseless, the first match, as MHD). */
 static const char *query_copy_lookup(const char *q, size_t len, const char *key)
 {
         const char *end = q ? q + len : NULL;
@@ -220,8 +220,8 @@ static void offload_job_free(offload_job_t *job)
 
 /* @returns a job with copies of what a pool thread needs of @p req, or NULL (no memory).
  * The body is read from @p st, which no MHD call changes while the job is pending. */
-static offload_job_t *offload_job_new(kp_http_t *srv, struct MHD_Connection *conn,
-                                      req_state_t *st, const kp_http_req_t *req)
+static offload_job_t *offload_job_new(kp_http_t *srv, struct MHD_Connection *conn, req_state_t *st,
+                                      const kp_http_req_t *req)
 {
         offload_job_t *job = calloc(1, sizeof(*job));
         if (!job)
@@ -309,8 +309,8 @@ static void offload_cancel(void *arg)
 /* Hands the request to the pool @p resp->offload names (dropping the handler's answer)
  * and suspends the connection; the answer comes on MHD's next call. A full queue is a
  * 503 with Retry-After; with no CPU pool the handler runs again here. */
-static enum MHD_Result offload_start(kp_http_t *srv, struct MHD_Connection *conn,
-                                     req_state_t *st, kp_http_req_t *req, kp_http_resp_t *resp)
+static enum MHD_Result offload_start(kp_http_t *srv, struct MHD_Connection *conn, req_state_t *st,
+                                     kp_http_req_t *req, kp_http_resp_t *resp)
 {
         kp_http_pool_t *pool = resp->offload == KP_HTTP_OFFLOAD_CPU ? srv->cpu : srv->io;
         free(resp->body);
@@ -563,8 +563,7 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
         srv->daemon = MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                         MHD_ALLOW_SUSPEND_RESUME,
-                0, NULL, NULL,
-                on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                 MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -622,8 +621,9 @@ static void pools_metrics_write(const kp_http_t *srv, kp_buf_t *out)
                               "kplane_http_pool_jobs{pool=\"%s\",state=\"queued\"} %u\n"
                               "kplane_http_pool_jobs{pool=\"%s\",state=\"running\"} %u\n",
                               names[i], stats[i].queued, names[i], stats[i].running);
-        kp_buf_printf(out, "# HELP kplane_http_pool_rejected_total Requests a full HTTP worker pool "
-                           "refused (503).\n# TYPE kplane_http_pool_rejected_total counter\n");
+        kp_buf_printf(out,
+                      "# HELP kplane_http_pool_rejected_total Requests a full HTTP worker pool "
+                      "refused (503).\n# TYPE kplane_http_pool_rejected_total counter\n");
         for (int i = 0; i < 2; i++)
                 kp_buf_printf(out, "kplane_http_pool_rejected_total{pool=\"%s\"} %llu\n", names[i],
                               (unsigned long long)stats[i].rejected);

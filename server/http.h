@@ -14,7 +14,7 @@ typedef struct kp_http_req {
         const char *path; /* URL path without the query string */
         const char *body; /* NULL when empty; NUL-terminated */
         size_t body_len;
-        const char *content_type; /* NULL when absent */
+        const char *content_type;    /* NULL when absent */
         struct MHD_Connection *conn; /* NULL in a pool thread: use kp_http_query */
         /* 1 when this call runs in one of the HTTP layer's worker pools (see offload). */
         int offloaded;

@@ -78,8 +78,7 @@ static void *pool_thread(void *opaque)
         return NULL;
 }
 
-kp_http_pool_t *kp_http_pool_new(const kp_http_pool_opts_t *opts, char *errstr,
-                                 size_t errstr_size)
+kp_http_pool_t *kp_http_pool_new(const kp_http_pool_opts_t *opts, char *errstr, size_t errstr_size)
 {
         if (!opts->threads || !opts->queue_max) {
                 snprintf(errstr, errstr_size, "pool %s: threads and queue must be >= 1",

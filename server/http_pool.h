@@ -25,8 +25,7 @@ typedef struct kp_http_pool_stats {
 
 /* Starts @p opts->threads threads. @returns a new pool (kp_http_pool_destroy) or NULL
  * with errstr. */
-kp_http_pool_t *kp_http_pool_new(const kp_http_pool_opts_t *opts, char *errstr,
-                                 size_t errstr_size);
+kp_http_pool_t *kp_http_pool_new(const kp_http_pool_opts_t *opts, char *errstr, size_t errstr_size);
 
 /*
  * Queues a job: @p run(@p arg) will be called once in a pool thread, or, when the pool

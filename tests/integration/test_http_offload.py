@@ -3,6 +3,7 @@ under 100 ms while two maximal sweeps run or while reads of an unreachable clust
 offloaded answers are the ones computed inline; a full CPU queue is a 503 with Retry-After;
 a stop with jobs queued and running is clean."""
 import json
+import os
 import re
 import socket
 import statistics
@@ -67,25 +68,34 @@ def gets_while(s, busy):
     return lat
 
 
+def p99(lat):
+    return sorted(lat)[max(0, int(len(lat) * 0.99) - 1)]
+
+
 def report(name, lat):
     ms = sorted(x * 1000 for x in lat)
     print(f"\n{name}: {len(ms)} GETs, p50 {statistics.median(ms):.1f} ms, "
-          f"p99 {ms[max(0, int(len(ms) * 0.99) - 1)]:.1f} ms, max {ms[-1]:.1f} ms")
+          f"p99 {p99(ms):.1f} ms, max {ms[-1]:.1f} ms")
 
 
-def assert_gets_fast(s, lat, busy_s, name):
+def assert_gets_fast(s, lat, busy_s, load_before, name):
     """Every GET in @p lat under 100 ms. On a shared box the scheduler alone can hold a
-    process for longer (other jobs' time slices), so the same GETs are measured with
-    nothing running, as long as the busy phase lasted (up to 15 s): when even those pass
-    100 ms the box is too loaded to judge it, and the bound is twice the box's own worst
-    (at most 1 s; a GET behind a sweep on an MHD thread waits for seconds)."""
+    process for longer (other jobs' time slices: at a load of 12 on 2 cores GETs with
+    nothing running reached 190 ms), so the same GETs are measured with nothing running:
+    when those pass 100 ms, or the load was above the cores, the box cannot judge 100 ms
+    and the bound on the slowest is 1 s (a GET behind a sweep on an MHD thread waits for
+    the sweep: seconds); 99% of them stay under 100 ms either way."""
     end = time.monotonic() + min(max(busy_s, 2.0), 15.0)
     base = gets_while(s, lambda: time.monotonic() < end)
     report(f"{name} ({busy_s:.1f} s)", lat)
     report("the same GETs, nothing running", base)
-    budget = GET_BUDGET_S if max(base) < GET_BUDGET_S else min(1.0, 2 * max(base))
-    if budget > GET_BUDGET_S:
-        print(f"box too loaded for a 100 ms bound: {budget * 1000:.0f} ms instead")
+    load = max(load_before, os.getloadavg()[0])
+    loaded = max(base) >= GET_BUDGET_S or load > (os.cpu_count() or 1)
+    budget = 1.0 if loaded else GET_BUDGET_S
+    if loaded:
+        print(f"box too loaded to judge 100 ms (load {load:.1f} on {os.cpu_count()} CPUs): "
+              f"slowest bound {budget * 1000:.0f} ms, p99 bound 100 ms")
+    assert p99(lat) < GET_BUDGET_S, f"p99 {p99(lat) * 1000:.0f} ms"
     assert max(lat) < budget, f"slowest GET {max(lat) * 1000:.0f} ms, bound {budget * 1000:.0f} ms"
 
 
@@ -95,6 +105,7 @@ def test_gets_stay_under_100ms_while_two_maximal_sweeps_run(make_server):
     more = json.loads(json.dumps(MAX_SWEEP))
     more["parallelism"]["to"] = 400
     assert_problem(s.post("/api/v1/plan/sweep", more), 422)
+    load = os.getloadavg()[0]
     t0 = time.monotonic()
     threads, results = in_threads(lambda i: s.post("/api/v1/plan/sweep", MAX_SWEEP, timeout=600), 2)
     lat = gets_while(s, lambda: any(t.is_alive() for t in threads))
@@ -106,7 +117,7 @@ def test_gets_stay_under_100ms_while_two_maximal_sweeps_run(make_server):
         assert r.status == 200, r
         assert len(r.json["items"]) == 399, r
     assert took > 1.0 and len(lat) >= 20, (took, len(lat))
-    assert_gets_fast(s, lat, took, "GET during two maximal sweeps")
+    assert_gets_fast(s, lat, took, load, "GET during two maximal sweeps")
 
 
 def test_gets_stay_under_100ms_while_reads_of_an_unreachable_cluster_wait(make_server):
@@ -115,6 +126,7 @@ def test_gets_stay_under_100ms_while_reads_of_an_unreachable_cluster_wait(make_s
     s = make_server(env={"KPLANE_HTTP_THREADS": "2"})
     assert s.post("/api/v1/clusters", {"name": "dead", "bootstrap_servers": "127.0.0.1:1"}).status == 201
     s.get("/api/v1/clusters")
+    load = os.getloadavg()[0]
     t0 = time.monotonic()
     threads, results = in_threads(lambda i: s.get("/api/v1/clusters/dead/metadata", timeout=120), 6)
     lat = gets_while(s, lambda: all(t.is_alive() for t in threads))
@@ -126,7 +138,7 @@ def test_gets_stay_under_100ms_while_reads_of_an_unreachable_cluster_wait(make_s
         assert_problem(r, 503)
         assert "did not answer" in r.json["detail"], r
     assert first_done > 1.0 and len(lat) >= 20, (first_done, len(lat))
-    assert_gets_fast(s, lat, first_done, "GET during 6 unreachable-cluster reads")
+    assert_gets_fast(s, lat, first_done, load, "GET during 6 unreachable-cluster reads")
 
 
 def http_raw(s, method, path, body):

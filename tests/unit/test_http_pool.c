@@ -102,8 +102,8 @@ static void job_cancel(void *arg)
 static kp_http_pool_t *pool_new(unsigned threads, unsigned queue, int nice)
 {
         char errstr[256];
-        kp_http_pool_opts_t o = {.name = "test-pool", .threads = threads, .queue_max = queue,
-                                 .nice = nice};
+        kp_http_pool_opts_t o = {
+                .name = "test-pool", .threads = threads, .queue_max = queue, .nice = nice};
         kp_http_pool_t *pool = kp_http_pool_new(&o, errstr, sizeof(errstr));
         assert_non_null(pool);
         return pool;
@@ -262,10 +262,12 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_a_full_queue_refuses_and_counts_the_refusal),
-                cmocka_unit_test(test_stop_cancels_waiting_jobs_finishes_running_ones_and_refuses_new),
+                cmocka_unit_test(
+                        test_stop_cancels_waiting_jobs_finishes_running_ones_and_refuses_new),
                 cmocka_unit_test(test_every_accepted_job_runs_or_is_cancelled_exactly_once),
                 cmocka_unit_test(test_threads_run_below_the_process_priority),
-                cmocka_unit_test(test_new_refuses_zero_threads_or_queue_and_destroy_null_is_a_no_op),
+                cmocka_unit_test(
+                        test_new_refuses_zero_threads_or_queue_and_destroy_null_is_a_no_op),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
