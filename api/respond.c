@@ -186,6 +186,14 @@ int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, js
         return 0;
 }
 
+int kp_req_offload_io(const kp_http_req_t *req, kp_http_resp_t *resp)
+{
+        if (req->offloaded)
+                return 0;
+        resp->offload = KP_HTTP_OFFLOAD_IO;
+        return 1;
+}
+
 void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
 {
         char msg[512], f[512];

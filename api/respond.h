@@ -41,6 +41,13 @@ void kp_resp_list(kp_http_resp_t *resp, int err, const char *errstr, json_t *arr
  */
 int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, json_t **bodyp);
 
+/*
+ * For a handler that may wait on a cluster, a sleep or a group's stop: asks (on the
+ * first call) to be called again in the HTTP layer's I/O pool, so no MHD thread waits.
+ * @returns 1 when it asked (the handler returns without answering), 0 to go on.
+ */
+int kp_req_offload_io(const kp_http_req_t *req, kp_http_resp_t *resp);
+
 /* Appends {"field": field, "message": ...} to @p errors. */
 void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -72,6 +72,8 @@ void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
         char errstr[512];
         json_t *body = NULL, *doc = NULL;
         json_t *errors = json_array();
+        if (kp_req_offload_io(req, resp)) /* reads the partition count from the cluster */
+                goto out;
         if (cluster_exists(api, p[0], resp))
                 goto out;
         if (kp_req_json(req, resp, 1, &body))
@@ -178,7 +180,8 @@ void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         char key[KP_PATTERN_MAX + 16];
         json_t *doc = NULL;
         int is_pattern, changed = 0;
-        (void)req;
+        if (kp_req_offload_io(req, resp))
+                return;
         size_t n = strlen(p[1]);
         if (n < 9 || strcmp(p[1] + n - 8, "/refresh") || n - 8 >= sizeof(key)) {
                 resp->allow = "GET, DELETE";

@@ -46,6 +46,28 @@
  * connections, the database and the Kafka clients would not all fit. */
 #define KP_HTTP_NOFILE_MAX 65536
 #define KP_HTTP_NOFILE_MIN (KP_HTTP_CONNECTION_LIMIT + 256)
+/* Worker pools (server/http_pool.c): a handler that asks (resp->offload) runs there, its
+ * connection suspended, so no MHD thread (and no GET behind it) waits for it.
+ * CPU pool, heavy planning: by default one thread per online CPU but one, so a core stays
+ * for the MHD threads, and at most KP_HTTP_CPU_THREADS_MAX (a what-if at the limits peaks
+ * at 95 MB: four at once stay under 400 MB); KPLANE_HTTP_CPU_THREADS sets it (0: no pool,
+ * heavy planning on the MHD threads as before). Its threads run KP_HTTP_CPU_NICE below
+ * the process (nice 10 weighs ~1/10 of nice 0 in Linux's scheduler), so a GET wins a
+ * contended core. A request finding KP_HTTP_CPU_QUEUE waiting (KPLANE_HTTP_CPU_QUEUE) is a
+ * 503: at ~1.5 s for the dearest sweep admitted, the last of 8 behind one thread still
+ * answers within 15 s, and waiting bodies hold at most 8 x KP_HTTP_MAX_BODY. */
+#define KP_HTTP_CPU_THREADS_MAX 4
+#define KP_HTTP_CPU_NICE        10
+#define KP_HTTP_CPU_QUEUE       8
+#define KP_HTTP_CPU_QUEUE_MAX   1024
+/* I/O pool, handlers that wait on a cluster (metadata, discovery, committed offsets), a
+ * rate sample's sleep or a group's stop: threads that mostly sleep cost a stack each, so
+ * 16 of them; an unreachable cluster holds one for KP_KAFKA_METADATA_TIMEOUT_MS, so ~5
+ * such reads a second are served, and beyond KP_HTTP_IO_QUEUE waiting it is a 503. */
+#define KP_HTTP_IO_THREADS 16
+#define KP_HTTP_IO_QUEUE   64
+/* Retry-After (seconds) of a pool's 503: about one dear job's time. */
+#define KP_HTTP_POOL_RETRY_AFTER_S "2"
 
 /* Names */
 #define KP_NAME_MAX       64   /* cluster and group names */
