@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library scripts/rdkafka.sh builds (Makefile): Debian 12's 2.0.2 loses messages around
+ * pause/resume and seek in the batch APIs. Its headers in /usr/include must not be picked. */
+#if RD_KAFKA_VERSION < 0x020e0000
+#error "kplane needs librdkafka >= 2.14 (scripts/rdkafka.sh), found older headers"
+#endif
+
 /*
  * Validates @p config (a JSON object of librdkafka client properties; string, number or
  * boolean values; borrowed, may be NULL): first every property against the allow-list of
