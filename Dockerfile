@@ -4,21 +4,27 @@
 # or podman with registry access builds it as is. `make image-test` proves what it runs.
 
 # Build stage: the same idempotent setup script and Makefile as CI, so what CI tests is
-# what the image ships.
-FROM docker.io/library/debian:bookworm-slim AS build
+# what the image ships. The setup script also builds librdkafka (>= 2.14, from Debian
+# unstable's source, scripts/rdkafka.sh) into /src/.deps, in a layer of its own that only
+# these two scripts invalidate; the Makefile links it statically.
+FROM docker.io/library/debian:trixie-slim AS build
 WORKDIR /src
+COPY scripts/setup.sh scripts/rdkafka.sh scripts/
+RUN scripts/setup.sh build
 COPY . .
-RUN scripts/setup.sh build \
- && make -j"$(nproc)" all \
- && install -D -m 0755 -s build/kplane /out/kplane
+RUN make -j"$(nproc)" all \
+ && install -D -m 0755 -s build/kplane /out/kplane \
+ && scripts/runtime-packages.sh build/kplane >/out/packages
 
-# Runtime stage: the binary and the shared libraries it links, nothing else (no compiler,
-# no headers, no package lists).
-FROM docker.io/library/debian:bookworm-slim
+# Runtime stage: the binary and the packages of the shared libraries it links (listed by
+# the build stage from the binary itself), nothing else (no compiler, no headers, no
+# package lists).
+FROM docker.io/library/debian:trixie-slim
+COPY --from=build /out/packages /tmp/kplane-packages
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        librdkafka1 libmicrohttpd12 libjansson4 libsqlite3-0 ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+        $(cat /tmp/kplane-packages) ca-certificates \
+ && rm -rf /tmp/kplane-packages /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
            /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
  && groupadd --system --gid 10001 kplane \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
