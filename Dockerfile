@@ -8,9 +8,13 @@
 # unstable's source, scripts/rdkafka.sh) into /src/.deps, in a layer of its own that only
 # these two scripts invalidate; the Makefile links it statically.
 FROM docker.io/library/debian:trixie-slim AS build
+# apt settings of the machine that builds, for its mirror (scripts/image.sh passes e.g. a
+# frozen snapshot's Acquire::Check-Valid-Until "false"); empty with the real Debian mirrors.
+ARG APT_CONF=
 WORKDIR /src
 COPY scripts/setup.sh scripts/rdkafka.sh scripts/
-RUN scripts/setup.sh build
+RUN printf '%s\n' "$APT_CONF" >/etc/apt/apt.conf.d/99build-host \
+ && scripts/setup.sh build
 COPY . .
 RUN make -j"$(nproc)" all \
  && install -D -m 0755 -s build/kplane /out/kplane \
@@ -20,11 +24,15 @@ RUN make -j"$(nproc)" all \
 # the build stage from the binary itself), nothing else (no compiler, no headers, no
 # package lists).
 FROM docker.io/library/debian:trixie-slim
+ARG APT_CONF=
 COPY --from=build /out/packages /tmp/kplane-packages
-RUN apt-get update -q \
+# The build host's apt settings serve this RUN only: they are not left in the image.
+RUN printf '%s\n' "$APT_CONF" >/etc/apt/apt.conf.d/99build-host \
+ && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         $(cat /tmp/kplane-packages) ca-certificates \
- && rm -rf /tmp/kplane-packages /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+ && rm -rf /tmp/kplane-packages /etc/apt/apt.conf.d/99build-host \
+           /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
            /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
  && groupadd --system --gid 10001 kplane \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

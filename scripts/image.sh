@@ -154,7 +154,12 @@ if ! podman_ image exists "$BASE"; then
 fi
 
 # --- the image ---------------------------------------------------------------
+# This machine's apt settings on the trust of its mirror's indexes (a frozen snapshot's
+# Release files expire: Check-Valid-Until, Check-Date) go to the build's apt calls, which
+# read the same mirror; the image does not keep them (Dockerfile, APT_CONF).
+APT_CONF=$(apt-config dump 2>/dev/null | grep -E '^Acquire::(Check-Valid-Until|Check-Date) ' || true)
 echo "image: building $IMAGE"
 podman_ build --isolation=chroot --pull=never --format docker \
+        --build-arg APT_CONF="$APT_CONF" \
         --tag "$IMAGE" --file Dockerfile .
 podman_ image inspect --format 'image: {{.Id}} {{.Size}} bytes' "$IMAGE" | cut -c1-90

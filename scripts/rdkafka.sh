@@ -39,6 +39,13 @@ if [ -z "${KPLANE_RDKAFKA_REFRESH:-}" ] && built "$CURRENT" &&
         exit 0
 fi
 
+for tool in apt-get dpkg-source make cc pkg-config; do
+        command -v "$tool" >/dev/null 2>&1 || {
+                echo "rdkafka: $tool missing: run scripts/setup.sh build first" >&2
+                exit 1
+        }
+done
+
 # --- the Debian mirror apt already uses (no other host is assumed reachable) ----
 mirror() {
         if [ -n "${KPLANE_DEBIAN_MIRROR:-}" ]; then
