@@ -129,7 +129,9 @@ echo "rdkafka: building librdkafka $VERSION into $PREFIX"
 rm -rf "$PREFIX"
 # Every feature Debian's package has, required (configure fails if a -dev package is
 # missing) rather than silently left out.
-(cd "$SRC/tree" && ./configure --prefix="$PREFIX" --no-download \
+# CXX=cc: configure insists on a C++ compiler that answers --version, but only the C
+# library (src/) is built, so none is needed (the image's build stage has no g++).
+(cd "$SRC/tree" && CXX=${CXX:-cc} ./configure --prefix="$PREFIX" --no-download \
         --enable-ssl --enable-gssapi --enable-zlib --enable-zstd --enable-lz4-ext \
         --enable-curl --enable-c11threads) >"$SRC/build.log" 2>&1 &&
         make -C "$SRC/tree/src" -j"$(nproc)" lib >>"$SRC/build.log" 2>&1 &&
