@@ -4,21 +4,35 @@
 # or podman with registry access builds it as is. `make image-test` proves what it runs.
 
 # Build stage: the same idempotent setup script and Makefile as CI, so what CI tests is
-# what the image ships.
-FROM docker.io/library/debian:bookworm-slim AS build
+# what the image ships. The setup script also builds librdkafka (>= 2.14, from Debian
+# unstable's source, scripts/rdkafka.sh) into /src/.deps, in a layer of its own that only
+# these two scripts invalidate; the Makefile links it statically.
+FROM docker.io/library/debian:trixie-slim AS build
+# apt settings of the machine that builds, for its mirror (scripts/image.sh passes e.g. a
+# frozen snapshot's Acquire::Check-Valid-Until "false"); empty with the real Debian mirrors.
+ARG APT_CONF=
 WORKDIR /src
+COPY scripts/setup.sh scripts/rdkafka.sh scripts/
+RUN printf '%s\n' "$APT_CONF" >/etc/apt/apt.conf.d/99build-host \
+ && scripts/setup.sh build
 COPY . .
-RUN scripts/setup.sh build \
- && make -j"$(nproc)" all \
- && install -D -m 0755 -s build/kplane /out/kplane
+RUN make -j"$(nproc)" all \
+ && install -D -m 0755 -s build/kplane /out/kplane \
+ && scripts/runtime-packages.sh build/kplane >/out/packages
 
-# Runtime stage: the binary and the shared libraries it links, nothing else (no compiler,
-# no headers, no package lists).
-FROM docker.io/library/debian:bookworm-slim
-RUN apt-get update -q \
+# Runtime stage: the binary and the packages of the shared libraries it links (listed by
+# the build stage from the binary itself), nothing else (no compiler, no headers, no
+# package lists).
+FROM docker.io/library/debian:trixie-slim
+ARG APT_CONF=
+COPY --from=build /out/packages /tmp/kplane-packages
+# The build host's apt settings serve this RUN only: they are not left in the image.
+RUN printf '%s\n' "$APT_CONF" >/etc/apt/apt.conf.d/99build-host \
+ && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        librdkafka1 libmicrohttpd12 libjansson4 libsqlite3-0 ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+        $(cat /tmp/kplane-packages) ca-certificates \
+ && rm -rf /tmp/kplane-packages /etc/apt/apt.conf.d/99build-host \
+           /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
            /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
  && groupadd --system --gid 10001 kplane \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

@@ -3,7 +3,7 @@
 SANITIZE ?=
 BUILD    ?= build$(if $(SANITIZE),-$(SANITIZE))
 CC       ?= cc
-PKGS     := rdkafka libmicrohttpd jansson sqlite3
+PKGS     := libmicrohttpd jansson sqlite3
 
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -17,8 +17,20 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# librdkafka is not Debian's 2.0.2 but the current release, built once by scripts/rdkafka.sh
+# into .deps/ (README, "Two commands") and linked statically, so the binary, the tests, the benches
+# and the image run the library they were built against. -isystem: rdkafka.h trips
+# -Wignored-qualifiers. Its own dependencies (OpenSSL, SASL, zlib, zstd, lz4, curl) stay
+# shared: rdkafka-static.pc names them; --static would add curl's private libraries too.
+RDKAFKA_PREFIX ?= $(or $(KPLANE_DEPS),.deps)/librdkafka/current
+# Written last by scripts/rdkafka.sh: everything compiled against the library depends on it
+# (-MMD does not list -isystem headers), so a newer librdkafka rebuilds and relinks it all.
+RDKAFKA_STAMP  := $(RDKAFKA_PREFIX)/.built
+RDKAFKA_CFLAGS  = -isystem $(RDKAFKA_PREFIX)/include
+RDKAFKA_LIBS    = $(shell PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig pkg-config --libs rdkafka-static)
+
+PKG_CFLAGS = $(RDKAFKA_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(RDKAFKA_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 SRC      := $(sort $(wildcard server/*.c api/*.c db/*.c))
 LIB_SRC  := $(filter-out server/main.c,$(SRC))
@@ -44,11 +56,15 @@ $(BUILD)/libkplane.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c $(wildcard server/*.h api/*.h db/*.h)
+# Built on first use (and by `make deps`); a no-op once .deps/ holds it.
+$(RDKAFKA_STAMP):
+	@scripts/rdkafka.sh
+
+$(BUILD)/obj/%.o: %.c $(wildcard server/*.h api/*.h db/*.h) $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
 
-$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
+$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -62,12 +78,12 @@ $(BUILD)/embed: scripts/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplane.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkplane.a $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkplane.a \
 		$(PKG_LIBS) -lcmocka $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libkplane.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libkplane.a $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkplane.a \
 		$(PKG_LIBS) $(LDLIBS)

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "handlers.h"
 #include "respond.h"
+#include "url.h"
+#include "util.h"
 
 enum { GET, POST, PUT, DELETE, METHODS };
 
@@ -120,6 +122,18 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
         kp_api_t *api = opaque;
         char path[KP_HTTP_MAX_URL + 1];
         char *segs[MAX_SEGS];
+        /* MHD hands the decoded path over as a C string: a %00 would cut it short and
+         * /clusters/c1%00junk would answer as c1. No name kplane serves holds a NUL. */
+        if (kp_url_had_nul(req->conn)) {
+                kp_resp_problem(resp, 400, "request URL contains a NUL byte (%%00)");
+                return;
+        }
+        /* every name is UTF-8 (JSON), so a path that is not names nothing; said here,
+         * without echoing it, rather than as a 404 whose detail cannot be JSON */
+        if (!kp_utf8_valid(req->path)) {
+                kp_resp_problem(resp, 400, "request path is not valid UTF-8 once decoded");
+                return;
+        }
         size_t n = strlen(req->path);
         if (n > KP_HTTP_MAX_URL) {
                 kp_resp_problem(resp, 414, "request URL is too long");

@@ -271,6 +271,8 @@ void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
         json_t *body = NULL, *doc = NULL, *existing = NULL;
         json_t *errors = json_array();
         (void)p;
+        if (kp_req_offload_io(req, resp)) /* an embedded cluster's topics take a while */
+                goto out;
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
         doc = cluster_doc_from_body(body, NULL, NULL, errors);
@@ -324,6 +326,8 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         char errstr[512];
         json_t *body = NULL, *doc = NULL, *old = NULL;
         json_t *errors = json_array();
+        if (kp_req_offload_io(req, resp)) /* may start or stop an embedded cluster */
+                goto out;
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
         old = kp_api_cluster_or_404(api, p[0], resp);
@@ -363,7 +367,8 @@ out:
 void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
-        (void)req;
+        if (kp_req_offload_io(req, resp)) /* may stop an embedded cluster (~1 s) */
+                return;
         int err = kp_store_cluster_delete(api->store, p[0], errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND) {
                 kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
@@ -383,7 +388,8 @@ void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp
         json_t *doc = NULL;
         kp_kafka_metadata_t *md = NULL;
         char *bs = NULL;
-        (void)req;
+        if (kp_req_offload_io(req, resp))
+                goto out;
         doc = kp_api_cluster_or_404(api, p[0], resp);
         if (!doc)
                 goto out;

@@ -334,6 +334,8 @@ void kp_h_group_start(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
 {
         char errstr[512];
         json_t *plan = NULL, *body = NULL;
+        if (kp_req_offload_io(req, resp)) /* a weighted first plan samples rates */
+                return;
         json_t *doc = group_or_404(api, p[0], resp);
         if (!doc)
                 return;
@@ -378,7 +380,8 @@ out:
 void kp_h_group_stop(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
-        (void)req;
+        if (kp_req_offload_io(req, resp)) /* waits for the tasks to drain and commit */
+                return;
         if (group_exists(api, p[0], resp))
                 return;
         kp_store_group_set_desired(api->store, p[0], 0, errstr, sizeof(errstr));
@@ -642,13 +645,15 @@ static json_t *stopped_status(kp_api_t *api, const json_t *doc, const char *name
 
 void kp_h_group_status(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
-        (void)req;
         json_t *doc = group_or_404(api, p[0], resp);
         if (!doc)
                 return;
         json_t *status = api->rt ? kp_runtime_group_status(api->rt, p[0]) : NULL;
+        if (!status && kp_req_offload_io(req, resp)) /* stopped: reads committed offsets */
+                goto out;
         if (!status)
                 status = stopped_status(api, doc, p[0]);
         kp_resp_json(resp, 200, status);
+out:
         json_decref(doc);
 }

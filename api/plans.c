@@ -378,6 +378,9 @@ void kp_h_plan_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         json_t *body = NULL, *doc = NULL, *plan = NULL;
         json_t *errors = json_array();
         kp_strategy_t s;
+        /* weighted without weights samples rates (a sleep); apply waits for the runtime */
+        if (kp_req_offload_io(req, resp))
+                goto out;
         if (kp_req_json(req, resp, 0, &body))
                 goto out;
         int err = kp_store_group_get(api->store, p[0], &doc, errstr, sizeof(errstr));

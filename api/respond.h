@@ -34,11 +34,19 @@ void kp_resp_list(kp_http_resp_t *resp, int err, const char *errstr, json_t *arr
                   kp_resp_view_t *view, void *ctx);
 
 /*
- * Parses the request body as a JSON object. On failure answers (415 not JSON, 400
- * malformed / not an object / empty when @p required) and returns -1. An absent body
+ * Parses the request body as a JSON object. On failure answers (400 malformed / not an
+ * object / empty when @p required) and returns -1; a body that is not application/json
+ * never gets here (415 at the door, server/http_admit.c). An absent body
  * with !required gives *bodyp = NULL and 0. *bodyp is owned by the caller.
  */
 int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, json_t **bodyp);
+
+/*
+ * For a handler that may wait on a cluster, a sleep or a group's stop: asks (on the
+ * first call) to be called again in the HTTP layer's I/O pool, so no MHD thread waits.
+ * @returns 1 when it asked (the handler returns without answering), 0 to go on.
+ */
+int kp_req_offload_io(const kp_http_req_t *req, kp_http_resp_t *resp);
 
 /* Appends {"field": field, "message": ...} to @p errors. */
 void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)

@@ -6,6 +6,7 @@
 #include "discovery.h"
 #include "err.h"
 #include "handlers.h"
+#include "pattern.h"
 #include "respond.h"
 #include "store.h"
 #include "util.h"
@@ -36,7 +37,7 @@ static void discovery_answer(kp_http_resp_t *resp, int err, const char *errstr, 
         if (err == KP_ERR_INVALID) {
                 json_t *errors = json_array();
                 kp_field_error(errors, "pattern", "%s", errstr);
-                kp_resp_problem_errors(resp, 400, errors, "invalid pattern");
+                kp_resp_problem_errors(resp, 400, errors, "invalid pattern: %s", errstr);
         } else if (err) {
                 kp_resp_error(resp, err, errstr);
         } else {
@@ -48,12 +49,31 @@ static void discovery_answer(kp_http_resp_t *resp, int err, const char *errstr, 
         json_decref(doc);
 }
 
+/* 400 naming the field and why, when the pattern engine refuses @p pattern: the same
+ * engine discovery matches with, so what registers can be matched in linear time.
+ * @returns 1 when refused (answered). */
+static int pattern_refused(const char *pattern, kp_http_resp_t *resp)
+{
+        char why[512];
+        kp_pattern_t *pat = kp_pattern_compile(pattern, why, sizeof(why));
+        if (pat) {
+                kp_pattern_destroy(pat);
+                return 0;
+        }
+        json_t *errors = json_array();
+        kp_field_error(errors, "pattern", "%s", why);
+        kp_resp_problem_errors(resp, 400, errors, "invalid pattern: %s", why);
+        return 1;
+}
+
 void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         static const char *const fields[] = {"name", "pattern", NULL};
         char errstr[512];
         json_t *body = NULL, *doc = NULL;
         json_t *errors = json_array();
+        if (kp_req_offload_io(req, resp)) /* reads the partition count from the cluster */
+                goto out;
         if (cluster_exists(api, p[0], resp))
                 goto out;
         if (kp_req_json(req, resp, 1, &body))
@@ -77,6 +97,8 @@ void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
                 errors = NULL;
                 goto out;
         }
+        if (pattern && pattern_refused(pattern, resp))
+                goto out;
         int err;
         if (name)
                 err = kp_discovery_topic(api->store, api->emb, p[0], name, 1,
@@ -158,7 +180,8 @@ void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         char key[KP_PATTERN_MAX + 16];
         json_t *doc = NULL;
         int is_pattern, changed = 0;
-        (void)req;
+        if (kp_req_offload_io(req, resp))
+                return;
         size_t n = strlen(p[1]);
         if (n < 9 || strcmp(p[1] + n - 8, "/refresh") || n - 8 >= sizeof(key)) {
                 resp->allow = "GET, DELETE";

@@ -171,13 +171,21 @@ check "no -dev, compiler or build packages installed" \
         bash -c '! grep -E "(-dev$|^(gcc|g\+\+|cpp)(-[0-9]+)?$|^binutils|^make$|^pkg-?config|^pkgconf)" "$1"' _ "$WORK/packages.txt"
 check "no package lists or apt caches left" \
         bash -c '[ -z "$(find "$1/var/lib/apt/lists" "$1/var/cache/apt" -type f ! -name lock -print -quit 2>/dev/null)" ]' _ "$MNT"
-chroot "$MNT" /usr/bin/ldd "$ENTRY_BIN" >"$WORK/ldd.txt" 2>&1
-check "ldd in the image resolves every library of the binary" \
+# The image's own dynamic loader lists what the binary loads (ldd is only a script around it).
+LDSO=$(cd "$MNT" && ls lib64/ld-linux-*.so.* usr/lib64/ld-linux-*.so.* 2>/dev/null | head -1)
+chroot "$MNT" "/${LDSO:-lib64/ld-linux-x86-64.so.2}" --list "$ENTRY_BIN" >"$WORK/ldd.txt" 2>&1
+check "the image's loader resolves every library of the binary" \
         bash -c 'grep -q "=>" "$1" && ! grep -q "not found" "$1"' _ "$WORK/ldd.txt"
 grep -q "not found" "$WORK/ldd.txt" && sed 's/^/    /' "$WORK/ldd.txt"
-for lib in librdkafka libmicrohttpd libjansson libsqlite3; do
+for lib in libmicrohttpd libjansson libsqlite3; do
         check "the binary links $lib and it is in the image" grep -q "$lib.*=> /" "$WORK/ldd.txt"
 done
+# librdkafka is built from Debian unstable's source and linked statically (scripts/rdkafka.sh):
+# no distribution librdkafka.so, and the binary reports the version it runs.
+check "librdkafka is linked statically (no librdkafka.so loaded)" bash -c '! grep -q librdkafka "$1"' _ "$WORK/ldd.txt"
+RDKAFKA_VERSION=$(chroot "$MNT" "$ENTRY_BIN" --version 2>/dev/null | sed -n 's/.*librdkafka \([0-9][0-9.]*\).*/\1/p')
+check "the binary runs librdkafka >= 2.14 (${RDKAFKA_VERSION:-none reported})" \
+        bash -c '[ -n "$1" ] && dpkg --compare-versions "$1" ge 2.14' _ "$RDKAFKA_VERSION"
 
 SIZE_MB=$(awk -v s="$SIZE" 'BEGIN { printf "%.1f", s / 1000000 }')
 echo "image size: $SIZE bytes ($SIZE_MB MB)"

@@ -2,9 +2,10 @@
 # image.sh — builds kplane's container image with podman, from a base image made locally (no registry).
 #
 # No Docker engine and no container registry are reachable here, so:
-#   1. the base `docker.io/library/debian:bookworm-slim` is made once per machine with
-#      debootstrap from the Debian mirror apt already uses, slimmed like the official
-#      -slim image, cached as build/image/bookworm-slim.tar and imported into podman;
+#   1. the base `docker.io/library/debian:trixie-slim` (Debian 13, the current stable) is
+#      made once per machine with debootstrap from the Debian mirror apt already uses,
+#      slimmed like the official -slim image, cached as build/image/trixie-slim.tar and
+#      imported into podman;
 #   2. `podman build --isolation=chroot --pull=never --format docker` builds the
 #      repository's Dockerfile on it (docker format: OCI images drop HEALTHCHECK).
 # Idempotent: installs podman and debootstrap only when missing, reuses the cached base.
@@ -16,9 +17,13 @@ set -eu
 
 cd "$(dirname "$0")/.."
 IMAGE=${KPLANE_IMAGE:-localhost/kplane:latest}
-BASE=docker.io/library/debian:bookworm-slim
+SUITE=trixie
+BASE=docker.io/library/debian:$SUITE-slim
 CACHE=build/image
-BASE_TAR=$CACHE/bookworm-slim.tar
+BASE_TAR=$CACHE/$SUITE-slim.tar
+# The mirror is found by the suites this machine's own apt reads (e.g. bookworm); the same
+# host serves the image's suite.
+HOST_SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -44,20 +49,20 @@ if [ -n "$missing" ]; then
 fi
 
 # --- the Debian mirror apt uses ----------------------------------------------
-# First URI serving the plain "bookworm" suite, from deb822 .sources or one-line lists.
+# First URI serving the host's plain suite ($HOST_SUITE), from deb822 .sources or one-line lists.
 # Prints "URI" for the main archive and, on a second line, the security archive if any.
 apt_mirrors() {
         main="" sec=""
         for f in /etc/apt/sources.list.d/*.sources; do
                 [ -f "$f" ] || continue
                 # deb822 stanzas: a blank line separates them.
-                out=$(awk '
+                out=$(awk -v suite="$HOST_SUITE" '
                         function flush() {
                                 if (types ~ /(^| )deb( |$)/ && uri != "") {
                                         n = split(suites, s, " ")
                                         for (i = 1; i <= n; i++) {
-                                                if (s[i] == "bookworm") print "main " uri
-                                                if (s[i] == "bookworm-security") print "sec " uri
+                                                if (s[i] == suite) print "main " uri
+                                                if (s[i] == suite "-security") print "sec " uri
                                         }
                                 }
                                 types = ""; uri = ""; suites = ""
@@ -72,10 +77,10 @@ apt_mirrors() {
         done
         for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
                 [ -f "$f" ] || continue
-                out=$(awk '$1 == "deb" {
+                out=$(awk -v suite="$HOST_SUITE" '$1 == "deb" {
                         i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                        if ($(i + 1) == "bookworm") print "main " $i
-                        if ($(i + 1) == "bookworm-security") print "sec " $i }' "$f")
+                        if ($(i + 1) == suite) print "main " $i
+                        if ($(i + 1) == suite "-security") print "sec " $i }' "$f")
                 [ -z "$main" ] && main=$(printf '%s\n' "$out" | awk '$1 == "main" { print $2; exit }')
                 [ -z "$sec" ] && sec=$(printf '%s\n' "$out" | awk '$1 == "sec" { print $2; exit }')
         done
@@ -89,21 +94,24 @@ make_base_tar() {
         mirror=$(printf '%s\n' "$mirrors" | sed -n 1p)
         security=$(printf '%s\n' "$mirrors" | sed -n 2p)
         root=$CACHE/rootfs
-        echo "image: debootstrap --variant=minbase bookworm from $mirror (once per machine)"
+        echo "image: debootstrap --variant=minbase $SUITE from $mirror (once per machine)"
         $SUDO rm -rf "$root"
         mkdir -p "$CACHE"
-        $SUDO debootstrap --variant=minbase bookworm "$root" "$mirror" >"$CACHE/debootstrap.log" 2>&1 || {
+        $SUDO debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$CACHE/debootstrap.log" 2>&1 || {
                 tail -20 "$CACHE/debootstrap.log" >&2
                 exit 1
         }
-        # Apt sources as the official image has them (deb822), from this machine's mirror.
+        # Apt sources as the official image has them (deb822), from this machine's mirror,
+        # with the keyring the release ships (.pgp since trixie, .gpg before).
+        keyring=/usr/share/keyrings/debian-archive-keyring.pgp
+        [ -f "$root$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
         $SUDO rm -f "$root/etc/apt/sources.list"
         {
-                printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\n' "$mirror"
-                printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+                printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$SUITE" "$SUITE"
+                printf 'Signed-By: %s\n' "$keyring"
                 if [ -n "$security" ]; then
-                        printf '\nTypes: deb\nURIs: %s\nSuites: bookworm-security\nComponents: main\n' "$security"
-                        printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+                        printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$SUITE"
+                        printf 'Signed-By: %s\n' "$keyring"
                 fi
         } | $SUDO tee "$root/etc/apt/sources.list.d/debian.sources" >/dev/null
         # Slim like debian:*-slim: no docs, manuals or translations now or in later installs,
@@ -146,7 +154,12 @@ if ! podman_ image exists "$BASE"; then
 fi
 
 # --- the image ---------------------------------------------------------------
+# This machine's apt settings on the trust of its mirror's indexes (a frozen snapshot's
+# Release files expire: Check-Valid-Until, Check-Date) go to the build's apt calls, which
+# read the same mirror; the image does not keep them (Dockerfile, APT_CONF).
+APT_CONF=$(apt-config dump 2>/dev/null | grep -E '^Acquire::(Check-Valid-Until|Check-Date) ' || true)
 echo "image: building $IMAGE"
 podman_ build --isolation=chroot --pull=never --format docker \
+        --build-arg APT_CONF="$APT_CONF" \
         --tag "$IMAGE" --file Dockerfile .
 podman_ image inspect --format 'image: {{.Id}} {{.Size}} bytes' "$IMAGE" | cut -c1-90

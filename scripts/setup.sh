@@ -2,17 +2,22 @@
 # setup.sh — installs what kplane's build, demo, tests and benchmarks need, if missing.
 # Idempotent: a machine that has everything is left alone (no apt-get update).
 # Used by `make run|test|bench` and by the Dockerfile's build stage (with "build").
+# librdkafka is not Debian's package: scripts/rdkafka.sh builds a current one (>= 2.14)
+# from Debian unstable's source into .deps/, with the -dev packages listed here.
 set -eu
 
 profile=${1:-all}
 
-build_pkgs="gcc make pkg-config librdkafka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev"
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev"
+# What scripts/rdkafka.sh needs to fetch, unpack and build librdkafka (Debian's own
+# Build-Depends for it, less the unbundled cJSON/nanopb it does not need).
+rdkafka_pkgs="dpkg-dev ca-certificates debian-archive-keyring libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev kcat chromium curl procps"
 bench_pkgs="wrk nginx-light"
 
 case "$profile" in
-build) want="$build_pkgs" ;;
-*) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+build) want="$build_pkgs $rdkafka_pkgs" ;;
+*) want="$build_pkgs $rdkafka_pkgs $test_pkgs $bench_pkgs" ;;
 esac
 
 missing=""
@@ -30,6 +35,8 @@ if [ -n "$missing" ]; then
         $SUDO apt-get update -q >/dev/null
         $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
 fi
+
+"$(dirname "$0")/rdkafka.sh"
 
 if [ "$profile" = build ]; then exit 0; fi
 

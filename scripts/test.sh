@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export KPLANE_BIN="$PWD/$BUILD/kplane"
-# Debian's librdkafka is not built with TSan: its internal refcounts would be reported.
+# librdkafka (scripts/rdkafka.sh) is not built with TSan: its internal refcounts would be reported.
 export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$PWD/tests/unit/tsan-librdkafka.supp}"
 suites=${*:-unit integration kafka parity web}
 failed=""

@@ -27,11 +27,65 @@
 #define KP_HTTP_THREADS_MAX 64
 /* Longest request URL we route. */
 #define KP_HTTP_MAX_URL 2048
+/* A request's headers and body must arrive within this many seconds of its connection
+ * opening or of the previous response on it completing (server/http_conns.c; the clock
+ * stops while a handler runs and while the answer is sent). The inactivity timeout above
+ * is reset by every byte: 1,100 connections dripping a byte every 2 s held every slot.
+ * 10 s lets a full KP_HTTP_MAX_BODY through at 100 KiB/s; an idle keep-alive connection
+ * is closed after as long. */
+#define KP_HTTP_REQUEST_DEADLINE_S 10
+/* How often the reaper looks for connections past their deadline. */
+#define KP_HTTP_REAP_INTERVAL_MS 250
+/* Connections one client address may hold: an eighth of KP_HTTP_CONNECTION_LIMIT, so one
+ * client cannot take the slots of the others (twice the 64 connections of the wrk
+ * benchmarks). Behind a reverse proxy every client has the proxy's address: the proxy
+ * must then limit per client itself. */
+#define KP_HTTP_PER_IP_CONNECTION_LIMIT (KP_HTTP_CONNECTION_LIMIT / 8)
+/* File descriptors: at start-up the soft limit is raised to the hard one (at most
+ * KP_HTTP_NOFILE_MAX when unlimited); below KP_HTTP_NOFILE_MIN kplane warns, since the
+ * connections, the database and the Kafka clients would not all fit. */
+#define KP_HTTP_NOFILE_MAX 65536
+#define KP_HTTP_NOFILE_MIN (KP_HTTP_CONNECTION_LIMIT + 256)
+/* Worker pools (server/http_pool.c): a handler that asks (resp->offload) runs there, its
+ * connection suspended, so no MHD thread (and no GET behind it) waits for it.
+ * CPU pool, heavy planning: by default one thread per online CPU but one, so a core stays
+ * for the MHD threads, and at most KP_HTTP_CPU_THREADS_MAX (a what-if at the limits peaks
+ * at 95 MB: four at once stay under 400 MB); KPLANE_HTTP_CPU_THREADS sets it (0: no pool,
+ * heavy planning on the MHD threads as before). Its threads run KP_HTTP_CPU_NICE below
+ * the process (nice 10 weighs ~1/10 of nice 0 in Linux's scheduler), so a GET wins a
+ * contended core. A request finding KP_HTTP_CPU_QUEUE waiting (KPLANE_HTTP_CPU_QUEUE) is a
+ * 503: at ~1.5 s for the dearest sweep admitted, the last of 8 behind one thread still
+ * answers within 15 s, and waiting bodies hold at most 8 x KP_HTTP_MAX_BODY. */
+#define KP_HTTP_CPU_THREADS_MAX 4
+#define KP_HTTP_CPU_NICE        10
+#define KP_HTTP_CPU_QUEUE       8
+#define KP_HTTP_CPU_QUEUE_MAX   1024
+/* I/O pool, handlers that wait on a cluster (metadata, discovery, committed offsets), a
+ * rate sample's sleep or a group's stop: threads that mostly sleep cost a stack each, so
+ * 16 of them; an unreachable cluster holds one for KP_KAFKA_METADATA_TIMEOUT_MS, so ~5
+ * such reads a second are served, and beyond KP_HTTP_IO_QUEUE waiting it is a 503. */
+#define KP_HTTP_IO_THREADS 16
+#define KP_HTTP_IO_QUEUE   64
+/* Retry-After (seconds) of a pool's 503: about one dear job's time. */
+#define KP_HTTP_POOL_RETRY_AFTER_S "2"
 
 /* Names */
 #define KP_NAME_MAX       64   /* cluster and group names */
 #define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
 #define KP_PATTERN_MAX    1024 /* topic pattern regex */
+/* A topic pattern compiles to at most this many NFA states (server/pattern.c) and a
+ * match costs O(topic length x states), at most ~4 VM steps a state a character: a
+ * 249-character topic against a 2,040-state program with every state live,
+ * ((.*){1,255}(.*){1,255}x), took 890k steps, 18-28 ms on the shared 2-core box under
+ * load (4,096 states doubled it); ^orders\..* is 10 states and microseconds. A
+ * 1,024-character pattern without counted repetition needs at most 2,048 (a stacked
+ * star costs two a character); {m,n} copies its operand, so (a{1,100}){1,100} is
+ * refused here before anything is expanded (glibc took 10 s to compile
+ * (a*){1,100}{1,100}). */
+#define KP_PATTERN_STATES_MAX 2048
+/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
+ * characters, so a higher count of anything non-empty matches nothing anyway. */
+#define KP_PATTERN_REPEAT_MAX 255
 
 /* Planner */
 #define KP_PARALLELISM_MAX          100000 /* tasks in one plan */

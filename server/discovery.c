@@ -1,7 +1,6 @@
 /* discovery.c — reading partition counts from clusters: on demand and periodically. */
 #include "discovery.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "embedded.h"
 #include "err.h"
 #include "kafka.h"
+#include "pattern.h"
 #include "store.h"
 #include "ticker.h"
 #include "util.h"
@@ -96,18 +96,14 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
 {
         json_t *old = NULL, *topics = NULL;
         kp_kafka_metadata_t *md = NULL;
-        regex_t re;
-        int have_re = 0, err;
+        int err;
         if (changedp)
                 *changedp = 0;
-        int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
-        if (rc) {
-                char why[256];
-                regerror(rc, &re, why, sizeof(why));
-                snprintf(errstr, errstr_size, "pattern does not compile: %s", why);
+        /* the same engine validated it at registration; a pattern stored by an older
+         * version that this one refuses stays as it was */
+        kp_pattern_t *pat = kp_pattern_compile(pattern, errstr, errstr_size);
+        if (!pat)
                 return KP_ERR_INVALID;
-        }
-        have_re = 1;
         err = kp_store_pattern_get(st, cluster, pattern, &old, errstr, errstr_size);
         if (create && !err) {
                 snprintf(errstr, errstr_size, "pattern %s is already registered on cluster %s",
@@ -121,9 +117,17 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
         if (err)
                 goto out;
         topics = json_array();
+        /* linear in each name's length x the pattern's states (server/pattern.h) */
         for (size_t i = 0; i < md->topic_cnt; i++) {
-                if (md->topics[i].error || md->topics[i].partitions <= 0 ||
-                    regexec(&re, md->topics[i].name, 0, NULL, 0))
+                if (md->topics[i].error || md->topics[i].partitions <= 0)
+                        continue;
+                int m = kp_pattern_match(pat, md->topics[i].name);
+                if (m < 0) {
+                        snprintf(errstr, errstr_size, "out of memory matching pattern %s", pattern);
+                        err = m;
+                        goto out;
+                }
+                if (!m)
                         continue;
                 json_array_append_new(topics, json_pack("{s:s, s:i}", "name", md->topics[i].name,
                                                         "partitions", md->topics[i].partitions));
@@ -136,8 +140,7 @@ int kp_discovery_pattern(kp_store_t *st, kp_embedded_t *emb, const char *cluster
         if (!err && docp)
                 err = kp_store_pattern_get(st, cluster, pattern, docp, errstr, errstr_size);
 out:
-        if (have_re)
-                regfree(&re);
+        kp_pattern_destroy(pat);
         kp_kafka_metadata_destroy(md);
         json_decref(topics);
         json_decref(old);

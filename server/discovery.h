@@ -24,8 +24,9 @@ int kp_discovery_topic(struct kp_store *st, struct kp_embedded *emb, const char 
                        const char *topic, int create, int timeout_ms, json_t **docp, int *changedp,
                        char *errstr, size_t errstr_size);
 
-/* Same for a POSIX extended regex @p pattern: resolves it against the cluster's topics
- * (KP_ERR_INVALID when it does not compile). */
+/* Same for a topic pattern @p pattern (POSIX extended regex, server/pattern.h):
+ * resolves it against the cluster's topics (KP_ERR_INVALID, with why, when
+ * kp_pattern_compile refuses it). */
 int kp_discovery_pattern(struct kp_store *st, struct kp_embedded *emb, const char *cluster,
                          const char *pattern, int create, int timeout_ms, json_t **docp,
                          int *changedp, char *errstr, size_t errstr_size);

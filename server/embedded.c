@@ -79,8 +79,9 @@ void kp_embedded_destroy(kp_embedded_t *emb)
 
         if (!emb)
                 return;
-        /* librdkafka 2.0.2's mock takes about 1 s to stop (its thread notices the
-         * stop only at its next poll timeout): stop clusters side by side. */
+        /* Clusters stop side by side: librdkafka 2.0.2's idle mock took about 1 s to stop
+         * (its thread noticed only at its next poll timeout); 2.14's stops at once, but a
+         * library whose mock is slow again costs no more than one cluster's stop. */
         for (c = emb->clusters; c; c = next) {
                 next = c->next;
                 if (n < KP_EMBEDDED_STOP_PARALLEL &&

@@ -10,17 +10,20 @@
  * Kafka-protocol server on 127.0.0.1 (random ports), reachable by any Kafka client. Its
  * data is in memory only. Thread-safe: one mutex guards the registry.
  *
- * What librdkafka 2.0.2's mock does and does not do (measured, see test_embedded.c):
- * produce, fetch, list offsets, metadata, consumer groups (join/sync/heartbeat), offset
- * commit/fetch all work; committed offsets and data survive client reconnects. It
- * answers Metadata only up to v2, which has no AllowAutoTopicCreation flag, so ANY
- * client that names an unknown topic in a metadata request (a producer's topic handle,
- * a consumer's assign/subscribe to a literal name) creates it with 4 partitions;
+ * What the mock of the librdkafka we build (2.14, scripts/rdkafka.sh) does and does not
+ * do (measured, see test_embedded.c): produce, fetch, list offsets, metadata, consumer
+ * groups (join/sync/heartbeat, and KIP-848's ConsumerGroupHeartbeat), transactions,
+ * offset commit/fetch all work; committed offsets and data survive client reconnects;
+ * PLAINTEXT only. It answers Metadata up to v12 and honours AllowAutoTopicCreation, so a
+ * consumer naming an unknown topic no longer creates it (2.0.2's mock, Metadata v2 only,
+ * did), but a producer does (allow.auto.create.topics defaults to true there): its topic
+ * handle or a metadata request naming the topic creates it with 4 partitions;
  * kp_kafka_metadata_fetch() avoids that by always asking for all topics. No
- * CreateTopics/CreatePartitions/DeleteTopics over the protocol (topics come only from
- * kp_embedded_start / kp_embedded_topic_create); partitions never change count; no
- * leader fail-over: partitions led by a broker that is down stay unavailable until it
- * is up again. Stopping a cluster takes about 1 s (the mock thread's poll interval).
+ * CreateTopics/CreatePartitions/DeleteTopics over the protocol (admin requests go
+ * unanswered; topics come only from kp_embedded_start / kp_embedded_topic_create);
+ * partitions never change count; no leader fail-over: partitions led by a broker that
+ * is down stay unavailable until it is up again. Stopping a cluster is immediate (2.0.2's
+ * took about 1 s when no client was connected).
  */
 typedef struct kp_embedded kp_embedded_t;
 

@@ -14,10 +14,14 @@ typedef struct kp_http_req {
         const char *path; /* URL path without the query string */
         const char *body; /* NULL when empty; NUL-terminated */
         size_t body_len;
-        const char *content_type; /* NULL when absent */
-        struct MHD_Connection *conn;
+        const char *content_type;    /* NULL when absent */
+        struct MHD_Connection *conn; /* NULL in a pool thread: use kp_http_query */
         /* 1 when this call runs in one of the HTTP layer's worker pools (see offload). */
         int offloaded;
+        /* In a pool thread, the query arguments copied off the suspended connection:
+         * "key\0" then "=value\0" or "-\0" (no value) per argument. */
+        const char *query;
+        size_t query_len;
 } kp_http_req_t;
 
 /* What a handler may ask instead of answering: to be called again, with the same
@@ -53,6 +57,10 @@ typedef struct kp_http_opts {
         kp_http_handler_t *handler;
         void *opaque;     /* handed to handler */
         unsigned threads; /* worker threads, 0 = one per CPU within config.h's bounds */
+        /* CPU pool threads (0: config.h's default; < 0: none, heavy requests run on the
+         * MHD threads) and its queue (0: KP_HTTP_CPU_QUEUE). */
+        int cpu_threads;
+        unsigned cpu_queue;
 } kp_http_opts_t;
 
 typedef struct kp_http kp_http_t;
@@ -63,7 +71,8 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
 void kp_http_stop(kp_http_t *srv);
 /* @returns the port actually bound. */
 int kp_http_port(const kp_http_t *srv);
-/* Writes kplane_http_requests_total{method,code} in Prometheus text format. */
+/* Writes kplane_http_requests_total{method,code} and the pools' gauges in Prometheus
+ * text format. */
 struct kp_buf;
 void kp_http_metrics_write(const kp_http_t *srv, struct kp_buf *out);
 

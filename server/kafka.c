@@ -385,10 +385,11 @@ int kp_kafka_metadata_fetch(const char *bootstrap, const json_t *config, const c
                 goto out;
         }
 
-        /* All topics, even for one: librdkafka 2.0.2's mock cluster speaks Metadata v2
-         * only, which has no AllowAutoTopicCreation field, so naming a topic there
-         * creates it; so may an old broker with auto.create.topics.enable. Asking for
-         * all topics never creates one. (No rd_kafka_topic_t either: a topic handle
+        /* All topics, even for one: naming a topic in a producer's metadata request asks
+         * for its creation (allow.auto.create.topics defaults to true for producers), which
+         * the embedded mock and brokers with auto.create.topics.enable grant, and
+         * brokers answering Metadata < v4 do regardless. Asking for all topics never
+         * creates one. (No rd_kafka_topic_t either: a topic handle
          * makes the producer ask for that topic in the background.) */
         left = deadline - kp_time_mono_ms();
         if (left < 1)
@@ -655,12 +656,13 @@ int32_t kp_kafka_metadata_partitions(const kp_kafka_metadata_t *md, const char *
 
 #if defined(__SANITIZE_THREAD__)
 /*
- * Only in -fsanitize=thread builds: librdkafka (Debian's 2.0.2, glibc >= 2.34) makes its
- * threads and locks with C11 thrd_create / mtx_* / cnd_*, which gcc 12's ThreadSanitizer
- * does not intercept: its threads then run unregistered and crash in their first
- * malloc. These definitions in the executable take precedence over glibc's for
- * librdkafka.so and go through the pthread calls the sanitizer does see. They live here
- * because every kplane binary links kafka.o.
+ * Only in -fsanitize=thread builds: librdkafka (scripts/rdkafka.sh builds it with
+ * --enable-c11threads, as Debian does; glibc >= 2.34) makes its threads and locks with
+ * C11 thrd_create / mtx_* / cnd_*, which gcc 12's ThreadSanitizer does not intercept: its
+ * threads then run unregistered and crash in their first malloc. These definitions in
+ * the executable take precedence over glibc's for the statically linked librdkafka.a
+ * and go through the pthread calls the sanitizer does see. They live here because every
+ * kplane binary links kafka.o.
  */
 #include <errno.h>
 #include <pthread.h>

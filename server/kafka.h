@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library scripts/rdkafka.sh builds (Makefile): Debian 12's 2.0.2 loses messages around
+ * pause/resume and seek in the batch APIs. Its headers in /usr/include must not be picked. */
+#if RD_KAFKA_VERSION < 0x020e0000
+#error "kplane needs librdkafka >= 2.14 (scripts/rdkafka.sh), found older headers"
+#endif
+
 /*
  * Validates @p config (a JSON object of librdkafka client properties; string, number or
  * boolean values; borrowed, may be NULL): first every property against the allow-list of
@@ -91,8 +97,8 @@ typedef struct kp_kafka_metadata {
  * included; <= 0 means KP_KAFKA_METADATA_TIMEOUT_MS). @p topic NULL reads all topics;
  * otherwise only that one (a topic absent on the cluster comes back with error
  * RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART and 0 partitions; it is never auto-created:
- * the request always asks for all topics and filters, because naming a topic makes
- * librdkafka 2.0.2's mock cluster, and brokers answering Metadata < v4, create it).
+ * the request always asks for all topics and filters, because a producer naming a topic
+ * asks for its creation, which the mock cluster and many brokers grant).
  * Internal topics (__*) never appear, even when asked for by name. Costs one
  * short-lived producer (a few threads) and one metadata round trip; measured: an
  * unreachable or black-holed address returns within timeout_ms + a few ms.

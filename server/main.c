@@ -51,6 +51,9 @@ static void usage(FILE *out)
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
                 "                KPLANE_HTTP_THREADS          HTTP worker threads (default: one\n"
                 "                                             per CPU, at least 2)\n"
+                "                KPLANE_HTTP_CPU_THREADS      threads for heavy planning (default:\n"
+                "                                             one per CPU but one; 0: none)\n"
+                "                KPLANE_HTTP_CPU_QUEUE        heavy requests that may wait (%d)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
                 "      Runs a standalone embedded Kafka cluster; prints its bootstrap address.\n"
                 "  kplane plan --topic NAME:PARTITIONS ... --parallelism T --strategy S\n"
@@ -59,7 +62,7 @@ static void usage(FILE *out)
                 "      Exits 0 when the server at KPLANE_LISTEN answers /livez (for containers).\n"
                 "  kplane --version | --help\n",
                 KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT, KP_MAX_TASKS_DEFAULT,
-                KP_DISCOVERY_INTERVAL_S);
+                KP_DISCOVERY_INTERVAL_S, KP_HTTP_CPU_QUEUE);
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -144,6 +147,19 @@ static int serve_main(int argc, char **argv)
                 return 2;
         }
         char *end;
+        /* unset: the default; "0": no CPU pool (heavy planning on the MHD threads) */
+        long cpu_threads = strtol(env_or("KPLANE_HTTP_CPU_THREADS", "-1"), &end, 10);
+        if (*end || cpu_threads < -1 || cpu_threads > KP_HTTP_THREADS_MAX) {
+                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_THREADS must be 0..%d\n",
+                        KP_HTTP_THREADS_MAX);
+                return 2;
+        }
+        long cpu_queue = strtol(env_or("KPLANE_HTTP_CPU_QUEUE", "0"), &end, 10);
+        if (*end || cpu_queue < 0 || cpu_queue > KP_HTTP_CPU_QUEUE_MAX) {
+                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_QUEUE must be 1..%d\n",
+                        KP_HTTP_CPU_QUEUE_MAX);
+                return 2;
+        }
         long max_tasks = strtol(env_or("KPLANE_MAX_TASKS", "0"), &end, 10);
         if (*end || max_tasks < 0 || max_tasks > 100000000) {
                 fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
@@ -192,6 +208,10 @@ static int serve_main(int argc, char **argv)
                                 .threads = http_threads > 0 && http_threads <= KP_HTTP_THREADS_MAX
                                                    ? (unsigned)http_threads
                                                    : 0,
+                                .cpu_threads = cpu_threads < 0    ? 0
+                                               : cpu_threads == 0 ? -1
+                                                                  : (int)cpu_threads,
+                                .cpu_queue = (unsigned)cpu_queue,
                                 .handler = kp_api_handle,
                                 .opaque = &api};
         http = kp_http_start(&hopts, errstr, sizeof(errstr));

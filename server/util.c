@@ -57,6 +57,50 @@ int kp_topic_name_valid(const char *s)
         return strcmp(s, ".") && strcmp(s, "..");
 }
 
+/* Length of the well-formed UTF-8 sequence at @p s (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF, the rules jansson checks), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+        if (s[0] < 0x80)
+                return 1;
+        size_t n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                  : 0;
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+                return 0;
+        return n;
+}
+
+int kp_utf8_valid(const char *s)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        while (*u) {
+                size_t n = utf8_seq(u);
+                if (!n)
+                        return 0;
+                u += n;
+        }
+        return 1;
+}
+
+void kp_utf8_scrub(char *s)
+{
+        unsigned char *u = (unsigned char *)s;
+        while (*u) {
+                size_t n = utf8_seq(u);
+                if (!n) {
+                        *u = '?';
+                        n = 1;
+                }
+                u += n;
+        }
+}
+
 void kp_buf_init(kp_buf_t *b)
 {
         memset(b, 0, sizeof(*b));

@@ -17,6 +17,12 @@ int kp_name_valid(const char *s);
 /* 1 when @p s matches ^[A-Za-z0-9._-]{1,249}$ (Kafka topic names). */
 int kp_topic_name_valid(const char *s);
 
+/* 1 when @p s is well-formed UTF-8 (what jansson accepts in a string). */
+int kp_utf8_valid(const char *s);
+/* Replaces, in place, each byte of @p s that is not part of well-formed UTF-8 with '?',
+ * so a string echoed from a request can always go into JSON. */
+void kp_utf8_scrub(char *s);
+
 /* A growable byte buffer. Embedded: kp_buf_init / kp_buf_cleanup. */
 typedef struct kp_buf {
         char *data; /* NUL-terminated when len > 0 */

@@ -172,7 +172,7 @@ def test_file_property_under_the_files_dir_is_accepted(make_server, tmp_path):
 def test_env_reference_resolves_at_use_and_never_reaches_the_database(make_server):
     secret = "kp-env-secret-5f1c9a"
     s = make_server(env={"KPLANE_SECRET_X": secret})
-    # librdkafka 2.0's mock cluster speaks PLAINTEXT only: the password is resolved into the
+    # librdkafka's mock cluster speaks PLAINTEXT only: the password is resolved into the
     # conf (proved below by taking the variable away) but not sent
     config = {"security.protocol": "PLAINTEXT", "sasl.mechanism": "PLAIN",
               "sasl.username": "u", "sasl.password": "${env:KPLANE_SECRET_X}"}
