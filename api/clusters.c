@@ -231,6 +231,13 @@ static int embedded_start(kp_api_t *api, const json_t *doc, char *errstr, size_t
                                  NULL, errstr, errstr_size);
 }
 
+/* The answer to a failed embedded_start(): a spec the mock refuses (a topic given twice) is
+ * the client's 400, on create and replace alike; a budget over its limit a 422. */
+static int embedded_start_status(int err)
+{
+        return err == KP_ERR_INVALID ? 400 : err == KP_ERR_UNPROCESSABLE ? 422 : 503;
+}
+
 static json_t *cluster_list_view(void *ctx, const json_t *doc)
 {
         return cluster_view(ctx, doc);
@@ -283,10 +290,7 @@ void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
         if (embedded) {
                 int err = embedded_start(api, doc, errstr, sizeof(errstr));
                 if (err) {
-                        kp_resp_problem(resp,
-                                        err == KP_ERR_INVALID          ? 400
-                                        : err == KP_ERR_UNPROCESSABLE ? 422
-                                                                       : 503,
+                        kp_resp_problem(resp, embedded_start_status(err),
                                         "cannot start embedded cluster %s: %s", name, errstr);
                         goto out;
                 }
@@ -341,7 +345,7 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                       (!json_is_object(old_emb) || !json_equal(old_emb, new_emb));
         int serr = restart ? embedded_start(api, doc, errstr, sizeof(errstr)) : 0;
         if (serr) {
-                kp_resp_problem(resp, serr == KP_ERR_UNPROCESSABLE ? 422 : 503,
+                kp_resp_problem(resp, embedded_start_status(serr),
                                 "cannot start embedded cluster %s: %s", p[0], errstr);
                 goto out;
         }

@@ -48,4 +48,20 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
                 $SUDO apt-get install -y -q python3-pytest >/dev/null
         }
 fi
+
+# schemathesis fuzzes the served OpenAPI document against the server
+# (tests/integration/test_schemathesis.py). Pinned to one minor: its generated cases, and
+# so what the test sends, change between releases. Not packaged by Debian; Debian's own
+# Python refuses pip (PEP 668) unless told, and then installs under /usr/local.
+st_want='schemathesis>=4.32.5,<4.33'
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(not m.version("schemathesis").startswith("4.32."))' 2>/dev/null; then
+        echo "setup: installing $st_want"
+        SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
+        python3 -m pip --version >/dev/null 2>&1 || {
+                $SUDO apt-get update -q >/dev/null
+                $SUDO apt-get install -y -q --no-install-recommends python3-pip >/dev/null
+        }
+        python3 -m pip install -q "$st_want" 2>/dev/null ||
+                $SUDO python3 -m pip install -q --break-system-packages "$st_want"
+fi
 exit 0
