@@ -259,7 +259,7 @@ def test_errors_are_problem_json_with_contract_codes(doc):
                 assert list(content) == ["application/problem+json"], (method, path, code)
                 schema = content["application/problem+json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Problem"}
-                assert code in {"400", "401", "404", "405", "409", "413", "415", "422", "503"}, code
+                assert code in {"400", "401", "403", "404", "405", "409", "413", "415", "422", "501", "503"}, code
             assert code != "500", (method, path)
     responses = doc["components"]["responses"]
     assert "WWW-Authenticate" in responses["Unauthorized"]["headers"]
@@ -472,3 +472,15 @@ def test_live_answers_match_their_schemas(doc, server):
     assert not errs, errs[:5]
     assert st["tasks"] and st["partitions"] and st["clusters"][0]["state"] == "ok", st
     assert s.post("/api/v1/groups/g/stop").status == 202
+
+
+def test_door_refusals_are_in_the_document(doc):
+    """What the HTTP front door answers before any handler (server/http_admit.c) is listed
+    on every operation it can reach: 403 and 415 on writes, 400 and 501 everywhere."""
+    for path, method, _, operation in operations(doc):
+        if not path.startswith("/api/v1"):
+            continue
+        codes = set(operation["responses"])
+        assert {"400", "501"} <= codes, (method, path)
+        if method.upper() != "GET":
+            assert {"403", "415"} <= codes, (method, path)
