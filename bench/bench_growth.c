@@ -36,17 +36,10 @@
 
 #define TOPICS 10
 
-typedef enum series {
-        S_BALANCED,
-        S_STICKY,
-        S_FLINK,
-        S_WEIGHTED,
-        S_WHATIF,
-        S__CNT
-} series_t;
+typedef enum series { S_BALANCED, S_STICKY, S_FLINK, S_WEIGHTED, S_WHATIF, S__CNT } series_t;
 
-static const char *const series_names[S__CNT] = {"balanced", "balanced_sticky", "flink",
-                                                 "weighted", "whatif"};
+static const char *const series_names[S__CNT] = {"balanced", "balanced_sticky", "flink", "weighted",
+                                                 "whatif"};
 static const char *const series_claims[S__CNT] = {"O(P+T+K_log_K)", "O(P+T_log_T+K_log_K)",
                                                   "O(P+T+K_log_K)", "O(P_log_P)", "O(P+T)"};
 
@@ -54,12 +47,9 @@ static const char *const series_claims[S__CNT] = {"O(P+T+K_log_K)", "O(P+T_log_T
 static double claimed(series_t s, double P, double T)
 {
         switch (s) {
-        case S_STICKY:
-                return P + T * log2(T > 2 ? T : 2);
-        case S_WEIGHTED:
-                return P * log2(P);
-        default:
-                return P + T;
+        case S_STICKY: return P + T * log2(T > 2 ? T : 2);
+        case S_WEIGHTED: return P * log2(P);
+        default: return P + T;
         }
 }
 

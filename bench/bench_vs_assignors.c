@@ -120,8 +120,8 @@ static const char *const case_names[CASE_CNT] = {"add_task", "remove_task", "add
 /* The lower bound on moved partitions described at the top, for counts[t] partitions
  * previously owned per task (t < T), orphaned ones owned by tasks >= T', new_cnt
  * partitions new and P', T' after the change. */
-static int64_t min_moves(const int64_t *counts, int32_t T, int32_t T2, int64_t P2,
-                         int64_t orphaned, int64_t new_cnt)
+static int64_t min_moves(const int64_t *counts, int32_t T, int32_t T2, int64_t P2, int64_t orphaned,
+                         int64_t new_cnt)
 {
         int64_t floor_ = P2 / T2, ceil_ = (P2 + T2 - 1) / T2, over = 0, under = 0;
         for (int32_t t = 0; t < T2; t++) {
@@ -209,8 +209,8 @@ static int bench_replan(kp_strategy_t strategy, replan_case_t c, int32_t partiti
         printf("planner=%s case=%s partitions=%d tasks=%d to_partitions=%zu to_tasks=%d "
                "ms=%.3f moved=%lld min_moves=%lld max_per_task=%lld min_per_task=%lld "
                "topics=%d runs=%d\n",
-               kp_strategy_name(strategy), case_names[c], partitions, tasks, P2, T2,
-               ms[RUNS / 2], (long long)moved,
+               kp_strategy_name(strategy), case_names[c], partitions, tasks, P2, T2, ms[RUNS / 2],
+               (long long)moved,
                (long long)min_moves(before, tasks, T2, (int64_t)P2, orphaned, new_cnt),
                (long long)max, (long long)min, TOPICS, RUNS);
         fflush(stdout);
