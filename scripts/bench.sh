@@ -8,8 +8,8 @@
 #   --update-doc  also copy that file to docs/BENCHMARKS.md (or: KPLANE_BENCH_UPDATE_DOC=1 make bench)
 #   --publish     copy the last run's $BUILD/BENCHMARKS.md to docs/BENCHMARKS.md, run nothing
 #   (docs/BENCHMARKS.md keeps its hand-written "Notes on the results" block across both)
-#   --only LIST   comma-separated sections to run: planner,assignors,rest,runtime,consume,image
-#                 (the file written then holds only those sections)
+#   --only LIST   comma-separated sections to run: planner,assignors,replan,growth,rest,runtime,
+#                 consume,image (the file written then holds only those sections)
 #
 # Sections (each figure beside a baseline measured in this run; "ratio" reads the way the
 # target reads, e.g. "403× faster" or "0.62×"):
@@ -17,6 +17,11 @@
 #              tasks, sticky re-plan; baseline memcpy of the owner array) and the what-if
 #   assignors  kplane balanced ($BUILD/bench/bench_vs_assignors) vs Kafka's CooperativeSticky
 #              and KIP-848 Uniform assignors (bench/assignors/run.sh) on the same topologies
+#   replan     the same three on a group that already owns every partition and gains a task,
+#              loses one, or gains 10% partitions: time, partitions moved, balance
+#              (bench_vs_assignors replan, bench/assignors/run.sh --replan)
+#   growth     $BUILD/bench/bench_growth: log-log slope of time against P and T for the
+#              balanced (fresh and sticky), flink and weighted planner and the what-if
 #   rest       wrk (2 threads: the machine has 2 cores, 64 connections) against `kplane serve`
 #              and against nginx serving kplane's own answers as static files
 #   runtime    $BUILD/bench/bench_runtime (the runtime engineer's): group vs raw consumer in
@@ -29,6 +34,9 @@
 #
 # Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
 # KPLANE_BENCH_MESSAGES (consume section, default 600000 × 100 B), KPLANE_IMAGE.
+# BENCH_QUICK=1: a smoke run (well under a minute) of the sections that have a quick form
+# (assignors, replan, growth: small topologies only) so CI can keep them from rotting; it
+# runs only those unless --only says otherwise, and never updates docs/BENCHMARKS.md.
 # Exit: 0 when every section ran (missed targets are reported, not failures: this is a
 # benchmark, not a test), 1 when a section could not run to the end.
 set -u
@@ -40,7 +48,9 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 UPDATE_DOC=${KPLANE_BENCH_UPDATE_DOC:-0}
-ONLY="planner,assignors,rest,runtime,consume,image"
+ONLY="planner,assignors,replan,growth,rest,runtime,consume,image"
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 1 ] && ONLY="assignors,replan,growth"
 REST_SECS=${KPLANE_BENCH_REST_SECS:-10}
 MESSAGES=${KPLANE_BENCH_MESSAGES:-600000}
 DOC_OUT=$BUILD/BENCHMARKS.md
@@ -187,10 +197,12 @@ bench_planner() {
 bench_assignors() {
         local mine=$BUILD/bench/bench_vs_assignors klog=$LOGS/assignors-kafka.log mlog=$LOGS/assignors-kplane.log rc
         [ -x "$mine" ] || { row assignors "bench_vs_assignors" "not built" - - - skip; FAILED="$FAILED assignors"; return; }
+        local quick=()
+        [ "$QUICK" = 1 ] && quick=(--quick)
         say "assignors: kplane balanced on Kafka's topologies"
-        "$mine" balanced >"$mlog" 2>&1 || { row assignors "bench_vs_assignors" "failed (see $mlog)" - - - NO; FAILED="$FAILED assignors"; return; }
+        "$mine" "${quick[@]}" balanced >"$mlog" 2>&1 || { row assignors "bench_vs_assignors" "failed (see $mlog)" - - - NO; FAILED="$FAILED assignors"; return; }
         say "assignors: Kafka's CooperativeSticky and Uniform (bench/assignors/run.sh, one JVM per topology)"
-        bench/assignors/run.sh >"$klog" 2>&1
+        bench/assignors/run.sh "${quick[@]}" >"$klog" 2>&1
         rc=$?
         if [ $rc = 77 ]; then
                 row assignors "Kafka assignors" "skipped: $(grep -m1 SKIP "$klog" | sed 's/^SKIP: //')" - - - skip
@@ -215,6 +227,91 @@ bench_assignors() {
                 row assignors "$fig" "$(ms_fmt "$mms"), $mmin..$mmax/task" "$(ms_fmt "$kms"), $kmin..$kmax/task" \
                         "$(f "$kms / $mms" %.0f)× faster" "≥ 5× faster, spread ≤ Kafka" "$ok"
         done <"$klog"
+}
+
+# ----------------------------------------------------------------------------- replan
+# A group that owns every partition (task i % T owns flat partition i) gains a task, loses
+# one, or gains a tenth more partitions; kplane's sticky balanced re-plan vs Kafka's two
+# assignors given the same owned partitions. Moves and balance are counted from the owners
+# on both sides; min_moves is the least any plan with max - min <= 1 must move.
+bench_replan() {
+        local mine=$BUILD/bench/bench_vs_assignors klog=$LOGS/replan-kafka.log mlog=$LOGS/replan-kplane.log rc
+        local args=(--limit 60 --budget 480) quick=()
+        [ -x "$mine" ] || { row replan "bench_vs_assignors" "not built" - - - skip; FAILED="$FAILED replan"; return; }
+        if [ "$QUICK" = 1 ]; then
+                quick=(--quick)
+                args=(--limit 30 --budget 60)
+        fi
+        say "replan: kplane balanced, sticky to the owners"
+        "$mine" "${quick[@]}" replan balanced >"$mlog" 2>&1 || { row replan "bench_vs_assignors replan" "failed (see $mlog)" - - - NO; FAILED="$FAILED replan"; return; }
+        say "replan: Kafka's CooperativeSticky and Uniform given the owned partitions (one JVM per combination, ${args[1]} s each at most)"
+        bench/assignors/run.sh --replan "${quick[@]}" "${args[@]}" >"$klog" 2>&1
+        rc=$?
+        if [ $rc = 77 ]; then
+                row replan "Kafka assignors" "skipped: $(grep -m1 SKIP "$klog" | sed 's/^SKIP: //')" - - - skip
+                return
+        fi
+        [ $rc = 0 ] || FAILED="$FAILED replan"
+        local line name c p t label what m mms mmv mmin mmax mlb kms kfu kmv kmin kmax ok fig
+        while IFS= read -r line; do
+                case "$line" in assignor=*" case="*) ;; *) continue ;; esac
+                name=$(kv "$line" assignor); c=$(kv "$line" case); p=$(kv "$line" partitions); t=$(kv "$line" tasks)
+                case "$name" in cooperative-sticky) label=CooperativeSticky ;; uniform) label="Uniform (KIP-848)" ;; *) label=$name ;; esac
+                case "$c" in add_task) what="+1 task" ;; remove_task) what="-1 task" ;; add_partitions) what="+10% partitions" ;; *) what=$c ;; esac
+                m=$(grep "^planner=balanced case=$c partitions=$p tasks=$t " "$mlog")
+                mms=$(kv "$m" ms); mmv=$(kv "$m" moved); mlb=$(kv "$m" min_moves); mmax=$(kv "$m" max_per_task); mmin=$(kv "$m" min_per_task)
+                fig="$what, $(pt "$p") × $(pt "$t"): balanced vs $label"
+                if [ -z "$mms" ]; then
+                        row replan "$fig" "no kplane figure (see $mlog)" - - - NO
+                        continue
+                fi
+                kms=$(kv "$line" ms)
+                if [ -z "$kms" ]; then
+                        row replan "$fig" "$(ms_fmt "$mms"), moved $mmv (min $mlb), $mmin..$mmax/task" \
+                                "$(printf '%s' "$line" | grep -o '\(skipped\|failed\)=[^ ]*')" - "≥ 10× faster, moves ≤ Kafka, spread ≤ Kafka" -
+                        continue
+                fi
+                kfu=$(kv "$line" ms_followup); kmv=$(kv "$line" moved); kmax=$(kv "$line" max_per_task); kmin=$(kv "$line" min_per_task)
+                local base
+                base="$(ms_fmt "$kms")"
+                [ "$name" = cooperative-sticky ] && base="$base (+ $(ms_fmt "$kfu") follow-up)"
+                ok=$(yes_no "$kms / $mms >= 10 && $mmv <= $kmv && $mmax - $mmin <= $kmax - $kmin && $mmax <= $kmax")
+                row replan "$fig" "$(ms_fmt "$mms"), moved $mmv (min $mlb), $mmin..$mmax/task" \
+                        "$base, moved $kmv, $kmin..$kmax/task" \
+                        "$(f "$kms / $mms" %.0f)× faster; moves $mmv vs $kmv" "≥ 10× faster, moves ≤ Kafka, spread ≤ Kafka" "$ok"
+        done <"$klog"
+}
+
+# ----------------------------------------------------------------------------- growth
+# Log-log least-squares slope of time against P (T fixed) and against T (P fixed), beside
+# the slope the claimed cost function has over the same points ("ref"). Within 0.25 of it
+# (or below) reads as the claim holding: cache and page-fault steps on large arrays lift
+# a slope by a tenth or two, an extra factor of P would lift it by a whole 1.
+bench_growth() {
+        local bin=$BUILD/bench/bench_growth log=$LOGS/growth.log quick=()
+        [ -x "$bin" ] || { row growth "bench_growth" "not built" - - - skip; FAILED="$FAILED growth"; return; }
+        [ "$QUICK" = 1 ] && quick=(--quick)
+        say "growth: $bin ${quick[*]} (planner strategies and the what-if, time vs P and vs T)"
+        if ! "$bin" "${quick[@]}" >"$log" 2>&1; then
+                row growth "bench_growth" "failed (see $log)" - - - NO
+                FAILED="$FAILED growth"
+                return
+        fi
+        # BENCH_QUICK's sweeps span one decade with few runs: shown, not judged
+        awk -v quick="$QUICK" 'BEGIN { OFS = "\t" }
+        function pt(n) { return n == 1000000 ? "1M" : n == 100000 ? "100k" : n == 10000 ? "10k" : n == 1000 ? "1k" : n }
+        function kv(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
+        $1 ~ /^slope=/ {
+                s = kv("slope"); ax = kv("axis"); v = kv("value"); r2 = kv("r2"); ref = kv("ref"); claim = kv("claim")
+                gsub(/_/, " ", claim)
+                name = s == "balanced" ? "balanced plan" : s == "balanced_sticky" ? "balanced sticky re-plan (+1 task)" : \
+                        s == "flink" ? "flink plan" : s == "weighted" ? "weighted plan" : s == "whatif" ? "what-if (parse + plan with advice + write)" : s
+                range = ax == "P" ? sprintf("P %s..%s, T = %s", pt(kv("from")), pt(kv("to")), pt(kv("fixed"))) \
+                                  : sprintf("T %s..%s, P = %s", pt(kv("from")), pt(kv("to")), pt(kv("fixed")))
+                print "growth", name ": time vs " ax " (" range ")", sprintf("slope %.2f (r² %.2f)", v, r2), \
+                        "claimed " claim " gives " sprintf("%.2f", ref), sprintf("%+.2f", v - ref), \
+                        quick == 1 ? "- (smoke run)" : "≤ claim + 0.25", quick == 1 ? "-" : (v <= ref + 0.25 ? "yes" : "NO")
+        }' "$log" >>"$ROWS"
 }
 
 # ----------------------------------------------------------------- kplane serve helpers
@@ -556,6 +653,8 @@ bench_image() {
 # ------------------------------------------------------------------------------- run
 want planner && bench_planner
 want assignors && bench_assignors
+want replan && bench_replan
+want growth && bench_growth
 want rest && bench_rest
 want runtime && bench_runtime
 want consume && bench_consume
@@ -568,6 +667,8 @@ section_title() {
         case "$1" in
         planner) echo "Planner: strategy P partitions × T tasks (baseline: memcpy of the P-entry owner array)" ;;
         assignors) echo "Planner vs Kafka's own assignors: P partitions in 10 topics × T tasks (median of runs; min..max partitions per task)" ;;
+        replan) echo "Re-plans of a group that owns every partition: kplane balanced vs Kafka's assignors given the owned partitions (median ms; partitions moved, with the least any balanced plan must move; min..max partitions per task)" ;;
+        growth) echo "How cost grows: least-squares slope of log time against log P or log T (best of runs per point), beside the slope of the claimed cost" ;;
         rest) echo "REST (wrk, 2 threads on the same 2 cores as the server, after a 2 s warm-up)" ;;
         runtime) echo "Runtime, in one process (bench_runtime)" ;;
         consume) echo "Consumption through the kplane binary, same data for every reader" ;;
@@ -600,7 +701,7 @@ print_text() {
 
 print_markdown_tables() {
         local s
-        for s in planner assignors rest runtime consume image; do
+        for s in planner assignors replan growth rest runtime consume image; do
                 grep -q "^$s	" "$ROWS" || continue
                 printf '\n### %s\n\n| figure | value | baseline | ratio | target | ok? |\n| --- | --- | --- | --- | --- | --- |\n' "$(section_title "$s")"
                 awk -F'\t' -v s="$s" '$1 == s { gsub(/\|/, "\\|"); printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$ROWS"
@@ -685,6 +786,36 @@ EOF
   of the idlest and busiest task (`min..max/task`), counted from the owners on both sides.
   Caveat: kplane writes an `int32` owner per partition while Kafka's assignors build maps of
   `TopicPartition` objects; that representation is part of what is compared.
+- **Re-plans with owned partitions**: the same 10-topic layout, a group that already owns
+  every partition (flat partition i, topic-00's first, owned by task i % T: balanced overall
+  and per topic) and one change: a task joins (T + 1), task T - 1 leaves (T - 1), or every
+  topic gains a tenth more partitions. All three planners start from that same assignment.
+  kplane: `balanced` with it as `previous_owner` (as `api/plans.c` passes the stored plan),
+  median of 5. Kafka (`bench/assignors/src/main/java/kplane/bench/Replan.java`, inputs as in
+  apache/kafka's jmh-benchmarks `ClientSideAssignorBenchmark` / `ServerSideAssignorBenchmark`
+  INCREMENTAL): `CooperativeStickyAssignor.assignPartitions` with every member's
+  `Subscription` carrying its `ownedPartitions` and generation (a new member none); and
+  `UniformAssignor.assign` with a `GroupSpecImpl` holding each member's current target
+  assignment and the inverted target assignment (a new member `Assignment.EMPTY`), the
+  coordinator's own input. One JVM per combination after a warm-up on 10k × 100, median of
+  up to 5 runs, cut off after 60 s (larger combinations of the same change then skipped),
+  480 s in all. CooperativeSticky is cooperative: its first call withholds every partition
+  that changes owner, a follow-up rebalance hands them out; the timed figure is the first
+  call, the follow-up is shown beside it, and moves and balance are counted on the final
+  assignment. "Moved" = partitions that existed before whose owner differs afterwards,
+  counted from the owners on every side (kplane's is checked against its analysis);
+  "min" = the least any plan with max - min <= 1 partitions per task must move. Only the
+  assignor call is timed on Kafka's side (not the `TargetAssignmentBuilder`, not
+  `assign(Cluster, ...)`'s metadata conversion): the smallest Kafka figure there is.
+- **How cost grows** (`bench/bench_growth.c`): balanced (fresh), balanced sticky re-plan (+1
+  task), flink and weighted plans (advice off) and the in-process what-if (parse + plan with
+  advice + write the answer), on the same 10-topic layout, timed at P = 10k, 20k, 50k, 100k,
+  200k, 500k, 1M with T = 1k, and at T = 10, 100, 1k, 10k, 100k with P = 100k; each point the
+  best of 3 to 25 runs. The slope is the least-squares fit of log time on log P (or T); "ref"
+  is the slope the cost claimed in `server/planner.h` (P + T, P + T log T, P log P; K = 10 is
+  fixed) has over the same points, so O(P) reads about 1 and O(P log P) a little more.
+  "≤ claim + 0.25" leaves room for cache and page-fault steps on large arrays; an extra
+  factor of P would add a whole 1.
 - **REST**: `kplane serve` (libmicrohttpd, `KP_HTTP_THREADS` threads) on a fresh database,
   with the seed's topology (3 embedded clusters × 1 topic × 10 partitions, a group with
   parallelism 30 and its plan). nginx (`bench/rest/nginx.conf.in`, 2 workers, access log
@@ -720,6 +851,9 @@ EOF
         raw_log "$LOGS/planner.log" "bench_planner"
         raw_log "$LOGS/assignors-kafka.log" "bench/assignors/run.sh"
         raw_log "$LOGS/assignors-kplane.log" "bench_vs_assignors"
+        raw_log "$LOGS/replan-kafka.log" "bench/assignors/run.sh --replan"
+        raw_log "$LOGS/replan-kplane.log" "bench_vs_assignors replan"
+        raw_log "$LOGS/growth.log" "bench_growth"
         for w in current whatif whatif10k; do
                 raw_log "$LOGS/wrk-$w-kplane.log" "wrk $w, kplane"
                 raw_log "$LOGS/wrk-$w-nginx.log" "wrk $w, nginx"
@@ -729,7 +863,9 @@ EOF
         raw_log "$LOGS/consume-kafka.log" "consumption, real Kafka broker"
 } >"$DOC_OUT"
 echo "wrote $DOC_OUT (raw outputs in $LOGS)"
-if [ "$UPDATE_DOC" = 1 ]; then
+if [ "$UPDATE_DOC" = 1 ] && [ "$QUICK" = 1 ]; then
+        echo "bench: BENCH_QUICK=1 is a smoke run: docs/BENCHMARKS.md left alone"
+elif [ "$UPDATE_DOC" = 1 ]; then
         publish "$DOC_OUT"
 fi
 [ -z "$FAILED" ]

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Times Kafka's own assignors (CooperativeSticky, KIP-848 Uniform) for comparison with kplane.
-# Usage: bench/assignors/run.sh [--heap 6g] [--limit SECONDS_PER_COMBO (60)] [cooperative-sticky|uniform]...
+# Usage: bench/assignors/run.sh [--heap 6g] [--limit SECONDS_PER_COMBO (60)] [--budget SECONDS_IN_ALL (170)]
+#                               [--replan] [--quick] [cooperative-sticky|uniform]...
+#   --replan  a group that owns every partition gains a task, loses one, or gains 10% partitions
+#             (src/main/java/kplane/bench/Replan.java) instead of a fresh group
+#   --quick   small topologies only (1k, 10k partitions x 10, 100 tasks): a smoke run
 # Prints one line per combination:
 #   assignor=<name> partitions=<P> tasks=<T> ms=<median> max_per_task=<n> min_per_task=<n> topics=10 runs=<n>
+#   (--replan) assignor=<name> case=<c> partitions=<P> tasks=<T> to_partitions=<P'> to_tasks=<T'> ms=<median>
+#              ms_followup=<median> moved=<n> max_per_task=<n> min_per_task=<n> topics=10 runs=<n>
 # or `assignor=... partitions=... tasks=... skipped=<why>`; lines starting with '#' are notes.
 # Exit: 0 done, 1 an assignor failed, 2 build error, 77 skipped (no java/mvn).
 set -u
