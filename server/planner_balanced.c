@@ -126,6 +126,7 @@ static int repair(bal_t *b, int32_t t)
 typedef struct colkey {
         int32_t useful;
         int64_t prev;
+        int32_t spread; /* the task's rank among the holders of its first useful topic */
         int32_t j;
 } colkey_t;
 
@@ -136,6 +137,8 @@ static int colkey_cmp(const void *a, const void *c)
                 return x->useful > y->useful ? -1 : 1;
         if (x->prev != y->prev)
                 return x->prev > y->prev ? -1 : 1;
+        if (x->spread != y->spread)
+                return x->spread < y->spread ? -1 : 1;
         return (x->j > y->j) - (x->j < y->j);
 }
 
@@ -242,11 +245,23 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
                 b.custart[j] = b.custart[j - 1];
         b.custart[0] = 0;
 
-        /* 2. capacities: E + 1 for the R tasks with the most useful cells */
+        /* 2. capacities: E + 1 for the R tasks with the most useful cells. Among equals,
+         * deal them round the topics (each task ranked among the holders of its first
+         * useful topic): given to the holders of one topic only, that topic's own extras
+         * would find no task with room that lacks it, and repair() would move partitions
+         * (10 topics x 100 partitions on 1,000 tasks, each topic grown by 10%: 10 moved
+         * instead of none). */
         for (int32_t j = 0; j < T; j++) {
                 ck[j].useful = ucnt[j];
                 ck[j].prev = ptot[j];
+                ck[j].spread = INT32_MAX;
                 ck[j].j = j;
+        }
+        for (size_t t = 0; t < K; t++) {
+                int32_t rank = 0;
+                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
+                        if (ck[useful[u]].spread == INT32_MAX)
+                                ck[useful[u]].spread = rank++;
         }
         qsort(ck, (size_t)T, sizeof(*ck), colkey_cmp);
         for (int32_t x = 0; x < T; x++)

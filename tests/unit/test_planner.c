@@ -726,6 +726,30 @@ static void test_sticky_30_to_15_moves_exactly_15(void **state)
         kp_plan_destroy(p30);
 }
 
+/* Every topic grows by 10% on a group where each task held one partition: the new
+ * partitions fit on tasks that lack their topic, so nothing moves (Kafka's assignors
+ * move none here either; the capacities once all went to one topic's holders and ten
+ * partitions moved). */
+static void test_sticky_topics_grown_by_a_tenth_move_nothing(void **state)
+{
+        (void)state;
+        enum { K = 10, OLD = 100, NEW = 110, T = 1000 };
+        kp_plan_topic_t topics[K];
+        char names[K][16];
+        int32_t prev[K * NEW];
+        for (int t = 0; t < K; t++) {
+                snprintf(names[t], sizeof(names[t]), "topic-%02d", t);
+                topics[t] = (kp_plan_topic_t){"c", names[t], NEW};
+                for (int p = 0; p < NEW; p++)
+                        prev[t * NEW + p] = p < OLD ? t * OLD + p : -1;
+        }
+        kp_plan_t *plan = plan_of(topics, K, T, KP_STRATEGY_BALANCED, NULL, prev);
+        check_invariants(plan, topics, K, T, prev);
+        check_balanced(plan, topics, K, T);
+        assert_int_equal(plan->analysis.moved_from_previous, 0);
+        kp_plan_destroy(plan);
+}
+
 /* Re-planning with the same input and its own plan as previous moves nothing. */
 static void test_sticky_replan_of_itself_moves_nothing(void **state)
 {
@@ -976,6 +1000,7 @@ int main(void)
                 cmocka_unit_test(test_random_topologies_keep_invariants),
                 cmocka_unit_test(test_flink_counts_match_flink_owners),
                 cmocka_unit_test(test_sticky_30_to_31_moves_nothing),
+                cmocka_unit_test(test_sticky_topics_grown_by_a_tenth_move_nothing),
                 cmocka_unit_test(test_sticky_30_to_15_moves_exactly_15),
                 cmocka_unit_test(test_sticky_replan_of_itself_moves_nothing),
                 cmocka_unit_test(test_sticky_random_moves_near_minimal),
