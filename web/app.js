@@ -614,9 +614,31 @@
       } else cmp.hidden = true;
       if ($('plan-version').value !== v) return;
       renderPlan(out, plan, moved ? moved.keys : null, 'plan');
+      renderFlinkBeside(plan, v);
     } catch (e) {
       out.innerHTML = '<div class="problem" role="alert"></div>';
       showProblem(out.firstChild, e);
+    }
+  }
+
+  /* The flink strategy's grid for the same topics and parallelism, beside kplane's plan: a
+     what-if (nothing stored). Topics and partition counts come from the plan itself. */
+  async function renderFlinkBeside(plan, v) {
+    const box = $('plan-flink');
+    const counts = new Map();
+    for (const t of plan.tasks || []) for (const p of t.partitions || []) {
+      const k = p.cluster + '\u0000' + p.topic;
+      counts.set(k, Math.max(counts.get(k) || 0, p.partition + 1));
+    }
+    if (!counts.size) { box.innerHTML = ''; return; }
+    const topics = [...counts].map(([k, n]) => { const [cluster, topic] = k.split('\u0000'); return { cluster, topic, partitions: n }; });
+    try {
+      const f = await api('POST', '/plan', { topics, parallelism: plan.parallelism, strategy: 'flink' });
+      if ($('plan-version').value !== v) return;
+      renderPlan(box, f, null, 'flink');
+    } catch (e) {
+      box.innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem(box.firstChild, e);
     }
   }
 
@@ -1001,6 +1023,8 @@
     for (let i = 0; i < want.length; i++) ovFillRow(want[i], ov.rows[first + i], first + i);
     body.dataset.first = String(first);
     body.dataset.drawn = String(want.length);
+    /* the box grows with its first rows (up to its max-height): fill what it shows now */
+    if (first + count < n && box.clientHeight > (count - 2 * OV_OVERSCAN) * OV_ROW_H) ovDrawWindow();
   }
 
   function ovFillRow(tr, g, index) {
