@@ -47,6 +47,8 @@ static const route_t routes[] = {
         {"/api/v1/groups/*/status", {kp_h_group_status}, "GET"},
         {"/api/v1/plan", {NULL, kp_h_whatif}, "POST"},
         {"/api/v1/plan/sweep", {NULL, kp_h_sweep}, "POST"},
+        /* beyond API.md: every group and cluster in figures, for the landing page */
+        {"/api/v1/overview", {kp_h_overview}, "GET"},
         {"/", {kp_h_asset}, "GET"},
         {"/*", {kp_h_asset}, "GET"},
 };

@@ -54,6 +54,7 @@ enum stmt_id {
         S_PLAN_CURRENT,
         S_PLAN_VERSION,
         S_PLAN_LIST,
+        S_PLAN_CURRENT_ALL,
         S__COUNT
 };
 
@@ -118,6 +119,12 @@ static const char *const stmt_sql[S__COUNT] = {
         [S_PLAN_LIST] = "SELECT version, parallelism, strategy, created_at, \"case\","
                         " partitions, tasks, idle_tasks, skew, moved_from_previous"
                         " FROM plans WHERE group_name = ?1 ORDER BY version DESC",
+        /* the primary key answers each group's MAX(version) from its index */
+        [S_PLAN_CURRENT_ALL] = "SELECT version, parallelism, strategy, created_at, \"case\","
+                               " partitions, tasks, idle_tasks, skew, moved_from_previous,"
+                               " group_name FROM plans p WHERE version ="
+                               " (SELECT MAX(version) FROM plans q WHERE q.group_name ="
+                               " p.group_name)",
 };
 
 /* ---- small helpers ---- */
@@ -1345,6 +1352,43 @@ static json_t *plan_summary(sqlite3_stmt *stmt)
                 return NULL;
         }
         return sum;
+}
+
+int kp_store_plan_current_all(kp_store_t *st, json_t **objp, char *errstr, size_t errstr_size)
+{
+        kp_store_conn_t *conn;
+        sqlite3_stmt *stmt;
+        json_t *obj = json_object();
+        int rc, err;
+
+        *objp = NULL;
+        if (!obj)
+                return nomem(errstr, errstr_size);
+        conn = kp_store_pool_get(st->pool);
+        if ((err = kp_store_conn_begin_read(conn, errstr, errstr_size)))
+                goto out;
+        if ((err = kp_store_conn_stmt(conn, S_PLAN_CURRENT_ALL, &stmt, errstr, errstr_size)))
+                goto out;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(stmt, 10);
+                json_t *sum = plan_summary(stmt);
+                if (!name || !sum || json_object_set_new(obj, name, sum)) {
+                        err = nomem(errstr, errstr_size);
+                        break;
+                }
+        }
+        if (!err && rc != SQLITE_DONE)
+                err = kp_store_sqlite_err(kp_store_conn_db(conn), rc, "current plans", errstr,
+                                          errstr_size);
+        sqlite3_reset(stmt);
+out:
+        kp_store_conn_rollback(conn);
+        kp_store_pool_put(st->pool, conn);
+        if (err)
+                json_decref(obj);
+        else
+                *objp = obj;
+        return err;
 }
 
 int kp_store_plan_list(kp_store_t *st, const char *group, json_t **arrp, char *errstr,

@@ -131,5 +131,8 @@ int kp_store_plan_get(kp_store_t *st, const char *group, int version, json_t **d
  * "analysis": {case, partitions, tasks, idle_tasks, skew, moved_from_previous}}. */
 int kp_store_plan_list(kp_store_t *st, const char *group, json_t **arrp, char *errstr,
                        size_t errstr_size);
+/* *objp = group name -> the summary (as kp_store_plan_list's items) of its current plan,
+ * for every group that has one; one query (for overviews of many groups). */
+int kp_store_plan_current_all(kp_store_t *st, json_t **objp, char *errstr, size_t errstr_size);
 
 #endif /* KP_STORE_H */

@@ -163,6 +163,10 @@ kp_demo_t *kp_demo_start(kp_api_t *api, int rate, char *errstr, size_t errstr_si
 {
         if (demo_seed(api, errstr, errstr_size))
                 return NULL;
+        /* A demo shows consumers at work: its group is marked to run, so the start-up's
+         * resume of desired groups starts it (a stop lasts until the next --demo start). */
+        if (kp_store_group_set_desired(api->store, DEMO_GROUP, 1, errstr, errstr_size))
+                return NULL;
         kp_demo_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 snprintf(errstr, errstr_size, "out of memory");

@@ -158,55 +158,55 @@ static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, siz
         return hi - lo <= 1;
 }
 
-/*
- * Whatever the chosen strategy, says whether Flink's KafkaSource would place these
- * partitions unevenly at T, and where (nearest below and above, within
- * KP_FLINK_EVEN_SEARCH and KP_FLINK_ADVICE_WORK) it would be even.
- */
-static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
+int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int32_t T,
+                            kp_flink_advice_t *out)
 {
-        const kp_plan_input_t *in = ctx->in;
-        const size_t K = in->topic_cnt;
-        const int32_t T = ctx->T;
+        const size_t K = topic_cnt;
         int64_t *counts = malloc((size_t)T * sizeof(*counts));
         int32_t *hash = malloc(K * sizeof(*hash));
         ev_t *ev = malloc(3 * K * sizeof(*ev));
+        size_t P = 0;
         int err = KP_ERR_NOMEM;
+        memset(out, 0, sizeof(*out));
         if (!counts || !hash || !ev)
                 goto out;
-        kp_planner_flink_counts(in->topics, K, T, counts);
+        for (size_t t = 0; t < K; t++)
+                P += (size_t)topics[t].partitions;
+        kp_planner_flink_counts(topics, K, T, counts);
         int64_t mx = 0, mn = INT64_MAX;
-        int32_t idle = 0, at_max = 0;
         for (int32_t j = 0; j < T; j++) {
                 if (counts[j] > mx) {
                         mx = counts[j];
-                        at_max = 0;
+                        out->busiest_tasks = 0;
                 }
                 if (counts[j] == mx)
-                        at_max++;
+                        out->busiest_tasks++;
                 if (counts[j] < mn)
                         mn = counts[j];
                 if (!counts[j])
-                        idle++;
+                        out->idle_tasks++;
         }
+        out->max_partitions = mx;
+        out->min_partitions = mn;
+        out->even = mx - mn <= 1;
         err = 0;
-        if (mx - mn <= 1)
+        if (out->even)
                 goto out;
         for (size_t t = 0; t < K; t++)
-                hash[t] = kp_java_string_hash(in->topics[t].topic);
+                hash[t] = kp_java_string_hash(topics[t].topic);
         /* Above P (all partitions) every task's share is just the runs covering it and
          * some task has none, so Flink is even only where no two runs overlap. Topics
          * with the same hash (the same name on several clusters, as in most multi-cluster
          * groups) start at the same task at every T and always overlap: past P the
          * upward search cannot succeed, so it stops there instead of walking its range. */
         int32_t above_max = KP_PARALLELISM_MAX;
-        if (K > 1 && ctx->P < (size_t)KP_PARALLELISM_MAX) {
+        if (K > 1 && P < (size_t)KP_PARALLELISM_MAX) {
                 int32_t *sorted = (int32_t *)ev; /* ev holds 3K entries: room for K */
                 memcpy(sorted, hash, K * sizeof(*sorted));
                 qsort(sorted, K, sizeof(*sorted), i32_cmp);
                 for (size_t t = 1; t < K; t++)
                         if (sorted[t] == sorted[t - 1]) {
-                                above_max = (int32_t)ctx->P;
+                                above_max = (int32_t)P;
                                 break;
                         }
         }
@@ -216,17 +216,39 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
         for (int32_t d = 1; d <= KP_FLINK_EVEN_SEARCH && work < KP_FLINK_ADVICE_WORK; d++) {
                 if (!below && T - d >= 1) {
                         work += (int64_t)K + 1;
-                        if (flink_even_at(in->topics, hash, K, T - d, ev))
+                        if (flink_even_at(topics, hash, K, T - d, ev))
                                 below = T - d;
                 }
                 if (!above && T + d <= above_max) {
                         work += (int64_t)K + 1;
-                        if (flink_even_at(in->topics, hash, K, T + d, ev))
+                        if (flink_even_at(topics, hash, K, T + d, ev))
                                 above = T + d;
                 }
                 if ((below || T - d < 1) && (above || T + d > above_max))
                         break;
         }
+        out->even_below = below;
+        out->even_above = above;
+out:
+        free(ev);
+        free(hash);
+        free(counts);
+        return err;
+}
+
+/*
+ * Whatever the chosen strategy, says whether Flink's KafkaSource would place these
+ * partitions unevenly at T, and where (nearest below and above, within
+ * KP_FLINK_EVEN_SEARCH and KP_FLINK_ADVICE_WORK) it would be even.
+ */
+static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
+{
+        const int32_t T = ctx->T;
+        kp_flink_advice_t fa;
+        int err = kp_planner_flink_advice(ctx->in->topics, ctx->in->topic_cnt, T, &fa);
+        if (err || fa.even)
+                return err;
+        int32_t below = fa.even_below, above = fa.even_above;
         char tail[256];
         if (below && above)
                 snprintf(tail, sizeof(tail),
@@ -243,23 +265,19 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
                          "No parallelism near %d gives an even Flink "
                          "placement.",
                          T);
-        if (idle)
-                err = rec_add(a,
-                              "Apache Flink's KafkaSource would place these partitions "
-                              "unevenly at parallelism %d: %d tasks would sit idle while "
-                              "the busiest %d read %lld partitions each. %s",
-                              T, idle, at_max, (long long)mx, tail);
-        else
-                err = rec_add(a,
-                              "Apache Flink's KafkaSource would place these partitions "
-                              "unevenly at parallelism %d: the busiest %d tasks would read "
-                              "%lld partitions each and the least busy %lld. %s",
-                              T, at_max, (long long)mx, (long long)mn, tail);
-out:
-        free(ev);
-        free(hash);
-        free(counts);
-        return err;
+        if (fa.idle_tasks)
+                return rec_add(a,
+                               "Apache Flink's KafkaSource would place these partitions "
+                               "unevenly at parallelism %d: %d tasks would sit idle while "
+                               "the busiest %d read %lld partitions each. %s",
+                               T, fa.idle_tasks, fa.busiest_tasks, (long long)fa.max_partitions,
+                               tail);
+        return rec_add(a,
+                       "Apache Flink's KafkaSource would place these partitions "
+                       "unevenly at parallelism %d: the busiest %d tasks would read "
+                       "%lld partitions each and the least busy %lld. %s",
+                       T, fa.busiest_tasks, (long long)fa.max_partitions,
+                       (long long)fa.min_partitions, tail);
 }
 
 /* Advice on the parallelism itself and on the chosen strategy. */

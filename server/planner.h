@@ -136,6 +136,28 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
 /* Frees @p plan and everything it owns. NULL does nothing. */
 void kp_plan_destroy(kp_plan_t *plan);
 
+/* What Apache Flink's KafkaSource would do with some topics at one parallelism. */
+typedef struct kp_flink_advice {
+        int32_t idle_tasks;     /* tasks that get no partition */
+        int32_t busiest_tasks;  /* tasks holding max_partitions */
+        int64_t max_partitions; /* the busiest task's partitions */
+        int64_t min_partitions; /* the least busy task's */
+        int even;               /* max - min <= 1 */
+        /* When not even: the nearest parallelism below / above T at which Flink's
+         * placement is even (0: none within KP_FLINK_EVEN_SEARCH steps and
+         * KP_FLINK_ADVICE_WORK work); 0 when even. */
+        int32_t even_below, even_above;
+} kp_flink_advice_t;
+
+/*
+ * Flink's placement of @p topics (borrowed, @p topic_cnt >= 1, each >= 1 partition) at
+ * parallelism @p T (1..KP_PARALLELISM_MAX), and where it would be even: what the plan
+ * analysis advises, as figures. Pure. Cost O(K + T), plus at most KP_FLINK_ADVICE_WORK
+ * steps when uneven. @returns 0 or KP_ERR_NOMEM (*out zeroed).
+ */
+int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int32_t T,
+                            kp_flink_advice_t *out);
+
 /* Java's String.hashCode of @p utf8 (decoded to UTF-16 code units; invalid UTF-8
  * bytes count as U+FFFD, like Java's decoder). */
 int32_t kp_java_string_hash(const char *utf8);

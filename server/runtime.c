@@ -1170,8 +1170,7 @@ int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *pl
                 /* more tasks are taken from the cap before they start; fewer are given
                  * back once the plan is in force (op_lock: no other apply meanwhile) */
                 int had = atomic_load(&g->tasks_reserved);
-                r = pd.ntasks > had ? tasks_reserve(rt, group, pd.ntasks - had, errstr,
-                                                    errstr_size)
+                r = pd.ntasks > had ? tasks_reserve(rt, group, pd.ntasks - had, errstr, errstr_size)
                                     : 0;
                 if (!r && pd.ntasks > had)
                         atomic_store(&g->tasks_reserved, pd.ntasks);
@@ -1249,6 +1248,17 @@ json_t *kp_runtime_group_status(kp_runtime_t *rt, const char *group)
         return doc;
 }
 
+int kp_runtime_group_summary(kp_runtime_t *rt, const char *group, kp_runtime_summary_t *out)
+{
+        rt_group_t *g = group_get(rt, group);
+        memset(out, 0, sizeof(*out));
+        if (!g)
+                return KP_ERR_NOT_FOUND;
+        rt_group_summary_fill(g, out);
+        group_put(g);
+        return 0;
+}
+
 /* Runs @p fn on every registered group (with a reference held, registry unlocked). */
 static void each_group(kp_runtime_t *rt, void (*fn)(rt_group_t *, void *), void *arg)
 {
@@ -1270,6 +1280,47 @@ static void each_group(kp_runtime_t *rt, void (*fn)(rt_group_t *, void *), void 
                 group_put(all[i]);
         }
         free(all);
+}
+
+typedef struct health_arg {
+        const char *cluster;
+        int health; /* -1 unknown, 0 in error, 1 ok */
+        char *last_error, *at;
+        size_t last_error_size, at_size;
+} health_arg_t;
+
+static void health_one(rt_group_t *g, void *arg)
+{
+        health_arg_t *h = arg;
+        int st = atomic_load(&g->state);
+        if (h->health == 0 || (st != KP_GROUP_RUNNING && st != KP_GROUP_FAILED))
+                return;
+        pthread_mutex_lock(&g->lock);
+        for (int i = 0; i < g->nclusters; i++) {
+                rt_cluster_t *cl = g->clusters[i];
+                if (strcmp(cl->name, h->cluster))
+                        continue;
+                pthread_mutex_lock(&g->err_lock);
+                if (cl->last_error[0]) {
+                        h->health = 0;
+                        if (h->last_error)
+                                snprintf(h->last_error, h->last_error_size, "%s", cl->last_error);
+                        if (h->at)
+                                snprintf(h->at, h->at_size, "%s", cl->last_error_at);
+                } else {
+                        h->health = 1;
+                }
+                pthread_mutex_unlock(&g->err_lock);
+        }
+        pthread_mutex_unlock(&g->lock);
+}
+
+int kp_runtime_cluster_health(kp_runtime_t *rt, const char *cluster, char *last_error,
+                              size_t last_error_size, char *at, size_t at_size)
+{
+        health_arg_t h = {cluster, -1, last_error, at, last_error_size, at_size};
+        each_group(rt, health_one, &h);
+        return h.health;
 }
 
 typedef struct metrics_arg {

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The runtime runs groups. A running group has one task per plan task; each task reads
@@ -97,6 +98,42 @@ int kp_runtime_group_state(kp_runtime_t *rt, const char *group, char *errstr, si
  * the network: high watermarks are librdkafka's cached values from fetch responses.
  */
 json_t *kp_runtime_group_status(kp_runtime_t *rt, const char *group);
+
+/* A running group in figures: what an overview of many groups needs, without the
+ * per-partition arrays of the status document. */
+typedef struct kp_runtime_summary {
+        int state; /* kp_group_state_t */
+        int plan_version;
+        int tasks, tasks_running, tasks_idle, tasks_failed;
+        int partitions;        /* in the plan */
+        int64_t messages;      /* taken since the start */
+        double messages_per_s; /* the tasks' smoothed rates together */
+        int64_t lag;           /* sum of the known lags */
+        int lag_unknown;       /* partitions whose lag is not known yet */
+        /* partitions by their kp_lag_state_t (Burrow's rules over the lag window) */
+        int lag_states[4];
+        /* the window's growth, in messages/s over all partitions: of the high watermarks
+         * (produced) and of the positions (consumed); 0 with fewer than two samples */
+        double produced_per_s, consumed_per_s;
+        int clusters_in_error;
+        char error[256]; /* why, when failed; else "" */
+} kp_runtime_summary_t;
+
+/*
+ * Fills @p out for running group @p group. Reads nothing from the network; O(tasks +
+ * partitions) under the group's lock. @returns 0, or KP_ERR_NOT_FOUND (not running: *out
+ * zeroed, state KP_GROUP_STOPPED).
+ */
+int kp_runtime_group_summary(kp_runtime_t *rt, const char *group, kp_runtime_summary_t *out);
+
+/*
+ * What the running groups know of cluster @p cluster: @returns 1 when some group reads it
+ * and none has it in error, 0 when one has it in error (its text and UTC time copied to
+ * @p last_error and @p at, either may be NULL), -1 when no running group reads it.
+ * Reads nothing from the network.
+ */
+int kp_runtime_cluster_health(kp_runtime_t *rt, const char *cluster, char *last_error,
+                              size_t last_error_size, char *at, size_t at_size);
 
 /*
  * Measured rates of @p group for the weighted strategy: *ratesp = new array of

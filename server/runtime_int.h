@@ -197,6 +197,8 @@ int rt_part_owner_failed(const rt_part_t *p);
  * (0 state, 1 task messages, 2 task bytes, 3 partition lag, 4 committed offsets,
  * 5 high watermarks, 6 cluster up, 7 partitions by lag state) for @p g. */
 void rt_group_status_fill(rt_group_t *g, json_t *doc);
+/* runtime_status.c: fill @p out (zeroed by the caller) for @p g. */
+void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out);
 void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
 
 #endif /* KP_RUNTIME_INT_H */

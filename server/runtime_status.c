@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -166,6 +167,65 @@ out:
         json_object_set_new(doc, "partitions", parts);
         json_object_set_new(doc, "clusters", cls);
         json_object_set_new(doc, "totals", totals);
+}
+
+void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out)
+{
+        int i;
+        double dpos = 0, dhw = 0;
+        pthread_mutex_lock(&g->lock);
+        out->state = atomic_load(&g->state);
+        out->plan_version = g->plan_version;
+        if (out->state == KP_GROUP_FAILED) {
+                pthread_mutex_lock(&g->err_lock);
+                snprintf(out->error, sizeof(out->error), "%s", g->error);
+                pthread_mutex_unlock(&g->err_lock);
+        }
+        if (!group_readable(g))
+                goto out;
+        out->messages = g->retired_messages;
+        out->tasks = g->ntasks;
+        for (i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                int tst = atomic_load(&t->state);
+                out->tasks_running += tst == RT_TASK_RUNNING;
+                out->tasks_idle += tst == RT_TASK_IDLE;
+                out->tasks_failed += tst == RT_TASK_FAILED;
+                out->messages += atomic_load(&t->messages);
+                out->messages_per_s += atomic_load(&t->rate);
+        }
+        for (i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int64_t pos, committed, hw, lag;
+                if (!p->in_plan)
+                        continue;
+                out->partitions++;
+                part_offsets(p, &pos, &committed, &hw, &lag);
+                if (lag >= 0)
+                        out->lag += lag;
+                else
+                        out->lag_unknown++;
+                int ls = atomic_load(&p->lag_state);
+                if (ls >= 0 && ls < (int)(sizeof(out->lag_states) / sizeof(out->lag_states[0])))
+                        out->lag_states[ls]++;
+                /* the window is written under g->lock, which we hold */
+                int n = p->win_n;
+                if (n >= 2 && p->win_pos[0] >= 0 && p->win_hw[0] >= 0 && p->win_pos[n - 1] >= 0 &&
+                    p->win_hw[n - 1] >= 0) {
+                        double secs = (double)(n - 1) * KP_RUNTIME_RATE_INTERVAL_MS / 1000.0;
+                        dpos += (double)(p->win_pos[n - 1] - p->win_pos[0]) / secs;
+                        dhw += (double)(p->win_hw[n - 1] - p->win_hw[0]) / secs;
+                }
+        }
+        out->consumed_per_s = dpos;
+        out->produced_per_s = dhw;
+        for (i = 0; i < g->nclusters; i++) {
+                pthread_mutex_lock(&g->err_lock);
+                out->clusters_in_error += g->clusters[i]->last_error[0] != 0;
+                pthread_mutex_unlock(&g->err_lock);
+        }
+out:
+        pthread_mutex_unlock(&g->lock);
 }
 
 /* Label values are validated names ([A-Za-z0-9._-]), so they need no escaping. */

@@ -119,21 +119,23 @@
 
   /* ---------- routing ---------- */
 
-  const views = ['clusters', 'groups', 'whatif'];
+  const views = ['overview', 'clusters', 'groups', 'whatif'];
   let currentView = '';
 
   function route() {
     const h = location.hash.replace(/^#\/?/, '');
     const parts = h.split('/').map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
-    const view = views.includes(parts[0]) ? parts[0] : 'clusters';
+    const view = views.includes(parts[0]) ? parts[0] : 'overview';
     for (const v of views) {
       $('view-' + v).hidden = v !== view;
       const a = $('nav-' + v);
       if (v === view) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     }
     if (view !== 'groups') stopPolling();
+    if (view !== 'overview') stopOverview();
     currentView = view;
-    if (view === 'clusters') loadClusters(parts[1]);
+    if (view === 'overview') openOverview();
+    else if (view === 'clusters') loadClusters(parts[1]);
     else if (view === 'groups') loadGroups(parts[1], parts[2] === 'new');
     else openWhatif();
   }
@@ -612,9 +614,31 @@
       } else cmp.hidden = true;
       if ($('plan-version').value !== v) return;
       renderPlan(out, plan, moved ? moved.keys : null, 'plan');
+      renderFlinkBeside(plan, v);
     } catch (e) {
       out.innerHTML = '<div class="problem" role="alert"></div>';
       showProblem(out.firstChild, e);
+    }
+  }
+
+  /* The flink strategy's grid for the same topics and parallelism, beside kplane's plan: a
+     what-if (nothing stored). Topics and partition counts come from the plan itself. */
+  async function renderFlinkBeside(plan, v) {
+    const box = $('plan-flink');
+    const counts = new Map();
+    for (const t of plan.tasks || []) for (const p of t.partitions || []) {
+      const k = p.cluster + '\u0000' + p.topic;
+      counts.set(k, Math.max(counts.get(k) || 0, p.partition + 1));
+    }
+    if (!counts.size) { box.innerHTML = ''; return; }
+    const topics = [...counts].map(([k, n]) => { const [cluster, topic] = k.split('\u0000'); return { cluster, topic, partitions: n }; });
+    try {
+      const f = await api('POST', '/plan', { topics, parallelism: plan.parallelism, strategy: 'flink' });
+      if ($('plan-version').value !== v) return;
+      renderPlan(box, f, null, 'flink');
+    } catch (e) {
+      box.innerHTML = '<div class="problem" role="alert"></div>';
+      showProblem(box.firstChild, e);
     }
   }
 
@@ -828,6 +852,241 @@
       (c.last_error_at ? ' <span class="muted">(since ' + esc(c.last_error_at) + ')</span>' : '') + '</li>').join('');
     if (cl.innerHTML !== html) cl.innerHTML = html;
     cl.hidden = !bad.length;
+  }
+
+  /* ---------- overview: every group and cluster, live ---------- */
+
+  const OV_POLL_MS = 2500;
+  const OV_ROW_H = 33;        /* px: fixed, so the window of drawn rows is plain arithmetic */
+  const OV_OVERSCAN = 8;      /* rows drawn above and below the visible ones */
+  const OV_SPARK = 48;        /* lag samples kept per group: two minutes at OV_POLL_MS */
+  const STATE_ORDER = { failed: 0, starting: 1, stopping: 2, running: 3, stopped: 4 };
+  const LAG_ORDER = { ERR: 0, STALL: 1, WARN: 2, UNKNOWN: 3, OK: 4, STOP: 5 };
+  const num = (v) => (typeof v === 'number' && isFinite(v) ? v : -Infinity);
+  const secs = (v) => (typeof v !== 'number' ? '–' : v < 1 ? '0 s' : v < 90 ? Math.round(v) + ' s' : v < 5400 ? Math.round(v / 60) + ' min' : (v / 3600).toFixed(1) + ' h');
+  const OV_COLS = [
+    { key: 'name', label: 'Group', sort: (g) => g.name },
+    { key: 'state', label: 'State', sort: (g) => STATE_ORDER[g.state] ?? 9 },
+    { key: 'parallelism', label: 'Parallelism', num: true, sort: (g) => num(g.parallelism) },
+    { key: 'strategy', label: 'Strategy', sort: (g) => g.strategy || '' },
+    { key: 'tasks', label: 'Tasks run / idle', num: true, sort: (g) => g.tasks_running * 1e6 - num(g.tasks_idle) },
+    { key: 'partitions', label: 'Partitions', num: true, sort: (g) => g.partitions },
+    { key: 'skew', label: 'Skew', num: true, sort: (g) => num(g.skew) },
+    { key: 'lag', label: 'Lag', num: true, sort: (g) => num(g.lag) },
+    { key: 'drain', label: 'Drain', num: true, sort: (g) => num(g.drain_seconds) },
+    { key: 'lag_state', label: 'Lag state', sort: (g) => LAG_ORDER[g.lag_state] ?? 9 },
+    { key: 'rate', label: 'Msg/s', num: true, sort: (g) => g.messages_per_s },
+    { key: 'sink', label: 'Sink', sort: (g) => g.sink.type + '/' + g.sink.delivery },
+    { key: 'flink_idle', label: 'Flink idle', num: true, sort: (g) => num(g.flink && g.flink.idle_tasks) },
+    { key: 'flink_even', label: 'Flink even at', num: true, sort: (g) => num(g.flink && g.flink.nearest_even_parallelism) },
+  ];
+  const ov = {
+    data: null, rows: [], sortKey: 'lag', sortDir: -1, filter: '', timer: null, busy: false,
+    pool: [], top: null, bottom: null, hist: new Map(), refreshes: 0, drawn: false, raf: 0,
+  };
+
+  function ovInit() {
+    $('ov-head').innerHTML = OV_COLS.map((c) =>
+      '<th scope="col" data-key="' + c.key + '"' + (c.num ? ' class="num"' : '') + ' aria-sort="none">' +
+      '<button type="button" class="sort" data-key="' + c.key + '" data-testid="ov-sort-' + c.key + '">' + esc(c.label) +
+      '<span class="arrow" aria-hidden="true"></span></button></th>').join('');
+    $('ov-head').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-key]');
+      if (!b) return;
+      const k = b.dataset.key;
+      /* first click: figures biggest first, names A to Z; again: the other way */
+      if (ov.sortKey === k) ov.sortDir = -ov.sortDir;
+      else { ov.sortKey = k; ov.sortDir = OV_COLS.find((c) => c.key === k).num ? -1 : 1; } /* states order worst first */
+      ovRender();
+    });
+    $('ov-filter').addEventListener('input', () => { ov.filter = $('ov-filter').value.trim().toLowerCase(); $('ov-scroll').scrollTop = 0; ovRender(); });
+    $('ov-scroll').addEventListener('scroll', () => {
+      if (!ov.raf) ov.raf = requestAnimationFrame(() => { ov.raf = 0; ovDrawWindow(); });
+    }, { passive: true });
+    window.addEventListener('resize', () => { if (currentView === 'overview') ovDrawWindow(); });
+    $('ov-body').addEventListener('click', (ev) => {
+      if (ev.target.closest('a')) return; /* the link navigates by itself */
+      const tr = ev.target.closest('tr[data-name]');
+      if (tr) location.hash = '#/groups/' + enc(tr.dataset.name);
+    });
+    const top = document.createElement('tr'), bottom = document.createElement('tr');
+    for (const sp of [top, bottom]) {
+      sp.className = 'ov-spacer';
+      sp.setAttribute('aria-hidden', 'true');
+      sp.innerHTML = '<td colspan="' + OV_COLS.length + '"></td>';
+    }
+    ov.top = top; ov.bottom = bottom;
+    $('ov-body').append(top, bottom);
+  }
+
+  function openOverview() {
+    if (!ov.timer) ov.timer = setInterval(ovPoll, OV_POLL_MS);
+    ovPoll();
+  }
+
+  function stopOverview() {
+    if (ov.timer) clearInterval(ov.timer);
+    ov.timer = null;
+  }
+
+  async function ovPoll() {
+    if (ov.busy || document.hidden) return;
+    ov.busy = true;
+    const t0 = performance.now();
+    try {
+      const o = await api('GET', '/overview');
+      if (currentView !== 'overview') return;
+      ov.data = o;
+      for (const g of o.groups) {
+        let h = ov.hist.get(g.name);
+        if (!h) ov.hist.set(g.name, h = []);
+        h.push(typeof g.lag === 'number' ? g.lag : null);
+        if (h.length > OV_SPARK) h.shift();
+      }
+      if (ov.hist.size > o.groups.length * 2) {
+        const live = new Set(o.groups.map((g) => g.name));
+        for (const k of ov.hist.keys()) if (!live.has(k)) ov.hist.delete(k);
+      }
+      showProblem($('ov-error'), null);
+      ovRender();
+      ovClusters(o.clusters || []);
+      ovHeadline(o.totals || {});
+      const view = $('view-overview');
+      view.dataset.refreshMs = (performance.now() - t0).toFixed(1);
+      view.dataset.refreshes = String(++ov.refreshes);
+      if (!ov.drawn) { ov.drawn = true; view.dataset.firstDrawMs = performance.now().toFixed(1); }
+    } catch (e) {
+      showProblem($('ov-error'), e);
+    } finally { ov.busy = false; }
+  }
+
+  function ovHeadline(t) {
+    setText($('ov-running'), fmt(t.groups_running) + (typeof t.groups === 'number' ? ' of ' + fmt(t.groups) : ''));
+    setText($('ov-failed'), fmt(t.groups_failed));
+    $('ov-failed').classList.toggle('bad', t.groups_failed > 0);
+    setText($('ov-lag'), fmt(t.lag));
+    setText($('ov-rate'), fmt(Math.round(t.messages_per_s || 0)));
+  }
+
+  /* Filters and sorts the groups, then draws the window of rows in view. */
+  function ovRender() {
+    if (!ov.data) return;
+    const col = OV_COLS.find((c) => c.key === ov.sortKey) || OV_COLS[0];
+    const f = ov.filter;
+    const rows = f ? ov.data.groups.filter((g) => g.name.toLowerCase().includes(f)) : ov.data.groups.slice();
+    const dir = ov.sortDir;
+    rows.sort((a, b) => {
+      const x = col.sort(a), y = col.sort(b);
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      return c ? c * dir : a.name < b.name ? -1 : a.name > b.name ? 1 : 0; /* ties: by name, stable across refreshes */
+    });
+    ov.rows = rows;
+    for (const th of $('ov-head').children) {
+      const s = th.dataset.key === ov.sortKey ? (dir > 0 ? 'ascending' : 'descending') : 'none';
+      if (th.getAttribute('aria-sort') !== s) th.setAttribute('aria-sort', s);
+    }
+    setText($('ov-count'), f ? rows.length + ' of ' + ov.data.groups.length : String(rows.length));
+    const table = $('ov-table');
+    table.setAttribute('aria-rowcount', String(rows.length + 1));
+    table.dataset.count = String(rows.length);
+    ovDrawWindow();
+  }
+
+  /* Only the rows in view (and a few around) exist; spacer rows stand for the rest, so
+     1,000 groups cost the same as 30. Rows are reused and updated cell by cell. */
+  function ovDrawWindow() {
+    const box = $('ov-scroll'), body = $('ov-body');
+    const n = ov.rows.length;
+    const first = Math.max(0, Math.floor(box.scrollTop / OV_ROW_H) - OV_OVERSCAN);
+    const count = Math.min(n - first, Math.ceil((box.clientHeight || 600) / OV_ROW_H) + 2 * OV_OVERSCAN);
+    while (ov.pool.length < count) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = '<td class="name"><a></a></td><td><span class="state"></span></td><td class="num"></td><td></td>' +
+        '<td class="num"></td><td class="num"></td><td class="num"></td><td class="num lagcell"><svg class="spark" viewBox="0 0 48 14" aria-hidden="true" focusable="false"><polyline points=""/></svg><span></span></td>' +
+        '<td class="num"></td><td><span class="ls" tabindex="0"></span></td><td class="num"></td><td></td><td class="num"></td><td class="num"></td>';
+      ov.pool.push(tr);
+    }
+    const want = ov.pool.slice(0, Math.max(0, count));
+    /* keep the DOM order: top spacer, rows, bottom spacer; touch it only when it changes */
+    let cur = ov.top.nextSibling, ok = true;
+    for (const tr of want) { if (cur !== tr) { ok = false; break; } cur = cur.nextSibling; }
+    if (!ok || cur !== ov.bottom) {
+      for (const tr of ov.pool) if (tr.parentNode && !want.includes(tr)) tr.remove();
+      let after = ov.top;
+      for (const tr of want) { if (after.nextSibling !== tr) after.after(tr); after = tr; }
+    }
+    const topH = first * OV_ROW_H + 'px', botH = Math.max(0, n - first - count) * OV_ROW_H + 'px';
+    if (ov.top.firstChild.style.height !== topH) ov.top.firstChild.style.height = topH;
+    if (ov.bottom.firstChild.style.height !== botH) ov.bottom.firstChild.style.height = botH;
+    ov.top.hidden = first === 0;
+    ov.bottom.hidden = first + count >= n;
+    for (let i = 0; i < want.length; i++) ovFillRow(want[i], ov.rows[first + i], first + i);
+    body.dataset.first = String(first);
+    body.dataset.drawn = String(want.length);
+    /* the box grows with its first rows (up to its max-height): fill what it shows now */
+    if (first + count < n && box.clientHeight > (count - 2 * OV_OVERSCAN) * OV_ROW_H) ovDrawWindow();
+  }
+
+  function ovFillRow(tr, g, index) {
+    const c = tr.cells;
+    if (tr.dataset.name !== g.name) {
+      tr.dataset.name = g.name;
+      c[0].firstChild.href = '#/groups/' + enc(g.name);
+    }
+    tr.setAttribute('aria-rowindex', String(index + 2));
+    setText(c[0].firstChild, g.name);
+    const st = c[1].firstChild;
+    setText(st, g.state);
+    if (st.className !== 'state ' + g.state) st.className = 'state ' + g.state;
+    if (g.error) { if (st.title !== g.error) st.title = g.error; } else if (st.title) st.title = '';
+    setText(c[2], g.parallelism != null ? String(g.parallelism) : '–');
+    setText(c[3], g.strategy || '–');
+    setText(c[4], g.tasks_running + ' / ' + (g.tasks_idle ?? '–'));
+    setText(c[5], fmt(g.partitions));
+    setText(c[6], typeof g.skew === 'number' ? g.skew.toFixed(2) : '–');
+    setText(c[7].lastChild, fmt(g.lag));
+    const pts = sparkPoints(ov.hist.get(g.name) || []);
+    const pl = c[7].firstChild.firstChild;
+    if (pl.getAttribute('points') !== pts) pl.setAttribute('points', pts);
+    setText(c[8], secs(g.drain_seconds));
+    const ls = c[9].firstChild;
+    setText(ls, g.lag_state);
+    if (ls.className !== 'ls ls-' + g.lag_state) ls.className = 'ls ls-' + g.lag_state;
+    if (ls.title !== g.lag_rule) { ls.title = g.lag_rule; ls.setAttribute('aria-label', g.lag_state + ': ' + g.lag_rule); }
+    setText(c[10], fmt(Math.round(g.messages_per_s * 10) / 10));
+    setText(c[11], g.sink.type + (g.sink.delivery === 'none' ? '' : ' · ' + g.sink.delivery.replace(/_/g, ' ')));
+    const fl = g.flink;
+    setText(c[12], fl ? String(fl.idle_tasks) : '–');
+    c[12].classList.toggle('warn', !!(fl && fl.idle_tasks > 0));
+    setText(c[13], !fl ? '–' : fl.even ? 'even' : fl.nearest_even_parallelism != null ? String(fl.nearest_even_parallelism) : 'none near');
+    const tip = !fl ? '' : fl.even ? 'Flink places these partitions evenly at ' + g.parallelism
+      : 'Flink is uneven at ' + g.parallelism + (fl.even_below ? '; even at ' + fl.even_below + ' below' : '') + (fl.even_above ? '; even at ' + fl.even_above + ' above' : '');
+    if (c[13].title !== tip) c[13].title = tip;
+  }
+
+  /* The lag of the last samples as a 48 x 14 polyline, scaled to its own maximum. */
+  function sparkPoints(h) {
+    const vals = h.filter((v) => v !== null);
+    if (vals.length < 2) return '';
+    const max = Math.max(1, ...vals);
+    const step = 48 / (OV_SPARK - 1), off = OV_SPARK - h.length;
+    let out = '';
+    h.forEach((v, i) => { if (v !== null) out += ((off + i) * step).toFixed(1) + ',' + (13 - 12 * v / max).toFixed(1) + ' '; });
+    return out.trim();
+  }
+
+  function ovClusters(cs) {
+    const body = $('ov-clusters').tBodies[0];
+    const reach = (c) => c.reachable === true ? '<span class="ok-msg">reachable</span>'
+      : c.reachable === false ? '<span class="bad">unreachable</span>' + (c.last_error ? ' <span class="muted">' + esc(c.last_error) + (c.last_error_at ? ' (since ' + esc(c.last_error_at) + ')' : '') + '</span>' : '')
+        : '<span class="muted" title="no running group reads it; the overview never asks a cluster">unknown</span>';
+    const html = cs.length ? cs.map((c) =>
+      '<tr data-testid="ov-cluster-row" data-name="' + esc(c.name) + '"><th scope="row"><a href="#/clusters/' + esc(enc(c.name)) + '">' + esc(c.name) + '</a>' +
+      (c.embedded ? ' <span class="hint">embedded</span>' : '') + '</th><td>' + reach(c) + '</td><td class="num">' + fmt(c.brokers ?? NaN) +
+      '</td><td class="num">' + fmt(c.topics) + '</td><td class="num">' + fmt(c.partitions) + '</td><td>' +
+      (c.groups.length > 6 ? esc(c.groups.slice(0, 6).join(', ')) + ' <span class="muted">+' + (c.groups.length - 6) + ' more</span>' : esc(c.groups.join(', '))) +
+      '</td></tr>').join('') : '<tr><td colspan="6" class="muted">No clusters yet: add one under Clusters.</td></tr>';
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
   }
 
   /* ---------- what-if ---------- */
@@ -1057,10 +1316,14 @@
     initClusters();
     initGroups();
     initWhatif();
+    ovInit();
     window.addEventListener('hashchange', route);
     /* A hidden tab does not need fresh numbers; catch up as soon as it is visible again. */
-    document.addEventListener('visibilitychange', () => { if (!document.hidden && pollGroup) pollNow(); });
-    if (!location.hash) history.replaceState(null, '', '#/clusters');
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && pollGroup) pollNow();
+      if (!document.hidden && currentView === 'overview') ovPoll();
+    });
+    if (!location.hash) history.replaceState(null, '', '#/overview');
     route();
   }
 

@@ -51,6 +51,7 @@ CONTRACT = [
     ("GET", "/"),
     # beyond API.md (kplane's own additions, documented in docs/API.md "Beyond the contract")
     ("GET", "/api/v1/groups/{name}/plans/{version}/diff"),
+    ("GET", "/api/v1/overview"),
 ]
 OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

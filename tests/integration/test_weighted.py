@@ -5,6 +5,8 @@ the group is not running, the running tasks' rates when it is."""
 def test_weighted_plan_samples_rates_of_a_stopped_group(make_server):
     # --demo streams ~300 messages/s into 30 partitions, some several times hotter
     s = make_server(args=["--demo"])
+    # the demo starts its group: stop it, so the rates are sampled from the clusters
+    assert s.post("/api/v1/groups/analytics/stop", {}).status == 202
     r = s.post("/api/v1/groups/analytics/plans", {"strategy": "weighted", "parallelism": 10})
     assert r.status == 201, r
     a = r.json["analysis"]

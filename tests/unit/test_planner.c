@@ -385,6 +385,35 @@ static void test_balanced_seed_three_cases(void **state)
         }
 }
 
+/* The advice as figures agrees with Flink's own placement, at T and at the even T it names. */
+static void test_flink_advice_figures_match_flink_placement(void **state)
+{
+        (void)state;
+        kp_plan_topic_t topics[] = {
+                {"demo-a", "orders", 10}, {"demo-b", "payments", 10}, {"demo-c", "clicks", 10}};
+        kp_flink_advice_t fa;
+        assert_int_equal(kp_planner_flink_advice(topics, 3, 30, &fa), 0);
+        kp_plan_t *plan = plan_of(topics, 3, 30, KP_STRATEGY_FLINK, NULL, NULL);
+        assert_int_equal(fa.idle_tasks, plan->analysis.idle_tasks);
+        assert_int_equal(fa.max_partitions, plan->analysis.max_partitions_per_task);
+        assert_int_equal(fa.min_partitions, plan->analysis.min_partitions_per_task);
+        assert_false(fa.even);
+        kp_plan_destroy(plan);
+        assert_true(fa.even_below > 0 && fa.even_below < 30);
+        assert_true(fa.even_above > 30);
+        for (int32_t T = fa.even_below; T <= fa.even_above; T++) {
+                kp_flink_advice_t at;
+                assert_int_equal(kp_planner_flink_advice(topics, 3, T, &at), 0);
+                assert_int_equal(at.even, T == fa.even_below || T == fa.even_above);
+                if (at.even)
+                        assert_true(at.even_below == 0 && at.even_above == 0);
+        }
+        /* one topic: Flink deals a single run round the ring, always even */
+        assert_int_equal(kp_planner_flink_advice(topics, 1, 7, &fa), 0);
+        assert_true(fa.even);
+        assert_int_equal(fa.idle_tasks, 0);
+}
+
 /* The seed under flink at 30: tasks idle while others read two, and the advice says so. */
 static void test_flink_seed_leaves_tasks_idle_and_advice_names_it(void **state)
 {
@@ -1010,6 +1039,7 @@ int main(void)
                 cmocka_unit_test(test_range_matches_kafka_examples),
                 cmocka_unit_test(test_roundrobin_matches_kafka_examples),
                 cmocka_unit_test(test_skew_uses_load_when_weights_given),
+                cmocka_unit_test(test_flink_advice_figures_match_flink_placement),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,23 +60,49 @@ before(async () => {
   }
   assert.ok(clusters.length >= 3 && groups.length >= 1,
     `kplane serve --demo should have made clusters demo-a/b/c and a group; it has ${clusters.length} clusters and ${groups.length} groups`);
-  demoGroup = groups[0].name;
+  demoGroup = groups.some((g) => g.name === 'analytics') ? 'analytics' : groups[0].name;
 });
 
 after(async () => {
   if (demoGroup) {
-    /* Leave the server as the demo made it, whatever the tests did. */
-    await fetch(BASE + '/api/v1/groups/' + encodeURIComponent(demoGroup) + '/stop', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
+    /* Leave the server as the demo made it (its group running), whatever the tests did. */
+    await fetch(BASE + '/api/v1/groups/' + encodeURIComponent(demoGroup) + '/start', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
   }
   if (context) await context.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });
   console.log('# screenshots of each step: ' + SHOTS);
 });
 
-test('the page is served at / and lists the demo\'s three clusters', T, async () => {
+test('the page opens at / on the overview: the demo group runs with messages/s above zero', { timeout: 90_000 }, async () => {
   const res = await page.goto(BASE + '/');
   assert.equal(res.status(), 200);
   assert.match(res.headers()['content-type'] || '', /text\/html/);
+  await page.locator('#view-overview:not([hidden])').waitFor();
+  assert.equal(await page.locator('#nav-overview').getAttribute('aria-current'), 'page');
+  const row = page.locator(`#ov-body tr[data-name="${demoGroup}"]`);
+  await row.waitFor();
+  /* the demo started its group: running, and consuming */
+  await page.waitForFunction((name) => {
+    const tr = document.querySelector('#ov-body tr[data-name="' + CSS.escape(name) + '"]');
+    return tr && tr.cells[1].textContent === 'running' && Number(tr.cells[10].textContent.replace(/,/g, '')) > 0;
+  }, demoGroup, { timeout: 60_000 });
+  await page.waitForFunction(() => Number(document.getElementById('ov-rate').textContent.replace(/,/g, '')) > 0, null, { timeout: 30_000 });
+  assert.match(await page.locator('#ov-running').innerText(), /^1 of /);
+  /* Flink's column for the seed's topology: 4 of 30 tasks idle, even at 28 */
+  const cells = await row.locator('td').allInnerTexts();
+  assert.equal(cells[12], '4', 'Flink would leave 4 tasks idle');
+  assert.equal(cells[13], '28', 'the nearest parallelism where Flink is even');
+  /* every cluster, reachable (embedded, running) */
+  for (const name of ['demo-a', 'demo-b', 'demo-c']) {
+    const c = page.locator(`[data-testid=ov-cluster-row][data-name="${name}"]`);
+    await c.waitFor();
+    assert.match(await c.innerText(), /reachable/);
+  }
+  await shot('overview-demo');
+});
+
+test('the clusters view lists the demo\'s three clusters', T, async () => {
+  await page.locator('#nav-clusters').click();
   for (const name of ['demo-a', 'demo-b', 'demo-c']) {
     await page.locator(`[data-testid=cluster-row][data-name="${name}"]`).waitFor();
   }
@@ -241,16 +267,12 @@ test('the what-if grid of 1,000 tasks renders in under a second', T, async () =>
   await page.locator('[data-testid=wi-grid][data-tasks="30"]').waitFor();
 });
 
-test('starting the demo group makes throughput rise, updated in place', { timeout: 90_000 }, async () => {
+test('the demo group runs on arrival and its throughput rises, updated in place', { timeout: 90_000 }, async () => {
   await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
   await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
   await page.waitForFunction(() => Number(document.getElementById('status').dataset.polls || 0) >= 1);
-  if (/running|starting/.test(await page.locator('[data-testid=status-state]').innerText())) {
-    /* Already running (restarted with the server?): stop it first so the start is what we watch. */
-    await page.locator('[data-testid=group-stop]').click();
-    await page.waitForFunction(() => /^stopped/.test(document.querySelector('[data-testid=status-state]').textContent), null, { timeout: 30_000 });
-  }
-  await page.locator('[data-testid=group-start]').click();
+  /* `serve --demo` starts its group: nobody clicks Start. */
+  assert.match(await page.locator('[data-testid=status-state]').innerText(), /running|starting/, 'the demo group runs on first sight');
   await page.waitForFunction(() => Number(document.getElementById('status').dataset.messages || 0) > 0, null, { timeout: 60_000 });
   assert.match(await page.locator('[data-testid=status-state]').innerText(), /running|starting/);
   /* A drawn bar, not only a style: its box must have a width. */
@@ -277,6 +299,23 @@ test('starting the demo group makes throughput rise, updated in place', { timeou
   assert.equal(bars, status.tasks.length, 'one throughput bar per task');
   assert.equal(await page.locator('#st-parts tbody tr').count(), status.partitions.length, 'one lag row per partition');
   await shot('group-running');
+});
+
+test('the group page shows Flink\'s grid beside kplane\'s plan: its idle tasks hatched', T, async () => {
+  await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
+  await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
+  const mine = page.locator('[data-testid=plan-grid][data-tasks="30"]');
+  const flink = page.locator('[data-testid=flink-grid][data-tasks="30"]');
+  await mine.waitFor();
+  await flink.waitFor();
+  /* the seed at 30: balanced leaves none idle, Flink leaves 4 idle and doubles up others */
+  assert.equal(await mine.locator('.task.idle').count(), 0);
+  assert.equal(await flink.locator('.task.idle').count(), 4, 'Flink\'s idle tasks are drawn hatched');
+  assert.ok(await flink.locator('.task.hot').count() > 0, 'Flink\'s overloaded tasks are outlined');
+  const box = await page.locator('[data-testid=plan-flink]').boundingBox();
+  const left = await page.locator('[data-testid=plan-view]').boundingBox();
+  assert.ok(box.x > left.x + left.width - 1, 'side by side on a wide window');
+  await shot('group-side-by-side');
 });
 
 test('making two plans and comparing them shows which partitions moved', T, async () => {
@@ -429,6 +468,155 @@ test('a 401 asks once for the API token, keeps it, and sends it as a Bearer toke
     await page.unroute('**/api/v1/**');
     await page.evaluate(() => localStorage.clear());
   }
+});
+
+async function apiPost(p, body) {
+  const r = await fetch(BASE + '/api/v1' + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return r.status;
+}
+
+const ovNames = () => page.evaluate(() => [...document.querySelectorAll('#ov-body tr[data-name]')].map((tr) => tr.dataset.name));
+
+test('the overview sorts by every column and filters by name; a click opens the group', T, async () => {
+  /* a few stopped groups beside the running demo group */
+  for (const [name, par] of [['ov-b', 7], ['ov-a', 12], ['ov-c', 3]]) {
+    assert.equal(await apiPost('/groups', { name, parallelism: par, topics: [{ cluster: 'demo-a', topic: 'orders' }] }), 201);
+  }
+  await page.goto(BASE + '/#/overview');
+  await page.waitForFunction(() => Number(document.getElementById('ov-table').dataset.count) >= 4);
+  /* lag first: the running group (the only one with a lag figure) leads */
+  assert.equal(await page.locator('#ov-head th[data-key=lag]').getAttribute('aria-sort'), 'descending');
+  assert.equal((await ovNames())[0], demoGroup);
+  /* by name: A to Z, then Z to A */
+  await page.locator('[data-testid=ov-sort-name]').click();
+  let names = await ovNames();
+  assert.deepEqual(names, [...names].sort(), 'ascending by name');
+  assert.equal(await page.locator('#ov-head th[data-key=name]').getAttribute('aria-sort'), 'ascending');
+  await page.locator('[data-testid=ov-sort-name]').click();
+  names = await ovNames();
+  assert.deepEqual(names, [...names].sort().reverse(), 'descending by name');
+  /* by parallelism, biggest first */
+  await page.locator('[data-testid=ov-sort-parallelism]').click();
+  const pars = await page.evaluate(() => [...document.querySelectorAll('#ov-body tr[data-name]')].map((tr) => Number(tr.cells[2].textContent)));
+  assert.deepEqual(pars, [...pars].sort((a, b) => b - a));
+  /* every column sorts (its header says so) */
+  for (const key of await page.locator('#ov-head th').evaluateAll((ths) => ths.map((t) => t.dataset.key))) {
+    await page.locator(`[data-testid=ov-sort-${key}]`).click();
+    assert.notEqual(await page.locator(`#ov-head th[data-key=${key}]`).getAttribute('aria-sort'), 'none', key);
+  }
+  /* filter by name */
+  await page.locator('[data-testid=ov-filter]').fill('ov-');
+  await page.waitForFunction(() => document.getElementById('ov-table').dataset.count === '3');
+  assert.deepEqual((await ovNames()).sort(), ['ov-a', 'ov-b', 'ov-c']);
+  assert.match(await page.locator('[data-testid=ov-count]').innerText(), /^3 of /);
+  /* the filter survives a refresh */
+  const r0 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+  await page.waitForFunction((r) => Number(document.getElementById('view-overview').dataset.refreshes) > r, r0);
+  assert.equal(await page.locator('#ov-table').getAttribute('data-count'), '3');
+  await page.locator('[data-testid=ov-filter]').fill('');
+  /* a click on a row opens the group */
+  await page.locator(`#ov-body tr[data-name="ov-a"] td:nth-child(3)`).click();
+  await page.locator('[data-testid=group-title]', { hasText: 'ov-a' }).waitFor();
+  for (const name of ['ov-a', 'ov-b', 'ov-c']) await fetch(BASE + '/api/v1/groups/' + name, { method: 'DELETE' });
+});
+
+test('the overview of 1,000 groups draws only the rows in view, fast, and refreshes in place', { timeout: 300_000 }, async () => {
+  /* 1,000 groups created through the API, alongside the demo's */
+  const have = new Set((await apiGet('/groups')).items.map((g) => g.name));
+  const todo = [];
+  for (let i = 0; i < 1000; i++) {
+    const name = 'load' + String(i).padStart(4, '0');
+    if (have.has(name)) continue;
+    todo.push(() => apiPost('/groups', { name, parallelism: 5 + (i % 40), strategy: ['balanced', 'flink', 'range'][i % 3],
+      topics: [{ cluster: 'demo-a', topic: 'orders' }, { cluster: 'demo-b', topic: 'payments' }].slice(0, 1 + (i % 2)) }));
+  }
+  for (let i = 0; i < todo.length; i += 20) {
+    const st = await Promise.all(todo.slice(i, i + 20).map((f) => f()));
+    assert.ok(st.every((x) => x === 201), `created: ${st}`);
+  }
+  const total = (await apiGet('/groups')).items.length;
+  assert.ok(total >= 1001);
+  await page.goto('about:blank');
+  await page.goto(BASE + '/#/overview');
+  await page.waitForFunction((n) => document.getElementById('ov-table').dataset.count === String(n) && document.getElementById('view-overview').dataset.firstDrawMs, total, { timeout: 30_000 });
+  const firstDraw = Number(await page.locator('#view-overview').getAttribute('data-first-draw-ms'));
+  const drawn = await page.locator('#ov-body tr[data-name]').count();
+  assert.ok(drawn < 100, `only the rows in view are drawn: ${drawn} of ${total}`);
+  assert.equal(await page.locator('#ov-table').getAttribute('aria-rowcount'), String(total + 1));
+  /* one refresh: fetch + render */
+  const r0 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+  await page.waitForFunction((r) => Number(document.getElementById('view-overview').dataset.refreshes) >= r + 3, r0, { timeout: 30_000 });
+  const refreshMs = Number(await page.locator('#view-overview').getAttribute('data-refresh-ms'));
+  console.log(`# overview of ${total} groups: navigation to table drawn ${firstDraw} ms, one refresh (fetch + render) ${refreshMs} ms, ${drawn} rows in the DOM`);
+  assert.ok(firstDraw < 5000, `navigation to table drawn took ${firstDraw} ms`);
+  assert.ok(refreshMs < 2000, `one refresh took ${refreshMs} ms`);
+  /* scrolling draws the rows that come into view; the scroll position survives refreshes */
+  await page.locator('#ov-scroll').evaluate((el) => { el.scrollTop = 500 * 33; });
+  await page.waitForFunction(() => Number(document.getElementById('ov-body').dataset.first) > 400);
+  const mid = await ovNames();
+  assert.ok(mid.some((n) => /^load0[45]/.test(n)) || mid.length > 0, 'rows from the middle are drawn');
+  const r1 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+  await page.waitForFunction((r) => Number(document.getElementById('view-overview').dataset.refreshes) >= r + 2, r1, { timeout: 30_000 });
+  assert.equal(await page.locator('#ov-scroll').evaluate((el) => el.scrollTop), 500 * 33, 'scroll kept across refreshes');
+  /* focus kept across refreshes: a focused name link stays focused and in the DOM */
+  const link = page.locator('#ov-body tr[data-name] td.name a').nth(10);
+  await link.focus();
+  const focusedName = await link.innerText();
+  const r2 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+  await page.waitForFunction((r) => Number(document.getElementById('view-overview').dataset.refreshes) >= r + 2, r2, { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.textContent), focusedName, 'focus kept across refreshes');
+  await page.locator('#ov-scroll').evaluate((el) => { el.scrollTop = 0; });
+  await shot('overview-1000');
+});
+
+test('the overview keeps refreshing for a minute without console errors', { timeout: 120_000 }, async () => {
+  const errors = [];
+  const onConsole = (m) => { if (m.type() === 'error') errors.push(m.text()); };
+  page.on('console', onConsole);
+  try {
+    await page.goto(BASE + '/#/overview');
+    await page.waitForFunction(() => Number(document.getElementById('view-overview').dataset.refreshes) >= 1);
+    const r0 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+    const t0 = Date.now();
+    await page.waitForTimeout(60_000);
+    const r1 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+    console.log(`# ${r1 - r0} refreshes in ${Math.round((Date.now() - t0) / 1000)} s`);
+    assert.ok(r1 - r0 >= 15, `kept refreshing: ${r1 - r0} refreshes in a minute`);
+    assert.deepEqual(errors, []);
+    assert.equal(await page.locator('#ov-error').isHidden(), true);
+  } finally { page.off('console', onConsole); }
+});
+
+test('screenshots of the overview: desktop and phone width, light and dark', { timeout: 120_000 }, async () => {
+  /* as a newcomer sees it: the demo group running (an earlier test stopped it) */
+  await apiPost('/groups/' + encodeURIComponent(demoGroup) + '/start', {});
+  const files = [];
+  for (const [w, h, scheme] of [[1440, 900, 'light'], [1440, 900, 'dark'], [390, 844, 'light'], [390, 844, 'dark']]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(BASE + '/#/overview');
+    await page.waitForFunction(() => Number(document.getElementById('view-overview').dataset.refreshes) >= 2);
+    await page.locator('[data-testid=ov-filter]').fill('');
+    await page.waitForFunction(() => Number(document.getElementById('ov-rate').textContent.replace(/,/g, '')) > 0, null, { timeout: 30_000 });
+    /* a few seconds after a start the lag state is judged: show it, not UNKNOWN */
+    await page.waitForFunction((name) => {
+      const tr = document.querySelector('#ov-body tr[data-name="' + CSS.escape(name) + '"]');
+      return tr && tr.cells[9].textContent !== 'UNKNOWN';
+    }, demoGroup, { timeout: 20_000 }).catch(() => {});
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    /* the page fits the width: no sideways scroll of the whole page at phone width */
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(over <= 1, `page wider than the window by ${over}px at ${w}px`);
+    files.push(await shot(`overview-${w}-${scheme}`));
+    if (w === 1440 && scheme === 'light' && process.env.KPLANE_UPDATE_SCREENSHOT === '1') {
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.screenshot({ path: path.resolve(HERE, '../../docs/overview.png') });
+      console.log('# overview screenshot saved to docs/overview.png');
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  console.log('# overview screenshots: ' + files.join(' '));
 });
 
 test('no script errors happened on the page', T, async () => {
