@@ -55,8 +55,8 @@ static int cluster_rebinds(const json_t *old, const json_t *bs, const json_t *co
                 if (!kp_client_conf_security(key))
                         continue;
                 nv = json_object_get(config, key);
-                if (!nv || (!json_equal(nv, v) && !(json_is_string(nv) &&
-                                                    !strcmp(json_string_value(nv), SECRET_MASK))))
+                if (!nv || (!json_equal(nv, v) &&
+                            !(json_is_string(nv) && !strcmp(json_string_value(nv), SECRET_MASK))))
                         return 1;
         }
         json_object_foreach((json_t *)config, key, v)

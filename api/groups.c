@@ -139,15 +139,15 @@ static json_t *group_doc_from_body(kp_api_t *api, const json_t *body, const char
         }
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        json_t *doc = json_pack(
-                "{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name, "topics", topics,
-                "parallelism", json_incref(par), "strategy",
-                strat ? json_string_value(strat) : "balanced", "rebalance",
-                reb ? json_is_true(reb) : 0, "start_offset",
-                so ? json_string_value(so) : "earliest", "sink",
-                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"), "created_at",
-                old ? json_string_value(json_object_get(old, "created_at")) : now, "updated_at",
-                now);
+        json_t *doc = json_pack("{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name,
+                                "topics", topics, "parallelism", json_incref(par), "strategy",
+                                strat ? json_string_value(strat) : "balanced", "rebalance",
+                                reb ? json_is_true(reb) : 0, "start_offset",
+                                so ? json_string_value(so) : "earliest", "sink",
+                                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"),
+                                "created_at",
+                                old ? json_string_value(json_object_get(old, "created_at")) : now,
+                                "updated_at", now);
         return doc;
 }
 

@@ -177,8 +177,7 @@ static int db_files_private(const char *path, char *errstr, size_t errstr_size)
                 if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
                         continue;
                 if (chmod(p, 0600) && errno != ENOENT) {
-                        kp_store_errf(errstr, errstr_size, "chmod 0600 %s: %s", p,
-                                      strerror(errno));
+                        kp_store_errf(errstr, errstr_size, "chmod 0600 %s: %s", p, strerror(errno));
                         return KP_ERR_INTERNAL;
                 }
         }

@@ -12,7 +12,7 @@ build_pkgs="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev"
 # What scripts/rdkafka.sh needs to fetch, unpack and build librdkafka (Debian's own
 # Build-Depends for it, less the unbundled cJSON/nanopb it does not need).
 rdkafka_pkgs="dpkg-dev ca-certificates debian-archive-keyring libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev"
-test_pkgs="libcmocka-dev kcat chromium curl procps"
+test_pkgs="clang-format libcmocka-dev kcat chromium curl procps"
 bench_pkgs="wrk nginx-light"
 
 case "$profile" in

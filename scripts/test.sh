@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 export KPLANE_BIN="$PWD/$BUILD/kplane"
 # librdkafka (scripts/rdkafka.sh) is not built with TSan: its internal refcounts would be reported.
 export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$PWD/tests/unit/tsan-librdkafka.supp}"
-suites=${*:-unit integration kafka parity web}
+suites=${*:-format unit integration kafka parity web}
 failed=""
 skipped=""
 
@@ -39,6 +39,7 @@ unit() {
 
 for s in $suites; do
         case $s in
+        format) run_suite format make --no-print-directory format-check ;;
         unit) run_suite unit unit ;;
         integration) run_suite integration python3 -m pytest -q -x -p no:cacheprovider tests/integration ;;
         kafka) run_suite kafka tests/kafka/run.sh ;;

@@ -41,17 +41,22 @@ static void usage(FILE *out)
                 "                                picks a free one, printed on stdout)\n"
                 "      --db      KPLANE_DB       SQLite database (default %s)\n"
                 "      --demo    KPLANE_DEMO=1   three embedded clusters, a group, a stream\n"
-                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1 (beyond\n"
-                "                                             loopback one is generated when unset,\n"
+                "                KPLANE_API_TOKEN             require Bearer auth on /api/v1 "
+                "(beyond\n"
+                "                                             loopback one is generated when "
+                "unset,\n"
                 "                                             kept in api-token by the database)\n"
-                "                KPLANE_INSECURE=1            with KPLANE_API_TOKEN= (empty): run open\n"
+                "                KPLANE_INSECURE=1            with KPLANE_API_TOKEN= (empty): run "
+                "open\n"
                 "                                             on a public address\n"
                 "                KPLANE_SINK_DIR              file sinks' directory (default %s)\n"
-                "                KPLANE_MAX_TASKS             running tasks of all groups (default %d)\n"
+                "                KPLANE_MAX_TASKS             running tasks of all groups (default "
+                "%d)\n"
                 "                KPLANE_DISCOVERY_INTERVAL_S  partition re-discovery (default %d)\n"
                 "                KPLANE_HTTP_THREADS          HTTP worker threads (default: one\n"
                 "                                             per CPU, at least 2)\n"
-                "                KPLANE_HTTP_CPU_THREADS      threads for heavy planning (default:\n"
+                "                KPLANE_HTTP_CPU_THREADS      threads for heavy planning "
+                "(default:\n"
                 "                                             one per CPU but one; 0: none)\n"
                 "                KPLANE_HTTP_CPU_QUEUE        heavy requests that may wait (%d)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
@@ -61,8 +66,8 @@ static void usage(FILE *out)
                 "  kplane healthcheck\n"
                 "      Exits 0 when the server at KPLANE_LISTEN answers /livez (for containers).\n"
                 "  kplane --version | --help\n",
-                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT, KP_MAX_TASKS_DEFAULT,
-                KP_DISCOVERY_INTERVAL_S, KP_HTTP_CPU_QUEUE);
+                KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT,
+                KP_MAX_TASKS_DEFAULT, KP_DISCOVERY_INTERVAL_S, KP_HTTP_CPU_QUEUE);
 }
 
 static const char *env_or(const char *name, const char *dflt)

@@ -51,8 +51,8 @@ int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
 /*
  * Opens a sink instance for task number @p task from @p conf (borrowed; NULL means
  * discard). The file sink creates its directory inside the sink directory if needed
- * (never following a symlink) and appends to <sink dir>/<path>/task-NNNN.jsonl (0640). @returns a new sink (close with kp_sink_close) or NULL with
- * errstr set.
+ * (never following a symlink) and appends to <sink dir>/<path>/task-NNNN.jsonl (0640). @returns a
+ * new sink (close with kp_sink_close) or NULL with errstr set.
  */
 kp_sink_t *kp_sink_open(const json_t *conf, int task, char *errstr, size_t errstr_size);
 

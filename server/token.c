@@ -106,9 +106,10 @@ int kp_token_resolve(const char *listen, const char *db_path, char **tokenp, cha
         if (kp_token_listen_is_loopback(listen))
                 return 0;
         if (env && insecure && !strcmp(insecure, "1")) {
-                fprintf(stderr, "kplane: WARNING: listening on %s with no API token "
-                                "(KPLANE_API_TOKEN empty, KPLANE_INSECURE=1): anyone who "
-                                "reaches it controls this kplane\n",
+                fprintf(stderr,
+                        "kplane: WARNING: listening on %s with no API token "
+                        "(KPLANE_API_TOKEN empty, KPLANE_INSECURE=1): anyone who "
+                        "reaches it controls this kplane\n",
                         listen);
                 return 0;
         }

@@ -488,7 +488,8 @@ int main(void)
                 cmocka_unit_test(test_whatif_validation_names_each_field),
                 cmocka_unit_test(test_whatif_refuses_duplicate_topics),
                 cmocka_unit_test(test_whatif_weights_are_checked_against_topics),
-                cmocka_unit_test(test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry),
+                cmocka_unit_test(
+                        test_whatif_huge_and_repeated_weights_are_refused_naming_the_entry),
                 cmocka_unit_test(test_work_limits_name_the_limit_and_the_value),
                 cmocka_unit_test(test_sweep_request_defaults_and_limits),
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),

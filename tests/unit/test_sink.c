@@ -307,7 +307,8 @@ int main(void)
                 cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
                 cmocka_unit_test(test_discard_sink_takes_everything),
                 cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),
-                cmocka_unit_test(test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate),
+                cmocka_unit_test(
+                        test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate),
                 cmocka_unit_test(test_file_sink_does_not_follow_a_symlink_in_the_tree),
                 cmocka_unit_test(test_file_sink_does_not_follow_a_symlink_at_the_file),
                 cmocka_unit_test(test_file_sink_files_are_0640_and_dirs_0750),
