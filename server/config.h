@@ -148,6 +148,12 @@
 #define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
 /* A commit (or committed-offset read) waits at most this long for the cluster. */
 #define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
+/* A group's start (and a plan adding partitions) reads their committed offsets; while the
+ * coordinator moves or loads (NOT_COORDINATOR on a fresh broker's __consumer_offsets) it
+ * asks again every KP_RUNTIME_START_OFFSETS_RETRY_MS for at most this long: a partition
+ * assigned without its offset is never fetched by librdkafka 2.14 after that error. */
+#define KP_RUNTIME_START_OFFSETS_TIMEOUT_MS 15000
+#define KP_RUNTIME_START_OFFSETS_RETRY_MS   200
 /* Default wait of a stop (SIGTERM included): drain, commit, close within it. */
 #define KP_RUNTIME_STOP_WAIT_MS 10000
 /* Closing a consumer waits at most this long (within the stop's wait); one whose

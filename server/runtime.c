@@ -501,6 +501,37 @@ static int part_cmp(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* @returns 1 when @p err is the coordinator moving or loading, which asking again cures. */
+static int coordinator_retriable(rd_kafka_resp_err_t err)
+{
+        return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR__WAIT_COORD || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+               err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
+/* Reads the committed offsets of @p l, asking again while the coordinator moves or loads,
+ * for at most KP_RUNTIME_START_OFFSETS_TIMEOUT_MS. librdkafka 2.14 does not retry the
+ * offset fetch of a partition assigned at RD_KAFKA_OFFSET_INVALID after NOT_COORDINATOR:
+ * the partition is never fetched, so the fallback below must stay the exception. */
+static rd_kafka_resp_err_t committed_read(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
+{
+        int64_t deadline = kp_time_mono_ms() + KP_RUNTIME_START_OFFSETS_TIMEOUT_MS;
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                for (int i = 0; !err && i < l->cnt; i++)
+                        if (coordinator_retriable(l->elems[i].err))
+                                err = l->elems[i].err;
+                if (!coordinator_retriable(err) || kp_time_mono_ms() >= deadline)
+                        return err;
+                struct timespec pause = {0, KP_RUNTIME_START_OFFSETS_RETRY_MS * 1000000L};
+                nanosleep(&pause, NULL);
+                for (int i = 0; i < l->cnt; i++)
+                        l->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+}
+
 /* Reads committed offsets of @p parts (all on @p cl) into p->committed and sets
  * p->next_offset; @returns the list to assign, each at its start offset. */
 static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts,
@@ -512,7 +543,7 @@ static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, 
 
         for (i = 0; i < n; i++)
                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name, parts[i]->partition);
-        err = rd_kafka_committed(cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+        err = committed_read(cl->rk, l);
         for (i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &l->elems[i];
                 int64_t c = !err && !e->err ? e->offset : RD_KAFKA_OFFSET_INVALID;

@@ -648,6 +648,39 @@ test_commits_resume_and_the_cluster_error_clears_when_the_coordinator_returns(vo
         json_decref(grp);
         mock_stop(&m);
 }
+/* The group coordinator answers NOT_COORDINATOR while it loads (a fresh broker's
+ * __consumer_offsets, a moved coordinator): the start's committed-offset read must not
+ * leave the partitions unread. Seen on real Kafka with librdkafka 2.14: one cluster of
+ * three read nothing for 120 s after "committed offsets: Broker: Not coordinator". */
+static void test_start_reads_everything_when_the_coordinator_is_not_ready_at_first(void **state)
+{
+        mock_t m;
+        char dir[64], err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls, *plan, *grp;
+        (void)state;
+
+        mock_start(&m, 1);
+        mock_topic(&m, "nc", 4);
+        tmpdir(dir, sizeof(dir));
+        produce_all(m.bootstrap, "nc", 4, 0, 100);
+        /* OffsetFetch is Kafka API key 9 */
+        rd_kafka_mock_push_request_errors(
+                m.mc, 9, 4, RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+        cls = clusters_doc("a", m.bootstrap);
+        plan = plan_doc(1, "a", "nc", 4, 2);
+        grp = group_doc("g-nc", dir, 0, "earliest");
+        assert_int_equal(kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)), 0);
+        assert_int_equal(wait_messages(rt, "g-nc", 400, 20000), 400);
+        assert_true(wait_committed(rt, "g-nc", 400, 10000));
+        assert_int_equal(kp_runtime_group_stop(rt, "g-nc", 10000, err, sizeof(err)), 0);
+        json_decref(grp);
+        json_decref(plan);
+        json_decref(cls);
+        kp_runtime_destroy(rt);
+        mock_stop(&m);
+}
 
 static void test_an_idle_cluster_error_clears_once_the_cluster_answers_again(void **state)
 {
@@ -1205,6 +1238,8 @@ int main(void)
                 cmocka_unit_test(test_broker_down_and_up_loses_nothing),
                 cmocka_unit_test(
                         test_commits_resume_and_the_cluster_error_clears_when_the_coordinator_returns),
+                cmocka_unit_test(
+                        test_start_reads_everything_when_the_coordinator_is_not_ready_at_first),
                 cmocka_unit_test(test_an_idle_cluster_error_clears_once_the_cluster_answers_again),
                 cmocka_unit_test(test_rebalance_keeps_40_tasks_of_30_partitions_within_20_percent),
                 cmocka_unit_test(test_rebalance_plan_change_turns_fan_out_on_and_loses_nothing),
