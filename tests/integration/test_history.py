@@ -45,11 +45,12 @@ def test_history_grows_a_sample_a_second_and_stays_within_its_ring(make_server, 
     assert t == sorted(t) and len(set(t)) == len(t)
     # about one a second (a loaded box may be late, never early by much)
     gaps = [b - a for a, b in zip(t, t[1:])]
-    assert all(800 <= g <= 5000 for g in gaps), gaps
+    assert all(800 <= g <= 10000 for g in gaps), gaps
     # a poller asks only for what it has not seen
     newer = history(s, "analytics", since=t[-1])
     assert all(x > t[-1] for x in newer["samples"]["t"])
-    assert len(newer["partition_t"]) <= 1
+    assert all(x > t[-1] for x in newer["partition_t"])
+    assert all(len(p["lag"]) == len(newer["partition_t"]) for p in newer["partitions"])
     # past the ring's length the history stays at it, the newest kept
     rt.wait_for(lambda: history(s, "analytics")["samples"]["t"][0] > t[-1], timeout=90,
                 what="the ring to wrap")
