@@ -252,4 +252,18 @@
 #define KP_LAG_WINDOW      10
 #define KP_LAG_MIN_SAMPLES 3
 
+/* Lag history of a running group (server/runtime_history.c, GET .../history): the group's
+ * total lag and messages/s every KP_RUNTIME_RATE_INTERVAL_MS, KP_HISTORY_SAMPLES of them
+ * (5 minutes; 24 B each: 7.2 KB per group), and each partition's lag every
+ * KP_HISTORY_PART_EVERY samples, KP_HISTORY_PART_SAMPLES of them (the same 5 minutes at
+ * 5 s; 8 B each: 480 B per partition, so 100,000 partitions cost 48 MB, where 1 s would
+ * cost 240 MB). A response names at most KP_HISTORY_TOP_MAX partitions (the most lagging;
+ * KP_HISTORY_TOP_DEFAULT unless ?top= says), so it stays small at any partition count.
+ * KPLANE_HISTORY_SAMPLES may shorten the ring (tests); never lengthen it. */
+#define KP_HISTORY_SAMPLES      300
+#define KP_HISTORY_PART_EVERY   5
+#define KP_HISTORY_PART_SAMPLES (KP_HISTORY_SAMPLES / KP_HISTORY_PART_EVERY)
+#define KP_HISTORY_TOP_DEFAULT  5
+#define KP_HISTORY_TOP_MAX      100
+
 #endif /* KP_CONFIG_H */

@@ -59,6 +59,8 @@ static void usage(FILE *out)
                 "(default:\n"
                 "                                             one per CPU but one; 0: none)\n"
                 "                KPLANE_HTTP_CPU_QUEUE        heavy requests that may wait (%d)\n"
+                "                KPLANE_HISTORY_SAMPLES       a group's lag history, 1 s samples "
+                "(%d)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
                 "      Runs a standalone embedded Kafka cluster; prints its bootstrap address.\n"
                 "  kplane plan --topic NAME:PARTITIONS ... --parallelism T --strategy S\n"
@@ -67,7 +69,8 @@ static void usage(FILE *out)
                 "      Exits 0 when the server at KPLANE_LISTEN answers /livez (for containers).\n"
                 "  kplane --version | --help\n",
                 KP_VERSION, KP_DEFAULT_LISTEN, KP_DEFAULT_DB, KP_SINK_DIR_DEFAULT,
-                KP_MAX_TASKS_DEFAULT, KP_DISCOVERY_INTERVAL_S, KP_HTTP_CPU_QUEUE);
+                KP_MAX_TASKS_DEFAULT, KP_DISCOVERY_INTERVAL_S, KP_HTTP_CPU_QUEUE,
+                KP_HISTORY_SAMPLES);
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -170,6 +173,12 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
                 return 2;
         }
+        long history = strtol(env_or("KPLANE_HISTORY_SAMPLES", "0"), &end, 10);
+        if (*end || history < 0 || history > KP_HISTORY_SAMPLES) {
+                fprintf(stderr, "kplane serve: KPLANE_HISTORY_SAMPLES must be 1..%d\n",
+                        KP_HISTORY_SAMPLES);
+                return 2;
+        }
 
         /* Signals are taken by sigwait in this thread only: block them before any
          * thread starts so every thread inherits the mask. */
@@ -202,7 +211,8 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: cannot start: %s\n", errstr);
                 goto out;
         }
-        kp_runtime_set_max_tasks(api.rt, (int)max_tasks); /* 0: the default */
+        kp_runtime_set_max_tasks(api.rt, (int)max_tasks);     /* 0: the default */
+        kp_runtime_set_history_samples(api.rt, (int)history); /* 0: the default */
         embedded_restore(&api);
         if (kp_token_resolve(listen, db, &token, errstr, sizeof(errstr))) {
                 fprintf(stderr, "kplane: %s\n", errstr);

@@ -1030,6 +1030,7 @@ kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size)
         }
         pthread_mutex_init(&rt->lock, NULL);
         rt->max_tasks = KP_MAX_TASKS_DEFAULT;
+        rt->history_samples = KP_HISTORY_SAMPLES;
         return rt;
 }
 
@@ -1129,6 +1130,7 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
         pthread_mutex_init(&g->ctl_lock, NULL);
         pthread_mutex_init(&g->err_lock, NULL);
         pthread_cond_init(&g->ctl_cond, NULL);
+        rt_history_init(&g->hist, rt->history_samples);
 
         pthread_mutex_lock(&rt->lock);
         r = group_find_locked(rt, name) ? KP_ERR_CONFLICT : 0;
@@ -1277,6 +1279,23 @@ json_t *kp_runtime_group_status(kp_runtime_t *rt, const char *group)
         rt_group_status_fill(g, doc);
         group_put(g);
         return doc;
+}
+
+int kp_runtime_group_history(kp_runtime_t *rt, const char *group, int64_t since, int top,
+                             json_t *doc)
+{
+        rt_group_t *g = group_get(rt, group);
+        if (!g)
+                return KP_ERR_NOT_FOUND;
+        rt_group_history_fill(g, doc, since, top);
+        group_put(g);
+        return 0;
+}
+
+void kp_runtime_set_history_samples(kp_runtime_t *rt, int samples)
+{
+        if (samples > 0)
+                rt->history_samples = samples;
 }
 
 int kp_runtime_group_summary(kp_runtime_t *rt, const char *group, kp_runtime_summary_t *out)

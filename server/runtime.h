@@ -127,6 +127,20 @@ typedef struct kp_runtime_summary {
 int kp_runtime_group_summary(kp_runtime_t *rt, const char *group, kp_runtime_summary_t *out);
 
 /*
+ * Fills @p doc with running group @p group's lag history (API.md "Lag history": "state",
+ * "interval_ms", "capacity", "samples" {t, lag, messages_per_s} after unix ms @p since,
+ * "partition_interval_ms", "partition_capacity", "partition_t", and "partitions": the
+ * @p top most lagging, each with its "lag" per partition_t). Reads nothing from the
+ * network; O(partitions x top) under the group's lock. @returns 0, or KP_ERR_NOT_FOUND
+ * (not running: @p doc untouched).
+ */
+int kp_runtime_group_history(kp_runtime_t *rt, const char *group, int64_t since, int top,
+                             json_t *doc);
+
+/* Shortens every group's history ring to @p samples (<= KP_HISTORY_SAMPLES; tests). */
+void kp_runtime_set_history_samples(kp_runtime_t *rt, int samples);
+
+/*
  * What the running groups know of cluster @p cluster: @returns 1 when some group reads it
  * and none has it in error, 0 when one has it in error (its text and UTC time copied to
  * @p last_error and @p at, either may be NULL), -1 when no running group reads it.

@@ -80,7 +80,25 @@ typedef struct rt_part {
         int64_t win_pos[KP_LAG_WINDOW], win_hw[KP_LAG_WINDOW];
         int win_n;
         _Atomic int lag_state; /* kp_lag_state_t */
+        /* Lag history (runtime_history.c), written by the control thread under g->lock:
+         * the lag at the last sample (-1 unknown), and one lag every KP_HISTORY_PART_EVERY
+         * samples in slot (partition sample number % g->hist.pcap); hist_n of them were
+         * written since the partition joined (older slots are not its). */
+        int64_t last_lag;
+        int64_t hist_lag[KP_HISTORY_PART_SAMPLES];
+        uint64_t hist_n;
 } rt_part_t;
+
+/* A running group's lag history: rings of the last cap samples of total lag (-1 none
+ * known) and messages/s at unix ms t, and the times of the last pcap partition samples.
+ * Fixed arrays in the group: sampling allocates nothing. Under g->lock. */
+typedef struct rt_history {
+        int cap, pcap;  /* slots in use: <= KP_HISTORY_SAMPLES, KP_HISTORY_PART_SAMPLES */
+        uint64_t n, pn; /* samples taken since the start: group, partition */
+        int64_t t[KP_HISTORY_SAMPLES], lag[KP_HISTORY_SAMPLES];
+        double rate[KP_HISTORY_SAMPLES];
+        int64_t pt[KP_HISTORY_PART_SAMPLES];
+} rt_history_t;
 
 /* A lock-free lookup table partition number -> part for one topic: workers read the
  * published table, apply publishes a grown copy and retires the old one. */
@@ -149,6 +167,7 @@ struct rt_group {
         int parts_cap;
         rt_taskset_t *tasksets; /* current first, then retired */
         rt_ptable_t *retired_tables;
+        rt_history_t hist; /* under lock */
 
         _Atomic int stop; /* workers and control thread leave */
         pthread_t ctl;
@@ -163,8 +182,9 @@ struct rt_group {
 struct kp_runtime {
         pthread_mutex_t lock;
         rt_group_t *groups;
-        _Atomic int tasks; /* tasks of every registered group, reserved before they start */
-        int max_tasks;     /* KPLANE_MAX_TASKS */
+        _Atomic int tasks;   /* tasks of every registered group, reserved before they start */
+        int max_tasks;       /* KPLANE_MAX_TASKS */
+        int history_samples; /* KPLANE_HISTORY_SAMPLES: a group's history ring */
 };
 
 /* runtime_worker.c */
@@ -200,5 +220,14 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc);
 /* runtime_status.c: fill @p out (zeroed by the caller) for @p g. */
 void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out);
 void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
+
+/* runtime_history.c: sizes @p h's rings for @p samples (clamped to the compiled ones). */
+void rt_history_init(rt_history_t *h, int samples);
+/* runtime_history.c: takes one history sample of @p g from its partitions' last_lag and its
+ * tasks' rates. Caller: the control thread, holding g->lock. O(tasks + partitions). */
+void rt_history_sample(rt_group_t *g);
+/* runtime_history.c: fills @p doc with @p g's history after unix ms @p since and its
+ * @p top most lagging partitions (API.md "Lag history"). Takes g->lock. */
+void rt_group_history_fill(rt_group_t *g, json_t *doc, int64_t since, int top);
 
 #endif /* KP_RUNTIME_INT_H */

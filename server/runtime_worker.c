@@ -387,12 +387,19 @@ static void ctl_lag_sample(rt_part_t *p)
         int64_t lo = -1, hi = -1;
         if (!p->in_plan) {
                 p->win_n = 0;
+                p->last_lag = -1;
                 atomic_store(&p->lag_state, KP_LAG_UNKNOWN);
                 return;
         }
         if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi))
                 lo = hi = -1;
         int64_t at = atomic_load(&p->committed);
+        /* The history's lag is the status's: from the position (else committed), so the
+         * chart matches status and the overview, without the commit round's sawtooth. */
+        int64_t from = atomic_load(&p->next_offset);
+        if (from < 0)
+                from = at;
+        p->last_lag = hi >= 0 && from >= 0 ? (hi > from ? hi - from : 0) : -1;
         if (p->win_n == KP_LAG_WINDOW) { /* oldest out: the window stays oldest first */
                 p->win_n--;
                 memmove(p->win_pos, p->win_pos + 1, sizeof(p->win_pos[0]) * (size_t)p->win_n);
@@ -425,6 +432,7 @@ static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
                 p->rate_last = m;
                 ctl_lag_sample(p);
         }
+        rt_history_sample(g);
         pthread_mutex_unlock(&g->lock);
 }
 

@@ -756,6 +756,58 @@
     $('st-parts').tBodies[0].innerHTML = '';
     for (const id of ['st-state', 'st-plan', 'st-messages', 'st-rate', 'st-lag']) $(id).textContent = '–';
     $('st-error').hidden = true;
+    $('lh-svg').innerHTML = '';
+    $('lh-legend').innerHTML = '';
+    $('lag-history').dataset.samples = '0';
+  }
+
+  /* ---------- lag history: the server's rings (GET .../history), drawn as lines over time ---------- */
+
+  const LH = { w: 640, h: 170, l: 52, r: 10, t: 10, b: 22 };
+  const LH_TOP = 4; /* partitions drawn beside the total: the most lagging */
+
+  /* Draws the total and the top partitions' lag against time; the x axis spans the ring
+   * (capacity × interval), ending now, so lines move left as samples come in. */
+  function renderHistory(h) {
+    const svg = $('lh-svg'), fig = $('lag-history');
+    const ts = h.samples.t, span = Math.max(1, (h.capacity || ts.length) * h.interval_ms);
+    const end = ts.length ? ts[ts.length - 1] : Date.now(), start = end - span;
+    const lines = [{ name: 'total', cls: 'lh-total', t: ts, v: h.samples.lag }]
+      .concat(h.partitions.map((p, i) => ({ name: p.cluster + '/' + p.topic + ' [' + p.partition + ']', cls: 'lh-part lh-p' + i, t: h.partition_t, v: p.lag })));
+    const ymax = Math.max(5, ...lines.flatMap((l) => l.v.filter((v) => v != null)));
+    const step = Math.max(1, niceStep(ymax)), ytop = Math.ceil(ymax / step) * step;
+    const iw = LH.w - LH.l - LH.r, ih = LH.h - LH.t - LH.b;
+    const x = (t) => (LH.l + (iw * (t - start)) / span).toFixed(1);
+    const y = (v) => (LH.t + ih - (ih * v) / ytop).toFixed(1);
+    let g = '';
+    for (let v = 0; v <= ytop; v += step) {
+      g += '<line class="chart-grid" x1="' + LH.l + '" x2="' + (LH.w - LH.r) + '" y1="' + y(v) + '" y2="' + y(v) + '"/>' +
+        '<text class="chart-text" x="' + (LH.l - 6) + '" y="' + (Number(y(v)) + 4) + '" text-anchor="end">' + fmt(v) + '</text>';
+    }
+    const mins = span / 60000;
+    for (let m = 0; m <= mins; m += mins > 2 ? 1 : 0.5) {
+      g += '<text class="chart-text" x="' + x(end - m * 60000) + '" y="' + (LH.h - 6) + '" text-anchor="middle">' + (m ? '−' + m + ' min' : 'now') + '</text>';
+    }
+    g += '<line class="chart-axis" x1="' + LH.l + '" x2="' + (LH.w - LH.r) + '" y1="' + (LH.t + ih) + '" y2="' + (LH.t + ih) + '"/>';
+    /* a gap (null: not known then) breaks a line rather than drawing it at zero */
+    const path = (l) => {
+      let d = '', pen = false;
+      l.v.forEach((v, i) => {
+        if (v == null || l.t[i] < start) { pen = false; return; }
+        d += (pen ? 'L' : 'M') + x(l.t[i]) + ' ' + y(v);
+        pen = true;
+      });
+      return d;
+    };
+    lines.slice().reverse().forEach((l) => {
+      g += '<path class="' + l.cls + '" data-testid="' + (l.cls === 'lh-total' ? 'lh-total' : 'lh-part') + '" d="' + path(l) + '"><title>' + esc(l.name) + '</title></path>';
+    });
+    svg.innerHTML = g;
+    const last = h.samples.lag.length ? h.samples.lag[h.samples.lag.length - 1] : null;
+    svg.setAttribute('aria-label', 'Lag over the last ' + fmt(mins) + ' minutes: ' + ts.length + ' samples, total now ' + fmt(last));
+    const legend = lines.map((l) => '<li><span class="swatch ' + l.cls + '"></span>' + esc(l.name) + '</li>').join('');
+    if ($('lh-legend').innerHTML !== legend) $('lh-legend').innerHTML = legend;
+    fig.dataset.samples = String(ts.length);
   }
 
   async function pollNow() {
@@ -763,8 +815,9 @@
     if (!name || pollBusy) return;
     pollBusy = true;
     try {
-      const s = await api('GET', '/groups/' + enc(name) + '/status');
-      if (pollGroup === name) { renderStatus(s); $('st-error').hidden = true; }
+      const [s, h] = await Promise.all([api('GET', '/groups/' + enc(name) + '/status'),
+        api('GET', '/groups/' + enc(name) + '/history?top=' + LH_TOP).catch(() => null)]);
+      if (pollGroup === name) { renderStatus(s); $('st-error').hidden = true; if (h) renderHistory(h); }
     } catch (e) {
       if (pollGroup === name) showProblem($('st-error'), e);
     } finally { pollBusy = false; }

@@ -301,6 +301,33 @@ test('the demo group runs on arrival and its throughput rises, updated in place'
   await shot('group-running');
 });
 
+test('the group page draws the running group\'s lag over time and keeps it growing', { timeout: 90_000 }, async () => {
+  await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
+  await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
+  /* the server samples once a second; a few polls later the chart has several points */
+  await page.waitForFunction(() => Number(document.getElementById('lag-history').dataset.samples) >= 3, null, { timeout: 60_000 });
+  const drawn = await page.evaluate(() => {
+    const total = document.querySelector('[data-testid=lh-total]');
+    const box = total.getBoundingClientRect();
+    return { points: (total.getAttribute('d').match(/[ML]/g) || []).length, width: box.width,
+      parts: document.querySelectorAll('[data-testid=lh-part]').length,
+      legend: document.querySelectorAll('#lh-legend li').length,
+      samples: Number(document.getElementById('lag-history').dataset.samples),
+      label: document.getElementById('lh-svg').getAttribute('aria-label') };
+  });
+  assert.ok(drawn.points >= 3, `the total line has ${drawn.points} points`);
+  assert.ok(drawn.width > 0, 'the total line is laid out');
+  assert.equal(drawn.parts, 4, 'the four most lagging partitions are drawn beside the total');
+  assert.equal(drawn.legend, 5, 'a legend entry per line');
+  assert.match(drawn.label, /samples, total now/);
+  const h = await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/history');
+  assert.equal(h.state, 'running');
+  assert.ok(h.samples.t.length >= drawn.samples, 'the page draws what the server keeps');
+  /* refreshed live: more samples a few polls later, without a reload */
+  await page.waitForFunction((n) => Number(document.getElementById('lag-history').dataset.samples) > n, drawn.samples, { timeout: 30_000 });
+  await shot('group-lag-history');
+});
+
 test('the group page shows Flink\'s grid beside kplane\'s plan: its idle tasks hatched', T, async () => {
   await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
   await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
