@@ -54,17 +54,36 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Plans @p in RUNS times; @returns the last plan (the caller's) with the sorted times in
+ * @p ms (median at RUNS / 2), or NULL when the planner failed (said on stderr). */
+static kp_plan_t *plan_timed(const kp_plan_input_t *in, double ms[RUNS], const char *what)
+{
+        char errstr[256];
+        kp_plan_t *plan = NULL;
+        for (int r = 0; r < RUNS; r++) {
+                kp_plan_destroy(plan);
+                double t0 = now_ms();
+                plan = kp_planner_plan(in, errstr, sizeof(errstr));
+                ms[r] = now_ms() - t0;
+                if (!plan) {
+                        fprintf(stderr, "bench_vs_assignors: %s failed: %s\n", what, errstr);
+                        return NULL;
+                }
+        }
+        qsort(ms, RUNS, sizeof(ms[0]), cmp_double);
+        return plan;
+}
+
 /* Plans one topology RUNS times. @returns 0, or -1 when the planner failed. */
 static int bench_one(kp_strategy_t strategy, int32_t partitions, int32_t tasks)
 {
         kp_plan_topic_t topics[TOPICS];
         char names[TOPICS][16];
         double ms[RUNS];
-        char errstr[256];
         int64_t *counts = NULL;
         int64_t max = 0, min = INT64_MAX;
         kp_plan_t *plan = NULL;
-        int r, ret = -1;
+        int ret = -1;
 
         for (int t = 0; t < TOPICS; t++) {
                 snprintf(names[t], sizeof(names[t]), "topic-%02d", t);
@@ -75,20 +94,8 @@ static int bench_one(kp_strategy_t strategy, int32_t partitions, int32_t tasks)
                               .parallelism = tasks,
                               .strategy = strategy,
                               .skip_recommendations = 1};
-        for (r = 0; r < RUNS; r++) {
-                double t0 = now_ms();
-                plan = kp_planner_plan(&in, errstr, sizeof(errstr));
-                ms[r] = now_ms() - t0;
-                if (!plan) {
-                        fprintf(stderr, "bench_vs_assignors: plan failed: %s\n", errstr);
-                        goto out;
-                }
-                if (r < RUNS - 1) {
-                        kp_plan_destroy(plan);
-                        plan = NULL;
-                }
-        }
-        qsort(ms, RUNS, sizeof(ms[0]), cmp_double);
+        if (!(plan = plan_timed(&in, ms, "plan")))
+                goto out;
 
         /* Counted from the owners themselves, not taken from the analysis, so the
          * balance figure is checked the same way the Java side checks Kafka's. */
@@ -143,7 +150,6 @@ static int bench_replan(kp_strategy_t strategy, replan_case_t c, int32_t partiti
         kp_plan_topic_t topics[TOPICS];
         char names[TOPICS][16];
         double ms[RUNS];
-        char errstr[256];
         const int32_t per = partitions / TOPICS;
         const int32_t per2 = c == ADD_PARTITIONS ? per + per / 10 : per;
         const int32_t T2 = c == ADD_TASK ? tasks + 1 : c == REMOVE_TASK ? tasks - 1 : tasks;
@@ -153,7 +159,7 @@ static int bench_replan(kp_strategy_t strategy, replan_case_t c, int32_t partiti
         int64_t *counts = calloc((size_t)T2, sizeof(*counts));
         int64_t moved = 0, orphaned = 0, new_cnt = 0, max = 0, min = INT64_MAX;
         kp_plan_t *plan = NULL;
-        int r, ret = -1;
+        int ret = -1;
 
         if (!prev || !before || !counts)
                 goto out;
@@ -178,20 +184,8 @@ static int bench_replan(kp_strategy_t strategy, replan_case_t c, int32_t partiti
                               .strategy = strategy,
                               .previous_owner = prev,
                               .skip_recommendations = 1};
-        for (r = 0; r < RUNS; r++) {
-                double t0 = now_ms();
-                plan = kp_planner_plan(&in, errstr, sizeof(errstr));
-                ms[r] = now_ms() - t0;
-                if (!plan) {
-                        fprintf(stderr, "bench_vs_assignors: re-plan failed: %s\n", errstr);
-                        goto out;
-                }
-                if (r < RUNS - 1) {
-                        kp_plan_destroy(plan);
-                        plan = NULL;
-                }
-        }
-        qsort(ms, RUNS, sizeof(ms[0]), cmp_double);
+        if (!(plan = plan_timed(&in, ms, "re-plan")))
+                goto out;
         for (size_t i = 0; i < plan->partition_cnt; i++) {
                 counts[plan->owner[i]]++;
                 if (prev[i] >= 0 && prev[i] != plan->owner[i])
