@@ -155,6 +155,36 @@ static int topkey_cmp(const void *a, const void *c)
         return (x->t > y->t) - (x->t < y->t);
 }
 
+/*
+ * Step 2 of the sticky re-plan: E + 1 extras' capacity for the R tasks with the most
+ * useful cells (@p ucnt; then the most partitions kept, @p ptot), E for the others, into
+ * b->cap. Among equals the capacity is dealt round the topics (each task ranked among
+ * the holders of its first useful topic): given to the holders of one topic only, that
+ * topic's own extras would find no task with room that lacks it, and repair() would move
+ * partitions (10 topics x 100 partitions on 1,000 tasks, each topic grown by 10%: 10
+ * moved instead of none). @p ck is scratch of T entries. Cost O(T log T + cells).
+ */
+static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const int64_t *ptot,
+                            const int32_t *useful, const size_t *ustart, int64_t E, int64_t R)
+{
+        const int32_t T = b->T;
+        for (int32_t j = 0; j < T; j++) {
+                ck[j].useful = ucnt[j];
+                ck[j].prev = ptot[j];
+                ck[j].spread = INT32_MAX;
+                ck[j].j = j;
+        }
+        for (size_t t = 0; t < b->K; t++) {
+                int32_t rank = 0;
+                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
+                        if (ck[useful[u]].spread == INT32_MAX)
+                                ck[useful[u]].spread = rank++;
+        }
+        qsort(ck, (size_t)T, sizeof(*ck), colkey_cmp);
+        for (int32_t x = 0; x < T; x++)
+                b->cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
+}
+
 static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
 {
         const kp_plan_input_t *in = ctx->in;
@@ -245,27 +275,8 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
                 b.custart[j] = b.custart[j - 1];
         b.custart[0] = 0;
 
-        /* 2. capacities: E + 1 for the R tasks with the most useful cells. Among equals,
-         * deal them round the topics (each task ranked among the holders of its first
-         * useful topic): given to the holders of one topic only, that topic's own extras
-         * would find no task with room that lacks it, and repair() would move partitions
-         * (10 topics x 100 partitions on 1,000 tasks, each topic grown by 10%: 10 moved
-         * instead of none). */
-        for (int32_t j = 0; j < T; j++) {
-                ck[j].useful = ucnt[j];
-                ck[j].prev = ptot[j];
-                ck[j].spread = INT32_MAX;
-                ck[j].j = j;
-        }
-        for (size_t t = 0; t < K; t++) {
-                int32_t rank = 0;
-                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
-                        if (ck[useful[u]].spread == INT32_MAX)
-                                ck[useful[u]].spread = rank++;
-        }
-        qsort(ck, (size_t)T, sizeof(*ck), colkey_cmp);
-        for (int32_t x = 0; x < T; x++)
-                b.cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
+        /* 2. capacities */
+        capacities_deal(&b, ck, ucnt, ptot, useful, ustart, E, R);
         size_t acc = 0;
         for (int32_t j = 0; j < T; j++) {
                 b.colstart[j] = acc;
