@@ -27,7 +27,9 @@ RDKAFKA_PREFIX ?= $(or $(KPLANE_DEPS),.deps)/librdkafka/current
 # (-MMD does not list -isystem headers), so a newer librdkafka rebuilds and relinks it all.
 RDKAFKA_STAMP  := $(RDKAFKA_PREFIX)/.built
 RDKAFKA_CFLAGS  = -isystem $(RDKAFKA_PREFIX)/include
-RDKAFKA_LIBS    = $(shell PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig pkg-config --libs rdkafka-static)
+# The archive by its path here, not the .pc's absolute prefix: a copied or moved .deps/ still links.
+RDKAFKA_LIBS    = $(RDKAFKA_PREFIX)/lib/librdkafka.a $(filter-out -L% %librdkafka.a,\
+                  $(shell PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig pkg-config --libs rdkafka-static))
 
 PKG_CFLAGS = $(RDKAFKA_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(RDKAFKA_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
