@@ -9,7 +9,7 @@ OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -pthread \
-            -Iserver -Iapi -Idb -I$(BUILD)/gen
+            -Iserver -I. -I$(BUILD)/gen
 LDLIBS   += -pthread -lm
 
 ifneq ($(SANITIZE),)
@@ -34,7 +34,8 @@ RDKAFKA_LIBS    = $(RDKAFKA_PREFIX)/lib/librdkafka.a $(filter-out -L% %librdkafk
 PKG_CFLAGS = $(RDKAFKA_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(RDKAFKA_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-SRC      := $(sort $(wildcard server/*.c api/*.c db/*.c))
+SRC      := $(sort $(wildcard server/*.c server/*/*.c api/*.c db/*.c))
+HDR      := $(sort $(wildcard server/*/*.h api/*.h db/*.h))
 LIB_SRC  := $(filter-out server/main.c,$(SRC))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/assets.o
 ASSETS   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg web/*.png)) api/openapi.json
@@ -43,7 +44,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 BENCH_BIN:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test test-unit test-integration bench format format-check clean image image-test
+.PHONY: all deps run test test-unit test-integration bench format format-check structure-check clean image image-test
 
 all: $(BUILD)/kplane
 
@@ -62,7 +63,7 @@ $(BUILD)/libkplane.a: $(LIB_OBJ)
 $(RDKAFKA_STAMP):
 	@scripts/rdkafka.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard server/*.h api/*.h db/*.h) $(RDKAFKA_STAMP)
+$(BUILD)/obj/%.o: %.c $(HDR) $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
 
@@ -116,13 +117,17 @@ bench: deps
 
 # Every C file of ours, formatted by the committed .clang-format (Debian 12's clang-format 14:
 # other major versions format a few constructs differently). `make test` runs the check.
-FORMAT_SRC := $(SRC) $(wildcard server/*.h api/*.h db/*.h) $(UNIT_SRC) $(BENCH_SRC) scripts/embed.c
+FORMAT_SRC := $(SRC) $(HDR) $(UNIT_SRC) $(BENCH_SRC) scripts/embed.c
 
 format:
 	clang-format -i $(FORMAT_SRC)
 
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files formatted"
+
+# Includes point down the rooms, no header cycle, no function over 80 lines (docs/ARCHITECTURE.md).
+structure-check:
+	@python3 scripts/check-structure.py
 
 clean:
 	rm -rf build build-*

@@ -1,14 +1,14 @@
 /* api.c — the router: matches method and path to a handler; 404/405 for the rest. */
-#include "api.h"
+#include "api/api.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "handlers.h"
-#include "respond.h"
-#include "url.h"
-#include "util.h"
+#include "base/config.h"
+#include "api/handlers.h"
+#include "api/respond.h"
+#include "http/url.h"
+#include "base/util.h"
 
 enum { GET, POST, PUT, DELETE, METHODS };
 

@@ -2,7 +2,7 @@
 #ifndef KP_API_H
 #define KP_API_H
 
-#include "http.h"
+#include "http/http.h"
 
 struct kp_store;
 struct kp_embedded;

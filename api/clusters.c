@@ -3,16 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_conf.h"
-#include "config.h"
-#include "discovery.h"
-#include "embedded.h"
-#include "err.h"
-#include "handlers.h"
-#include "kafka.h"
-#include "respond.h"
-#include "store.h"
-#include "util.h"
+#include "kafka/client_conf.h"
+#include "base/config.h"
+#include "app/discovery.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "kafka/kafka.h"
+#include "api/respond.h"
+#include "db/store.h"
+#include "base/util.h"
 
 #define SECRET_MASK "******"
 /* Largest embedded topic: the mock cluster keeps every partition in memory. */

@@ -5,18 +5,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "breaker.h"
-#include "config.h"
-#include "err.h"
-#include "handlers.h"
-#include "kafka.h"
-#include "plan_json.h"
-#include "planner.h"
-#include "respond.h"
-#include "runtime.h"
-#include "sink.h"
-#include "store.h"
-#include "util.h"
+#include "base/breaker.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "kafka/kafka.h"
+#include "planner/plan_json.h"
+#include "planner/planner.h"
+#include "api/respond.h"
+#include "runtime/runtime.h"
+#include "sinks/sink.h"
+#include "db/store.h"
+#include "base/util.h"
 
 /* Checks one entry of "topics": {cluster, topic} or {cluster, pattern}, registered. */
 static void group_topic_check(kp_api_t *api, const json_t *t, size_t i, json_t *errors,

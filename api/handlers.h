@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "api.h"
-#include "planner.h"
+#include "api/api.h"
+#include "planner/planner.h"
 
 /* p[] holds the path parameters captured by the route, in order (borrowed). */
 typedef void(kp_handler_t)(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p);

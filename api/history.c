@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
-#include "err.h"
-#include "handlers.h"
-#include "respond.h"
-#include "runtime.h"
-#include "store.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "api/respond.h"
+#include "runtime/runtime.h"
+#include "db/store.h"
 
 /* Reads query parameter @p key as an integer in [@p lo, @p hi]; absent: @p dflt.
  * @returns 0, or -1 after adding a field error to @p errors. */

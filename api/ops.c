@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assets.h"
-#include "handlers.h"
-#include "metrics.h"
-#include "respond.h"
-#include "store.h"
-#include "util.h"
+#include "http/assets.h"
+#include "api/handlers.h"
+#include "app/metrics.h"
+#include "api/respond.h"
+#include "db/store.h"
+#include "base/util.h"
 
 void kp_h_livez(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {

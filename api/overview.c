@@ -4,16 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "embedded.h"
-#include "err.h"
-#include "handlers.h"
-#include "lag_eval.h"
-#include "planner.h"
-#include "respond.h"
-#include "runtime.h"
-#include "store.h"
-#include "util.h"
+#include "base/config.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "runtime/lag_eval.h"
+#include "planner/planner.h"
+#include "api/respond.h"
+#include "runtime/runtime.h"
+#include "db/store.h"
+#include "base/util.h"
 
 /* The lag window the runtime judges over, in seconds, for the rules' texts. */
 #define LAG_WINDOW_S (KP_LAG_WINDOW * KP_RUNTIME_RATE_INTERVAL_MS / 1000)

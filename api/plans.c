@@ -4,17 +4,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "err.h"
-#include "discovery.h"
-#include "handlers.h"
-#include "kafka.h"
-#include "plan_json.h"
-#include "planner.h"
-#include "respond.h"
-#include "runtime.h"
-#include "store.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "app/discovery.h"
+#include "api/handlers.h"
+#include "kafka/kafka.h"
+#include "planner/plan_json.h"
+#include "planner/planner.h"
+#include "api/respond.h"
+#include "runtime/runtime.h"
+#include "db/store.h"
+#include "base/util.h"
 
 kp_plan_topic_t *kp_api_plan_topics(const json_t *arr, int64_t *totalp)
 {

@@ -1,13 +1,13 @@
 /* respond.c — building answers (JSON, problem+json) and reading JSON bodies, for handlers. */
-#include "respond.h"
+#include "api/respond.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/util.h"
 
 static const char *status_title(int status)
 {
@@ -169,7 +169,7 @@ int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, js
                 kp_resp_problem(resp, 400, "a JSON object body is required");
                 return -1;
         }
-        /* The media type was checked at the door (server/http_admit.c): a mutating
+        /* The media type was checked at the door (server/http/http_admit.c): a mutating
          * request with a body, or with any Content-Type, is application/json by now. */
         json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!body) {

@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "http.h"
-#include "util.h"
+#include "http/http.h"
+#include "base/util.h"
 
 /* Answers @p status with @p doc serialised (takes ownership of @p doc). */
 void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc);
@@ -36,7 +36,7 @@ void kp_resp_list(kp_http_resp_t *resp, int err, const char *errstr, json_t *arr
 /*
  * Parses the request body as a JSON object. On failure answers (400 malformed / not an
  * object / empty when @p required) and returns -1; a body that is not application/json
- * never gets here (415 at the door, server/http_admit.c). An absent body
+ * never gets here (415 at the door, server/http/http_admit.c). An absent body
  * with !required gives *bodyp = NULL and 0. *bodyp is owned by the caller.
  */
 int kp_req_json(const kp_http_req_t *req, kp_http_resp_t *resp, int required, json_t **bodyp);

@@ -2,14 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "discovery.h"
-#include "err.h"
-#include "handlers.h"
-#include "pattern.h"
-#include "respond.h"
-#include "store.h"
-#include "util.h"
+#include "base/config.h"
+#include "app/discovery.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "base/pattern.h"
+#include "api/respond.h"
+#include "db/store.h"
+#include "base/util.h"
 
 /* 404 unless cluster @p name exists. @returns 0 when it does. */
 static int cluster_exists(kp_api_t *api, const char *name, kp_http_resp_t *resp)

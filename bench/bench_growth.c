@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "plan_json.h"
-#include "planner.h"
+#include "planner/plan_json.h"
+#include "planner/planner.h"
 
 /*
- * server/planner.h claims O(P + T + K log K) for flink (and range, roundrobin) and for a
+ * server/planner/planner.h claims O(P + T + K log K) for flink (and range, roundrobin) and for a
  * fresh balanced plan (flat index % T), plus O(T log T) for a sticky balanced re-plan,
  * and O(P log P) for weighted; a what-if answer is O(P + T) bytes (plan_json.h). The
  * slope of time against P (or T) on a log-log scale reads those claims directly, once

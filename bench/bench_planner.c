@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "plan_json.h"
-#include "planner.h"
+#include "planner/plan_json.h"
+#include "planner/planner.h"
 
 /*
  * Baseline: memcpy of an owner array of the same size (P int32), the least any planner

@@ -1,7 +1,7 @@
 /* bench_runtime.c — runtime throughput vs a raw librdkafka consumer, and the footprint of 1,000
  * idle tasks. */
-#include "runtime.h"
-#include "util.h"
+#include "runtime/runtime.h"
+#include "base/util.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "planner.h"
+#include "planner/planner.h"
 
 /*
  * bench_planner spreads P over P/1000 topics; Kafka's assignors are timed on 10 topics of

@@ -1,11 +1,11 @@
 /* migrations.c — the numbered schema migrations and the code that applies them in order. */
-#include "migrations.h"
+#include "db/migrations.h"
 
 #include <stdio.h>
 
-#include "err.h"
-#include "store_pool.h"
-#include "util.h"
+#include "base/err.h"
+#include "db/store_pool.h"
+#include "base/util.h"
 
 /*
  * The schema. Names are bytes compared with BINARY collation, so "name order" is

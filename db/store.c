@@ -1,15 +1,15 @@
 /* store.c — durable state in SQLite: clusters, topics, patterns, groups, plan versions. */
-#include "store.h"
+#include "db/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "err.h"
-#include "migrations.h"
-#include "store_pool.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "db/migrations.h"
+#include "db/store_pool.h"
+#include "base/util.h"
 
 struct kp_store {
         kp_store_pool_t *pool;

@@ -12,7 +12,7 @@
  * objects (json_t): the store keeps them as given (secrets included — masking is the
  * API's job) and adds nothing to them except where a function says so.
  *
- * Every function returns 0 or a negative kp_err_t (server/err.h) and writes detail into
+ * Every function returns 0 or a negative kp_err_t (server/base/err.h) and writes detail into
  * errstr (may be NULL). Returned json_t values are new references owned by the caller.
  * Besides the codes named below: KP_ERR_INVALID for a NULL name or a doc that is not a
  * JSON object, KP_ERR_UNAVAILABLE when another process held the write lock for longer

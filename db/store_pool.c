@@ -1,5 +1,5 @@
 /* store_pool.c — a pool of SQLite connections with cached statements and transactions. */
-#include "store_pool.h"
+#include "db/store_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "err.h"
+#include "base/config.h"
+#include "base/err.h"
 
 /* Transaction control statements every connection keeps prepared. */
 enum { TX_BEGIN_WRITE, TX_BEGIN_READ, TX_COMMIT, TX_ROLLBACK, TX__COUNT };

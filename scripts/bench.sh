@@ -812,7 +812,7 @@ EOF
   advice + write the answer), on the same 10-topic layout, timed at P = 10k, 20k, 50k, 100k,
   200k, 500k, 1M with T = 1k, and at T = 10, 100, 1k, 10k, 100k with P = 100k; each point the
   best of 3 to 25 runs. The slope is the least-squares fit of log time on log P (or T); "ref"
-  is the slope the cost claimed in `server/planner.h` (P + T, P + T log T, P log P; K = 10 is
+  is the slope the cost claimed in `server/planner/planner.h` (P + T, P + T log T, P log P; K = 10 is
   fixed) has over the same points, so O(P) reads about 1 and O(P log P) a little more.
   "≤ claim + 0.25" leaves room for cache and page-fault steps on large arrays; an extra
   factor of P would add a whole 1.

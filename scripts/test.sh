@@ -39,7 +39,7 @@ unit() {
 
 for s in $suites; do
         case $s in
-        format) run_suite format make --no-print-directory format-check ;;
+        format) run_suite format make --no-print-directory format-check structure-check ;;
         unit) run_suite unit unit ;;
         integration) run_suite integration python3 -m pytest -q -x -p no:cacheprovider tests/integration ;;
         kafka) run_suite kafka tests/kafka/run.sh ;;

@@ -13,21 +13,21 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "cli_plan.h"
-#include "client_conf.h"
-#include "breaker.h"
-#include "config.h"
-#include "demo.h"
-#include "discovery.h"
-#include "embedded.h"
-#include "err.h"
-#include "handlers.h"
-#include "http.h"
-#include "runtime.h"
-#include "sink.h"
-#include "store.h"
-#include "token.h"
+#include "api/api.h"
+#include "cli/cli_plan.h"
+#include "kafka/client_conf.h"
+#include "base/breaker.h"
+#include "base/config.h"
+#include "app/demo.h"
+#include "app/discovery.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "http/http.h"
+#include "runtime/runtime.h"
+#include "sinks/sink.h"
+#include "db/store.h"
+#include "http/token.h"
 
 static void usage(FILE *out)
 {

@@ -15,7 +15,7 @@ from kplane_harness import assert_problem
 GET_BUDGET_S = 0.100  # issue 12: "a GET stays under 100 ms"
 BEHIND_A_SWEEP_S = 1.0  # far below a maximal sweep (seconds), far above scheduler noise
 
-# The largest sweep server/config.h admits (KP_SWEEP_WORK_MAX = 400M partition-steps,
+# The largest sweep server/base/config.h admits (KP_SWEEP_WORK_MAX = 400M partition-steps,
 # kp_sweep_request_work: steps x P + the sum of T): 1M partitions (KP_WHATIF_PARTITIONS_MAX)
 # x T 1..399 with range, the dearest strategy per step (0.93 s on an idle core, seconds on
 # a shared box); T 1..400 is a 422.

@@ -173,7 +173,7 @@ def test_document_parses_as_openapi_3_0_3(doc):
 def test_document_version_is_the_binary_version(doc):
     config_h = (ROOT / "server" / "config.h").read_text(encoding="utf-8")
     m = re.search(r'#define\s+KP_VERSION\s+"([^"]+)"', config_h)
-    assert m, "KP_VERSION not found in server/config.h"
+    assert m, "KP_VERSION not found in server/base/config.h"
     assert doc["info"]["version"] == m.group(1)
 
 
@@ -477,7 +477,7 @@ def test_live_answers_match_their_schemas(doc, server):
 
 
 def test_door_refusals_are_in_the_document(doc):
-    """What the HTTP front door answers before any handler (server/http_admit.c) is listed
+    """What the HTTP front door answers before any handler (server/http/http_admit.c) is listed
     on every operation it can reach: 403 and 415 on writes, 400 and 501 everywhere."""
     for path, method, _, operation in operations(doc):
         if not path.startswith("/api/v1"):

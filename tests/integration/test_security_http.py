@@ -15,7 +15,7 @@ import time
 
 from kplane_harness import BIN, Server, assert_problem
 
-# server/config.h
+# server/base/config.h
 MAX_URL = 2048                  # KP_HTTP_MAX_URL
 REQUEST_DEADLINE_S = 10         # KP_HTTP_REQUEST_DEADLINE_S
 PER_IP_CONNECTION_LIMIT = 128   # KP_HTTP_PER_IP_CONNECTION_LIMIT (KP_HTTP_CONNECTION_LIMIT / 8)

@@ -6,7 +6,7 @@ import stat
 
 from kplane_harness import Server, assert_problem
 
-WHATIF_PARTITIONS_MAX = 1000000  # server/config.h KP_WHATIF_PARTITIONS_MAX
+WHATIF_PARTITIONS_MAX = 1000000  # server/base/config.h KP_WHATIF_PARTITIONS_MAX
 
 
 def mode(path):

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "breaker.h"
-#include "config.h"
+#include "base/breaker.h"
+#include "base/config.h"
 
 static void test_a_failed_key_is_open_with_its_reason_then_lets_one_caller_try(void **state)
 {

@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "client_conf.h"
-#include "config.h"
-#include "err.h"
-#include "kafka.h"
+#include "kafka/client_conf.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "kafka/kafka.h"
 
 #include <limits.h>
 #include <stdio.h>

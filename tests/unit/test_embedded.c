@@ -5,11 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "embedded.h"
-#include "err.h"
-#include "kafka.h"
-#include "util.h"
+#include "base/config.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "kafka/kafka.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <signal.h>

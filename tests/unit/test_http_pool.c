@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "err.h"
-#include "http_pool.h"
+#include "base/err.h"
+#include "http/http_pool.h"
 
 /* A job that blocks on a gate until the test opens it, and counts what happened to it. */
 typedef struct gate {

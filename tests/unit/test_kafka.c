@@ -5,12 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "client_conf.h"
-#include "config.h"
-#include "embedded.h"
-#include "err.h"
-#include "kafka.h"
-#include "util.h"
+#include "kafka/client_conf.h"
+#include "base/config.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "kafka/kafka.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "lag_eval.h"
+#include "base/config.h"
+#include "runtime/lag_eval.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

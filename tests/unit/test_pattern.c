@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "pattern.h"
+#include "base/config.h"
+#include "base/pattern.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

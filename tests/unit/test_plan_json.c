@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "err.h"
-#include "plan_json.h"
-#include "planner.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "planner/plan_json.h"
+#include "planner/planner.h"
 
 static json_t *load(const char *text)
 {

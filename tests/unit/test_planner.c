@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "planner.h"
-#include "planner_int.h"
+#include "base/config.h"
+#include "planner/planner.h"
+#include "planner/planner_int.h"
 
 /* splitmix64: a seeded PRNG, so every run checks the same topologies */
 static uint64_t rng_state;

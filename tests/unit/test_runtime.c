@@ -5,11 +5,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "client_conf.h"
-#include "err.h"
-#include "runtime.h"
-#include "sink.h"
-#include "util.h"
+#include "kafka/client_conf.h"
+#include "base/err.h"
+#include "runtime/runtime.h"
+#include "sinks/sink.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 /* TSan builds: librdkafka's C11 threads and locks are routed to pthreads by the
- * definitions at the end of server/kafka.c, which every binary linking the runtime gets. */
+ * definitions at the end of server/kafka/kafka.c, which every binary linking the runtime gets. */
 
 /* ---- a mock cluster and a producer of keyed, sequence-numbered messages ---- */
 

@@ -4,8 +4,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "sink.h"
+#include "base/err.h"
+#include "sinks/sink.h"
 
 #include <jansson.h>
 #include <stdio.h>

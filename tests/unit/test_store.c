@@ -17,9 +17,9 @@
 
 #include <sqlite3.h>
 
-#include "err.h"
-#include "migrations.h"
-#include "store.h"
+#include "base/err.h"
+#include "db/migrations.h"
+#include "db/store.h"
 
 /* Per-test state: a fresh directory under /tmp holding the database. */
 struct fixture {

@@ -1,0 +1,201 @@
+/* demo.c — `kplane serve --demo`: three embedded clusters, a group, an uneven stream. */
+#include "app/demo.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/config.h"
+#include "app/discovery.h"
+#include "kafka/embedded.h"
+#include "base/err.h"
+#include "api/handlers.h"
+#include "db/store.h"
+#include "base/ticker.h"
+#include "base/util.h"
+
+#define DEMO_PARTITIONS 10
+#define DEMO_CLUSTERS   3
+#define DEMO_GROUP      "analytics"
+
+static const char *const demo_clusters[DEMO_CLUSTERS] = {"demo-a", "demo-b", "demo-c"};
+static const char *const demo_topics[DEMO_CLUSTERS] = {"orders", "payments", "clicks"};
+
+struct kp_demo {
+        kp_api_t *api;
+        int rate;
+        rd_kafka_t *producers[DEMO_CLUSTERS];
+        kp_ticker_t ticker;
+};
+
+/* Creates what is missing of the demo's state. */
+static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
+{
+        json_t *doc = NULL;
+        int err = 0;
+        char now[32];
+        kp_time_iso8601(now, sizeof(now));
+        for (int i = 0; i < DEMO_CLUSTERS; i++) {
+                if (kp_store_cluster_get(api->store, demo_clusters[i], &doc, errstr, errstr_size)) {
+                        json_t *emb =
+                                json_pack("{s:i, s:[{s:s, s:i}]}", "brokers", 1, "topics", "name",
+                                          demo_topics[i], "partitions", DEMO_PARTITIONS);
+                        doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name", demo_clusters[i],
+                                        "bootstrap_servers", "embedded", emb, "config",
+                                        "created_at", now, "updated_at", now);
+                        err = kp_embedded_start(api->emb, demo_clusters[i], 1,
+                                                json_object_get(emb, "topics"), NULL, errstr,
+                                                errstr_size);
+                        if (!err)
+                                err = kp_store_cluster_create(api->store, demo_clusters[i], doc,
+                                                              errstr, errstr_size);
+                        if (err)
+                                goto out;
+                }
+                json_decref(doc);
+                doc = NULL;
+                if (kp_store_topic_get(api->store, demo_clusters[i], demo_topics[i], &doc, errstr,
+                                       errstr_size)) {
+                        err = kp_discovery_topic(api->store, api->emb, demo_clusters[i],
+                                                 demo_topics[i], 1, api->metadata_timeout_ms, NULL,
+                                                 NULL, errstr, errstr_size);
+                        if (err)
+                                goto out;
+                }
+                json_decref(doc);
+                doc = NULL;
+        }
+        if (kp_store_group_get(api->store, DEMO_GROUP, &doc, errstr, errstr_size)) {
+                json_t *topics = json_array();
+                for (int i = 0; i < DEMO_CLUSTERS; i++)
+                        json_array_append_new(topics,
+                                              json_pack("{s:s, s:s}", "cluster", demo_clusters[i],
+                                                        "topic", demo_topics[i]));
+                doc = json_pack("{s:s, s:o, s:i, s:s, s:b, s:s, s:{s:s}, s:s, s:s}", "name",
+                                DEMO_GROUP, "topics", topics, "parallelism", 30, "strategy",
+                                "balanced", "rebalance", 0, "start_offset", "earliest", "sink",
+                                "type", "discard", "created_at", now, "updated_at", now);
+                err = kp_store_group_create(api->store, DEMO_GROUP, doc, errstr, errstr_size);
+                if (err)
+                        goto out;
+                json_t *plan = NULL;
+                err = kp_api_group_replan(api, DEMO_GROUP, NULL, &plan, NULL, errstr, errstr_size);
+                json_decref(plan);
+        }
+out:
+        json_decref(doc);
+        return err;
+}
+
+/* Partition p of cluster c gets weight (c + 1) * (1 + p % 4): hot and cold partitions,
+ * a hot cluster: what real traffic looks like, and what weighted plans are for. */
+static int demo_pick(unsigned *seed, int *cluster)
+{
+        static int weights[DEMO_CLUSTERS * DEMO_PARTITIONS];
+        int total = 0;
+        for (int c = 0; c < DEMO_CLUSTERS; c++)
+                for (int p = 0; p < DEMO_PARTITIONS; p++)
+                        total += weights[c * DEMO_PARTITIONS + p] = (c + 1) * (1 + p % 4);
+        int r = (int)(rand_r(seed) % (unsigned)total);
+        for (int i = 0; i < DEMO_CLUSTERS * DEMO_PARTITIONS; i++) {
+                r -= weights[i];
+                if (r < 0) {
+                        *cluster = i / DEMO_PARTITIONS;
+                        return i % DEMO_PARTITIONS;
+                }
+        }
+        *cluster = 0;
+        return 0;
+}
+
+static void *demo_main(void *arg)
+{
+        kp_demo_t *d = arg;
+        unsigned seed = 42;
+        long long seq = 0;
+        /* send in ticks of 100 ms */
+        int per_tick = d->rate / 10 > 0 ? d->rate / 10 : 1;
+        do {
+                for (int i = 0; i < per_tick; i++) {
+                        int c;
+                        int p = demo_pick(&seed, &c);
+                        char key[32], value[96];
+                        int kl = snprintf(key, sizeof(key), "k%d", (int)(rand_r(&seed) % 1000));
+                        int vl = snprintf(value, sizeof(value), "{\"seq\":%lld,\"amount\":%d}",
+                                          seq++, (int)(rand_r(&seed) % 10000));
+                        if (d->producers[c])
+                                rd_kafka_producev(d->producers[c], RD_KAFKA_V_TOPIC(demo_topics[c]),
+                                                  RD_KAFKA_V_PARTITION(p),
+                                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                  RD_KAFKA_V_KEY(key, (size_t)kl),
+                                                  RD_KAFKA_V_VALUE(value, (size_t)vl),
+                                                  RD_KAFKA_V_END);
+                }
+                for (int c = 0; c < DEMO_CLUSTERS; c++)
+                        if (d->producers[c])
+                                rd_kafka_poll(d->producers[c], 0);
+        } while (!kp_ticker_wait(&d->ticker, 100));
+        return NULL;
+}
+
+/* A quiet producer for one demo cluster. */
+static rd_kafka_t *demo_producer(kp_api_t *api, const char *cluster)
+{
+        char errstr[512];
+        char *bs = kp_embedded_bootstrap(api->emb, cluster);
+        if (!bs)
+                return NULL;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bs, errstr, sizeof(errstr));
+        rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof(errstr));
+        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+        free(bs);
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (!rk)
+                rd_kafka_conf_destroy(conf);
+        return rk;
+}
+
+kp_demo_t *kp_demo_start(kp_api_t *api, int rate, char *errstr, size_t errstr_size)
+{
+        if (demo_seed(api, errstr, errstr_size))
+                return NULL;
+        /* A demo shows consumers at work: its group is marked to run, so the start-up's
+         * resume of desired groups starts it (a stop lasts until the next --demo start). */
+        if (kp_store_group_set_desired(api->store, DEMO_GROUP, 1, errstr, errstr_size))
+                return NULL;
+        kp_demo_t *d = calloc(1, sizeof(*d));
+        if (!d) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        d->api = api;
+        d->rate = rate > 0 ? rate : 1;
+        for (int c = 0; c < DEMO_CLUSTERS; c++)
+                d->producers[c] = demo_producer(api, demo_clusters[c]);
+        if (kp_ticker_start(&d->ticker, demo_main, d)) {
+                snprintf(errstr, errstr_size, "cannot start the demo producer thread");
+                for (int c = 0; c < DEMO_CLUSTERS; c++)
+                        if (d->producers[c])
+                                rd_kafka_destroy(d->producers[c]);
+                free(d);
+                return NULL;
+        }
+        return d;
+}
+
+void kp_demo_stop(kp_demo_t *d)
+{
+        if (!d)
+                return;
+        kp_ticker_stop(&d->ticker);
+        for (int c = 0; c < DEMO_CLUSTERS; c++)
+                if (d->producers[c]) {
+                        rd_kafka_flush(d->producers[c], 1000);
+                        rd_kafka_destroy(d->producers[c]);
+                }
+        free(d);
+}

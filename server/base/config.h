@@ -1,0 +1,269 @@
+/* config.h — every limit and default of kplane, named and explained in one place. */
+#ifndef KP_CONFIG_H
+#define KP_CONFIG_H
+
+#define KP_VERSION "0.1.0"
+
+/* HTTP */
+#define KP_DEFAULT_LISTEN "127.0.0.1:8080"
+#define KP_DEFAULT_DB     "./kplane.db"
+/* Request bodies above this are refused by Content-Length (413) before a byte is
+ * read; chunked bodies are cut off at the same size. */
+#define KP_HTTP_MAX_BODY (1024 * 1024)
+/* An idle or slow client is dropped after this many seconds. */
+#define KP_HTTP_CONNECTION_TIMEOUT_S 30
+/* Concurrent connections; beyond this MHD refuses new ones. */
+#define KP_HTTP_CONNECTION_LIMIT 1024
+/* Per-connection memory MHD may use for headers and buffers (headers past about
+ * 32 KiB get MHD's own 431). MHD zeroes the used part of this pool between keep-alive
+ * requests: at 128 KiB that memset was 15% of the server's CPU under wrk. */
+#define KP_HTTP_CONNECTION_MEMORY_LIMIT (32 * 1024)
+/* Worker threads answering requests: by default one per online CPU, at least
+ * KP_HTTP_THREADS_MIN (a handler waiting on a slow cluster must not stall the rest) and
+ * at most KP_HTTP_THREADS (more threads than cores only lengthen the latency tail under
+ * load, docs/BENCHMARKS.md). KPLANE_HTTP_THREADS sets it, up to KP_HTTP_THREADS_MAX. */
+#define KP_HTTP_THREADS_MIN 2
+#define KP_HTTP_THREADS     8
+#define KP_HTTP_THREADS_MAX 64
+/* Longest request URL we route. */
+#define KP_HTTP_MAX_URL 2048
+/* A request's headers and body must arrive within this many seconds of its connection
+ * opening or of the previous response on it completing (server/http/http_conns.c; the clock
+ * stops while a handler runs and while the answer is sent). The inactivity timeout above
+ * is reset by every byte: 1,100 connections dripping a byte every 2 s held every slot.
+ * 10 s lets a full KP_HTTP_MAX_BODY through at 100 KiB/s; an idle keep-alive connection
+ * is closed after as long. */
+#define KP_HTTP_REQUEST_DEADLINE_S 10
+/* How often the reaper looks for connections past their deadline. */
+#define KP_HTTP_REAP_INTERVAL_MS 250
+/* Connections one client address may hold: an eighth of KP_HTTP_CONNECTION_LIMIT, so one
+ * client cannot take the slots of the others (twice the 64 connections of the wrk
+ * benchmarks). Behind a reverse proxy every client has the proxy's address: the proxy
+ * must then limit per client itself. */
+#define KP_HTTP_PER_IP_CONNECTION_LIMIT (KP_HTTP_CONNECTION_LIMIT / 8)
+/* File descriptors: at start-up the soft limit is raised to the hard one (at most
+ * KP_HTTP_NOFILE_MAX when unlimited); below KP_HTTP_NOFILE_MIN kplane warns, since the
+ * connections, the database and the Kafka clients would not all fit. */
+#define KP_HTTP_NOFILE_MAX 65536
+#define KP_HTTP_NOFILE_MIN (KP_HTTP_CONNECTION_LIMIT + 256)
+/* Worker pools (server/http/http_pool.c): a handler that asks (resp->offload) runs there, its
+ * connection suspended, so no MHD thread (and no GET behind it) waits for it.
+ * CPU pool, heavy planning: by default one thread per online CPU but one, so a core stays
+ * for the MHD threads, and at most KP_HTTP_CPU_THREADS_MAX (a what-if at the limits peaks
+ * at 95 MB: four at once stay under 400 MB); KPLANE_HTTP_CPU_THREADS sets it (0: no pool,
+ * heavy planning on the MHD threads as before). Its threads run KP_HTTP_CPU_NICE below
+ * the process (nice 10 weighs ~1/10 of nice 0 in Linux's scheduler), so a GET wins a
+ * contended core. A request finding KP_HTTP_CPU_QUEUE waiting (KPLANE_HTTP_CPU_QUEUE) is a
+ * 503: at ~1.5 s for the dearest sweep admitted, the last of 8 behind one thread still
+ * answers within 15 s, and waiting bodies hold at most 8 x KP_HTTP_MAX_BODY. */
+#define KP_HTTP_CPU_THREADS_MAX 4
+#define KP_HTTP_CPU_NICE        10
+#define KP_HTTP_CPU_QUEUE       8
+#define KP_HTTP_CPU_QUEUE_MAX   1024
+/* I/O pool, handlers that wait on a cluster (metadata, discovery, committed offsets), a
+ * rate sample's sleep or a group's stop: threads that mostly sleep cost a stack each, so
+ * 16 of them; an unreachable cluster holds one for KP_KAFKA_METADATA_TIMEOUT_MS, so ~5
+ * such reads a second are served, and beyond KP_HTTP_IO_QUEUE waiting it is a 503. */
+#define KP_HTTP_IO_THREADS 16
+#define KP_HTTP_IO_QUEUE   64
+/* Retry-After (seconds) of a pool's 503: about one dear job's time. */
+#define KP_HTTP_POOL_RETRY_AFTER_S "2"
+
+/* Names */
+#define KP_NAME_MAX       64   /* cluster and group names */
+#define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
+#define KP_PATTERN_MAX    1024 /* topic pattern regex */
+/* A topic pattern compiles to at most this many NFA states (server/base/pattern.c) and a
+ * match costs O(topic length x states), at most ~4 VM steps a state a character: a
+ * 249-character topic against a 2,040-state program with every state live,
+ * ((.*){1,255}(.*){1,255}x), took 890k steps, 18-28 ms on the shared 2-core box under
+ * load (4,096 states doubled it); ^orders\..* is 10 states and microseconds. A
+ * 1,024-character pattern without counted repetition needs at most 2,048 (a stacked
+ * star costs two a character); {m,n} copies its operand, so (a{1,100}){1,100} is
+ * refused here before anything is expanded (glibc took 10 s to compile
+ * (a*){1,100}{1,100}). */
+#define KP_PATTERN_STATES_MAX 2048
+/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
+ * characters, so a higher count of anything non-empty matches nothing anyway. */
+#define KP_PATTERN_REPEAT_MAX 255
+
+/* Planner */
+#define KP_PARALLELISM_MAX          100000 /* tasks in one plan */
+#define KP_PARTITIONS_PER_TOPIC_MAX 1000000
+#define KP_PLAN_PARTITIONS_MAX      10000000 /* partitions in one plan, all topics */
+#define KP_SWEEP_STEPS_MAX          4096     /* parallelism values in one sweep */
+#define KP_FLINK_EVEN_SEARCH        4096     /* how far the Flink advice looks for an even T */
+
+/* Kafka */
+/* Metadata requests give up after this: an unreachable cluster is a 503 within it. */
+#define KP_KAFKA_METADATA_TIMEOUT_MS 3000
+#define KP_DISCOVERY_INTERVAL_S      60
+#define KP_EMBEDDED_BROKERS_MAX      16
+
+/* Store (SQLite) */
+/* Connections in the store's pool: one per HTTP worker plus the background threads
+ * (discovery, runtime, demo); a caller beyond that waits for a free one. */
+#define KP_STORE_POOL_SIZE (KP_HTTP_THREADS + 4)
+/* How long a write waits for another process's write lock before giving up with
+ * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
+#define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Listening beyond loopback with no KPLANE_API_TOKEN, kplane generates a token of this
+ * many random bytes (getrandom) and keeps it, hex, in this file of the database's
+ * directory (0600): a public address is never open by accident. */
+#define KP_TOKEN_FILE  "api-token"
+#define KP_TOKEN_BYTES 32
+
+/* kafka / embedded (appended by the kafka+embedded engineer) */
+/* librdkafka log lines above this syslog level (4 = LOG_WARNING) are dropped;
+ * connection failures are dropped too (the caller gets them as errors). */
+#define KP_KAFKA_LOG_LEVEL 4
+/* Properties in one cluster `config` object, and the longest value of one. */
+#define KP_KAFKA_CONFIG_PROPS_MAX 256
+#define KP_KAFKA_CONFIG_VALUE_MAX 8192
+/* Client config (server/kafka/client_conf.c): a secret given as `${env:NAME}` may only name a
+ * variable with this prefix, so a client cannot read the rest of kplane's environment
+ * (KPLANE_API_TOKEN, cloud credentials); names are at most KP_CLIENT_ENV_NAME_MAX bytes. */
+#define KP_CLIENT_ENV_PREFIX   "KPLANE_SECRET_"
+#define KP_CLIENT_ENV_NAME_MAX 128
+/* Names KPLANE_CLIENT_CONFIG_ALLOW may add to the allow-list. */
+#define KP_CLIENT_ALLOW_MAX 64
+/* An embedded cluster keeps every partition in memory: cap what one may ask for. */
+#define KP_EMBEDDED_PARTITIONS_MAX 10000 /* per topic */
+#define KP_EMBEDDED_TOPICS_MAX     1000  /* per cluster */
+/* Embedded clusters stopped side by side at shutdown (each takes ~1 s). */
+#define KP_EMBEDDED_STOP_PARALLEL 32
+/* Partitions of one embedded cluster, and of all of them in the process: the mock keeps
+ * every partition (3 replicas) in memory, ~250 bytes each: 10 topics x 10,000 measured
+ * 25 MB and 0.02 s of CPU, so the process's 200k stay ~50 MB (1,000 x 10,000 took
+ * 2.36 GB before). Creation's wall time is the mock's per-topic round trips (40-300 ms a
+ * topic on a loaded box, not CPU), bounded by KP_EMBEDDED_TOPICS_MAX. */
+#define KP_EMBEDDED_CLUSTER_PARTITIONS_MAX 100000
+#define KP_EMBEDDED_PROCESS_PARTITIONS_MAX 200000
+
+/* Runtime (consumer tasks) */
+/* Worker threads per (group, cluster): they serve every task of the group on that
+ * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
+#define KP_RUNTIME_WORKERS_PER_CLUSTER 2
+/* Offsets of what the sinks took are committed this often (and on stop/plan change). */
+#define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
+/* A commit (or committed-offset read) waits at most this long for the cluster. */
+#define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
+/* A group's start (and a plan adding partitions) reads their committed offsets; while the
+ * coordinator moves or loads (NOT_COORDINATOR on a fresh broker's __consumer_offsets) it
+ * asks again every KP_RUNTIME_START_OFFSETS_RETRY_MS for at most this long: a partition
+ * assigned without its offset is never fetched by librdkafka 2.14 after that error. */
+#define KP_RUNTIME_START_OFFSETS_TIMEOUT_MS 15000
+#define KP_RUNTIME_START_OFFSETS_RETRY_MS   200
+/* Default wait of a stop (SIGTERM included): drain, commit, close within it. */
+#define KP_RUNTIME_STOP_WAIT_MS 10000
+/* Closing a consumer waits at most this long (within the stop's wait); one whose
+ * cluster does not answer is then destroyed in the background. */
+#define KP_RUNTIME_CLOSE_TIMEOUT_MS 2000
+/* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
+#define KP_RUNTIME_RATE_INTERVAL_MS 1000
+#define KP_RUNTIME_RATE_ALPHA       0.3
+/* How long a worker blocks on its queue before looking at its stop flag. */
+#define KP_RUNTIME_POLL_MS 500
+/* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against
+ * the queue a partition forwards to, i.e. per worker queue, not per partition: memory
+ * stays ~workers x this per (group, cluster) however many partitions. 4 MiB starved a
+ * single worker of 30 partitions (fetch back-off); 16 MiB reads at raw-consumer speed.
+ * The operator's cluster config may override it. */
+#define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
+/* File sink: bytes buffered per task before write(2). */
+#define KP_SINK_FILE_BUFFER (64 * 1024)
+/* File sinks live under this directory (KPLANE_SINK_DIR): a sink's path is relative to
+ * it and may not leave it (no "/...", no "..", no symlink followed). */
+#define KP_SINK_DIR_DEFAULT "./sinks"
+/* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
+ * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
+ * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer
+ * once it writes: 10,000 is ~100 MB idle, ~750 MB with every file sink busy. */
+#define KP_MAX_TASKS_DEFAULT 10000
+
+/* Planner (appended by the planner engineer) */
+/* weighted + previous plan: a partition keeps its owner while the owner's load stays
+ * within this fraction above the balanced bound max(heaviest, total/T). */
+#define KP_WEIGHTED_STICKY_SLACK 0.02
+/* weighted: a sticky plan more than this fraction over the bound is replaced by a fresh
+ * LPT plan when that one is better balanced. */
+#define KP_WEIGHTED_TOLERANCE 0.05
+/* weighted: at most this many move/swap steps off the busiest task after LPT. */
+#define KP_WEIGHTED_IMPROVE_STEPS 256
+/* Flink advice: total topic-steps the search for an even parallelism may spend (each
+ * candidate parallelism costs about one step per topic), so a what-if stays fast. */
+#define KP_FLINK_ADVICE_WORK 200000
+/* Sweep: partition-steps one sweep may compute (kp_sweep_request_work: per strategy the
+ * sum of P + T over the range, so parallelism x range counts; weighted counted
+ * KP_SWEEP_WEIGHTED_COST times). Measured at the limit on a shared 2-core box (curl
+ * against kplane serve, server CPU from /proc): 1M partitions x T 1..399 took 0.36 s
+ * (balanced), 0.47 s (flink, roundrobin), 0.93 s (range, the dearest), 17 MB peak RSS;
+ * 1 partition x T 96001..100000 (the tasks are the work) 0.51 s. Before, a weighted
+ * sweep of 100k partitions x 1..4000 passed and took 42 s. */
+#define KP_SWEEP_WORK_MAX 400000000LL
+/* What-if and sweep: partitions in all topics of one request (422 above). A what-if at
+ * the limit (1M partitions, T 100000) measured 0.06 s (balanced, flink, range,
+ * roundrobin) to 0.37 s (weighted with 15k weights, a full 1 MiB body) of CPU, a 51 MB
+ * answer and 95 MB peak RSS; 10M (the old bound) answered 456 MB and peaked at 619 MB. */
+#define KP_WHATIF_PARTITIONS_MAX 1000000
+/* A weighted partition-step costs this many of the others (LPT with a heap, then moves):
+ * 100k partitions x 1..100 took 0.57 s weighted against 0.01-0.03 s for the others, and
+ * 57-120 ns a partition-step at T ~4000 with 15k weights against ~2.5 ns for range. At
+ * 64 the dearest weighted sweep admitted (100k partitions x T 3941..4000, 15k weights)
+ * measured 1.52 s of CPU and 26 MB peak RSS. */
+#define KP_SWEEP_WEIGHTED_COST 64
+/* A what-if or sweep of more partition-steps than this leaves the MHD threads for the
+ * HTTP layer's CPU pool (resp->offload): a 50k-partition what-if is ~3 ms with its answer
+ * (60 ns a partition measured at 1M), about what a GET queued behind it may wait. */
+#define KP_PLAN_OFFLOAD_WORK 50000
+/* Largest weight (messages/s or any load unit) of one partition: 1e308 summed to inf
+ * and the analysis (skew = max / mean) came out NaN, a 500. 1e12 x the 10M partitions a
+ * plan may hold stays far inside a double. */
+#define KP_WEIGHT_MAX 1e12
+/* kplane plan --batch: longest input line. */
+#define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
+
+/* The weighted strategy without weights, for a group that is not running, measures
+ * messages/s per partition from two end-offset readings this far apart. */
+#define KP_WEIGHT_SAMPLE_MS 1000
+/* Groups with more partitions than this are not sampled (counts are balanced). */
+#define KP_WEIGHT_SAMPLE_PARTITIONS_MAX 100000
+
+/* Status of a stopped group (appended by the kafka engineer): committed offsets and high
+ * watermarks are read from this many clusters at once (one short-lived consumer and
+ * thread each), every cluster within KP_KAFKA_METADATA_TIMEOUT_MS. */
+#define KP_STATUS_CLUSTERS_PARALLEL 16
+
+/* Runtime (appended by the runtime engineer): a cluster in error with nothing to commit
+ * is probed once per commit round (a committed-offset read) for at most this long; the
+ * error clears when it answers. */
+#define KP_RUNTIME_PROBE_TIMEOUT_MS 500
+
+/* Status of a stopped group: a cluster that did not answer is not asked again for this
+ * long (its rows show the last failure at once) so pollers like the web page do not hold
+ * an HTTP thread for the whole metadata timeout on every poll. */
+#define KP_STATUS_BREAKER_OPEN_MS 10000
+#define KP_BREAKER_KEYS           64
+#define KP_BREAKER_KEY_MAX        512
+
+/* Lag evaluation of running groups (server/runtime/lag_eval.c): one sample per partition each
+ * KP_RUNTIME_RATE_INTERVAL_MS; a state needs KP_LAG_MIN_SAMPLES and looks back over
+ * KP_LAG_WINDOW (so a stall shows within about 10 s). */
+#define KP_LAG_WINDOW      10
+#define KP_LAG_MIN_SAMPLES 3
+
+/* Lag history of a running group (server/runtime/runtime_history.c, GET .../history): the group's
+ * total lag and messages/s every KP_RUNTIME_RATE_INTERVAL_MS, KP_HISTORY_SAMPLES of them
+ * (5 minutes; 24 B each: 7.2 KB per group), and each partition's lag every
+ * KP_HISTORY_PART_EVERY samples, KP_HISTORY_PART_SAMPLES of them (the same 5 minutes at
+ * 5 s; 8 B each: 480 B per partition, so 100,000 partitions cost 48 MB, where 1 s would
+ * cost 240 MB). A response names at most KP_HISTORY_TOP_MAX partitions (the most lagging;
+ * KP_HISTORY_TOP_DEFAULT unless ?top= says), so it stays small at any partition count.
+ * KPLANE_HISTORY_SAMPLES may shorten the ring (tests); never lengthen it. */
+#define KP_HISTORY_SAMPLES      300
+#define KP_HISTORY_PART_EVERY   5
+#define KP_HISTORY_PART_SAMPLES (KP_HISTORY_SAMPLES / KP_HISTORY_PART_EVERY)
+#define KP_HISTORY_TOP_DEFAULT  5
+#define KP_HISTORY_TOP_MAX      100
+
+#endif /* KP_CONFIG_H */

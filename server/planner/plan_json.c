@@ -1,0 +1,754 @@
+/* plan_json.c — plans <-> JSON: what-if and sweep requests, plan documents, previous owners. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/config.h"
+#include "base/err.h"
+#include "planner/plan_json.h"
+#include "base/util.h"
+
+#define DEFAULT_CLUSTER "default"
+#define STRATEGY_LIST   "balanced, weighted, flink, range, roundrobin"
+
+/* Appends {"field": @p field, "message": ...} to @p errors. */
+__attribute__((format(printf, 3, 4))) static void field_err(json_t *errors, const char *field,
+                                                            const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+/* Every key of @p obj must be in @p allowed (NULL-terminated); others are reported as
+ * "<prefix><key>": "unknown field". */
+static void check_fields(const json_t *obj, const char *const *allowed, const char *prefix,
+                         json_t *errors)
+{
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)obj, key, v)
+        {
+                size_t i;
+                for (i = 0; allowed[i] && strcmp(allowed[i], key); i++)
+                        ;
+                if (!allowed[i]) {
+                        char f[600];
+                        snprintf(f, sizeof(f), "%s%s", prefix, key);
+                        field_err(errors, f, "unknown field");
+                }
+        }
+}
+
+/* Topics sorted by (cluster, topic) for duplicate checks and look-ups. */
+typedef struct tkey {
+        const char *cluster;
+        const char *topic;
+        size_t idx;
+} tkey_t;
+
+static int tkey_cmp(const void *a, const void *b)
+{
+        const tkey_t *x = a, *y = b;
+        int c = strcmp(x->cluster, y->cluster);
+        if (!c)
+                c = strcmp(x->topic, y->topic);
+        if (!c)
+                c = (x->idx > y->idx) - (x->idx < y->idx);
+        return c;
+}
+
+/* @returns a new sorted index of @p topics (free()), or NULL when out of memory. */
+static tkey_t *tindex_new(const kp_plan_topic_t *topics, size_t n)
+{
+        tkey_t *k = malloc((n ? n : 1) * sizeof(*k));
+        if (!k)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                k[i].cluster = topics[i].cluster ? topics[i].cluster : DEFAULT_CLUSTER;
+                k[i].topic = topics[i].topic ? topics[i].topic : "";
+                k[i].idx = i;
+        }
+        qsort(k, n, sizeof(*k), tkey_cmp);
+        return k;
+}
+
+/* @returns the index of (cluster, topic) in the topics array, or -1. O(log K). */
+static long tindex_find(const tkey_t *k, size_t n, const char *cluster, const char *topic)
+{
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(k[mid].cluster, cluster);
+                if (!c)
+                        c = strcmp(k[mid].topic, topic);
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < n && !strcmp(k[lo].cluster, cluster) && !strcmp(k[lo].topic, topic))
+                return (long)k[lo].idx;
+        return -1;
+}
+
+void kp_plan_request_cleanup(kp_plan_request_t *req)
+{
+        if (!req)
+                return;
+        for (size_t i = 0; req->topics && i < req->input.topic_cnt; i++) {
+                free((char *)req->topics[i].cluster);
+                free((char *)req->topics[i].topic);
+        }
+        free(req->topics);
+        free(req->weights);
+        memset(req, 0, sizeof(*req));
+}
+
+/* Parses "topics" into req->topics / req->input.topic_cnt. @returns 0, or
+ * KP_ERR_NOMEM; validation problems only go to @p errors. */
+static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *errors)
+{
+        static const char *const fields[] = {"cluster", "topic", "partitions", NULL};
+        const size_t n = json_array_size(arr);
+        size_t before = json_array_size(errors);
+        int64_t total = 0;
+        char f[64];
+        if (!json_is_array(arr) || !n) {
+                field_err(errors, "topics", "must be a non-empty array");
+                return 0;
+        }
+        if (!(req->topics = calloc(n, sizeof(*req->topics))))
+                return KP_ERR_NOMEM;
+        req->input.topic_cnt = n;
+        for (size_t i = 0; i < n; i++) {
+                const json_t *e = json_array_get(arr, i);
+                kp_plan_topic_t *t = &req->topics[i];
+                if (!json_is_object(e)) {
+                        snprintf(f, sizeof(f), "topics[%zu]", i);
+                        field_err(errors, f, "must be an object {cluster, topic, partitions}");
+                        continue;
+                }
+                snprintf(f, sizeof(f), "topics[%zu].", i);
+                check_fields(e, fields, f, errors);
+                const json_t *jc = json_object_get(e, "cluster");
+                const json_t *jt = json_object_get(e, "topic");
+                const json_t *jp = json_object_get(e, "partitions");
+                if (jc && (!json_is_string(jc) || !kp_name_valid(json_string_value(jc)))) {
+                        snprintf(f, sizeof(f), "topics[%zu].cluster", i);
+                        field_err(errors, f,
+                                  "must be a cluster name "
+                                  "(^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)");
+                }
+                if (!json_is_string(jt) || !kp_topic_name_valid(json_string_value(jt))) {
+                        snprintf(f, sizeof(f), "topics[%zu].topic", i);
+                        field_err(errors, f, "must be a topic name (^[A-Za-z0-9._-]{1,249}$)");
+                }
+                if (!json_is_integer(jp) || json_integer_value(jp) < 1 ||
+                    json_integer_value(jp) > KP_PARTITIONS_PER_TOPIC_MAX) {
+                        snprintf(f, sizeof(f), "topics[%zu].partitions", i);
+                        field_err(errors, f, "must be 1..%d", KP_PARTITIONS_PER_TOPIC_MAX);
+                } else {
+                        t->partitions = (int32_t)json_integer_value(jp);
+                        total += t->partitions;
+                }
+                t->cluster = strdup(json_is_string(jc) ? json_string_value(jc) : DEFAULT_CLUSTER);
+                t->topic = strdup(json_is_string(jt) ? json_string_value(jt) : "");
+                if (!t->cluster || !t->topic)
+                        return KP_ERR_NOMEM;
+        }
+        if (total > KP_PLAN_PARTITIONS_MAX)
+                field_err(errors, "topics", "more than %d partitions in all",
+                          KP_PLAN_PARTITIONS_MAX);
+        if (json_array_size(errors) > before)
+                return 0;
+        tkey_t *k = tindex_new(req->topics, n);
+        if (!k)
+                return KP_ERR_NOMEM;
+        for (size_t i = 1; i < n; i++) {
+                if (!strcmp(k[i].cluster, k[i - 1].cluster) &&
+                    !strcmp(k[i].topic, k[i - 1].topic)) {
+                        snprintf(f, sizeof(f), "topics[%zu]", k[i].idx);
+                        field_err(errors, f, "duplicate of topics[%zu]", k[i - 1].idx);
+                }
+        }
+        free(k);
+        return 0;
+}
+
+/* Parses "weights" (topics already valid) into req->weights in flat order. */
+static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *errors)
+{
+        static const char *const fields[] = {"cluster", "topic", "partition", "weight", NULL};
+        const size_t K = req->input.topic_cnt;
+        size_t P = 0, *offset = NULL;
+        tkey_t *k = NULL;
+        char f[64];
+        int err = KP_ERR_NOMEM;
+        if (!json_is_array(arr)) {
+                field_err(errors, "weights", "must be an array");
+                return 0;
+        }
+        if (!json_array_size(arr))
+                return 0;
+        offset = malloc((K + 1) * sizeof(*offset));
+        k = tindex_new(req->topics, K);
+        if (!offset || !k)
+                goto out;
+        for (size_t t = 0; t < K; t++) {
+                offset[t] = P;
+                P += (size_t)req->topics[t].partitions;
+        }
+        if (!(req->weights = malloc(P * sizeof(*req->weights))))
+                goto out;
+        /* NaN marks "not listed yet": a second entry for a partition is refused, not
+         * silently preferred; unlisted ones weigh 1 at the end */
+        for (size_t i = 0; i < P; i++)
+                req->weights[i] = NAN;
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+                const json_t *e = json_array_get(arr, i);
+                if (!json_is_object(e)) {
+                        snprintf(f, sizeof(f), "weights[%zu]", i);
+                        field_err(errors, f,
+                                  "must be an object {cluster, topic, partition, "
+                                  "weight}");
+                        continue;
+                }
+                snprintf(f, sizeof(f), "weights[%zu].", i);
+                check_fields(e, fields, f, errors);
+                const json_t *jc = json_object_get(e, "cluster");
+                const json_t *jt = json_object_get(e, "topic");
+                const json_t *jp = json_object_get(e, "partition");
+                const json_t *jw = json_object_get(e, "weight");
+                long t = -1;
+                if (jc && !json_is_string(jc)) {
+                        snprintf(f, sizeof(f), "weights[%zu].cluster", i);
+                        field_err(errors, f, "must be a string");
+                } else if (!json_is_string(jt)) {
+                        snprintf(f, sizeof(f), "weights[%zu].topic", i);
+                        field_err(errors, f, "must be a string");
+                } else {
+                        t = tindex_find(k, K, jc ? json_string_value(jc) : DEFAULT_CLUSTER,
+                                        json_string_value(jt));
+                        if (t < 0) {
+                                snprintf(f, sizeof(f), "weights[%zu].topic", i);
+                                field_err(errors, f, "is not one of topics");
+                        }
+                }
+                if (t >= 0 && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
+                               json_integer_value(jp) >= req->topics[t].partitions)) {
+                        snprintf(f, sizeof(f), "weights[%zu].partition", i);
+                        field_err(errors, f, "must be 0..%d", (int)req->topics[t].partitions - 1);
+                        t = -1;
+                }
+                if (!json_is_number(jw) || !isfinite(json_number_value(jw)) ||
+                    json_number_value(jw) < 0 || json_number_value(jw) > KP_WEIGHT_MAX) {
+                        snprintf(f, sizeof(f), "weights[%zu].weight", i);
+                        field_err(errors, f, "must be a number >= 0 and at most %g", KP_WEIGHT_MAX);
+                        t = -1;
+                }
+                if (t < 0)
+                        continue;
+                double *w = &req->weights[offset[t] + (size_t)json_integer_value(jp)];
+                if (!isnan(*w)) {
+                        snprintf(f, sizeof(f), "weights[%zu]", i);
+                        field_err(errors, f, "partition %d of %s/%s is weighted twice",
+                                  (int)json_integer_value(jp), req->topics[t].cluster,
+                                  req->topics[t].topic);
+                        continue;
+                }
+                *w = json_number_value(jw);
+        }
+        for (size_t i = 0; i < P; i++)
+                if (isnan(req->weights[i]))
+                        req->weights[i] = 1.0;
+        err = 0;
+out:
+        free(k);
+        free(offset);
+        return err;
+}
+
+/* The fields both requests share: topics, weights, rebalance. */
+static int parse_common(const json_t *body, kp_plan_request_t *req, json_t *errors)
+{
+        size_t before = json_array_size(errors);
+        int err = parse_topics(json_object_get(body, "topics"), req, errors);
+        if (err)
+                return err;
+        const json_t *rb = json_object_get(body, "rebalance");
+        if (rb && !json_is_boolean(rb))
+                field_err(errors, "rebalance", "must be true or false");
+        req->input.rebalance = json_is_true(rb);
+        const json_t *w = json_object_get(body, "weights");
+        if (w && json_array_size(errors) == before)
+                err = parse_weights(w, req, errors);
+        req->input.topics = req->topics;
+        req->input.weights = req->weights;
+        return err;
+}
+
+int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *errors)
+{
+        static const char *const fields[] = {"topics",  "parallelism", "strategy",
+                                             "weights", "rebalance",   NULL};
+        size_t before = json_array_size(errors);
+        int err;
+        memset(req, 0, sizeof(*req));
+        if (!json_is_object(body)) {
+                field_err(errors, "", "the body must be a JSON object");
+                return KP_ERR_INVALID;
+        }
+        check_fields(body, fields, "", errors);
+        if ((err = parse_common(body, req, errors)))
+                goto out;
+        const json_t *jp = json_object_get(body, "parallelism");
+        if (!json_is_integer(jp) || json_integer_value(jp) < 1 ||
+            json_integer_value(jp) > KP_PARALLELISM_MAX)
+                field_err(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
+        else
+                req->input.parallelism = (int32_t)json_integer_value(jp);
+        const json_t *js = json_object_get(body, "strategy");
+        req->input.strategy = KP_STRATEGY_BALANCED;
+        if (js &&
+            (!json_is_string(js) || kp_strategy_parse(json_string_value(js), &req->input.strategy)))
+                field_err(errors, "strategy", "must be one of " STRATEGY_LIST);
+        if (json_array_size(errors) > before)
+                err = KP_ERR_INVALID;
+out:
+        if (err)
+                kp_plan_request_cleanup(req);
+        return err;
+}
+
+void kp_sweep_request_cleanup(kp_sweep_request_t *req)
+{
+        if (!req)
+                return;
+        kp_plan_request_cleanup(&req->base);
+        memset(req, 0, sizeof(*req));
+}
+
+int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *errors)
+{
+        static const char *const fields[] = {"topics",  "parallelism", "strategies",
+                                             "weights", "rebalance",   NULL};
+        static const char *const pfields[] = {"from", "to", NULL};
+        size_t before = json_array_size(errors);
+        int err;
+        memset(req, 0, sizeof(*req));
+        if (!json_is_object(body)) {
+                field_err(errors, "", "the body must be a JSON object");
+                return KP_ERR_INVALID;
+        }
+        check_fields(body, fields, "", errors);
+        if ((err = parse_common(body, &req->base, errors)))
+                goto out;
+        const json_t *jp = json_object_get(body, "parallelism");
+        if (!json_is_object(jp)) {
+                field_err(errors, "parallelism", "must be an object {\"from\", \"to\"}");
+        } else {
+                check_fields(jp, pfields, "parallelism.", errors);
+                const json_t *jf = json_object_get(jp, "from"), *jt = json_object_get(jp, "to");
+                if (!json_is_integer(jf) || json_integer_value(jf) < 1 ||
+                    json_integer_value(jf) > KP_PARALLELISM_MAX)
+                        field_err(errors, "parallelism.from", "must be 1..%d", KP_PARALLELISM_MAX);
+                else if (!json_is_integer(jt) || json_integer_value(jt) < json_integer_value(jf) ||
+                         json_integer_value(jt) > KP_PARALLELISM_MAX)
+                        field_err(errors, "parallelism.to", "must be from..%d", KP_PARALLELISM_MAX);
+                else if (json_integer_value(jt) - json_integer_value(jf) + 1 > KP_SWEEP_STEPS_MAX)
+                        field_err(errors, "parallelism.to", "at most %d steps from \"from\"",
+                                  KP_SWEEP_STEPS_MAX);
+                else {
+                        req->from = (int32_t)json_integer_value(jf);
+                        req->to = (int32_t)json_integer_value(jt);
+                }
+        }
+        const json_t *js = json_object_get(body, "strategies");
+        if (!js) {
+                for (int s = 0; s < KP_STRATEGY__CNT; s++)
+                        req->strategies[req->strategy_cnt++] = (kp_strategy_t)s;
+        } else if (!json_is_array(js) || !json_array_size(js) ||
+                   json_array_size(js) > KP_STRATEGY__CNT) {
+                field_err(errors, "strategies",
+                          "must be a non-empty array of distinct "
+                          "strategies (" STRATEGY_LIST ")");
+        } else {
+                for (size_t i = 0; i < json_array_size(js); i++) {
+                        kp_strategy_t s;
+                        char f[64];
+                        snprintf(f, sizeof(f), "strategies[%zu]", i);
+                        if (kp_strategy_parse(json_string_value(json_array_get(js, i)), &s)) {
+                                field_err(errors, f, "must be one of " STRATEGY_LIST);
+                                continue;
+                        }
+                        size_t x;
+                        for (x = 0; x < req->strategy_cnt && req->strategies[x] != s; x++)
+                                ;
+                        if (x < req->strategy_cnt)
+                                field_err(errors, f, "duplicate strategy");
+                        else
+                                req->strategies[req->strategy_cnt++] = s;
+                }
+        }
+        if (json_array_size(errors) > before)
+                err = KP_ERR_INVALID;
+out:
+        if (err) {
+                kp_sweep_request_cleanup(req);
+                return err;
+        }
+        req->input = req->base.input;
+        req->input.parallelism = req->from;
+        req->input.strategy = req->strategies[0];
+        req->input.skip_recommendations = 1;
+        return 0;
+}
+
+/* @returns the partitions of @p in, all topics. */
+static int64_t input_partitions(const kp_plan_input_t *in)
+{
+        int64_t P = 0;
+        for (size_t t = 0; t < in->topic_cnt; t++)
+                P += in->topics[t].partitions;
+        return P;
+}
+
+int64_t kp_plan_request_work(const kp_plan_request_t *req)
+{
+        return input_partitions(&req->input) + req->input.parallelism;
+}
+
+int64_t kp_sweep_request_work(const kp_sweep_request_t *req)
+{
+        const int64_t P = input_partitions(&req->input), steps = req->to - req->from + 1;
+        /* sum of (P + t) for t = from..to: the planner's and analysis' arrays per step */
+        const int64_t per_strategy = steps * P + steps * ((int64_t)req->from + req->to) / 2;
+        int64_t work = 0;
+        for (size_t k = 0; k < req->strategy_cnt; k++)
+                work += per_strategy *
+                        (req->strategies[k] == KP_STRATEGY_WEIGHTED ? KP_SWEEP_WEIGHTED_COST : 1);
+        return work;
+}
+
+/* The partitions-in-all limit both requests share. */
+static int partitions_check(const kp_plan_input_t *in, char *errstr, size_t errstr_size)
+{
+        const int64_t P = input_partitions(in);
+        if (P <= KP_WHATIF_PARTITIONS_MAX)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "%lld partitions in all: over the limit of %d partitions per what-if or sweep",
+                 (long long)P, KP_WHATIF_PARTITIONS_MAX);
+        return KP_ERR_UNPROCESSABLE;
+}
+
+int kp_plan_request_check_work(const kp_plan_request_t *req, char *errstr, size_t errstr_size)
+{
+        return partitions_check(&req->input, errstr, errstr_size);
+}
+
+int kp_sweep_request_check_work(const kp_sweep_request_t *req, char *errstr, size_t errstr_size)
+{
+        int err = partitions_check(&req->input, errstr, errstr_size);
+        if (err)
+                return err;
+        const int64_t work = kp_sweep_request_work(req);
+        if (work <= KP_SWEEP_WORK_MAX)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "parallelism %d..%d x %zu strategies over %lld partitions is %lld "
+                 "partition-steps: over the limit of %lld per sweep; narrow the range",
+                 (int)req->from, (int)req->to, req->strategy_cnt,
+                 (long long)input_partitions(&req->input), (long long)work,
+                 (long long)KP_SWEEP_WORK_MAX);
+        return KP_ERR_UNPROCESSABLE;
+}
+
+json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a)
+{
+        json_t *recs = json_array();
+        for (size_t i = 0; recs && i < a->recommendation_cnt; i++)
+                json_array_append_new(recs, json_string(a->recommendations[i]));
+        if (!recs)
+                return NULL;
+        return json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:o, s:o}", "case",
+                         kp_plan_case_name(a->plan_case), "partitions", (json_int_t)a->partitions,
+                         "tasks", (int)a->tasks, "idle_tasks", (int)a->idle_tasks,
+                         "min_partitions_per_task", (json_int_t)a->min_partitions_per_task,
+                         "max_partitions_per_task", (json_int_t)a->max_partitions_per_task, "skew",
+                         round(a->skew * 1e6) / 1e6, "max_load", round(a->max_load * 1e6) / 1e6,
+                         "mean_load", round(a->mean_load * 1e6) / 1e6, "moved_from_previous",
+                         a->moved_from_previous < 0 ? json_null()
+                                                    : json_integer(a->moved_from_previous),
+                         "recommendations", recs);
+}
+
+int kp_plan_by_task(const kp_plan_t *plan, size_t **startp, size_t **bytp)
+{
+        const size_t P = plan->partition_cnt;
+        const int32_t T = plan->parallelism;
+        size_t *start = calloc((size_t)T + 1, sizeof(*start));
+        size_t *byt = malloc((P ? P : 1) * sizeof(*byt));
+        if (!start || !byt) {
+                free(start);
+                free(byt);
+                return KP_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < P; i++)
+                start[plan->owner[i] + 1]++;
+        for (int32_t j = 0; j < T; j++)
+                start[j + 1] += start[j];
+        for (size_t i = 0; i < P; i++)
+                byt[start[plan->owner[i]]++] = i;
+        for (int32_t j = T; j > 0; j--)
+                start[j] = start[j - 1];
+        start[0] = 0;
+        *startp = start;
+        *bytp = byt;
+        return 0;
+}
+
+json_t *kp_plan_to_json(const kp_plan_t *plan, const kp_plan_topic_t *topics, size_t topic_cnt)
+{
+        const size_t P = plan->partition_cnt;
+        const int32_t T = plan->parallelism;
+        size_t *start = NULL, *byt = NULL;
+        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));
+        int32_t *pof = malloc((P ? P : 1) * sizeof(*pof));
+        json_t **cl = calloc(topic_cnt ? topic_cnt : 1, sizeof(*cl));
+        json_t **tp = calloc(topic_cnt ? topic_cnt : 1, sizeof(*tp));
+        json_t *tasks = json_array(), *out = NULL;
+        int fail = !tof || !pof || !cl || !tp || !tasks || kp_plan_by_task(plan, &start, &byt);
+        size_t i = 0;
+        if (fail)
+                goto out;
+        /* topic and partition of each flat index; names shared by reference */
+        for (size_t t = 0; t < topic_cnt; t++) {
+                cl[t] = json_string(topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
+                tp[t] = json_string(topics[t].topic);
+                if (!cl[t] || !tp[t])
+                        fail = 1;
+                for (int32_t p = 0; p < topics[t].partitions && i < P; p++, i++) {
+                        tof[i] = (int32_t)t;
+                        pof[i] = p;
+                }
+        }
+        if (fail || i != P)
+                goto out;
+        for (int32_t j = 0; j < T && !fail; j++) {
+                json_t *parts = json_array(), *task = json_object();
+                if (!parts || !task) {
+                        json_decref(parts);
+                        json_decref(task);
+                        fail = 1;
+                        break;
+                }
+                for (size_t x = start[j]; x < start[j + 1]; x++) {
+                        size_t fi = byt[x];
+                        json_t *p = json_object();
+                        if (!p || json_object_set(p, "cluster", cl[tof[fi]]) ||
+                            json_object_set(p, "topic", tp[tof[fi]]) ||
+                            json_object_set_new(p, "partition", json_integer(pof[fi])) ||
+                            json_array_append_new(parts, p)) {
+                                fail = 1;
+                                break;
+                        }
+                }
+                if (json_object_set_new(task, "task", json_integer(j)) ||
+                    json_object_set_new(task, "partitions", parts) ||
+                    json_array_append_new(tasks, task))
+                        fail = 1;
+        }
+        if (fail)
+                goto out;
+        json_t *an = kp_plan_analysis_to_json(&plan->analysis);
+        if (!an)
+                goto out;
+        out = json_pack("{s:i, s:s, s:O, s:o}", "parallelism", (int)T, "strategy",
+                        kp_strategy_name(plan->strategy), "tasks", tasks, "analysis", an);
+out:
+        for (size_t t = 0; cl && tp && t < topic_cnt; t++) {
+                json_decref(cl[t]);
+                json_decref(tp[t]);
+        }
+        json_decref(tasks);
+        free(tp);
+        free(cl);
+        free(pof);
+        free(tof);
+        free(byt);
+        free(start);
+        return out;
+}
+
+/* Appends the decimal digits of @p v (>= 0). */
+static char *put_uint(char *d, uint64_t v)
+{
+        char tmp[24];
+        int n = 0;
+        do {
+                tmp[n++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n)
+                *d++ = tmp[--n];
+        return d;
+}
+
+/* Appends @p s as a JSON string exactly as jansson writes it (its escaping rules). */
+static void put_json_string(kp_buf_t *b, const char *s)
+{
+        json_t *j = json_string(s);
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        if (!text) {
+                b->oom = 1;
+                return;
+        }
+        kp_buf_append(b, text, strlen(text));
+        free(text);
+}
+
+int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t *topics,
+                       size_t topic_cnt)
+{
+        const size_t P = plan->partition_cnt;
+        const int32_t T = plan->parallelism;
+        size_t *start = NULL, *byt = NULL;
+        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));          /* topic of a flat index */
+        size_t *tstart = malloc((topic_cnt + 1) * sizeof(*tstart)); /* flat index of p0 */
+        size_t *poff = malloc((topic_cnt + 1) * sizeof(*poff));     /* head of topic t */
+        kp_buf_t heads;
+        char *text = NULL;
+        int err = KP_ERR_NOMEM;
+        kp_buf_init(&heads);
+        if (!tof || !tstart || !poff || kp_plan_by_task(plan, &start, &byt))
+                goto out;
+        /* each entry is {"cluster":C,"topic":T,"partition":N}: the head up to N depends
+         * only on the topic, so it is escaped once per topic, not once per entry */
+        size_t flat = 0, need = (size_t)T * 40;
+        for (size_t t = 0; t < topic_cnt; t++) {
+                tstart[t] = flat;
+                for (int32_t p = 0; p < topics[t].partitions && flat < P; p++)
+                        tof[flat++] = (int32_t)t;
+                poff[t] = heads.len;
+                kp_buf_append(&heads, "{\"cluster\":", 11);
+                put_json_string(&heads, topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
+                kp_buf_append(&heads, ",\"topic\":", 9);
+                put_json_string(&heads, topics[t].topic);
+                kp_buf_append(&heads, ",\"partition\":", 13);
+                need += (heads.len - poff[t] + 12) * (size_t)topics[t].partitions;
+        }
+        tstart[topic_cnt] = flat;
+        poff[topic_cnt] = heads.len;
+        if (heads.oom || flat != P)
+                goto out;
+        kp_buf_printf(b, "{\"parallelism\":%d,\"strategy\":", (int)T);
+        put_json_string(b, kp_strategy_name(plan->strategy));
+        kp_buf_append(b, ",\"tasks\":[", 10);
+        /* one reservation for every task (<= 40 bytes) and entry (its topic's head, <= 10
+         * digits, "}," ), so as much as the answer needs, then plain stores */
+        if (kp_buf_reserve(b, need))
+                goto out;
+        char *d = b->data + b->len;
+        for (int32_t j = 0; j < T; j++) {
+                if (j)
+                        *d++ = ',';
+                memcpy(d, "{\"task\":", 8);
+                d = put_uint(d + 8, (uint64_t)j);
+                memcpy(d, ",\"partitions\":[", 15);
+                d += 15;
+                for (size_t x = start[j]; x < start[j + 1]; x++) {
+                        size_t fi = byt[x], t = (size_t)tof[fi];
+                        if (x != start[j])
+                                *d++ = ',';
+                        memcpy(d, heads.data + poff[t], poff[t + 1] - poff[t]);
+                        d += poff[t + 1] - poff[t];
+                        d = put_uint(d, (uint64_t)(fi - tstart[t]));
+                        *d++ = '}';
+                }
+                memcpy(d, "]}", 2);
+                d += 2;
+        }
+        b->len = (size_t)(d - b->data);
+        b->data[b->len] = '\0';
+        kp_buf_append(b, "],\"analysis\":", 13);
+        json_t *an = kp_plan_analysis_to_json(&plan->analysis);
+        text = an ? json_dumps(an, JSON_COMPACT) : NULL;
+        json_decref(an);
+        if (!text)
+                goto out;
+        kp_buf_append(b, text, strlen(text));
+        kp_buf_append(b, "}", 1);
+        err = b->oom ? KP_ERR_NOMEM : 0;
+out:
+        free(text);
+        kp_buf_cleanup(&heads);
+        free(poff);
+        free(tstart);
+        free(tof);
+        free(byt);
+        free(start);
+        return err;
+}
+
+int kp_plan_previous_owners(const json_t *plan_doc, const kp_plan_topic_t *topics, size_t topic_cnt,
+                            int32_t **ownerp)
+{
+        const json_t *tasks = json_object_get(plan_doc, "tasks");
+        size_t P = 0, *offset = NULL;
+        int32_t *owner = NULL;
+        tkey_t *k = NULL;
+        int err = KP_ERR_NOMEM;
+        *ownerp = NULL;
+        if (!json_is_array(tasks))
+                return 0;
+        offset = malloc((topic_cnt + 1) * sizeof(*offset));
+        k = tindex_new(topics, topic_cnt);
+        if (!offset || !k)
+                goto out;
+        for (size_t t = 0; t < topic_cnt; t++) {
+                offset[t] = P;
+                P += (size_t)topics[t].partitions;
+        }
+        if (!(owner = malloc((P ? P : 1) * sizeof(*owner))))
+                goto out;
+        for (size_t i = 0; i < P; i++)
+                owner[i] = -1;
+        size_t ti, pi;
+        const json_t *task, *part;
+        json_array_foreach(tasks, ti, task)
+        {
+                const json_t *jt = json_object_get(task, "task");
+                if (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
+                    json_integer_value(jt) > INT32_MAX)
+                        continue;
+                int32_t tid = (int32_t)json_integer_value(jt);
+                json_array_foreach(json_object_get(task, "partitions"), pi, part)
+                {
+                        const char *c = json_string_value(json_object_get(part, "cluster"));
+                        const char *t = json_string_value(json_object_get(part, "topic"));
+                        const json_t *jp = json_object_get(part, "partition");
+                        if (!t || !json_is_integer(jp))
+                                continue;
+                        long x = tindex_find(k, topic_cnt, c ? c : DEFAULT_CLUSTER, t);
+                        json_int_t p = json_integer_value(jp);
+                        if (x >= 0 && p >= 0 && p < topics[x].partitions)
+                                owner[offset[x] + (size_t)p] = tid;
+                }
+        }
+        *ownerp = owner;
+        owner = NULL;
+        err = 0;
+out:
+        free(owner);
+        free(k);
+        free(offset);
+        return err;
+}

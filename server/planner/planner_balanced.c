@@ -1,0 +1,446 @@
+/* planner_balanced.c — the balanced strategy: even counts over all topics and per topic, sticky to
+ * a previous plan. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "planner/planner_int.h"
+
+/*
+ * The sticky re-plan, in the terms of planner.h: task j must hold f_t or f_t + 1
+ * partitions of topic t (f_t = p_t / T, r_t = p_t % T tasks get the + 1: the topic's
+ * "extras") and F or F + 1 in all (F = P / T, R = P % T tasks get F + 1). Since every
+ * task holds sum(f_t) before extras, the global bound says how many extras each task
+ * may take: E = F - sum(f_t), or E + 1 for R chosen tasks, and these capacities add up
+ * to exactly sum(r_t). So the plan is:
+ *   1. count, per topic, where its partitions were; a task holding more than f_t of
+ *      topic t is a "useful" cell: an extra there keeps one more partition in place;
+ *   2. give the E + 1 capacities to the tasks with the most useful cells;
+ *   3. place extras on useful cells while capacity lasts (A1), then the remaining
+ *      extras anywhere with room (A2, topics with most left first); when a topic finds
+ *      room only on tasks that already hold its extra, a two-step swap frees a slot
+ *      (always possible: see repair());
+ *   4. with each task's target per topic fixed, keep partitions on their previous
+ *      owner up to the target and deal the rest to the tasks still short.
+ * Cost: O(P + T log T + K log K) plus the rare repairs.
+ */
+
+typedef struct bal {
+        int32_t T;
+        size_t K;
+        int32_t *cap, *used; /* extras per task: capacity, taken */
+        size_t *colstart;    /* task j's extras list: coltop[colstart[j] ..] */
+        int32_t *coltop;     /* topic of each extra in a task */
+        uint8_t *coluseful;  /* that extra keeps a previous partition in place */
+        size_t *xstart;      /* topic t's extras list: xcol[xstart[t] ..] */
+        int32_t *xcol;       /* task of each extra of a topic */
+        int32_t *xn;         /* extras placed per topic */
+        uint32_t *mark;      /* per task: == gen when the current topic has an extra there */
+        uint32_t *tmark;     /* per topic, for repair() */
+        uint32_t gen, tgen;
+        int32_t *freel; /* tasks with used < cap */
+        int32_t nfree;
+        int32_t cursor;  /* where repair() looks for a full task next */
+        size_t *custart; /* task j's useful topics: cutop[custart[j] ..] */
+        int32_t *cutop;
+        uint32_t *umark;  /* per topic: useful at the repair's task j when == ugen */
+        uint32_t *ucmark; /* per task: useful for the repairing topic when == ucgen */
+        uint32_t ugen, ucgen;
+        size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
+} bal_t;
+
+static void place(bal_t *b, int32_t t, int32_t j, int useful)
+{
+        b->xcol[b->xstart[t] + (size_t)b->xn[t]++] = j;
+        size_t at = b->colstart[j] + (size_t)b->used[j]++;
+        b->coltop[at] = t;
+        b->coluseful[at] = (uint8_t)useful;
+}
+
+/*
+ * Topic t (marked with b->gen) still needs an extra, but every task with room already
+ * holds one of its extras. Take such a task j and a full task k without t: k holds
+ * used_k >= E topics, j holds at most E - 1 besides t (j has room, so used_j <= E), so
+ * some topic u is in k and not in j. Move u's extra k -> j and give k's slot to t.
+ * Among the (k, u) looked at, the one that keeps the most partitions in place wins:
+ * gain = useful(t, k) - useful(u, k) + useful(u, j). Cost: O(E) per task looked at,
+ * at most b->scan_limit tasks after the first candidate.
+ */
+static int repair(bal_t *b, int32_t t)
+{
+        const int32_t j = b->freel[0];
+        int64_t best_slot = -1;
+        int32_t best_k = -1, best_gain = -3;
+        size_t s, looked = 0;
+        b->tgen++;
+        for (s = b->colstart[j]; s < b->colstart[j] + (size_t)b->used[j]; s++)
+                b->tmark[b->coltop[s]] = b->tgen;
+        b->ugen++;
+        for (s = b->custart[j]; s < b->custart[j + 1]; s++)
+                b->umark[b->cutop[s]] = b->ugen;
+        for (int32_t n = 0; n < b->T && best_gain < 2; n++) {
+                const int32_t k = b->cursor;
+                if (++b->cursor == b->T)
+                        b->cursor = 0;
+                if (b->used[k] < b->cap[k] || b->mark[k] == b->gen || k == j)
+                        continue;
+                const int32_t tk = b->ucmark[k] == b->ucgen;
+                for (s = b->colstart[k]; s < b->colstart[k] + (size_t)b->used[k]; s++) {
+                        const int32_t u = b->coltop[s];
+                        if (b->tmark[u] == b->tgen)
+                                continue;
+                        int32_t gain = tk - b->coluseful[s] + (b->umark[u] == b->ugen);
+                        if (gain > best_gain) {
+                                best_gain = gain;
+                                best_slot = (int64_t)s;
+                                best_k = k;
+                        }
+                }
+                if (best_k >= 0 && (best_gain >= 1 || ++looked >= b->scan_limit))
+                        break;
+        }
+        if (best_k < 0)
+                return KP_ERR_INTERNAL;
+        const int32_t k = best_k, u = b->coltop[best_slot];
+        const int uj = b->umark[u] == b->ugen, tk = b->ucmark[k] == b->ucgen;
+        size_t last = b->colstart[k] + (size_t)b->used[k] - 1;
+        b->coltop[best_slot] = b->coltop[last];
+        b->coluseful[best_slot] = b->coluseful[last];
+        b->used[k]--;
+        for (size_t x = b->xstart[u]; x < b->xstart[u] + (size_t)b->xn[u]; x++) {
+                if (b->xcol[x] == k) {
+                        b->xcol[x] = j;
+                        break;
+                }
+        }
+        size_t at = b->colstart[j] + (size_t)b->used[j]++;
+        b->coltop[at] = u;
+        b->coluseful[at] = (uint8_t)uj;
+        place(b, t, k, tk);
+        b->mark[k] = b->gen;
+        if (b->used[j] == b->cap[j])
+                b->freel[0] = b->freel[--b->nfree];
+        return 0;
+}
+
+typedef struct colkey {
+        int32_t useful;
+        int64_t prev;
+        int32_t spread; /* the task's rank among the holders of its first useful topic */
+        int32_t j;
+} colkey_t;
+
+static int colkey_cmp(const void *a, const void *c)
+{
+        const colkey_t *x = a, *y = c;
+        if (x->useful != y->useful)
+                return x->useful > y->useful ? -1 : 1;
+        if (x->prev != y->prev)
+                return x->prev > y->prev ? -1 : 1;
+        if (x->spread != y->spread)
+                return x->spread < y->spread ? -1 : 1;
+        return (x->j > y->j) - (x->j < y->j);
+}
+
+typedef struct topkey {
+        int32_t left;
+        int32_t t;
+} topkey_t;
+
+static int topkey_cmp(const void *a, const void *c)
+{
+        const topkey_t *x = a, *y = c;
+        if (x->left != y->left)
+                return x->left > y->left ? -1 : 1;
+        return (x->t > y->t) - (x->t < y->t);
+}
+
+/*
+ * Step 2 of the sticky re-plan: E + 1 extras' capacity for the R tasks with the most
+ * useful cells (@p ucnt; then the most partitions kept, @p ptot), E for the others, into
+ * b->cap. Among equals the capacity is dealt round the topics (each task ranked among
+ * the holders of its first useful topic): given to the holders of one topic only, that
+ * topic's own extras would find no task with room that lacks it, and repair() would move
+ * partitions (10 topics x 100 partitions on 1,000 tasks, each topic grown by 10%: 10
+ * moved instead of none). @p ck is scratch of T entries. Cost O(T log T + cells).
+ */
+static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const int64_t *ptot,
+                            const int32_t *useful, const size_t *ustart, int64_t E, int64_t R)
+{
+        const int32_t T = b->T;
+        for (int32_t j = 0; j < T; j++) {
+                ck[j].useful = ucnt[j];
+                ck[j].prev = ptot[j];
+                ck[j].spread = INT32_MAX;
+                ck[j].j = j;
+        }
+        for (size_t t = 0; t < b->K; t++) {
+                int32_t rank = 0;
+                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
+                        if (ck[useful[u]].spread == INT32_MAX)
+                                ck[useful[u]].spread = rank++;
+        }
+        qsort(ck, (size_t)T, sizeof(*ck), colkey_cmp);
+        for (int32_t x = 0; x < T; x++)
+                b->cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
+}
+
+static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
+{
+        const kp_plan_input_t *in = ctx->in;
+        const int32_t *prev = in->previous_owner;
+        const int32_t T = ctx->T;
+        const size_t K = in->topic_cnt, P = ctx->P;
+        bal_t b;
+        int32_t *cnt = NULL, *useful = NULL, *ucnt = NULL;
+        int64_t *ptot = NULL;
+        size_t *ustart = NULL, *pool = NULL;
+        colkey_t *ck = NULL;
+        topkey_t *tk = NULL;
+        int err = KP_ERR_NOMEM;
+        size_t maxp = 0, sum_r = 0, sum_f = 0;
+
+        memset(&b, 0, sizeof(b));
+        b.T = T;
+        b.K = K;
+        for (size_t t = 0; t < K; t++) {
+                size_t p = (size_t)in->topics[t].partitions;
+                if (p > maxp)
+                        maxp = p;
+                sum_f += p / (size_t)T;
+                sum_r += p % (size_t)T;
+        }
+        const int64_t F = (int64_t)(P / (size_t)T), R = (int64_t)(P % (size_t)T);
+        const int64_t E = F - (int64_t)sum_f;
+        /* small plans: repair() may look at every task; large ones: 64 after a find */
+        b.scan_limit = (double)T * (double)(E + 1) <= 1e6 ? (size_t)T : 64;
+
+        cnt = calloc((size_t)T, sizeof(*cnt));
+        ucnt = calloc((size_t)T, sizeof(*ucnt));
+        ptot = calloc((size_t)T, sizeof(*ptot));
+        useful = malloc((P ? P : 1) * sizeof(*useful));
+        ustart = malloc((K + 1) * sizeof(*ustart));
+        pool = malloc((maxp ? maxp : 1) * sizeof(*pool));
+        ck = malloc((size_t)T * sizeof(*ck));
+        tk = malloc((K ? K : 1) * sizeof(*tk));
+        b.cap = malloc((size_t)T * sizeof(*b.cap));
+        b.used = calloc((size_t)T, sizeof(*b.used));
+        b.colstart = malloc(((size_t)T + 1) * sizeof(*b.colstart));
+        b.coltop = malloc((sum_r ? sum_r : 1) * sizeof(*b.coltop));
+        b.coluseful = malloc(sum_r ? sum_r : 1);
+        b.xstart = malloc((K + 1) * sizeof(*b.xstart));
+        b.xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b.xcol));
+        b.xn = calloc(K ? K : 1, sizeof(*b.xn));
+        b.mark = calloc((size_t)T, sizeof(*b.mark));
+        b.tmark = calloc(K ? K : 1, sizeof(*b.tmark));
+        b.freel = malloc((size_t)T * sizeof(*b.freel));
+        b.custart = calloc((size_t)T + 1, sizeof(*b.custart));
+        b.cutop = malloc((P ? P : 1) * sizeof(*b.cutop));
+        b.umark = calloc(K ? K : 1, sizeof(*b.umark));
+        b.ucmark = calloc((size_t)T, sizeof(*b.ucmark));
+        if (!cnt || !ucnt || !ptot || !useful || !ustart || !pool || !ck || !tk || !b.cap ||
+            !b.used || !b.colstart || !b.coltop || !b.coluseful || !b.xstart || !b.xcol || !b.xn ||
+            !b.mark || !b.tmark || !b.freel || !b.custart || !b.cutop || !b.umark || !b.ucmark)
+                goto out;
+
+        /* 1. where each topic's partitions were; useful cells */
+        size_t nu = 0;
+        for (size_t t = 0; t < K; t++) {
+                const size_t o0 = ctx->offset[t], o1 = ctx->offset[t + 1];
+                const int32_t f = in->topics[t].partitions / T;
+                ustart[t] = nu;
+                for (size_t i = o0; i < o1; i++)
+                        if (prev[i] >= 0 && prev[i] < T)
+                                cnt[prev[i]]++;
+                for (size_t i = o0; i < o1; i++) {
+                        int32_t o = prev[i];
+                        if (o < 0 || o >= T || !cnt[o])
+                                continue;
+                        if (cnt[o] > f) {
+                                useful[nu++] = o;
+                                ucnt[o]++;
+                        }
+                        ptot[o] += cnt[o];
+                        cnt[o] = 0;
+                }
+        }
+        ustart[K] = nu;
+        /* the same cells by task, for repair() */
+        for (int32_t j = 0; j < T; j++)
+                b.custart[j + 1] = b.custart[j] + (size_t)ucnt[j];
+        for (size_t t = 0; t < K; t++)
+                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
+                        b.cutop[b.custart[useful[u]]++] = (int32_t)t;
+        for (int32_t j = T; j > 0; j--)
+                b.custart[j] = b.custart[j - 1];
+        b.custart[0] = 0;
+
+        /* 2. capacities */
+        capacities_deal(&b, ck, ucnt, ptot, useful, ustart, E, R);
+        size_t acc = 0;
+        for (int32_t j = 0; j < T; j++) {
+                b.colstart[j] = acc;
+                acc += (size_t)b.cap[j];
+        }
+        b.colstart[T] = acc;
+        acc = 0;
+        for (size_t t = 0; t < K; t++) {
+                b.xstart[t] = acc;
+                acc += (size_t)(in->topics[t].partitions % T);
+        }
+        b.xstart[K] = acc;
+        if (b.colstart[T] != sum_r) {
+                err = KP_ERR_INTERNAL;
+                goto out;
+        }
+
+        /* 3a. extras on useful cells, topics with the least choice first (fewest useful
+         * cells beyond the extras they need), so flexible topics do not take the
+         * capacity the others can only find there */
+        for (size_t t = 0; t < K; t++) {
+                int64_t slack = (int64_t)(ustart[t + 1] - ustart[t]) -
+                                (int64_t)(in->topics[t].partitions % T);
+                tk[t].left = (int32_t)(slack > INT32_MAX ? INT32_MAX : slack);
+                tk[t].t = (int32_t)t;
+        }
+        qsort(tk, K, sizeof(*tk), topkey_cmp);
+        for (size_t x = K; x-- > 0;) {
+                const size_t t = (size_t)tk[x].t;
+                const int32_t r = in->topics[t].partitions % T;
+                for (size_t u = ustart[t]; u < ustart[t + 1] && b.xn[t] < r; u++) {
+                        int32_t j = useful[u];
+                        if (b.used[j] < b.cap[j])
+                                place(&b, (int32_t)t, j, 1);
+                }
+        }
+        /* 3b. the remaining extras, topics with most left first */
+        for (int32_t j = 0; j < T; j++)
+                if (b.used[j] < b.cap[j])
+                        b.freel[b.nfree++] = j;
+        size_t nt = 0;
+        for (size_t t = 0; t < K; t++) {
+                int32_t left = in->topics[t].partitions % T - b.xn[t];
+                if (left > 0) {
+                        tk[nt].left = left;
+                        tk[nt].t = (int32_t)t;
+                        nt++;
+                }
+        }
+        qsort(tk, nt, sizeof(*tk), topkey_cmp);
+        for (size_t x = 0; x < nt; x++) {
+                const int32_t t = tk[x].t;
+                int32_t left = tk[x].left;
+                b.gen++;
+                for (size_t s = b.xstart[t]; s < b.xstart[t] + (size_t)b.xn[t]; s++)
+                        b.mark[b.xcol[s]] = b.gen;
+                b.ucgen++;
+                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
+                        b.ucmark[useful[u]] = b.ucgen;
+                int32_t idx = 0;
+                while (left > 0 && idx < b.nfree) {
+                        int32_t j = b.freel[idx];
+                        if (b.mark[j] == b.gen) {
+                                idx++;
+                                continue;
+                        }
+                        place(&b, t, j, 0);
+                        b.mark[j] = b.gen;
+                        left--;
+                        if (b.used[j] == b.cap[j])
+                                b.freel[idx] = b.freel[--b.nfree];
+                        else
+                                idx++;
+                }
+                while (left > 0) {
+                        if (!b.nfree) {
+                                err = KP_ERR_INTERNAL;
+                                goto out;
+                        }
+                        err = repair(&b, t);
+                        if (err)
+                                goto out;
+                        left--;
+                }
+        }
+
+        /* 4. keep up to the target on the previous owner, deal the rest */
+        for (size_t t = 0; t < K; t++) {
+                const size_t o0 = ctx->offset[t], o1 = ctx->offset[t + 1];
+                const int32_t f = in->topics[t].partitions / T;
+                const size_t xs = b.xstart[t], xe = b.xstart[t + 1];
+                size_t np = 0, q = 0;
+                b.gen++;
+                for (size_t s = xs; s < xe; s++)
+                        b.mark[b.xcol[s]] = b.gen;
+                for (size_t i = o0; i < o1; i++) {
+                        int32_t o = prev[i];
+                        if (o >= 0 && o < T && cnt[o] < f + (b.mark[o] == b.gen)) {
+                                owner[i] = o;
+                                cnt[o]++;
+                        } else {
+                                pool[np++] = i;
+                        }
+                }
+                if (f > 0) {
+                        for (int32_t j = 0; j < T; j++) {
+                                int32_t need = f + (b.mark[j] == b.gen) - cnt[j];
+                                while (need-- > 0 && q < np)
+                                        owner[pool[q++]] = j;
+                                cnt[j] = 0;
+                        }
+                } else {
+                        for (size_t s = xs; s < xe; s++) {
+                                int32_t j = b.xcol[s];
+                                if (!cnt[j] && q < np)
+                                        owner[pool[q++]] = j;
+                                cnt[j] = 0;
+                        }
+                }
+                if (q != np) {
+                        err = KP_ERR_INTERNAL;
+                        goto out;
+                }
+        }
+        err = 0;
+out:
+        free(b.ucmark);
+        free(b.umark);
+        free(b.cutop);
+        free(b.custart);
+        free(b.freel);
+        free(b.tmark);
+        free(b.mark);
+        free(b.xn);
+        free(b.xcol);
+        free(b.xstart);
+        free(b.coluseful);
+        free(b.coltop);
+        free(b.colstart);
+        free(b.used);
+        free(b.cap);
+        free(tk);
+        free(ck);
+        free(pool);
+        free(ustart);
+        free(useful);
+        free(ptot);
+        free(ucnt);
+        free(cnt);
+        return err;
+}
+
+int kp_planner_balanced(const kp_plan_ctx_t *ctx, int32_t *owner)
+{
+        if (ctx->in->previous_owner)
+                return balanced_sticky(ctx, owner);
+        /* A global round-robin over the concatenated topics: consecutive flat indexes
+         * go to consecutive tasks, so both the global and every per-topic count differ
+         * by at most one between tasks. */
+        int32_t o = 0;
+        for (size_t i = 0; i < ctx->P; i++) {
+                owner[i] = o;
+                if (++o == ctx->T)
+                        o = 0;
+        }
+        return 0;
+}

@@ -1,0 +1,233 @@
+/* runtime_int.h — internal: the runtime's data structures, shared by the runtime_*.c files. */
+#ifndef KP_RUNTIME_INT_H
+#define KP_RUNTIME_INT_H
+
+#include "base/config.h"
+#include "runtime/runtime.h"
+#include "sinks/sink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/*
+ * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
+ * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
+ * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one
+ * part->lock and then one task->lock per message; nothing else touches two parts at once. Arrays
+ * change only with both op_lock and lock held, so holding either reads them.
+ */
+
+typedef struct rt_group rt_group_t;
+typedef struct rt_cluster rt_cluster_t;
+
+typedef enum rt_task_state {
+        RT_TASK_RUNNING = 0,
+        RT_TASK_IDLE = 1,
+        RT_TASK_STOPPED = 2,
+        RT_TASK_FAILED = 3
+} rt_task_state_t;
+
+typedef struct rt_task {
+        int index;
+        pthread_mutex_t lock; /* serialises its sink */
+        kp_sink_t *sink;      /* under lock */
+        _Atomic int state;    /* rt_task_state_t */
+        int partitions;       /* owned partitions; under g->lock */
+        _Atomic int64_t messages;
+        _Atomic int64_t bytes;
+        _Atomic double rate; /* messages/s, smoothed by the control thread */
+        int64_t rate_last;   /* control thread only */
+        char error[256];     /* under lock, set when failed */
+} rt_task_t;
+
+/* The tasks records of a partition are dealt to in rebalance fan-out; immutable once
+ * published, kept until the group ends (retired sets are chained). */
+typedef struct rt_taskset {
+        int n;
+        struct rt_taskset *retired_next;
+        rt_task_t *tasks[];
+} rt_taskset_t;
+
+typedef struct rt_topic rt_topic_t;
+
+typedef struct rt_part {
+        rt_cluster_t *cl;
+        rt_topic_t *tp;
+        int32_t partition;
+        int index;               /* in g->parts */
+        int worker;              /* index of the cluster worker whose queue it feeds */
+        pthread_mutex_t lock;    /* held while one of its messages is handed to a sink */
+        rt_task_t *owner;        /* under lock; NULL: released, messages are dropped */
+        rt_taskset_t *fan;       /* under lock; non-NULL: records dealt round-robin */
+        uint64_t rr;             /* under lock: next fan-out slot */
+        _Atomic int owner_index; /* task number of owner, -1: none (for status) */
+        int in_plan;             /* under g->lock */
+        /* Next offset to hand to a sink: everything below it was taken. -1 unknown. */
+        _Atomic int64_t next_offset;
+        _Atomic int64_t committed; /* last offset committed by us or read at start */
+        /* Under lock: after a move away from a failed task, the failed task's next_offset
+         * (-1: none). Until the re-read reaches it, messages at or past it are ones fetched
+         * before the seek, and are dropped. */
+        int64_t resync_floor;
+        _Atomic int64_t messages;
+        _Atomic double rate;
+        int64_t rate_last; /* control thread only */
+        /* The last win_n (<= KP_LAG_WINDOW) (committed offset, high watermark) samples,
+         * oldest first, written by the control thread only (under g->lock), and their
+         * judgement for status. */
+        int64_t win_pos[KP_LAG_WINDOW], win_hw[KP_LAG_WINDOW];
+        int win_n;
+        _Atomic int lag_state; /* kp_lag_state_t */
+        /* Lag history (runtime_history.c), written by the control thread under g->lock:
+         * the lag at the last sample (-1 unknown), and one lag every KP_HISTORY_PART_EVERY
+         * samples in slot (partition sample number % g->hist.pcap); hist_n of them were
+         * written since the partition joined (older slots are not its). */
+        int64_t last_lag;
+        int64_t hist_lag[KP_HISTORY_PART_SAMPLES];
+        uint64_t hist_n;
+} rt_part_t;
+
+/* A running group's lag history: rings of the last cap samples of total lag (-1 none
+ * known) and messages/s at unix ms t, and the times of the last pcap partition samples.
+ * Fixed arrays in the group: sampling allocates nothing. Under g->lock. */
+typedef struct rt_history {
+        int cap, pcap;  /* slots in use: <= KP_HISTORY_SAMPLES, KP_HISTORY_PART_SAMPLES */
+        uint64_t n, pn; /* samples taken since the start: group, partition */
+        int64_t t[KP_HISTORY_SAMPLES], lag[KP_HISTORY_SAMPLES];
+        double rate[KP_HISTORY_SAMPLES];
+        int64_t pt[KP_HISTORY_PART_SAMPLES];
+} rt_history_t;
+
+/* A lock-free lookup table partition number -> part for one topic: workers read the
+ * published table, apply publishes a grown copy and retires the old one. */
+typedef struct rt_ptable {
+        int32_t cnt;
+        struct rt_ptable *retired_next;
+        rt_part_t *parts[];
+} rt_ptable_t;
+
+struct rt_topic {
+        char *name;
+        rd_kafka_topic_t *rkt; /* its opaque is this struct: message -> topic in O(1) */
+        _Atomic(rt_ptable_t *) table;
+};
+
+struct rt_cluster {
+        rt_group_t *g;
+        char *name;
+        rd_kafka_t *rk;
+        int nworkers;
+        rd_kafka_queue_t **wq; /* one queue per worker; partition queues forward here */
+        pthread_t *workers;
+        int workers_started;
+        int next_worker; /* round-robin for new partitions */
+        rt_topic_t **topics;
+        int ntopics;
+        /* Health, under g->err_lock: the last error seen ("" once the cluster worked
+         * again: a commit or a probe answered after it), when it was seen (UTC), and how
+         * many errors were recorded (a success clears only when none came after it started). */
+        char last_error[256];
+        char last_error_at[24];
+        uint64_t err_gen;
+        int commit_failing;        /* under op_lock: the last commit round here failed (logged) */
+        rd_kafka_queue_t *close_q; /* stop: consumer close events */
+        int closed;
+};
+
+typedef struct rt_worker_arg {
+        rt_cluster_t *cl;
+        int index;
+} rt_worker_arg_t;
+
+struct rt_group {
+        kp_runtime_t *rt;
+        char *name;
+        json_t *sink_conf; /* NULL: discard */
+        int rebalance;
+        int start_latest;
+        _Atomic int state;
+        _Atomic int refcnt; /* registry + each caller holding it */
+        char error[256];    /* under err_lock */
+        /* A leaf lock for error texts: librdkafka calls the error callback from inside
+         * its own calls (consumer_close too), where other locks may be held. */
+        pthread_mutex_t err_lock;
+        int plan_version;         /* under lock */
+        int64_t retired_messages; /* under lock: counted by tasks a plan change removed */
+
+        pthread_mutex_t op_lock;
+        pthread_mutex_t lock;
+        rt_task_t **tasks;
+        int ntasks;
+        rt_cluster_t **clusters;
+        int nclusters;
+        rt_part_t **parts; /* every partition ever assigned (released ones too) */
+        int nparts;
+        int parts_cap;
+        rt_taskset_t *tasksets; /* current first, then retired */
+        rt_ptable_t *retired_tables;
+        rt_history_t hist; /* under lock */
+
+        _Atomic int stop; /* workers and control thread leave */
+        pthread_t ctl;
+        int ctl_started;
+        pthread_mutex_t ctl_lock;
+        pthread_cond_t ctl_cond;
+        rt_worker_arg_t *worker_args;
+        _Atomic int tasks_reserved; /* counted in rt->tasks for this group */
+        rt_group_t *next;           /* registry */
+};
+
+struct kp_runtime {
+        pthread_mutex_t lock;
+        rt_group_t *groups;
+        _Atomic int tasks;   /* tasks of every registered group, reserved before they start */
+        int max_tasks;       /* KPLANE_MAX_TASKS */
+        int history_samples; /* KPLANE_HISTORY_SAMPLES: a group's history ring */
+};
+
+/* runtime_worker.c */
+void *rt_worker_main(void *arg);
+void *rt_ctl_main(void *arg);
+/*
+ * A commit round: flushes every sink, then commits each partition's next_offset
+ * (for @p only, or all when NULL with @p n ignored) that is ahead of what was
+ * committed, waiting at most @p timeout_ms per cluster. Caller holds g->op_lock.
+ * @returns 0, or a negative kp_err_t when a sink or a commit failed.
+ */
+int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
+
+/* runtime_status.c: a cluster's health. rt_cluster_error records an error (printf format)
+ * and stamps it; rt_cluster_error_gen says how many were recorded so far, to pass to
+ * rt_cluster_ok when something that started then (a commit, a probe) succeeded: that
+ * clears the error unless another came in between. All take g->err_lock only (a leaf): callable
+ * from librdkafka callbacks. */
+void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
+void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
+
+/* 1 when @p p's owner task failed (with fan-out: any task of its set): messages it took
+ * may be in a sink buffer that was never written, so its offsets must not be committed
+ * and a new owner must start again from the committed offset. Caller holds op_lock
+ * (which every writer of p->owner and p->fan holds). */
+int rt_part_owner_failed(const rt_part_t *p);
+
+/* runtime_status.c: fill @p doc (status) / append one section of the metrics
+ * (0 state, 1 task messages, 2 task bytes, 3 partition lag, 4 committed offsets,
+ * 5 high watermarks, 6 cluster up, 7 partitions by lag state) for @p g. */
+void rt_group_status_fill(rt_group_t *g, json_t *doc);
+/* runtime_status.c: fill @p out (zeroed by the caller) for @p g. */
+void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out);
+void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
+
+/* runtime_history.c: sizes @p h's rings for @p samples (clamped to the compiled ones). */
+void rt_history_init(rt_history_t *h, int samples);
+/* runtime_history.c: takes one history sample of @p g from its partitions' last_lag and its
+ * tasks' rates. Caller: the control thread, holding g->lock. O(tasks + partitions). */
+void rt_history_sample(rt_group_t *g);
+/* runtime_history.c: fills @p doc with @p g's history after unix ms @p since and its
+ * @p top most lagging partitions (API.md "Lag history"). Takes g->lock. */
+void rt_group_history_fill(rt_group_t *g, json_t *doc, int64_t since, int top);
+
+#endif /* KP_RUNTIME_INT_H */
