@@ -165,9 +165,8 @@ static json_t *clusters_for(char boot[][256], int clusters)
         for (c = 0; c < clusters; c++) {
                 char name[16];
                 snprintf(name, sizeof(name), "c%d", c);
-                json_object_set_new(o, name,
-                                    json_pack("{s:s, s:{s:s}}", "bootstrap_servers", boot[c],
-                                              "config", "log_level", "0"));
+                json_object_set_new(
+                        o, name, json_pack("{s:s, s:{}}", "bootstrap_servers", boot[c], "config"));
         }
         return o;
 }
