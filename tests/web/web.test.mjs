@@ -547,6 +547,48 @@ test('the overview sorts by every column and filters by name; a click opens the 
   for (const name of ['ov-a', 'ov-b', 'ov-c']) await fetch(BASE + '/api/v1/groups/' + name, { method: 'DELETE' });
 });
 
+test('the overview sorts and opens a group from the keyboard alone, focus kept across refreshes', T, async () => {
+  for (const [name, par] of [['kb-b', 5], ['kb-a', 9]]) {
+    assert.equal(await apiPost('/groups', { name, parallelism: par, topics: [{ cluster: 'demo-a', topic: 'orders' }] }), 201);
+  }
+  await page.goto(BASE + '/#/overview');
+  await page.waitForFunction(() => Number(document.getElementById('ov-table').dataset.count) >= 3);
+  const focused = () => page.evaluate(() => document.activeElement && (document.activeElement.dataset.testid || document.activeElement.id || document.activeElement.tagName));
+  /* from the top of the page, Tab alone reaches the Group column's sort button */
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  let at = '';
+  for (let i = 0; i < 40 && at !== 'ov-sort-name'; i++) {
+    await page.keyboard.press('Tab');
+    at = await focused();
+  }
+  assert.equal(at, 'ov-sort-name', 'Tab reaches the sort button of the Group column');
+  assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none', 'its focus is visible');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('#ov-head th[data-key=name]').getAttribute('aria-sort'), 'ascending', 'Enter sorts A to Z');
+  let names = await ovNames();
+  assert.deepEqual(names, [...names].sort());
+  await page.keyboard.press('Space');
+  assert.equal(await page.locator('#ov-head th[data-key=name]').getAttribute('aria-sort'), 'descending', 'Space sorts the other way');
+  names = await ovNames();
+  assert.deepEqual(names, [...names].sort().reverse());
+  /* a refresh redraws the rows in place: the focus stays on the button and the order holds */
+  const r0 = Number(await page.locator('#view-overview').getAttribute('data-refreshes'));
+  await page.waitForFunction((r) => Number(document.getElementById('view-overview').dataset.refreshes) > r, r0);
+  assert.equal(await focused(), 'ov-sort-name', 'focus survives a refresh');
+  assert.deepEqual(await ovNames(), [...names].sort().reverse());
+  /* on through the table: the first group's link is reached by Tab and opened by Enter */
+  const first = (await ovNames())[0];
+  let inRow = null;
+  for (let i = 0; i < 40 && inRow !== first; i++) {
+    await page.keyboard.press('Tab');
+    inRow = await page.evaluate(() => { const tr = document.activeElement.closest('#ov-body tr[data-name]'); return tr && document.activeElement.tagName === 'A' ? tr.dataset.name : null; });
+  }
+  assert.equal(inRow, first, 'Tab reaches the link of the first row');
+  await page.keyboard.press('Enter');
+  await page.locator('[data-testid=group-title]', { hasText: first }).waitFor();
+  for (const name of ['kb-a', 'kb-b']) await fetch(BASE + '/api/v1/groups/' + name, { method: 'DELETE' });
+});
+
 test('the overview of 1,000 groups draws only the rows in view, fast, and refreshes in place', { timeout: 300_000 }, async () => {
   /* 1,000 groups created through the API, alongside the demo's */
   const have = new Set((await apiGet('/groups')).items.map((g) => g.name));
