@@ -15,7 +15,9 @@
 # has moved on. Fails loudly when the fetched version is below MIN_VERSION.
 #
 # Environment: KPLANE_DEPS (default <project>/.deps), KPLANE_DEBIAN_MIRROR (default: the
-# Debian mirror this machine's apt uses), KPLANE_RDKAFKA_REFRESH.
+# Debian mirror this machine's apt uses), KPLANE_RDKAFKA_REFRESH, KPLANE_RDKAFKA_PERF=1 (also
+# build librdkafka's own benchmark tool, examples/rdkafka_performance, into <prefix>/bin: a
+# baseline of `make bench`; it needs the whole source tree, so it is built here or not at all).
 # Layout: $KPLANE_DEPS/librdkafka/<version>/ (prefix: include/librdkafka, lib, pkgconfig),
 # $KPLANE_DEPS/librdkafka/current -> <version> (what the Makefile uses), .../apt and .../src.
 set -eu
@@ -34,7 +36,12 @@ built() {
                 [ -f "$1/lib/pkgconfig/rdkafka-static.pc" ]
 }
 
-if [ -z "${KPLANE_RDKAFKA_REFRESH:-}" ] && built "$CURRENT" &&
+# has_perf PREFIX: rdkafka_performance is there, or was not asked for.
+has_perf() {
+        [ -z "${KPLANE_RDKAFKA_PERF:-}" ] || [ -x "$1/bin/rdkafka_performance" ]
+}
+
+if [ -z "${KPLANE_RDKAFKA_REFRESH:-}" ] && built "$CURRENT" && has_perf "$CURRENT" &&
         dpkg --compare-versions "$(cat "$CURRENT/.built")" ge "$MIN_VERSION"; then
         exit 0
 fi
@@ -111,12 +118,15 @@ if ! dpkg --compare-versions "$VERSION" ge "$MIN_VERSION"; then
         exit 1
 fi
 PREFIX=$TOP/$VERSION
-if built "$PREFIX"; then
+if built "$PREFIX" && has_perf "$PREFIX"; then
         echo "rdkafka: librdkafka $VERSION already built in $PREFIX"
         ln -sfn "$VERSION" "$CURRENT"
         rm -rf "$SRC" "$APT"
         exit 0
 fi
+# Only the benchmark tool is missing: the installed library stays as it is.
+LIB_BUILT=""
+built "$PREFIX" && LIB_BUILT=1
 
 # --- build -------------------------------------------------------------------------
 # --skip-patches: Debian's patches only swap the bundled cJSON and nanopb (OpenTelemetry) for
@@ -126,7 +136,7 @@ fi
         exit 1
 }
 echo "rdkafka: building librdkafka $VERSION into $PREFIX"
-rm -rf "$PREFIX"
+[ -n "$LIB_BUILT" ] || rm -rf "$PREFIX"
 # Every feature Debian's package has, required (configure fails if a -dev package is
 # missing) rather than silently left out.
 # CXX=cc: configure insists on a C++ compiler that answers --version, but only the C
@@ -135,14 +145,24 @@ rm -rf "$PREFIX"
         --enable-ssl --enable-gssapi --enable-zlib --enable-zstd --enable-lz4-ext \
         --enable-curl --enable-c11threads) >"$SRC/build.log" 2>&1 &&
         make -C "$SRC/tree/src" -j"$(nproc)" lib >>"$SRC/build.log" 2>&1 &&
-        make -C "$SRC/tree/src" install >>"$SRC/build.log" 2>&1 || {
+        { [ -n "$LIB_BUILT" ] || make -C "$SRC/tree/src" install >>"$SRC/build.log" 2>&1; } || {
         tail -40 "$SRC/build.log" >&2
         echo "rdkafka: building librdkafka $VERSION failed (log: $SRC/build.log)" >&2
         exit 1
 }
+if [ -n "${KPLANE_RDKAFKA_PERF:-}" ]; then
+        make -C "$SRC/tree/examples" rdkafka_performance >>"$SRC/build.log" 2>&1 &&
+                mkdir -p "$PREFIX/bin" && cp "$SRC/tree/examples/rdkafka_performance" "$PREFIX/bin/" || {
+                tail -40 "$SRC/build.log" >&2
+                echo "rdkafka: building rdkafka_performance failed (log: $SRC/build.log)" >&2
+                exit 1
+        }
+fi
 # Only the static library is linked (see Makefile): the shared one would invite an rpath.
 rm -f "$PREFIX"/lib/librdkafka.so*
-echo "$VERSION" >"$PREFIX/.built"
+# The stamp is what everything compiled against the library depends on: left alone when only
+# the benchmark tool was added.
+[ -n "$LIB_BUILT" ] || echo "$VERSION" >"$PREFIX/.built"
 ln -sfn "$VERSION" "$CURRENT"
 rm -rf "$SRC" "$APT"
 echo "rdkafka: librdkafka $VERSION ready in $PREFIX"
