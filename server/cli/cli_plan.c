@@ -13,18 +13,21 @@
 
 static void usage(FILE *fp)
 {
-        fprintf(fp, "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
-                    "                   [--strategy balanced|weighted|flink|range|roundrobin]\n"
-                    "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
-                    "       kplane plan --batch\n"
-                    "\n"
-                    "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
-                    "without a server. --previous takes a plan document (JSON with tasks) and\n"
-                    "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
-                    "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
-                    "\"parallelism\":T,\"strategy\":\"flink\"}\n"
-                    "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
-                    "{\"error\":\"...\"}.\n");
+        char names[256];
+        fprintf(fp,
+                "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
+                "                   [--strategy %s]\n"
+                "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
+                "       kplane plan --batch\n"
+                "\n"
+                "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
+                "without a server. --previous takes a plan document (JSON with tasks) and\n"
+                "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
+                "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
+                "\"parallelism\":T,\"strategy\":\"flink\"}\n"
+                "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
+                "{\"error\":\"...\"}.\n",
+                kp_strategy_names("|", names, sizeof(names)));
 }
 
 /* "field: message; field: message" from a validation error array. */

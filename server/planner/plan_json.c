@@ -11,7 +11,8 @@
 #include "base/util.h"
 
 #define DEFAULT_CLUSTER "default"
-#define STRATEGY_LIST   "balanced, weighted, flink, range, roundrobin"
+/* "balanced, weighted, ...": the valid names, from the strategy table, for an error. */
+#define STRATEGY_NAMES() kp_strategy_names(", ", (char[256]){0}, 256)
 
 /* Appends {"field": @p field, "message": ...} to @p errors. */
 __attribute__((format(printf, 3, 4))) static void field_err(json_t *errors, const char *field,
@@ -317,7 +318,7 @@ int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *er
         req->input.strategy = KP_STRATEGY_BALANCED;
         if (js &&
             (!json_is_string(js) || kp_strategy_parse(json_string_value(js), &req->input.strategy)))
-                field_err(errors, "strategy", "must be one of " STRATEGY_LIST);
+                field_err(errors, "strategy", "must be one of %s", STRATEGY_NAMES());
         if (json_array_size(errors) > before)
                 err = KP_ERR_INVALID;
 out:
@@ -377,14 +378,15 @@ int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *
                    json_array_size(js) > KP_STRATEGY__CNT) {
                 field_err(errors, "strategies",
                           "must be a non-empty array of distinct "
-                          "strategies (" STRATEGY_LIST ")");
+                          "strategies (%s)",
+                          STRATEGY_NAMES());
         } else {
                 for (size_t i = 0; i < json_array_size(js); i++) {
                         kp_strategy_t s;
                         char f[64];
                         snprintf(f, sizeof(f), "strategies[%zu]", i);
                         if (kp_strategy_parse(json_string_value(json_array_get(js, i)), &s)) {
-                                field_err(errors, f, "must be one of " STRATEGY_LIST);
+                                field_err(errors, f, "must be one of %s", STRATEGY_NAMES());
                                 continue;
                         }
                         size_t x;
@@ -432,7 +434,9 @@ int64_t kp_sweep_request_work(const kp_sweep_request_t *req)
         int64_t work = 0;
         for (size_t k = 0; k < req->strategy_cnt; k++)
                 work += per_strategy *
-                        (req->strategies[k] == KP_STRATEGY_WEIGHTED ? KP_SWEEP_WEIGHTED_COST : 1);
+                        (kp_strategy_desc(req->strategies[k])->flags & KP_STRATEGY_F_WEIGHTS
+                                 ? KP_SWEEP_WEIGHTED_COST
+                                 : 1);
         return work;
 }
 

@@ -10,32 +10,6 @@
 #include "base/err.h"
 #include "planner/planner_int.h"
 
-static const char *const strategy_names[KP_STRATEGY__CNT] = {
-        [KP_STRATEGY_BALANCED] = "balanced",     [KP_STRATEGY_WEIGHTED] = "weighted",
-        [KP_STRATEGY_FLINK] = "flink",           [KP_STRATEGY_RANGE] = "range",
-        [KP_STRATEGY_ROUNDROBIN] = "roundrobin",
-};
-
-const char *kp_strategy_name(kp_strategy_t s)
-{
-        if ((int)s < 0 || s >= KP_STRATEGY__CNT)
-                return NULL;
-        return strategy_names[s];
-}
-
-int kp_strategy_parse(const char *name, kp_strategy_t *sp)
-{
-        if (!name)
-                return -1;
-        for (int s = 0; s < KP_STRATEGY__CNT; s++) {
-                if (!strcmp(name, strategy_names[s])) {
-                        *sp = (kp_strategy_t)s;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
 const char *kp_plan_case_name(kp_plan_case_t c)
 {
         switch (c) {
@@ -280,8 +254,8 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
                        (long long)fa.min_partitions, tail);
 }
 
-/* Advice on the parallelism itself and on the chosen strategy. */
-static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest, double total)
+/* Advice on the parallelism itself: idle tasks, the ideal, or the nearest even splits. */
+static int advise_parallelism(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
 {
         const kp_plan_input_t *in = ctx->in;
         const long long P = (long long)ctx->P;
@@ -339,11 +313,20 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
                                       "partition per task.",
                                       P, T, P % T, fl + 1, fl, lo, P);
         }
+        return err;
+}
+
+/* Advice on the parallelism and on the chosen strategy. */
+static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest, double total)
+{
+        const kp_plan_input_t *in = ctx->in;
+        const long long P = (long long)ctx->P;
+        const int32_t T = ctx->T;
+        int err = advise_parallelism(ctx, a);
         if (err)
                 return err;
         long long ceil_pt = (P + T - 1) / T;
-        if ((in->strategy == KP_STRATEGY_FLINK || in->strategy == KP_STRATEGY_RANGE ||
-             in->strategy == KP_STRATEGY_ROUNDROBIN) &&
+        if ((kp_strategy_desc(in->strategy)->flags & KP_STRATEGY_F_EXTERNAL) &&
             a->max_partitions_per_task > ceil_pt)
                 err = rec_add(a,
                               "The %s strategy gives the busiest task %lld partitions; the "
@@ -491,19 +474,7 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
         plan->strategy = in->strategy;
         plan->partition_cnt = P;
         kp_plan_ctx_t ctx = {.in = in, .offset = offset, .P = P, .T = in->parallelism};
-        switch (in->strategy) {
-        case KP_STRATEGY_BALANCED: err = kp_planner_balanced(&ctx, plan->owner); break;
-        case KP_STRATEGY_WEIGHTED: err = kp_planner_weighted(&ctx, plan->owner); break;
-        case KP_STRATEGY_FLINK:
-                kp_planner_flink(&ctx, plan->owner);
-                err = 0;
-                break;
-        case KP_STRATEGY_RANGE:
-                kp_planner_range(&ctx, plan->owner);
-                err = 0;
-                break;
-        default: err = kp_planner_roundrobin(&ctx, plan->owner); break;
-        }
+        err = kp_strategy_desc(in->strategy)->plan(&ctx, plan->owner);
         if (!err)
                 err = kp_planner_analyse(&ctx, plan);
 out:

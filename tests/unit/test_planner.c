@@ -287,21 +287,6 @@ static kp_plan_topic_t *random_topics(size_t *Kp, int32_t maxp)
         return t;
 }
 
-static void test_strategy_names_parse_back(void **state)
-{
-        (void)state;
-        for (int s = 0; s < KP_STRATEGY__CNT; s++) {
-                kp_strategy_t back;
-                assert_non_null(kp_strategy_name((kp_strategy_t)s));
-                assert_int_equal(kp_strategy_parse(kp_strategy_name((kp_strategy_t)s), &back), 0);
-                assert_int_equal(back, s);
-        }
-        kp_strategy_t x;
-        assert_int_equal(kp_strategy_parse("sticky", &x), -1);
-        assert_null(kp_strategy_name(KP_STRATEGY__CNT));
-        assert_string_equal(kp_plan_case_name(KP_CASE_BELOW), "partitions_below_parallelism");
-}
-
 /* Vectors computed by Java 17 (new String(bytes, UTF_8).hashCode()). */
 static void test_java_hash_matches_java_vectors(void **state)
 {
@@ -1017,7 +1002,6 @@ static void test_skew_uses_load_when_weights_given(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_strategy_names_parse_back),
                 cmocka_unit_test(test_java_hash_matches_java_vectors),
                 cmocka_unit_test(test_flink_owner_matches_java_start_index),
                 cmocka_unit_test(test_balanced_seed_three_cases),
