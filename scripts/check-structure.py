@@ -44,7 +44,6 @@ server/kafka/kafka.c:kp_kafka_group_offsets
 server/main.c:serve_main
 server/planner/plan_json.c:parse_weights
 server/planner/plan_json.c:kp_plan_json_write
-server/planner/planner_balanced.c:balanced_sticky
 server/planner/planner_weighted.c:improve
 server/planner/planner_weighted.c:kp_planner_weighted
 server/runtime/runtime.c:plan_parse
