@@ -44,8 +44,6 @@ server/kafka/kafka.c:kp_kafka_group_offsets
 server/main.c:serve_main
 server/planner/plan_json.c:parse_weights
 server/planner/plan_json.c:kp_plan_json_write
-server/planner/planner_weighted.c:improve
-server/planner/planner_weighted.c:kp_planner_weighted
 server/runtime/runtime.c:plan_parse
 server/runtime/runtime.c:group_apply_plan
 server/runtime/runtime.c:kp_runtime_group_start
