@@ -42,8 +42,6 @@ server/cli/cli_plan.c:kp_cli_plan_main
 server/kafka/embedded.c:kp_embedded_mock_main
 server/kafka/kafka.c:kp_kafka_group_offsets
 server/main.c:serve_main
-server/planner/plan_json.c:parse_weights
-server/planner/plan_json.c:kp_plan_json_write
 server/runtime/runtime.c:plan_parse
 server/runtime/runtime.c:group_apply_plan
 server/runtime/runtime.c:kp_runtime_group_start
