@@ -145,7 +145,7 @@ typedef struct kp_plan {
  *   an exact min-cost-flow optimum over 2,000 random previous plans (other parallelism,
  *   random scatter, Flink's placement with new partitions) it is exactly minimal in over
  *   90% of them, within 1% of the optimum in total, and never more than P/8 over (see
- *   tests/unit/test_planner.c). Partitions whose previous owner is >= T (a removed
+ *   tests/unit/test_planner_balanced.c). Partitions whose previous owner is >= T (a removed
  *   task) always move; new partitions (-1) fill the tasks with room.
  * - weighted: LPT (heaviest first onto the least-loaded task) plus a pass moving or
  *   swapping partitions off the busiest task; on ordinary inputs (many more partitions
