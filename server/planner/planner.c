@@ -346,6 +346,36 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
         return err;
 }
 
+/*
+ * Partitions per task into @p cnt (zeroed, T entries); with @p w also the load per task
+ * (@p load, zeroed), the total and the heaviest weight; with @p prev @returns the
+ * partitions that moved (new ones, -1, not counted), else 0. Always inlined with constant
+ * NULLs, so each case compiles to its own loop. Cost O(P).
+ */
+static inline __attribute__((always_inline)) int64_t tally(const int32_t *owner, size_t P,
+                                                           const double *w, const int32_t *prev,
+                                                           int64_t *cnt, double *load,
+                                                           double *totalp, double *heaviestp)
+{
+        double total = 0, heaviest = 0;
+        int64_t moved = 0;
+        for (size_t i = 0; i < P; i++) {
+                const int32_t o = owner[i];
+                cnt[o]++;
+                if (w) {
+                        load[o] += w[i];
+                        total += w[i];
+                        if (w[i] > heaviest)
+                                heaviest = w[i];
+                }
+                if (prev)
+                        moved += prev[i] >= 0 && prev[i] != o;
+        }
+        *totalp = total;
+        *heaviestp = heaviest;
+        return moved;
+}
+
 int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
 {
         const kp_plan_input_t *in = ctx->in;
@@ -358,16 +388,18 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         int err = KP_ERR_NOMEM;
         if (!cnt || (in->weights && !load))
                 goto out;
-        for (size_t i = 0; i < P; i++)
-                cnt[plan->owner[i]]++;
-        if (load) {
-                for (size_t i = 0; i < P; i++) {
-                        load[plan->owner[i]] += in->weights[i];
-                        total += in->weights[i];
-                        if (in->weights[i] > heaviest)
-                                heaviest = in->weights[i];
-                }
-        }
+        const int32_t *owner = plan->owner, *prev = in->previous_owner;
+        int64_t moved = -1;
+        /* one pass over the owners whatever the inputs: the tally for each case is its own
+         * loop once inlined */
+        if (load && prev)
+                moved = tally(owner, P, in->weights, prev, cnt, load, &total, &heaviest);
+        else if (load)
+                tally(owner, P, in->weights, NULL, cnt, load, &total, &heaviest);
+        else if (prev)
+                moved = tally(owner, P, NULL, prev, cnt, NULL, &total, &heaviest);
+        else
+                tally(owner, P, NULL, NULL, cnt, NULL, &total, &heaviest);
         a->plan_case = (int64_t)P == T  ? KP_CASE_EQUAL
                        : (int64_t)P < T ? KP_CASE_BELOW
                                         : KP_CASE_ABOVE;
@@ -396,14 +428,7 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         }
         /* all-zero weights: nothing to balance, call it even */
         a->skew = a->mean_load > 0 ? a->max_load / a->mean_load : 1.0;
-        a->moved_from_previous = -1;
-        if (in->previous_owner) {
-                int64_t moved = 0;
-                for (size_t i = 0; i < P; i++)
-                        if (in->previous_owner[i] >= 0 && in->previous_owner[i] != plan->owner[i])
-                                moved++;
-                a->moved_from_previous = moved;
-        }
+        a->moved_from_previous = moved;
         err = in->skip_recommendations ? 0 : advise(ctx, a, heaviest, total);
 out:
         free(load);
