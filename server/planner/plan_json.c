@@ -182,7 +182,6 @@ static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *error
         return 0;
 }
 
-/* Parses "weights" (topics already valid) into req->weights in flat order. */
 /* The topic weights[@p i] names (an index into req->topics), or -1 with the error
  * appended. */
 static long weight_topic(const json_t *e, size_t i, const tkey_t *k, const kp_plan_request_t *req,
@@ -252,6 +251,7 @@ static void weight_entry(const json_t *e, size_t i, const tkey_t *k, const size_
         *w = json_number_value(jw);
 }
 
+/* Parses "weights" (topics already valid) into req->weights in flat order. */
 static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *errors)
 {
         const size_t K = req->input.topic_cnt;
