@@ -13,18 +13,21 @@
 
 static void usage(FILE *fp)
 {
-        fprintf(fp, "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
-                    "                   [--strategy balanced|weighted|flink|range|roundrobin]\n"
-                    "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
-                    "       kplane plan --batch\n"
-                    "\n"
-                    "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
-                    "without a server. --previous takes a plan document (JSON with tasks) and\n"
-                    "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
-                    "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
-                    "\"parallelism\":T,\"strategy\":\"flink\"}\n"
-                    "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
-                    "{\"error\":\"...\"}.\n");
+        char names[256];
+        fprintf(fp,
+                "usage: kplane plan --topic [CLUSTER/]NAME:PARTITIONS ... --parallelism T\n"
+                "                   [--strategy %s]\n"
+                "                   [--format text|json] [--rebalance] [--previous PLAN.json]\n"
+                "       kplane plan --batch\n"
+                "\n"
+                "Prints an assignment of the partitions to tasks 0..T-1 and its analysis,\n"
+                "without a server. --previous takes a plan document (JSON with tasks) and\n"
+                "re-plans sticky to it. --batch reads JSON lines from stdin, each\n"
+                "  {\"topics\":[{\"cluster\":\"c\",\"topic\":\"t\",\"partitions\":N}],"
+                "\"parallelism\":T,\"strategy\":\"flink\"}\n"
+                "and answers each with one line {\"owners\":[[owner of t0p0, ...], ...]} or\n"
+                "{\"error\":\"...\"}.\n",
+                kp_strategy_names("|", names, sizeof(names)));
 }
 
 /* "field: message; field: message" from a validation error array. */
@@ -287,143 +290,188 @@ static const char *opt_value(int argc, char **argv, int *ip, const char *name, i
         return argv[++*ip];
 }
 
-int kp_cli_plan_main(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct plan_opts {
+        json_t *body;   /* the what-if body the flags build (without "topics") */
+        json_t *topics; /* --topic, as the body's topics array */
+        const char *format, *previous;
+        int batch;
+} plan_opts_t;
+
+/* Sentinel of parse_option(): --help was printed, exit 0. */
+#define OPT_HELP (-1)
+
+/* A "--topic" value: appended to o->topics. @returns 0 or 2 (usage). */
+static int opt_topic(plan_opts_t *o, const char *v)
 {
-        json_t *body = json_object(), *topics = json_array(), *errors = json_array();
-        const char *format = "text", *previous = NULL;
-        kp_plan_request_t req;
+        json_t *t = v ? topic_spec(v) : NULL;
+        if (!t) {
+                fprintf(stderr, "kplane plan: --topic wants [CLUSTER/]NAME:PARTITIONS, got %s\n",
+                        v ? v : "nothing");
+                return 2;
+        }
+        json_array_append_new(o->topics, t);
+        return 0;
+}
+
+/* A "--parallelism" value: o->body's parallelism. @returns 0 or 2 (usage). */
+static int opt_parallelism(plan_opts_t *o, const char *v)
+{
+        char *end;
+        long long p = v ? strtoll(v, &end, 10) : 0;
+        if (!v || !*v || *end) {
+                fprintf(stderr, "kplane plan: --parallelism wants a number\n");
+                return 2;
+        }
+        json_object_set_new(o->body, "parallelism", json_integer(p));
+        return 0;
+}
+
+/* The option at argv[*ip] (its value too when it takes one: *ip moves past it).
+ * @returns 0, 2 (usage, said on stderr) or OPT_HELP. */
+static int parse_option(int argc, char **argv, int *ip, plan_opts_t *o)
+{
+        const char *v, *a = argv[*ip];
+        int m;
+        if (!strcmp(a, "--batch")) {
+                o->batch = 1;
+        } else if (!strcmp(a, "--rebalance")) {
+                json_object_set_new(o->body, "rebalance", json_true());
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+                usage(stdout);
+                return OPT_HELP;
+        } else if ((v = opt_value(argc, argv, ip, "--topic", &m)) || m) {
+                return opt_topic(o, v);
+        } else if ((v = opt_value(argc, argv, ip, "--parallelism", &m)) || m ||
+                   (v = opt_value(argc, argv, ip, "-p", &m)) || m) {
+                return opt_parallelism(o, v);
+        } else if ((v = opt_value(argc, argv, ip, "--strategy", &m)) || m ||
+                   (v = opt_value(argc, argv, ip, "-s", &m)) || m) {
+                if (!v) {
+                        fprintf(stderr, "kplane plan: --strategy wants a name\n");
+                        return 2;
+                }
+                json_object_set_new(o->body, "strategy", json_string(v));
+        } else if ((v = opt_value(argc, argv, ip, "--format", &m)) || m) {
+                if (!v || (strcmp(v, "text") && strcmp(v, "json"))) {
+                        fprintf(stderr, "kplane plan: --format is text or json\n");
+                        return 2;
+                }
+                o->format = v;
+        } else if ((v = opt_value(argc, argv, ip, "--previous", &m)) || m) {
+                if (!v) {
+                        fprintf(stderr, "kplane plan: --previous wants a file\n");
+                        return 2;
+                }
+                o->previous = v;
+        } else {
+                fprintf(stderr, "kplane plan: unknown argument %s\n", a);
+                usage(stderr);
+                return 2;
+        }
+        return 0;
+}
+
+/* Each validation error on stderr, naming the flag rather than the JSON field. */
+static void errors_print(const json_t *errors)
+{
+        size_t x;
+        json_t *e;
+        json_array_foreach(errors, x, e)
+        {
+                const char *f = json_string_value(json_object_get(e, "field"));
+                if (!strncmp(f, "topics", 6))
+                        f = "--topic";
+                fprintf(stderr, "kplane plan: %s: %s\n", f,
+                        json_string_value(json_object_get(e, "message")));
+        }
+}
+
+/* Plans the parsed @p req (sticky to o->previous when given) and prints it in o->format.
+ * @returns the exit code. */
+static int plan_print(kp_plan_request_t *req, const plan_opts_t *o)
+{
         kp_plan_t *plan = NULL;
         int32_t *prev = NULL;
-        int batch = 0, parsed = 0, rc = 2, i = 0;
         char errstr[512];
+        int rc;
+        if (o->previous) {
+                if ((rc = load_previous(o->previous, req, &prev)))
+                        goto out;
+                req->input.previous_owner = prev;
+        }
+        if (!(plan = kp_planner_plan(&req->input, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "kplane plan: %s\n", errstr);
+                rc = 1;
+                goto out;
+        }
+        if (strcmp(o->format, "json")) {
+                rc = print_text(plan, &req->input);
+                goto out;
+        }
+        json_t *j = kp_plan_to_json(plan, req->input.topics, req->input.topic_cnt);
+        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        json_decref(j);
+        rc = s ? 0 : 1;
+        if (s)
+                puts(s);
+        free(s);
+out:
+        req->input.previous_owner = NULL;
+        kp_plan_destroy(plan);
+        free(prev);
+        return rc;
+}
+
+int kp_cli_plan_main(int argc, char **argv)
+{
+        plan_opts_t o = {.body = json_object(), .topics = json_array(), .format = "text"};
+        json_t *errors = json_array();
+        kp_plan_request_t req;
+        int parsed = 0, rc = 2, i = 0;
         memset(&req, 0, sizeof(req));
-        if (!body || !topics || !errors) {
+        if (!o.body || !o.topics || !errors) {
                 rc = 1;
                 goto out;
         }
         if (argc > 0 && !strcmp(argv[0], "plan"))
                 i = 1;
         for (; i < argc; i++) {
-                const char *v;
-                int m;
-                if (!strcmp(argv[i], "--batch")) {
-                        batch = 1;
-                } else if (!strcmp(argv[i], "--rebalance")) {
-                        json_object_set_new(body, "rebalance", json_true());
-                } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                        usage(stdout);
-                        rc = 0;
-                        goto out;
-                } else if ((v = opt_value(argc, argv, &i, "--topic", &m)) || m) {
-                        json_t *t = v ? topic_spec(v) : NULL;
-                        if (!t) {
-                                fprintf(stderr,
-                                        "kplane plan: --topic wants "
-                                        "[CLUSTER/]NAME:PARTITIONS, got %s\n",
-                                        v ? v : "nothing");
-                                goto out;
-                        }
-                        json_array_append_new(topics, t);
-                } else if ((v = opt_value(argc, argv, &i, "--parallelism", &m)) || m ||
-                           (v = opt_value(argc, argv, &i, "-p", &m)) || m) {
-                        char *end;
-                        long long p = v ? strtoll(v, &end, 10) : 0;
-                        if (!v || !*v || *end) {
-                                fprintf(stderr, "kplane plan: --parallelism wants a number\n");
-                                goto out;
-                        }
-                        json_object_set_new(body, "parallelism", json_integer(p));
-                } else if ((v = opt_value(argc, argv, &i, "--strategy", &m)) || m ||
-                           (v = opt_value(argc, argv, &i, "-s", &m)) || m) {
-                        if (!v) {
-                                fprintf(stderr, "kplane plan: --strategy wants a name\n");
-                                goto out;
-                        }
-                        json_object_set_new(body, "strategy", json_string(v));
-                } else if ((v = opt_value(argc, argv, &i, "--format", &m)) || m) {
-                        if (!v || (strcmp(v, "text") && strcmp(v, "json"))) {
-                                fprintf(stderr, "kplane plan: --format is text or json\n");
-                                goto out;
-                        }
-                        format = v;
-                } else if ((v = opt_value(argc, argv, &i, "--previous", &m)) || m) {
-                        if (!v) {
-                                fprintf(stderr, "kplane plan: --previous wants a file\n");
-                                goto out;
-                        }
-                        previous = v;
-                } else {
-                        fprintf(stderr, "kplane plan: unknown argument %s\n", argv[i]);
-                        usage(stderr);
+                int orc = parse_option(argc, argv, &i, &o);
+                if (orc) {
+                        rc = orc == OPT_HELP ? 0 : orc;
                         goto out;
                 }
         }
-        if (batch) {
-                if (json_array_size(topics) || json_object_size(body)) {
+        if (o.batch) {
+                if (json_array_size(o.topics) || json_object_size(o.body)) {
                         fprintf(stderr, "kplane plan: --batch takes no other options\n");
                         goto out;
                 }
                 rc = batch_main();
                 goto out;
         }
-        if (!json_array_size(topics)) {
+        if (!json_array_size(o.topics)) {
                 fprintf(stderr, "kplane plan: at least one --topic is needed\n");
                 usage(stderr);
                 goto out;
         }
-        json_object_set(body, "topics", topics);
-        int err = kp_plan_request_parse(body, &req, errors);
-        if (err == KP_ERR_NOMEM) {
-                rc = 1;
-                goto out;
-        }
+        json_object_set(o.body, "topics", o.topics);
+        int err = kp_plan_request_parse(o.body, &req, errors);
         if (err) {
-                size_t x;
-                json_t *e;
-                json_array_foreach(errors, x, e)
-                {
-                        const char *f = json_string_value(json_object_get(e, "field"));
-                        /* name the flag, not the JSON field */
-                        if (!strncmp(f, "topics", 6))
-                                f = "--topic";
-                        fprintf(stderr, "kplane plan: %s: %s\n", f,
-                                json_string_value(json_object_get(e, "message")));
-                }
+                if (err == KP_ERR_NOMEM)
+                        rc = 1;
+                else
+                        errors_print(errors);
                 goto out;
         }
         parsed = 1;
-        if (previous) {
-                if ((rc = load_previous(previous, &req, &prev)))
-                        goto out;
-                rc = 2;
-                req.input.previous_owner = prev;
-        }
-        if (!(plan = kp_planner_plan(&req.input, errstr, sizeof(errstr)))) {
-                fprintf(stderr, "kplane plan: %s\n", errstr);
-                rc = 1;
-                goto out;
-        }
-        if (!strcmp(format, "json")) {
-                json_t *j = kp_plan_to_json(plan, req.input.topics, req.input.topic_cnt);
-                char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-                json_decref(j);
-                if (!s) {
-                        rc = 1;
-                        goto out;
-                }
-                puts(s);
-                free(s);
-                rc = 0;
-        } else {
-                rc = print_text(plan, &req.input);
-        }
+        rc = plan_print(&req, &o);
 out:
-        kp_plan_destroy(plan);
-        free(prev);
         if (parsed)
                 kp_plan_request_cleanup(&req);
         json_decref(errors);
-        json_decref(topics);
-        json_decref(body);
+        json_decref(o.topics);
+        json_decref(o.body);
         return rc;
 }

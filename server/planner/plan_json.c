@@ -11,7 +11,8 @@
 #include "base/util.h"
 
 #define DEFAULT_CLUSTER "default"
-#define STRATEGY_LIST   "balanced, weighted, flink, range, roundrobin"
+/* "balanced, weighted, ...": the valid names, from the strategy table, for an error. */
+#define STRATEGY_NAMES() kp_strategy_names(", ", (char[256]){0}, 256)
 
 /* Appends {"field": @p field, "message": ...} to @p errors. */
 __attribute__((format(printf, 3, 4))) static void field_err(json_t *errors, const char *field,
@@ -181,14 +182,81 @@ static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *error
         return 0;
 }
 
+/* The topic weights[@p i] names (an index into req->topics), or -1 with the error
+ * appended. */
+static long weight_topic(const json_t *e, size_t i, const tkey_t *k, const kp_plan_request_t *req,
+                         json_t *errors)
+{
+        const json_t *jc = json_object_get(e, "cluster");
+        const json_t *jt = json_object_get(e, "topic");
+        char f[64];
+        long t = -1;
+        if (jc && !json_is_string(jc)) {
+                snprintf(f, sizeof(f), "weights[%zu].cluster", i);
+                field_err(errors, f, "must be a string");
+        } else if (!json_is_string(jt)) {
+                snprintf(f, sizeof(f), "weights[%zu].topic", i);
+                field_err(errors, f, "must be a string");
+        } else {
+                t = tindex_find(k, req->input.topic_cnt,
+                                jc ? json_string_value(jc) : DEFAULT_CLUSTER,
+                                json_string_value(jt));
+                if (t < 0) {
+                        snprintf(f, sizeof(f), "weights[%zu].topic", i);
+                        field_err(errors, f, "is not one of topics");
+                }
+        }
+        return t;
+}
+
+/* Validates weights[@p i] and stores its weight at its flat index (@p offset: each
+ * topic's first); every problem is appended to @p errors. */
+static void weight_entry(const json_t *e, size_t i, const tkey_t *k, const size_t *offset,
+                         kp_plan_request_t *req, json_t *errors)
+{
+        static const char *const fields[] = {"cluster", "topic", "partition", "weight", NULL};
+        char f[64];
+        if (!json_is_object(e)) {
+                snprintf(f, sizeof(f), "weights[%zu]", i);
+                field_err(errors, f, "must be an object {cluster, topic, partition, weight}");
+                return;
+        }
+        snprintf(f, sizeof(f), "weights[%zu].", i);
+        check_fields(e, fields, f, errors);
+        const json_t *jp = json_object_get(e, "partition");
+        const json_t *jw = json_object_get(e, "weight");
+        long t = weight_topic(e, i, k, req, errors);
+        if (t >= 0 && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
+                       json_integer_value(jp) >= req->topics[t].partitions)) {
+                snprintf(f, sizeof(f), "weights[%zu].partition", i);
+                field_err(errors, f, "must be 0..%d", (int)req->topics[t].partitions - 1);
+                t = -1;
+        }
+        if (!json_is_number(jw) || !isfinite(json_number_value(jw)) || json_number_value(jw) < 0 ||
+            json_number_value(jw) > KP_WEIGHT_MAX) {
+                snprintf(f, sizeof(f), "weights[%zu].weight", i);
+                field_err(errors, f, "must be a number >= 0 and at most %g", KP_WEIGHT_MAX);
+                t = -1;
+        }
+        if (t < 0)
+                return;
+        double *w = &req->weights[offset[t] + (size_t)json_integer_value(jp)];
+        if (!isnan(*w)) {
+                snprintf(f, sizeof(f), "weights[%zu]", i);
+                field_err(errors, f, "partition %d of %s/%s is weighted twice",
+                          (int)json_integer_value(jp), req->topics[t].cluster,
+                          req->topics[t].topic);
+                return;
+        }
+        *w = json_number_value(jw);
+}
+
 /* Parses "weights" (topics already valid) into req->weights in flat order. */
 static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *errors)
 {
-        static const char *const fields[] = {"cluster", "topic", "partition", "weight", NULL};
         const size_t K = req->input.topic_cnt;
         size_t P = 0, *offset = NULL;
         tkey_t *k = NULL;
-        char f[64];
         int err = KP_ERR_NOMEM;
         if (!json_is_array(arr)) {
                 field_err(errors, "weights", "must be an array");
@@ -210,60 +278,8 @@ static int parse_weights(const json_t *arr, kp_plan_request_t *req, json_t *erro
          * silently preferred; unlisted ones weigh 1 at the end */
         for (size_t i = 0; i < P; i++)
                 req->weights[i] = NAN;
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-                const json_t *e = json_array_get(arr, i);
-                if (!json_is_object(e)) {
-                        snprintf(f, sizeof(f), "weights[%zu]", i);
-                        field_err(errors, f,
-                                  "must be an object {cluster, topic, partition, "
-                                  "weight}");
-                        continue;
-                }
-                snprintf(f, sizeof(f), "weights[%zu].", i);
-                check_fields(e, fields, f, errors);
-                const json_t *jc = json_object_get(e, "cluster");
-                const json_t *jt = json_object_get(e, "topic");
-                const json_t *jp = json_object_get(e, "partition");
-                const json_t *jw = json_object_get(e, "weight");
-                long t = -1;
-                if (jc && !json_is_string(jc)) {
-                        snprintf(f, sizeof(f), "weights[%zu].cluster", i);
-                        field_err(errors, f, "must be a string");
-                } else if (!json_is_string(jt)) {
-                        snprintf(f, sizeof(f), "weights[%zu].topic", i);
-                        field_err(errors, f, "must be a string");
-                } else {
-                        t = tindex_find(k, K, jc ? json_string_value(jc) : DEFAULT_CLUSTER,
-                                        json_string_value(jt));
-                        if (t < 0) {
-                                snprintf(f, sizeof(f), "weights[%zu].topic", i);
-                                field_err(errors, f, "is not one of topics");
-                        }
-                }
-                if (t >= 0 && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
-                               json_integer_value(jp) >= req->topics[t].partitions)) {
-                        snprintf(f, sizeof(f), "weights[%zu].partition", i);
-                        field_err(errors, f, "must be 0..%d", (int)req->topics[t].partitions - 1);
-                        t = -1;
-                }
-                if (!json_is_number(jw) || !isfinite(json_number_value(jw)) ||
-                    json_number_value(jw) < 0 || json_number_value(jw) > KP_WEIGHT_MAX) {
-                        snprintf(f, sizeof(f), "weights[%zu].weight", i);
-                        field_err(errors, f, "must be a number >= 0 and at most %g", KP_WEIGHT_MAX);
-                        t = -1;
-                }
-                if (t < 0)
-                        continue;
-                double *w = &req->weights[offset[t] + (size_t)json_integer_value(jp)];
-                if (!isnan(*w)) {
-                        snprintf(f, sizeof(f), "weights[%zu]", i);
-                        field_err(errors, f, "partition %d of %s/%s is weighted twice",
-                                  (int)json_integer_value(jp), req->topics[t].cluster,
-                                  req->topics[t].topic);
-                        continue;
-                }
-                *w = json_number_value(jw);
-        }
+        for (size_t i = 0; i < json_array_size(arr); i++)
+                weight_entry(json_array_get(arr, i), i, k, offset, req, errors);
         for (size_t i = 0; i < P; i++)
                 if (isnan(req->weights[i]))
                         req->weights[i] = 1.0;
@@ -317,7 +333,7 @@ int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *er
         req->input.strategy = KP_STRATEGY_BALANCED;
         if (js &&
             (!json_is_string(js) || kp_strategy_parse(json_string_value(js), &req->input.strategy)))
-                field_err(errors, "strategy", "must be one of " STRATEGY_LIST);
+                field_err(errors, "strategy", "must be one of %s", STRATEGY_NAMES());
         if (json_array_size(errors) > before)
                 err = KP_ERR_INVALID;
 out:
@@ -377,14 +393,15 @@ int kp_sweep_request_parse(const json_t *body, kp_sweep_request_t *req, json_t *
                    json_array_size(js) > KP_STRATEGY__CNT) {
                 field_err(errors, "strategies",
                           "must be a non-empty array of distinct "
-                          "strategies (" STRATEGY_LIST ")");
+                          "strategies (%s)",
+                          STRATEGY_NAMES());
         } else {
                 for (size_t i = 0; i < json_array_size(js); i++) {
                         kp_strategy_t s;
                         char f[64];
                         snprintf(f, sizeof(f), "strategies[%zu]", i);
                         if (kp_strategy_parse(json_string_value(json_array_get(js, i)), &s)) {
-                                field_err(errors, f, "must be one of " STRATEGY_LIST);
+                                field_err(errors, f, "must be one of %s", STRATEGY_NAMES());
                                 continue;
                         }
                         size_t x;
@@ -432,7 +449,9 @@ int64_t kp_sweep_request_work(const kp_sweep_request_t *req)
         int64_t work = 0;
         for (size_t k = 0; k < req->strategy_cnt; k++)
                 work += per_strategy *
-                        (req->strategies[k] == KP_STRATEGY_WEIGHTED ? KP_SWEEP_WEIGHTED_COST : 1);
+                        (kp_strategy_desc(req->strategies[k])->flags & KP_STRATEGY_F_WEIGHTS
+                                 ? KP_SWEEP_WEIGHTED_COST
+                                 : 1);
         return work;
 }
 
@@ -615,48 +634,64 @@ static void put_json_string(kp_buf_t *b, const char *s)
         free(text);
 }
 
-int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t *topics,
-                       size_t topic_cnt)
+/* Each partition entry's text up to its number, once per topic (its escaping depends only
+ * on the topic): what plan_json_write's entries are made of. */
+typedef struct entry_heads {
+        int32_t *tof;   /* topic of a flat index */
+        size_t *tstart; /* flat index of each topic's p0; [topic_cnt] = P */
+        size_t *poff;   /* topic t's head: text.data[poff[t] .. poff[t + 1]) */
+        kp_buf_t text;
+} entry_heads_t;
+
+/*
+ * Fills @p h for @p topics ("{"cluster":C,"topic":T,"partition":" per topic) and *needp:
+ * the bytes every task (<= 40) and entry (its head, <= 10 digits, "},") of a plan over
+ * them at @p T can take. @returns 0 or KP_ERR_NOMEM (or KP_ERR_INTERNAL when the topics
+ * do not add up to @p P).
+ */
+static int entry_heads_build(entry_heads_t *h, const kp_plan_topic_t *topics, size_t topic_cnt,
+                             size_t P, int32_t T, size_t *needp)
 {
-        const size_t P = plan->partition_cnt;
-        const int32_t T = plan->parallelism;
-        size_t *start = NULL, *byt = NULL;
-        int32_t *tof = malloc((P ? P : 1) * sizeof(*tof));          /* topic of a flat index */
-        size_t *tstart = malloc((topic_cnt + 1) * sizeof(*tstart)); /* flat index of p0 */
-        size_t *poff = malloc((topic_cnt + 1) * sizeof(*poff));     /* head of topic t */
-        kp_buf_t heads;
-        char *text = NULL;
-        int err = KP_ERR_NOMEM;
-        kp_buf_init(&heads);
-        if (!tof || !tstart || !poff || kp_plan_by_task(plan, &start, &byt))
-                goto out;
-        /* each entry is {"cluster":C,"topic":T,"partition":N}: the head up to N depends
-         * only on the topic, so it is escaped once per topic, not once per entry */
+        h->tof = malloc((P ? P : 1) * sizeof(*h->tof));
+        h->tstart = malloc((topic_cnt + 1) * sizeof(*h->tstart));
+        h->poff = malloc((topic_cnt + 1) * sizeof(*h->poff));
+        if (!h->tof || !h->tstart || !h->poff)
+                return KP_ERR_NOMEM;
         size_t flat = 0, need = (size_t)T * 40;
+        kp_buf_t *hb = &h->text;
         for (size_t t = 0; t < topic_cnt; t++) {
-                tstart[t] = flat;
+                h->tstart[t] = flat;
                 for (int32_t p = 0; p < topics[t].partitions && flat < P; p++)
-                        tof[flat++] = (int32_t)t;
-                poff[t] = heads.len;
-                kp_buf_append(&heads, "{\"cluster\":", 11);
-                put_json_string(&heads, topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
-                kp_buf_append(&heads, ",\"topic\":", 9);
-                put_json_string(&heads, topics[t].topic);
-                kp_buf_append(&heads, ",\"partition\":", 13);
-                need += (heads.len - poff[t] + 12) * (size_t)topics[t].partitions;
+                        h->tof[flat++] = (int32_t)t;
+                h->poff[t] = hb->len;
+                kp_buf_append(hb, "{\"cluster\":", 11);
+                put_json_string(hb, topics[t].cluster ? topics[t].cluster : DEFAULT_CLUSTER);
+                kp_buf_append(hb, ",\"topic\":", 9);
+                put_json_string(hb, topics[t].topic);
+                kp_buf_append(hb, ",\"partition\":", 13);
+                need += (hb->len - h->poff[t] + 12) * (size_t)topics[t].partitions;
         }
-        tstart[topic_cnt] = flat;
-        poff[topic_cnt] = heads.len;
-        if (heads.oom || flat != P)
-                goto out;
-        kp_buf_printf(b, "{\"parallelism\":%d,\"strategy\":", (int)T);
-        put_json_string(b, kp_strategy_name(plan->strategy));
-        kp_buf_append(b, ",\"tasks\":[", 10);
-        /* one reservation for every task (<= 40 bytes) and entry (its topic's head, <= 10
-         * digits, "}," ), so as much as the answer needs, then plain stores */
-        if (kp_buf_reserve(b, need))
-                goto out;
-        char *d = b->data + b->len;
+        h->tstart[topic_cnt] = flat;
+        h->poff[topic_cnt] = hb->len;
+        *needp = need;
+        if (hb->oom)
+                return KP_ERR_NOMEM;
+        return flat == P ? 0 : KP_ERR_INTERNAL;
+}
+
+static void entry_heads_cleanup(entry_heads_t *h)
+{
+        kp_buf_cleanup(&h->text);
+        free(h->poff);
+        free(h->tstart);
+        free(h->tof);
+}
+
+/* Writes the tasks array's members at @p d (room reserved by the caller) with plain stores:
+ * task j's partitions are byt[start[j] .. start[j + 1]). @returns the end. */
+static char *tasks_put(char *d, int32_t T, const size_t *start, const size_t *byt,
+                       const entry_heads_t *h)
+{
         for (int32_t j = 0; j < T; j++) {
                 if (j)
                         *d++ = ',';
@@ -665,18 +700,40 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
                 memcpy(d, ",\"partitions\":[", 15);
                 d += 15;
                 for (size_t x = start[j]; x < start[j + 1]; x++) {
-                        size_t fi = byt[x], t = (size_t)tof[fi];
+                        size_t fi = byt[x], t = (size_t)h->tof[fi];
                         if (x != start[j])
                                 *d++ = ',';
-                        memcpy(d, heads.data + poff[t], poff[t + 1] - poff[t]);
-                        d += poff[t + 1] - poff[t];
-                        d = put_uint(d, (uint64_t)(fi - tstart[t]));
+                        memcpy(d, h->text.data + h->poff[t], h->poff[t + 1] - h->poff[t]);
+                        d += h->poff[t + 1] - h->poff[t];
+                        d = put_uint(d, (uint64_t)(fi - h->tstart[t]));
                         *d++ = '}';
                 }
                 memcpy(d, "]}", 2);
                 d += 2;
         }
-        b->len = (size_t)(d - b->data);
+        return d;
+}
+
+int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t *topics,
+                       size_t topic_cnt)
+{
+        const int32_t T = plan->parallelism;
+        size_t *start = NULL, *byt = NULL, need = 0;
+        entry_heads_t h;
+        char *text = NULL;
+        int err = KP_ERR_NOMEM;
+        memset(&h, 0, sizeof(h));
+        kp_buf_init(&h.text);
+        if (kp_plan_by_task(plan, &start, &byt) ||
+            entry_heads_build(&h, topics, topic_cnt, plan->partition_cnt, T, &need))
+                goto out;
+        kp_buf_printf(b, "{\"parallelism\":%d,\"strategy\":", (int)T);
+        put_json_string(b, kp_strategy_name(plan->strategy));
+        kp_buf_append(b, ",\"tasks\":[", 10);
+        /* one reservation for every task and entry, so as much as the answer needs */
+        if (kp_buf_reserve(b, need))
+                goto out;
+        b->len = (size_t)(tasks_put(b->data + b->len, T, start, byt, &h) - b->data);
         b->data[b->len] = '\0';
         kp_buf_append(b, "],\"analysis\":", 13);
         json_t *an = kp_plan_analysis_to_json(&plan->analysis);
@@ -689,10 +746,7 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         err = b->oom ? KP_ERR_NOMEM : 0;
 out:
         free(text);
-        kp_buf_cleanup(&heads);
-        free(poff);
-        free(tstart);
-        free(tof);
+        entry_heads_cleanup(&h);
         free(byt);
         free(start);
         return err;

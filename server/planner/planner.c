@@ -10,32 +10,6 @@
 #include "base/err.h"
 #include "planner/planner_int.h"
 
-static const char *const strategy_names[KP_STRATEGY__CNT] = {
-        [KP_STRATEGY_BALANCED] = "balanced",     [KP_STRATEGY_WEIGHTED] = "weighted",
-        [KP_STRATEGY_FLINK] = "flink",           [KP_STRATEGY_RANGE] = "range",
-        [KP_STRATEGY_ROUNDROBIN] = "roundrobin",
-};
-
-const char *kp_strategy_name(kp_strategy_t s)
-{
-        if ((int)s < 0 || s >= KP_STRATEGY__CNT)
-                return NULL;
-        return strategy_names[s];
-}
-
-int kp_strategy_parse(const char *name, kp_strategy_t *sp)
-{
-        if (!name)
-                return -1;
-        for (int s = 0; s < KP_STRATEGY__CNT; s++) {
-                if (!strcmp(name, strategy_names[s])) {
-                        *sp = (kp_strategy_t)s;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
 const char *kp_plan_case_name(kp_plan_case_t c)
 {
         switch (c) {
@@ -280,8 +254,8 @@ static int advise_flink(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
                        (long long)fa.min_partitions, tail);
 }
 
-/* Advice on the parallelism itself and on the chosen strategy. */
-static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest, double total)
+/* Advice on the parallelism itself: idle tasks, the ideal, or the nearest even splits. */
+static int advise_parallelism(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a)
 {
         const kp_plan_input_t *in = ctx->in;
         const long long P = (long long)ctx->P;
@@ -339,11 +313,20 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
                                       "partition per task.",
                                       P, T, P % T, fl + 1, fl, lo, P);
         }
+        return err;
+}
+
+/* Advice on the parallelism and on the chosen strategy. */
+static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heaviest, double total)
+{
+        const kp_plan_input_t *in = ctx->in;
+        const long long P = (long long)ctx->P;
+        const int32_t T = ctx->T;
+        int err = advise_parallelism(ctx, a);
         if (err)
                 return err;
         long long ceil_pt = (P + T - 1) / T;
-        if ((in->strategy == KP_STRATEGY_FLINK || in->strategy == KP_STRATEGY_RANGE ||
-             in->strategy == KP_STRATEGY_ROUNDROBIN) &&
+        if ((kp_strategy_desc(in->strategy)->flags & KP_STRATEGY_F_EXTERNAL) &&
             a->max_partitions_per_task > ceil_pt)
                 err = rec_add(a,
                               "The %s strategy gives the busiest task %lld partitions; the "
@@ -363,6 +346,36 @@ static int advise(const kp_plan_ctx_t *ctx, kp_plan_analysis_t *a, double heavie
         return err;
 }
 
+/*
+ * Partitions per task into @p cnt (zeroed, T entries); with @p w also the load per task
+ * (@p load, zeroed), the total and the heaviest weight; with @p prev @returns the
+ * partitions that moved (new ones, -1, not counted), else 0. Always inlined with constant
+ * NULLs, so each case compiles to its own loop. Cost O(P).
+ */
+static inline __attribute__((always_inline)) int64_t tally(const int32_t *owner, size_t P,
+                                                           const double *w, const int32_t *prev,
+                                                           int64_t *cnt, double *load,
+                                                           double *totalp, double *heaviestp)
+{
+        double total = 0, heaviest = 0;
+        int64_t moved = 0;
+        for (size_t i = 0; i < P; i++) {
+                const int32_t o = owner[i];
+                cnt[o]++;
+                if (w) {
+                        load[o] += w[i];
+                        total += w[i];
+                        if (w[i] > heaviest)
+                                heaviest = w[i];
+                }
+                if (prev)
+                        moved += prev[i] >= 0 && prev[i] != o;
+        }
+        *totalp = total;
+        *heaviestp = heaviest;
+        return moved;
+}
+
 int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
 {
         const kp_plan_input_t *in = ctx->in;
@@ -375,16 +388,18 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         int err = KP_ERR_NOMEM;
         if (!cnt || (in->weights && !load))
                 goto out;
-        for (size_t i = 0; i < P; i++)
-                cnt[plan->owner[i]]++;
-        if (load) {
-                for (size_t i = 0; i < P; i++) {
-                        load[plan->owner[i]] += in->weights[i];
-                        total += in->weights[i];
-                        if (in->weights[i] > heaviest)
-                                heaviest = in->weights[i];
-                }
-        }
+        const int32_t *owner = plan->owner, *prev = in->previous_owner;
+        int64_t moved = -1;
+        /* one pass over the owners whatever the inputs: the tally for each case is its own
+         * loop once inlined */
+        if (load && prev)
+                moved = tally(owner, P, in->weights, prev, cnt, load, &total, &heaviest);
+        else if (load)
+                tally(owner, P, in->weights, NULL, cnt, load, &total, &heaviest);
+        else if (prev)
+                moved = tally(owner, P, NULL, prev, cnt, NULL, &total, &heaviest);
+        else
+                tally(owner, P, NULL, NULL, cnt, NULL, &total, &heaviest);
         a->plan_case = (int64_t)P == T  ? KP_CASE_EQUAL
                        : (int64_t)P < T ? KP_CASE_BELOW
                                         : KP_CASE_ABOVE;
@@ -413,14 +428,7 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         }
         /* all-zero weights: nothing to balance, call it even */
         a->skew = a->mean_load > 0 ? a->max_load / a->mean_load : 1.0;
-        a->moved_from_previous = -1;
-        if (in->previous_owner) {
-                int64_t moved = 0;
-                for (size_t i = 0; i < P; i++)
-                        if (in->previous_owner[i] >= 0 && in->previous_owner[i] != plan->owner[i])
-                                moved++;
-                a->moved_from_previous = moved;
-        }
+        a->moved_from_previous = moved;
         err = in->skip_recommendations ? 0 : advise(ctx, a, heaviest, total);
 out:
         free(load);
@@ -491,19 +499,7 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
         plan->strategy = in->strategy;
         plan->partition_cnt = P;
         kp_plan_ctx_t ctx = {.in = in, .offset = offset, .P = P, .T = in->parallelism};
-        switch (in->strategy) {
-        case KP_STRATEGY_BALANCED: err = kp_planner_balanced(&ctx, plan->owner); break;
-        case KP_STRATEGY_WEIGHTED: err = kp_planner_weighted(&ctx, plan->owner); break;
-        case KP_STRATEGY_FLINK:
-                kp_planner_flink(&ctx, plan->owner);
-                err = 0;
-                break;
-        case KP_STRATEGY_RANGE:
-                kp_planner_range(&ctx, plan->owner);
-                err = 0;
-                break;
-        default: err = kp_planner_roundrobin(&ctx, plan->owner); break;
-        }
+        err = kp_strategy_desc(in->strategy)->plan(&ctx, plan->owner);
         if (!err)
                 err = kp_planner_analyse(&ctx, plan);
 out:

@@ -23,10 +23,43 @@ typedef enum kp_strategy {
         KP_STRATEGY__CNT
 } kp_strategy_t;
 
+/* What callers switch on (kp_strategy_desc_t.flags). */
+/* Places by partition weights: a caller without any should measure them (the group
+ * re-plan samples rates), and a sweep counts each step KP_SWEEP_WEIGHTED_COST times. */
+#define KP_STRATEGY_F_WEIGHTS 0x1u
+/* Keeps partitions with their previous_owner where it can; the others only report moves. */
+#define KP_STRATEGY_F_STICKY 0x2u
+/* Reproduces an external assignor (Flink's, Kafka's) whatever the balance: the advice
+ * compares its busiest task with the balanced strategy's bound. */
+#define KP_STRATEGY_F_EXTERNAL 0x4u
+
+struct kp_plan_ctx;
+
+/*
+ * One strategy, everything that names or runs it. The table (planner_strategy.c) is the
+ * only list of strategies: names in errors, the CLI, plan_json and the sweep defaults come
+ * from it, and a unit test holds openapi.json's Strategy schema and the page's list to it.
+ * A new strategy is one enum value above and one entry there.
+ */
+typedef struct kp_strategy_desc {
+        kp_strategy_t strategy;
+        const char *name;    /* the API name: openapi.json's Strategy enum, the page's list */
+        const char *summary; /* one line: openapi.json's Strategy description "name: summary" */
+        unsigned flags;      /* KP_STRATEGY_F_* */
+        /* The planner's own (planner_int.h): writes ctx->P owners. @returns 0 or KP_ERR_*. */
+        int (*plan)(const struct kp_plan_ctx *ctx, int32_t *owner);
+} kp_strategy_desc_t;
+
+/* @returns the descriptor of @p s, or NULL when out of range. O(1). */
+const kp_strategy_desc_t *kp_strategy_desc(kp_strategy_t s);
 /* @returns the API name of @p s ("balanced"), or NULL when out of range. */
 const char *kp_strategy_name(kp_strategy_t s);
 /* Parses an API name. @returns 0, or -1 when @p name is not a strategy. */
 int kp_strategy_parse(const char *name, kp_strategy_t *sp);
+/* Writes every strategy name in table order, separated by @p sep ("balanced, weighted,
+ * ..."), into @p buf (always NUL-terminated when @p size > 0): what an error listing the
+ * valid names or a usage line shows. @returns @p buf. */
+char *kp_strategy_names(const char *sep, char *buf, size_t size);
 
 typedef struct kp_plan_topic {
         const char *cluster; /* borrowed */
@@ -112,7 +145,7 @@ typedef struct kp_plan {
  *   an exact min-cost-flow optimum over 2,000 random previous plans (other parallelism,
  *   random scatter, Flink's placement with new partitions) it is exactly minimal in over
  *   90% of them, within 1% of the optimum in total, and never more than P/8 over (see
- *   tests/unit/test_planner.c). Partitions whose previous owner is >= T (a removed
+ *   tests/unit/test_planner_balanced.c). Partitions whose previous owner is >= T (a removed
  *   task) always move; new partitions (-1) fill the tasks with room.
  * - weighted: LPT (heaviest first onto the least-loaded task) plus a pass moving or
  *   swapping partitions off the busiest task; on ordinary inputs (many more partitions

@@ -185,70 +185,124 @@ static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const i
                 b->cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
 }
 
-static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
-{
-        const kp_plan_input_t *in = ctx->in;
-        const int32_t *prev = in->previous_owner;
-        const int32_t T = ctx->T;
-        const size_t K = in->topic_cnt, P = ctx->P;
+/* The sticky re-plan's own arrays, beside the extras' bookkeeping (bal_t). */
+typedef struct sticky {
         bal_t b;
-        int32_t *cnt = NULL, *useful = NULL, *ucnt = NULL;
-        int64_t *ptot = NULL;
-        size_t *ustart = NULL, *pool = NULL;
-        colkey_t *ck = NULL;
-        topkey_t *tk = NULL;
-        int err = KP_ERR_NOMEM;
-        size_t maxp = 0, sum_r = 0, sum_f = 0;
+        const kp_plan_ctx_t *ctx;
+        int32_t *cnt;    /* per task: scratch count of one topic's partitions */
+        int32_t *useful; /* useful cells, by topic: useful[ustart[t] ..] are tasks */
+        size_t *ustart;
+        int32_t *ucnt; /* per task: useful cells */
+        int64_t *ptot; /* per task: previous partitions it held (of topics still planned) */
+        size_t *pool;  /* per topic: partitions to deal (step 4) */
+        colkey_t *ck;  /* T entries, for capacities_deal() */
+        topkey_t *tk;  /* K entries: topic orders of steps 3a and 3b */
+        int64_t E, R;  /* every task takes E or E + 1 extras, R tasks E + 1 */
+        size_t sum_r;  /* extras in all: sum of p_t % T */
+        size_t maxp;   /* the largest topic's partitions */
+} sticky_t;
 
-        memset(&b, 0, sizeof(b));
-        b.T = T;
-        b.K = K;
-        for (size_t t = 0; t < K; t++) {
-                size_t p = (size_t)in->topics[t].partitions;
-                if (p > maxp)
-                        maxp = p;
+/* The bounds of the plan (F, R, E, sum_r) from the topics, and repair()'s scan limit. */
+static void sticky_bounds(sticky_t *st)
+{
+        const kp_plan_ctx_t *ctx = st->ctx;
+        const int32_t T = ctx->T;
+        size_t sum_f = 0;
+        for (size_t t = 0; t < ctx->in->topic_cnt; t++) {
+                size_t p = (size_t)ctx->in->topics[t].partitions;
+                if (p > st->maxp)
+                        st->maxp = p;
                 sum_f += p / (size_t)T;
-                sum_r += p % (size_t)T;
+                st->sum_r += p % (size_t)T;
         }
-        const int64_t F = (int64_t)(P / (size_t)T), R = (int64_t)(P % (size_t)T);
-        const int64_t E = F - (int64_t)sum_f;
+        const int64_t F = (int64_t)(ctx->P / (size_t)T);
+        st->R = (int64_t)(ctx->P % (size_t)T);
+        st->E = F - (int64_t)sum_f;
         /* small plans: repair() may look at every task; large ones: 64 after a find */
-        b.scan_limit = (double)T * (double)(E + 1) <= 1e6 ? (size_t)T : 64;
+        st->b.scan_limit = (double)T * (double)(st->E + 1) <= 1e6 ? (size_t)T : 64;
+}
 
-        cnt = calloc((size_t)T, sizeof(*cnt));
-        ucnt = calloc((size_t)T, sizeof(*ucnt));
-        ptot = calloc((size_t)T, sizeof(*ptot));
-        useful = malloc((P ? P : 1) * sizeof(*useful));
-        ustart = malloc((K + 1) * sizeof(*ustart));
-        pool = malloc((maxp ? maxp : 1) * sizeof(*pool));
-        ck = malloc((size_t)T * sizeof(*ck));
-        tk = malloc((K ? K : 1) * sizeof(*tk));
-        b.cap = malloc((size_t)T * sizeof(*b.cap));
-        b.used = calloc((size_t)T, sizeof(*b.used));
-        b.colstart = malloc(((size_t)T + 1) * sizeof(*b.colstart));
-        b.coltop = malloc((sum_r ? sum_r : 1) * sizeof(*b.coltop));
-        b.coluseful = malloc(sum_r ? sum_r : 1);
-        b.xstart = malloc((K + 1) * sizeof(*b.xstart));
-        b.xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b.xcol));
-        b.xn = calloc(K ? K : 1, sizeof(*b.xn));
-        b.mark = calloc((size_t)T, sizeof(*b.mark));
-        b.tmark = calloc(K ? K : 1, sizeof(*b.tmark));
-        b.freel = malloc((size_t)T * sizeof(*b.freel));
-        b.custart = calloc((size_t)T + 1, sizeof(*b.custart));
-        b.cutop = malloc((P ? P : 1) * sizeof(*b.cutop));
-        b.umark = calloc(K ? K : 1, sizeof(*b.umark));
-        b.ucmark = calloc((size_t)T, sizeof(*b.ucmark));
-        if (!cnt || !ucnt || !ptot || !useful || !ustart || !pool || !ck || !tk || !b.cap ||
-            !b.used || !b.colstart || !b.coltop || !b.coluseful || !b.xstart || !b.xcol || !b.xn ||
-            !b.mark || !b.tmark || !b.freel || !b.custart || !b.cutop || !b.umark || !b.ucmark)
-                goto out;
+/* Allocates every array of @p st (sticky_bounds() first). @returns 0 or KP_ERR_NOMEM. */
+static int sticky_alloc(sticky_t *st)
+{
+        bal_t *b = &st->b;
+        const size_t T = (size_t)st->ctx->T, K = st->ctx->in->topic_cnt, P = st->ctx->P;
+        const size_t sum_r = st->sum_r;
+        st->cnt = calloc(T, sizeof(*st->cnt));
+        st->ucnt = calloc(T, sizeof(*st->ucnt));
+        st->ptot = calloc(T, sizeof(*st->ptot));
+        st->useful = malloc((P ? P : 1) * sizeof(*st->useful));
+        st->ustart = malloc((K + 1) * sizeof(*st->ustart));
+        st->pool = malloc((st->maxp ? st->maxp : 1) * sizeof(*st->pool));
+        st->ck = malloc(T * sizeof(*st->ck));
+        st->tk = malloc((K ? K : 1) * sizeof(*st->tk));
+        b->cap = malloc(T * sizeof(*b->cap));
+        b->used = calloc(T, sizeof(*b->used));
+        b->colstart = malloc((T + 1) * sizeof(*b->colstart));
+        b->coltop = malloc((sum_r ? sum_r : 1) * sizeof(*b->coltop));
+        b->coluseful = malloc(sum_r ? sum_r : 1);
+        b->xstart = malloc((K + 1) * sizeof(*b->xstart));
+        b->xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b->xcol));
+        b->xn = calloc(K ? K : 1, sizeof(*b->xn));
+        b->mark = calloc(T, sizeof(*b->mark));
+        b->tmark = calloc(K ? K : 1, sizeof(*b->tmark));
+        b->freel = malloc(T * sizeof(*b->freel));
+        b->custart = calloc(T + 1, sizeof(*b->custart));
+        b->cutop = malloc((P ? P : 1) * sizeof(*b->cutop));
+        b->umark = calloc(K ? K : 1, sizeof(*b->umark));
+        b->ucmark = calloc(T, sizeof(*b->ucmark));
+        if (!st->cnt || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
+            !st->ck || !st->tk || !b->cap || !b->used || !b->colstart || !b->coltop ||
+            !b->coluseful || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark ||
+            !b->freel || !b->custart || !b->cutop || !b->umark || !b->ucmark)
+                return KP_ERR_NOMEM;
+        return 0;
+}
 
-        /* 1. where each topic's partitions were; useful cells */
+static void sticky_free(sticky_t *st)
+{
+        bal_t *b = &st->b;
+        free(b->ucmark);
+        free(b->umark);
+        free(b->cutop);
+        free(b->custart);
+        free(b->freel);
+        free(b->tmark);
+        free(b->mark);
+        free(b->xn);
+        free(b->xcol);
+        free(b->xstart);
+        free(b->coluseful);
+        free(b->coltop);
+        free(b->colstart);
+        free(b->used);
+        free(b->cap);
+        free(st->tk);
+        free(st->ck);
+        free(st->pool);
+        free(st->ustart);
+        free(st->useful);
+        free(st->ptot);
+        free(st->ucnt);
+        free(st->cnt);
+}
+
+/* Step 1: where each topic's partitions were; a task holding more than f_t of topic t
+ * is a useful cell (by topic in useful/ustart, by task in b.custart/b.cutop for
+ * repair()); ptot counts what each task held. Leaves cnt zeroed. Cost O(P + T). */
+static void useful_cells(sticky_t *st)
+{
+        const kp_plan_input_t *in = st->ctx->in;
+        const int32_t *prev = in->previous_owner;
+        const int32_t T = st->ctx->T;
+        const size_t K = in->topic_cnt;
+        int32_t *cnt = st->cnt;
+        bal_t *b = &st->b;
         size_t nu = 0;
         for (size_t t = 0; t < K; t++) {
-                const size_t o0 = ctx->offset[t], o1 = ctx->offset[t + 1];
+                const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
                 const int32_t f = in->topics[t].partitions / T;
-                ustart[t] = nu;
+                st->ustart[t] = nu;
                 for (size_t i = o0; i < o1; i++)
                         if (prev[i] >= 0 && prev[i] < T)
                                 cnt[prev[i]]++;
@@ -257,48 +311,60 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
                         if (o < 0 || o >= T || !cnt[o])
                                 continue;
                         if (cnt[o] > f) {
-                                useful[nu++] = o;
-                                ucnt[o]++;
+                                st->useful[nu++] = o;
+                                st->ucnt[o]++;
                         }
-                        ptot[o] += cnt[o];
+                        st->ptot[o] += cnt[o];
                         cnt[o] = 0;
                 }
         }
-        ustart[K] = nu;
-        /* the same cells by task, for repair() */
+        st->ustart[K] = nu;
         for (int32_t j = 0; j < T; j++)
-                b.custart[j + 1] = b.custart[j] + (size_t)ucnt[j];
+                b->custart[j + 1] = b->custart[j] + (size_t)st->ucnt[j];
         for (size_t t = 0; t < K; t++)
-                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
-                        b.cutop[b.custart[useful[u]]++] = (int32_t)t;
+                for (size_t u = st->ustart[t]; u < st->ustart[t + 1]; u++)
+                        b->cutop[b->custart[st->useful[u]]++] = (int32_t)t;
         for (int32_t j = T; j > 0; j--)
-                b.custart[j] = b.custart[j - 1];
-        b.custart[0] = 0;
+                b->custart[j] = b->custart[j - 1];
+        b->custart[0] = 0;
+}
 
-        /* 2. capacities */
-        capacities_deal(&b, ck, ucnt, ptot, useful, ustart, E, R);
+/* Step 2: capacities, and where each task's and each topic's extras lists start.
+ * @returns 0, or KP_ERR_INTERNAL when the capacities do not add up to the extras. */
+static int extras_lay_out(sticky_t *st)
+{
+        const kp_plan_input_t *in = st->ctx->in;
+        const int32_t T = st->ctx->T;
+        const size_t K = in->topic_cnt;
+        bal_t *b = &st->b;
+        capacities_deal(b, st->ck, st->ucnt, st->ptot, st->useful, st->ustart, st->E, st->R);
         size_t acc = 0;
         for (int32_t j = 0; j < T; j++) {
-                b.colstart[j] = acc;
-                acc += (size_t)b.cap[j];
+                b->colstart[j] = acc;
+                acc += (size_t)b->cap[j];
         }
-        b.colstart[T] = acc;
+        b->colstart[T] = acc;
         acc = 0;
         for (size_t t = 0; t < K; t++) {
-                b.xstart[t] = acc;
+                b->xstart[t] = acc;
                 acc += (size_t)(in->topics[t].partitions % T);
         }
-        b.xstart[K] = acc;
-        if (b.colstart[T] != sum_r) {
-                err = KP_ERR_INTERNAL;
-                goto out;
-        }
+        b->xstart[K] = acc;
+        return b->colstart[T] == st->sum_r ? 0 : KP_ERR_INTERNAL;
+}
 
-        /* 3a. extras on useful cells, topics with the least choice first (fewest useful
-         * cells beyond the extras they need), so flexible topics do not take the
-         * capacity the others can only find there */
+/* Step 3a: extras on useful cells while capacity lasts, topics with the least choice
+ * first (fewest useful cells beyond the extras they need), so flexible topics do not
+ * take the capacity the others can only find there. */
+static void extras_on_useful_cells(sticky_t *st)
+{
+        const kp_plan_input_t *in = st->ctx->in;
+        const int32_t T = st->ctx->T;
+        const size_t K = in->topic_cnt;
+        topkey_t *tk = st->tk;
+        bal_t *b = &st->b;
         for (size_t t = 0; t < K; t++) {
-                int64_t slack = (int64_t)(ustart[t + 1] - ustart[t]) -
+                int64_t slack = (int64_t)(st->ustart[t + 1] - st->ustart[t]) -
                                 (int64_t)(in->topics[t].partitions % T);
                 tk[t].left = (int32_t)(slack > INT32_MAX ? INT32_MAX : slack);
                 tk[t].t = (int32_t)t;
@@ -307,19 +373,64 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
         for (size_t x = K; x-- > 0;) {
                 const size_t t = (size_t)tk[x].t;
                 const int32_t r = in->topics[t].partitions % T;
-                for (size_t u = ustart[t]; u < ustart[t + 1] && b.xn[t] < r; u++) {
-                        int32_t j = useful[u];
-                        if (b.used[j] < b.cap[j])
-                                place(&b, (int32_t)t, j, 1);
+                for (size_t u = st->ustart[t]; u < st->ustart[t + 1] && b->xn[t] < r; u++) {
+                        int32_t j = st->useful[u];
+                        if (b->used[j] < b->cap[j])
+                                place(b, (int32_t)t, j, 1);
                 }
         }
-        /* 3b. the remaining extras, topics with most left first */
+}
+
+/* Topic @p t's @p left remaining extras on tasks with room that lack one of its extras;
+ * when none is left, repair() frees a slot. @returns 0 or KP_ERR_INTERNAL. */
+static int extras_anywhere(sticky_t *st, int32_t t, int32_t left)
+{
+        bal_t *b = &st->b;
+        b->gen++;
+        for (size_t s = b->xstart[t]; s < b->xstart[t] + (size_t)b->xn[t]; s++)
+                b->mark[b->xcol[s]] = b->gen;
+        b->ucgen++;
+        for (size_t u = st->ustart[t]; u < st->ustart[t + 1]; u++)
+                b->ucmark[st->useful[u]] = b->ucgen;
+        int32_t idx = 0;
+        while (left > 0 && idx < b->nfree) {
+                int32_t j = b->freel[idx];
+                if (b->mark[j] == b->gen) {
+                        idx++;
+                        continue;
+                }
+                place(b, t, j, 0);
+                b->mark[j] = b->gen;
+                left--;
+                if (b->used[j] == b->cap[j])
+                        b->freel[idx] = b->freel[--b->nfree];
+                else
+                        idx++;
+        }
+        for (; left > 0; left--) {
+                if (!b->nfree)
+                        return KP_ERR_INTERNAL;
+                int err = repair(b, t);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
+/* Step 3b: the extras step 3a left, topics with most left first. @returns 0 or
+ * KP_ERR_INTERNAL. */
+static int extras_remaining(sticky_t *st)
+{
+        const kp_plan_input_t *in = st->ctx->in;
+        const int32_t T = st->ctx->T;
+        topkey_t *tk = st->tk;
+        bal_t *b = &st->b;
         for (int32_t j = 0; j < T; j++)
-                if (b.used[j] < b.cap[j])
-                        b.freel[b.nfree++] = j;
+                if (b->used[j] < b->cap[j])
+                        b->freel[b->nfree++] = j;
         size_t nt = 0;
-        for (size_t t = 0; t < K; t++) {
-                int32_t left = in->topics[t].partitions % T - b.xn[t];
+        for (size_t t = 0; t < in->topic_cnt; t++) {
+                int32_t left = in->topics[t].partitions % T - b->xn[t];
                 if (left > 0) {
                         tk[nt].left = left;
                         tk[nt].t = (int32_t)t;
@@ -328,104 +439,79 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
         }
         qsort(tk, nt, sizeof(*tk), topkey_cmp);
         for (size_t x = 0; x < nt; x++) {
-                const int32_t t = tk[x].t;
-                int32_t left = tk[x].left;
-                b.gen++;
-                for (size_t s = b.xstart[t]; s < b.xstart[t] + (size_t)b.xn[t]; s++)
-                        b.mark[b.xcol[s]] = b.gen;
-                b.ucgen++;
-                for (size_t u = ustart[t]; u < ustart[t + 1]; u++)
-                        b.ucmark[useful[u]] = b.ucgen;
-                int32_t idx = 0;
-                while (left > 0 && idx < b.nfree) {
-                        int32_t j = b.freel[idx];
-                        if (b.mark[j] == b.gen) {
-                                idx++;
-                                continue;
-                        }
-                        place(&b, t, j, 0);
-                        b.mark[j] = b.gen;
-                        left--;
-                        if (b.used[j] == b.cap[j])
-                                b.freel[idx] = b.freel[--b.nfree];
-                        else
-                                idx++;
-                }
-                while (left > 0) {
-                        if (!b.nfree) {
-                                err = KP_ERR_INTERNAL;
-                                goto out;
-                        }
-                        err = repair(&b, t);
-                        if (err)
-                                goto out;
-                        left--;
-                }
+                int err = extras_anywhere(st, tk[x].t, tk[x].left);
+                if (err)
+                        return err;
         }
+        return 0;
+}
 
-        /* 4. keep up to the target on the previous owner, deal the rest */
-        for (size_t t = 0; t < K; t++) {
-                const size_t o0 = ctx->offset[t], o1 = ctx->offset[t + 1];
-                const int32_t f = in->topics[t].partitions / T;
-                const size_t xs = b.xstart[t], xe = b.xstart[t + 1];
-                size_t np = 0, q = 0;
-                b.gen++;
-                for (size_t s = xs; s < xe; s++)
-                        b.mark[b.xcol[s]] = b.gen;
-                for (size_t i = o0; i < o1; i++) {
-                        int32_t o = prev[i];
-                        if (o >= 0 && o < T && cnt[o] < f + (b.mark[o] == b.gen)) {
-                                owner[i] = o;
-                                cnt[o]++;
-                        } else {
-                                pool[np++] = i;
-                        }
-                }
-                if (f > 0) {
-                        for (int32_t j = 0; j < T; j++) {
-                                int32_t need = f + (b.mark[j] == b.gen) - cnt[j];
-                                while (need-- > 0 && q < np)
-                                        owner[pool[q++]] = j;
-                                cnt[j] = 0;
-                        }
+/* Step 4 for topic @p t: with each task's target fixed (f_t, + 1 where it holds an
+ * extra), keep partitions on their previous owner up to the target and deal the rest
+ * to the tasks still short. @returns 0 or KP_ERR_INTERNAL. Leaves cnt zeroed. */
+static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
+{
+        const kp_plan_input_t *in = st->ctx->in;
+        const int32_t *prev = in->previous_owner;
+        const int32_t T = st->ctx->T;
+        const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
+        const int32_t f = in->topics[t].partitions / T;
+        int32_t *cnt = st->cnt;
+        size_t *pool = st->pool;
+        bal_t *b = &st->b;
+        const size_t xs = b->xstart[t], xe = b->xstart[t + 1];
+        size_t np = 0, q = 0;
+        b->gen++;
+        for (size_t s = xs; s < xe; s++)
+                b->mark[b->xcol[s]] = b->gen;
+        for (size_t i = o0; i < o1; i++) {
+                int32_t o = prev[i];
+                if (o >= 0 && o < T && cnt[o] < f + (b->mark[o] == b->gen)) {
+                        owner[i] = o;
+                        cnt[o]++;
                 } else {
-                        for (size_t s = xs; s < xe; s++) {
-                                int32_t j = b.xcol[s];
-                                if (!cnt[j] && q < np)
-                                        owner[pool[q++]] = j;
-                                cnt[j] = 0;
-                        }
-                }
-                if (q != np) {
-                        err = KP_ERR_INTERNAL;
-                        goto out;
+                        pool[np++] = i;
                 }
         }
-        err = 0;
+        if (f > 0) {
+                for (int32_t j = 0; j < T; j++) {
+                        int32_t need = f + (b->mark[j] == b->gen) - cnt[j];
+                        while (need-- > 0 && q < np)
+                                owner[pool[q++]] = j;
+                        cnt[j] = 0;
+                }
+        } else {
+                for (size_t s = xs; s < xe; s++) {
+                        int32_t j = b->xcol[s];
+                        if (!cnt[j] && q < np)
+                                owner[pool[q++]] = j;
+                        cnt[j] = 0;
+                }
+        }
+        return q == np ? 0 : KP_ERR_INTERNAL;
+}
+
+static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
+{
+        sticky_t st;
+        memset(&st, 0, sizeof(st));
+        st.ctx = ctx;
+        st.b.T = ctx->T;
+        st.b.K = ctx->in->topic_cnt;
+        sticky_bounds(&st);
+        int err = sticky_alloc(&st);
+        if (err)
+                goto out;
+        useful_cells(&st);
+        if ((err = extras_lay_out(&st)))
+                goto out;
+        extras_on_useful_cells(&st);
+        if ((err = extras_remaining(&st)))
+                goto out;
+        for (size_t t = 0; t < ctx->in->topic_cnt && !err; t++)
+                err = keep_and_deal(&st, t, owner);
 out:
-        free(b.ucmark);
-        free(b.umark);
-        free(b.cutop);
-        free(b.custart);
-        free(b.freel);
-        free(b.tmark);
-        free(b.mark);
-        free(b.xn);
-        free(b.xcol);
-        free(b.xstart);
-        free(b.coluseful);
-        free(b.coltop);
-        free(b.colstart);
-        free(b.used);
-        free(b.cap);
-        free(tk);
-        free(ck);
-        free(pool);
-        free(ustart);
-        free(useful);
-        free(ptot);
-        free(ucnt);
-        free(cnt);
+        sticky_free(&st);
         return err;
 }
 

@@ -15,12 +15,13 @@ typedef struct kp_plan_ctx {
         int32_t T;
 } kp_plan_ctx_t;
 
-/* Each strategy writes ctx->P owners into @p owner. @returns 0 or KP_ERR_NOMEM
- * (KP_ERR_INTERNAL for a broken invariant, which would be a bug). */
+/* Each strategy (kp_strategy_desc_t.plan) writes ctx->P owners into @p owner. @returns 0 or
+ * KP_ERR_NOMEM (KP_ERR_INTERNAL for a broken invariant, which would be a bug); flink and
+ * range cannot fail. */
 int kp_planner_balanced(const kp_plan_ctx_t *ctx, int32_t *owner);
 int kp_planner_weighted(const kp_plan_ctx_t *ctx, int32_t *owner);
-void kp_planner_flink(const kp_plan_ctx_t *ctx, int32_t *owner);
-void kp_planner_range(const kp_plan_ctx_t *ctx, int32_t *owner);
+int kp_planner_flink(const kp_plan_ctx_t *ctx, int32_t *owner);
+int kp_planner_range(const kp_plan_ctx_t *ctx, int32_t *owner);
 int kp_planner_roundrobin(const kp_plan_ctx_t *ctx, int32_t *owner);
 
 /* Fills plan->analysis from plan->owner. @returns 0 or KP_ERR_NOMEM. */

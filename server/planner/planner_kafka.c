@@ -110,7 +110,7 @@ int32_t kp_flink_owner(const char *topic, int32_t partition, int32_t parallelism
 /* Per topic: partition k goes to (start + k) % T; walked without a division per
  * partition. Topics of different clusters are placed by name alone, as Flink runs one
  * source (with the same T readers) per cluster. Cost: O(P + K * name length). */
-void kp_planner_flink(const kp_plan_ctx_t *ctx, int32_t *owner)
+int kp_planner_flink(const kp_plan_ctx_t *ctx, int32_t *owner)
 {
         const kp_plan_input_t *in = ctx->in;
         int32_t T = ctx->T;
@@ -123,6 +123,7 @@ void kp_planner_flink(const kp_plan_ctx_t *ctx, int32_t *owner)
                                 o = 0;
                 }
         }
+        return 0;
 }
 
 void kp_planner_flink_counts(const kp_plan_topic_t *topics, size_t topic_cnt, int32_t T,
@@ -158,7 +159,7 @@ void kp_planner_flink_counts(const kp_plan_topic_t *topics, size_t topic_cnt, in
 /* Kafka RangeAssignor per (topic, cluster): consumers 0..T-1 in order, n = p / T,
  * extra = p % T, consumer i takes n (+1 when i < extra) contiguous partitions. Units
  * are independent of each other, so their sort order does not change the result. */
-void kp_planner_range(const kp_plan_ctx_t *ctx, int32_t *owner)
+int kp_planner_range(const kp_plan_ctx_t *ctx, int32_t *owner)
 {
         const kp_plan_input_t *in = ctx->in;
         int64_t T = ctx->T;
@@ -170,6 +171,7 @@ void kp_planner_range(const kp_plan_ctx_t *ctx, int32_t *owner)
                 for (int64_t k = 0; k < p; k++)
                         out[k] = (int32_t)(k < split ? k / (n + 1) : extra + (k - split) / n);
         }
+        return 0;
 }
 
 typedef struct rr_key {
