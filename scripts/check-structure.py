@@ -39,8 +39,6 @@ api/plans.c:kp_api_group_replan
 api/plans.c:kp_h_plan_create
 api/plans.c:kp_h_plan_diff
 server/cli/cli_plan.c:kp_cli_plan_main
-server/kafka/embedded.c:kp_embedded_mock_main
-server/kafka/kafka.c:kp_kafka_group_offsets
 server/main.c:serve_main
 server/planner/plan_json.c:parse_weights
 server/planner/plan_json.c:kp_plan_json_write

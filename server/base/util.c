@@ -1,6 +1,7 @@
 /* util.c — small shared helpers: time stamps, name checks, a growable byte buffer. */
 #include "base/util.h"
 
+#include "base/config.h"
 #include "base/err.h"
 
 #include <stdio.h>
@@ -40,7 +41,7 @@ int kp_name_valid(const char *s)
         if (!s || !s[0] || !name_char(s[0]) || s[0] == '.' || s[0] == '_' || s[0] == '-')
                 return 0;
         for (n = 0; s[n]; n++)
-                if (!name_char(s[n]) || n >= 64)
+                if (!name_char(s[n]) || n >= KP_NAME_MAX)
                         return 0;
         return 1;
 }
@@ -51,7 +52,7 @@ int kp_topic_name_valid(const char *s)
         if (!s || !s[0])
                 return 0;
         for (n = 0; s[n]; n++)
-                if (!name_char(s[n]) || n >= 249)
+                if (!name_char(s[n]) || n >= KP_TOPIC_NAME_MAX)
                         return 0;
         /* Kafka refuses "." and ".." as topic names. */
         return strcmp(s, ".") && strcmp(s, "..");
