@@ -4,6 +4,7 @@
 #include "base/config.h"
 #include "base/err.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,9 +118,15 @@ void kp_buf_cleanup(kp_buf_t *b)
  * amortised O(1). */
 static int buf_reserve(kp_buf_t *b, size_t extra)
 {
-        size_t need = b->len + extra + 1;
         if (b->oom)
                 return -1;
+        /* no allocation reaches half the address space: refused before len + extra + 1
+         * could wrap around (and look small) or the doubling below overflow */
+        if (extra > SIZE_MAX / 2 - b->len - 1) {
+                b->oom = 1;
+                return -1;
+        }
+        size_t need = b->len + extra + 1;
         if (need <= b->cap)
                 return 0;
         size_t cap = b->cap ? b->cap : 256;
