@@ -171,7 +171,7 @@ def test_document_parses_as_openapi_3_0_3(doc):
 
 
 def test_document_version_is_the_binary_version(doc):
-    config_h = (ROOT / "server" / "config.h").read_text(encoding="utf-8")
+    config_h = (ROOT / "server" / "base" / "config.h").read_text(encoding="utf-8")
     m = re.search(r'#define\s+KP_VERSION\s+"([^"]+)"', config_h)
     assert m, "KP_VERSION not found in server/base/config.h"
     assert doc["info"]["version"] == m.group(1)
