@@ -164,24 +164,34 @@ static void conn_close(kp_store_conn_t *conn)
 static int db_files_private(const char *path, char *errstr, size_t errstr_size)
 {
         static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-        char p[4096];
         if (!strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
                 return 0;
+        /* room for the longest suffix: every file is narrowed, whatever the path's length */
+        size_t size = strlen(path) + sizeof("-journal");
+        char *p = malloc(size);
+        if (!p) {
+                kp_store_errf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        int err = 0;
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
                 kp_store_errf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-                return KP_ERR_INTERNAL;
+                err = KP_ERR_INTERNAL;
+                goto out;
         }
         close(fd);
         for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-                if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) >= sizeof(p))
-                        continue;
+                snprintf(p, size, "%s%s", path, suffix[i]);
                 if (chmod(p, 0600) && errno != ENOENT) {
                         kp_store_errf(errstr, errstr_size, "chmod 0600 %s: %s", p, strerror(errno));
-                        return KP_ERR_INTERNAL;
+                        err = KP_ERR_INTERNAL;
+                        goto out;
                 }
         }
-        return 0;
+out:
+        free(p);
+        return err;
 }
 
 kp_store_pool_t *kp_store_pool_new(const char *path, size_t size, const char *const *sqls,

@@ -38,8 +38,6 @@ api/plans.c:sample_rates
 api/plans.c:kp_api_group_replan
 api/plans.c:kp_h_plan_create
 api/plans.c:kp_h_plan_diff
-server/kafka/embedded.c:kp_embedded_mock_main
-server/kafka/kafka.c:kp_kafka_group_offsets
 server/main.c:serve_main
 server/runtime/runtime.c:plan_parse
 server/runtime/runtime.c:group_apply_plan

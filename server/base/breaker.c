@@ -11,8 +11,8 @@
 #include "base/config.h"
 
 typedef struct entry {
-        char key[KP_BREAKER_KEY_MAX];
-        char why[256];
+        char *key; /* NULL: a free slot */
+        char why[KP_BREAKER_WHY_MAX];
         int64_t failed_at;  /* realtime ms of the last failure, 0 = healthy */
         int64_t open_until; /* monotonic ms */
         int trying;         /* a half-open try is out */
@@ -47,6 +47,8 @@ void kp_breaker_destroy(kp_breaker_t *b)
 {
         if (!b)
                 return;
+        for (size_t i = 0; i < KP_BREAKER_KEYS; i++)
+                free(b->e[i].key);
         pthread_mutex_destroy(&b->lock);
         free(b);
 }
@@ -55,7 +57,7 @@ void kp_breaker_destroy(kp_breaker_t *b)
 static entry_t *find(kp_breaker_t *b, const char *key)
 {
         for (size_t i = 0; i < KP_BREAKER_KEYS; i++)
-                if (b->e[i].key[0] && !strcmp(b->e[i].key, key))
+                if (b->e[i].key && !strcmp(b->e[i].key, key))
                         return &b->e[i];
         return NULL;
 }
@@ -86,7 +88,7 @@ int kp_breaker_check(kp_breaker_t *b, const char *key, char *why, size_t why_siz
 
 void kp_breaker_report(kp_breaker_t *b, const char *key, const char *error)
 {
-        if (!b || !key || strlen(key) >= KP_BREAKER_KEY_MAX)
+        if (!b || !key)
                 return;
         int64_t now = clock_ms(CLOCK_MONOTONIC);
         pthread_mutex_lock(&b->lock);
@@ -103,15 +105,20 @@ void kp_breaker_report(kp_breaker_t *b, const char *key, const char *error)
                 e = &b->e[0];
                 for (size_t i = 0; i < KP_BREAKER_KEYS; i++) {
                         entry_t *c = &b->e[i];
-                        if (!c->key[0] || !c->failed_at) {
+                        if (!c->key || !c->failed_at) {
                                 e = c;
                                 break;
                         }
                         if (c->used < e->used)
                                 e = c;
                 }
+                /* a key of any length: a bootstrap list of many brokers is still one key */
+                char *copy = strdup(key);
+                if (!copy)
+                        goto out; /* remembered next time: a breaker only saves waiting */
+                free(e->key);
                 memset(e, 0, sizeof(*e));
-                snprintf(e->key, sizeof(e->key), "%s", key);
+                e->key = copy;
         }
         snprintf(e->why, sizeof(e->why), "%s", error);
         e->failed_at = clock_ms(CLOCK_REALTIME);

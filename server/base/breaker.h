@@ -12,7 +12,8 @@
  * reason and time, instead of letting every caller wait out the same timeout again.
  * When open_ms has passed, one caller is let through to try (half-open); the others
  * keep getting the open answer until that try reports. Thread-safe; at most
- * KP_BREAKER_KEYS keys are remembered (the oldest healthy or expired one is reused).
+ * KP_BREAKER_KEYS keys, of any length, are remembered (the oldest healthy or expired one
+ * is reused).
  */
 typedef struct kp_breaker kp_breaker_t;
 

@@ -1,15 +1,55 @@
-/* config.h — every limit and default of kplane, named and explained in one place. */
+/* config.h — every limit and default of kplane, named and explained in one place: a section
+ * per room, in the order of their ranks (docs/ARCHITECTURE.md, "Modules"). A limit is
+ * defined here once; code, messages and tests use the name, never its value. */
 #ifndef KP_CONFIG_H
 #define KP_CONFIG_H
 
 #define KP_VERSION "0.1.0"
 
-/* HTTP */
+/* Quotes a limit in a fixed string (a message, a librdkafka property): KP_STR(KP_X) is
+ * the text of its value, so the string follows the limit. */
+#define KP_STR_(x) #x
+#define KP_STR(x)  KP_STR_(x)
+
+/* ---- base: names (server/base/util.c) ---- */
+/* Cluster and group names: they appear in URLs, file names and Kafka client ids.
+ * KP_NAME_RULE says the same in the words of an error message (63 = KP_NAME_MAX - 1;
+ * tests/unit/test_util.c checks they agree). */
+#define KP_NAME_MAX  64
+#define KP_NAME_RULE "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+/* Kafka's own limit on a topic name, and its rule as a message says it. */
+#define KP_TOPIC_NAME_MAX  249
+#define KP_TOPIC_NAME_RULE "^[A-Za-z0-9._-]{1,249}$"
+
+/* ---- base: topic patterns (server/base/pattern.c) ---- */
+#define KP_PATTERN_MAX 1024 /* topic pattern regex */
+/* A topic pattern compiles to at most this many NFA states (server/base/pattern.c) and a
+ * match costs O(topic length x states), at most ~4 VM steps a state a character: a
+ * 249-character topic against a 2,040-state program with every state live,
+ * ((.*){1,255}(.*){1,255}x), took 890k steps, 18-28 ms on the shared 2-core box under
+ * load (4,096 states doubled it); ^orders\..* is 10 states and microseconds. A
+ * 1,024-character pattern without counted repetition needs at most 2,048 (a stacked
+ * star costs two a character); {m,n} copies its operand, so (a{1,100}){1,100} is
+ * refused here before anything is expanded (glibc took 10 s to compile
+ * (a*){1,100}{1,100}). */
+#define KP_PATTERN_STATES_MAX 2048
+/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
+ * characters, so a higher count of anything non-empty matches nothing anyway. */
+#define KP_PATTERN_REPEAT_MAX 255
+
+/* ---- base: the circuit breaker (server/base/breaker.c) ---- */
+/* Keys one breaker remembers (the least recently used healthy or expired one is reused):
+ * a key is a cluster's bootstrap address, and 64 is more clusters than one kplane holds.
+ * A failure's reason is kept up to KP_BREAKER_WHY_MAX bytes (a librdkafka error line). */
+#define KP_BREAKER_KEYS    64
+#define KP_BREAKER_WHY_MAX 256
+
+/* ---- http: the front door (server/http/http.c, http_admit.c, http_conns.c) ---- */
 #define KP_DEFAULT_LISTEN "127.0.0.1:8080"
-#define KP_DEFAULT_DB     "./kplane.db"
 /* Request bodies above this are refused by Content-Length (413) before a byte is
- * read; chunked bodies are cut off at the same size. */
-#define KP_HTTP_MAX_BODY (1024 * 1024)
+ * read; chunked bodies are cut off at the same size. The 413's detail names it in MiB. */
+#define KP_HTTP_MAX_BODY_MIB 1
+#define KP_HTTP_MAX_BODY     (KP_HTTP_MAX_BODY_MIB * 1024 * 1024)
 /* An idle or slow client is dropped after this many seconds. */
 #define KP_HTTP_CONNECTION_TIMEOUT_S 30
 /* Concurrent connections; beyond this MHD refuses new ones. */
@@ -27,6 +67,9 @@
 #define KP_HTTP_THREADS_MAX 64
 /* Longest request URL we route. */
 #define KP_HTTP_MAX_URL 2048
+/* Longest Location header a handler may set (kp_http_resp_t.location): a route of names
+ * of at most KP_NAME_MAX bytes and a plan version, far below it. */
+#define KP_HTTP_LOCATION_MAX 512
 /* A request's headers and body must arrive within this many seconds of its connection
  * opening or of the previous response on it completing (server/http/http_conns.c; the clock
  * stops while a handler runs and while the answer is sent). The inactivity timeout above
@@ -46,8 +89,10 @@
  * connections, the database and the Kafka clients would not all fit. */
 #define KP_HTTP_NOFILE_MAX 65536
 #define KP_HTTP_NOFILE_MIN (KP_HTTP_CONNECTION_LIMIT + 256)
-/* Worker pools (server/http/http_pool.c): a handler that asks (resp->offload) runs there, its
- * connection suspended, so no MHD thread (and no GET behind it) waits for it.
+
+/* ---- http: worker pools (server/http/http_pool.c) ---- */
+/* A handler that asks (resp->offload) runs there, its connection suspended, so no MHD
+ * thread (and no GET behind it) waits for it.
  * CPU pool, heavy planning: by default one thread per online CPU but one, so a core stays
  * for the MHD threads, and at most KP_HTTP_CPU_THREADS_MAX (a what-if at the limits peaks
  * at 95 MB: four at once stay under 400 MB); KPLANE_HTTP_CPU_THREADS sets it (0: no pool,
@@ -69,64 +114,51 @@
 /* Retry-After (seconds) of a pool's 503: about one dear job's time. */
 #define KP_HTTP_POOL_RETRY_AFTER_S "2"
 
-/* Names */
-#define KP_NAME_MAX       64   /* cluster and group names */
-#define KP_TOPIC_NAME_MAX 249  /* Kafka's own limit */
-#define KP_PATTERN_MAX    1024 /* topic pattern regex */
-/* A topic pattern compiles to at most this many NFA states (server/base/pattern.c) and a
- * match costs O(topic length x states), at most ~4 VM steps a state a character: a
- * 249-character topic against a 2,040-state program with every state live,
- * ((.*){1,255}(.*){1,255}x), took 890k steps, 18-28 ms on the shared 2-core box under
- * load (4,096 states doubled it); ^orders\..* is 10 states and microseconds. A
- * 1,024-character pattern without counted repetition needs at most 2,048 (a stacked
- * star costs two a character); {m,n} copies its operand, so (a{1,100}){1,100} is
- * refused here before anything is expanded (glibc took 10 s to compile
- * (a*){1,100}{1,100}). */
-#define KP_PATTERN_STATES_MAX 2048
-/* Largest count in {m,n}: POSIX's _POSIX_RE_DUP_MAX. A topic name has at most 249
- * characters, so a higher count of anything non-empty matches nothing anyway. */
-#define KP_PATTERN_REPEAT_MAX 255
-
-/* Planner */
-#define KP_PARALLELISM_MAX          100000 /* tasks in one plan */
-#define KP_PARTITIONS_PER_TOPIC_MAX 1000000
-#define KP_PLAN_PARTITIONS_MAX      10000000 /* partitions in one plan, all topics */
-#define KP_SWEEP_STEPS_MAX          4096     /* parallelism values in one sweep */
-#define KP_FLINK_EVEN_SEARCH        4096     /* how far the Flink advice looks for an even T */
-
-/* Kafka */
-/* Metadata requests give up after this: an unreachable cluster is a 503 within it. */
-#define KP_KAFKA_METADATA_TIMEOUT_MS 3000
-#define KP_DISCOVERY_INTERVAL_S      60
-#define KP_EMBEDDED_BROKERS_MAX      16
-
-/* Store (SQLite) */
-/* Connections in the store's pool: one per HTTP worker plus the background threads
- * (discovery, runtime, demo); a caller beyond that waits for a free one. */
-#define KP_STORE_POOL_SIZE (KP_HTTP_THREADS + 4)
-/* How long a write waits for another process's write lock before giving up with
- * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
-#define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* ---- http: the API token (server/http/token.c) ---- */
 /* Listening beyond loopback with no KPLANE_API_TOKEN, kplane generates a token of this
  * many random bytes (getrandom) and keeps it, hex, in this file of the database's
- * directory (0600): a public address is never open by accident. */
-#define KP_TOKEN_FILE  "api-token"
-#define KP_TOKEN_BYTES 32
+ * directory (0600): a public address is never open by accident. An operator may write a
+ * token of their own there, of at most KP_TOKEN_FILE_MAX bytes (a longer file is refused
+ * at start-up, never cut). */
+#define KP_TOKEN_FILE     "api-token"
+#define KP_TOKEN_BYTES    32
+#define KP_TOKEN_FILE_MAX 4096
 
-/* kafka / embedded (appended by the kafka+embedded engineer) */
+/* ---- kafka: clients (server/kafka/kafka.c) ---- */
+/* Metadata requests give up after this: an unreachable cluster is a 503 within it. */
+#define KP_KAFKA_METADATA_TIMEOUT_MS 3000
 /* librdkafka log lines above this syslog level (4 = LOG_WARNING) are dropped;
  * connection failures are dropped too (the caller gets them as errors). */
 #define KP_KAFKA_LOG_LEVEL 4
 /* Properties in one cluster `config` object, and the longest value of one. */
 #define KP_KAFKA_CONFIG_PROPS_MAX 256
 #define KP_KAFKA_CONFIG_VALUE_MAX 8192
-/* Client config (server/kafka/client_conf.c): a secret given as `${env:NAME}` may only name a
- * variable with this prefix, so a client cannot read the rest of kplane's environment
- * (KPLANE_API_TOKEN, cloud credentials); names are at most KP_CLIENT_ENV_NAME_MAX bytes. */
+/* A short-lived client's socket timeout is its whole timeout, within librdkafka's bounds
+ * (socket.timeout.ms >= 10, api.version.request.timeout.ms <= 300 s), and its connection
+ * setup timeout at least librdkafka's floor of 1 s. */
+#define KP_KAFKA_SOCKET_TIMEOUT_MIN_MS 10
+#define KP_KAFKA_SOCKET_TIMEOUT_MAX_MS 300000
+#define KP_KAFKA_SETUP_TIMEOUT_MIN_MS  1000
+/* A short-lived client retries a refused connection after 50 ms, backing off to 500 ms,
+ * so a broker that comes up within the timeout is still seen. */
+#define KP_KAFKA_RECONNECT_BACKOFF_MS     50
+#define KP_KAFKA_RECONNECT_BACKOFF_MAX_MS 500
+
+/* ---- kafka: client configuration (server/kafka/client_conf.c) ---- */
+/* A secret given as `${env:NAME}` may only name a variable with this prefix, so a client
+ * cannot read the rest of kplane's environment (KPLANE_API_TOKEN, cloud credentials);
+ * names are at most KP_CLIENT_ENV_NAME_MAX bytes. */
 #define KP_CLIENT_ENV_PREFIX   "KPLANE_SECRET_"
 #define KP_CLIENT_ENV_NAME_MAX 128
-/* Names KPLANE_CLIENT_CONFIG_ALLOW may add to the allow-list. */
-#define KP_CLIENT_ALLOW_MAX 64
+/* Names KPLANE_CLIENT_CONFIG_ALLOW may add to the allow-list, and the longest of them
+ * (librdkafka's longest property name is under 60 bytes). */
+#define KP_CLIENT_ALLOW_MAX      64
+#define KP_CLIENT_ALLOW_NAME_MAX 255
+
+/* ---- kafka: embedded clusters (server/kafka/embedded.c) ---- */
+#define KP_EMBEDDED_BROKERS_MAX 16
+/* Replicas of an embedded topic: up to 3, as a small real cluster. */
+#define KP_EMBEDDED_REPLICATION_MAX 3
 /* An embedded cluster keeps every partition in memory: cap what one may ask for. */
 #define KP_EMBEDDED_PARTITIONS_MAX 10000 /* per topic */
 #define KP_EMBEDDED_TOPICS_MAX     1000  /* per cluster */
@@ -139,49 +171,26 @@
  * topic on a loaded box, not CPU), bounded by KP_EMBEDDED_TOPICS_MAX. */
 #define KP_EMBEDDED_CLUSTER_PARTITIONS_MAX 100000
 #define KP_EMBEDDED_PROCESS_PARTITIONS_MAX 200000
+/* `kplane mock`: longest command line on stdin (a longer one is answered with an error
+ * and skipped), and how often its loop looks at its run flag (a signal's latency). */
+#define KP_EMBEDDED_MOCK_LINE_MAX 1024
+#define KP_EMBEDDED_MOCK_POLL_MS  200
 
-/* Runtime (consumer tasks) */
-/* Worker threads per (group, cluster): they serve every task of the group on that
- * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
-#define KP_RUNTIME_WORKERS_PER_CLUSTER 2
-/* Offsets of what the sinks took are committed this often (and on stop/plan change). */
-#define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
-/* A commit (or committed-offset read) waits at most this long for the cluster. */
-#define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
-/* A group's start (and a plan adding partitions) reads their committed offsets; while the
- * coordinator moves or loads (NOT_COORDINATOR on a fresh broker's __consumer_offsets) it
- * asks again every KP_RUNTIME_START_OFFSETS_RETRY_MS for at most this long: a partition
- * assigned without its offset is never fetched by librdkafka 2.14 after that error. */
-#define KP_RUNTIME_START_OFFSETS_TIMEOUT_MS 15000
-#define KP_RUNTIME_START_OFFSETS_RETRY_MS   200
-/* Default wait of a stop (SIGTERM included): drain, commit, close within it. */
-#define KP_RUNTIME_STOP_WAIT_MS 10000
-/* Closing a consumer waits at most this long (within the stop's wait); one whose
- * cluster does not answer is then destroyed in the background. */
-#define KP_RUNTIME_CLOSE_TIMEOUT_MS 2000
-/* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
-#define KP_RUNTIME_RATE_INTERVAL_MS 1000
-#define KP_RUNTIME_RATE_ALPHA       0.3
-/* How long a worker blocks on its queue before looking at its stop flag. */
-#define KP_RUNTIME_POLL_MS 500
-/* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against
- * the queue a partition forwards to, i.e. per worker queue, not per partition: memory
- * stays ~workers x this per (group, cluster) however many partitions. 4 MiB starved a
- * single worker of 30 partitions (fetch back-off); 16 MiB reads at raw-consumer speed.
- * The operator's cluster config may override it. */
-#define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
-/* File sink: bytes buffered per task before write(2). */
-#define KP_SINK_FILE_BUFFER (64 * 1024)
-/* File sinks live under this directory (KPLANE_SINK_DIR): a sink's path is relative to
- * it and may not leave it (no "/...", no "..", no symlink followed). */
-#define KP_SINK_DIR_DEFAULT "./sinks"
-/* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
- * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
- * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer
- * once it writes: 10,000 is ~100 MB idle, ~750 MB with every file sink busy. */
-#define KP_MAX_TASKS_DEFAULT 10000
+/* ---- db: the store (db/store.c, db/store_pool.c) ---- */
+#define KP_DEFAULT_DB "./kplane.db"
+/* Connections in the store's pool: one per HTTP worker plus the background threads
+ * (discovery, runtime, demo); a caller beyond that waits for a free one. */
+#define KP_STORE_POOL_SIZE (KP_HTTP_THREADS + 4)
+/* How long a write waits for another process's write lock before giving up with
+ * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
+#define KP_STORE_BUSY_TIMEOUT_MS 5000
 
-/* Planner (appended by the planner engineer) */
+/* ---- planner (server/planner/) ---- */
+#define KP_PARALLELISM_MAX          100000 /* tasks in one plan */
+#define KP_PARTITIONS_PER_TOPIC_MAX 1000000
+#define KP_PLAN_PARTITIONS_MAX      10000000 /* partitions in one plan, all topics */
+#define KP_SWEEP_STEPS_MAX          4096     /* parallelism values in one sweep */
+#define KP_FLINK_EVEN_SEARCH        4096     /* how far the Flink advice looks for an even T */
 /* weighted + previous plan: a partition keeps its owner while the owner's load stays
  * within this fraction above the balanced bound max(heaviest, total/T). */
 #define KP_WEIGHTED_STICKY_SLACK 0.02
@@ -220,31 +229,72 @@
  * and the analysis (skew = max / mean) came out NaN, a 500. 1e12 x the 10M partitions a
  * plan may hold stays far inside a double. */
 #define KP_WEIGHT_MAX 1e12
-/* kplane plan --batch: longest input line. */
-#define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 
+/* ---- sinks (server/sinks/) ---- */
+/* File sink: bytes buffered per task before write(2). */
+#define KP_SINK_FILE_BUFFER (64 * 1024)
+/* File sinks live under this directory (KPLANE_SINK_DIR): a sink's path is relative to
+ * it and may not leave it (no "/...", no "..", no symlink followed). */
+#define KP_SINK_DIR_DEFAULT "./sinks"
+
+/* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
+#define KP_DISCOVERY_INTERVAL_S 60
 /* The weighted strategy without weights, for a group that is not running, measures
  * messages/s per partition from two end-offset readings this far apart. */
 #define KP_WEIGHT_SAMPLE_MS 1000
 /* Groups with more partitions than this are not sampled (counts are balanced). */
 #define KP_WEIGHT_SAMPLE_PARTITIONS_MAX 100000
-
-/* Status of a stopped group (appended by the kafka engineer): committed offsets and high
- * watermarks are read from this many clusters at once (one short-lived consumer and
- * thread each), every cluster within KP_KAFKA_METADATA_TIMEOUT_MS. */
+/* Status of a stopped group: committed offsets and high watermarks are read from this
+ * many clusters at once (one short-lived consumer and thread each), every cluster within
+ * KP_KAFKA_METADATA_TIMEOUT_MS. */
 #define KP_STATUS_CLUSTERS_PARALLEL 16
-
-/* Runtime (appended by the runtime engineer): a cluster in error with nothing to commit
- * is probed once per commit round (a committed-offset read) for at most this long; the
- * error clears when it answers. */
-#define KP_RUNTIME_PROBE_TIMEOUT_MS 500
-
 /* Status of a stopped group: a cluster that did not answer is not asked again for this
  * long (its rows show the last failure at once) so pollers like the web page do not hold
  * an HTTP thread for the whole metadata timeout on every poll. */
 #define KP_STATUS_BREAKER_OPEN_MS 10000
-#define KP_BREAKER_KEYS           64
-#define KP_BREAKER_KEY_MAX        512
+
+/* ---- cli (server/cli/) ---- */
+/* kplane plan --batch: longest input line. */
+#define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
+
+/* ---- runtime: consumer tasks (server/runtime/) ---- */
+/* Worker threads per (group, cluster): they serve every task of the group on that
+ * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
+#define KP_RUNTIME_WORKERS_PER_CLUSTER 2
+/* Offsets of what the sinks took are committed this often (and on stop/plan change). */
+#define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
+/* A commit (or committed-offset read) waits at most this long for the cluster. */
+#define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
+/* A cluster in error with nothing to commit is probed once per commit round (a
+ * committed-offset read) for at most this long; the error clears when it answers. */
+#define KP_RUNTIME_PROBE_TIMEOUT_MS 500
+/* A group's start (and a plan adding partitions) reads their committed offsets; while the
+ * coordinator moves or loads (NOT_COORDINATOR on a fresh broker's __consumer_offsets) it
+ * asks again every KP_RUNTIME_START_OFFSETS_RETRY_MS for at most this long: a partition
+ * assigned without its offset is never fetched by librdkafka 2.14 after that error. */
+#define KP_RUNTIME_START_OFFSETS_TIMEOUT_MS 15000
+#define KP_RUNTIME_START_OFFSETS_RETRY_MS   200
+/* Default wait of a stop (SIGTERM included): drain, commit, close within it. */
+#define KP_RUNTIME_STOP_WAIT_MS 10000
+/* Closing a consumer waits at most this long (within the stop's wait); one whose
+ * cluster does not answer is then destroyed in the background. */
+#define KP_RUNTIME_CLOSE_TIMEOUT_MS 2000
+/* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
+#define KP_RUNTIME_RATE_INTERVAL_MS 1000
+#define KP_RUNTIME_RATE_ALPHA       0.3
+/* How long a worker blocks on its queue before looking at its stop flag. */
+#define KP_RUNTIME_POLL_MS 500
+/* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against
+ * the queue a partition forwards to, i.e. per worker queue, not per partition: memory
+ * stays ~workers x this per (group, cluster) however many partitions. 4 MiB starved a
+ * single worker of 30 partitions (fetch back-off); 16 MiB reads at raw-consumer speed.
+ * The operator's cluster config may override it. */
+#define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
+/* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
+ * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
+ * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer
+ * once it writes: 10,000 is ~100 MB idle, ~750 MB with every file sink busy. */
+#define KP_MAX_TASKS_DEFAULT 10000
 
 /* Lag evaluation of running groups (server/runtime/lag_eval.c): one sample per partition each
  * KP_RUNTIME_RATE_INTERVAL_MS; a state needs KP_LAG_MIN_SAMPLES and looks back over

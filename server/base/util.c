@@ -1,8 +1,10 @@
 /* util.c — small shared helpers: time stamps, name checks, a growable byte buffer. */
 #include "base/util.h"
 
+#include "base/config.h"
 #include "base/err.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,7 @@ int kp_name_valid(const char *s)
         if (!s || !s[0] || !name_char(s[0]) || s[0] == '.' || s[0] == '_' || s[0] == '-')
                 return 0;
         for (n = 0; s[n]; n++)
-                if (!name_char(s[n]) || n >= 64)
+                if (!name_char(s[n]) || n >= KP_NAME_MAX)
                         return 0;
         return 1;
 }
@@ -51,7 +53,7 @@ int kp_topic_name_valid(const char *s)
         if (!s || !s[0])
                 return 0;
         for (n = 0; s[n]; n++)
-                if (!name_char(s[n]) || n >= 249)
+                if (!name_char(s[n]) || n >= KP_TOPIC_NAME_MAX)
                         return 0;
         /* Kafka refuses "." and ".." as topic names. */
         return strcmp(s, ".") && strcmp(s, "..");
@@ -116,9 +118,15 @@ void kp_buf_cleanup(kp_buf_t *b)
  * amortised O(1). */
 static int buf_reserve(kp_buf_t *b, size_t extra)
 {
-        size_t need = b->len + extra + 1;
         if (b->oom)
                 return -1;
+        /* no allocation reaches half the address space: refused before len + extra + 1
+         * could wrap around (and look small) or the doubling below overflow */
+        if (extra > SIZE_MAX / 2 - b->len - 1) {
+                b->oom = 1;
+                return -1;
+        }
+        size_t need = b->len + extra + 1;
         if (need <= b->cap)
                 return 0;
         size_t cap = b->cap ? b->cap : 256;

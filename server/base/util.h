@@ -12,9 +12,9 @@ void kp_time_iso8601(char *buf, size_t size);
 int64_t kp_time_mono_ms(void);
 int64_t kp_time_mono_ns(void);
 
-/* 1 when @p s matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (cluster, group names). */
+/* 1 when @p s matches KP_NAME_RULE (cluster, group names; config.h). */
 int kp_name_valid(const char *s);
-/* 1 when @p s matches ^[A-Za-z0-9._-]{1,249}$ (Kafka topic names). */
+/* 1 when @p s matches KP_TOPIC_NAME_RULE (Kafka topic names; config.h). */
 int kp_topic_name_valid(const char *s);
 
 /* 1 when @p s is well-formed UTF-8 (what jansson accepts in a string). */

@@ -24,6 +24,8 @@
 
 enum { M_GET, M_POST, M_PUT, M_DELETE, M_HEAD, M_OTHER, M__CNT };
 static const char *const method_names[M__CNT] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
+/* Answers are counted by status code, 100 to 599 (one outside is counted as 599). */
+enum { STATUS_FIRST = 100, STATUS_END = 600 };
 
 struct kp_http {
         struct MHD_Daemon *daemon;
@@ -32,7 +34,7 @@ struct kp_http {
         char *api_token;
         int port;
         /* requests answered, by method and status; updated with relaxed atomics */
-        uint64_t requests[M__CNT][600];
+        uint64_t requests[M__CNT][STATUS_END];
         /* Where offloaded handlers run (resp->offload); cpu is NULL when heavy requests
          * run inline (cpu_threads < 0). */
         kp_http_pool_t *cpu, *io;
@@ -44,8 +46,8 @@ struct kp_http {
 /* Per-request state: allocated on MHD's first call, freed in the completed callback. */
 typedef struct req_state {
         kp_buf_t body;
-        int too_large; /* the body passed KP_HTTP_MAX_BODY while streaming in */
-        int answered;  /* a response was queued early (an admission refusal, 401) */
+        kp_http_refusal_t too_large; /* status set: the body passed KP_HTTP_MAX_BODY */
+        int answered;                /* a response was queued early (an admission refusal, 401) */
         /* Offload (offload_start), under kp_http.offload_lock: */
         enum { OFFLOAD_NONE, OFFLOAD_PENDING, OFFLOAD_DONE } offload;
         int gone;              /* completed by MHD while PENDING: the job frees the state */
@@ -99,17 +101,16 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, co
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
         if (resp->extra_header) {
                 const char *colon = strchr(resp->extra_header, ':');
-                if (colon) {
-                        char name[128];
-                        size_t n = (size_t)(colon - resp->extra_header);
-                        if (n < sizeof(name)) {
-                                memcpy(name, resp->extra_header, n);
-                                name[n] = '\0';
-                                const char *v = colon + 1;
-                                while (*v == ' ')
-                                        v++;
-                                MHD_add_response_header(r, name, v);
-                        }
+                /* a copy of the name, of any length: MHD wants it NUL-terminated */
+                char *name =
+                        colon ? strndup(resp->extra_header, (size_t)(colon - resp->extra_header))
+                              : NULL;
+                if (name) {
+                        const char *v = colon + 1;
+                        while (*v == ' ')
+                                v++;
+                        MHD_add_response_header(r, name, v);
+                        free(name);
                 }
         }
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -117,7 +118,8 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, co
         kp_http_conns_busy(conn); /* an answer is on its way: the deadline no longer runs */
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
         MHD_destroy_response(r);
-        int code = resp->status >= 100 && resp->status < 600 ? resp->status : 599;
+        int code = resp->status >= STATUS_FIRST && resp->status < STATUS_END ? resp->status
+                                                                             : STATUS_END - 1;
         __atomic_fetch_add(&srv->requests[method_index(method)][code], 1, __ATOMIC_RELAXED);
         return ret;
 }
@@ -428,12 +430,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         if (*upload_data_size) {
                 /* Chunked bodies carry no length: cut them off at the same limit. */
-                if (!st->answered && !st->too_large) {
-                        if (st->body.len + *upload_data_size > KP_HTTP_MAX_BODY)
-                                st->too_large = 1;
-                        else
-                                kp_buf_append(&st->body, upload_data, *upload_data_size);
-                }
+                if (!st->answered && !st->too_large.status &&
+                    !kp_http_admit_body_length(st->body.len + *upload_data_size, &st->too_large))
+                        kp_buf_append(&st->body, upload_data, *upload_data_size);
                 *upload_data_size = 0;
                 return MHD_YES;
         }
@@ -442,9 +441,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return offload_answer(srv, conn, method, st);
         if (st->answered)
                 return MHD_YES;
-        if (st->too_large)
-                return send_problem(srv, conn, method, 413, "Payload Too Large",
-                                    "request body is over the 1 MiB limit", "Connection: close");
+        if (st->too_large.status)
+                return refuse(srv, conn, method, st, &st->too_large);
         if (st->body.oom)
                 return send_problem(srv, conn, method, 503, "Service Unavailable",
                                     "out of memory reading the request body", NULL);
@@ -484,10 +482,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static int parse_listen(const char *listen, struct sockaddr_in *sin, char *errstr,
                         size_t errstr_size)
 {
-        char host[256];
+        char host[INET_ADDRSTRLEN]; /* the longest host that can be valid */
         const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
+        if (!colon) {
                 snprintf(errstr, errstr_size, "listen address \"%s\" is not host:port", listen);
+                return -1;
+        }
+        if ((size_t)(colon - listen) >= sizeof(host)) {
+                snprintf(errstr, errstr_size, "listen host \"%.*s\" is not an IPv4 address",
+                         (int)(colon - listen), listen);
                 return -1;
         }
         memcpy(host, listen, (size_t)(colon - listen));
@@ -708,7 +711,7 @@ void kp_http_metrics_write(const kp_http_t *srv, kp_buf_t *out)
         kp_buf_printf(out, "# HELP kplane_http_requests_total HTTP requests answered.\n"
                            "# TYPE kplane_http_requests_total counter\n");
         for (int m = 0; m < M__CNT; m++)
-                for (int c = 100; c < 600; c++) {
+                for (int c = STATUS_FIRST; c < STATUS_END; c++) {
                         uint64_t n = __atomic_load_n(&srv->requests[m][c], __ATOMIC_RELAXED);
                         if (n)
                                 kp_buf_printf(out,

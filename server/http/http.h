@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/config.h"
+
 struct MHD_Connection;
 
 /* A request as the API layer sees it: complete, body included. All borrowed, valid
@@ -37,10 +39,10 @@ typedef struct kp_http_resp {
         int status;
         char *body;
         size_t body_len;
-        const char *content_type; /* static string */
-        char location[512];       /* "" when none */
-        const char *allow;        /* static; sets Allow (405) */
-        const char *extra_header; /* static "Name: value" or NULL */
+        const char *content_type;            /* static string */
+        char location[KP_HTTP_LOCATION_MAX]; /* "" when none */
+        const char *allow;                   /* static; sets Allow (405) */
+        const char *extra_header;            /* static "Name: value" or NULL */
         /* Set (leaving the rest untouched) to be called again in a pool; ignored when
          * req->offloaded is already 1. */
         kp_http_offload_t offload;

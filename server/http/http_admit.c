@@ -171,8 +171,14 @@ int kp_http_admit_request(struct MHD_Connection *conn, const char *method, const
                                       "a request body must be application/json", 0);
         }
         /* Refuse an oversized body by its declared length, before reading it. */
+        return kp_http_admit_body_length(len, ref);
+}
+
+int kp_http_admit_body_length(uint64_t len, kp_http_refusal_t *ref)
+{
         if (len > KP_HTTP_MAX_BODY)
-                return refuse(ref, 413, "Payload Too Large", "request body is over the 1 MiB limit",
+                return refuse(ref, 413, "Payload Too Large",
+                              "request body is over the " KP_STR(KP_HTTP_MAX_BODY_MIB) " MiB limit",
                               1);
         return 0;
 }

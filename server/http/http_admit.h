@@ -3,6 +3,8 @@
 #ifndef KP_HTTP_ADMIT_H
 #define KP_HTTP_ADMIT_H
 
+#include <stdint.h>
+
 struct MHD_Connection;
 
 /* Why a request is refused. The strings are static and need no JSON escaping. */
@@ -33,5 +35,10 @@ int kp_http_admit_framing(struct MHD_Connection *conn, const char *version, kp_h
  */
 int kp_http_admit_request(struct MHD_Connection *conn, const char *method, const char *url,
                           kp_http_refusal_t *ref);
+
+/* Checks a body's length, declared (Content-Length) or read so far (chunked), against
+ * KP_HTTP_MAX_BODY. @returns 0 when within it, -1 with @p ref filled (413, closing: the
+ * rest of the body is not read). */
+int kp_http_admit_body_length(uint64_t len, kp_http_refusal_t *ref);
 
 #endif /* KP_HTTP_ADMIT_H */

@@ -12,44 +12,64 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* 1 when the @p n bytes at @p host are @p name. */
+static int host_is(const char *host, size_t n, const char *name)
+{
+        return n == strlen(name) && !memcmp(host, name, n);
+}
+
 int kp_token_listen_is_loopback(const char *listen)
 {
-        char host[256];
         const char *colon = strrchr(listen, ':');
         size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
-        if (n >= sizeof(host))
-                return 0;
-        memcpy(host, listen, n);
-        host[n] = '\0';
-        return !strncmp(host, "127.", 4) || !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
-               !strcmp(host, "::1");
+        return (n >= 4 && !memcmp(listen, "127.", 4)) || host_is(listen, n, "localhost") ||
+               host_is(listen, n, "[::1]") || host_is(listen, n, "::1");
 }
 
-/* Writes the token file's path (the database's directory + KP_TOKEN_FILE) to @p out. */
-static int token_path(const char *db_path, char *out, size_t out_size)
+/* @returns the token file's path (the database's directory + KP_TOKEN_FILE), a new
+ * string, or NULL when out of memory. */
+static char *token_path(const char *db_path)
 {
         const char *slash = strrchr(db_path, '/');
-        int n = slash ? snprintf(out, out_size, "%.*s/%s", (int)(slash - db_path), db_path,
-                                 KP_TOKEN_FILE)
-                      : snprintf(out, out_size, "%s", KP_TOKEN_FILE);
-        return n < 0 || (size_t)n >= out_size ? -1 : 0;
+        size_t dir = slash ? (size_t)(slash - db_path) + 1 : 0;
+        char *path = malloc(dir + sizeof(KP_TOKEN_FILE));
+        if (path) {
+                memcpy(path, db_path, dir);
+                memcpy(path + dir, KP_TOKEN_FILE, sizeof(KP_TOKEN_FILE));
+        }
+        return path;
 }
 
-/* Reads the token kept in @p path. @returns a new string, or NULL (errno set; EINVAL when
- * the file holds no token). */
+/* Reads the token kept in @p path: its first line. @returns a new string, or NULL (errno
+ * set; EINVAL when the file holds no token, EFBIG when it is over KP_TOKEN_FILE_MAX bytes:
+ * a token is never cut short). */
 static char *token_read(const char *path)
 {
-        char buf[KP_TOKEN_BYTES * 2 + 8];
+        char buf[KP_TOKEN_FILE_MAX + 1];
+        size_t len = 0;
+        ssize_t n = 1;
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return NULL;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        while (len < sizeof(buf) && n) {
+                n = read(fd, buf + len, sizeof(buf) - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                len += (size_t)n;
+        }
+        int saved = errno;
         close(fd);
-        if (n <= 0) {
-                errno = EINVAL;
+        if (n < 0) {
+                errno = saved;
                 return NULL;
         }
-        buf[n] = '\0';
+        if (len > KP_TOKEN_FILE_MAX) {
+                errno = EFBIG;
+                return NULL;
+        }
+        buf[len] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
         if (!buf[0]) {
                 errno = EINVAL;
@@ -92,37 +112,23 @@ static char *token_generate(const char *path)
         return strdup(hex);
 }
 
-int kp_token_resolve(const char *listen, const char *db_path, char **tokenp, char *errstr,
-                     size_t errstr_size)
+/* The token of a public address: the one kept in @p path, or a new one kept there.
+ * @returns 0 with *tokenp, or -1 with errstr. */
+static int token_kept(const char *path, char **tokenp, char *errstr, size_t errstr_size)
 {
-        const char *env = getenv("KPLANE_API_TOKEN");
-        const char *insecure = getenv("KPLANE_INSECURE");
-        char path[4096];
-        *tokenp = NULL;
-        if (env && env[0]) {
-                *tokenp = strdup(env);
-                return *tokenp ? 0 : -1;
-        }
-        if (kp_token_listen_is_loopback(listen))
-                return 0;
-        if (env && insecure && !strcmp(insecure, "1")) {
-                fprintf(stderr,
-                        "kplane: WARNING: listening on %s with no API token "
-                        "(KPLANE_API_TOKEN empty, KPLANE_INSECURE=1): anyone who "
-                        "reaches it controls this kplane\n",
-                        listen);
-                return 0;
-        }
-        if (token_path(db_path, path, sizeof(path))) {
-                snprintf(errstr, errstr_size, "token file path too long");
-                return -1;
-        }
         if ((*tokenp = token_read(path))) {
                 fprintf(stderr,
                         "kplane: listening beyond loopback: the API token is in %s "
                         "(send Authorization: Bearer <token>)\n",
                         path);
                 return 0;
+        }
+        if (errno == EFBIG) {
+                snprintf(errstr, errstr_size,
+                         "cannot read the API token %s: over %d bytes (" KP_TOKEN_FILE
+                         " holds one token)",
+                         path, KP_TOKEN_FILE_MAX);
+                return -1;
         }
         if (errno != ENOENT) {
                 snprintf(errstr, errstr_size, "cannot read the API token %s: %s", path,
@@ -140,4 +146,34 @@ int kp_token_resolve(const char *listen, const char *db_path, char **tokenp, cha
                 "kplane: API token: %s\n",
                 path, *tokenp);
         return 0;
+}
+
+int kp_token_resolve(const char *listen, const char *db_path, char **tokenp, char *errstr,
+                     size_t errstr_size)
+{
+        const char *env = getenv("KPLANE_API_TOKEN");
+        const char *insecure = getenv("KPLANE_INSECURE");
+        *tokenp = NULL;
+        if (env && env[0]) {
+                *tokenp = strdup(env);
+                return *tokenp ? 0 : -1;
+        }
+        if (kp_token_listen_is_loopback(listen))
+                return 0;
+        if (env && insecure && !strcmp(insecure, "1")) {
+                fprintf(stderr,
+                        "kplane: WARNING: listening on %s with no API token "
+                        "(KPLANE_API_TOKEN empty, KPLANE_INSECURE=1): anyone who "
+                        "reaches it controls this kplane\n",
+                        listen);
+                return 0;
+        }
+        char *path = token_path(db_path);
+        if (!path) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        int err = token_kept(path, tokenp, errstr, errstr_size);
+        free(path);
+        return err;
 }

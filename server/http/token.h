@@ -11,7 +11,8 @@
  * - a loopback address (127.0.0.0/8, localhost, ::1): KPLANE_API_TOKEN or none;
  * - any other address: KPLANE_API_TOKEN= (set, empty) together with KPLANE_INSECURE=1
  *   runs open (with a warning); otherwise the token kept in KP_TOKEN_FILE in the
- *   database's directory, generated there (32 random bytes as hex, file mode 0600) and
+ *   database's directory (at most KP_TOKEN_FILE_MAX bytes, else start-up fails), generated
+ *   there (KP_TOKEN_BYTES random bytes as hex, file mode 0600) and
  *   printed once, on the start that made it. Later starts only say where it is.
  * @returns 0 with *tokenp = a new string (free()) or NULL for no auth; -1 with errstr
  * when the token file cannot be read or written (start-up then fails).

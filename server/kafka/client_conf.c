@@ -285,7 +285,7 @@ static int kp_cc_policy_allow(kp_client_policy_t *policy, const char *allow, cha
                               size_t errstr_size)
 {
         const char *p = allow, *end;
-        char name[256];
+        char name[KP_CLIENT_ALLOW_NAME_MAX + 1];
         size_t n;
 
         while (p && *p) {

@@ -96,10 +96,10 @@ void kp_embedded_destroy(kp_embedded_t *emb)
         free(emb);
 }
 
-/* Replication factor of embedded topics: up to 3 replicas, as a small real cluster. */
+/* Replication factor of embedded topics: one per broker, up to KP_EMBEDDED_REPLICATION_MAX. */
 static int kp_embedded_replication(int brokers)
 {
-        return brokers < 3 ? brokers : 3;
+        return brokers < KP_EMBEDDED_REPLICATION_MAX ? brokers : KP_EMBEDDED_REPLICATION_MAX;
 }
 
 /* Checks a topic name and partition count for an embedded cluster. */
@@ -107,7 +107,7 @@ static int kp_embedded_topic_check(const char *topic, json_int_t partitions, cha
                                    size_t errstr_size)
 {
         if (!kp_topic_name_valid(topic)) {
-                snprintf(errstr, errstr_size, "topic name %s: must match ^[A-Za-z0-9._-]{1,249}$",
+                snprintf(errstr, errstr_size, "topic name %s: must match " KP_TOPIC_NAME_RULE,
                          topic ? topic : "(null)");
                 return KP_ERR_INVALID;
         }
@@ -292,7 +292,7 @@ int kp_embedded_start(kp_embedded_t *emb, const char *name, int brokers, const j
         if (bootstrapp)
                 *bootstrapp = NULL;
         if (!kp_name_valid(name)) {
-                snprintf(errstr, errstr_size, "name: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+                snprintf(errstr, errstr_size, "name: must match " KP_NAME_RULE);
                 return KP_ERR_INVALID;
         }
         if (brokers < 1 || brokers > KP_EMBEDDED_BROKERS_MAX) {
@@ -546,32 +546,18 @@ static void kp_embedded_mock_command(kp_embedded_t *emb, char *line)
         fflush(stdout);
 }
 
-int kp_embedded_mock_main(int argc, char **argv)
+/* Reads `kplane mock`'s arguments into @p brokers and @p topics. @returns -1 to go on,
+ * else the exit code: 0 after --help, 2 for a bad argument (said on stderr). */
+static int kp_embedded_mock_args(int argc, char **argv, int *brokers, json_t *topics)
 {
-        kp_embedded_t *emb = NULL;
-        json_t *topics = NULL;
-        char *bootstrap = NULL;
         char errstr[512];
-        char line[1024];
-        size_t line_len = 0;
-        int stdin_open = 1;
-        int brokers = 1;
-        int code = 0;
-        int i;
-        struct sigaction sa;
-        struct pollfd pfd;
         char *end;
         long n;
 
-        topics = json_array();
-        if (!topics) {
-                fprintf(stderr, "kplane mock: out of memory\n");
-                return 1;
-        }
-        for (i = 0; i < argc; i++) {
+        for (int i = 0; i < argc; i++) {
                 if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                         kp_embedded_mock_usage();
-                        goto out;
+                        return 0;
                 } else if (!strcmp(argv[i], "--brokers") && i + 1 < argc) {
                         errno = 0;
                         n = strtol(argv[++i], &end, 10);
@@ -579,27 +565,32 @@ int kp_embedded_mock_main(int argc, char **argv)
                             n > KP_EMBEDDED_BROKERS_MAX) {
                                 fprintf(stderr, "kplane mock: --brokers must be 1..%d\n",
                                         KP_EMBEDDED_BROKERS_MAX);
-                                code = 2;
-                                goto out;
+                                return 2;
                         }
-                        brokers = (int)n;
+                        *brokers = (int)n;
                 } else if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
                         if (kp_embedded_mock_topic_arg(argv[++i], topics, errstr, sizeof(errstr))) {
                                 fprintf(stderr, "kplane mock: --topic %s\n", errstr);
-                                code = 2;
-                                goto out;
+                                return 2;
                         }
                 } else {
                         fprintf(stderr,
                                 "kplane mock: unknown or incomplete argument %s "
                                 "(see kplane mock --help)\n",
                                 argv[i]);
-                        code = 2;
-                        goto out;
+                        return 2;
                 }
         }
+        return -1;
+}
 
-        /* No SA_RESTART: a signal must interrupt poll() below. */
+/* SIGINT and SIGTERM stop `kplane mock`; a gone reader of stdout or a background read of
+ * the terminal do not. */
+static void kp_embedded_mock_signals(void)
+{
+        struct sigaction sa;
+
+        /* No SA_RESTART: a signal must interrupt poll() in kp_embedded_mock_serve. */
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = kp_embedded_mock_signal;
         sigemptyset(&sa.sa_mask);
@@ -610,7 +601,88 @@ int kp_embedded_mock_main(int argc, char **argv)
         /* Run in the background of an interactive shell (`kplane mock &`), reading the
          * terminal would stop us; ignored, the read fails (EIO) and stdin is let be. */
         signal(SIGTTIN, SIG_IGN);
+}
 
+/* stdin of `kplane mock`, cut into command lines. */
+typedef struct kp_embedded_mock_input {
+        char line[KP_EMBEDDED_MOCK_LINE_MAX + 1];
+        size_t len;
+        int skipping; /* a line over KP_EMBEDDED_MOCK_LINE_MAX: dropped up to its newline */
+} kp_embedded_mock_input_t;
+
+/* Runs each whole line in @p in; a line that outgrows the buffer is answered with an
+ * error at once and its rest is dropped (never run as a command of its own). */
+static void kp_embedded_mock_lines(kp_embedded_t *emb, kp_embedded_mock_input_t *in)
+{
+        char *nl;
+
+        while ((nl = memchr(in->line, '\n', in->len))) {
+                size_t used = (size_t)(nl - in->line) + 1;
+                *nl = '\0';
+                if (!in->skipping)
+                        kp_embedded_mock_command(emb, in->line);
+                in->skipping = 0;
+                memmove(in->line, in->line + used, in->len - used);
+                in->len -= used;
+        }
+        if (in->len == KP_EMBEDDED_MOCK_LINE_MAX) {
+                if (!in->skipping) {
+                        printf("error line: longer than %d bytes\n", KP_EMBEDDED_MOCK_LINE_MAX);
+                        fflush(stdout);
+                }
+                in->skipping = 1;
+                in->len = 0;
+        }
+}
+
+/* Serves stdin commands until stopped (a signal or "stop"); after EOF only a signal. */
+static void kp_embedded_mock_serve(kp_embedded_t *emb)
+{
+        kp_embedded_mock_input_t in = {.len = 0};
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        int stdin_open = 1;
+        ssize_t r;
+
+        while (kp_embedded_mock_run) {
+                if (!stdin_open) {
+                        /* pause() could miss a signal that lands before it: poll a
+                         * short while instead, with no descriptor. */
+                        poll(NULL, 0, KP_EMBEDDED_MOCK_POLL_MS);
+                        continue;
+                }
+                pfd.revents = 0;
+                if (poll(&pfd, 1, KP_EMBEDDED_MOCK_POLL_MS) <= 0)
+                        continue;
+                r = read(STDIN_FILENO, in.line + in.len, KP_EMBEDDED_MOCK_LINE_MAX - in.len);
+                if (r <= 0) {
+                        if (r < 0 && errno == EINTR)
+                                continue;
+                        stdin_open = 0;
+                        continue;
+                }
+                in.len += (size_t)r;
+                kp_embedded_mock_lines(emb, &in);
+        }
+}
+
+int kp_embedded_mock_main(int argc, char **argv)
+{
+        kp_embedded_t *emb = NULL;
+        char *bootstrap = NULL;
+        char errstr[512];
+        int brokers = 1;
+        int code;
+
+        json_t *topics = json_array();
+        if (!topics) {
+                fprintf(stderr, "kplane mock: out of memory\n");
+                return 1;
+        }
+        code = kp_embedded_mock_args(argc, argv, &brokers, topics);
+        if (code >= 0)
+                goto out;
+        code = 0;
+        kp_embedded_mock_signals();
         emb = kp_embedded_new();
         if (!emb) {
                 fprintf(stderr, "kplane mock: out of memory\n");
@@ -624,41 +696,7 @@ int kp_embedded_mock_main(int argc, char **argv)
         }
         printf("%s\n", bootstrap);
         fflush(stdout);
-
-        while (kp_embedded_mock_run) {
-                ssize_t r;
-                char *nl;
-
-                pfd.fd = STDIN_FILENO;
-                pfd.events = POLLIN;
-                pfd.revents = 0;
-                if (!stdin_open) {
-                        /* pause() could miss a signal that lands before it: poll a
-                         * short while instead, with no descriptor. */
-                        poll(NULL, 0, 200);
-                        continue;
-                }
-                if (poll(&pfd, 1, 200) <= 0)
-                        continue;
-                r = read(STDIN_FILENO, line + line_len, sizeof(line) - 1 - line_len);
-                if (r <= 0) {
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        stdin_open = 0;
-                        continue;
-                }
-                line_len += (size_t)r;
-                line[line_len] = '\0';
-                while ((nl = strchr(line, '\n'))) {
-                        size_t used = (size_t)(nl - line) + 1;
-                        *nl = '\0';
-                        kp_embedded_mock_command(emb, line);
-                        memmove(line, line + used, line_len - used + 1);
-                        line_len -= used;
-                }
-                if (line_len == sizeof(line) - 1) /* a line too long: drop it */
-                        line_len = 0;
-        }
+        kp_embedded_mock_serve(emb);
 out:
         kp_embedded_destroy(emb);
         free(bootstrap);

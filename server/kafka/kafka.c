@@ -223,8 +223,8 @@ static int kp_kafka_conf_bound(rd_kafka_conf_t *conf, int timeout_ms, char *errs
                 {"socket.connection.setup.timeout.ms", setup},
                 /* Retry a refused connection quickly, so a broker that comes up within
                  * the window is still seen. */
-                {"reconnect.backoff.ms", "50"},
-                {"reconnect.backoff.max.ms", "500"},
+                {"reconnect.backoff.ms", KP_STR(KP_KAFKA_RECONNECT_BACKOFF_MS)},
+                {"reconnect.backoff.max.ms", KP_STR(KP_KAFKA_RECONNECT_BACKOFF_MAX_MS)},
                 /* Connect to every bootstrap broker at once: with sparse connections
                  * librdkafka tries one, and after a failure the next only at its 1 s
                  * timer, so one dead broker in the list could eat the whole window. */
@@ -239,10 +239,12 @@ static int kp_kafka_conf_bound(rd_kafka_conf_t *conf, int timeout_ms, char *errs
 
         /* ... and api.version.request.timeout.ms <= 300 s. */
         snprintf(sock, sizeof(sock), "%d",
-                 timeout_ms < 10       ? 10
-                 : timeout_ms > 300000 ? 300000
-                                       : timeout_ms);
-        snprintf(setup, sizeof(setup), "%d", timeout_ms < 1000 ? 1000 : timeout_ms);
+                 timeout_ms < KP_KAFKA_SOCKET_TIMEOUT_MIN_MS   ? KP_KAFKA_SOCKET_TIMEOUT_MIN_MS
+                 : timeout_ms > KP_KAFKA_SOCKET_TIMEOUT_MAX_MS ? KP_KAFKA_SOCKET_TIMEOUT_MAX_MS
+                                                               : timeout_ms);
+        snprintf(setup, sizeof(setup), "%d",
+                 timeout_ms < KP_KAFKA_SETUP_TIMEOUT_MIN_MS ? KP_KAFKA_SETUP_TIMEOUT_MIN_MS
+                                                            : timeout_ms);
         for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
                 if ((err = kp_kafka_conf_put(conf, props[i][0], props[i][1], errstr, errstr_size)))
                         return err;
@@ -501,19 +503,132 @@ static int kp_kafka_rmd_partitions(const struct rd_kafka_metadata *rmd, const ch
         return -1;
 }
 
+/* The milliseconds left until @p deadline (monotonic), at least 1: a librdkafka call
+ * given 0 would not wait at all, not even for an answer already on its way. */
+static int kp_kafka_left_ms(int64_t deadline)
+{
+        int64_t left = deadline - kp_time_mono_ms();
+        return (int)(left < 1 ? 1 : left);
+}
+
+/* The consumer kp_kafka_group_offsets asks with: the group's own consumer configuration,
+ * so OffsetFetch goes to its coordinator with the same group.id, but bounded by
+ * @p timeout_ms, and never subscribed: it joins nothing and cannot take partitions from a
+ * member of the group. @returns it, or NULL with errstr (a bad config or address). */
+static rd_kafka_t *kp_kafka_offsets_client(const char *bootstrap, const json_t *config,
+                                           const char *group_id, int timeout_ms, char *errstr,
+                                           size_t errstr_size)
+{
+        char rderr[512];
+        rd_kafka_t *rk;
+        rd_kafka_conf_t *conf = kp_kafka_consumer_conf_new(bootstrap, config, group_id, "earliest",
+                                                           errstr, errstr_size);
+
+        if (!conf)
+                return NULL;
+        if (kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                rd_kafka_conf_destroy(conf); /* not taken on failure */
+                snprintf(errstr, errstr_size, "config: %s", rderr);
+        }
+        return rk;
+}
+
+/* OffsetFetch of every entry of @p offs: the coordinator first, then one request for the
+ * whole list, within @p deadline. @returns 0 (per-partition errors in err) or
+ * KP_ERR_UNAVAILABLE with errstr (every entry failed). */
+static int kp_kafka_offsets_committed(rd_kafka_t *rk, const char *bootstrap,
+                                      kp_kafka_group_offset_t *offs, size_t cnt, int64_t deadline,
+                                      int timeout_ms, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new((int)cnt);
+        rd_kafka_resp_err_t rerr;
+        size_t i;
+
+        /* Each element's opaque is its index in offs: librdkafka updates the list in
+         * place, but that is how an answer is matched whatever the order. */
+        for (i = 0; i < cnt; i++)
+                rd_kafka_topic_partition_list_add(committed, offs[i].topic, offs[i].partition)
+                        ->opaque = (void *)(uintptr_t)i;
+        rerr = rd_kafka_committed(rk, committed, kp_kafka_left_ms(deadline));
+        if (rerr) {
+                kp_kafka_offsets_fail(offs, cnt, rerr);
+                snprintf(errstr, errstr_size,
+                         "cluster %s: committed offsets not read within %d ms: %s", bootstrap,
+                         timeout_ms, rd_kafka_err2str(rerr));
+        }
+        for (i = 0; !rerr && i < (size_t)committed->cnt; i++) {
+                rd_kafka_topic_partition_t *c = &committed->elems[i];
+                kp_kafka_group_offset_t *o = &offs[(uintptr_t)c->opaque];
+                o->err = c->err;
+                /* RD_KAFKA_OFFSET_INVALID (-1001): the group has committed nothing here. */
+                o->committed = !c->err && c->offset >= 0 ? c->offset : -1;
+        }
+        rd_kafka_topic_partition_list_destroy(committed);
+        return rerr ? KP_ERR_UNAVAILABLE : 0;
+}
+
+/* ListOffsets at the log end of every entry of @p offs the cluster has (one request per
+ * leader), within @p deadline; an entry it lacks gets UNKNOWN_TOPIC_OR_PART. Leaders come
+ * from a metadata request for all topics: naming a topic the cluster lacks would create it
+ * on the mock cluster and on brokers answering Metadata < v4 (see kp_kafka_metadata_fetch);
+ * this way ListOffsets finds them in the cache. @returns 0 or KP_ERR_UNAVAILABLE with
+ * errstr (entries not read get the error; committed offsets are kept). */
+static int kp_kafka_offsets_ends(rd_kafka_t *rk, const char *bootstrap,
+                                 kp_kafka_group_offset_t *offs, size_t cnt, int64_t deadline,
+                                 int timeout_ms, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new((int)cnt);
+        const struct rd_kafka_metadata *rmd = NULL;
+        rd_kafka_resp_err_t rerr;
+        int hint = 0;
+        size_t i;
+
+        rerr = rd_kafka_metadata(rk, 1, NULL, &rmd, kp_kafka_left_ms(deadline));
+        for (i = 0; !rerr && i < cnt; i++) {
+                int n = kp_kafka_rmd_partitions(rmd, offs[i].topic, &hint);
+                if (offs[i].partition < 0 || offs[i].partition >= n) {
+                        offs[i].err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+                        continue;
+                }
+                rd_kafka_topic_partition_list_add(ends, offs[i].topic, offs[i].partition)->opaque =
+                        (void *)(uintptr_t)i;
+        }
+        for (i = 0; i < (size_t)ends->cnt; i++)
+                ends->elems[i].offset = RD_KAFKA_OFFSET_END;
+        if (!rerr && ends->cnt)
+                rerr = rd_kafka_offsets_for_times(rk, ends, kp_kafka_left_ms(deadline));
+        for (i = 0; i < (size_t)ends->cnt && !rerr; i++) {
+                rd_kafka_topic_partition_t *e = &ends->elems[i];
+                kp_kafka_group_offset_t *o = &offs[(uintptr_t)e->opaque];
+                o->high_watermark = !e->err && e->offset >= 0 ? e->offset : -1;
+                if (!o->err && o->high_watermark < 0)
+                        o->err = e->err ? e->err : RD_KAFKA_RESP_ERR__FAIL;
+        }
+        if (rerr) {
+                for (i = 0; i < cnt; i++)
+                        if (!offs[i].err)
+                                offs[i].err = rerr;
+                snprintf(errstr, errstr_size, "cluster %s: end offsets not read within %d ms: %s",
+                         bootstrap, timeout_ms, rd_kafka_err2str(rerr));
+        }
+        if (rmd)
+                rd_kafka_metadata_destroy(rmd);
+        rd_kafka_topic_partition_list_destroy(ends);
+        return rerr ? KP_ERR_UNAVAILABLE : 0;
+}
+
 int kp_kafka_group_offsets(const char *bootstrap, const json_t *config, const char *group_id,
                            kp_kafka_group_offset_t *offs, size_t cnt, int timeout_ms, char *errstr,
                            size_t errstr_size)
 {
-        char rderr[512];
-        rd_kafka_conf_t *conf = NULL;
-        rd_kafka_t *rk = NULL;
-        rd_kafka_topic_partition_list_t *committed = NULL, *ends = NULL;
-        const struct rd_kafka_metadata *rmd = NULL;
-        rd_kafka_resp_err_t rerr;
-        int64_t deadline, left;
-        int err = 0, hint = 0;
-        size_t i;
+        rd_kafka_t *rk;
+        int64_t deadline;
+        int err;
 
         kp_kafka_offsets_fail(offs, cnt, RD_KAFKA_RESP_ERR__TIMED_OUT);
         if (!bootstrap || !bootstrap[0]) {
@@ -530,100 +645,17 @@ int kp_kafka_group_offsets(const char *bootstrap, const json_t *config, const ch
                 timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
         deadline = kp_time_mono_ms() + timeout_ms;
 
-        /* The group's own consumer configuration, so OffsetFetch goes to its coordinator
-         * with the same group.id, but bounded, and never subscribed: it joins nothing and
-         * cannot take partitions from a member of the group. */
-        conf = kp_kafka_consumer_conf_new(bootstrap, config, group_id, "earliest", errstr,
-                                          errstr_size);
-        if (!conf || kp_kafka_conf_bound(conf, timeout_ms, errstr, errstr_size)) {
-                err = KP_ERR_INVALID;
-                goto out;
-        }
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
-        if (!rk) {
-                snprintf(errstr, errstr_size, "config: %s", rderr);
-                err = KP_ERR_INVALID;
-                goto out;
-        }
-        conf = NULL; /* owned by rk now */
-
-        /* Each element's opaque is its index in offs: librdkafka updates these lists in
-         * place, but that is how an answer is matched whatever the order. */
-        committed = rd_kafka_topic_partition_list_new((int)cnt);
-        ends = rd_kafka_topic_partition_list_new((int)cnt);
-        for (i = 0; i < cnt; i++)
-                rd_kafka_topic_partition_list_add(committed, offs[i].topic, offs[i].partition)
-                        ->opaque = (void *)(uintptr_t)i;
-
-        /* OffsetFetch: the coordinator first, then one request for the whole list. */
-        left = deadline - kp_time_mono_ms();
-        rerr = rd_kafka_committed(rk, committed, (int)(left < 1 ? 1 : left));
-        if (rerr) {
-                kp_kafka_offsets_fail(offs, cnt, rerr);
-                snprintf(errstr, errstr_size,
-                         "cluster %s: committed offsets not read within %d ms: %s", bootstrap,
-                         timeout_ms, rd_kafka_err2str(rerr));
-                err = KP_ERR_UNAVAILABLE;
-                goto out;
-        }
-        for (i = 0; i < (size_t)committed->cnt; i++) {
-                rd_kafka_topic_partition_t *c = &committed->elems[i];
-                kp_kafka_group_offset_t *o = &offs[(uintptr_t)c->opaque];
-                o->err = c->err;
-                /* RD_KAFKA_OFFSET_INVALID (-1001): the group has committed nothing here. */
-                o->committed = !c->err && c->offset >= 0 ? c->offset : -1;
-        }
-
-        /* Leaders from a metadata request for all topics: naming a topic the cluster
-         * lacks would create it on the mock cluster and on brokers answering Metadata < v4
-         * (see kp_kafka_metadata_fetch); this way ListOffsets finds them in the cache. */
-        left = deadline - kp_time_mono_ms();
-        rerr = rd_kafka_metadata(rk, 1, NULL, &rmd, (int)(left < 1 ? 1 : left));
-        if (!rerr) {
-                for (i = 0; i < cnt; i++) {
-                        int n = kp_kafka_rmd_partitions(rmd, offs[i].topic, &hint);
-                        if (offs[i].partition < 0 || offs[i].partition >= n) {
-                                offs[i].err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-                                continue;
-                        }
-                        /* ListOffsets at the log end: one request per leader. */
-                        rd_kafka_topic_partition_list_add(ends, offs[i].topic, offs[i].partition)
-                                ->opaque = (void *)(uintptr_t)i;
-                }
-                for (i = 0; i < (size_t)ends->cnt; i++)
-                        ends->elems[i].offset = RD_KAFKA_OFFSET_END;
-                left = deadline - kp_time_mono_ms();
-                if (ends->cnt)
-                        rerr = rd_kafka_offsets_for_times(rk, ends, (int)(left < 1 ? 1 : left));
-        }
-        for (i = 0; i < (size_t)ends->cnt && !rerr; i++) {
-                rd_kafka_topic_partition_t *e = &ends->elems[i];
-                kp_kafka_group_offset_t *o = &offs[(uintptr_t)e->opaque];
-                o->high_watermark = !e->err && e->offset >= 0 ? e->offset : -1;
-                if (!o->err && o->high_watermark < 0)
-                        o->err = e->err ? e->err : RD_KAFKA_RESP_ERR__FAIL;
-        }
-        if (rerr) {
-                for (i = 0; i < cnt; i++)
-                        if (!offs[i].err)
-                                offs[i].err = rerr;
-                snprintf(errstr, errstr_size, "cluster %s: end offsets not read within %d ms: %s",
-                         bootstrap, timeout_ms, rd_kafka_err2str(rerr));
-                err = KP_ERR_UNAVAILABLE;
-        }
-out:
-        if (rmd)
-                rd_kafka_metadata_destroy(rmd);
-        if (ends)
-                rd_kafka_topic_partition_list_destroy(ends);
-        if (committed)
-                rd_kafka_topic_partition_list_destroy(committed);
-        if (conf)
-                rd_kafka_conf_destroy(conf);
+        rk = kp_kafka_offsets_client(bootstrap, config, group_id, timeout_ms, errstr, errstr_size);
+        if (!rk)
+                return KP_ERR_INVALID;
+        err = kp_kafka_offsets_committed(rk, bootstrap, offs, cnt, deadline, timeout_ms, errstr,
+                                         errstr_size);
+        if (!err)
+                err = kp_kafka_offsets_ends(rk, bootstrap, offs, cnt, deadline, timeout_ms, errstr,
+                                            errstr_size);
         /* No consumer close: nothing was joined or assigned, and a close would wait for a
          * coordinator that may not answer. */
-        if (rk)
-                rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         return err;
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,32 @@ static void test_concurrent_callers_share_one_try_of_a_dead_key(void **state)
         kp_breaker_destroy(b);
 }
 
+/* A bootstrap list of many brokers is one long key: it is remembered whole (a key of 512
+ * bytes or more was never remembered, so its callers waited out every timeout), and two
+ * keys differing only past 512 bytes are two keys. */
+static void test_a_key_of_any_length_is_remembered(void **state)
+{
+        (void)state;
+        kp_breaker_t *b = kp_breaker_new(60000);
+        char why[64];
+        int64_t at;
+        size_t n = 4000;
+        char *k1 = malloc(n + 2), *k2 = malloc(n + 2);
+        memset(k1, 'b', n);
+        memcpy(k2, k1, n);
+        k1[n] = '1';
+        k2[n] = '2';
+        k1[n + 1] = k2[n + 1] = '\0';
+        assert_int_equal(kp_breaker_check(b, k1, why, sizeof(why), &at), 0);
+        kp_breaker_report(b, k1, "all brokers down");
+        assert_int_equal(kp_breaker_check(b, k1, why, sizeof(why), &at), 1);
+        assert_string_equal(why, "all brokers down");
+        assert_int_equal(kp_breaker_check(b, k2, why, sizeof(why), &at), 0);
+        free(k1);
+        free(k2);
+        kp_breaker_destroy(b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -124,6 +151,7 @@ int main(void)
                         test_a_failed_key_is_open_with_its_reason_then_lets_one_caller_try),
                 cmocka_unit_test(test_more_failing_keys_than_slots_reuse_the_least_recently_used),
                 cmocka_unit_test(test_concurrent_callers_share_one_try_of_a_dead_key),
+                cmocka_unit_test(test_a_key_of_any_length_is_remembered),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

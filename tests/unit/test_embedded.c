@@ -488,6 +488,61 @@ static void test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm(vo
         fclose(from);
 }
 
+/* A command line over KP_EMBEDDED_MOCK_LINE_MAX is answered with an error and skipped
+ * whole: its first bytes were dropped silently and the rest ran as a command of its own. */
+static void test_mock_answers_a_line_too_long_and_skips_all_of_it(void **state)
+{
+        int in[2], out[2], status;
+        char line[512];
+        FILE *from;
+        pid_t pid;
+        (void)state;
+
+        assert_int_equal(pipe(in), 0);
+        assert_int_equal(pipe(out), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(in[0], STDIN_FILENO);
+                dup2(out[1], STDOUT_FILENO);
+                close(in[1]);
+                close(out[0]);
+                execl("/proc/self/exe", "test_embedded", "--mock", (char *)NULL);
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        from = fdopen(out[0], "r");
+        assert_non_null(from);
+        read_line(from, line, sizeof(line));
+        assert_non_null(strstr(line, "127.0.0.1:"));
+
+        /* "topic " and a name far past the limit: no part of it may create a topic */
+        size_t n = 3 * KP_EMBEDDED_MOCK_LINE_MAX;
+        char *cmd = malloc(n + 2);
+        memcpy(cmd, "topic ", 6);
+        memset(cmd + 6, 'a', n - 6);
+        memcpy(cmd + n - 2, ":1", 2);
+        cmd[n] = '\n';
+        cmd[n + 1] = '\0';
+        assert_true(write(in[1], cmd, n + 1) == (ssize_t)(n + 1));
+        assert_true(write(in[1], "up 1\nstop\n", 10) == 10);
+        read_line(from, line, sizeof(line));
+        char want[64];
+        snprintf(want, sizeof(want), "error line: longer than %d bytes", KP_EMBEDDED_MOCK_LINE_MAX);
+        assert_string_equal(line, want);
+        read_line(from, line, sizeof(line));
+        assert_string_equal(line, "ok up 1");
+        read_line(from, line, sizeof(line));
+        assert_string_equal(line, "ok stop");
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        free(cmd);
+        close(in[1]);
+        fclose(from);
+}
+
 /* @returns topics of @p k x @p n partitions named <prefix>0.. (new reference). */
 static json_t *topics_of(const char *prefix, int k, int n)
 {
@@ -555,6 +610,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_outside_clients_produce_consume_commit_and_reconnect),
                 cmocka_unit_test(test_mock_main_usage_errors_exit_2),
                 cmocka_unit_test(test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm),
+                cmocka_unit_test(test_mock_answers_a_line_too_long_and_skips_all_of_it),
         };
 
         /* The child of the `kplane mock` test: this binary stands in for kplane. */
