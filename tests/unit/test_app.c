@@ -12,6 +12,7 @@
 #include "app/groups.h"
 #include "app/partitions.h"
 #include "app/plans.h"
+#include "app/status.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "db/store.h"
@@ -296,6 +297,45 @@ static void test_changed_partitions_replan_and_apply_running_groups(void **state
         kp_app_group_stop(&f->app, "g");
 }
 
+static void test_stopped_status_reads_every_partition_and_its_cluster(void **state)
+{
+        fixture_t *f = *state;
+        char errstr[512];
+        json_t *plan = NULL, *g = NULL;
+        seed_group(f, "g", "[{\"cluster\": \"c\", \"topic\": \"orders\"}]", 2);
+        assert_int_equal(kp_app_group_replan(&f->app, "g", NULL, &plan, errstr, sizeof(errstr)), 0);
+        assert_int_equal(kp_store_group_get(f->app.store, "g", &g, errstr, sizeof(errstr)), 0);
+        json_t *st = kp_app_group_stopped_status(&f->app, g, "g");
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "stopped");
+        assert_int_equal(json_integer_value(json_object_get(st, "plan_version")), 1);
+        json_t *rows = json_object_get(st, "partitions");
+        assert_int_equal(json_array_size(rows), 6);
+        for (size_t i = 0; i < 6; i++) {
+                json_t *row = json_array_get(rows, i);
+                assert_int_equal(json_integer_value(json_object_get(row, "partition")), (int)i);
+                assert_true(json_is_integer(json_object_get(row, "task")));
+                assert_true(json_is_null(json_object_get(row, "committed"))); /* never read */
+                assert_int_equal(json_integer_value(json_object_get(row, "high_watermark")), 0);
+                assert_null(json_object_get(row, "error"));
+        }
+        json_t *cl = json_array_get(json_object_get(st, "clusters"), 0);
+        assert_string_equal(json_string_value(json_object_get(cl, "state")), "ok");
+        json_decref(st);
+
+        /* a cluster that is not running: its rows say why, the answer still comes */
+        kp_embedded_stop(f->app.emb, "c");
+        st = kp_app_group_stopped_status(&f->app, g, "g");
+        rows = json_object_get(st, "partitions");
+        assert_int_equal(json_array_size(rows), 6);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "error")),
+                            "embedded cluster c is not running");
+        cl = json_array_get(json_object_get(st, "clusters"), 0);
+        assert_string_equal(json_string_value(json_object_get(cl, "state")), "error");
+        json_decref(st);
+        json_decref(g);
+        json_decref(plan);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -313,6 +353,8 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(
                         test_changed_partitions_replan_and_apply_running_groups, setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_stopped_status_reads_every_partition_and_its_cluster, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
