@@ -122,7 +122,7 @@ static int method_index(const char *m)
 
 void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
 {
-        kp_api_t *api = opaque;
+        kp_app_t *app = opaque;
         char path[KP_HTTP_MAX_URL + 1];
         char *segs[MAX_SEGS];
         /* MHD hands the decoded path over as a C string: a %00 would cut it short and
@@ -171,7 +171,7 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
                         if (slash)
                                 *slash = '\0';
                 }
-                routes[i].h[m](api, req, resp, params);
+                routes[i].h[m](app, req, resp, params);
                 return;
         }
         kp_resp_problem(resp, 404, "no resource at %s", req->path);

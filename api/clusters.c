@@ -5,7 +5,7 @@
 
 #include "kafka/client_conf.h"
 #include "base/config.h"
-#include "app/discovery.h"
+#include "app/cluster.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
 #include "api/handlers.h"
@@ -67,15 +67,13 @@ static int cluster_rebinds(const json_t *old, const json_t *bs, const json_t *co
         return 0;
 }
 
-char *kp_api_cluster_bootstrap(kp_api_t *api, const json_t *doc)
-{
-        return kp_discovery_bootstrap(api->emb, doc);
-}
-
 /* The cluster as the API shows it: live address, masked secrets. */
-static json_t *cluster_view(kp_api_t *api, const json_t *doc)
+static json_t *cluster_view(kp_app_t *app, const json_t *doc)
 {
-        char *bs = kp_api_cluster_bootstrap(api, doc);
+        char ignored[256];
+        kp_app_cluster_t c;
+        kp_app_cluster_from_doc(app->emb, doc, &c, ignored, sizeof(ignored));
+        const char *bs = c.ref.bootstrap; /* NULL: an embedded cluster that is not running */
         json_t *emb = json_object_get(doc, "embedded");
         json_t *v =
                 json_pack("{s:O, s:o, s:O, s:o, s:O, s:O}", "name", json_object_get(doc, "name"),
@@ -84,7 +82,7 @@ static json_t *cluster_view(kp_api_t *api, const json_t *doc)
                           config_masked(json_object_get(doc, "config")), "created_at",
                           json_object_get(doc, "created_at"), "updated_at",
                           json_object_get(doc, "updated_at"));
-        free(bs);
+        kp_app_cluster_cleanup(&c);
         return v;
 }
 
@@ -134,6 +132,67 @@ static void embedded_check(const json_t *emb, json_t *errors)
         }
 }
 
+/* Field error for what kp_kafka_config_validate refused: errstr starts with the field,
+ * "config.<property>: ..." for one property, "config: ..." for a combination rd_kafka_new
+ * refuses. */
+static void config_field_error(json_t *errors, const char *errstr)
+{
+        char f[300];
+        const char *colon = strchr(errstr, ':');
+        if (colon && !strncmp(errstr, "config", 6) && (size_t)(colon - errstr) < sizeof(f))
+                snprintf(f, sizeof(f), "%.*s", (int)(colon - errstr), errstr);
+        else
+                snprintf(f, sizeof(f), "config");
+        kp_field_error(errors, f, "%s", errstr);
+}
+
+/*
+ * The "config" of a cluster body (@p config, may be NULL) as it is to be stored: with
+ * @p old (replace), "******" values keep the stored secret unless the cluster's address
+ * (@p bs, NULL for an embedded one) or security settings change. Field problems go to
+ * @p errors. @returns a new object (empty when no config).
+ */
+static json_t *cluster_config_from_body(const json_t *config, const json_t *old, const json_t *bs,
+                                        json_t *errors)
+{
+        char errstr[512];
+        json_t *cfg = json_object();
+        if (config && !json_is_object(config)) {
+                kp_field_error(errors, "config", "must be an object of librdkafka properties");
+                return cfg;
+        }
+        if (!config)
+                return cfg;
+        const char *key;
+        json_t *v;
+        json_t *oldcfg = old ? json_object_get(old, "config") : NULL;
+        int rebinds = old && cluster_rebinds(old, bs, config);
+        size_t nerr = json_array_size(errors);
+        json_object_foreach((json_t *)config, key, v)
+        {
+                /* a masked value sent back unchanged keeps the stored secret, as long as
+                 * it goes where it went before */
+                if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
+                    json_object_get(oldcfg, key)) {
+                        if (rebinds) {
+                                char f[300];
+                                snprintf(f, sizeof(f), "config.%s", key);
+                                kp_field_error(errors, f,
+                                               "the address or the security settings change: "
+                                               "give this secret again (the stored one is not "
+                                               "sent elsewhere)");
+                                continue;
+                        }
+                        v = json_object_get(oldcfg, key);
+                }
+                json_object_set(cfg, key, v);
+        }
+        if (json_array_size(errors) == nerr &&
+            kp_kafka_config_validate(cfg, errstr, sizeof(errstr)))
+                config_field_error(errors, errstr);
+        return cfg;
+}
+
 /*
  * Validates a cluster body for create (@p path_name NULL) or replace. Field problems go
  * to @p errors. With @p old (replace), "******" config values keep the stored secret.
@@ -144,7 +203,6 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, 
 {
         static const char *const fields[] = {"name", "bootstrap_servers", "config", "embedded",
                                              NULL};
-        char errstr[512];
         kp_fields_check(body, fields, "", errors);
         const char *name = kp_name_field(body, path_name, errors);
         json_t *bs = json_object_get(body, "bootstrap_servers");
@@ -164,49 +222,8 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, 
         if (emb)
                 embedded_check(emb, errors);
 
-        json_t *config = json_object_get(body, "config");
-        json_t *cfg = json_object();
-        if (config && !json_is_object(config)) {
-                kp_field_error(errors, "config", "must be an object of librdkafka properties");
-        } else if (config) {
-                const char *key;
-                json_t *v;
-                json_t *oldcfg = old ? json_object_get(old, "config") : NULL;
-                int rebinds = old && cluster_rebinds(old, emb ? NULL : bs, config);
-                size_t nerr = json_array_size(errors);
-                json_object_foreach(config, key, v)
-                {
-                        /* a masked value sent back unchanged keeps the stored secret, as
-                         * long as it goes where it went before */
-                        if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
-                            json_object_get(oldcfg, key)) {
-                                if (rebinds) {
-                                        char f[300];
-                                        snprintf(f, sizeof(f), "config.%s", key);
-                                        kp_field_error(errors, f,
-                                                       "the address or the security settings "
-                                                       "change: give this secret again (the "
-                                                       "stored one is not sent elsewhere)");
-                                        continue;
-                                }
-                                v = json_object_get(oldcfg, key);
-                        }
-                        json_object_set(cfg, key, v);
-                }
-                if (json_array_size(errors) == nerr &&
-                    kp_kafka_config_validate(cfg, errstr, sizeof(errstr))) {
-                        char f[300];
-                        /* errstr starts with the field: "config.<property>: ..." for one
-                         * property, "config: ..." for a combination rd_kafka_new refuses */
-                        const char *colon = strchr(errstr, ':');
-                        if (colon && !strncmp(errstr, "config", 6) &&
-                            (size_t)(colon - errstr) < sizeof(f))
-                                snprintf(f, sizeof(f), "%.*s", (int)(colon - errstr), errstr);
-                        else
-                                snprintf(f, sizeof(f), "config");
-                        kp_field_error(errors, f, "%s", errstr);
-                }
-        }
+        json_t *cfg = cluster_config_from_body(json_object_get(body, "config"), old,
+                                               emb ? NULL : bs, errors);
         if (json_array_size(errors)) {
                 json_decref(cfg);
                 return NULL;
@@ -221,18 +238,8 @@ static json_t *cluster_doc_from_body(const json_t *body, const char *path_name, 
         return doc;
 }
 
-/* Starts the mock cluster of an embedded doc. */
-static int embedded_start(kp_api_t *api, const json_t *doc, char *errstr, size_t errstr_size)
-{
-        json_t *emb = json_object_get(doc, "embedded");
-        json_t *b = json_object_get(emb, "brokers");
-        return kp_embedded_start(api->emb, json_string_value(json_object_get(doc, "name")),
-                                 b ? (int)json_integer_value(b) : 1, json_object_get(emb, "topics"),
-                                 NULL, errstr, errstr_size);
-}
-
-/* The answer to a failed embedded_start(): a spec the mock refuses (a topic given twice) is
- * the client's 400, on create and replace alike; a budget over its limit a 422. */
+/* The answer to a failed kp_app_cluster_embedded_start(): a spec the mock refuses (a topic given
+ * twice) is the client's 400, on create and replace alike; a budget over its limit a 422. */
 static int embedded_start_status(int err)
 {
         return err == KP_ERR_INVALID ? 400 : err == KP_ERR_UNPROCESSABLE ? 422 : 503;
@@ -243,21 +250,21 @@ static json_t *cluster_list_view(void *ctx, const json_t *doc)
         return cluster_view(ctx, doc);
 }
 
-void kp_h_clusters_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_clusters_list(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *arr = NULL;
         (void)req;
         (void)p;
-        int err = kp_store_cluster_list(api->store, &arr, errstr, sizeof(errstr));
-        kp_resp_list(resp, err, errstr, arr, cluster_list_view, api);
+        int err = kp_store_cluster_list(app->store, &arr, errstr, sizeof(errstr));
+        kp_resp_list(resp, err, errstr, arr, cluster_list_view, app);
 }
 
-json_t *kp_api_cluster_or_404(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+json_t *kp_api_cluster_or_404(kp_app_t *app, const char *name, kp_http_resp_t *resp)
 {
         char errstr[512];
         json_t *doc = NULL;
-        int err = kp_store_cluster_get(api->store, name, &doc, errstr, sizeof(errstr));
+        int err = kp_store_cluster_get(app->store, name, &doc, errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND)
                 kp_resp_problem(resp, 404, "no cluster named %s", name);
         else if (err)
@@ -265,7 +272,7 @@ json_t *kp_api_cluster_or_404(kp_api_t *api, const char *name, kp_http_resp_t *r
         return err ? NULL : doc;
 }
 
-void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_cluster_create(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *body = NULL, *doc = NULL, *existing = NULL;
@@ -282,28 +289,28 @@ void kp_h_cluster_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
                 goto out;
         }
         const char *name = json_string_value(json_object_get(doc, "name"));
-        if (!kp_store_cluster_get(api->store, name, &existing, errstr, sizeof(errstr))) {
+        if (!kp_store_cluster_get(app->store, name, &existing, errstr, sizeof(errstr))) {
                 kp_resp_problem(resp, 409, "cluster %s already exists", name);
                 goto out;
         }
         int embedded = json_is_object(json_object_get(doc, "embedded"));
         if (embedded) {
-                int err = embedded_start(api, doc, errstr, sizeof(errstr));
+                int err = kp_app_cluster_embedded_start(app->emb, doc, errstr, sizeof(errstr));
                 if (err) {
                         kp_resp_problem(resp, embedded_start_status(err),
                                         "cannot start embedded cluster %s: %s", name, errstr);
                         goto out;
                 }
         }
-        int err = kp_store_cluster_create(api->store, name, doc, errstr, sizeof(errstr));
+        int err = kp_store_cluster_create(app->store, name, doc, errstr, sizeof(errstr));
         if (err) {
                 if (embedded && err != KP_ERR_EXISTS)
-                        kp_embedded_stop(api->emb, name);
+                        kp_embedded_stop(app->emb, name);
                 kp_resp_error(resp, err, errstr);
                 goto out;
         }
         snprintf(resp->location, sizeof(resp->location), "/api/v1/clusters/%s", name);
-        kp_resp_json(resp, 201, cluster_view(api, doc));
+        kp_resp_json(resp, 201, cluster_view(app, doc));
 out:
         json_decref(errors);
         json_decref(existing);
@@ -311,17 +318,17 @@ out:
         json_decref(body);
 }
 
-void kp_h_cluster_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_cluster_get(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         (void)req;
-        json_t *doc = kp_api_cluster_or_404(api, p[0], resp);
+        json_t *doc = kp_api_cluster_or_404(app, p[0], resp);
         if (!doc)
                 return;
-        kp_resp_json(resp, 200, cluster_view(api, doc));
+        kp_resp_json(resp, 200, cluster_view(app, doc));
         json_decref(doc);
 }
 
-void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_cluster_put(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *body = NULL, *doc = NULL, *old = NULL;
@@ -330,7 +337,7 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
                 goto out;
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
-        old = kp_api_cluster_or_404(api, p[0], resp);
+        old = kp_api_cluster_or_404(app, p[0], resp);
         if (!old)
                 goto out;
         doc = cluster_doc_from_body(body, p[0], old, errors);
@@ -343,20 +350,21 @@ void kp_h_cluster_put(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *r
         json_t *new_emb = json_object_get(doc, "embedded");
         int restart = json_is_object(new_emb) &&
                       (!json_is_object(old_emb) || !json_equal(old_emb, new_emb));
-        int serr = restart ? embedded_start(api, doc, errstr, sizeof(errstr)) : 0;
+        int serr =
+                restart ? kp_app_cluster_embedded_start(app->emb, doc, errstr, sizeof(errstr)) : 0;
         if (serr) {
                 kp_resp_problem(resp, embedded_start_status(serr),
                                 "cannot start embedded cluster %s: %s", p[0], errstr);
                 goto out;
         }
         if (json_is_object(old_emb) && !json_is_object(new_emb))
-                kp_embedded_stop(api->emb, p[0]);
-        int err = kp_store_cluster_update(api->store, p[0], doc, errstr, sizeof(errstr));
+                kp_embedded_stop(app->emb, p[0]);
+        int err = kp_store_cluster_update(app->store, p[0], doc, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 goto out;
         }
-        kp_resp_json(resp, 200, cluster_view(api, doc));
+        kp_resp_json(resp, 200, cluster_view(app, doc));
 out:
         json_decref(errors);
         json_decref(old);
@@ -364,12 +372,12 @@ out:
         json_decref(body);
 }
 
-void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_cluster_delete(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         if (kp_req_offload_io(req, resp)) /* may stop an embedded cluster (~1 s) */
                 return;
-        int err = kp_store_cluster_delete(api->store, p[0], errstr, sizeof(errstr));
+        int err = kp_store_cluster_delete(app->store, p[0], errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND) {
                 kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
                 return;
@@ -378,28 +386,27 @@ void kp_h_cluster_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t
                 kp_resp_error(resp, err, errstr);
                 return;
         }
-        kp_embedded_stop(api->emb, p[0]);
+        kp_embedded_stop(app->emb, p[0]);
         resp->status = 204;
 }
 
-void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_cluster_metadata(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *doc = NULL;
         kp_kafka_metadata_t *md = NULL;
-        char *bs = NULL;
+        kp_app_cluster_t c = {0};
         if (kp_req_offload_io(req, resp))
                 goto out;
-        doc = kp_api_cluster_or_404(api, p[0], resp);
+        doc = kp_api_cluster_or_404(app, p[0], resp);
         if (!doc)
                 goto out;
-        bs = kp_api_cluster_bootstrap(api, doc);
-        if (!bs) {
+        if (kp_app_cluster_from_doc(app->emb, doc, &c, errstr, sizeof(errstr))) {
                 kp_resp_problem(resp, 503, "embedded cluster %s is not running", p[0]);
                 goto out;
         }
-        int err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), NULL,
-                                          api->metadata_timeout_ms, &md, errstr, sizeof(errstr));
+        int err = kp_app_cluster_metadata(&c, NULL, app->metadata_timeout_ms, &md, errstr,
+                                          sizeof(errstr));
         if (err) {
                 kp_resp_problem(resp, err == KP_ERR_UNAVAILABLE ? 503 : kp_resp_status_of(err),
                                 "cluster %s: %s", p[0], errstr);
@@ -414,42 +421,10 @@ void kp_h_cluster_metadata(kp_api_t *api, const kp_http_req_t *req, kp_http_resp
                 json_array_append_new(topics, json_pack("{s:s, s:i}", "name", md->topics[i].name,
                                                         "partitions", md->topics[i].partitions));
         kp_resp_json(resp, 200,
-                     json_pack("{s:s, s:s, s:o, s:o}", "cluster", p[0], "bootstrap_servers", bs,
-                               "brokers", brokers, "topics", topics));
+                     json_pack("{s:s, s:s, s:o, s:o}", "cluster", p[0], "bootstrap_servers",
+                               c.ref.bootstrap, "brokers", brokers, "topics", topics));
 out:
         kp_kafka_metadata_destroy(md);
-        free(bs);
+        kp_app_cluster_cleanup(&c);
         json_decref(doc);
-}
-
-json_t *kp_api_clusters_for_runtime(kp_api_t *api, const json_t *names, char *errstr,
-                                    size_t errstr_size)
-{
-        json_t *out = json_object();
-        size_t i;
-        json_t *n;
-        json_array_foreach(names, i, n)
-        {
-                const char *name = json_string_value(n);
-                json_t *doc = NULL;
-                if (!name || json_object_get(out, name))
-                        continue;
-                if (kp_store_cluster_get(api->store, name, &doc, errstr, errstr_size)) {
-                        json_decref(out);
-                        return NULL;
-                }
-                char *bs = kp_api_cluster_bootstrap(api, doc);
-                if (!bs) {
-                        snprintf(errstr, errstr_size, "embedded cluster %s is not running", name);
-                        json_decref(doc);
-                        json_decref(out);
-                        return NULL;
-                }
-                json_object_set_new(out, name,
-                                    json_pack("{s:s, s:O}", "bootstrap_servers", bs, "config",
-                                              json_object_get(doc, "config")));
-                free(bs);
-                json_decref(doc);
-        }
-        return out;
 }

@@ -44,12 +44,12 @@ static void history_empty(json_t *doc)
         json_object_set_new(doc, "partitions", json_array());
 }
 
-void kp_h_group_history(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_group_history(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *stored = NULL, *doc = NULL, *errors = json_array();
         long long since, top;
-        int err = kp_store_group_get(api->store, p[0], &stored, errstr, sizeof(errstr));
+        int err = kp_store_group_get(app->store, p[0], &stored, errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND) {
                 kp_resp_problem(resp, 404, "no group named %s", p[0]);
                 goto out;
@@ -76,7 +76,7 @@ void kp_h_group_history(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t 
                 kp_resp_problem(resp, 500, "out of memory");
                 goto out;
         }
-        if (!api->rt || kp_runtime_group_history(api->rt, p[0], since, (int)top, doc))
+        if (!app->rt || kp_runtime_group_history(app->rt, p[0], since, (int)top, doc))
                 history_empty(doc);
         kp_resp_json(resp, 200, doc);
         doc = NULL;

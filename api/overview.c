@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "base/config.h"
-#include "kafka/embedded.h"
 #include "base/err.h"
 #include "api/handlers.h"
+#include "app/cluster.h"
+#include "app/partitions.h"
 #include "runtime/lag_eval.h"
 #include "planner/planner.h"
 #include "api/respond.h"
@@ -18,119 +19,30 @@
 /* The lag window the runtime judges over, in seconds, for the rules' texts. */
 #define LAG_WINDOW_S (KP_LAG_WINDOW * KP_RUNTIME_RATE_INTERVAL_MS / 1000)
 
-/* "cluster/topic" or "cluster\npattern": room for the longest of either. */
-#define OVERVIEW_KEY_MAX (KP_NAME_MAX + KP_PATTERN_MAX + 2)
-
 /* What every group and cluster is read from: loaded once per request. */
 typedef struct overview_src {
-        json_t *groups;   /* stored group docs, name order */
-        json_t *plans;    /* group name -> current plan summary */
-        json_t *topics;   /* "cluster/topic" -> partitions (registered topics) */
-        json_t *patterns; /* "cluster\n pattern" -> [{name, partitions}] */
+        json_t *groups;     /* stored group docs, name order */
+        json_t *plans;      /* group name -> current plan summary */
+        kp_app_regs_t regs; /* every registration, what the groups' topics resolve to */
 } overview_src_t;
 
 static void src_cleanup(overview_src_t *src)
 {
         json_decref(src->groups);
         json_decref(src->plans);
-        json_decref(src->topics);
-        json_decref(src->patterns);
+        kp_app_regs_cleanup(&src->regs);
 }
 
 /* Three queries in all, whatever the number of groups. */
-static int src_load(kp_api_t *api, overview_src_t *src, char *errstr, size_t errstr_size)
+static int src_load(kp_app_t *app, overview_src_t *src, char *errstr, size_t errstr_size)
 {
-        json_t *regs = NULL, *r;
-        size_t i;
-        char key[OVERVIEW_KEY_MAX];
         int err;
         memset(src, 0, sizeof(*src));
-        if ((err = kp_store_group_list(api->store, &src->groups, errstr, errstr_size)) ||
-            (err = kp_store_plan_current_all(api->store, &src->plans, errstr, errstr_size)) ||
-            (err = kp_store_registrations_all(api->store, &regs, errstr, errstr_size)))
+        if ((err = kp_store_group_list(app->store, &src->groups, errstr, errstr_size)) ||
+            (err = kp_store_plan_current_all(app->store, &src->plans, errstr, errstr_size)) ||
+            (err = kp_app_regs_load(app->store, &src->regs, errstr, errstr_size)))
                 return err;
-        src->topics = json_object();
-        src->patterns = json_object();
-        json_array_foreach(regs, i, r)
-        {
-                const char *cluster = json_string_value(json_object_get(r, "cluster"));
-                const char *name = json_string_value(json_object_get(r, "name"));
-                const char *pattern = json_string_value(json_object_get(r, "pattern"));
-                if (!cluster)
-                        continue;
-                if (name) {
-                        snprintf(key, sizeof(key), "%s/%s", cluster, name);
-                        json_object_set(src->topics, key, json_object_get(r, "partitions"));
-                } else if (pattern) {
-                        snprintf(key, sizeof(key), "%s\n%s", cluster, pattern);
-                        json_object_set(src->patterns, key, json_object_get(r, "topics"));
-                }
-        }
-        json_decref(regs);
         return 0;
-}
-
-/*
- * The (cluster, topic, partitions) group @p g reads now, each once, in its order, as
- * kp_api_group_partitions resolves them but from @p src (no query): a new array (free())
- * of *np entries whose names are borrowed from @p src and @p g, or NULL when none.
- */
-static kp_plan_topic_t *group_topics(const overview_src_t *src, const json_t *g, size_t *np)
-{
-        json_t *seen = json_object(), *t;
-        size_t i, j, n = 0, cap = 0;
-        kp_plan_topic_t *out = NULL;
-        char key[OVERVIEW_KEY_MAX];
-        json_array_foreach(json_object_get(g, "topics"), i, t)
-        {
-                const char *cluster = json_string_value(json_object_get(t, "cluster"));
-                const char *topic = json_string_value(json_object_get(t, "topic"));
-                const char *pattern = json_string_value(json_object_get(t, "pattern"));
-                json_t *list = NULL, *e;
-                if (!cluster)
-                        continue;
-                if (topic) {
-                        snprintf(key, sizeof(key), "%s/%s", cluster, topic);
-                        json_t *parts = json_object_get(src->topics, key);
-                        if (parts)
-                                list = json_pack("[{s:s, s:O}]", "name", topic, "partitions",
-                                                 parts);
-                } else if (pattern) {
-                        snprintf(key, sizeof(key), "%s\n%s", cluster, pattern);
-                        list = json_incref(json_object_get(src->patterns, key));
-                }
-                json_array_foreach(list, j, e)
-                {
-                        const char *name = json_string_value(json_object_get(e, "name"));
-                        json_int_t parts = json_integer_value(json_object_get(e, "partitions"));
-                        if (!name || parts < 1)
-                                continue;
-                        snprintf(key, sizeof(key), "%s/%s", cluster, name);
-                        if (json_object_get(seen, key))
-                                continue;
-                        json_object_set_new(seen, key, json_true());
-                        if (n == cap) {
-                                cap = cap ? 2 * cap : 4;
-                                kp_plan_topic_t *o = realloc(out, cap * sizeof(*o));
-                                if (!o)
-                                        break;
-                                out = o;
-                        }
-                        /* names stay valid: @p src holds the pattern lists, @p g the topic */
-                        out[n].cluster = cluster;
-                        out[n].topic = topic ? topic : name;
-                        out[n].partitions = (int32_t)parts;
-                        n++;
-                }
-                json_decref(list);
-        }
-        json_decref(seen);
-        *np = n;
-        if (!n) {
-                free(out);
-                return NULL;
-        }
-        return out;
 }
 
 /* {idle_tasks, even, even_below, even_above, nearest_even_parallelism}: what Flink's
@@ -244,14 +156,14 @@ static void total_add(json_t *totals, const char *key, double by)
 }
 
 /* The overview row of group @p g; adds to @p totals. */
-static json_t *group_row(kp_api_t *api, const overview_src_t *src, const json_t *g, json_t *totals)
+static json_t *group_row(kp_app_t *app, const overview_src_t *src, const json_t *g, json_t *totals)
 {
         const char *name = json_string_value(json_object_get(g, "name"));
         const json_t *plan = json_object_get(src->plans, name);
         const json_t *an = json_object_get(plan, "analysis");
         kp_runtime_summary_t s;
         char rule[512];
-        int state = api->rt && name && !kp_runtime_group_summary(api->rt, name, &s)
+        int state = app->rt && name && !kp_runtime_group_summary(app->rt, name, &s)
                             ? s.state
                             : (memset(&s, 0, sizeof(s)), KP_GROUP_STOPPED);
         int running = state == KP_GROUP_RUNNING;
@@ -259,7 +171,10 @@ static json_t *group_row(kp_api_t *api, const overview_src_t *src, const json_t 
         json_t *par = json_object_get(plan ? plan : g, "parallelism");
         json_t *strat = json_object_get(plan ? plan : g, "strategy");
         size_t n = 0;
-        kp_plan_topic_t *topics = group_topics(src, g, &n);
+        kp_plan_topic_t *topics = NULL;
+        char ignored[256];
+        /* lenient: a registration that is gone is left out, nothing fails */
+        kp_app_group_topics(&src->regs, g, 1, &topics, &n, ignored, sizeof(ignored));
         int64_t parts = 0;
         for (size_t i = 0; i < n; i++)
                 parts += topics[i].partitions;
@@ -311,7 +226,7 @@ static json_t *group_row(kp_api_t *api, const overview_src_t *src, const json_t 
  * an embedded cluster runs in-process or not; another one is judged by the running groups
  * that read it (their last fetch, commit or probe), else it is unknown (null).
  */
-static json_t *cluster_row(kp_api_t *api, const overview_src_t *src, const json_t *c,
+static json_t *cluster_row(kp_app_t *app, const overview_src_t *src, const json_t *c,
                            const json_t *readers)
 {
         const char *name = json_string_value(json_object_get(c, "name"));
@@ -319,9 +234,14 @@ static json_t *cluster_row(kp_api_t *api, const overview_src_t *src, const json_
         char why[256] = "", at[32] = "";
         json_t *reachable = json_null(), *last_error = json_null();
         const char *source = "none";
-        char *bs = json_is_object(emb) ? kp_embedded_bootstrap(api->emb, name) : NULL;
-        free(bs);
-        if (json_is_object(emb) && !bs) {
+        int down = 0;
+        if (json_is_object(emb)) {
+                char ignored[256];
+                kp_app_cluster_t rc;
+                down = kp_app_cluster_from_doc(app->emb, c, &rc, ignored, sizeof(ignored)) != 0;
+                kp_app_cluster_cleanup(&rc);
+        }
+        if (down) {
                 reachable = json_false();
                 last_error = json_string("embedded cluster is not running");
                 source = "embedded";
@@ -330,10 +250,10 @@ static json_t *cluster_row(kp_api_t *api, const overview_src_t *src, const json_
                 reachable = json_true();
                 source = "embedded";
         }
-        if (json_is_object(emb) && !bs) {
+        if (down) {
                 /* nothing more to learn */
-        } else if (api->rt) {
-                int h = kp_runtime_cluster_health(api->rt, name, why, sizeof(why), at, sizeof(at));
+        } else if (app->rt) {
+                int h = kp_runtime_cluster_health(app->rt, name, why, sizeof(why), at, sizeof(at));
                 if (h >= 0) {
                         json_decref(reachable);
                         reachable = json_boolean(h);
@@ -346,7 +266,7 @@ static json_t *cluster_row(kp_api_t *api, const overview_src_t *src, const json_
         const char *key;
         json_t *v;
         size_t len = strlen(name);
-        json_object_foreach(src->topics, key, v)
+        json_object_foreach(src->regs.topics, key, v)
         {
                 if (!strncmp(key, name, len) && key[len] == '/') {
                         topics++;
@@ -365,7 +285,7 @@ static json_t *cluster_row(kp_api_t *api, const overview_src_t *src, const json_
                          groups ? json_incref(groups) : json_array());
 }
 
-void kp_h_overview(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_overview(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512], now[32];
         overview_src_t src;
@@ -377,16 +297,16 @@ void kp_h_overview(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp
         json_t *g, *c, *cn;
         (void)req;
         (void)p;
-        int err = src_load(api, &src, errstr, sizeof(errstr));
+        int err = src_load(app, &src, errstr, sizeof(errstr));
         if (!err)
-                err = kp_store_cluster_list(api->store, &clusters, errstr, sizeof(errstr));
+                err = kp_store_cluster_list(app->store, &clusters, errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 goto out;
         }
         json_array_foreach(src.groups, i, g)
         {
-                json_t *row = group_row(api, &src, g, totals);
+                json_t *row = group_row(app, &src, g, totals);
                 if (!row)
                         continue;
                 json_array_foreach(json_object_get(row, "clusters"), j, cn)
@@ -401,7 +321,7 @@ void kp_h_overview(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp
                 json_array_append_new(rows, row);
         }
         json_array_foreach(clusters, i, c)
-                json_array_append_new(crows, cluster_row(api, &src, c, readers));
+                json_array_append_new(crows, cluster_row(app, &src, c, readers));
         kp_time_iso8601(now, sizeof(now));
         kp_resp_json(resp, 200,
                      json_pack("{s:s, s:o, s:o, s:O}", "generated_at", now, "groups", rows,

@@ -4,6 +4,7 @@
 
 #include "base/config.h"
 #include "app/discovery.h"
+#include "app/plans.h"
 #include "base/err.h"
 #include "api/handlers.h"
 #include "base/pattern.h"
@@ -12,21 +13,21 @@
 #include "base/util.h"
 
 /* 404 unless cluster @p name exists. @returns 0 when it does. */
-static int cluster_exists(kp_api_t *api, const char *name, kp_http_resp_t *resp)
+static int cluster_exists(kp_app_t *app, const char *name, kp_http_resp_t *resp)
 {
-        json_t *doc = kp_api_cluster_or_404(api, name, resp);
+        json_t *doc = kp_api_cluster_or_404(app, name, resp);
         json_decref(doc);
         return doc ? 0 : -1;
 }
 
-void kp_h_topics_list(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_topics_list(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         json_t *arr = NULL;
         (void)req;
-        if (cluster_exists(api, p[0], resp))
+        if (cluster_exists(app, p[0], resp))
                 return;
-        int err = kp_store_topic_list(api->store, p[0], &arr, errstr, sizeof(errstr));
+        int err = kp_store_topic_list(app->store, p[0], &arr, errstr, sizeof(errstr));
         kp_resp_list(resp, err, errstr, arr, NULL, NULL);
 }
 
@@ -66,7 +67,7 @@ static int pattern_refused(const char *pattern, kp_http_resp_t *resp)
         return 1;
 }
 
-void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_topic_create(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         static const char *const fields[] = {"name", "pattern", NULL};
         char errstr[512];
@@ -74,7 +75,7 @@ void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
         json_t *errors = json_array();
         if (kp_req_offload_io(req, resp)) /* reads the partition count from the cluster */
                 goto out;
-        if (cluster_exists(api, p[0], resp))
+        if (cluster_exists(app, p[0], resp))
                 goto out;
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
@@ -101,12 +102,12 @@ void kp_h_topic_create(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
                 goto out;
         int err;
         if (name)
-                err = kp_discovery_topic(api->store, api->emb, p[0], name, 1,
-                                         api->metadata_timeout_ms, &doc, NULL, errstr,
+                err = kp_discovery_topic(app->store, app->emb, p[0], name, 1,
+                                         app->metadata_timeout_ms, &doc, NULL, errstr,
                                          sizeof(errstr));
         else
-                err = kp_discovery_pattern(api->store, api->emb, p[0], pattern, 1,
-                                           api->metadata_timeout_ms, &doc, NULL, errstr,
+                err = kp_discovery_pattern(app->store, app->emb, p[0], pattern, 1,
+                                           app->metadata_timeout_ms, &doc, NULL, errstr,
                                            sizeof(errstr));
         discovery_answer(resp, err, errstr, doc, 1, p[0], name ? name : pattern);
         doc = NULL;
@@ -116,15 +117,15 @@ out:
 }
 
 /* Finds a registration by topic name, else by pattern. */
-static int registration_get(kp_api_t *api, const char *cluster, const char *key, json_t **docp,
+static int registration_get(kp_app_t *app, const char *cluster, const char *key, json_t **docp,
                             int *is_pattern, char *errstr, size_t errstr_size)
 {
         *is_pattern = 0;
-        int err = kp_store_topic_get(api->store, cluster, key, docp, errstr, errstr_size);
+        int err = kp_store_topic_get(app->store, cluster, key, docp, errstr, errstr_size);
         if (err != KP_ERR_NOT_FOUND)
                 return err;
         *is_pattern = 1;
-        err = kp_store_pattern_get(api->store, cluster, key, docp, errstr, errstr_size);
+        err = kp_store_pattern_get(app->store, cluster, key, docp, errstr, errstr_size);
         if (err == KP_ERR_NOT_FOUND)
                 snprintf(errstr, errstr_size, "no topic or pattern %s registered on cluster %s",
                          key, cluster);
@@ -132,40 +133,40 @@ static int registration_get(kp_api_t *api, const char *cluster, const char *key,
 }
 
 /* The registration named in the path, or NULL after answering 404. */
-static json_t *registration_or_404(kp_api_t *api, const char *cluster, const char *key,
+static json_t *registration_or_404(kp_app_t *app, const char *cluster, const char *key,
                                    int *is_pattern, kp_http_resp_t *resp)
 {
         char errstr[512];
         json_t *doc = NULL;
-        if (cluster_exists(api, cluster, resp))
+        if (cluster_exists(app, cluster, resp))
                 return NULL;
-        int err = registration_get(api, cluster, key, &doc, is_pattern, errstr, sizeof(errstr));
+        int err = registration_get(app, cluster, key, &doc, is_pattern, errstr, sizeof(errstr));
         if (err)
                 kp_resp_error(resp, err, errstr);
         return err ? NULL : doc;
 }
 
-void kp_h_topic_get(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_topic_get(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         int is_pattern;
         (void)req;
-        json_t *doc = registration_or_404(api, p[0], p[1], &is_pattern, resp);
+        json_t *doc = registration_or_404(app, p[0], p[1], &is_pattern, resp);
         if (doc)
                 kp_resp_json(resp, 200, doc);
 }
 
-void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_topic_delete(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         int is_pattern;
         (void)req;
-        json_t *doc = registration_or_404(api, p[0], p[1], &is_pattern, resp);
+        json_t *doc = registration_or_404(app, p[0], p[1], &is_pattern, resp);
         if (!doc)
                 return;
         json_decref(doc);
         int err = is_pattern
-                          ? kp_store_pattern_delete(api->store, p[0], p[1], errstr, sizeof(errstr))
-                          : kp_store_topic_delete(api->store, p[0], p[1], errstr, sizeof(errstr));
+                          ? kp_store_pattern_delete(app->store, p[0], p[1], errstr, sizeof(errstr))
+                          : kp_store_topic_delete(app->store, p[0], p[1], errstr, sizeof(errstr));
         if (err) {
                 kp_resp_error(resp, err, errstr);
                 return;
@@ -174,7 +175,7 @@ void kp_h_topic_delete(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *
 }
 
 /* POST .../topics/{topic}/refresh: re-read the partition count now. */
-void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+void kp_h_topic_post(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
         char key[KP_PATTERN_MAX + 16];
@@ -190,18 +191,18 @@ void kp_h_topic_post(kp_api_t *api, const kp_http_req_t *req, kp_http_resp_t *re
         }
         memcpy(key, p[1], n - 8);
         key[n - 8] = '\0';
-        doc = registration_or_404(api, p[0], key, &is_pattern, resp);
+        doc = registration_or_404(app, p[0], key, &is_pattern, resp);
         if (!doc)
                 return;
         json_decref(doc);
         doc = NULL;
-        int err = is_pattern ? kp_discovery_pattern(api->store, api->emb, p[0], key, 0,
-                                                    api->metadata_timeout_ms, &doc, &changed,
+        int err = is_pattern ? kp_discovery_pattern(app->store, app->emb, p[0], key, 0,
+                                                    app->metadata_timeout_ms, &doc, &changed,
                                                     errstr, sizeof(errstr))
-                             : kp_discovery_topic(api->store, api->emb, p[0], key, 0,
-                                                  api->metadata_timeout_ms, &doc, &changed, errstr,
+                             : kp_discovery_topic(app->store, app->emb, p[0], key, 0,
+                                                  app->metadata_timeout_ms, &doc, &changed, errstr,
                                                   sizeof(errstr));
         if (!err && changed)
-                kp_api_partitions_changed(api, p[0]);
+                kp_app_partitions_changed(app, p[0]);
         discovery_answer(resp, err, errstr, doc, 0, p[0], key);
 }

@@ -14,6 +14,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "app/app.h"
+#include "app/cluster.h"
+#include "app/groups.h"
+#include "app/plans.h"
 #include "cli/cli_plan.h"
 #include "kafka/client_conf.h"
 #include "base/breaker.h"
@@ -22,7 +26,6 @@
 #include "app/discovery.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
-#include "api/handlers.h"
 #include "http/http.h"
 #include "runtime/runtime.h"
 #include "sinks/sink.h"
@@ -79,67 +82,33 @@ static const char *env_or(const char *name, const char *dflt)
         return v && v[0] ? v : dflt;
 }
 
-/* Re-creates the embedded clusters of the store: their data is gone, their topics not. */
-static void embedded_restore(kp_api_t *api)
-{
-        char errstr[512];
-        json_t *arr = NULL;
-        if (kp_store_cluster_list(api->store, &arr, errstr, sizeof(errstr)))
-                return;
-        size_t i;
-        json_t *doc;
-        json_array_foreach(arr, i, doc)
-        {
-                json_t *emb = json_object_get(doc, "embedded");
-                if (!json_is_object(emb))
-                        continue;
-                const char *name = json_string_value(json_object_get(doc, "name"));
-                json_t *b = json_object_get(emb, "brokers");
-                if (kp_embedded_start(api->emb, name, b ? (int)json_integer_value(b) : 1,
-                                      json_object_get(emb, "topics"), NULL, errstr, sizeof(errstr)))
-                        fprintf(stderr, "kplane: embedded cluster %s: %s\n", name, errstr);
-        }
-        json_decref(arr);
-}
+/* What `kplane serve` is asked for: flags over environment over defaults. */
+typedef struct serve_opts {
+        const char *listen, *db;
+        int demo, interval, http_threads;
+        long cpu_threads, cpu_queue, max_tasks, history;
+} serve_opts_t;
 
-/* Starts again the groups that were running when kplane stopped. */
-static void groups_resume(kp_api_t *api)
+/* Reads the flags of `kplane serve` over the environment into @p o.
+ * @returns -1 to go on, else the exit status (help, a bad flag). */
+static int serve_flags(int argc, char **argv, serve_opts_t *o)
 {
-        char errstr[512];
-        json_t *names = NULL;
-        if (!api->rt || kp_store_group_list_desired(api->store, &names, errstr, sizeof(errstr)))
-                return;
-        size_t i;
-        json_t *n;
-        json_array_foreach(names, i, n)
-        {
-                const char *name = json_string_value(n);
-                if (kp_api_group_resume(api, name, errstr, sizeof(errstr)))
-                        fprintf(stderr, "kplane: cannot resume group %s: %s\n", name, errstr);
-                else
-                        fprintf(stderr, "kplane: resumed group %s\n", name);
-        }
-        json_decref(names);
-}
-
-static int serve_main(int argc, char **argv)
-{
-        const char *listen = env_or("KPLANE_LISTEN", KP_DEFAULT_LISTEN);
-        const char *db = env_or("KPLANE_DB", KP_DEFAULT_DB);
-        int demo = !strcmp(env_or("KPLANE_DEMO", "0"), "1");
-        int interval = atoi(env_or("KPLANE_DISCOVERY_INTERVAL_S", "0"));
-        int http_threads = atoi(env_or("KPLANE_HTTP_THREADS", "0"));
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"db", required_argument, NULL, 'd'},
                                              {"demo", no_argument, NULL, 'D'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
         int c;
+        o->listen = env_or("KPLANE_LISTEN", KP_DEFAULT_LISTEN);
+        o->db = env_or("KPLANE_DB", KP_DEFAULT_DB);
+        o->demo = !strcmp(env_or("KPLANE_DEMO", "0"), "1");
+        o->interval = atoi(env_or("KPLANE_DISCOVERY_INTERVAL_S", "0"));
+        o->http_threads = atoi(env_or("KPLANE_HTTP_THREADS", "0"));
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (c) {
-                case 'l': listen = optarg; break;
-                case 'd': db = optarg; break;
-                case 'D': demo = 1; break;
+                case 'l': o->listen = optarg; break;
+                case 'd': o->db = optarg; break;
+                case 'D': o->demo = 1; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -148,38 +117,167 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane serve: unexpected argument %s\n", argv[optind]);
                 return 2;
         }
+        return -1;
+}
+
+/* @returns 0 with *vp = environment variable @p name as a number in @p lo..@p hi (@p dflt
+ * when unset), or -1 when it is not. */
+static int env_long(const char *name, const char *dflt, long lo, long hi, long *vp)
+{
+        char *end;
+        *vp = strtol(env_or(name, dflt), &end, 10);
+        return *end || *vp < lo || *vp > hi ? -1 : 0;
+}
+
+/* Reads the numeric settings of `kplane serve` from the environment into @p o.
+ * @returns 0, or 2 after saying which one is wrong. */
+static int serve_env(serve_opts_t *o)
+{
+        /* KPLANE_HTTP_CPU_THREADS unset: the default; "0": no CPU pool (heavy planning on
+         * the MHD threads) */
+        if (env_long("KPLANE_HTTP_CPU_THREADS", "-1", -1, KP_HTTP_THREADS_MAX, &o->cpu_threads)) {
+                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_THREADS must be 0..%d\n",
+                        KP_HTTP_THREADS_MAX);
+                return 2;
+        }
+        if (env_long("KPLANE_HTTP_CPU_QUEUE", "0", 0, KP_HTTP_CPU_QUEUE_MAX, &o->cpu_queue)) {
+                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_QUEUE must be 1..%d\n",
+                        KP_HTTP_CPU_QUEUE_MAX);
+                return 2;
+        }
+        if (env_long("KPLANE_MAX_TASKS", "0", 0, 100000000, &o->max_tasks)) {
+                fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
+                return 2;
+        }
+        if (env_long("KPLANE_HISTORY_SAMPLES", "0", 0, KP_HISTORY_SAMPLES, &o->history)) {
+                fprintf(stderr, "kplane serve: KPLANE_HISTORY_SAMPLES must be 1..%d\n",
+                        KP_HISTORY_SAMPLES);
+                return 2;
+        }
+        return 0;
+}
+
+/* Opens what the app works with: the store, the embedded clusters (restored), the
+ * breaker, the runtime. @returns 0, or 1 after saying why (close with app_close). */
+static int app_open(kp_app_t *app, const serve_opts_t *o)
+{
+        char errstr[512];
+        app->metadata_timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS;
+        app->store = kp_store_open(o->db, errstr, sizeof(errstr));
+        if (!app->store) {
+                fprintf(stderr, "kplane: cannot open database %s: %s\n", o->db, errstr);
+                return 1;
+        }
+        app->emb = kp_embedded_new();
+        app->status_breaker = kp_breaker_new(KP_STATUS_BREAKER_OPEN_MS);
+        app->rt = kp_runtime_new(errstr, sizeof(errstr));
+        if (!app->emb || !app->rt) {
+                fprintf(stderr, "kplane: cannot start: %s\n", errstr);
+                return 1;
+        }
+        kp_runtime_set_max_tasks(app->rt, (int)o->max_tasks);     /* 0: the default */
+        kp_runtime_set_history_samples(app->rt, (int)o->history); /* 0: the default */
+        kp_app_embedded_restore(app->store, app->emb);
+        return 0;
+}
+
+static void app_close(kp_app_t *app)
+{
+        kp_discovery_stop(app->discovery);
+        /* stops every group: drain, commit, close (their desired state stays stored) */
+        kp_runtime_destroy(app->rt);
+        kp_embedded_destroy(app->emb);
+        kp_breaker_destroy(app->status_breaker);
+        kp_store_close(app->store);
+}
+
+/* Starts the HTTP server on the API routes over @p app. @returns it or NULL. */
+static kp_http_t *http_open(kp_app_t *app, const serve_opts_t *o, const char *token)
+{
+        char errstr[512];
+        kp_http_opts_t hopts = {.listen = o->listen,
+                                .api_token = token,
+                                .threads = o->http_threads > 0 &&
+                                                           o->http_threads <= KP_HTTP_THREADS_MAX
+                                                   ? (unsigned)o->http_threads
+                                                   : 0,
+                                .cpu_threads = o->cpu_threads < 0    ? 0
+                                               : o->cpu_threads == 0 ? -1
+                                                                     : (int)o->cpu_threads,
+                                .cpu_queue = (unsigned)o->cpu_queue,
+                                .handler = kp_api_handle,
+                                .opaque = app};
+        kp_http_t *http = kp_http_start(&hopts, errstr, sizeof(errstr));
+        if (!http)
+                fprintf(stderr, "kplane: %s\n", errstr);
+        return http;
+}
+
+/* Says on stdout where the server listens (port 0 picks one: tests read it here). */
+static void print_listening(const char *listen, kp_http_t *http)
+{
+        char host[256];
+        snprintf(host, sizeof(host), "%s", listen);
+        char *colon = strrchr(host, ':');
+        if (colon)
+                *colon = '\0';
+        printf("kplane %s listening on http://%s:%d\n", KP_VERSION, host[0] ? host : "0.0.0.0",
+               kp_http_port(http));
+        fflush(stdout);
+}
+
+/* Serves until SIGINT or SIGTERM (blocked in every thread, taken here by sigwait). */
+static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
+{
+        char errstr[512];
+        char *token = NULL;
+        kp_http_t *http = NULL;
+        kp_demo_t *d = NULL;
+        int rc = 1;
+        if (kp_token_resolve(o->listen, o->db, &token, errstr, sizeof(errstr))) {
+                fprintf(stderr, "kplane: %s\n", errstr);
+                goto out;
+        }
+        http = http_open(app, o, token);
+        if (!http)
+                goto out;
+        /* MHD's threads already run: publish the pointer atomically (for /metrics) */
+        __atomic_store_n(&app->http, http, __ATOMIC_RELEASE);
+        app->discovery =
+                kp_discovery_start(app->store, app->emb, o->interval, app->metadata_timeout_ms,
+                                   kp_app_partitions_changed, app);
+        if (o->demo) {
+                d = kp_demo_start(app, 300, errstr, sizeof(errstr));
+                if (!d)
+                        fprintf(stderr, "kplane: demo: %s\n", errstr);
+        }
+        kp_app_groups_resume(app);
+        print_listening(o->listen, http);
+        int sig = 0;
+        sigwait(sigs, &sig);
+        fprintf(stderr, "kplane: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        rc = 0;
+out:
+        kp_demo_stop(d);
+        kp_http_stop(http);
+        free(token);
+        return rc;
+}
+
+static int serve_main(int argc, char **argv)
+{
+        serve_opts_t o;
+        int rc = serve_flags(argc, argv, &o);
+        if (rc >= 0)
+                return rc;
         /* Which client properties clusters may set: read before any client is built. */
         char perr[512];
         if (kp_client_policy_install_from_env(perr, sizeof(perr))) {
                 fprintf(stderr, "kplane: %s\n", perr);
                 return 2;
         }
-        char *end;
-        /* unset: the default; "0": no CPU pool (heavy planning on the MHD threads) */
-        long cpu_threads = strtol(env_or("KPLANE_HTTP_CPU_THREADS", "-1"), &end, 10);
-        if (*end || cpu_threads < -1 || cpu_threads > KP_HTTP_THREADS_MAX) {
-                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_THREADS must be 0..%d\n",
-                        KP_HTTP_THREADS_MAX);
+        if (serve_env(&o))
                 return 2;
-        }
-        long cpu_queue = strtol(env_or("KPLANE_HTTP_CPU_QUEUE", "0"), &end, 10);
-        if (*end || cpu_queue < 0 || cpu_queue > KP_HTTP_CPU_QUEUE_MAX) {
-                fprintf(stderr, "kplane serve: KPLANE_HTTP_CPU_QUEUE must be 1..%d\n",
-                        KP_HTTP_CPU_QUEUE_MAX);
-                return 2;
-        }
-        long max_tasks = strtol(env_or("KPLANE_MAX_TASKS", "0"), &end, 10);
-        if (*end || max_tasks < 0 || max_tasks > 100000000) {
-                fprintf(stderr, "kplane serve: KPLANE_MAX_TASKS must be a number >= 1\n");
-                return 2;
-        }
-        long history = strtol(env_or("KPLANE_HISTORY_SAMPLES", "0"), &end, 10);
-        if (*end || history < 0 || history > KP_HISTORY_SAMPLES) {
-                fprintf(stderr, "kplane serve: KPLANE_HISTORY_SAMPLES must be 1..%d\n",
-                        KP_HISTORY_SAMPLES);
-                return 2;
-        }
-
         /* Signals are taken by sigwait in this thread only: block them before any
          * thread starts so every thread inherits the mask. */
         sigset_t sigs;
@@ -188,87 +286,21 @@ static int serve_main(int argc, char **argv)
         sigaddset(&sigs, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
-
-        char errstr[512];
-        int rc = 1;
-        kp_api_t api = {.metadata_timeout_ms = KP_KAFKA_METADATA_TIMEOUT_MS};
         if (kp_sink_dir_set(env_or("KPLANE_SINK_DIR", KP_SINK_DIR_DEFAULT))) {
                 fprintf(stderr, "kplane: KPLANE_SINK_DIR is too long\n");
                 return 2;
         }
-        kp_http_t *http = NULL;
-        kp_demo_t *d = NULL;
-        char *token = NULL;
-        api.store = kp_store_open(db, errstr, sizeof(errstr));
-        if (!api.store) {
-                fprintf(stderr, "kplane: cannot open database %s: %s\n", db, errstr);
+        kp_app_t app = {0};
+        if (kp_app_init(&app)) {
+                fprintf(stderr, "kplane: cannot start: out of memory\n");
                 return 1;
         }
-        api.emb = kp_embedded_new();
-        api.status_breaker = kp_breaker_new(KP_STATUS_BREAKER_OPEN_MS);
-        api.rt = kp_runtime_new(errstr, sizeof(errstr));
-        if (!api.emb || !api.rt) {
-                fprintf(stderr, "kplane: cannot start: %s\n", errstr);
-                goto out;
-        }
-        kp_runtime_set_max_tasks(api.rt, (int)max_tasks);     /* 0: the default */
-        kp_runtime_set_history_samples(api.rt, (int)history); /* 0: the default */
-        embedded_restore(&api);
-        if (kp_token_resolve(listen, db, &token, errstr, sizeof(errstr))) {
-                fprintf(stderr, "kplane: %s\n", errstr);
-                goto out;
-        }
-        kp_http_opts_t hopts = {.listen = listen,
-                                .api_token = token,
-                                .threads = http_threads > 0 && http_threads <= KP_HTTP_THREADS_MAX
-                                                   ? (unsigned)http_threads
-                                                   : 0,
-                                .cpu_threads = cpu_threads < 0    ? 0
-                                               : cpu_threads == 0 ? -1
-                                                                  : (int)cpu_threads,
-                                .cpu_queue = (unsigned)cpu_queue,
-                                .handler = kp_api_handle,
-                                .opaque = &api};
-        http = kp_http_start(&hopts, errstr, sizeof(errstr));
-        if (!http) {
-                fprintf(stderr, "kplane: %s\n", errstr);
-                goto out;
-        }
-        /* MHD's threads already run: publish the pointer atomically (for /metrics) */
-        __atomic_store_n(&api.http, http, __ATOMIC_RELEASE);
-        api.discovery = kp_discovery_start(api.store, api.emb, interval, api.metadata_timeout_ms,
-                                           kp_api_partitions_changed, &api);
-        if (demo) {
-                d = kp_demo_start(&api, 300, errstr, sizeof(errstr));
-                if (!d)
-                        fprintf(stderr, "kplane: demo: %s\n", errstr);
-        }
-        groups_resume(&api);
-        {
-                char host[256];
-                snprintf(host, sizeof(host), "%s", listen);
-                char *colon = strrchr(host, ':');
-                if (colon)
-                        *colon = '\0';
-                printf("kplane %s listening on http://%s:%d\n", KP_VERSION,
-                       host[0] ? host : "0.0.0.0", kp_http_port(http));
-                fflush(stdout);
-        }
-        int sig = 0;
-        sigwait(&sigs, &sig);
-        fprintf(stderr, "kplane: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        rc = 0;
-out:
-        kp_demo_stop(d);
-        kp_http_stop(http);
-        kp_discovery_stop(api.discovery);
-        /* stops every group: drain, commit, close (their desired state stays stored) */
-        kp_runtime_destroy(api.rt);
-        kp_embedded_destroy(api.emb);
-        kp_breaker_destroy(api.status_breaker);
-        kp_store_close(api.store);
+        rc = app_open(&app, &o);
+        if (!rc)
+                rc = serve_run(&app, &o, &sigs);
+        app_close(&app);
+        kp_app_cleanup(&app);
         kp_client_policy_install(NULL);
-        free(token);
         return rc;
 }
 

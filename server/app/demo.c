@@ -12,7 +12,8 @@
 #include "app/discovery.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
-#include "api/handlers.h"
+#include "app/cluster.h"
+#include "app/plans.h"
 #include "db/store.h"
 #include "base/ticker.h"
 #include "base/util.h"
@@ -25,42 +26,42 @@ static const char *const demo_clusters[DEMO_CLUSTERS] = {"demo-a", "demo-b", "de
 static const char *const demo_topics[DEMO_CLUSTERS] = {"orders", "payments", "clicks"};
 
 struct kp_demo {
-        kp_api_t *api;
+        kp_app_t *app;
         int rate;
         rd_kafka_t *producers[DEMO_CLUSTERS];
         kp_ticker_t ticker;
 };
 
 /* Creates what is missing of the demo's state. */
-static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
+static int demo_seed(kp_app_t *app, char *errstr, size_t errstr_size)
 {
         json_t *doc = NULL;
         int err = 0;
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         for (int i = 0; i < DEMO_CLUSTERS; i++) {
-                if (kp_store_cluster_get(api->store, demo_clusters[i], &doc, errstr, errstr_size)) {
+                if (kp_store_cluster_get(app->store, demo_clusters[i], &doc, errstr, errstr_size)) {
                         json_t *emb =
                                 json_pack("{s:i, s:[{s:s, s:i}]}", "brokers", 1, "topics", "name",
                                           demo_topics[i], "partitions", DEMO_PARTITIONS);
                         doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name", demo_clusters[i],
                                         "bootstrap_servers", "embedded", emb, "config",
                                         "created_at", now, "updated_at", now);
-                        err = kp_embedded_start(api->emb, demo_clusters[i], 1,
+                        err = kp_embedded_start(app->emb, demo_clusters[i], 1,
                                                 json_object_get(emb, "topics"), NULL, errstr,
                                                 errstr_size);
                         if (!err)
-                                err = kp_store_cluster_create(api->store, demo_clusters[i], doc,
+                                err = kp_store_cluster_create(app->store, demo_clusters[i], doc,
                                                               errstr, errstr_size);
                         if (err)
                                 goto out;
                 }
                 json_decref(doc);
                 doc = NULL;
-                if (kp_store_topic_get(api->store, demo_clusters[i], demo_topics[i], &doc, errstr,
+                if (kp_store_topic_get(app->store, demo_clusters[i], demo_topics[i], &doc, errstr,
                                        errstr_size)) {
-                        err = kp_discovery_topic(api->store, api->emb, demo_clusters[i],
-                                                 demo_topics[i], 1, api->metadata_timeout_ms, NULL,
+                        err = kp_discovery_topic(app->store, app->emb, demo_clusters[i],
+                                                 demo_topics[i], 1, app->metadata_timeout_ms, NULL,
                                                  NULL, errstr, errstr_size);
                         if (err)
                                 goto out;
@@ -68,7 +69,7 @@ static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
                 json_decref(doc);
                 doc = NULL;
         }
-        if (kp_store_group_get(api->store, DEMO_GROUP, &doc, errstr, errstr_size)) {
+        if (kp_store_group_get(app->store, DEMO_GROUP, &doc, errstr, errstr_size)) {
                 json_t *topics = json_array();
                 for (int i = 0; i < DEMO_CLUSTERS; i++)
                         json_array_append_new(topics,
@@ -78,11 +79,11 @@ static int demo_seed(kp_api_t *api, char *errstr, size_t errstr_size)
                                 DEMO_GROUP, "topics", topics, "parallelism", 30, "strategy",
                                 "balanced", "rebalance", 0, "start_offset", "earliest", "sink",
                                 "type", "discard", "created_at", now, "updated_at", now);
-                err = kp_store_group_create(api->store, DEMO_GROUP, doc, errstr, errstr_size);
+                err = kp_store_group_create(app->store, DEMO_GROUP, doc, errstr, errstr_size);
                 if (err)
                         goto out;
                 json_t *plan = NULL;
-                err = kp_api_group_replan(api, DEMO_GROUP, NULL, &plan, NULL, errstr, errstr_size);
+                err = kp_app_group_replan(app, DEMO_GROUP, NULL, &plan, errstr, errstr_size);
                 json_decref(plan);
         }
 out:
@@ -142,40 +143,42 @@ static void *demo_main(void *arg)
 }
 
 /* A quiet producer for one demo cluster. */
-static rd_kafka_t *demo_producer(kp_api_t *api, const char *cluster)
+static rd_kafka_t *demo_producer(kp_app_t *app, const char *cluster)
 {
         char errstr[512];
-        char *bs = kp_embedded_bootstrap(api->emb, cluster);
-        if (!bs)
+        kp_app_cluster_t c;
+        if (kp_app_cluster_resolve(app->store, app->emb, cluster, &c, errstr, sizeof(errstr))) {
+                kp_app_cluster_cleanup(&c);
                 return NULL;
+        }
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        rd_kafka_conf_set(conf, "bootstrap.servers", bs, errstr, sizeof(errstr));
+        rd_kafka_conf_set(conf, "bootstrap.servers", c.ref.bootstrap, errstr, sizeof(errstr));
         rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof(errstr));
         rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-        free(bs);
+        kp_app_cluster_cleanup(&c);
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
         if (!rk)
                 rd_kafka_conf_destroy(conf);
         return rk;
 }
 
-kp_demo_t *kp_demo_start(kp_api_t *api, int rate, char *errstr, size_t errstr_size)
+kp_demo_t *kp_demo_start(kp_app_t *app, int rate, char *errstr, size_t errstr_size)
 {
-        if (demo_seed(api, errstr, errstr_size))
+        if (demo_seed(app, errstr, errstr_size))
                 return NULL;
         /* A demo shows consumers at work: its group is marked to run, so the start-up's
          * resume of desired groups starts it (a stop lasts until the next --demo start). */
-        if (kp_store_group_set_desired(api->store, DEMO_GROUP, 1, errstr, errstr_size))
+        if (kp_store_group_set_desired(app->store, DEMO_GROUP, 1, errstr, errstr_size))
                 return NULL;
         kp_demo_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        d->api = api;
+        d->app = app;
         d->rate = rate > 0 ? rate : 1;
         for (int c = 0; c < DEMO_CLUSTERS; c++)
-                d->producers[c] = demo_producer(api, demo_clusters[c]);
+                d->producers[c] = demo_producer(app, demo_clusters[c]);
         if (kp_ticker_start(&d->ticker, demo_main, d)) {
                 snprintf(errstr, errstr_size, "cannot start the demo producer thread");
                 for (int c = 0; c < DEMO_CLUSTERS; c++)

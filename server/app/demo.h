@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "api/api.h"
+#include "app/app.h"
 
 typedef struct kp_demo kp_demo_t;
 
@@ -18,7 +18,7 @@ typedef struct kp_demo kp_demo_t;
  * times hotter than others). @returns the running demo (stop with kp_demo_stop) or
  * NULL with errstr.
  */
-kp_demo_t *kp_demo_start(kp_api_t *api, int rate, char *errstr, size_t errstr_size);
+kp_demo_t *kp_demo_start(kp_app_t *app, int rate, char *errstr, size_t errstr_size);
 /* Stops the producer. NULL does nothing. */
 void kp_demo_stop(kp_demo_t *demo);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/cluster.h"
 #include "base/config.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
@@ -15,37 +16,18 @@
 #include "base/ticker.h"
 #include "base/util.h"
 
-char *kp_discovery_bootstrap(kp_embedded_t *emb, const json_t *cluster)
-{
-        const char *name = json_string_value(json_object_get(cluster, "name"));
-        if (json_is_object(json_object_get(cluster, "embedded")))
-                return name ? kp_embedded_bootstrap(emb, name) : NULL;
-        const char *bs = json_string_value(json_object_get(cluster, "bootstrap_servers"));
-        return bs ? strdup(bs) : NULL;
-}
-
 /* Reads metadata (one topic or all) of the stored cluster @p cluster. */
 static int cluster_metadata(kp_store_t *st, kp_embedded_t *emb, const char *cluster,
                             const char *topic, int timeout_ms, kp_kafka_metadata_t **mdp,
                             char *errstr, size_t errstr_size)
 {
-        json_t *doc = NULL;
-        int err = kp_store_cluster_get(st, cluster, &doc, errstr, errstr_size);
-        if (err) {
-                if (err == KP_ERR_NOT_FOUND)
-                        snprintf(errstr, errstr_size, "no cluster named %s", cluster);
-                return err;
-        }
-        char *bs = kp_discovery_bootstrap(emb, doc);
-        if (!bs) {
-                snprintf(errstr, errstr_size, "embedded cluster %s is not running", cluster);
-                json_decref(doc);
-                return KP_ERR_UNAVAILABLE;
-        }
-        err = kp_kafka_metadata_fetch(bs, json_object_get(doc, "config"), topic, timeout_ms, mdp,
-                                      errstr, errstr_size);
-        free(bs);
-        json_decref(doc);
+        kp_app_cluster_t c;
+        int err = kp_app_cluster_resolve(st, emb, cluster, &c, errstr, errstr_size);
+        if (err == KP_ERR_NOT_FOUND)
+                snprintf(errstr, errstr_size, "no cluster named %s", cluster);
+        if (!err)
+                err = kp_app_cluster_metadata(&c, topic, timeout_ms, mdp, errstr, errstr_size);
+        kp_app_cluster_cleanup(&c);
         return err;
 }
 

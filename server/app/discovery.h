@@ -8,10 +8,6 @@
 struct kp_store;
 struct kp_embedded;
 
-/* @returns the live bootstrap.servers of cluster doc @p cluster (an embedded cluster's
- * mock address), malloc'd, or NULL when an embedded cluster is not running. */
-char *kp_discovery_bootstrap(struct kp_embedded *emb, const json_t *cluster);
-
 /*
  * Reads topic @p topic's partition count from cluster @p cluster now and stores it.
  * @p create: 1 registers it (KP_ERR_EXISTS when already registered), 0 refreshes an

@@ -10,11 +10,11 @@
 
 /* Prometheus label values escape backslash, quote and newline. Names here are
  * validated ([A-Za-z0-9._-]) so they never need it. */
-static void plan_gauges(kp_api_t *api, kp_buf_t *out)
+static void plan_gauges(kp_app_t *app, kp_buf_t *out)
 {
         char errstr[256];
         json_t *groups = NULL;
-        if (kp_store_group_list(api->store, &groups, errstr, sizeof(errstr)))
+        if (kp_store_group_list(app->store, &groups, errstr, sizeof(errstr)))
                 return;
         kp_buf_t skew, idle;
         kp_buf_init(&skew);
@@ -25,7 +25,7 @@ static void plan_gauges(kp_api_t *api, kp_buf_t *out)
         {
                 const char *name = json_string_value(json_object_get(g, "name"));
                 json_t *plans = NULL;
-                if (!name || kp_store_plan_list(api->store, name, &plans, errstr, sizeof(errstr)))
+                if (!name || kp_store_plan_list(app->store, name, &plans, errstr, sizeof(errstr)))
                         continue;
                 json_t *cur = json_array_get(plans, 0);
                 json_t *an = json_object_get(cur, "analysis");
@@ -51,12 +51,12 @@ static void plan_gauges(kp_api_t *api, kp_buf_t *out)
         kp_buf_cleanup(&idle);
 }
 
-void kp_metrics_write(kp_api_t *api, kp_buf_t *out)
+void kp_metrics_write(kp_app_t *app, kp_buf_t *out)
 {
-        kp_http_t *http = __atomic_load_n(&api->http, __ATOMIC_ACQUIRE);
+        kp_http_t *http = __atomic_load_n(&app->http, __ATOMIC_ACQUIRE);
         if (http)
                 kp_http_metrics_write(http, out);
-        plan_gauges(api, out);
-        if (api->rt)
-                kp_runtime_metrics_write(api->rt, out);
+        plan_gauges(app, out);
+        if (app->rt)
+                kp_runtime_metrics_write(app->rt, out);
 }

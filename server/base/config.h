@@ -316,4 +316,9 @@
 #define KP_HISTORY_TOP_DEFAULT  5
 #define KP_HISTORY_TOP_MAX      100
 
+/* Replan + apply of one group run under its lock (server/app/app.c): groups share
+ * KP_APP_GROUP_LOCKS mutexes by a hash of their name, so the table stays fixed whatever
+ * the number of groups; two groups on one stripe only wait for each other. */
+#define KP_APP_GROUP_LOCKS 64
+
 #endif /* KP_CONFIG_H */
