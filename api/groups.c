@@ -116,9 +116,11 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *strat = json_object_get(body, "strategy");
         kp_strategy_t s;
-        if (strat && (!json_is_string(strat) || kp_strategy_parse(json_string_value(strat), &s)))
-                kp_field_error(errors, "strategy",
-                               "must be one of balanced, weighted, flink, range, roundrobin");
+        if (strat && (!json_is_string(strat) || kp_strategy_parse(json_string_value(strat), &s))) {
+                char names[256];
+                kp_field_error(errors, "strategy", "must be one of %s",
+                               kp_strategy_names(", ", names, sizeof(names)));
+        }
         json_t *reb = json_object_get(body, "rebalance");
         if (reb && !json_is_boolean(reb))
                 kp_field_error(errors, "rebalance", "must be true or false");

@@ -113,10 +113,11 @@ static void plan_body_check(const json_t *body, json_t *errors)
                     json_integer_value(par) > KP_PARALLELISM_MAX))
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *st = json_object_get(body, "strategy");
-        if (st && (!json_is_string(st) || kp_strategy_parse(json_string_value(st), &s)))
-                kp_field_error(errors, "strategy",
-                               "must be one of balanced, weighted, "
-                               "flink, range, roundrobin");
+        if (st && (!json_is_string(st) || kp_strategy_parse(json_string_value(st), &s))) {
+                char names[256];
+                kp_field_error(errors, "strategy", "must be one of %s",
+                               kp_strategy_names(", ", names, sizeof(names)));
+        }
         json_t *ap = json_object_get(body, "apply");
         if (ap && !json_is_boolean(ap))
                 kp_field_error(errors, "apply", "must be true or false");

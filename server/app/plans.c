@@ -109,13 +109,14 @@ static double *replan_weights(kp_app_t *app, const char *group, const json_t *op
 {
         json_t *rates = NULL;
         json_t *jw = json_object_get(opts, "weights");
-        if (strategy == KP_STRATEGY_WEIGHTED && !json_array_size(jw) && app->rt &&
+        const int wants_weights = (kp_strategy_desc(strategy)->flags & KP_STRATEGY_F_WEIGHTS) != 0;
+        if (wants_weights && !json_array_size(jw) && app->rt &&
             !kp_runtime_group_rates(app->rt, group, &rates))
                 jw = rates;
         /* a partition never measured weighs a little, so it still gets spread */
         double *weights = weights_flat(jw, topics, n, 0.001);
         json_decref(rates);
-        if (strategy == KP_STRATEGY_WEIGHTED && !weights)
+        if (wants_weights && !weights)
                 kp_app_rates_sample(app->store, app->emb, app->metadata_timeout_ms, topics, n,
                                     &weights);
         return weights;
