@@ -48,10 +48,6 @@ server/planner/planner.c:advise
 server/planner/planner_balanced.c:balanced_sticky
 server/planner/planner_weighted.c:improve
 server/planner/planner_weighted.c:kp_planner_weighted
-server/runtime/runtime.c:plan_parse
-server/runtime/runtime.c:group_apply_plan
-server/runtime/runtime.c:kp_runtime_group_start
-server/runtime/runtime_status.c:rt_group_status_fill
 server/runtime/runtime_worker.c:rt_commit
 """.splitlines()
     if line.split("#")[0].strip()

@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "kafka/kafka.h"
 #include "runtime/runtime_int.h"
+#include "runtime/runtime_plan.h"
 #include "sinks/sink.h"
 #include "base/util.h"
 
@@ -13,119 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* One partition of a plan document, in plan order. */
-typedef struct plan_entry {
-        const char *cluster;
-        const char *topic;
-        int32_t partition;
-        int task;
-} plan_entry_t;
-
-typedef struct plan_doc {
-        plan_entry_t *e;
-        size_t n;
-        int ntasks;
-        int version;
-} plan_doc_t;
-
-const char *kp_group_state_name(int state)
-{
-        switch (state) {
-        case KP_GROUP_STARTING: return "starting";
-        case KP_GROUP_RUNNING: return "running";
-        case KP_GROUP_STOPPING: return "stopping";
-        case KP_GROUP_FAILED: return "failed";
-        default: return "stopped";
-        }
-}
-
-/* Reads a plan document. Entry strings are borrowed from @p plan. */
-static int plan_parse(const json_t *plan, const json_t *clusters, plan_doc_t *pd, char *errstr,
-                      size_t errstr_size)
-{
-        json_t *tasks = json_object_get(plan, "tasks");
-        json_t *t, *p;
-        size_t i, j, n = 0;
-        int *seen = NULL;
-        int r = KP_ERR_INVALID;
-
-        memset(pd, 0, sizeof(*pd));
-        if (!json_is_object(plan) || !json_is_array(tasks) || json_array_size(tasks) == 0 ||
-            json_array_size(tasks) > KP_PARALLELISM_MAX) {
-                snprintf(errstr, errstr_size, "plan.tasks: must be a non-empty array");
-                return KP_ERR_INVALID;
-        }
-        if (!json_is_object(clusters)) {
-                snprintf(errstr, errstr_size, "clusters: must be an object");
-                return KP_ERR_INVALID;
-        }
-        pd->version = (int)json_integer_value(json_object_get(plan, "version"));
-        pd->ntasks = (int)json_array_size(tasks);
-        json_array_foreach(tasks, i, t) n += json_array_size(json_object_get(t, "partitions"));
-        pd->e = calloc(n ? n : 1, sizeof(*pd->e));
-        seen = calloc((size_t)pd->ntasks, sizeof(*seen));
-        if (!pd->e || !seen) {
-                snprintf(errstr, errstr_size, "out of memory");
-                r = KP_ERR_NOMEM;
-                goto out;
-        }
-        json_array_foreach(tasks, i, t)
-        {
-                json_t *parts = json_object_get(t, "partitions");
-                json_t *ti = json_object_get(t, "task");
-                int task = ti ? (int)json_integer_value(ti) : (int)i;
-                if ((ti && !json_is_integer(ti)) || task < 0 || task >= pd->ntasks ||
-                    seen[task]++) {
-                        snprintf(errstr, errstr_size,
-                                 "plan.tasks[%zu].task: must be a unique number 0..%d", i,
-                                 pd->ntasks - 1);
-                        goto out;
-                }
-                if (parts && !json_is_array(parts)) {
-                        snprintf(errstr, errstr_size, "plan.tasks[%zu].partitions: not an array",
-                                 i);
-                        goto out;
-                }
-                json_array_foreach(parts, j, p)
-                {
-                        plan_entry_t *e = &pd->e[pd->n];
-                        json_t *pn = json_object_get(p, "partition");
-                        json_t *cl;
-                        e->cluster = json_string_value(json_object_get(p, "cluster"));
-                        e->topic = json_string_value(json_object_get(p, "topic"));
-                        if (!e->cluster || !e->topic || !json_is_integer(pn) ||
-                            json_integer_value(pn) < 0 ||
-                            json_integer_value(pn) >= KP_PARTITIONS_PER_TOPIC_MAX ||
-                            !kp_topic_name_valid(e->topic)) {
-                                snprintf(errstr, errstr_size,
-                                         "plan.tasks[%zu].partitions[%zu]: needs cluster, "
-                                         "topic and partition",
-                                         i, j);
-                                goto out;
-                        }
-                        cl = json_object_get(clusters, e->cluster);
-                        if (!json_is_string(json_object_get(cl, "bootstrap_servers"))) {
-                                snprintf(errstr, errstr_size,
-                                         "plan.tasks[%zu].partitions[%zu]: cluster \"%s\" has "
-                                         "no bootstrap_servers",
-                                         i, j, e->cluster);
-                                goto out;
-                        }
-                        e->partition = (int32_t)json_integer_value(pn);
-                        e->task = task;
-                        pd->n++;
-                }
-        }
-        r = 0;
-out:
-        free(seen);
-        if (r) {
-                free(pd->e);
-                pd->e = NULL;
-        }
-        return r;
-}
 
 /* Groups are shared between the registry and callers: the last put frees it. */
 static void group_put(rt_group_t *g)
@@ -142,7 +30,8 @@ static void group_put(rt_group_t *g)
         free(g);
 }
 
-/* Finds @p name in the registry and takes a reference. Caller holds rt->lock. */
+/* Finds @p name in the registry (no reference taken: group_get takes one). Caller holds
+ * rt->lock. */
 static rt_group_t *group_find_locked(kp_runtime_t *rt, const char *name)
 {
         rt_group_t *g;
@@ -199,38 +88,23 @@ static void group_unregister(kp_runtime_t *rt, rt_group_t *g)
         pthread_mutex_unlock(&rt->lock);
 }
 
-/* librdkafka calls this from rd_kafka_consumer_poll on the control thread. */
-static void cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-        rt_cluster_t *cl = opaque;
-        (void)rk;
-        rt_cluster_error(cl, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-        if (err == RD_KAFKA_RESP_ERR__FATAL) {
-                int st = KP_GROUP_RUNNING;
-                pthread_mutex_lock(&cl->g->err_lock);
-                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name, reason);
-                pthread_mutex_unlock(&cl->g->err_lock);
-                atomic_compare_exchange_strong(&cl->g->state, &st, KP_GROUP_FAILED);
-        }
-}
-
 /*
  * One consumer handle per (group, cluster): manual assignment, no auto commit, no auto
  * offset store; kplane commits what the sinks took. The configuration is the one cluster
  * registration checked (kp_kafka_consumer_conf_new), so what was accepted starts.
  */
-static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl, const json_t *desc,
-                                        char *errstr, size_t errstr_size)
+static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl,
+                                        const kp_cluster_ref_t *ref, char *errstr,
+                                        size_t errstr_size)
 {
         char err[256];
         rd_kafka_t *rk;
-        rd_kafka_conf_t *conf = kp_kafka_consumer_conf_new(
-                json_string_value(json_object_get(desc, "bootstrap_servers")),
-                json_object_get(desc, "config"), g->name, g->start_latest ? "latest" : "earliest",
-                errstr, errstr_size);
+        rd_kafka_conf_t *conf = kp_kafka_consumer_conf_new(ref->bootstrap, ref->config, g->name,
+                                                           g->start_latest ? "latest" : "earliest",
+                                                           errstr, errstr_size);
         if (!conf)
                 return NULL;
-        rd_kafka_conf_set_error_cb(conf, cluster_error_cb);
+        rd_kafka_conf_set_error_cb(conf, rt_cluster_error_cb);
         rd_kafka_conf_set_opaque(conf, cl);
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
         if (!rk) {
@@ -288,14 +162,15 @@ static void *cluster_reap(void *arg)
         return NULL;
 }
 
-/* Creates cluster @p name of the group with its consumer and worker threads. */
-static rt_cluster_t *cluster_new(rt_group_t *g, const char *name, const json_t *clusters,
-                                 char *errstr, size_t errstr_size)
+/* Creates cluster @p ref of the group with its consumer and worker queues (the threads
+ * start in cluster_workers_start). */
+static rt_cluster_t *cluster_new(rt_group_t *g, const kp_cluster_ref_t *ref, char *errstr,
+                                 size_t errstr_size)
 {
         rt_cluster_t *cl = calloc(1, sizeof(*cl));
         int i;
 
-        if (!cl || !(cl->name = strdup(name))) {
+        if (!cl || !(cl->name = strdup(ref->name))) {
                 free(cl);
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -308,7 +183,7 @@ static rt_cluster_t *cluster_new(rt_group_t *g, const char *name, const json_t *
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        cl->rk = cluster_consumer_new(g, cl, json_object_get(clusters, name), errstr, errstr_size);
+        cl->rk = cluster_consumer_new(g, cl, ref, errstr, errstr_size);
         if (!cl->rk)
                 goto fail;
         for (i = 0; i < cl->nworkers; i++)
@@ -319,7 +194,7 @@ fail:
         return NULL;
 }
 
-/* Starts the cluster's worker threads (their args live in one array per cluster). */
+/* Starts the cluster's worker threads (each gets its own arg and frees it). */
 static int cluster_workers_start(rt_cluster_t *cl, char *errstr, size_t errstr_size)
 {
         int i;
@@ -560,229 +435,307 @@ static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, 
         return l;
 }
 
-/*
- * Brings the group to @p pd. @p initial: the group is starting (new partitions begin at
- * start_offset rather than at the earliest offset). Caller holds op_lock.
- */
-static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *clusters,
-                            int initial, char *errstr, size_t errstr_size)
+/* One plan change in progress: group_apply_plan's steps share it. The arrays by part index
+ * cover every part that exists once the plan's are created. */
+typedef struct apply {
+        rt_group_t *g;
+        const kp_rt_plan_t *plan;
+        int initial; /* the group is starting: new partitions begin at start_offset */
+        int old_ntasks;
+        size_t n;               /* partitions in the plan */
+        size_t nplan;           /* of them found or created so far */
+        rt_part_t **want_parts; /* the plan's partitions, in plan order */
+        int *want_task;         /* the task the plan gives each of want_parts */
+        int *want;              /* by part index: the task the plan gives it, -1 none */
+        rt_part_t **moved, **added, **removed;
+        int nmoved, nadded, nremoved, nagain;
+        char *again; /* by part index: moved away from a failed task, read again */
+        rt_taskset_t *fan;
+        char *errstr;
+        size_t errstr_size;
+} apply_t;
+
+static int apply_oom(apply_t *a)
 {
-        rt_part_t **moved = NULL, **added = NULL, **removed = NULL, **want_parts = NULL;
-        char *again = NULL; /* by part index: moved away from a failed task, read again */
-        int *want = NULL;
-        int nmoved = 0, nadded = 0, nremoved = 0, nagain = 0, nplan = 0;
-        rt_task_t **tasks = NULL;
-        rt_taskset_t *fan = NULL;
-        int old_ntasks = g->ntasks, i, r = 0;
-        size_t k;
+        snprintf(a->errstr, a->errstr_size, "out of memory");
+        return KP_ERR_NOMEM;
+}
 
-        /* 1. Clusters and tasks the plan needs (nothing moves yet). */
-        for (k = 0; k < pd->n; k++) {
-                rt_cluster_t *cl, **cls;
-                if (group_cluster(g, pd->e[k].cluster))
-                        continue;
-                cl = cluster_new(g, pd->e[k].cluster, clusters, errstr, errstr_size);
-                if (!cl)
-                        return KP_ERR_INVALID;
-                pthread_mutex_lock(&g->lock);
-                cls = realloc(g->clusters, sizeof(*cls) * (size_t)(g->nclusters + 1));
-                if (cls) {
-                        g->clusters = cls;
-                        g->clusters[g->nclusters++] = cl;
-                }
-                pthread_mutex_unlock(&g->lock);
-                if (!cls) {
-                        cluster_destroy(cl);
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return KP_ERR_NOMEM;
-                }
-                /* Joined at stop, also when only some started. */
-                if (cluster_workers_start(cl, errstr, errstr_size))
-                        return KP_ERR_INTERNAL;
-        }
-        if (pd->ntasks > g->ntasks) {
-                tasks = calloc((size_t)pd->ntasks, sizeof(*tasks));
-                if (!tasks) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return KP_ERR_NOMEM;
-                }
-                memcpy(tasks, g->tasks, sizeof(*tasks) * (size_t)g->ntasks);
-                for (i = g->ntasks; i < pd->ntasks; i++) {
-                        tasks[i] = task_new(g, i, errstr, errstr_size);
-                        if (!tasks[i]) {
-                                while (--i >= g->ntasks)
-                                        task_destroy(tasks[i]);
-                                free(tasks);
-                                return KP_ERR_INVALID;
-                        }
-                }
-                pthread_mutex_lock(&g->lock);
-                free(g->tasks);
-                g->tasks = tasks;
-                g->ntasks = pd->ntasks;
-                pthread_mutex_unlock(&g->lock);
-        }
+/* Adds the cluster of @p ref to the group, with its consumer and worker threads, unless it
+ * is there already. */
+static int apply_cluster(apply_t *a, const kp_cluster_ref_t *ref)
+{
+        rt_group_t *g = a->g;
+        rt_cluster_t *cl, **cls;
 
-        /* 2. Partition structs for every partition of the plan; desired owner of each. */
-        want = malloc(sizeof(*want) * (size_t)(g->nparts + (int)pd->n + 1));
-        want_parts = calloc(pd->n + 1, sizeof(*want_parts));
-        moved = calloc((size_t)g->nparts + pd->n + 1, sizeof(*moved));
-        added = calloc(pd->n + 1, sizeof(*added));
-        removed = calloc((size_t)g->nparts + 1, sizeof(*removed));
-        again = calloc((size_t)g->nparts + pd->n + 1, 1);
-        if (!want || !want_parts || !moved || !added || !removed || !again) {
-                snprintf(errstr, errstr_size, "out of memory");
-                r = KP_ERR_NOMEM;
-                goto out;
-        }
+        if (group_cluster(g, ref->name))
+                return 0;
+        cl = cluster_new(g, ref, a->errstr, a->errstr_size);
+        if (!cl)
+                return KP_ERR_INVALID;
         pthread_mutex_lock(&g->lock);
-        for (k = 0; k < pd->n; k++) {
-                const plan_entry_t *e = &pd->e[k];
-                rt_cluster_t *cl = group_cluster(g, e->cluster);
-                rt_topic_t *tp = cluster_topic_add(cl, e->topic);
-                rt_part_t *p = tp ? topic_part(tp, e->partition) : NULL;
-                if (!tp) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        r = KP_ERR_NOMEM;
-                        break;
-                }
-                if (!p) {
-                        if (g->nparts == g->parts_cap) {
-                                int cap = g->parts_cap ? g->parts_cap * 2 : 64;
-                                rt_part_t **np = realloc(g->parts, sizeof(*np) * (size_t)cap);
-                                if (np)
-                                        g->parts = np;
-                                if (!np) {
-                                        snprintf(errstr, errstr_size, "out of memory");
-                                        r = KP_ERR_NOMEM;
-                                        break;
-                                }
-                                g->parts_cap = cap;
-                        }
-                        p = calloc(1, sizeof(*p));
-                        if (!p) {
-                                snprintf(errstr, errstr_size, "out of memory");
-                                r = KP_ERR_NOMEM;
-                                break;
-                        }
-                        p->cl = cl;
-                        p->tp = tp;
-                        p->partition = e->partition;
-                        p->worker = cl->next_worker++ % cl->nworkers;
-                        p->rr = (uint64_t)g->nparts;
-                        p->index = g->nparts;
-                        pthread_mutex_init(&p->lock, NULL);
-                        atomic_store(&p->next_offset, -1);
-                        atomic_store(&p->committed, -1);
-                        atomic_store(&p->owner_index, -1);
-                        p->resync_floor = -1;
-                        g->parts[g->nparts++] = p;
-                        if (topic_table_put(g, tp, p)) {
-                                snprintf(errstr, errstr_size, "out of memory");
-                                r = KP_ERR_NOMEM;
-                                break;
-                        }
-                }
-                want_parts[nplan++] = p;
+        cls = realloc(g->clusters, sizeof(*cls) * (size_t)(g->nclusters + 1));
+        if (cls) {
+                g->clusters = cls;
+                g->clusters[g->nclusters++] = cl;
         }
         pthread_mutex_unlock(&g->lock);
-        if (r)
-                goto out;
+        if (!cls) {
+                cluster_destroy(cl);
+                return apply_oom(a);
+        }
+        /* Joined at stop, also when only some started. */
+        if (cluster_workers_start(cl, a->errstr, a->errstr_size))
+                return KP_ERR_INTERNAL;
+        return 0;
+}
+
+/* The clusters the plan's partitions name, in order of first mention, and the tasks of its
+ * parallelism that the group lacks: everything the plan needs, before anything moves. */
+static int apply_clusters_and_tasks(apply_t *a)
+{
+        const kp_rt_plan_t *plan = a->plan;
+        rt_group_t *g = a->g;
+        rt_task_t **tasks;
+        int t, i, r;
+
+        for (t = 0; t < plan->ntasks; t++)
+                for (size_t j = 0; j < plan->tasks[t].nparts; j++)
+                        if ((r = apply_cluster(a,
+                                               &plan->clusters[plan->tasks[t].parts[j].cluster])))
+                                return r;
+        if (plan->parallelism <= g->ntasks)
+                return 0;
+        tasks = calloc((size_t)plan->parallelism, sizeof(*tasks));
+        if (!tasks)
+                return apply_oom(a);
+        memcpy(tasks, g->tasks, sizeof(*tasks) * (size_t)g->ntasks);
+        for (i = g->ntasks; i < plan->parallelism; i++) {
+                tasks[i] = task_new(g, i, a->errstr, a->errstr_size);
+                if (!tasks[i]) {
+                        while (--i >= g->ntasks)
+                                task_destroy(tasks[i]);
+                        free(tasks);
+                        return KP_ERR_INVALID;
+                }
+        }
+        pthread_mutex_lock(&g->lock);
+        free(g->tasks);
+        g->tasks = tasks;
+        g->ntasks = plan->parallelism;
+        pthread_mutex_unlock(&g->lock);
+        return 0;
+}
+
+static int apply_alloc(apply_t *a)
+{
+        size_t nparts = (size_t)a->g->nparts;
+        for (int t = 0; t < a->plan->ntasks; t++)
+                a->n += a->plan->tasks[t].nparts;
+        a->want = malloc(sizeof(*a->want) * (nparts + a->n + 1));
+        a->want_parts = calloc(a->n + 1, sizeof(*a->want_parts));
+        a->want_task = calloc(a->n + 1, sizeof(*a->want_task));
+        a->moved = calloc(nparts + a->n + 1, sizeof(*a->moved));
+        a->added = calloc(a->n + 1, sizeof(*a->added));
+        a->removed = calloc(nparts + 1, sizeof(*a->removed));
+        a->again = calloc(nparts + a->n + 1, 1);
+        if (!a->want || !a->want_parts || !a->want_task || !a->moved || !a->added || !a->removed ||
+            !a->again)
+                return apply_oom(a);
+        return 0;
+}
+
+static void apply_free(apply_t *a)
+{
+        free(a->want);
+        free(a->want_parts);
+        free(a->want_task);
+        free(a->moved);
+        free(a->added);
+        free(a->removed);
+        free(a->again);
+}
+
+/* A new partition of @p g, released (no owner) and published in its topic's table; NULL
+ * when out of memory (it may be in g->parts already: freed at stop). Caller holds op_lock
+ * and g->lock. */
+static rt_part_t *part_new(rt_group_t *g, rt_cluster_t *cl, rt_topic_t *tp, int32_t partition)
+{
+        rt_part_t *p;
+        if (g->nparts == g->parts_cap) {
+                int cap = g->parts_cap ? g->parts_cap * 2 : 64;
+                rt_part_t **np = realloc(g->parts, sizeof(*np) * (size_t)cap);
+                if (!np)
+                        return NULL;
+                g->parts = np;
+                g->parts_cap = cap;
+        }
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->cl = cl;
+        p->tp = tp;
+        p->partition = partition;
+        p->worker = cl->next_worker++ % cl->nworkers;
+        p->rr = (uint64_t)g->nparts;
+        p->index = g->nparts;
+        pthread_mutex_init(&p->lock, NULL);
+        atomic_store(&p->next_offset, -1);
+        atomic_store(&p->committed, -1);
+        atomic_store(&p->owner_index, -1);
+        p->resync_floor = -1;
+        g->parts[g->nparts++] = p;
+        return topic_table_put(g, tp, p) ? NULL : p;
+}
+
+/* The group's partition for plan partition @p e, created when new. Caller holds g->lock. */
+static rt_part_t *apply_part(apply_t *a, const kp_rt_plan_part_t *e)
+{
+        rt_cluster_t *cl = group_cluster(a->g, a->plan->clusters[e->cluster].name);
+        rt_topic_t *tp = cluster_topic_add(cl, e->topic);
+        rt_part_t *p;
+        if (!tp)
+                return NULL;
+        p = topic_part(tp, e->partition);
+        return p ? p : part_new(a->g, cl, tp, e->partition);
+}
+
+/* Finds or creates a partition struct for every partition of the plan, and marks the task
+ * the plan gives each; a partition named twice is refused. */
+static int apply_parts(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        const kp_rt_plan_t *plan = a->plan;
+        int t, i;
+
+        pthread_mutex_lock(&g->lock);
+        for (t = 0; t < plan->ntasks; t++) {
+                for (size_t j = 0; j < plan->tasks[t].nparts; j++) {
+                        rt_part_t *p = apply_part(a, &plan->tasks[t].parts[j]);
+                        if (!p) {
+                                pthread_mutex_unlock(&g->lock);
+                                return apply_oom(a);
+                        }
+                        a->want_task[a->nplan] = t;
+                        a->want_parts[a->nplan++] = p;
+                }
+        }
+        pthread_mutex_unlock(&g->lock);
         for (i = 0; i < g->nparts; i++)
-                want[i] = -1;
-        for (i = 0; i < nplan; i++) {
-                if (want[want_parts[i]->index] != -1) {
-                        snprintf(errstr, errstr_size, "plan: %s/%s/%d appears twice",
-                                 want_parts[i]->cl->name, want_parts[i]->tp->name,
-                                 (int)want_parts[i]->partition);
-                        r = KP_ERR_INVALID;
-                        goto out;
+                a->want[i] = -1;
+        for (size_t k = 0; k < a->nplan; k++) {
+                rt_part_t *p = a->want_parts[k];
+                if (a->want[p->index] != -1) {
+                        snprintf(a->errstr, a->errstr_size, "plan: %s/%s/%d appears twice",
+                                 p->cl->name, p->tp->name, (int)p->partition);
+                        return KP_ERR_INVALID;
                 }
-                want[want_parts[i]->index] = pd->e[i].task;
+                a->want[p->index] = a->want_task[k];
         }
+        return 0;
+}
 
-        /* 3. Fan-out in rebalance mode when tasks outnumber partitions: every task works. */
-        if (g->rebalance && pd->ntasks > nplan) {
-                fan = g->tasksets && g->tasksets->n == pd->ntasks && old_ntasks == pd->ntasks
-                              ? g->tasksets
-                              : taskset_new(g, g->tasks, pd->ntasks);
-                if (!fan) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        r = KP_ERR_NOMEM;
-                        goto out;
-                }
-        }
+/* In rebalance mode, when tasks outnumber partitions, every task works: records are dealt
+ * round-robin over a taskset of all tasks (the current one when the tasks did not change). */
+static int apply_fan(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int T = a->plan->parallelism;
 
-        /* 4. Classify: moved (in plan before, owner or fan-out changes), released, new. */
-        for (i = 0; i < g->nparts; i++) {
+        if (!g->rebalance || (size_t)T <= a->nplan)
+                return 0;
+        a->fan = g->tasksets && g->tasksets->n == T && a->old_ntasks == T
+                         ? g->tasksets
+                         : taskset_new(g, g->tasks, T);
+        return a->fan ? 0 : apply_oom(a);
+}
+
+/* Sorts the partitions: added (new to the plan), removed (no longer in it) and moved (in it
+ * before, with a new owner or fan-out). */
+static void apply_classify(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
                 int cur = atomic_load(&p->owner_index);
-                if (!p->in_plan && want[i] >= 0)
-                        added[nadded++] = p;
-                else if (p->in_plan && want[i] < 0)
-                        removed[nremoved++] = p;
-                else if (p->in_plan && (cur != want[i] || p->fan != fan)) {
-                        moved[nmoved++] = p;
+                if (!p->in_plan && a->want[i] >= 0)
+                        a->added[a->nadded++] = p;
+                else if (p->in_plan && a->want[i] < 0)
+                        a->removed[a->nremoved++] = p;
+                else if (p->in_plan && (cur != a->want[i] || p->fan != a->fan)) {
+                        a->moved[a->nmoved++] = p;
                         /* Its old owner failed with messages maybe unwritten: the new
                          * owner must not go on from next_offset but from the committed
-                         * offset (a seek, in step 5). */
+                         * offset (a seek, in apply_hand_over). */
                         if (rt_part_owner_failed(p)) {
-                                again[i] = 1;
-                                nagain++;
+                                a->again[i] = 1;
+                                a->nagain++;
                         }
                 }
         }
+}
 
-        /* 5. Hand over: the old owners finish the message in hand (we hold the partition
-         * locks), their sinks are flushed and the offsets committed, then the new owner
-         * is set. Released partitions are committed the same way. */
-        if (nmoved || nremoved) {
-                rt_part_t **locked = moved;
-                int nlocked = nmoved;
-                memcpy(moved + nmoved, removed, sizeof(*removed) * (size_t)nremoved);
-                nlocked += nremoved;
-                qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
-                for (i = 0; i < nlocked; i++)
-                        pthread_mutex_lock(&locked[i]->lock);
-                if (rt_commit(g, locked, nlocked, KP_RUNTIME_COMMIT_TIMEOUT_MS))
-                        /* The hand-over is in memory (next_offset), so nothing is lost
-                         * or read twice; only a crash now would re-deliver. */
-                        fprintf(stderr,
-                                "kplane: runtime: group %s: commit before plan change "
-                                "failed; continuing\n",
-                                g->name);
-                for (i = 0; i < nlocked; i++) {
-                        rt_part_t *p = locked[i];
-                        int w = want[p->index];
-                        p->owner = w >= 0 ? g->tasks[w] : NULL;
-                        p->fan = w >= 0 ? fan : NULL;
-                        atomic_store(&p->owner_index, w);
-                        if (again[p->index]) {
-                                /* Read again from the committed offset. Messages at or
-                                 * past the failed owner's next_offset still queued (or
-                                 * fetched before the seek below) are dropped until the
-                                 * re-read reaches it: the worker's resync_floor. */
-                                int64_t c = atomic_load(&p->committed);
-                                int64_t old = atomic_load(&p->next_offset);
-                                p->resync_floor = old >= 0 && old > c ? old : -1;
-                                atomic_store(&p->next_offset, c >= 0 ? c : -1);
-                        }
-                        pthread_mutex_unlock(&p->lock);
-                }
-                if (nagain)
-                        restart_seek(g, locked, nlocked, again);
+/* Gives locked partition @p p the owner the plan wants (none when released). */
+static void part_set_owner(apply_t *a, rt_part_t *p)
+{
+        int w = a->want[p->index];
+        p->owner = w >= 0 ? a->g->tasks[w] : NULL;
+        p->fan = w >= 0 ? a->fan : NULL;
+        atomic_store(&p->owner_index, w);
+        if (a->again[p->index]) {
+                /* Read again from the committed offset. Messages at or past the failed
+                 * owner's next_offset still queued (or fetched before the seek) are
+                 * dropped until the re-read reaches it: the worker's resync_floor. */
+                int64_t c = atomic_load(&p->committed);
+                int64_t old = atomic_load(&p->next_offset);
+                p->resync_floor = old >= 0 && old > c ? old : -1;
+                atomic_store(&p->next_offset, c >= 0 ? c : -1);
         }
+}
 
-        /* 6. Release partitions no longer in the plan. */
+/* Hands moved and removed partitions over: their old owners finish the message in hand (we
+ * hold the partition locks), their sinks are flushed and the offsets committed, then the
+ * new owner is set (none for removed ones). */
+static void apply_hand_over(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        rt_part_t **locked = a->moved;
+        int nlocked = a->nmoved + a->nremoved, i;
+
+        if (!nlocked)
+                return;
+        memcpy(a->moved + a->nmoved, a->removed, sizeof(*a->removed) * (size_t)a->nremoved);
+        qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
+        for (i = 0; i < nlocked; i++)
+                pthread_mutex_lock(&locked[i]->lock);
+        if (rt_commit(g, locked, nlocked, KP_RUNTIME_COMMIT_TIMEOUT_MS))
+                /* The hand-over is in memory (next_offset), so nothing is lost or read
+                 * twice; only a crash now would re-deliver. */
+                fprintf(stderr,
+                        "kplane: runtime: group %s: commit before plan change failed; "
+                        "continuing\n",
+                        g->name);
+        for (i = 0; i < nlocked; i++) {
+                part_set_owner(a, locked[i]);
+                pthread_mutex_unlock(&locked[i]->lock);
+        }
+        if (a->nagain)
+                restart_seek(g, locked, nlocked, a->again);
+}
+
+/* Unassigns the partitions no longer in the plan from their consumers. */
+static void apply_release(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int i, j;
         for (i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
                 rd_kafka_error_t *error;
-                int j;
-                for (j = 0; j < nremoved; j++)
-                        if (removed[j]->cl == cl)
-                                rd_kafka_topic_partition_list_add(l, removed[j]->tp->name,
-                                                                  removed[j]->partition);
+                for (j = 0; j < a->nremoved; j++)
+                        if (a->removed[j]->cl == cl)
+                                rd_kafka_topic_partition_list_add(l, a->removed[j]->tp->name,
+                                                                  a->removed[j]->partition);
                 if (l->cnt && (error = rd_kafka_incremental_unassign(cl->rk, l))) {
                         fprintf(stderr, "kplane: runtime: unassign: %s\n",
                                 rd_kafka_error_string(error));
@@ -791,91 +744,129 @@ static int group_apply_plan(rt_group_t *g, const plan_doc_t *pd, const json_t *c
                 rd_kafka_topic_partition_list_destroy(l);
         }
         pthread_mutex_lock(&g->lock);
-        for (i = 0; i < nremoved; i++)
-                removed[i]->in_plan = 0;
+        for (i = 0; i < a->nremoved; i++)
+                a->removed[i]->in_plan = 0;
         pthread_mutex_unlock(&g->lock);
+}
 
-        /* 7. New partitions: owner set before any message can arrive, queue forwarded to
-         * its worker before assign (librdkafka keeps an application's forward), then
-         * assigned at the committed offset, else start_offset (initial) or earliest. */
-        for (i = 0; i < g->nclusters; i++) {
-                rt_cluster_t *cl = g->clusters[i];
-                rt_part_t **mine = calloc((size_t)nadded + 1, sizeof(*mine));
-                rd_kafka_topic_partition_list_t *l;
-                rd_kafka_error_t *error;
-                int j, n = 0;
-                if (!mine) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        r = KP_ERR_NOMEM;
-                        goto out;
+/* Starts the new partitions of @p cl: owner set before any message can arrive, queue
+ * forwarded to its worker before assign (librdkafka keeps an application's forward), then
+ * assigned at the committed offset, else start_offset (initial) or earliest. @p mine has
+ * room for every added partition. */
+static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
+{
+        rt_group_t *g = a->g;
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_error_t *error;
+        int j, n = 0;
+
+        for (j = 0; j < a->nadded; j++) {
+                rt_part_t *p = a->added[j];
+                rd_kafka_queue_t *pq;
+                if (p->cl != cl)
+                        continue;
+                pthread_mutex_lock(&p->lock);
+                p->owner = g->tasks[a->want[p->index]];
+                p->fan = a->fan;
+                atomic_store(&p->owner_index, a->want[p->index]);
+                pthread_mutex_unlock(&p->lock);
+                pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
+                if (pq) {
+                        rd_kafka_queue_forward(pq, cl->wq[p->worker]);
+                        rd_kafka_queue_destroy(pq);
                 }
-                for (j = 0; j < nadded; j++) {
-                        rt_part_t *p = added[j];
-                        rd_kafka_queue_t *pq;
-                        if (p->cl != cl)
-                                continue;
-                        pthread_mutex_lock(&p->lock);
-                        p->owner = g->tasks[want[p->index]];
-                        p->fan = fan;
-                        atomic_store(&p->owner_index, want[p->index]);
-                        pthread_mutex_unlock(&p->lock);
-                        pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
-                        if (pq) {
-                                rd_kafka_queue_forward(pq, cl->wq[p->worker]);
-                                rd_kafka_queue_destroy(pq);
-                        }
-                        mine[n++] = p;
-                }
-                if (n) {
-                        l = cluster_start_offsets(cl, mine, n,
-                                                  initial && g->start_latest
-                                                          ? RD_KAFKA_OFFSET_END
-                                                          : RD_KAFKA_OFFSET_BEGINNING);
-                        error = rd_kafka_incremental_assign(cl->rk, l);
-                        rd_kafka_topic_partition_list_destroy(l);
-                        if (error) {
-                                snprintf(errstr, errstr_size, "cluster %s: assign: %s", cl->name,
-                                         rd_kafka_error_string(error));
-                                rd_kafka_error_destroy(error);
-                                free(mine);
-                                r = KP_ERR_UNAVAILABLE;
-                                goto out;
-                        }
-                }
-                free(mine);
+                mine[n++] = p;
         }
+        if (!n)
+                return 0;
+        l = cluster_start_offsets(cl, mine, n,
+                                  a->initial && g->start_latest ? RD_KAFKA_OFFSET_END
+                                                                : RD_KAFKA_OFFSET_BEGINNING);
+        error = rd_kafka_incremental_assign(cl->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (error) {
+                snprintf(a->errstr, a->errstr_size, "cluster %s: assign: %s", cl->name,
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return KP_ERR_UNAVAILABLE;
+        }
+        return 0;
+}
 
-        /* 8. Tasks beyond the plan own nothing any more: close them. Counts and states. */
+static int apply_assign(apply_t *a)
+{
+        for (int i = 0; i < a->g->nclusters; i++) {
+                rt_part_t **mine = calloc((size_t)a->nadded + 1, sizeof(*mine));
+                int r = mine ? apply_assign_cluster(a, a->g->clusters[i], mine) : apply_oom(a);
+                free(mine);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+/* The plan is in force: tasks beyond its parallelism own nothing any more and close; each
+ * task's partition count and state, and the group's plan version, follow it. */
+static void apply_finish(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int T = a->plan->parallelism, i;
+
         pthread_mutex_lock(&g->lock);
-        for (i = 0; i < nadded; i++)
-                added[i]->in_plan = 1;
-        for (i = pd->ntasks; i < g->ntasks; i++) {
+        for (i = 0; i < a->nadded; i++)
+                a->added[i]->in_plan = 1;
+        for (i = T; i < g->ntasks; i++) {
                 g->retired_messages += atomic_load(&g->tasks[i]->messages);
                 task_destroy(g->tasks[i]);
                 g->tasks[i] = NULL;
         }
-        if (g->ntasks > pd->ntasks)
-                g->ntasks = pd->ntasks;
+        if (g->ntasks > T)
+                g->ntasks = T;
         for (i = 0; i < g->ntasks; i++)
                 g->tasks[i]->partitions = 0;
         for (i = 0; i < g->nparts; i++)
-                if (g->parts[i]->in_plan && want[i] >= 0)
-                        g->tasks[want[i]]->partitions++;
+                if (g->parts[i]->in_plan && a->want[i] >= 0)
+                        g->tasks[a->want[i]]->partitions++;
         for (i = 0; i < g->ntasks; i++) {
                 rt_task_t *t = g->tasks[i];
                 if (atomic_load(&t->state) != RT_TASK_FAILED)
                         atomic_store(&t->state,
-                                     t->partitions || fan ? RT_TASK_RUNNING : RT_TASK_IDLE);
+                                     t->partitions || a->fan ? RT_TASK_RUNNING : RT_TASK_IDLE);
         }
-        g->plan_version = pd->version;
+        g->plan_version = a->plan->version;
         pthread_mutex_unlock(&g->lock);
-out:
-        free(want);
-        free(want_parts);
-        free(moved);
-        free(added);
-        free(removed);
-        free(again);
+}
+
+/*
+ * Brings the group to @p plan (checked). @p initial: the group is starting (new partitions
+ * begin at start_offset rather than at the earliest offset). Caller holds op_lock.
+ */
+static int group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, char *errstr,
+                            size_t errstr_size)
+{
+        apply_t a = {.g = g,
+                     .plan = plan,
+                     .initial = initial,
+                     .old_ntasks = g->ntasks,
+                     .errstr = errstr,
+                     .errstr_size = errstr_size};
+        int r = apply_clusters_and_tasks(&a);
+
+        if (!r)
+                r = apply_alloc(&a);
+        if (!r)
+                r = apply_parts(&a);
+        if (!r)
+                r = apply_fan(&a);
+        if (!r) {
+                apply_classify(&a);
+                apply_hand_over(&a);
+                apply_release(&a);
+                r = apply_assign(&a);
+        }
+        if (!r)
+                apply_finish(&a);
+        apply_free(&a);
         return r;
 }
 
@@ -1082,18 +1073,22 @@ void kp_runtime_destroy(kp_runtime_t *rt)
         free(rt);
 }
 
-int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *plan,
-                           const json_t *clusters, char *errstr, size_t errstr_size)
-{
-        const char *name = json_string_value(json_object_get(group, "name"));
-        const char *start = json_string_value(json_object_get(group, "start_offset"));
-        json_t *sink = json_object_get(group, "sink");
-        json_t *rebalance = json_object_get(group, "rebalance");
-        plan_doc_t pd;
-        rt_group_t *g;
-        int r;
+/* What a group document says the runtime needs (strings borrowed from it). */
+typedef struct group_conf {
+        const char *name;
+        const json_t *sink; /* NULL: discard */
+        int rebalance;
+        int start_latest;
+} group_conf_t;
 
-        if (!name || !kp_name_valid(name)) {
+static int group_conf_parse(const json_t *group, group_conf_t *c, char *errstr, size_t errstr_size)
+{
+        const char *start = json_string_value(json_object_get(group, "start_offset"));
+        const json_t *rebalance = json_object_get(group, "rebalance");
+
+        c->name = json_string_value(json_object_get(group, "name"));
+        c->sink = json_object_get(group, "sink");
+        if (!c->name || !kp_name_valid(c->name)) {
                 snprintf(errstr, errstr_size, "name: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
                 return KP_ERR_INVALID;
         }
@@ -1105,53 +1100,64 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
                 snprintf(errstr, errstr_size, "rebalance: must be a boolean");
                 return KP_ERR_INVALID;
         }
-        if (json_is_null(sink))
-                sink = NULL;
-        if ((r = kp_sink_validate(sink, errstr, errstr_size)))
-                return r;
-        if ((r = plan_parse(plan, clusters, &pd, errstr, errstr_size)))
-                return r;
+        if (json_is_null(c->sink))
+                c->sink = NULL;
+        c->rebalance = json_is_true(rebalance);
+        c->start_latest = start && !strcmp(start, "latest");
+        return kp_sink_validate(c->sink, errstr, errstr_size);
+}
 
-        g = calloc(1, sizeof(*g));
-        if (!g || !(g->name = strdup(name))) {
+/* A new group in state STARTING, not registered, with two references (the registry's and
+ * the starter's). NULL when out of memory. */
+static rt_group_t *group_new(kp_runtime_t *rt, const group_conf_t *c)
+{
+        rt_group_t *g = calloc(1, sizeof(*g));
+        if (!g || !(g->name = strdup(c->name))) {
                 free(g);
-                free(pd.e);
-                snprintf(errstr, errstr_size, "out of memory");
-                return KP_ERR_NOMEM;
+                return NULL;
         }
         g->rt = rt;
-        g->sink_conf = sink ? json_deep_copy(sink) : NULL;
-        g->rebalance = json_is_true(rebalance);
-        g->start_latest = start && !strcmp(start, "latest");
+        g->sink_conf = c->sink ? json_deep_copy(c->sink) : NULL;
+        g->rebalance = c->rebalance;
+        g->start_latest = c->start_latest;
         atomic_store(&g->state, KP_GROUP_STARTING);
-        atomic_store(&g->refcnt, 2); /* the registry's and ours */
+        atomic_store(&g->refcnt, 2);
         pthread_mutex_init(&g->op_lock, NULL);
         pthread_mutex_init(&g->lock, NULL);
         pthread_mutex_init(&g->ctl_lock, NULL);
         pthread_mutex_init(&g->err_lock, NULL);
         pthread_cond_init(&g->ctl_cond, NULL);
         rt_history_init(&g->hist, rt->history_samples);
+        return g;
+}
 
+/* Registers @p g with @p ntasks taken from the process's cap. @returns 0, KP_ERR_CONFLICT
+ * when a group of its name is registered, KP_ERR_UNPROCESSABLE past the cap. */
+static int group_register(kp_runtime_t *rt, rt_group_t *g, int ntasks, char *errstr,
+                          size_t errstr_size)
+{
+        int r;
         pthread_mutex_lock(&rt->lock);
-        r = group_find_locked(rt, name) ? KP_ERR_CONFLICT : 0;
+        r = group_find_locked(rt, g->name) ? KP_ERR_CONFLICT : 0;
         if (r)
-                snprintf(errstr, errstr_size, "group %s is running", name);
+                snprintf(errstr, errstr_size, "group %s is running", g->name);
         else
-                r = tasks_reserve(rt, name, pd.ntasks, errstr, errstr_size);
-        if (r) {
-                pthread_mutex_unlock(&rt->lock);
-                free(pd.e);
-                atomic_store(&g->refcnt, 1);
-                group_put(g);
-                return r;
+                r = tasks_reserve(rt, g->name, ntasks, errstr, errstr_size);
+        if (!r) {
+                atomic_store(&g->tasks_reserved, ntasks); /* given back by group_unregister */
+                g->next = rt->groups;
+                rt->groups = g;
         }
-        atomic_store(&g->tasks_reserved, pd.ntasks); /* given back by group_unregister */
-        g->next = rt->groups;
-        rt->groups = g;
         pthread_mutex_unlock(&rt->lock);
+        return r;
+}
 
+/* Brings registered group @p g to its first plan and starts its control thread. */
+static int group_launch(rt_group_t *g, const kp_rt_plan_t *plan, char *errstr, size_t errstr_size)
+{
+        int r;
         pthread_mutex_lock(&g->op_lock);
-        r = group_apply_plan(g, &pd, clusters, 1, errstr, errstr_size);
+        r = group_apply_plan(g, plan, 1, errstr, errstr_size);
         if (!r) {
                 if (pthread_create(&g->ctl, NULL, ctl_trampoline, g)) {
                         snprintf(errstr, errstr_size, "cannot start the control thread");
@@ -1161,8 +1167,26 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
                 }
         }
         pthread_mutex_unlock(&g->op_lock);
-        free(pd.e);
-        if (r) {
+        return r;
+}
+
+/* Starts the group of @p c on @p plan (both checked). */
+static int group_start(kp_runtime_t *rt, const group_conf_t *c, const kp_rt_plan_t *plan,
+                       char *errstr, size_t errstr_size)
+{
+        rt_group_t *g = group_new(rt, c);
+        int r, st = KP_GROUP_STARTING;
+
+        if (!g) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        if ((r = group_register(rt, g, plan->parallelism, errstr, errstr_size))) {
+                atomic_store(&g->refcnt, 1); /* never registered */
+                group_put(g);
+                return r;
+        }
+        if ((r = group_launch(g, plan, errstr, errstr_size))) {
                 atomic_store(&g->state, KP_GROUP_STOPPING);
                 group_signal_stop(g);
                 group_finish_stop(g, kp_time_mono_ms() + KP_RUNTIME_COMMIT_TIMEOUT_MS);
@@ -1171,26 +1195,73 @@ int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *
                 return r;
         }
         /* A fatal error may already have failed it: keep that. */
-        {
-                int st = KP_GROUP_STARTING;
-                atomic_compare_exchange_strong(&g->state, &st, KP_GROUP_RUNNING);
-        }
+        atomic_compare_exchange_strong(&g->state, &st, KP_GROUP_RUNNING);
         group_put(g);
         return 0;
 }
 
-int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *plan,
+int kp_runtime_start(kp_runtime_t *rt, const json_t *group, const kp_rt_plan_t *plan, char *errstr,
+                     size_t errstr_size)
+{
+        group_conf_t c;
+        int r;
+        if ((r = group_conf_parse(group, &c, errstr, errstr_size)) ||
+            (r = kp_rt_plan_check(plan, errstr, errstr_size)))
+                return r;
+        return group_start(rt, &c, plan, errstr, errstr_size);
+}
+
+int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *plan,
                            const json_t *clusters, char *errstr, size_t errstr_size)
 {
-        rt_group_t *g;
-        plan_doc_t pd;
+        group_conf_t c;
+        kp_rt_plan_t p;
+        int r;
+        if ((r = group_conf_parse(group, &c, errstr, errstr_size)) ||
+            (r = kp_rt_plan_from_json(plan, clusters, &p, errstr, errstr_size)))
+                return r;
+        r = group_start(rt, &c, &p, errstr, errstr_size);
+        kp_rt_plan_cleanup(&p);
+        return r;
+}
+
+/* Applies @p plan to running group @p g, taking more tasks from the cap before they start
+ * and giving fewer back once the plan is in force. Caller holds op_lock (so no other apply
+ * changes the reservation meanwhile). */
+static int group_apply_reserved(rt_group_t *g, const kp_rt_plan_t *plan, char *errstr,
+                                size_t errstr_size)
+{
+        kp_runtime_t *rt = g->rt;
+        int had = atomic_load(&g->tasks_reserved), now, held, r = 0;
+
+        if (plan->parallelism > had) {
+                r = tasks_reserve(rt, g->name, plan->parallelism - had, errstr, errstr_size);
+                if (!r)
+                        atomic_store(&g->tasks_reserved, plan->parallelism);
+        }
+        if (!r)
+                r = group_apply_plan(g, plan, 0, errstr, errstr_size);
+        /* what runs now is what counts, whether the apply worked or not */
+        pthread_mutex_lock(&g->lock);
+        now = g->ntasks;
+        pthread_mutex_unlock(&g->lock);
+        held = atomic_load(&g->tasks_reserved);
+        if (now < held && held > 0) {
+                atomic_fetch_sub(&rt->tasks, held - now);
+                atomic_store(&g->tasks_reserved, now);
+        }
+        return r;
+}
+
+/* Applies checked @p plan to group @p group: refused unless it runs (or failed) and runs
+ * no newer plan. */
+static int group_apply(kp_runtime_t *rt, const char *group, const kp_rt_plan_t *plan, char *errstr,
+                       size_t errstr_size)
+{
+        rt_group_t *g = group_get(rt, group);
         int r, st;
 
-        if ((r = plan_parse(plan, clusters, &pd, errstr, errstr_size)))
-                return r;
-        g = group_get(rt, group);
         if (!g) {
-                free(pd.e);
                 snprintf(errstr, errstr_size, "group %s is not running", group);
                 return KP_ERR_NOT_FOUND;
         }
@@ -1199,29 +1270,36 @@ int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *pl
         if (st != KP_GROUP_RUNNING && st != KP_GROUP_FAILED) {
                 snprintf(errstr, errstr_size, "group %s is %s", group, kp_group_state_name(st));
                 r = st == KP_GROUP_STARTING ? KP_ERR_CONFLICT : KP_ERR_NOT_FOUND;
+        } else if (plan->version < g->plan_version) {
+                /* plan_version changes only under op_lock, which we hold */
+                snprintf(errstr, errstr_size,
+                         "group %s runs plan version %d: version %d is older, not applied", group,
+                         g->plan_version, plan->version);
+                r = KP_ERR_CONFLICT;
         } else {
-                /* more tasks are taken from the cap before they start; fewer are given
-                 * back once the plan is in force (op_lock: no other apply meanwhile) */
-                int had = atomic_load(&g->tasks_reserved);
-                r = pd.ntasks > had ? tasks_reserve(rt, group, pd.ntasks - had, errstr, errstr_size)
-                                    : 0;
-                if (!r && pd.ntasks > had)
-                        atomic_store(&g->tasks_reserved, pd.ntasks);
-                if (!r)
-                        r = group_apply_plan(g, &pd, clusters, 0, errstr, errstr_size);
-                /* what runs now is what counts, whether the apply worked or not */
-                pthread_mutex_lock(&g->lock);
-                int now = g->ntasks;
-                pthread_mutex_unlock(&g->lock);
-                int held = atomic_load(&g->tasks_reserved);
-                if (now < held && held > 0) {
-                        atomic_fetch_sub(&rt->tasks, held - now);
-                        atomic_store(&g->tasks_reserved, now);
-                }
+                r = group_apply_reserved(g, plan, errstr, errstr_size);
         }
         pthread_mutex_unlock(&g->op_lock);
-        free(pd.e);
         group_put(g);
+        return r;
+}
+
+int kp_runtime_apply(kp_runtime_t *rt, const char *group, const kp_rt_plan_t *plan, char *errstr,
+                     size_t errstr_size)
+{
+        int r = kp_rt_plan_check(plan, errstr, errstr_size);
+        return r ? r : group_apply(rt, group, plan, errstr, errstr_size);
+}
+
+int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *plan,
+                           const json_t *clusters, char *errstr, size_t errstr_size)
+{
+        kp_rt_plan_t p;
+        int r = kp_rt_plan_from_json(plan, clusters, &p, errstr, errstr_size);
+        if (r)
+                return r;
+        r = group_apply(rt, group, &p, errstr, errstr_size);
+        kp_rt_plan_cleanup(&p);
         return r;
 }
 
@@ -1350,17 +1428,8 @@ static void health_one(rt_group_t *g, void *arg)
                 rt_cluster_t *cl = g->clusters[i];
                 if (strcmp(cl->name, h->cluster))
                         continue;
-                pthread_mutex_lock(&g->err_lock);
-                if (cl->last_error[0]) {
-                        h->health = 0;
-                        if (h->last_error)
-                                snprintf(h->last_error, h->last_error_size, "%s", cl->last_error);
-                        if (h->at)
-                                snprintf(h->at, h->at_size, "%s", cl->last_error_at);
-                } else {
-                        h->health = 1;
-                }
-                pthread_mutex_unlock(&g->err_lock);
+                h->health = !rt_cluster_health_read(cl, h->last_error, h->last_error_size, h->at,
+                                                    h->at_size);
         }
         pthread_mutex_unlock(&g->lock);
 }
@@ -1375,44 +1444,21 @@ int kp_runtime_cluster_health(kp_runtime_t *rt, const char *cluster, char *last_
 
 typedef struct metrics_arg {
         kp_buf_t *out;
-        int section;
+        rt_metric_t metric;
 } metrics_arg_t;
 
 static void metrics_one(rt_group_t *g, void *arg)
 {
         metrics_arg_t *m = arg;
-        rt_metrics_group(g, m->out, m->section);
+        rt_metrics_group(g, m->out, m->metric);
 }
 
 void kp_runtime_metrics_write(kp_runtime_t *rt, kp_buf_t *out)
 {
-        static const char *const head[] = {
-                "# HELP kplane_group_state 1 for the state a running group is in.\n"
-                "# TYPE kplane_group_state gauge\n",
-                "# HELP kplane_task_messages_total Messages a task handed to its sink.\n"
-                "# TYPE kplane_task_messages_total counter\n",
-                "# HELP kplane_task_bytes_total Key and value bytes a task handed to its sink.\n"
-                "# TYPE kplane_task_bytes_total counter\n",
-                "# HELP kplane_consumergroup_lag Messages behind the high watermark per "
-                "partition.\n"
-                "# TYPE kplane_consumergroup_lag gauge\n",
-                "# HELP kplane_consumergroup_committed_offset The offset the group last committed "
-                "per partition.\n"
-                "# TYPE kplane_consumergroup_committed_offset gauge\n",
-                "# HELP kplane_partition_high_watermark The log end offset of each partition a "
-                "running group reads.\n"
-                "# TYPE kplane_partition_high_watermark gauge\n",
-                "# HELP kplane_cluster_up 1 while a running group's cluster answers, 0 while it is "
-                "in error.\n"
-                "# TYPE kplane_cluster_up gauge\n",
-                "# HELP kplane_consumergroup_partitions Partitions of a running group by lag "
-                "state (Burrow's rules over the last 10 s: ok, falling_behind, stalled).\n"
-                "# TYPE kplane_consumergroup_partitions gauge\n",
-        };
-        int s;
-        for (s = 0; s < (int)(sizeof(head) / sizeof(head[0])); s++) {
-                metrics_arg_t m = {out, s};
-                kp_buf_append(out, head[s], strlen(head[s]));
+        for (int s = 0; s < RT_METRIC_COUNT; s++) {
+                metrics_arg_t m = {out, (rt_metric_t)s};
+                const char *head = rt_metrics_head(m.metric);
+                kp_buf_append(out, head, strlen(head));
                 each_group(rt, metrics_one, &m);
         }
 }
