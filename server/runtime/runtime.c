@@ -927,23 +927,9 @@ static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
         }
 }
 
-/* Second half of a stop: join, last commit (bounded by @p deadline_ms, monotonic),
- * close consumers and sinks, free everything but the group struct. */
-static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
+/* The last commit of a stop, bounded by @p deadline_ms (monotonic). Caller holds op_lock. */
+static void group_commit_last(rt_group_t *g, int64_t deadline_ms)
 {
-        int i, j;
-        int64_t left;
-        rt_taskset_t *ts;
-        rt_ptable_t *t;
-
-        for (i = 0; i < g->nclusters; i++)
-                for (j = 0; j < g->clusters[i]->workers_started; j++)
-                        pthread_join(g->clusters[i]->workers[j], NULL);
-        if (g->ctl_started)
-                pthread_join(g->ctl, NULL);
-        g->ctl_started = 0;
-
-        pthread_mutex_lock(&g->op_lock);
         /* Leave a quarter of the wait for closing: a cluster that does not answer
          * costs at most KP_RUNTIME_COMMIT_TIMEOUT_MS, and what was not committed is
          * read again (at least once). */
@@ -952,7 +938,7 @@ static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
          * sends what is not committed yet. */
         int64_t commit_until = kp_time_mono_ms() + (deadline_ms - kp_time_mono_ms()) * 3 / 4;
         while (g->nparts) {
-                left = commit_until - kp_time_mono_ms();
+                int64_t left = commit_until - kp_time_mono_ms();
                 if (left > KP_RUNTIME_COMMIT_TIMEOUT_MS)
                         left = KP_RUNTIME_COMMIT_TIMEOUT_MS;
                 if (!rt_commit(g, NULL, 0, left > 100 ? (int)left : 100) ||
@@ -961,8 +947,15 @@ static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
                 struct timespec pause = {0, 200 * 1000000L};
                 nanosleep(&pause, NULL);
         }
-        group_close_consumers(g, deadline_ms);
-        pthread_mutex_lock(&g->lock);
+}
+
+/* Frees the clusters (a closed one at once, one still closing by a detached thread), tasks,
+ * partitions and retired tables of a stopped group. Caller holds op_lock and g->lock. */
+static void group_free_arrays(rt_group_t *g)
+{
+        rt_taskset_t *ts;
+        rt_ptable_t *t;
+        int i;
         for (i = 0; i < g->nclusters; i++) {
                 pthread_t th;
                 pthread_attr_t attr;
@@ -1003,6 +996,25 @@ static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
                 g->retired_tables = t->retired_next;
                 free(t);
         }
+}
+
+/* Second half of a stop: join, last commit (bounded by @p deadline_ms, monotonic),
+ * close consumers and sinks, free everything but the group struct. */
+static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
+{
+        int i, j;
+        for (i = 0; i < g->nclusters; i++)
+                for (j = 0; j < g->clusters[i]->workers_started; j++)
+                        pthread_join(g->clusters[i]->workers[j], NULL);
+        if (g->ctl_started)
+                pthread_join(g->ctl, NULL);
+        g->ctl_started = 0;
+
+        pthread_mutex_lock(&g->op_lock);
+        group_commit_last(g, deadline_ms);
+        group_close_consumers(g, deadline_ms);
+        pthread_mutex_lock(&g->lock);
+        group_free_arrays(g);
         pthread_mutex_unlock(&g->lock);
         pthread_mutex_unlock(&g->op_lock);
 }

@@ -4,6 +4,7 @@
 
 #include "base/util.h"
 #include "kafka/cluster_ref.h"
+#include "runtime/lag_eval.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -154,7 +155,7 @@ typedef struct kp_runtime_summary {
         int64_t lag;           /* sum of the known lags */
         int lag_unknown;       /* partitions whose lag is not known yet */
         /* partitions by their kp_lag_state_t (Burrow's rules over the lag window) */
-        int lag_states[4];
+        int lag_states[KP_LAG_STALLED + 1];
         /* the window's growth, in messages/s over all partitions: of the high watermarks
          * (produced) and of the positions (consumed); 0 with fewer than two samples */
         double produced_per_s, consumed_per_s;
