@@ -59,7 +59,7 @@ typedef struct kp_rt_plan_task {
 } kp_rt_plan_task_t;
 
 /*
- * A plan as the runtime runs it: @p parallelism tasks run; task i reads tasks[i] for
+ * A plan as the runtime runs it: parallelism tasks run; task i reads tasks[i] for
  * i < ntasks (<= parallelism), the tasks from ntasks to parallelism - 1 read nothing (idle,
  * or dealt records in rebalance fan-out, like a task with an empty list). Every partition
  * appears at most once. clusters[] holds every cluster a partition names (each gets one
