@@ -3,6 +3,8 @@
 #define KP_RUNTIME_H
 
 #include "base/util.h"
+#include "kafka/cluster_ref.h"
+#include "runtime/lag_eval.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -43,35 +45,77 @@ int kp_runtime_task_count(kp_runtime_t *rt);
  * KP_RUNTIME_STOP_WAIT_MS) and frees the runtime. NULL does nothing. */
 void kp_runtime_destroy(kp_runtime_t *rt);
 
+/* One partition of a plan: its cluster by index in the plan's clusters[]. */
+typedef struct kp_rt_plan_part {
+        int cluster;
+        const char *topic; /* borrowed */
+        int32_t partition;
+} kp_rt_plan_part_t;
+
+/* The partitions one task of a plan reads. */
+typedef struct kp_rt_plan_task {
+        kp_rt_plan_part_t *parts;
+        size_t nparts;
+} kp_rt_plan_task_t;
+
 /*
- * Starts group @p group and returns once every task runs.
+ * A plan as the runtime runs it: parallelism tasks run; task i reads tasks[i] for
+ * i < ntasks (<= parallelism), the tasks from ntasks to parallelism - 1 read nothing (idle,
+ * or dealt records in rebalance fan-out, like a task with an empty list). Every partition
+ * appears at most once. clusters[] holds every cluster a partition names (each gets one
+ * consumer). Everything is borrowed from whoever built the plan (kp_rt_plan_from_json in
+ * runtime_plan.h builds one from a plan document).
+ */
+typedef struct kp_rt_plan {
+        int version;
+        int parallelism;
+        kp_rt_plan_task_t *tasks;
+        int ntasks;
+        kp_cluster_ref_t *clusters;
+        int nclusters;
+} kp_rt_plan_t;
+
+/*
+ * Starts group @p group on @p plan (both borrowed) and returns once every task runs.
  * @p group: the group document (name, rebalance, start_offset "earliest"|"latest",
- *   sink {...}; other fields ignored).
- * @p plan: the plan document (version, parallelism, tasks[].partitions[] of
- *   {cluster, topic, partition}); one task per element of tasks[] (at least
- *   parallelism tasks).
- * @p clusters: object cluster name -> {"bootstrap_servers": str, "config": {props}}
- *   holding at least every cluster the plan names.
- * All three are borrowed. Each partition starts at the group's committed offset, else
- * at start_offset.
+ *   sink {...}; other fields ignored). Each partition starts at the group's committed
+ *   offset, else at start_offset.
  * @returns 0; KP_ERR_CONFLICT when the group runs already; KP_ERR_INVALID for a bad
- * document or client config; KP_ERR_UNAVAILABLE when a cluster cannot be set up;
- * KP_ERR_UNPROCESSABLE when its tasks would pass the process's cap (errstr names it).
+ * document, plan (kp_rt_plan_check) or client config; KP_ERR_UNAVAILABLE when a cluster
+ * cannot be set up; KP_ERR_UNPROCESSABLE when its parallelism would pass the process's
+ * task cap (errstr names it).
+ */
+int kp_runtime_start(kp_runtime_t *rt, const json_t *group, const kp_rt_plan_t *plan, char *errstr,
+                     size_t errstr_size);
+
+/*
+ * Switches running group @p group to @p plan (borrowed). Only partitions whose owner
+ * changes move: the old owner finishes the message in hand, its sink is flushed and the
+ * offset committed before the new owner reads the partition, so no partition is read by
+ * two tasks at any moment and nothing is lost. Partitions new to the group start at their
+ * committed offset, else at the earliest offset (they were discovered while running).
+ * Partitions the plan no longer names are committed and released. Tasks are added or
+ * removed to match the plan's parallelism.
+ * A plan older than the one running (a lower version) is refused: two replans racing to
+ * apply cannot leave the older one in force. The same version is applied again (what
+ * already runs moves nothing).
+ * @returns 0, KP_ERR_NOT_FOUND when the group is not running, KP_ERR_CONFLICT when it is
+ * starting or runs a newer plan (nothing changes), KP_ERR_INVALID,
+ * KP_ERR_UNPROCESSABLE when more tasks would pass the process's cap (nothing changes).
+ */
+int kp_runtime_apply(kp_runtime_t *rt, const char *group, const kp_rt_plan_t *plan, char *errstr,
+                     size_t errstr_size);
+
+/*
+ * kp_runtime_start with the plan as a document (kp_rt_plan_from_json: version,
+ * parallelism, tasks[].partitions[] of {cluster, topic, partition}) and @p clusters an
+ * object cluster name -> {"bootstrap_servers": str, "config": {props}} holding at least
+ * every cluster the plan names. All borrowed. Same results.
  */
 int kp_runtime_group_start(kp_runtime_t *rt, const json_t *group, const json_t *plan,
                            const json_t *clusters, char *errstr, size_t errstr_size);
 
-/*
- * Switches running group @p group to @p plan (borrowed, like @p clusters). Only
- * partitions whose owner changes move: the old owner finishes the message in hand, its
- * sink is flushed and the offset committed before the new owner reads the partition,
- * so no partition is read by two tasks at any moment and nothing is lost. Partitions
- * new to the group start at their committed offset, else at the earliest offset (they
- * were discovered while running). Partitions the plan no longer names are committed and
- * released. Tasks are added or removed to match the plan.
- * @returns 0, KP_ERR_NOT_FOUND when the group is not running, KP_ERR_INVALID,
- * KP_ERR_UNPROCESSABLE when more tasks would pass the process's cap (nothing changes).
- */
+/* kp_runtime_apply with the plan as a document, like kp_runtime_group_start. */
 int kp_runtime_group_apply(kp_runtime_t *rt, const char *group, const json_t *plan,
                            const json_t *clusters, char *errstr, size_t errstr_size);
 
@@ -111,7 +155,7 @@ typedef struct kp_runtime_summary {
         int64_t lag;           /* sum of the known lags */
         int lag_unknown;       /* partitions whose lag is not known yet */
         /* partitions by their kp_lag_state_t (Burrow's rules over the lag window) */
-        int lag_states[4];
+        int lag_states[KP_LAG_STALLED + 1];
         /* the window's growth, in messages/s over all partitions: of the high watermarks
          * (produced) and of the positions (consumed); 0 with fewer than two samples */
         double produced_per_s, consumed_per_s;

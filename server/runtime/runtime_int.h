@@ -198,14 +198,21 @@ void *rt_ctl_main(void *arg);
  */
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
 
-/* runtime_status.c: a cluster's health. rt_cluster_error records an error (printf format)
- * and stamps it; rt_cluster_error_gen says how many were recorded so far, to pass to
- * rt_cluster_ok when something that started then (a commit, a probe) succeeded: that
- * clears the error unless another came in between. All take g->err_lock only (a leaf): callable
- * from librdkafka callbacks. */
+/* runtime_health.c: a cluster's health, the only writer of cl->last_error*. rt_cluster_error
+ * records an error (printf format) and stamps it; rt_cluster_error_gen says how many were
+ * recorded so far, to pass to rt_cluster_ok when something that started then (a commit, a
+ * probe) succeeded: that clears the error unless another came in between. All take
+ * g->err_lock only (a leaf): callable from librdkafka callbacks. */
 void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
 void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
+/* runtime_health.c: librdkafka's error callback of a cluster's consumer (opaque: its
+ * rt_cluster_t): records the error; a fatal one fails the group. */
+void rt_cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* runtime_health.c: @returns 1 when @p cl is in error, its text and UTC time copied to
+ * @p last_error and @p at (either may be NULL), else 0. Takes g->err_lock. */
+int rt_cluster_health_read(rt_cluster_t *cl, char *last_error, size_t last_error_size, char *at,
+                           size_t at_size);
 
 /* 1 when @p p's owner task failed (with fan-out: any task of its set): messages it took
  * may be in a sink buffer that was never written, so its offsets must not be committed
@@ -213,13 +220,27 @@ void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
  * (which every writer of p->owner and p->fan holds). */
 int rt_part_owner_failed(const rt_part_t *p);
 
-/* runtime_status.c: fill @p doc (status) / append one section of the metrics
- * (0 state, 1 task messages, 2 task bytes, 3 partition lag, 4 committed offsets,
- * 5 high watermarks, 6 cluster up, 7 partitions by lag state) for @p g. */
+/* The runtime's Prometheus metrics, one section (HELP, TYPE, then a line per group and
+ * label set) each, written in this order; each one's text and lines are in
+ * runtime_status.c. A new metric is one more name here and its entry there. */
+typedef enum rt_metric {
+        RT_METRIC_GROUP_STATE,
+        RT_METRIC_TASK_MESSAGES,
+        RT_METRIC_TASK_BYTES,
+        RT_METRIC_LAG,
+        RT_METRIC_COMMITTED,
+        RT_METRIC_HIGH_WATERMARK,
+        RT_METRIC_CLUSTER_UP,
+        RT_METRIC_PARTITIONS_BY_LAG_STATE,
+        RT_METRIC_COUNT
+} rt_metric_t;
+
+/* runtime_status.c, read-only over the group: fill @p doc (status); fill @p out (zeroed by
+ * the caller); the HELP and TYPE lines of metric @p m; append @p g's lines of metric @p m. */
 void rt_group_status_fill(rt_group_t *g, json_t *doc);
-/* runtime_status.c: fill @p out (zeroed by the caller) for @p g. */
 void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out);
-void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section);
+const char *rt_metrics_head(rt_metric_t m);
+void rt_metrics_group(rt_group_t *g, kp_buf_t *out, rt_metric_t m);
 
 /* runtime_history.c: sizes @p h's rings for @p samples (clamped to the compiled ones). */
 void rt_history_init(rt_history_t *h, int samples);

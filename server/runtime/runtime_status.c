@@ -1,48 +1,22 @@
-/* runtime_status.c — what a running group reports: the status document and Prometheus lines. */
+/* runtime_status.c — what a running group reports: the status document, its summary and
+ * Prometheus lines. Reads the group only. */
 #include "runtime/lag_eval.h"
 #include "runtime/runtime_int.h"
 #include "base/util.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...)
+const char *kp_group_state_name(int state)
 {
-        va_list ap;
-        char at[24];
-        kp_time_iso8601(at, sizeof(at));
-        pthread_mutex_lock(&cl->g->err_lock);
-        va_start(ap, fmt);
-        vsnprintf(cl->last_error, sizeof(cl->last_error), fmt, ap);
-        va_end(ap);
-        if (!cl->last_error[0]) /* an empty text would read as healthy */
-                snprintf(cl->last_error, sizeof(cl->last_error), "error");
-        snprintf(cl->last_error_at, sizeof(cl->last_error_at), "%s", at);
-        cl->err_gen++;
-        pthread_mutex_unlock(&cl->g->err_lock);
-}
-
-uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed)
-{
-        uint64_t gen;
-        pthread_mutex_lock(&cl->g->err_lock);
-        gen = cl->err_gen;
-        if (failed)
-                *failed = cl->last_error[0] != 0;
-        pthread_mutex_unlock(&cl->g->err_lock);
-        return gen;
-}
-
-void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen)
-{
-        pthread_mutex_lock(&cl->g->err_lock);
-        if (cl->err_gen == gen) {
-                cl->last_error[0] = 0;
-                cl->last_error_at[0] = 0;
+        switch (state) {
+        case KP_GROUP_STARTING: return "starting";
+        case KP_GROUP_RUNNING: return "running";
+        case KP_GROUP_STOPPING: return "stopping";
+        case KP_GROUP_FAILED: return "failed";
+        default: return "stopped";
         }
-        pthread_mutex_unlock(&cl->g->err_lock);
 }
 
 static const char *task_state_name(int st)
@@ -86,25 +60,11 @@ static json_t *offset_json(int64_t v)
         return v >= 0 ? json_integer(v) : json_null();
 }
 
-void rt_group_status_fill(rt_group_t *g, json_t *doc)
+/* The status rows of @p g's tasks; adds their messages to *total. Caller holds g->lock. */
+static json_t *status_tasks(rt_group_t *g, int64_t *total)
 {
-        json_t *tasks = json_array(), *parts = json_array(), *totals, *cls = json_array();
-        int64_t total_msgs = 0, total_lag = 0;
-        int st, i, worst = KP_LAG_UNKNOWN; /* the states order from harmless to worst */
-
-        pthread_mutex_lock(&g->lock);
-        st = atomic_load(&g->state);
-        json_object_set_new(doc, "state", json_string(kp_group_state_name(st)));
-        if (st == KP_GROUP_FAILED) {
-                pthread_mutex_lock(&g->err_lock);
-                json_object_set_new(doc, "error", json_string(g->error));
-                pthread_mutex_unlock(&g->err_lock);
-        }
-        json_object_set_new(doc, "plan_version", json_integer(g->plan_version));
-        if (!group_readable(g))
-                goto out;
-        total_msgs = g->retired_messages;
-        for (i = 0; i < g->ntasks; i++) {
+        json_t *tasks = json_array();
+        for (int i = 0; i < g->ntasks; i++) {
                 rt_task_t *t = g->tasks[i];
                 int64_t m = atomic_load(&t->messages);
                 int tst = atomic_load(&t->state);
@@ -118,55 +78,86 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                         pthread_mutex_unlock(&t->lock);
                 }
                 json_array_append_new(tasks, o);
-                total_msgs += m;
+                *total += m;
         }
-        for (i = 0; i < g->nparts; i++) {
-                rt_part_t *p = g->parts[i];
-                int64_t pos, committed, hw, lag;
-                json_t *o;
-                if (!p->in_plan)
-                        continue;
-                part_offsets(p, &pos, &committed, &hw, &lag);
-                o = json_pack("{s:s, s:s, s:i, s:i}", "cluster", p->cl->name, "topic", p->tp->name,
-                              "partition", (int)p->partition, "task", atomic_load(&p->owner_index));
-                json_object_set_new(o, "position", offset_json(pos));
-                json_object_set_new(o, "committed", offset_json(committed));
-                json_object_set_new(o, "high_watermark", offset_json(hw));
-                json_object_set_new(o, "lag", offset_json(lag));
-                json_object_set_new(o, "messages_per_s", json_real(atomic_load(&p->rate)));
-                int ls = atomic_load(&p->lag_state);
-                json_object_set_new(o, "lag_state", json_string(kp_lag_state_name(ls)));
-                if (ls > worst)
-                        worst = ls;
-                json_array_append_new(parts, o);
-                if (lag > 0)
-                        total_lag += lag;
-        }
-        json_object_set_new(doc, "lag_state", json_string(kp_lag_state_name(worst)));
-        for (i = 0; i < g->nclusters; i++) {
+        return tasks;
+}
+
+/* The status row of partition @p p; raises *worst to its lag state, adds its lag to *lag. */
+static json_t *status_part(rt_part_t *p, int *worst, int64_t *total_lag)
+{
+        int64_t pos, committed, hw, lag;
+        json_t *o;
+        int ls = atomic_load(&p->lag_state);
+
+        part_offsets(p, &pos, &committed, &hw, &lag);
+        o = json_pack("{s:s, s:s, s:i, s:i}", "cluster", p->cl->name, "topic", p->tp->name,
+                      "partition", (int)p->partition, "task", atomic_load(&p->owner_index));
+        json_object_set_new(o, "position", offset_json(pos));
+        json_object_set_new(o, "committed", offset_json(committed));
+        json_object_set_new(o, "high_watermark", offset_json(hw));
+        json_object_set_new(o, "lag", offset_json(lag));
+        json_object_set_new(o, "messages_per_s", json_real(atomic_load(&p->rate)));
+        json_object_set_new(o, "lag_state", json_string(kp_lag_state_name(ls)));
+        if (ls > *worst)
+                *worst = ls;
+        if (lag > 0)
+                *total_lag += lag;
+        return o;
+}
+
+/* The status rows of @p g's clusters. Caller holds g->lock. */
+static json_t *status_clusters(rt_group_t *g)
+{
+        json_t *cls = json_array();
+        for (int i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
-                json_t *o = json_pack("{s:s}", "cluster", cl->name);
-                int bad;
+                char last_error[sizeof(cl->last_error)], at[sizeof(cl->last_error_at)];
                 /* "error" until the cluster answered a commit or a probe after its
                  * last error; then the error is gone (what happened is in the log). */
-                pthread_mutex_lock(&g->err_lock);
-                bad = cl->last_error[0] != 0;
-                json_object_set_new(o, "state", json_string(bad ? "error" : "ok"));
-                json_object_set_new(o, "last_error",
-                                    bad ? json_string(cl->last_error) : json_null());
-                json_object_set_new(o, "last_error_at",
-                                    bad ? json_string(cl->last_error_at) : json_null());
-                pthread_mutex_unlock(&g->err_lock);
-                json_array_append_new(cls, o);
+                int bad =
+                        rt_cluster_health_read(cl, last_error, sizeof(last_error), at, sizeof(at));
+                json_array_append_new(cls, json_pack("{s:s, s:s, s:o, s:o}", "cluster", cl->name,
+                                                     "state", bad ? "error" : "ok", "last_error",
+                                                     bad ? json_string(last_error) : json_null(),
+                                                     "last_error_at",
+                                                     bad ? json_string(at) : json_null()));
         }
-out:
+        return cls;
+}
+
+void rt_group_status_fill(rt_group_t *g, json_t *doc)
+{
+        json_t *tasks = NULL, *parts = json_array(), *cls = NULL;
+        int64_t total_msgs = 0, total_lag = 0;
+        int st, i, worst = KP_LAG_UNKNOWN; /* the states order from harmless to worst */
+
+        pthread_mutex_lock(&g->lock);
+        st = atomic_load(&g->state);
+        json_object_set_new(doc, "state", json_string(kp_group_state_name(st)));
+        if (st == KP_GROUP_FAILED) {
+                pthread_mutex_lock(&g->err_lock);
+                json_object_set_new(doc, "error", json_string(g->error));
+                pthread_mutex_unlock(&g->err_lock);
+        }
+        json_object_set_new(doc, "plan_version", json_integer(g->plan_version));
+        if (group_readable(g)) {
+                total_msgs = g->retired_messages;
+                tasks = status_tasks(g, &total_msgs);
+                for (i = 0; i < g->nparts; i++)
+                        if (g->parts[i]->in_plan)
+                                json_array_append_new(parts,
+                                                      status_part(g->parts[i], &worst, &total_lag));
+                json_object_set_new(doc, "lag_state", json_string(kp_lag_state_name(worst)));
+                cls = status_clusters(g);
+        }
         pthread_mutex_unlock(&g->lock);
-        totals = json_pack("{s:I, s:I}", "messages", (json_int_t)total_msgs, "lag",
-                           (json_int_t)total_lag);
-        json_object_set_new(doc, "tasks", tasks);
+        json_object_set_new(doc, "tasks", tasks ? tasks : json_array());
         json_object_set_new(doc, "partitions", parts);
-        json_object_set_new(doc, "clusters", cls);
-        json_object_set_new(doc, "totals", totals);
+        json_object_set_new(doc, "clusters", cls ? cls : json_array());
+        json_object_set_new(doc, "totals",
+                            json_pack("{s:I, s:I}", "messages", (json_int_t)total_msgs, "lag",
+                                      (json_int_t)total_lag));
 }
 
 void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out)
@@ -219,81 +210,131 @@ void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out)
         }
         out->consumed_per_s = dpos;
         out->produced_per_s = dhw;
-        for (i = 0; i < g->nclusters; i++) {
-                pthread_mutex_lock(&g->err_lock);
-                out->clusters_in_error += g->clusters[i]->last_error[0] != 0;
-                pthread_mutex_unlock(&g->err_lock);
-        }
+        for (i = 0; i < g->nclusters; i++)
+                out->clusters_in_error += rt_cluster_health_read(g->clusters[i], NULL, 0, NULL, 0);
 out:
         pthread_mutex_unlock(&g->lock);
 }
 
-/* Label values are validated names ([A-Za-z0-9._-]), so they need no escaping. */
-void rt_metrics_group(rt_group_t *g, kp_buf_t *out, int section)
-{
-        int i, st;
+/* Each metric's HELP and TYPE lines, by rt_metric_t. */
+static const char *const metric_head[RT_METRIC_COUNT] = {
+        [RT_METRIC_GROUP_STATE] =
+                "# HELP kplane_group_state 1 for the state a running group is in.\n"
+                "# TYPE kplane_group_state gauge\n",
+        [RT_METRIC_TASK_MESSAGES] =
+                "# HELP kplane_task_messages_total Messages a task handed to its sink.\n"
+                "# TYPE kplane_task_messages_total counter\n",
+        [RT_METRIC_TASK_BYTES] =
+                "# HELP kplane_task_bytes_total Key and value bytes a task handed to its sink.\n"
+                "# TYPE kplane_task_bytes_total counter\n",
+        [RT_METRIC_LAG] = "# HELP kplane_consumergroup_lag Messages behind the high watermark per "
+                          "partition.\n"
+                          "# TYPE kplane_consumergroup_lag gauge\n",
+        [RT_METRIC_COMMITTED] = "# HELP kplane_consumergroup_committed_offset The offset the group "
+                                "last committed per partition.\n"
+                                "# TYPE kplane_consumergroup_committed_offset gauge\n",
+        [RT_METRIC_HIGH_WATERMARK] = "# HELP kplane_partition_high_watermark The log end offset of "
+                                     "each partition a running group reads.\n"
+                                     "# TYPE kplane_partition_high_watermark gauge\n",
+        [RT_METRIC_CLUSTER_UP] = "# HELP kplane_cluster_up 1 while a running group's cluster "
+                                 "answers, 0 while it is in error.\n"
+                                 "# TYPE kplane_cluster_up gauge\n",
+        [RT_METRIC_PARTITIONS_BY_LAG_STATE] =
+                "# HELP kplane_consumergroup_partitions Partitions of a running group by lag "
+                "state (Burrow's rules over the last 10 s: ok, falling_behind, stalled).\n"
+                "# TYPE kplane_consumergroup_partitions gauge\n",
+};
 
-        pthread_mutex_lock(&g->lock);
-        st = atomic_load(&g->state);
-        if (section == 0) {
-                for (i = KP_GROUP_STOPPED; i <= KP_GROUP_FAILED; i++)
-                        kp_buf_printf(out, "kplane_group_state{group=\"%s\",state=\"%s\"} %d\n",
-                                      g->name, kp_group_state_name(i), i == st);
-                goto out;
+const char *rt_metrics_head(rt_metric_t m)
+{
+        return m >= 0 && m < RT_METRIC_COUNT ? metric_head[m] : "";
+}
+
+/* Label values are validated names ([A-Za-z0-9._-]), so they need no escaping. The
+ * writers below run under g->lock. */
+
+static void metrics_state(rt_group_t *g, kp_buf_t *out)
+{
+        int st = atomic_load(&g->state);
+        for (int i = KP_GROUP_STOPPED; i <= KP_GROUP_FAILED; i++)
+                kp_buf_printf(out, "kplane_group_state{group=\"%s\",state=\"%s\"} %d\n", g->name,
+                              kp_group_state_name(i), i == st);
+}
+
+static void metrics_tasks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
+{
+        for (int i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n",
+                              m == RT_METRIC_TASK_MESSAGES ? "kplane_task_messages_total"
+                                                           : "kplane_task_bytes_total",
+                              g->name, t->index,
+                              (long long)atomic_load(m == RT_METRIC_TASK_MESSAGES ? &t->messages
+                                                                                  : &t->bytes));
         }
-        if (!group_readable(g))
-                goto out;
-        if (section == 1 || section == 2) {
-                for (i = 0; i < g->ntasks; i++) {
-                        rt_task_t *t = g->tasks[i];
-                        kp_buf_printf(
-                                out, "%s{group=\"%s\",task=\"%d\"} %lld\n",
-                                section == 1 ? "kplane_task_messages_total"
-                                             : "kplane_task_bytes_total",
-                                g->name, t->index,
-                                (long long)atomic_load(section == 1 ? &t->messages : &t->bytes));
-                }
-                goto out;
-        }
-        if (section == 7) {
-                int n[KP_LAG_STALLED + 1] = {0};
-                for (i = 0; i < g->nparts; i++)
-                        if (g->parts[i]->in_plan)
-                                n[atomic_load(&g->parts[i]->lag_state)]++;
-                for (i = KP_LAG_UNKNOWN; i <= KP_LAG_STALLED; i++)
-                        kp_buf_printf(out,
-                                      "kplane_consumergroup_partitions{group=\"%s\","
-                                      "lag_state=\"%s\"} %d\n",
-                                      g->name, kp_lag_state_name(i), n[i]);
-                goto out;
-        }
-        if (section == 6) {
-                for (i = 0; i < g->nclusters; i++) {
-                        int failed = 0;
-                        rt_cluster_error_gen(g->clusters[i], &failed);
-                        kp_buf_printf(out, "kplane_cluster_up{group=\"%s\",cluster=\"%s\"} %d\n",
-                                      g->name, g->clusters[i]->name, !failed);
-                }
-                goto out;
-        }
-        static const char *const names[] = {"kplane_consumergroup_lag",
-                                            "kplane_consumergroup_committed_offset",
-                                            "kplane_partition_high_watermark"};
-        for (i = 0; i < g->nparts; i++) {
+}
+
+static void metrics_lag_states(rt_group_t *g, kp_buf_t *out)
+{
+        int n[KP_LAG_STALLED + 1] = {0};
+        for (int i = 0; i < g->nparts; i++)
+                if (g->parts[i]->in_plan)
+                        n[atomic_load(&g->parts[i]->lag_state)]++;
+        for (int i = KP_LAG_UNKNOWN; i <= KP_LAG_STALLED; i++)
+                kp_buf_printf(out,
+                              "kplane_consumergroup_partitions{group=\"%s\","
+                              "lag_state=\"%s\"} %d\n",
+                              g->name, kp_lag_state_name(i), n[i]);
+}
+
+static void metrics_clusters(rt_group_t *g, kp_buf_t *out)
+{
+        for (int i = 0; i < g->nclusters; i++)
+                kp_buf_printf(out, "kplane_cluster_up{group=\"%s\",cluster=\"%s\"} %d\n", g->name,
+                              g->clusters[i]->name,
+                              !rt_cluster_health_read(g->clusters[i], NULL, 0, NULL, 0));
+}
+
+/* One line per partition in the plan with a known value of @p m (lag, committed offset or
+ * high watermark). */
+static void metrics_parts(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
+{
+        const char *name = m == RT_METRIC_LAG         ? "kplane_consumergroup_lag"
+                           : m == RT_METRIC_COMMITTED ? "kplane_consumergroup_committed_offset"
+                                                      : "kplane_partition_high_watermark";
+        for (int i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
                 int64_t pos, committed, hw, lag, v;
                 if (!p->in_plan)
                         continue;
                 part_offsets(p, &pos, &committed, &hw, &lag);
-                v = section == 3 ? lag : section == 4 ? committed : hw;
+                v = m == RT_METRIC_LAG ? lag : m == RT_METRIC_COMMITTED ? committed : hw;
                 if (v < 0)
                         continue;
                 kp_buf_printf(out,
                               "%s{group=\"%s\",cluster=\"%s\",topic=\"%s\",partition=\"%d\"} "
                               "%lld\n",
-                              names[section - 3], g->name, p->cl->name, p->tp->name,
-                              (int)p->partition, (long long)v);
+                              name, g->name, p->cl->name, p->tp->name, (int)p->partition,
+                              (long long)v);
         }
-out:
+}
+
+void rt_metrics_group(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
+{
+        pthread_mutex_lock(&g->lock);
+        if (m == RT_METRIC_GROUP_STATE)
+                metrics_state(g, out);
+        else if (group_readable(g)) {
+                switch (m) {
+                case RT_METRIC_TASK_MESSAGES:
+                case RT_METRIC_TASK_BYTES: metrics_tasks(g, out, m); break;
+                case RT_METRIC_LAG:
+                case RT_METRIC_COMMITTED:
+                case RT_METRIC_HIGH_WATERMARK: metrics_parts(g, out, m); break;
+                case RT_METRIC_CLUSTER_UP: metrics_clusters(g, out); break;
+                case RT_METRIC_PARTITIONS_BY_LAG_STATE: metrics_lag_states(g, out); break;
+                default: break;
+                }
+        }
         pthread_mutex_unlock(&g->lock);
 }

@@ -1,0 +1,513 @@
+/* runtime_apply.c — bringing a running group to a plan as named steps: the partitions that
+ * change owner are handed over (committed first), released ones unassigned, new ones
+ * assigned at their committed offsets. */
+#include "runtime/runtime_apply.h"
+
+#include "base/err.h"
+#include "base/util.h"
+#include "runtime/runtime_objects.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * Seeks those of @p n partitions marked in @p again (by index: moved away from a failed
+ * task) back to their committed offset, or to the log start when nothing is committed
+ * (the group's position before the failed task took anything). A seek bumps librdkafka's fetch
+ * version, so messages fetched before it are discarded when polled. A failed seek is logged: the
+ * resync floor still keeps the partition from skipping what the failed task lost.
+ */
+static void restart_seek(rt_group_t *g, rt_part_t **parts, int n, const char *again)
+{
+        for (int c = 0; c < g->nclusters; c++) {
+                rt_cluster_t *cl = g->clusters[c];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+                for (int i = 0; i < n; i++) {
+                        int64_t off = atomic_load(&parts[i]->committed);
+                        if (parts[i]->cl == cl && again[parts[i]->index])
+                                rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
+                                                                  parts[i]->partition)
+                                        ->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                }
+                if (l->cnt) {
+                        rd_kafka_error_t *error =
+                                rd_kafka_seek_partitions(cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                        if (error) {
+                                fprintf(stderr, "kplane: runtime: group %s: cluster %s: seek: %s\n",
+                                        g->name, cl->name, rd_kafka_error_string(error));
+                                rd_kafka_error_destroy(error);
+                        }
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+}
+
+static int part_cmp(const void *a, const void *b)
+{
+        const rt_part_t *x = *(rt_part_t *const *)a, *y = *(rt_part_t *const *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* @returns 1 when @p err is the coordinator moving or loading, which asking again cures. */
+static int coordinator_retriable(rd_kafka_resp_err_t err)
+{
+        return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR__WAIT_COORD || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+               err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
+/* Reads the committed offsets of @p l, asking again while the coordinator moves or loads,
+ * for at most KP_RUNTIME_START_OFFSETS_TIMEOUT_MS. librdkafka 2.14 does not retry the
+ * offset fetch of a partition assigned at RD_KAFKA_OFFSET_INVALID after NOT_COORDINATOR:
+ * the partition is never fetched, so the fallback below must stay the exception. */
+static rd_kafka_resp_err_t committed_read(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
+{
+        int64_t deadline = kp_time_mono_ms() + KP_RUNTIME_START_OFFSETS_TIMEOUT_MS;
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                for (int i = 0; !err && i < l->cnt; i++)
+                        if (coordinator_retriable(l->elems[i].err))
+                                err = l->elems[i].err;
+                if (!coordinator_retriable(err) || kp_time_mono_ms() >= deadline)
+                        return err;
+                struct timespec pause = {0, KP_RUNTIME_START_OFFSETS_RETRY_MS * 1000000L};
+                nanosleep(&pause, NULL);
+                for (int i = 0; i < l->cnt; i++)
+                        l->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+}
+
+/* Reads committed offsets of @p parts (all on @p cl) into p->committed and sets
+ * p->next_offset; @returns the list to assign, each at its start offset. */
+static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts,
+                                                              int n, int64_t fallback)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        rd_kafka_resp_err_t err;
+        int i;
+
+        for (i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, parts[i]->tp->name, parts[i]->partition);
+        err = committed_read(cl->rk, l);
+        for (i = 0; i < l->cnt; i++) {
+                rd_kafka_topic_partition_t *e = &l->elems[i];
+                int64_t c = !err && !e->err ? e->offset : RD_KAFKA_OFFSET_INVALID;
+                atomic_store(&parts[i]->committed, c >= 0 ? c : -1);
+                atomic_store(&parts[i]->next_offset, c >= 0 ? c : -1);
+                /* Unknown committed offset (cluster slow to answer): let librdkafka
+                 * fetch it and fall back to auto.offset.reset (start_offset). */
+                e->offset = c >= 0 ? c : err ? RD_KAFKA_OFFSET_INVALID : fallback;
+                e->err = 0;
+        }
+        if (err)
+                fprintf(stderr, "kplane: runtime: group %s cluster %s: committed offsets: %s\n",
+                        cl->g->name, cl->name, rd_kafka_err2str(err));
+        return l;
+}
+
+/* One plan change in progress: rt_group_apply_plan's steps share it. The arrays by part index
+ * cover every part that exists once the plan's are created. */
+typedef struct apply {
+        rt_group_t *g;
+        const kp_rt_plan_t *plan;
+        int initial; /* the group is starting: new partitions begin at start_offset */
+        int old_ntasks;
+        size_t n;               /* partitions in the plan */
+        size_t nplan;           /* of them found or created so far */
+        rt_part_t **want_parts; /* the plan's partitions, in plan order */
+        int *want_task;         /* the task the plan gives each of want_parts */
+        int *want;              /* by part index: the task the plan gives it, -1 none */
+        rt_part_t **moved, **added, **removed;
+        int nmoved, nadded, nremoved, nagain;
+        char *again; /* by part index: moved away from a failed task, read again */
+        rt_taskset_t *fan;
+        char *errstr;
+        size_t errstr_size;
+} apply_t;
+
+static int apply_oom(apply_t *a)
+{
+        snprintf(a->errstr, a->errstr_size, "out of memory");
+        return KP_ERR_NOMEM;
+}
+
+/* Adds the cluster of @p ref to the group, with its consumer and worker threads, unless it
+ * is there already. */
+static int apply_cluster(apply_t *a, const kp_cluster_ref_t *ref)
+{
+        rt_group_t *g = a->g;
+        rt_cluster_t *cl, **cls;
+
+        if (rt_group_cluster(g, ref->name))
+                return 0;
+        cl = rt_cluster_new(g, ref, a->errstr, a->errstr_size);
+        if (!cl)
+                return KP_ERR_INVALID;
+        pthread_mutex_lock(&g->lock);
+        cls = realloc(g->clusters, sizeof(*cls) * (size_t)(g->nclusters + 1));
+        if (cls) {
+                g->clusters = cls;
+                g->clusters[g->nclusters++] = cl;
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (!cls) {
+                rt_cluster_destroy(cl);
+                return apply_oom(a);
+        }
+        /* Joined at stop, also when only some started. */
+        if (rt_cluster_workers_start(cl, a->errstr, a->errstr_size))
+                return KP_ERR_INTERNAL;
+        return 0;
+}
+
+/* The clusters the plan's partitions name, in order of first mention, and the tasks of its
+ * parallelism that the group lacks: everything the plan needs, before anything moves. */
+static int apply_clusters_and_tasks(apply_t *a)
+{
+        const kp_rt_plan_t *plan = a->plan;
+        rt_group_t *g = a->g;
+        rt_task_t **tasks;
+        int t, i, r;
+
+        for (t = 0; t < plan->ntasks; t++)
+                for (size_t j = 0; j < plan->tasks[t].nparts; j++)
+                        if ((r = apply_cluster(a,
+                                               &plan->clusters[plan->tasks[t].parts[j].cluster])))
+                                return r;
+        if (plan->parallelism <= g->ntasks)
+                return 0;
+        tasks = calloc((size_t)plan->parallelism, sizeof(*tasks));
+        if (!tasks)
+                return apply_oom(a);
+        memcpy(tasks, g->tasks, sizeof(*tasks) * (size_t)g->ntasks);
+        for (i = g->ntasks; i < plan->parallelism; i++) {
+                tasks[i] = rt_task_new(g, i, a->errstr, a->errstr_size);
+                if (!tasks[i]) {
+                        while (--i >= g->ntasks)
+                                rt_task_destroy(tasks[i]);
+                        free(tasks);
+                        return KP_ERR_INVALID;
+                }
+        }
+        pthread_mutex_lock(&g->lock);
+        free(g->tasks);
+        g->tasks = tasks;
+        g->ntasks = plan->parallelism;
+        pthread_mutex_unlock(&g->lock);
+        return 0;
+}
+
+static int apply_alloc(apply_t *a)
+{
+        size_t nparts = (size_t)a->g->nparts;
+        for (int t = 0; t < a->plan->ntasks; t++)
+                a->n += a->plan->tasks[t].nparts;
+        a->want = malloc(sizeof(*a->want) * (nparts + a->n + 1));
+        a->want_parts = calloc(a->n + 1, sizeof(*a->want_parts));
+        a->want_task = calloc(a->n + 1, sizeof(*a->want_task));
+        a->moved = calloc(nparts + a->n + 1, sizeof(*a->moved));
+        a->added = calloc(a->n + 1, sizeof(*a->added));
+        a->removed = calloc(nparts + 1, sizeof(*a->removed));
+        a->again = calloc(nparts + a->n + 1, 1);
+        if (!a->want || !a->want_parts || !a->want_task || !a->moved || !a->added || !a->removed ||
+            !a->again)
+                return apply_oom(a);
+        return 0;
+}
+
+static void apply_free(apply_t *a)
+{
+        free(a->want);
+        free(a->want_parts);
+        free(a->want_task);
+        free(a->moved);
+        free(a->added);
+        free(a->removed);
+        free(a->again);
+}
+
+/* The group's partition for plan partition @p e, created when new. Caller holds g->lock. */
+static rt_part_t *apply_part(apply_t *a, const kp_rt_plan_part_t *e)
+{
+        rt_cluster_t *cl = rt_group_cluster(a->g, a->plan->clusters[e->cluster].name);
+        rt_topic_t *tp = rt_cluster_topic_add(cl, e->topic);
+        rt_part_t *p;
+        if (!tp)
+                return NULL;
+        p = rt_topic_part(tp, e->partition);
+        return p ? p : rt_part_new(a->g, cl, tp, e->partition);
+}
+
+/* Finds or creates a partition struct for every partition of the plan, and marks the task
+ * the plan gives each; a partition named twice is refused. */
+static int apply_parts(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        const kp_rt_plan_t *plan = a->plan;
+        int t, i;
+
+        pthread_mutex_lock(&g->lock);
+        for (t = 0; t < plan->ntasks; t++) {
+                for (size_t j = 0; j < plan->tasks[t].nparts; j++) {
+                        rt_part_t *p = apply_part(a, &plan->tasks[t].parts[j]);
+                        if (!p) {
+                                pthread_mutex_unlock(&g->lock);
+                                return apply_oom(a);
+                        }
+                        a->want_task[a->nplan] = t;
+                        a->want_parts[a->nplan++] = p;
+                }
+        }
+        pthread_mutex_unlock(&g->lock);
+        for (i = 0; i < g->nparts; i++)
+                a->want[i] = -1;
+        for (size_t k = 0; k < a->nplan; k++) {
+                rt_part_t *p = a->want_parts[k];
+                if (a->want[p->index] != -1) {
+                        snprintf(a->errstr, a->errstr_size, "plan: %s/%s/%d appears twice",
+                                 p->cl->name, p->tp->name, (int)p->partition);
+                        return KP_ERR_INVALID;
+                }
+                a->want[p->index] = a->want_task[k];
+        }
+        return 0;
+}
+
+/* In rebalance mode, when tasks outnumber partitions, every task works: records are dealt
+ * round-robin over a taskset of all tasks (the current one when the tasks did not change). */
+static int apply_fan(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int T = a->plan->parallelism;
+
+        if (!g->rebalance || (size_t)T <= a->nplan)
+                return 0;
+        a->fan = g->tasksets && g->tasksets->n == T && a->old_ntasks == T
+                         ? g->tasksets
+                         : rt_taskset_new(g, g->tasks, T);
+        return a->fan ? 0 : apply_oom(a);
+}
+
+/* Sorts the partitions: added (new to the plan), removed (no longer in it) and moved (in it
+ * before, with a new owner or fan-out). */
+static void apply_classify(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int cur = atomic_load(&p->owner_index);
+                if (!p->in_plan && a->want[i] >= 0)
+                        a->added[a->nadded++] = p;
+                else if (p->in_plan && a->want[i] < 0)
+                        a->removed[a->nremoved++] = p;
+                else if (p->in_plan && (cur != a->want[i] || p->fan != a->fan)) {
+                        a->moved[a->nmoved++] = p;
+                        /* Its old owner failed with messages maybe unwritten: the new
+                         * owner must not go on from next_offset but from the committed
+                         * offset (a seek, in apply_hand_over). */
+                        if (rt_part_owner_failed(p)) {
+                                a->again[i] = 1;
+                                a->nagain++;
+                        }
+                }
+        }
+}
+
+/* Gives locked partition @p p the owner the plan wants (none when released). */
+static void part_set_owner(apply_t *a, rt_part_t *p)
+{
+        int w = a->want[p->index];
+        p->owner = w >= 0 ? a->g->tasks[w] : NULL;
+        p->fan = w >= 0 ? a->fan : NULL;
+        atomic_store(&p->owner_index, w);
+        if (a->again[p->index]) {
+                /* Read again from the committed offset. Messages at or past the failed
+                 * owner's next_offset still queued (or fetched before the seek) are
+                 * dropped until the re-read reaches it: the worker's resync_floor. */
+                int64_t c = atomic_load(&p->committed);
+                int64_t old = atomic_load(&p->next_offset);
+                p->resync_floor = old >= 0 && old > c ? old : -1;
+                atomic_store(&p->next_offset, c >= 0 ? c : -1);
+        }
+}
+
+/* Hands moved and removed partitions over: their old owners finish the message in hand (we
+ * hold the partition locks), their sinks are flushed and the offsets committed, then the
+ * new owner is set (none for removed ones). */
+static void apply_hand_over(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        rt_part_t **locked = a->moved;
+        int nlocked = a->nmoved + a->nremoved, i;
+
+        if (!nlocked)
+                return;
+        memcpy(a->moved + a->nmoved, a->removed, sizeof(*a->removed) * (size_t)a->nremoved);
+        qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
+        for (i = 0; i < nlocked; i++)
+                pthread_mutex_lock(&locked[i]->lock);
+        if (rt_commit(g, locked, nlocked, KP_RUNTIME_COMMIT_TIMEOUT_MS))
+                /* The hand-over is in memory (next_offset), so nothing is lost or read
+                 * twice; only a crash now would re-deliver. */
+                fprintf(stderr,
+                        "kplane: runtime: group %s: commit before plan change failed; "
+                        "continuing\n",
+                        g->name);
+        for (i = 0; i < nlocked; i++) {
+                part_set_owner(a, locked[i]);
+                pthread_mutex_unlock(&locked[i]->lock);
+        }
+        if (a->nagain)
+                restart_seek(g, locked, nlocked, a->again);
+}
+
+/* Unassigns the partitions no longer in the plan from their consumers. */
+static void apply_release(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int i, j;
+        for (i = 0; i < g->nclusters; i++) {
+                rt_cluster_t *cl = g->clusters[i];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_error_t *error;
+                for (j = 0; j < a->nremoved; j++)
+                        if (a->removed[j]->cl == cl)
+                                rd_kafka_topic_partition_list_add(l, a->removed[j]->tp->name,
+                                                                  a->removed[j]->partition);
+                if (l->cnt && (error = rd_kafka_incremental_unassign(cl->rk, l))) {
+                        fprintf(stderr, "kplane: runtime: unassign: %s\n",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        pthread_mutex_lock(&g->lock);
+        for (i = 0; i < a->nremoved; i++)
+                a->removed[i]->in_plan = 0;
+        pthread_mutex_unlock(&g->lock);
+}
+
+/* Starts the new partitions of @p cl: owner set before any message can arrive, queue
+ * forwarded to its worker before assign (librdkafka keeps an application's forward), then
+ * assigned at the committed offset, else start_offset (initial) or earliest. @p mine has
+ * room for every added partition. */
+static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
+{
+        rt_group_t *g = a->g;
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_error_t *error;
+        int j, n = 0;
+
+        for (j = 0; j < a->nadded; j++) {
+                rt_part_t *p = a->added[j];
+                rd_kafka_queue_t *pq;
+                if (p->cl != cl)
+                        continue;
+                pthread_mutex_lock(&p->lock);
+                p->owner = g->tasks[a->want[p->index]];
+                p->fan = a->fan;
+                atomic_store(&p->owner_index, a->want[p->index]);
+                pthread_mutex_unlock(&p->lock);
+                pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
+                if (pq) {
+                        rd_kafka_queue_forward(pq, cl->wq[p->worker]);
+                        rd_kafka_queue_destroy(pq);
+                }
+                mine[n++] = p;
+        }
+        if (!n)
+                return 0;
+        l = cluster_start_offsets(cl, mine, n,
+                                  a->initial && g->start_latest ? RD_KAFKA_OFFSET_END
+                                                                : RD_KAFKA_OFFSET_BEGINNING);
+        error = rd_kafka_incremental_assign(cl->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (error) {
+                snprintf(a->errstr, a->errstr_size, "cluster %s: assign: %s", cl->name,
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return KP_ERR_UNAVAILABLE;
+        }
+        return 0;
+}
+
+static int apply_assign(apply_t *a)
+{
+        for (int i = 0; i < a->g->nclusters; i++) {
+                rt_part_t **mine = calloc((size_t)a->nadded + 1, sizeof(*mine));
+                int r = mine ? apply_assign_cluster(a, a->g->clusters[i], mine) : apply_oom(a);
+                free(mine);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+/* The plan is in force: tasks beyond its parallelism own nothing any more and close; each
+ * task's partition count and state, and the group's plan version, follow it. */
+static void apply_finish(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int T = a->plan->parallelism, i;
+
+        pthread_mutex_lock(&g->lock);
+        for (i = 0; i < a->nadded; i++)
+                a->added[i]->in_plan = 1;
+        for (i = T; i < g->ntasks; i++) {
+                g->retired_messages += atomic_load(&g->tasks[i]->messages);
+                rt_task_destroy(g->tasks[i]);
+                g->tasks[i] = NULL;
+        }
+        if (g->ntasks > T)
+                g->ntasks = T;
+        for (i = 0; i < g->ntasks; i++)
+                g->tasks[i]->partitions = 0;
+        for (i = 0; i < g->nparts; i++)
+                if (g->parts[i]->in_plan && a->want[i] >= 0)
+                        g->tasks[a->want[i]]->partitions++;
+        for (i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                if (atomic_load(&t->state) != RT_TASK_FAILED)
+                        atomic_store(&t->state,
+                                     t->partitions || a->fan ? RT_TASK_RUNNING : RT_TASK_IDLE);
+        }
+        g->plan_version = a->plan->version;
+        pthread_mutex_unlock(&g->lock);
+}
+
+/*
+ * Brings the group to @p plan (checked). @p initial: the group is starting (new partitions
+ * begin at start_offset rather than at the earliest offset). Caller holds op_lock.
+ */
+int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, char *errstr,
+                        size_t errstr_size)
+{
+        apply_t a = {.g = g,
+                     .plan = plan,
+                     .initial = initial,
+                     .old_ntasks = g->ntasks,
+                     .errstr = errstr,
+                     .errstr_size = errstr_size};
+        int r = apply_clusters_and_tasks(&a);
+
+        if (!r)
+                r = apply_alloc(&a);
+        if (!r)
+                r = apply_parts(&a);
+        if (!r)
+                r = apply_fan(&a);
+        if (!r) {
+                apply_classify(&a);
+                apply_hand_over(&a);
+                apply_release(&a);
+                r = apply_assign(&a);
+        }
+        if (!r)
+                apply_finish(&a);
+        apply_free(&a);
+        return r;
+}
