@@ -52,7 +52,6 @@ server/runtime/runtime.c:plan_parse
 server/runtime/runtime.c:group_apply_plan
 server/runtime/runtime.c:kp_runtime_group_start
 server/runtime/runtime_status.c:rt_group_status_fill
-server/runtime/runtime_worker.c:rt_commit
 """.splitlines()
     if line.split("#")[0].strip()
 )

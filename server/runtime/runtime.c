@@ -431,8 +431,7 @@ static rt_task_t *task_new(rt_group_t *g, int index, char *errstr, size_t errstr
         }
         t->index = index;
         pthread_mutex_init(&t->lock, NULL);
-        t->sink = kp_sink_open(g->sink_conf, index, errstr, errstr_size);
-        if (!t->sink) {
+        if (rt_task_sink_open(g, t, errstr, errstr_size)) {
                 pthread_mutex_destroy(&t->lock);
                 free(t);
                 return NULL;
@@ -445,7 +444,7 @@ static void task_destroy(rt_task_t *t)
 {
         if (!t)
                 return;
-        kp_sink_close(t->sink);
+        rt_task_sink_close(t);
         pthread_mutex_destroy(&t->lock);
         free(t);
 }
@@ -997,6 +996,7 @@ static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
         free(g->tasks);
         g->tasks = NULL;
         g->ntasks = 0;
+        rt_group_sinks_close(g);
         for (i = 0; i < g->nparts; i++) {
                 pthread_mutex_destroy(&g->parts[i]->lock);
                 free(g->parts[i]);
