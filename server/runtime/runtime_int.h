@@ -15,8 +15,8 @@
  * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
  * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
  * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one
- * part->lock and then one task->lock per message; nothing else touches two parts at once. Arrays
- * change only with both op_lock and lock held, so holding either reads them.
+ * part->lock and then one task->lock at a time per batch; nothing else touches two parts at once.
+ * Arrays change only with both op_lock and lock held, so holding either reads them.
  */
 
 typedef struct rt_group rt_group_t;
