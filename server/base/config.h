@@ -321,4 +321,18 @@
  * the number of groups; two groups on one stripe only wait for each other. */
 #define KP_APP_GROUP_LOCKS 64
 
+/* --- h/sinks --- */
+/* Sink kinds a process may add to the built-in ones (kp_sink_kind_add: a test's fake
+ * sink); past it the add fails, it does not stop silently. */
+#define KP_SINK_KINDS_ADDED_MAX 8
+/* A put that answers RETRY is offered again after a back-off that starts here and
+ * doubles, at most this many times; then the task fails as on FATAL (its partitions
+ * stall uncommitted, nothing is lost). The worker holds the partition while it waits: the
+ * whole wait (25 + 50 + ... + 800 ms, ~1.6 s) is what a plan change moving it may wait. */
+#define KP_SINK_RETRY_BACKOFF_MS 25
+#define KP_SINK_RETRY_ATTEMPTS   6
+/* A worker takes at most this many messages from its queue at once and hands each
+ * task's run of them to the sink as one batch (one lock round per run, not per record). */
+#define KP_RUNTIME_WORKER_BATCH 256
+
 #endif /* KP_CONFIG_H */

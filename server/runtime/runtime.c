@@ -199,6 +199,7 @@ static void group_free_arrays(rt_group_t *g)
         free(g->tasks);
         g->tasks = NULL;
         g->ntasks = 0;
+        rt_group_sinks_close(g);
         for (i = 0; i < g->nparts; i++) {
                 pthread_mutex_destroy(&g->parts[i]->lock);
                 free(g->parts[i]);

@@ -15,8 +15,8 @@
  * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
  * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
  * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one
- * part->lock and then one task->lock per message; nothing else touches two parts at once. Arrays
- * change only with both op_lock and lock held, so holding either reads them.
+ * part->lock and then one task->lock at a time per batch; nothing else touches two parts at once.
+ * Arrays change only with both op_lock and lock held, so holding either reads them.
  */
 
 typedef struct rt_group rt_group_t;
@@ -33,8 +33,12 @@ typedef struct rt_task {
         int index;
         pthread_mutex_t lock; /* serialises its sink */
         kp_sink_t *sink;      /* under lock */
-        _Atomic int state;    /* rt_task_state_t */
-        int partitions;       /* owned partitions; under g->lock */
+        /* Under lock: the partitions its sink took records from and has not acknowledged
+         * all of (runtime_worker.c: the worker adds, the commit round clears). */
+        struct rt_taken *taken;
+        int ntaken, taken_cap;
+        _Atomic int state; /* rt_task_state_t */
+        int partitions;    /* owned partitions; under g->lock */
         _Atomic int64_t messages;
         _Atomic int64_t bytes;
         _Atomic double rate; /* messages/s, smoothed by the control thread */
@@ -144,7 +148,8 @@ typedef struct rt_worker_arg {
 struct rt_group {
         kp_runtime_t *rt;
         char *name;
-        json_t *sink_conf; /* NULL: discard */
+        json_t *sink_conf;      /* NULL: discard */
+        kp_sink_group_t *sinks; /* under op_lock: the sink's group state, opened with task 0 */
         int rebalance;
         int start_latest;
         _Atomic int state;
@@ -191,12 +196,22 @@ struct kp_runtime {
 void *rt_worker_main(void *arg);
 void *rt_ctl_main(void *arg);
 /*
- * A commit round: flushes every sink, then commits each partition's next_offset
- * (for @p only, or all when NULL with @p n ignored) that is ahead of what was
- * committed, waiting at most @p timeout_ms per cluster. Caller holds g->op_lock.
- * @returns 0, or a negative kp_err_t when a sink or a commit failed.
+ * A commit round. Snapshots each partition's next_offset (of @p only, or all when NULL
+ * with @p n ignored), flushes every task's sink and asks it how far each partition it
+ * took from is acknowledged, then commits per partition the lower of the two when it is
+ * ahead of what was committed, waiting at most @p timeout_ms per cluster. Sinks wait for
+ * acknowledgements within that time on a hand-over (@p only) and at stop (g->stop), not
+ * in the periodic rounds. Caller holds g->op_lock. @returns 0, or a negative kp_err_t when
+ * a sink or a commit failed.
  */
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
+/* Opens task @p t's sink (and the group's sink state first, with the first task). Caller
+ * holds op_lock. @returns 0 or a negative kp_err_t with errstr set. */
+int rt_task_sink_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errstr_size);
+/* Closes @p t's sink (it delivers what it can) and frees what tracked it. */
+void rt_task_sink_close(rt_task_t *t);
+/* Closes the group's sink state, after every task's sink. */
+void rt_group_sinks_close(rt_group_t *g);
 
 /* runtime_health.c: a cluster's health, the only writer of cl->last_error*. rt_cluster_error
  * records an error (printf format) and stamps it; rt_cluster_error_gen says how many were

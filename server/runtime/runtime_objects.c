@@ -228,8 +228,7 @@ rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_siz
         }
         t->index = index;
         pthread_mutex_init(&t->lock, NULL);
-        t->sink = kp_sink_open(g->sink_conf, index, errstr, errstr_size);
-        if (!t->sink) {
+        if (rt_task_sink_open(g, t, errstr, errstr_size)) {
                 pthread_mutex_destroy(&t->lock);
                 free(t);
                 return NULL;
@@ -242,7 +241,7 @@ void rt_task_destroy(rt_task_t *t)
 {
         if (!t)
                 return;
-        kp_sink_close(t->sink);
+        rt_task_sink_close(t);
         pthread_mutex_destroy(&t->lock);
         free(t);
 }

@@ -1,16 +1,61 @@
-/* runtime_worker.c — the threads of a running group: workers hand messages to sinks, control
- * commits. */
+/* runtime_worker.c — the threads of a running group: workers hand batches of records to
+ * sinks, the control thread commits what the sinks acknowledged. */
 #include "base/config.h"
 #include "base/err.h"
+#include "base/util.h"
 #include "runtime/lag_eval.h"
 #include "runtime/runtime_int.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* What a task's sink took from one partition and has not acknowledged all of. */
+typedef struct rt_taken {
+        rt_part_t *p;
+        int64_t taken; /* the offset after the last record taken */
+        int64_t acked; /* the offset after the acknowledged prefix (the last precommit) */
+} rt_taken_t;
+
+int rt_task_sink_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errstr_size)
+{
+        if (!g->sinks &&
+            !(g->sinks = kp_sink_group_open(g->sink_conf, g->name, errstr, errstr_size)))
+                return KP_ERR_INVALID;
+        t->sink = kp_sink_open(g->sinks, t->index, errstr, errstr_size);
+        return t->sink ? 0 : KP_ERR_INVALID;
+}
+
+void rt_task_sink_close(rt_task_t *t)
+{
+        kp_sink_close(t->sink);
+        t->sink = NULL;
+        free(t->taken);
+        t->taken = NULL;
+        t->ntaken = t->taken_cap = 0;
+}
+
+void rt_group_sinks_close(rt_group_t *g)
+{
+        kp_sink_group_close(g->sinks);
+        g->sinks = NULL;
+}
+
+/* ---- workers ---- */
+
+/* A worker's scratch: the messages of one queue read, the batch being built for one task
+ * (its records' headers in one pool). Allocated once per worker thread. */
+typedef struct worker {
+        rt_cluster_t *cl;
+        rd_kafka_message_t *rkms[KP_RUNTIME_WORKER_BATCH];
+        kp_sink_msg_t msgs[KP_RUNTIME_WORKER_BATCH];
+        size_t hdr_at[KP_RUNTIME_WORKER_BATCH]; /* msgs[i]'s first header in hdrs */
+        size_t nmsgs;
+        kp_sink_header_t *hdrs;
+        size_t nhdrs, hdrs_cap;
+} worker_t;
 
 /* The partition a message belongs to, through its topic handle's opaque: O(1), no lock. */
 static rt_part_t *message_part(const rd_kafka_message_t *rkm)
@@ -24,101 +69,297 @@ static rt_part_t *message_part(const rd_kafka_message_t *rkm)
                                                                    : NULL;
 }
 
-/*
- * Hands one message to the sink of the task that owns its partition (or, in
- * rebalance fan-out, to the next task in turn). next_offset moves past it only once
- * the sink took it: that is what gets committed.
- */
-static void worker_handle(rt_cluster_t *cl, const rd_kafka_message_t *rkm)
+/* 1 when @p p (locked) takes the record at @p offset, its position being @p next:
+ * not a record already taken (a re-fetch after a reset), nor one fetched before the
+ * seek of a re-read after a failed owner (what reaches the floor before the re-read does;
+ * the message just below the floor exists, so the re-read itself reaches it first). */
+static int part_wants(rt_part_t *p, int64_t offset, int64_t next)
 {
-        rt_part_t *p;
-        rt_task_t *task;
-        int64_t next;
-        kp_sink_msg_t m;
+        if (next >= 0 && offset < next)
+                return 0;
+        if (p->resync_floor >= 0) {
+                if (next < p->resync_floor && offset >= p->resync_floor)
+                        return 0;
+                if (next >= p->resync_floor)
+                        p->resync_floor = -1;
+        }
+        return 1;
+}
+
+/* Appends @p rkm to the batch: borrowed pointers, headers copied into the pool. */
+static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm)
+{
+        kp_sink_msg_t *m = &w->msgs[w->nmsgs];
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_timestamp_type_t tstype;
+        size_t i, n = 0;
+
+        m->cluster = w->cl->name;
+        m->topic = p->tp->name;
+        m->partition = rkm->partition;
+        m->offset = rkm->offset;
+        m->key = rkm->key;
+        m->key_len = rkm->key_len;
+        m->value = rkm->payload;
+        m->value_len = rkm->len;
+        m->timestamp = rd_kafka_message_timestamp(rkm, &tstype);
+        m->timestamp_type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? KP_SINK_TS_CREATE
+                            : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? KP_SINK_TS_LOG_APPEND
+                                                                           : KP_SINK_TS_NONE;
+        m->part = p;
+        if (!rd_kafka_message_headers(rkm, &hdrs))
+                n = rd_kafka_header_cnt(hdrs);
+        if (w->nhdrs + n > w->hdrs_cap) {
+                size_t cap = (w->nhdrs + n) * 2;
+                kp_sink_header_t *h = realloc(w->hdrs, sizeof(*h) * cap);
+                if (!h)
+                        return KP_ERR_NOMEM;
+                w->hdrs = h;
+                w->hdrs_cap = cap;
+        }
+        w->hdr_at[w->nmsgs] = w->nhdrs;
+        for (i = 0; i < n; i++) {
+                kp_sink_header_t *h = &w->hdrs[w->nhdrs++];
+                rd_kafka_header_get_all(hdrs, i, &h->name, &h->value, &h->value_len);
+        }
+        m->nheaders = n;
+        w->nmsgs++;
+        return 0;
+}
+
+/* Records in @p t (locked) that its sink took from @p p up to offset @p next - 1;
+ * @p first: the first of them. */
+static int task_note_taken(rt_task_t *t, rt_part_t *p, int64_t first, int64_t next)
+{
+        int i;
+        for (i = t->ntaken - 1; i >= 0; i--) {
+                if (t->taken[i].p == p) {
+                        t->taken[i].taken = next;
+                        return 0;
+                }
+        }
+        if (t->ntaken == t->taken_cap) {
+                int cap = t->taken_cap ? t->taken_cap * 2 : 8;
+                rt_taken_t *n = realloc(t->taken, sizeof(*n) * (size_t)cap);
+                if (!n)
+                        return KP_ERR_NOMEM;
+                t->taken = n;
+                t->taken_cap = cap;
+        }
+        t->taken[t->ntaken++] = (rt_taken_t){.p = p, .taken = next, .acked = first};
+        return 0;
+}
+
+/* Fails @p t (locked) with @p why (after @p prefix) as its error; a long one is cut. */
+static void task_fail(rt_task_t *t, const char *prefix, const char *why)
+{
+        if (snprintf(t->error, sizeof(t->error), "%s%s", prefix, why) < 0)
+                t->error[0] = '\0';
+        atomic_store(&t->state, RT_TASK_FAILED);
+}
+
+/* Puts the batch, offering what was not taken again while the sink says RETRY. @returns
+ * the sink's last answer; *taken: records taken from the first. */
+static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t *taken, char *err,
+                                            size_t err_size)
+{
+        kp_sink_status_t st;
+        size_t done = 0, n;
+        int attempt;
+
+        for (attempt = 0;; attempt++) {
+                st = kp_sink_put(t->sink, w->msgs + done, w->nmsgs - done, &n, err, err_size);
+                done += n;
+                if (st != KP_SINK_RETRY || attempt == KP_SINK_RETRY_ATTEMPTS ||
+                    atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed))
+                        break;
+                struct timespec pause = {0, (long)KP_SINK_RETRY_BACKOFF_MS * 1000000L << attempt};
+                nanosleep(&pause, NULL);
+        }
+        *taken = done;
+        return st;
+}
+
+/*
+ * Hands the batch to task @p t (locked), then moves @p p's next_offset past what its sink
+ * took: that, once acknowledged, is what gets committed. A sink that fails or runs out of
+ * retries fails the task. @returns 0 when all was taken, else -1 (the rest of the batch
+ * was not: the caller takes nothing more of the partition from this task).
+ */
+static int worker_put(worker_t *w, rt_part_t *p, rt_task_t *t)
+{
+        kp_sink_status_t st;
+        size_t taken, i;
+        int64_t bytes = 0;
         char err[256];
 
-        if (rkm->err) {
-                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        return;
-                rt_cluster_error(cl, "%s", rd_kafka_message_errstr(rkm));
-                return;
+        for (i = 0; i < w->nmsgs; i++) {
+                w->msgs[i].headers = w->msgs[i].nheaders ? w->hdrs + w->hdr_at[i] : NULL;
+                bytes += (int64_t)(w->msgs[i].key_len + w->msgs[i].value_len);
         }
-        p = message_part(rkm);
+        st = worker_put_retrying(w, t, &taken, err, sizeof(err));
+        if (taken) {
+                if (taken < w->nmsgs) {
+                        bytes = 0;
+                        for (i = 0; i < taken; i++)
+                                bytes += (int64_t)(w->msgs[i].key_len + w->msgs[i].value_len);
+                }
+                int64_t next = w->msgs[taken - 1].offset + 1;
+                if (task_note_taken(t, p, w->msgs[0].offset, next))
+                        task_fail(t, "", "out of memory");
+                atomic_fetch_add_explicit(&t->messages, (int64_t)taken, memory_order_relaxed);
+                atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
+                atomic_fetch_add_explicit(&p->messages, (int64_t)taken, memory_order_relaxed);
+                atomic_store_explicit(&p->next_offset, next, memory_order_release);
+        }
+        w->nmsgs = 0;
+        w->nhdrs = 0;
+        if (st == KP_SINK_OK)
+                return 0;
+        if (st == KP_SINK_DEAD_LETTER) /* no dead-letter sink yet: as fatal */
+                task_fail(t, "poison record: ", err);
+        else if (st == KP_SINK_RETRY && !atomic_load(&w->cl->g->stop))
+                task_fail(t, "retries exhausted: ", err);
+        else if (st != KP_SINK_RETRY)
+                task_fail(t, "", err);
+        return -1;
+}
+
+/* Puts @p t's batch (if any) and unlocks it. NULL does nothing. Once the group stops the
+ * batch is dropped instead: a put cut short by the stop may have left records untaken,
+ * and nothing after them may be taken (it would be committed past them). */
+static void worker_release(worker_t *w, rt_part_t *p, rt_task_t *t)
+{
+        if (!t)
+                return;
+        if (w->nmsgs && !atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed))
+                worker_put(w, p, t);
+        w->nmsgs = 0;
+        w->nhdrs = 0;
+        pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The task @p p's next record goes to, locked, or NULL when none works: a failed owner
+ * stalls its partition (nothing past its last good record is committed, so nothing is
+ * lost). With fan-out the records go round-robin to the tasks that still work: skipping a
+ * failed one's turn would skip its record. @p held: the task whose batch is being built
+ * (locked); when another is picked it is put and unlocked first (one task lock at a time).
+ */
+static rt_task_t *worker_task(worker_t *w, rt_part_t *p, rt_task_t *held)
+{
+        int n = p->fan ? p->fan->n : 1;
+        for (int tries = 0; tries < n; tries++) {
+                rt_task_t *t = p->fan ? p->fan->tasks[p->rr++ % (uint64_t)n] : p->owner;
+                if (t != held) {
+                        worker_release(w, p, held);
+                        held = NULL;
+                        pthread_mutex_lock(&t->lock);
+                }
+                if (atomic_load_explicit(&t->state, memory_order_relaxed) != RT_TASK_FAILED)
+                        return t;
+                pthread_mutex_unlock(&t->lock);
+                held = NULL;
+        }
+        worker_release(w, p, held);
+        return NULL;
+}
+
+/*
+ * Hands @p n messages of one partition, in offset order, to the tasks that own it: runs
+ * for one task go as one batch. The partition's lock is held throughout, so a plan change
+ * waits for the batch in hand. After a stop the rest is left untaken (read again later).
+ */
+static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
+{
+        rt_part_t *p = message_part(rkms[0]);
+        rt_task_t *t = NULL;
+        int64_t next;
+        size_t i;
+
         if (!p)
                 return;
         pthread_mutex_lock(&p->lock);
         next = atomic_load_explicit(&p->next_offset, memory_order_relaxed);
-        /* Released partition, or a message already taken (a re-fetch after a reset). */
-        if (!p->owner || (next >= 0 && rkm->offset < next))
-                goto out;
-        /* Re-reading after a failed owner: what reaches the floor before the re-read does
-         * was fetched before the seek (the message just below the floor exists, so the
-         * re-read itself reaches it first). */
-        if (p->resync_floor >= 0) {
-                if (next < p->resync_floor && rkm->offset >= p->resync_floor)
-                        goto out;
-                if (next >= p->resync_floor)
-                        p->resync_floor = -1;
-        }
-        /* A failed owner stalls its partition: nothing past its last good message is
-         * committed, so nothing is lost. With fan-out the records go round-robin to the
-         * tasks that still work: skipping a failed one's turn would skip its message. */
-        for (int tries = 0;; tries++) {
-                if (p->fan) {
-                        if (tries >= p->fan->n)
-                                goto out;
-                        task = p->fan->tasks[p->rr++ % (uint64_t)p->fan->n];
-                } else {
-                        if (tries)
-                                goto out;
-                        task = p->owner;
-                }
-                pthread_mutex_lock(&task->lock);
-                if (atomic_load_explicit(&task->state, memory_order_relaxed) != RT_TASK_FAILED)
+        for (i = 0; i < n; i++) {
+                if (!p->owner || atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed))
                         break;
-                pthread_mutex_unlock(&task->lock);
+                if (!part_wants(p, rkms[i]->offset, next))
+                        continue;
+                if (!(t = worker_task(w, p, t)))
+                        break;
+                if (worker_add(w, p, rkms[i])) {
+                        /* This record is not taken: fail the task so that nothing after
+                         * it is committed. */
+                        if (w->nmsgs)
+                                worker_put(w, p, t);
+                        task_fail(t, "", "out of memory for record headers");
+                        pthread_mutex_unlock(&t->lock);
+                        t = NULL;
+                        break;
+                }
+                next = rkms[i]->offset + 1;
         }
-        m.cluster = cl->name;
-        m.topic = rd_kafka_topic_name(rkm->rkt);
-        m.partition = rkm->partition;
-        m.offset = rkm->offset;
-        m.key = rkm->key;
-        m.key_len = rkm->key_len;
-        m.value = rkm->payload;
-        m.value_len = rkm->len;
-        if (kp_sink_write(task->sink, &m, err, sizeof(err))) {
-                snprintf(task->error, sizeof(task->error), "%s", err);
-                atomic_store(&task->state, RT_TASK_FAILED);
-                pthread_mutex_unlock(&task->lock);
-                goto out;
-        }
-        atomic_fetch_add_explicit(&task->messages, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&task->bytes, (int64_t)(rkm->len + rkm->key_len),
-                                  memory_order_relaxed);
-        pthread_mutex_unlock(&task->lock);
-        atomic_fetch_add_explicit(&p->messages, 1, memory_order_relaxed);
-        atomic_store_explicit(&p->next_offset, rkm->offset + 1, memory_order_release);
-out:
+        worker_release(w, p, t);
         pthread_mutex_unlock(&p->lock);
 }
 
+/* Splits what the queue gave into runs of one partition; errors go to cluster health. */
+static void worker_handle(worker_t *w, size_t n)
+{
+        size_t i = 0, j;
+        while (i < n) {
+                rd_kafka_message_t *rkm = w->rkms[i];
+                if (rkm->err) {
+                        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                rt_cluster_error(w->cl, "%s", rd_kafka_message_errstr(rkm));
+                        i++;
+                        continue;
+                }
+                for (j = i + 1; j < n && !w->rkms[j]->err && w->rkms[j]->rkt == rkm->rkt &&
+                                w->rkms[j]->partition == rkm->partition;
+                     j++)
+                        ;
+                worker_run(w, w->rkms + i, j - i);
+                i = j;
+        }
+}
+
+/* A worker blocks for one message, then takes what else is queued (up to
+ * KP_RUNTIME_WORKER_BATCH) without waiting: batches where there is traffic, no added
+ * latency where there is little. */
 void *rt_worker_main(void *arg)
 {
         rt_worker_arg_t *a = arg;
+        rd_kafka_queue_t *q = a->cl->wq[a->index];
+        rt_group_t *g = a->cl->g;
         rt_cluster_t *cl = a->cl;
-        rd_kafka_queue_t *q = cl->wq[a->index];
-        rt_group_t *g = cl->g;
+        worker_t *w = calloc(1, sizeof(*w));
 
-        free(a);
-        while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
-                rd_kafka_message_t *rkm = rd_kafka_consume_queue(q, KP_RUNTIME_POLL_MS);
-                if (!rkm)
-                        continue;
-                worker_handle(cl, rkm);
-                rd_kafka_message_destroy(rkm);
+        free(a); /* ours: cluster_workers_start hands each worker its own */
+        if (!w) {
+                rt_cluster_error(cl, "worker: out of memory");
+                return NULL;
         }
+        w->cl = cl;
+        while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
+                ssize_t more;
+                size_t n, i;
+                w->rkms[0] = rd_kafka_consume_queue(q, KP_RUNTIME_POLL_MS);
+                if (!w->rkms[0])
+                        continue;
+                more = rd_kafka_consume_batch_queue(q, 0, w->rkms + 1, KP_RUNTIME_WORKER_BATCH - 1);
+                n = 1 + (more > 0 ? (size_t)more : 0);
+                worker_handle(w, n);
+                for (i = 0; i < n; i++)
+                        rd_kafka_message_destroy(w->rkms[i]);
+        }
+        free(w->hdrs);
+        free(w);
         return NULL;
 }
+
+/* ---- the commit round ---- */
 
 typedef struct commit_req {
         rt_cluster_t *cl;
@@ -126,6 +367,18 @@ typedef struct commit_req {
         uint64_t gen; /* errors the cluster had recorded when it was sent */
         int sent;
 } commit_req_t;
+
+/* One commit round's working state: what it may commit per partition. */
+typedef struct commit_round {
+        rt_group_t *g;
+        rt_part_t **only;
+        int n;
+        int64_t *offs;      /* per only[i]: next_offset snapshot, then lowered to what is acked */
+        int64_t *limit;     /* per g->parts index: lowest unacknowledged position of any task */
+        commit_req_t *reqs; /* per cluster */
+        int64_t deadline;
+        int timeout_ms;
+} commit_round_t;
 
 int rt_part_owner_failed(const rt_part_t *p)
 {
@@ -174,152 +427,234 @@ static rt_part_t *cluster_part(rt_cluster_t *cl, const char *topic, int32_t part
         return NULL;
 }
 
-int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
+/*
+ * Asks task @p t's sink (caller holds t->lock) how far each partition it took from is
+ * acknowledged: lowers r->limit of those it still holds records of, forgets the others.
+ */
+static int commit_task_acks(commit_round_t *r, rt_task_t *t)
 {
-        int64_t *offs = NULL;
-        commit_req_t *reqs = NULL;
-        int64_t deadline = kp_time_mono_ms() + timeout_ms;
-        int i, c, r = 0;
+        kp_sink_offset_t *offs;
+        int i, kept = 0;
+        if (!t->ntaken)
+                return 0;
+        if (!(offs = calloc((size_t)t->ntaken, sizeof(*offs))))
+                return KP_ERR_NOMEM;
+        for (i = 0; i < t->ntaken; i++) {
+                rt_part_t *p = t->taken[i].p;
+                offs[i] = (kp_sink_offset_t){.part = p,
+                                             .cluster = p->cl->name,
+                                             .topic = p->tp->name,
+                                             .partition = p->partition,
+                                             .taken = t->taken[i].taken,
+                                             .acked = t->taken[i].acked};
+        }
+        kp_sink_precommit(t->sink, offs, (size_t)t->ntaken);
+        for (i = 0; i < t->ntaken; i++) {
+                rt_taken_t e = t->taken[i];
+                if (offs[i].acked >= e.taken)
+                        continue;
+                e.acked = offs[i].acked > e.acked ? offs[i].acked : e.acked;
+                if (e.acked < r->limit[e.p->index])
+                        r->limit[e.p->index] = e.acked;
+                t->taken[kept++] = e;
+        }
+        t->ntaken = kept;
+        free(offs);
+        return 0;
+}
+
+/*
+ * Flushes every working task's sink and collects what they acknowledged into r->limit.
+ * Sinks wait for acknowledgements until the round's deadline on a hand-over and at stop;
+ * a periodic round takes what has arrived. A sink that fails fails its task. @returns 0
+ * or KP_ERR_INTERNAL (a sink failed: nothing is committed this round).
+ */
+static int commit_flush_sinks(commit_round_t *r)
+{
+        rt_group_t *g = r->g;
+        int64_t wait_until = r->only != g->parts || atomic_load(&g->stop) ? r->deadline : 0;
+        int i, ret = 0;
         char err[256];
 
-        if (!only) {
-                only = g->parts;
-                n = g->nparts;
-        }
-        if (n <= 0)
-                return 0;
-        offs = malloc(sizeof(*offs) * (size_t)n);
-        reqs = calloc((size_t)g->nclusters + 1, sizeof(*reqs));
-        if (!offs || !reqs) {
-                r = KP_ERR_NOMEM;
-                goto out;
-        }
-        /* Offsets first, flush second: every message below a snapshot offset was in a
-         * sink before the snapshot, so the flush covers it. */
-        for (i = 0; i < n; i++)
-                offs[i] = atomic_load_explicit(&only[i]->next_offset, memory_order_acquire);
+        for (i = 0; i < g->nparts; i++)
+                r->limit[i] = INT64_MAX;
         for (i = 0; i < g->ntasks; i++) {
                 rt_task_t *t = g->tasks[i];
+                kp_sink_status_t st;
                 pthread_mutex_lock(&t->lock);
-                if (atomic_load(&t->state) != RT_TASK_FAILED &&
-                    kp_sink_flush(t->sink, err, sizeof(err))) {
-                        snprintf(t->error, sizeof(t->error), "%s", err);
-                        atomic_store(&t->state, RT_TASK_FAILED);
-                        r = KP_ERR_INTERNAL;
+                if (atomic_load(&t->state) == RT_TASK_FAILED) {
+                        pthread_mutex_unlock(&t->lock);
+                        continue;
+                }
+                st = kp_sink_flush(t->sink, wait_until, err, sizeof(err));
+                if (st == KP_SINK_FATAL || st == KP_SINK_DEAD_LETTER) {
+                        task_fail(t, "", err);
+                        ret = KP_ERR_INTERNAL;
+                } else if (commit_task_acks(r, t)) {
+                        ret = KP_ERR_NOMEM;
                 }
                 pthread_mutex_unlock(&t->lock);
         }
-        if (r)
-                goto out; /* a failed flush: commit nothing this round */
-
-        for (c = 0; c < g->nclusters; c++) {
-                rt_cluster_t *cl = g->clusters[c];
-                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-                reqs[c].cl = cl;
-                for (i = 0; i < n; i++) {
-                        /* A failed task may have taken messages below the snapshot into
-                         * a buffer it never wrote: its partitions keep the offset of the
-                         * last commit made while it worked, so they are read again. */
-                        if (only[i]->cl != cl || offs[i] < 0 ||
-                            offs[i] <= atomic_load(&only[i]->committed) ||
-                            rt_part_owner_failed(only[i]))
-                                continue;
-                        rd_kafka_topic_partition_list_add(l, only[i]->tp->name, only[i]->partition)
-                                ->offset = offs[i];
-                }
-                /* Nothing pending on a whole round: no commit is failing any more
-                 * (the probe decides the cluster's health). */
-                if (!l->cnt && only == g->parts)
-                        cl->commit_failing = 0;
-                if (l->cnt) {
-                        rd_kafka_resp_err_t cerr;
-                        reqs[c].gen = rt_cluster_error_gen(cl, NULL);
-                        reqs[c].q = rd_kafka_queue_new(cl->rk);
-                        cerr = rd_kafka_commit_queue(cl->rk, l, reqs[c].q, NULL, NULL);
-                        if (cerr) {
-                                commit_failed(cl, rd_kafka_err2str(cerr));
-                                r = KP_ERR_UNAVAILABLE;
-                        } else {
-                                reqs[c].sent = 1;
-                        }
-                }
-                rd_kafka_topic_partition_list_destroy(l);
-        }
-        /* All clusters commit at once; wait for each within the one deadline. */
-        for (c = 0; c < g->nclusters; c++) {
-                rd_kafka_event_t *ev;
-                const rd_kafka_topic_partition_list_t *res;
-                int64_t left = deadline - kp_time_mono_ms();
-                char why[256] = "";
-                if (!reqs[c].sent)
-                        goto next;
-                ev = rd_kafka_queue_poll(reqs[c].q, left > 0 ? (int)left : 0);
-                if (!ev) {
-                        /* librdkafka keeps it waiting for the coordinator; the next
-                         * round's commit carries the same offsets or newer ones. */
-                        snprintf(why, sizeof(why), "no answer within %d ms", timeout_ms);
-                        r = KP_ERR_UNAVAILABLE;
-                        goto next;
-                }
-                if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT)
-                        snprintf(why, sizeof(why), "unexpected answer %s", rd_kafka_event_name(ev));
-                else if (rd_kafka_event_error(ev))
-                        snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
-                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT &&
-                    (res = rd_kafka_event_topic_partition_list(ev))) {
-                        for (i = 0; i < res->cnt; i++) {
-                                const rd_kafka_topic_partition_t *e = &res->elems[i];
-                                rt_part_t *p;
-                                int64_t cur;
-                                if (e->err) {
-                                        if (!why[0])
-                                                snprintf(why, sizeof(why), "%s [%d]: %s", e->topic,
-                                                         (int)e->partition,
-                                                         rd_kafka_err2str(e->err));
-                                        r = KP_ERR_UNAVAILABLE;
-                                        continue;
-                                }
-                                p = cluster_part(reqs[c].cl, e->topic, e->partition);
-                                if (!p)
-                                        continue;
-                                cur = atomic_load(&p->committed);
-                                while (e->offset > cur && !atomic_compare_exchange_weak(
-                                                                  &p->committed, &cur, e->offset))
-                                        ;
-                        }
-                }
-                if (why[0])
-                        r = KP_ERR_UNAVAILABLE;
-                rd_kafka_event_destroy(ev);
-        next:
-                if (reqs[c].sent) {
-                        if (why[0])
-                                commit_failed(reqs[c].cl, why);
-                        else
-                                commit_done(reqs[c].cl, reqs[c].gen);
-                }
-                if (reqs[c].q)
-                        rd_kafka_queue_destroy(reqs[c].q);
-        }
-out:
-        free(offs);
-        free(reqs);
-        return r;
+        return ret;
 }
 
-/* Serves each consumer's own queue: error callbacks, logs; never messages. */
+/*
+ * Sends @p cl's commit: each of its partitions' snapshot, lowered to what the sinks
+ * acknowledged, when ahead of what was committed. @returns 0 or KP_ERR_UNAVAILABLE.
+ */
+static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+        rd_kafka_resp_err_t cerr;
+        int i, ret = 0;
+
+        req->cl = cl;
+        for (i = 0; i < r->n; i++) {
+                rt_part_t *p = r->only[i];
+                int64_t off = r->offs[i];
+                if (r->limit[p->index] < off)
+                        off = r->limit[p->index];
+                /* A failed task may have taken messages below the snapshot into a buffer
+                 * it never wrote: its partitions keep the offset of the last commit made
+                 * while it worked, so they are read again. */
+                if (p->cl != cl || off < 0 || off <= atomic_load(&p->committed) ||
+                    rt_part_owner_failed(p))
+                        continue;
+                rd_kafka_topic_partition_list_add(l, p->tp->name, p->partition)->offset = off;
+        }
+        /* Nothing pending on a whole round: no commit is failing any more (the probe
+         * decides the cluster's health). */
+        if (!l->cnt && r->only == r->g->parts)
+                cl->commit_failing = 0;
+        if (l->cnt) {
+                req->gen = rt_cluster_error_gen(cl, NULL);
+                req->q = rd_kafka_queue_new(cl->rk);
+                cerr = rd_kafka_commit_queue(cl->rk, l, req->q, NULL, NULL);
+                if (cerr) {
+                        commit_failed(cl, rd_kafka_err2str(cerr));
+                        ret = KP_ERR_UNAVAILABLE;
+                } else {
+                        req->sent = 1;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return ret;
+}
+
+/* Moves each committed partition of @p res forward; the first error goes to @p why. */
+static int commit_note_result(rt_cluster_t *cl, const rd_kafka_topic_partition_list_t *res,
+                              char *why, size_t why_size)
+{
+        int i, ret = 0;
+        for (i = 0; i < res->cnt; i++) {
+                const rd_kafka_topic_partition_t *e = &res->elems[i];
+                rt_part_t *p;
+                int64_t cur;
+                if (e->err) {
+                        if (!why[0])
+                                snprintf(why, why_size, "%s [%d]: %s", e->topic, (int)e->partition,
+                                         rd_kafka_err2str(e->err));
+                        ret = KP_ERR_UNAVAILABLE;
+                        continue;
+                }
+                if (!(p = cluster_part(cl, e->topic, e->partition)))
+                        continue;
+                cur = atomic_load(&p->committed);
+                while (e->offset > cur &&
+                       !atomic_compare_exchange_weak(&p->committed, &cur, e->offset))
+                        ;
+        }
+        return ret;
+}
+
+/* Waits for @p req's answer until the round's deadline and records it: the partitions'
+ * committed offsets and the cluster's health. @returns 0 or KP_ERR_UNAVAILABLE. */
+static int commit_wait(commit_round_t *r, commit_req_t *req)
+{
+        const rd_kafka_topic_partition_list_t *res;
+        rd_kafka_event_t *ev;
+        int64_t left = r->deadline - kp_time_mono_ms();
+        char why[256] = "";
+
+        if (!req->sent)
+                return 0;
+        ev = rd_kafka_queue_poll(req->q, left > 0 ? (int)left : 0);
+        if (!ev) {
+                /* librdkafka keeps it waiting for the coordinator; the next round's
+                 * commit carries the same offsets or newer ones. */
+                snprintf(why, sizeof(why), "no answer within %d ms", r->timeout_ms);
+        } else if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                snprintf(why, sizeof(why), "unexpected answer %s", rd_kafka_event_name(ev));
+        } else {
+                if (rd_kafka_event_error(ev))
+                        snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
+                if ((res = rd_kafka_event_topic_partition_list(ev)))
+                        commit_note_result(req->cl, res, why, sizeof(why));
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (why[0])
+                commit_failed(req->cl, why);
+        else
+                commit_done(req->cl, req->gen);
+        return why[0] ? KP_ERR_UNAVAILABLE : 0;
+}
+
+int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
+{
+        commit_round_t r = {.g = g, .only = only ? only : g->parts, .n = only ? n : g->nparts};
+        int i, c, ret = 0;
+
+        if (r.n <= 0)
+                return 0;
+        r.deadline = kp_time_mono_ms() + timeout_ms;
+        r.timeout_ms = timeout_ms;
+        r.offs = malloc(sizeof(*r.offs) * (size_t)r.n);
+        r.limit = malloc(sizeof(*r.limit) * (size_t)g->nparts);
+        r.reqs = calloc((size_t)g->nclusters + 1, sizeof(*r.reqs));
+        if (!r.offs || !r.limit || !r.reqs) {
+                ret = KP_ERR_NOMEM;
+                goto out;
+        }
+        /* Offsets first, flush second: every message below a snapshot offset was in a
+         * sink before the snapshot, so the flush and the acknowledgements cover it. */
+        for (i = 0; i < r.n; i++)
+                r.offs[i] = atomic_load_explicit(&r.only[i]->next_offset, memory_order_acquire);
+        if ((ret = commit_flush_sinks(&r)))
+                goto out; /* a failed flush: commit nothing this round */
+        /* All clusters commit at once; each answer is awaited within the one deadline. */
+        for (c = 0; c < g->nclusters; c++)
+                if (commit_send(&r, g->clusters[c], &r.reqs[c]))
+                        ret = KP_ERR_UNAVAILABLE;
+        for (c = 0; c < g->nclusters; c++) {
+                if (commit_wait(&r, &r.reqs[c]))
+                        ret = KP_ERR_UNAVAILABLE;
+                if (r.reqs[c].q)
+                        rd_kafka_queue_destroy(r.reqs[c].q);
+        }
+out:
+        free(r.offs);
+        free(r.limit);
+        free(r.reqs);
+        return ret;
+}
+
+/* Serves each consumer's own queue: error callbacks, logs; never messages. A cluster is
+ * looked up under g->lock and served outside it (clusters are only added while the group
+ * runs, and freed after this thread ended). */
 static void ctl_serve_consumers(rt_group_t *g)
 {
-        rd_kafka_t *rks[64];
-        int n = 0, i;
-        pthread_mutex_lock(&g->lock);
-        for (i = 0; i < g->nclusters && n < 64; i++)
-                rks[n++] = g->clusters[i]->rk;
-        pthread_mutex_unlock(&g->lock);
-        for (i = 0; i < n; i++) {
+        for (int i = 0;; i++) {
+                rt_cluster_t *cl = NULL;
                 rd_kafka_message_t *rkm;
                 int budget = 100;
-                while (budget-- > 0 && (rkm = rd_kafka_consumer_poll(rks[i], 0))) {
+                pthread_mutex_lock(&g->lock);
+                if (i < g->nclusters)
+                        cl = g->clusters[i];
+                pthread_mutex_unlock(&g->lock);
+                if (!cl)
+                        break;
+                while (budget-- > 0 && (rkm = rd_kafka_consumer_poll(cl->rk, 0))) {
                         if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 fprintf(stderr, "kplane: runtime: group %s: %s\n", g->name,
                                         rd_kafka_message_errstr(rkm));
@@ -333,18 +668,15 @@ static void ctl_serve_consumers(rt_group_t *g)
  * group coordinator for one committed offset (read-only; rd_kafka_committed, which
  * survives a coordinator that goes away, unlike 2.0's admin coordinator requests) and
  * clear the error when it answers. Blocks the control thread at most
- * KP_RUNTIME_PROBE_TIMEOUT_MS per cluster in error. Caller holds op_lock.
+ * KP_RUNTIME_PROBE_TIMEOUT_MS per cluster in error. Caller holds op_lock, which keeps the
+ * group's arrays as they are.
  */
 static void ctl_probe_clusters(rt_group_t *g)
 {
-        rd_kafka_topic_partition_list_t *probe[64];
-        rt_cluster_t *cls[64];
-        uint64_t gens[64];
-        int n = 0, i, j;
-        pthread_mutex_lock(&g->lock);
-        for (i = 0; i < g->nclusters && n < 64; i++) {
+        for (int i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
-                int failed;
+                rd_kafka_topic_partition_list_t *probe;
+                int failed, j;
                 uint64_t gen = rt_cluster_error_gen(cl, &failed);
                 /* A failing commit is retried every round: its answer decides. */
                 if (!failed || cl->commit_failing)
@@ -353,18 +685,13 @@ static void ctl_probe_clusters(rt_group_t *g)
                         ;
                 if (j == g->nparts)
                         continue;
-                probe[n] = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(probe[n], g->parts[j]->tp->name,
+                probe = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(probe, g->parts[j]->tp->name,
                                                   g->parts[j]->partition);
-                gens[n] = gen;
-                cls[n++] = cl;
-        }
-        pthread_mutex_unlock(&g->lock);
-        for (i = 0; i < n; i++) {
-                if (!rd_kafka_committed(cls[i]->rk, probe[i], KP_RUNTIME_PROBE_TIMEOUT_MS) &&
-                    !probe[i]->elems[0].err)
-                        rt_cluster_ok(cls[i], gens[i]);
-                rd_kafka_topic_partition_list_destroy(probe[i]);
+                if (!rd_kafka_committed(cl->rk, probe, KP_RUNTIME_PROBE_TIMEOUT_MS) &&
+                    !probe->elems[0].err)
+                        rt_cluster_ok(cl, gen);
+                rd_kafka_topic_partition_list_destroy(probe);
         }
 }
 

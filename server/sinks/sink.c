@@ -1,26 +1,64 @@
 /* sink.c — the sink registry, the discard sink and base64 shared by the sinks. */
 #include "sinks/sink.h"
 
+#include "base/config.h"
 #include "base/err.h"
 #include "sinks/sink_kinds.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+struct kp_sink_group {
+        const kp_sink_ops_t *ops;
+        json_t *conf; /* a copy; NULL: discard */
+        void *state;
+};
+
 struct kp_sink {
         const kp_sink_ops_t *ops;
+        kp_sink_group_t *group;
         void *state;
+        /* Counters (kp_sink_stats_t), written under the caller's serialisation and read
+         * from any thread. taken_at_flush: records_in when the last flush answered OK. */
+        _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters;
+        _Atomic int64_t taken_at_flush;
 };
 
 /* Every kind a sink document may name; a new kind is one more line here. */
 static const kp_sink_ops_t *const sink_kinds[] = {&kp_sink_discard_ops, &kp_sink_file_ops};
+/* Kinds added at start-up (kp_sink_kind_add). */
+static const kp_sink_ops_t *sink_kinds_added[KP_SINK_KINDS_ADDED_MAX];
+static size_t sink_nkinds_added;
+
+static const kp_sink_ops_t *sink_kind_named(const char *type)
+{
+        size_t i;
+        for (i = 0; i < sizeof(sink_kinds) / sizeof(sink_kinds[0]); i++)
+                if (!strcmp(sink_kinds[i]->type, type))
+                        return sink_kinds[i];
+        for (i = 0; i < sink_nkinds_added; i++)
+                if (!strcmp(sink_kinds_added[i]->type, type))
+                        return sink_kinds_added[i];
+        return NULL;
+}
+
+int kp_sink_kind_add(const kp_sink_ops_t *ops)
+{
+        if (sink_kind_named(ops->type))
+                return KP_ERR_EXISTS;
+        if (sink_nkinds_added == KP_SINK_KINDS_ADDED_MAX)
+                return KP_ERR_TOO_LARGE;
+        sink_kinds_added[sink_nkinds_added++] = ops;
+        return 0;
+}
 
 /* Finds the kind named by @p conf's "type" (NULL conf: discard). */
 static const kp_sink_ops_t *sink_kind(const json_t *conf, char *errstr, size_t errstr_size)
 {
+        const kp_sink_ops_t *ops;
         const char *type;
-        size_t i;
 
         if (!conf)
                 return &kp_sink_discard_ops;
@@ -33,11 +71,9 @@ static const kp_sink_ops_t *sink_kind(const json_t *conf, char *errstr, size_t e
                 snprintf(errstr, errstr_size, "sink.type: must be a string");
                 return NULL;
         }
-        for (i = 0; i < sizeof(sink_kinds) / sizeof(sink_kinds[0]); i++)
-                if (!strcmp(sink_kinds[i]->type, type))
-                        return sink_kinds[i];
-        snprintf(errstr, errstr_size, "sink.type: unknown sink type \"%s\"", type);
-        return NULL;
+        if (!(ops = sink_kind_named(type)))
+                snprintf(errstr, errstr_size, "sink.type: unknown sink type \"%s\"", type);
+        return ops;
 }
 
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size)
@@ -48,36 +84,126 @@ int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size)
         return conf ? ops->validate(conf, errstr, errstr_size) : 0;
 }
 
-kp_sink_t *kp_sink_open(const json_t *conf, int task, char *errstr, size_t errstr_size)
+kp_sink_group_t *kp_sink_group_open(const json_t *conf, const char *group, char *errstr,
+                                    size_t errstr_size)
 {
         const kp_sink_ops_t *ops = sink_kind(conf, errstr, errstr_size);
-        kp_sink_t *sink;
+        kp_sink_group_t *sg;
 
         if (!ops)
                 return NULL;
         if (conf && ops->validate(conf, errstr, errstr_size))
                 return NULL;
-        sink = calloc(1, sizeof(*sink));
+        sg = calloc(1, sizeof(*sg));
+        if (!sg || (conf && !(sg->conf = json_deep_copy(conf)))) {
+                free(sg);
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        sg->ops = ops;
+        if (ops->group_open && ops->group_open(sg->conf, group, &sg->state, errstr, errstr_size)) {
+                json_decref(sg->conf);
+                free(sg);
+                return NULL;
+        }
+        return sg;
+}
+
+void kp_sink_group_close(kp_sink_group_t *sg)
+{
+        if (!sg)
+                return;
+        if (sg->ops->group_close)
+                sg->ops->group_close(sg->state);
+        json_decref(sg->conf);
+        free(sg);
+}
+
+kp_sink_t *kp_sink_open(kp_sink_group_t *sg, int task, char *errstr, size_t errstr_size)
+{
+        kp_sink_t *sink = calloc(1, sizeof(*sink));
         if (!sink) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        sink->ops = ops;
-        if (ops->open(conf, task, &sink->state, errstr, errstr_size)) {
+        sink->ops = sg->ops;
+        sink->group = sg;
+        if (sg->ops->open(sg->conf, sg->state, task, &sink->state, errstr, errstr_size)) {
                 free(sink);
                 return NULL;
         }
         return sink;
 }
 
-int kp_sink_write(kp_sink_t *sink, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size)
+static void sink_count(_Atomic int64_t *c, int64_t n)
 {
-        return sink->ops->write(sink->state, msg, errstr, errstr_size);
+        atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-int kp_sink_flush(kp_sink_t *sink, char *errstr, size_t errstr_size)
+kp_sink_status_t kp_sink_put(kp_sink_t *sink, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                             char *errstr, size_t errstr_size)
 {
-        return sink->ops->flush(sink->state, errstr, errstr_size);
+        int64_t bytes = 0;
+        size_t i;
+
+        *taken = 0;
+        kp_sink_status_t st = sink->ops->put(sink->state, msgs, n, taken, errstr, errstr_size);
+        if (st == KP_SINK_OK)
+                *taken = n;
+        else if (*taken > n)
+                *taken = n;
+        for (i = 0; i < *taken; i++)
+                bytes += (int64_t)(msgs[i].key_len + msgs[i].value_len);
+        sink_count(&sink->records_in, (int64_t)*taken);
+        sink_count(&sink->bytes_in, bytes);
+        if (st == KP_SINK_RETRY)
+                sink_count(&sink->retries, 1);
+        else if (st == KP_SINK_DEAD_LETTER)
+                sink_count(&sink->dead_letters, 1);
+        if (st == KP_SINK_DEAD_LETTER || st == KP_SINK_FATAL)
+                sink_count(&sink->failures, 1);
+        return st;
+}
+
+kp_sink_status_t kp_sink_flush(kp_sink_t *sink, int64_t deadline_ms, char *errstr,
+                               size_t errstr_size)
+{
+        int64_t in = atomic_load_explicit(&sink->records_in, memory_order_relaxed);
+        kp_sink_status_t st = sink->ops->flush(sink->state, deadline_ms, errstr, errstr_size);
+        if (st == KP_SINK_OK)
+                atomic_store_explicit(&sink->taken_at_flush, in, memory_order_relaxed);
+        else if (st != KP_SINK_RETRY)
+                sink_count(&sink->failures, 1);
+        return st;
+}
+
+void kp_sink_precommit(kp_sink_t *sink, kp_sink_offset_t *offs, size_t n)
+{
+        size_t i;
+        if (sink->ops->precommit) {
+                if (n)
+                        sink->ops->precommit(sink->state, offs, n);
+        } else if (atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed) ==
+                   atomic_load_explicit(&sink->records_in, memory_order_relaxed)) {
+                for (i = 0; i < n; i++)
+                        offs[i].acked = offs[i].taken;
+        }
+        for (i = 0; i < n; i++)
+                if (offs[i].acked > offs[i].taken)
+                        offs[i].acked = offs[i].taken;
+}
+
+void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
+{
+        out->records_in = atomic_load_explicit(&sink->records_in, memory_order_relaxed);
+        out->bytes_in = atomic_load_explicit(&sink->bytes_in, memory_order_relaxed);
+        out->failures = atomic_load_explicit(&sink->failures, memory_order_relaxed);
+        out->retries = atomic_load_explicit(&sink->retries, memory_order_relaxed);
+        out->dead_letters = atomic_load_explicit(&sink->dead_letters, memory_order_relaxed);
+        out->acked = sink->ops->acked
+                             ? sink->ops->acked(sink->state)
+                             : atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed);
+        out->in_flight = out->records_in > out->acked ? out->records_in - out->acked : 0;
 }
 
 void kp_sink_close(kp_sink_t *sink)
@@ -136,24 +262,27 @@ static int discard_validate(const json_t *conf, char *errstr, size_t errstr_size
         return 0;
 }
 
-static int discard_open(const json_t *conf, int task, void **statep, char *errstr,
+static int discard_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
                         size_t errstr_size)
 {
-        (void)conf, (void)task, (void)errstr, (void)errstr_size;
+        (void)conf, (void)group, (void)task, (void)errstr, (void)errstr_size;
         *statep = NULL;
         return 0;
 }
 
-static int discard_write(void *state, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size)
+static kp_sink_status_t discard_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                    char *errstr, size_t errstr_size)
 {
-        (void)state, (void)msg, (void)errstr, (void)errstr_size;
-        return 0;
+        (void)state, (void)msgs, (void)errstr, (void)errstr_size;
+        *taken = n;
+        return KP_SINK_OK;
 }
 
-static int discard_flush(void *state, char *errstr, size_t errstr_size)
+static kp_sink_status_t discard_flush(void *state, int64_t deadline_ms, char *errstr,
+                                      size_t errstr_size)
 {
-        (void)state, (void)errstr, (void)errstr_size;
-        return 0;
+        (void)state, (void)deadline_ms, (void)errstr, (void)errstr_size;
+        return KP_SINK_OK;
 }
 
 static void discard_close(void *state)
@@ -161,11 +290,12 @@ static void discard_close(void *state)
         (void)state;
 }
 
+/* Taking is acknowledging: nothing is kept, so there is nothing to lose. */
 const kp_sink_ops_t kp_sink_discard_ops = {
         .type = "discard",
         .validate = discard_validate,
         .open = discard_open,
-        .write = discard_write,
+        .put = discard_put,
         .flush = discard_flush,
         .close = discard_close,
 };

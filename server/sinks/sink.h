@@ -1,4 +1,4 @@
-/* sink.h — where a consumer task puts the messages it read: a small vtable so new kinds plug in. */
+/* sink.h — where a consumer task puts the records it read: a small vtable so new kinds plug in. */
 #ifndef KP_SINK_H
 #define KP_SINK_H
 
@@ -6,8 +6,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One message handed to a sink. Every pointer is borrowed for the duration of the
- * write call only; key/value are NULL when the record has none. */
+/*
+ * The life of a record, the way Kafka Connect's WorkerSinkTask drives a SinkTask (put,
+ * flush, preCommit; offsets committed only after them):
+ *
+ *   taken         put() accepted it. The sink owns a copy from then on (every pointer of a
+ *                 record is borrowed for the put call only) and may deliver it later.
+ *   acknowledged  the destination has it durably (the file sink: handed to the kernel
+ *                 with write(2); a Kafka sink: its delivery report; an HTTP sink: a 2xx).
+ *   committed     the runtime commits a source partition's offset only up to the first
+ *                 record of it that a sink took and has not acknowledged, never up to
+ *                 what a sink merely took. A crash re-delivers what was not committed:
+ *                 at least once.
+ *
+ * A commit round (every second, before a plan change moves a partition, at stop) calls,
+ * per task: flush (push out what is buffered; wait for acknowledgements until the
+ * deadline) and then precommit (how far each partition is acknowledged). Records of a
+ * partition reach a sink in offset order; with rebalance fan-out one partition's records
+ * are dealt over several tasks, and the runtime commits the lowest position any of them
+ * still holds.
+ */
+
+/* How a record's timestamp was set (librdkafka's RD_KAFKA_TIMESTAMP_*). */
+typedef enum kp_sink_ts_type {
+        KP_SINK_TS_NONE = 0,       /* the record has none (timestamp is -1) */
+        KP_SINK_TS_CREATE = 1,     /* set by the producer */
+        KP_SINK_TS_LOG_APPEND = 2, /* set by the broker when it appended the record */
+} kp_sink_ts_type_t;
+
+/* One record header: @p value NULL is a header without a value (not an empty one). */
+typedef struct kp_sink_header {
+        const char *name;
+        const void *value;
+        size_t value_len;
+} kp_sink_header_t;
+
+/*
+ * One record handed to a sink. Every pointer is borrowed for the duration of the put call
+ * only; key/value are NULL when the record has none. @p part identifies the source
+ * partition for the group's lifetime (the same pointer for every record of it, whichever
+ * task takes it): a sink that acknowledges later keys its positions by it.
+ */
 typedef struct kp_sink_msg {
         const char *cluster;
         const char *topic;
@@ -17,28 +56,100 @@ typedef struct kp_sink_msg {
         size_t key_len;
         const void *value;
         size_t value_len;
+        int64_t timestamp; /* unix ms, -1 when none */
+        kp_sink_ts_type_t timestamp_type;
+        const kp_sink_header_t *headers; /* in record order; NULL when nheaders is 0 */
+        size_t nheaders;
+        const void *part;
 } kp_sink_msg_t;
 
 /*
- * A sink kind. A runtime task opens one instance, writes messages to it from one
- * thread at a time (the task serialises), flushes it before its offsets are committed
- * and closes it when the task ends. A sink has "taken" a message once write returned
- * 0; flush makes everything taken durable enough to commit past (for the file sink:
- * handed to the kernel with write(2)).
+ * What a put or a flush says. Anything but OK comes with errstr set.
+ *   RETRY        nothing went wrong for good (a full buffer, a target busy): the runtime
+ *                offers the records not taken again after a back-off, and fails the task
+ *                when retries run out (KP_SINK_RETRY_ATTEMPTS). From flush: not everything
+ *                was acknowledged by the deadline; precommit says how far it got.
+ *   DEAD_LETTER  the first record not taken can never be delivered (a poison record: an
+ *                HTTP 400, a record too large for the target). A group with a dead-letter
+ *                sink routes it there; without one (today) the task fails as on FATAL.
+ *   FATAL        the sink cannot go on: the task fails, its partitions stall uncommitted
+ *                and are read again from their committed offset when a plan moves them.
+ */
+typedef enum kp_sink_status {
+        KP_SINK_OK = 0,
+        KP_SINK_RETRY = 1,
+        KP_SINK_DEAD_LETTER = 2,
+        KP_SINK_FATAL = 3,
+} kp_sink_status_t;
+
+/* One source partition's positions, for precommit: see kp_sink_ops_t.precommit. */
+typedef struct kp_sink_offset {
+        const void *part; /* as in kp_sink_msg_t */
+        const char *cluster;
+        const char *topic;
+        int32_t partition;
+        int64_t taken; /* the offset after the last record of it the sink took */
+        /* In: what the previous precommit said (the first offset taken, before any).
+         * Out: the offset after the acknowledged prefix: every record of the partition
+         * the sink took below it is acknowledged. At most taken. */
+        int64_t acked;
+} kp_sink_offset_t;
+
+/* A sink instance's counters; read from any thread (kp_sink_stats). */
+typedef struct kp_sink_stats {
+        int64_t records_in;   /* records taken */
+        int64_t bytes_in;     /* key and value bytes of them */
+        int64_t acked;        /* records acknowledged */
+        int64_t in_flight;    /* taken and not acknowledged (records_in - acked) */
+        int64_t failures;     /* puts and flushes that answered FATAL or DEAD_LETTER */
+        int64_t retries;      /* puts that answered RETRY */
+        int64_t dead_letters; /* records a put called poison */
+} kp_sink_stats_t;
+
+/*
+ * A sink kind. The runtime opens one group instance per running group (shared state such
+ * as one producer for all of the group's tasks), then one task instance per task; a task
+ * instance is used from one thread at a time (the task's lock serialises put, flush,
+ * precommit), a group instance from all of its tasks' threads at once. Only validate,
+ * open, put, flush and close are required.
  */
 typedef struct kp_sink_ops {
         const char *type; /* "discard", "file": the "type" of the sink document */
         /* Checks @p conf (the whole sink document) without side effects. */
         int (*validate)(const json_t *conf, char *errstr, size_t errstr_size);
+        /* Opens the group's shared state (*groupp; NULL op: none) for group @p group.
+         * @p conf is borrowed and outlives the group instance. */
+        int (*group_open)(const json_t *conf, const char *group, void **groupp, char *errstr,
+                          size_t errstr_size);
+        /* Frees the group's shared state, after every task instance closed. */
+        void (*group_close)(void *group);
         /* Opens an instance for task @p task; *statep is the instance's state. */
-        int (*open)(const json_t *conf, int task, void **statep, char *errstr, size_t errstr_size);
-        /* 0 when taken, else a negative kp_err_t with errstr set. */
-        int (*write)(void *state, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size);
-        int (*flush)(void *state, char *errstr, size_t errstr_size);
-        /* Flushes what it can and frees the state. */
+        int (*open)(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                    size_t errstr_size);
+        /* Takes records from @p msgs[0] on; sets *taken to how many (a prefix of @p n).
+         * OK means all @p n. */
+        kp_sink_status_t (*put)(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                char *errstr, size_t errstr_size);
+        /* Pushes out what is buffered and waits for acknowledgements until @p deadline_ms
+         * (kp_time_mono_ms; already past: wait for nothing). OK: every record taken is
+         * acknowledged. */
+        kp_sink_status_t (*flush)(void *state, int64_t deadline_ms, char *errstr,
+                                  size_t errstr_size);
+        /*
+         * Called after flush with each partition this instance took records from since it
+         * last acknowledged all it took of it: sets each acked (see kp_sink_offset_t).
+         * NULL op: a flush that answered OK acknowledged everything taken before it (file,
+         * discard), nothing else is.
+         */
+        void (*precommit)(void *state, kp_sink_offset_t *offs, size_t n);
+        /* Records acknowledged so far (NULL op: every record taken before the last flush
+         * that answered OK). Called from any thread. */
+        int64_t (*acked)(void *state);
+        /* Delivers what it can and frees the state. */
         void (*close)(void *state);
 } kp_sink_ops_t;
 
+typedef struct kp_sink_group kp_sink_group_t;
 typedef struct kp_sink kp_sink_t;
 
 /*
@@ -49,12 +160,30 @@ typedef struct kp_sink kp_sink_t;
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
 
 /*
- * Opens a sink instance for task number @p task from @p conf (borrowed; NULL means
- * discard). The file sink creates its directory inside the sink directory if needed
- * (never following a symlink) and appends to <sink dir>/<path>/task-NNNN.jsonl (0640). @returns a
- * new sink (close with kp_sink_close) or NULL with errstr set.
+ * Adds a sink kind beyond the built-in ones (a test's fake sink). Call at start-up,
+ * before any sink document is validated: it is not synchronised. @p ops is borrowed for
+ * the process's life. @returns 0, KP_ERR_EXISTS (type taken) or KP_ERR_TOO_LARGE (more than
+ * KP_SINK_KINDS_ADDED_MAX added).
  */
-kp_sink_t *kp_sink_open(const json_t *conf, int task, char *errstr, size_t errstr_size);
+int kp_sink_kind_add(const kp_sink_ops_t *ops);
+
+/*
+ * Opens the group-level instance of the sink @p conf describes (a copy is kept; NULL
+ * means discard) for group @p group. @returns a new group sink (close with
+ * kp_sink_group_close after every task sink of it) or NULL with errstr set.
+ */
+kp_sink_group_t *kp_sink_group_open(const json_t *conf, const char *group, char *errstr,
+                                    size_t errstr_size);
+/* Frees the group instance. NULL does nothing. */
+void kp_sink_group_close(kp_sink_group_t *sg);
+
+/*
+ * Opens the instance of task number @p task of group sink @p sg (borrowed; it must outlive
+ * the task sink). The file sink creates its directory inside the sink directory if
+ * needed (never following a symlink) and appends to <sink dir>/<path>/task-NNNN.jsonl
+ * (0640). @returns a new sink (close with kp_sink_close) or NULL with errstr set.
+ */
+kp_sink_t *kp_sink_open(kp_sink_group_t *sg, int task, char *errstr, size_t errstr_size);
 
 /*
  * Sets the directory every file sink's path is under (KPLANE_SINK_DIR, default
@@ -65,11 +194,20 @@ int kp_sink_dir_set(const char *dir);
 /* @returns the sink directory (borrowed, valid until the next kp_sink_dir_set). */
 const char *kp_sink_dir(void);
 
-/* Hands @p msg to the sink. Not thread-safe: the caller serialises per sink. */
-int kp_sink_write(kp_sink_t *sink, const kp_sink_msg_t *msg, char *errstr, size_t errstr_size);
-/* Makes every message taken so far safe to commit past. */
-int kp_sink_flush(kp_sink_t *sink, char *errstr, size_t errstr_size);
-/* Flushes and frees. NULL does nothing. */
+/* Hands @p n records to the sink (kp_sink_ops_t.put) and counts them. Not thread-safe:
+ * the caller serialises per sink. */
+kp_sink_status_t kp_sink_put(kp_sink_t *sink, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                             char *errstr, size_t errstr_size);
+/* kp_sink_ops_t.flush, counted. */
+kp_sink_status_t kp_sink_flush(kp_sink_t *sink, int64_t deadline_ms, char *errstr,
+                               size_t errstr_size);
+/* kp_sink_ops_t.precommit, each acked kept at most taken (a sink cannot acknowledge
+ * what it was not given). Without the op: everything is acknowledged when the last flush
+ * answered OK and nothing was taken since, else acked stays. */
+void kp_sink_precommit(kp_sink_t *sink, kp_sink_offset_t *offs, size_t n);
+/* Fills @p out with @p sink's counters. Any thread. */
+void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out);
+/* Delivers what it can and frees. NULL does nothing. */
 void kp_sink_close(kp_sink_t *sink);
 /* @returns the sink's type name ("discard", "file"). */
 const char *kp_sink_type(const kp_sink_t *sink);

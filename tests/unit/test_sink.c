@@ -17,6 +17,50 @@
 /* Every file sink of these tests lives under a fresh root: its path is relative to it. */
 static char root[] = "/tmp/kp-sinkroot-XXXXXX";
 
+/* A record without timestamp or headers (designated: the fields after them stay zero). */
+#define MSG(c, t, p, o, k, kl, v, vl)                                                              \
+        {                                                                                          \
+                .cluster = c, .topic = t, .partition = p, .offset = o, .key = k, .key_len = kl,    \
+                .value = v, .value_len = vl, .timestamp = -1                                       \
+        }
+
+/* The group instance of the one task sink a test has open (a group of one task). */
+static kp_sink_group_t *open_group;
+
+static kp_sink_t *task_open(const json_t *conf, int task, char *err, size_t err_size)
+{
+        kp_sink_t *s;
+        open_group = kp_sink_group_open(conf, "g", err, err_size);
+        if (!open_group)
+                return NULL;
+        s = kp_sink_open(open_group, task, err, err_size);
+        if (!s) {
+                kp_sink_group_close(open_group);
+                open_group = NULL;
+        }
+        return s;
+}
+
+static void task_close(kp_sink_t *s)
+{
+        kp_sink_close(s);
+        kp_sink_group_close(open_group);
+        open_group = NULL;
+}
+
+/* One record in a batch of one: 0 when taken. */
+static int put1(kp_sink_t *s, const kp_sink_msg_t *m, char *err, size_t err_size)
+{
+        size_t taken = 0;
+        kp_sink_status_t st = kp_sink_put(s, m, 1, &taken, err, err_size);
+        return st == KP_SINK_OK && taken == 1 ? 0 : -1;
+}
+
+static int flush_now(kp_sink_t *s, char *err, size_t err_size)
+{
+        return kp_sink_flush(s, 0, err, err_size) == KP_SINK_OK ? 0 : -1;
+}
+
 static void test_base64_matches_rfc4648_vectors(void **state)
 {
         static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -61,7 +105,7 @@ static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_fil
         json_t *conf, *o;
         kp_sink_t *s;
         FILE *f;
-        kp_sink_msg_t m = {"eu", "orders", 3, 42, "k1", 2, "hello", 5};
+        kp_sink_msg_t m = MSG("eu", "orders", 3, 42, "k1", 2, "hello", 5);
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -69,21 +113,21 @@ static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_fil
         /* A directory that does not exist yet is created. */
         snprintf(sub, sizeof(sub), "%s/a/b", dir);
         conf = json_pack("{s:s, s:s}", "type", "file", "path", "a/b");
-        s = kp_sink_open(conf, 7, err, sizeof(err));
+        s = task_open(conf, 7, err, sizeof(err));
         assert_non_null(s);
         assert_string_equal(kp_sink_type(s), "file");
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
         m.key = NULL;
         m.key_len = 0;
         m.offset = 43;
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
         snprintf(path, sizeof(path), "%s/task-0007.jsonl", sub);
         /* Nothing reaches the file before a flush: offsets wait for it. */
         f = fopen(path, "r");
         assert_non_null(f);
         assert_null(fgets(line, sizeof(line), f));
         fclose(f);
-        assert_int_equal(kp_sink_flush(s, err, sizeof(err)), 0);
+        assert_int_equal(flush_now(s, err, sizeof(err)), 0);
 
         f = fopen(path, "r");
         assert_non_null(fgets(line, sizeof(line), f));
@@ -103,7 +147,7 @@ static void test_file_sink_writes_one_base64_json_line_per_message_in_a_task_fil
         json_decref(o);
         assert_null(fgets(line, sizeof(line), f));
         fclose(f);
-        kp_sink_close(s);
+        task_close(s);
         json_decref(conf);
         assert_int_equal(kp_sink_dir_set(root), 0);
 }
@@ -122,14 +166,14 @@ static void test_file_sink_handles_values_larger_than_its_buffer(void **state)
         snprintf(dir, sizeof(dir), "%s/big-XXXXXX", root);
         assert_non_null(mkdtemp(dir));
         conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
-        s = kp_sink_open(conf, 0, err, sizeof(err));
+        s = task_open(conf, 0, err, sizeof(err));
         assert_non_null(s);
-        kp_sink_msg_t m = {"c", "t", 0, 1, NULL, 0, val, big};
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
+        kp_sink_msg_t m = MSG("c", "t", 0, 1, NULL, 0, val, big);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
         m.offset = 2;
         m.value_len = 3;
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
-        kp_sink_close(s); /* close flushes */
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
+        task_close(s); /* close flushes */
         snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
         f = fopen(path, "r");
         assert_non_null(f);
@@ -151,15 +195,16 @@ static void test_file_sink_handles_values_larger_than_its_buffer(void **state)
 static void test_discard_sink_takes_everything(void **state)
 {
         char err[256];
-        kp_sink_t *s = kp_sink_open(NULL, 0, err, sizeof(err));
-        kp_sink_msg_t m = {"c", "t", 0, 1, NULL, 0, "v", 1};
+        kp_sink_t *s = task_open(NULL, 0, err, sizeof(err));
+        kp_sink_msg_t m = MSG("c", "t", 0, 1, NULL, 0, "v", 1);
         (void)state;
         assert_non_null(s);
         assert_string_equal(kp_sink_type(s), "discard");
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
-        assert_int_equal(kp_sink_flush(s, err, sizeof(err)), 0);
-        kp_sink_close(s);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
+        assert_int_equal(flush_now(s, err, sizeof(err)), 0);
+        task_close(s);
         kp_sink_close(NULL);
+        kp_sink_group_close(NULL);
 }
 
 static void test_file_sink_open_fails_on_unwritable_path(void **state)
@@ -171,7 +216,7 @@ static void test_file_sink_open_fails_on_unwritable_path(void **state)
         FILE *f = fopen(file, "w");
         assert_non_null(f);
         fclose(f);
-        assert_null(kp_sink_open(conf, 0, err, sizeof(err)));
+        assert_null(task_open(conf, 0, err, sizeof(err)));
         assert_non_null(strstr(err, "sink.path"));
         json_decref(conf);
         unlink(file);
@@ -187,7 +232,7 @@ static void test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate(
                 json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", bad[i]);
                 assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
                 assert_non_null(strstr(err, "sink.path"));
-                assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+                assert_null(task_open(c, 0, err, sizeof(err)));
                 json_decref(c);
         }
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -208,7 +253,7 @@ static void test_file_sink_does_not_follow_a_symlink_in_the_tree(void **state)
         snprintf(link, sizeof(link), "%s/evil", root);
         assert_int_equal(symlink(outside, link), 0);
         json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "evil/sub");
-        assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+        assert_null(task_open(c, 0, err, sizeof(err)));
         assert_non_null(strstr(err, "sink.path"));
         snprintf(probe, sizeof(probe), "%s/sub", outside);
         assert_int_not_equal(stat(probe, &sb), 0); /* not created through the link */
@@ -233,7 +278,7 @@ static void test_file_sink_does_not_follow_a_symlink_at_the_file(void **state)
         snprintf(link, sizeof(link), "%s/task-0000.jsonl", dir);
         assert_int_equal(symlink(target, link), 0);
         json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "planted");
-        assert_null(kp_sink_open(c, 0, err, sizeof(err)));
+        assert_null(task_open(c, 0, err, sizeof(err)));
         assert_int_equal(stat(target, &sb), 0);
         assert_int_equal(sb.st_size, 8);
         json_decref(c);
@@ -249,10 +294,10 @@ static void test_file_sink_files_are_0640_and_dirs_0750(void **state)
         mode_t old = umask(022);
         (void)state;
         json_t *c = json_pack("{s:s, s:s}", "type", "file", "path", "modes");
-        kp_sink_t *s = kp_sink_open(c, 3, err, sizeof(err));
+        kp_sink_t *s = task_open(c, 3, err, sizeof(err));
         umask(old);
         assert_non_null(s);
-        kp_sink_close(s);
+        task_close(s);
         snprintf(dir, sizeof(dir), "%s/modes", root);
         snprintf(file, sizeof(file), "%s/task-0003.jsonl", dir);
         assert_int_equal(stat(file, &sb), 0);
@@ -267,7 +312,7 @@ static void test_file_sink_files_are_0640_and_dirs_0750(void **state)
 static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
 {
         char dir[400], path[500], err[256], data[512];
-        kp_sink_msg_t m = {"eu", "orders", 0, 7, NULL, 0, "v", 1};
+        kp_sink_msg_t m = MSG("eu", "orders", 0, 7, NULL, 0, "v", 1);
         (void)state;
         snprintf(dir, sizeof(dir), "%s/torn-XXXXXX", root);
         assert_non_null(mkdtemp(dir));
@@ -278,10 +323,10 @@ static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
         fputs("{\"offset\":5}\n{\"cluster\":\"eu\",\"off", f);
         fclose(f);
         json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
-        kp_sink_t *s = kp_sink_open(conf, 0, err, sizeof(err));
+        kp_sink_t *s = task_open(conf, 0, err, sizeof(err));
         assert_non_null(s);
-        assert_int_equal(kp_sink_write(s, &m, err, sizeof(err)), 0);
-        kp_sink_close(s);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
+        task_close(s);
         f = fopen(path, "r");
         size_t n = fread(data, 1, sizeof(data) - 1, f);
         fclose(f);
@@ -293,6 +338,173 @@ static void test_file_sink_cuts_a_torn_last_line_left_by_a_crash(void **state)
         json_decref(conf);
         unlink(path);
         rmdir(dir);
+}
+
+/* The file sink's line stays byte for byte what it was before records carried a
+ * timestamp and headers: they reach the sink, the format does not write them. */
+static void test_file_sink_line_is_unchanged_by_timestamp_and_headers(void **state)
+{
+        char dir[400], path[500], err[256], data[512];
+        kp_sink_header_t h[2] = {{"trace", "abc", 3}, {"empty", NULL, 0}};
+        kp_sink_msg_t m = MSG("eu", "orders", 3, 42, "k1", 2, "hello", 5);
+        (void)state;
+        m.timestamp = 1700000000123;
+        m.timestamp_type = KP_SINK_TS_CREATE;
+        m.headers = h;
+        m.nheaders = 2;
+        snprintf(dir, sizeof(dir), "%s/exact-XXXXXX", root);
+        assert_non_null(mkdtemp(dir));
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
+        kp_sink_t *s = task_open(conf, 0, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(put1(s, &m, err, sizeof(err)), 0);
+        task_close(s);
+        snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
+        FILE *f = fopen(path, "r");
+        size_t n = fread(data, 1, sizeof(data) - 1, f);
+        fclose(f);
+        data[n] = '\0';
+        assert_string_equal(data, "{\"cluster\":\"eu\",\"topic\":\"orders\",\"partition\":3,"
+                                  "\"offset\":42,\"key\":\"azE=\",\"value\":\"aGVsbG8=\"}\n");
+        json_decref(conf);
+        unlink(path);
+        rmdir(dir);
+}
+
+/* A batch is taken whole; the stats count it in flight until a flush acknowledges it. */
+static void test_file_sink_takes_a_batch_and_acknowledges_it_at_flush(void **state)
+{
+        char dir[400], path[500], err[256];
+        kp_sink_msg_t m[3] = {MSG("c", "t", 0, 1, "k", 1, "vv", 2),
+                              MSG("c", "t", 0, 2, NULL, 0, "vvv", 3),
+                              MSG("c", "t", 0, 3, "kk", 2, NULL, 0)};
+        kp_sink_stats_t st;
+        size_t taken = 0;
+        (void)state;
+        snprintf(dir, sizeof(dir), "%s/batch-XXXXXX", root);
+        assert_non_null(mkdtemp(dir));
+        json_t *conf = json_pack("{s:s, s:s}", "type", "file", "path", dir + strlen(root) + 1);
+        kp_sink_t *s = task_open(conf, 0, err, sizeof(err));
+        assert_non_null(s);
+        assert_int_equal(kp_sink_put(s, m, 3, &taken, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(taken, 3);
+        kp_sink_stats(s, &st);
+        assert_int_equal(st.records_in, 3);
+        assert_int_equal(st.bytes_in, 1 + 2 + 3 + 2);
+        assert_int_equal(st.acked, 0);
+        assert_int_equal(st.in_flight, 3);
+        assert_int_equal(kp_sink_flush(s, 0, err, sizeof(err)), KP_SINK_OK);
+        kp_sink_stats(s, &st);
+        assert_int_equal(st.acked, 3);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(st.failures, 0);
+        task_close(s);
+        snprintf(path, sizeof(path), "%s/task-0000.jsonl", dir);
+        json_decref(conf);
+        unlink(path);
+        rmdir(dir);
+}
+
+/* ---- an added kind: group state shared by its tasks ---- */
+
+typedef struct shared {
+        int opened, tasks;
+} shared_t;
+
+static int shared_closed;
+
+static int shared_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        (void)conf, (void)errstr, (void)errstr_size;
+        return 0;
+}
+
+static int shared_group_open(const json_t *conf, const char *group, void **groupp, char *errstr,
+                             size_t errstr_size)
+{
+        shared_t *sh = calloc(1, sizeof(*sh));
+        (void)conf, (void)errstr, (void)errstr_size;
+        assert_string_equal(group, "g");
+        sh->opened = 1;
+        *groupp = sh;
+        return 0;
+}
+
+static void shared_group_close(void *group)
+{
+        shared_t *sh = group;
+        assert_int_equal(sh->tasks, 0); /* after every task */
+        shared_closed++;
+        free(sh);
+}
+
+static int shared_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                       size_t errstr_size)
+{
+        shared_t *sh = group;
+        (void)conf, (void)task, (void)errstr, (void)errstr_size;
+        sh->tasks++;
+        *statep = sh;
+        return 0;
+}
+
+static kp_sink_status_t shared_put(void *st, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                   char *errstr, size_t errstr_size)
+{
+        (void)st, (void)msgs, (void)errstr, (void)errstr_size;
+        *taken = n;
+        return KP_SINK_OK;
+}
+
+static kp_sink_status_t shared_flush(void *st, int64_t deadline_ms, char *errstr,
+                                     size_t errstr_size)
+{
+        (void)st, (void)deadline_ms, (void)errstr, (void)errstr_size;
+        return KP_SINK_OK;
+}
+
+static void shared_close(void *st)
+{
+        ((shared_t *)st)->tasks--;
+}
+
+static const kp_sink_ops_t shared_ops = {
+        .type = "test-shared",
+        .validate = shared_validate,
+        .group_open = shared_group_open,
+        .group_close = shared_group_close,
+        .open = shared_open,
+        .put = shared_put,
+        .flush = shared_flush,
+        .close = shared_close,
+};
+
+/* A kind whose type is a built-in's: refused. */
+static const kp_sink_ops_t kp_sink_discard_like = {.type = "discard"};
+
+static void test_an_added_kind_opens_one_group_state_shared_by_its_tasks(void **state)
+{
+        char err[256];
+        json_t *c = json_pack("{s:s}", "type", "test-shared");
+        (void)state;
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), KP_ERR_INVALID);
+        assert_int_equal(kp_sink_kind_add(&shared_ops), 0);
+        assert_int_equal(kp_sink_kind_add(&shared_ops), KP_ERR_EXISTS);
+        assert_int_equal(kp_sink_kind_add(&kp_sink_discard_like), KP_ERR_EXISTS);
+        assert_int_equal(kp_sink_validate(c, err, sizeof(err)), 0);
+        kp_sink_group_t *sg = kp_sink_group_open(c, "g", err, sizeof(err));
+        assert_non_null(sg);
+        kp_sink_t *a = kp_sink_open(sg, 0, err, sizeof(err));
+        kp_sink_t *b = kp_sink_open(sg, 1, err, sizeof(err));
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(kp_sink_type(a), "test-shared");
+        kp_sink_close(a);
+        kp_sink_close(b);
+        assert_int_equal(shared_closed, 0);
+        kp_sink_group_close(sg);
+        assert_int_equal(shared_closed, 1);
+        json_decref(c);
 }
 
 int main(void)
@@ -313,6 +525,9 @@ int main(void)
                 cmocka_unit_test(test_file_sink_does_not_follow_a_symlink_at_the_file),
                 cmocka_unit_test(test_file_sink_files_are_0640_and_dirs_0750),
                 cmocka_unit_test(test_file_sink_cuts_a_torn_last_line_left_by_a_crash),
+                cmocka_unit_test(test_file_sink_line_is_unchanged_by_timestamp_and_headers),
+                cmocka_unit_test(test_file_sink_takes_a_batch_and_acknowledges_it_at_flush),
+                cmocka_unit_test(test_an_added_kind_opens_one_group_state_shared_by_its_tasks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

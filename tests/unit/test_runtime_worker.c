@@ -1,0 +1,511 @@
+/* test_runtime_worker.c — workers and the commit round against a fake sink that
+ * acknowledges later than it takes, retries and fails when told, and records what reached
+ * it (timestamps, headers). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "runtime/runtime.h"
+#include "sinks/sink.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the fake sink: "test-later" ---- */
+
+#define FP     4   /* partitions it tracks */
+#define FN     100 /* records produced per partition */
+#define FTASKS 4   /* task instances it tracks */
+
+typedef struct fake {
+        int groups_open, group_opens, tasks_open;
+        int64_t taken[FP]; /* offset after the last record taken, per partition */
+        int64_t acked[FP]; /* what the test acknowledged ("acks only when told") */
+        int auto_ack;      /* acknowledge on take */
+        int out_of_order;  /* records of a partition not in offset order, or twice */
+        int retry_left;    /* answer RETRY (after taking half the batch) to this many puts */
+        int retries_answered;
+        int fatal_partition; /* FATAL at fatal_offset of it (-1: never) */
+        int64_t fatal_offset;
+        int max_batch;
+        /* the first record of partition 0, as the sink saw it */
+        int seen_first;
+        int64_t ts;
+        kp_sink_ts_type_t ts_type;
+        size_t nheaders;
+        char h0_name[32], h0_value[32], h1_name[32];
+        int h1_null;
+} fake_t;
+
+static fake_t fake;
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER; /* workers put concurrently */
+
+static void fake_reset(void)
+{
+        pthread_mutex_lock(&fake_lock);
+        memset(&fake, 0, sizeof(fake));
+        for (int p = 0; p < FP; p++)
+                fake.taken[p] = fake.acked[p] = -1;
+        fake.fatal_partition = -1;
+        pthread_mutex_unlock(&fake_lock);
+}
+
+static int fake_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        (void)conf, (void)errstr, (void)errstr_size;
+        return 0;
+}
+
+static int fake_group_open(const json_t *conf, const char *group, void **groupp, char *errstr,
+                           size_t errstr_size)
+{
+        (void)conf, (void)group, (void)errstr, (void)errstr_size;
+        pthread_mutex_lock(&fake_lock);
+        fake.groups_open++;
+        fake.group_opens++;
+        pthread_mutex_unlock(&fake_lock);
+        *groupp = &fake;
+        return 0;
+}
+
+static void fake_group_close(void *group)
+{
+        (void)group;
+        pthread_mutex_lock(&fake_lock);
+        fake.groups_open--;
+        pthread_mutex_unlock(&fake_lock);
+}
+
+static int fake_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                     size_t errstr_size)
+{
+        (void)conf, (void)task, (void)errstr, (void)errstr_size;
+        assert_ptr_equal(group, &fake); /* the group's shared state */
+        pthread_mutex_lock(&fake_lock);
+        fake.tasks_open++;
+        pthread_mutex_unlock(&fake_lock);
+        *statep = &fake;
+        return 0;
+}
+
+static void fake_see_first(const kp_sink_msg_t *m)
+{
+        fake.seen_first = 1;
+        fake.ts = m->timestamp;
+        fake.ts_type = m->timestamp_type;
+        fake.nheaders = m->nheaders;
+        if (m->nheaders >= 2) {
+                snprintf(fake.h0_name, sizeof(fake.h0_name), "%s", m->headers[0].name);
+                snprintf(fake.h0_value, sizeof(fake.h0_value), "%.*s", (int)m->headers[0].value_len,
+                         (const char *)m->headers[0].value);
+                snprintf(fake.h1_name, sizeof(fake.h1_name), "%s", m->headers[1].name);
+                fake.h1_null = m->headers[1].value == NULL;
+        }
+}
+
+static kp_sink_status_t fake_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                 char *errstr, size_t errstr_size)
+{
+        kp_sink_status_t st = KP_SINK_OK;
+        size_t i;
+        (void)state;
+        pthread_mutex_lock(&fake_lock);
+        if ((int)n > fake.max_batch)
+                fake.max_batch = (int)n;
+        for (i = 0; i < n; i++) {
+                const kp_sink_msg_t *m = &msgs[i];
+                int p = m->partition;
+                assert_true(p < FP);
+                if (fake.retry_left > 0 && i == n / 2) {
+                        fake.retry_left--;
+                        fake.retries_answered++;
+                        snprintf(errstr, errstr_size, "busy");
+                        st = KP_SINK_RETRY;
+                        break;
+                }
+                if (p == fake.fatal_partition && m->offset == fake.fatal_offset) {
+                        snprintf(errstr, errstr_size, "fake: cannot deliver");
+                        st = KP_SINK_FATAL;
+                        break;
+                }
+                if (m->offset != fake.taken[p] && !(fake.taken[p] < 0 && m->offset == 0))
+                        fake.out_of_order++;
+                fake.taken[p] = m->offset + 1;
+                if (fake.auto_ack)
+                        fake.acked[p] = fake.taken[p];
+                if (p == 0 && m->offset == 0 && !fake.seen_first)
+                        fake_see_first(m);
+        }
+        *taken = i;
+        pthread_mutex_unlock(&fake_lock);
+        return st;
+}
+
+/* Acknowledgements come when the test gives them: flush does not wait for them. */
+static kp_sink_status_t fake_flush(void *state, int64_t deadline_ms, char *errstr,
+                                   size_t errstr_size)
+{
+        kp_sink_status_t st = KP_SINK_OK;
+        (void)state, (void)deadline_ms;
+        pthread_mutex_lock(&fake_lock);
+        for (int p = 0; p < FP; p++)
+                if (fake.acked[p] < fake.taken[p]) {
+                        snprintf(errstr, errstr_size, "partition %d not acknowledged", p);
+                        st = KP_SINK_RETRY;
+                }
+        pthread_mutex_unlock(&fake_lock);
+        return st;
+}
+
+static void fake_precommit(void *state, kp_sink_offset_t *offs, size_t n)
+{
+        (void)state;
+        pthread_mutex_lock(&fake_lock);
+        for (size_t i = 0; i < n; i++)
+                offs[i].acked = fake.acked[offs[i].partition];
+        pthread_mutex_unlock(&fake_lock);
+}
+
+static void fake_close(void *state)
+{
+        (void)state;
+        pthread_mutex_lock(&fake_lock);
+        fake.tasks_open--;
+        pthread_mutex_unlock(&fake_lock);
+}
+
+static const kp_sink_ops_t fake_ops = {
+        .type = "test-later",
+        .validate = fake_validate,
+        .group_open = fake_group_open,
+        .group_close = fake_group_close,
+        .open = fake_open,
+        .put = fake_put,
+        .flush = fake_flush,
+        .precommit = fake_precommit,
+        .close = fake_close,
+};
+
+static int64_t fake_taken(int p)
+{
+        pthread_mutex_lock(&fake_lock);
+        int64_t t = fake.taken[p];
+        pthread_mutex_unlock(&fake_lock);
+        return t;
+}
+
+static void fake_ack(int p, int64_t upto)
+{
+        pthread_mutex_lock(&fake_lock);
+        fake.acked[p] = upto;
+        pthread_mutex_unlock(&fake_lock);
+}
+
+/* ---- a mock cluster, documents, status ---- */
+
+typedef struct mock {
+        rd_kafka_t *rk;
+        rd_kafka_mock_cluster_t *mc;
+        char bootstrap[256];
+} mock_t;
+
+static void mock_start(mock_t *m, const char *topic, int partitions)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(m->rk);
+        m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+        assert_non_null(m->mc);
+        snprintf(m->bootstrap, sizeof(m->bootstrap), "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
+        assert_int_equal(rd_kafka_mock_topic_create(m->mc, topic, partitions, 1), 0);
+}
+
+static void mock_stop(mock_t *m)
+{
+        rd_kafka_mock_cluster_destroy(m->mc);
+        rd_kafka_destroy(m->rk);
+}
+
+/* Produces FN records to each partition, value "<seq>", with a create timestamp
+ * 1700000000000 + seq and the headers trace=t<seq> and a null-valued "flag". */
+static void produce(const char *bootstrap, const char *topic, int partitions)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        for (int i = 0; i < FN; i++) {
+                for (int p = 0; p < partitions; p++) {
+                        char val[32], trace[32];
+                        snprintf(val, sizeof(val), "%d", i);
+                        snprintf(trace, sizeof(trace), "t%d", i);
+                        assert_int_equal(
+                                rd_kafka_producev(
+                                        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                        RD_KAFKA_V_VALUE(val, strlen(val)),
+                                        RD_KAFKA_V_TIMESTAMP(1700000000000LL + i),
+                                        RD_KAFKA_V_HEADER("trace", trace, (ssize_t)strlen(trace)),
+                                        RD_KAFKA_V_HEADER("flag", NULL, 0),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                                0);
+                }
+        }
+        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+        rd_kafka_destroy(rk);
+}
+
+static json_t *clusters_doc(const char *bootstrap)
+{
+        return json_pack("{s:{s:s}}", "a", "bootstrap_servers", bootstrap);
+}
+
+/* Partition p of @p topic goes to task p % tasks. */
+static json_t *plan_doc(const char *topic, int partitions, int tasks)
+{
+        json_t *plan = json_pack("{s:i, s:i, s:[]}", "version", 1, "parallelism", tasks, "tasks");
+        json_t *ta = json_object_get(plan, "tasks");
+        for (int t = 0; t < tasks; t++)
+                json_array_append_new(ta, json_pack("{s:i, s:[]}", "task", t, "partitions"));
+        for (int p = 0; p < partitions; p++)
+                json_array_append_new(
+                        json_object_get(json_array_get(ta, (size_t)(p % tasks)), "partitions"),
+                        json_pack("{s:s, s:s, s:i}", "cluster", "a", "topic", topic, "partition",
+                                  p));
+        return plan;
+}
+
+static json_t *group_doc(const char *name)
+{
+        return json_pack("{s:s, s:b, s:s, s:{s:s}}", "name", name, "rebalance", 0, "start_offset",
+                         "earliest", "sink", "type", "test-later");
+}
+
+/* Partition @p p's committed offset in the group's status (-1: none yet). */
+static int64_t status_committed(kp_runtime_t *rt, const char *group, int p)
+{
+        json_t *st = kp_runtime_group_status(rt, group), *row;
+        int64_t c = -1;
+        size_t k;
+        assert_non_null(st);
+        json_array_foreach(json_object_get(st, "partitions"), k, row)
+        {
+                json_t *v = json_object_get(row, "committed");
+                if (json_integer_value(json_object_get(row, "partition")) == p &&
+                    json_is_integer(v))
+                        c = json_integer_value(v);
+        }
+        json_decref(st);
+        return c;
+}
+
+/* Task @p t's state in the group's status (a copy in @p out). */
+static void status_task(kp_runtime_t *rt, const char *group, int t, char *out, size_t size,
+                        char *error, size_t error_size)
+{
+        json_t *st = kp_runtime_group_status(rt, group);
+        json_t *row = json_array_get(json_object_get(st, "tasks"), (size_t)t);
+        const char *e = json_string_value(json_object_get(row, "error"));
+        snprintf(out, size, "%s", json_string_value(json_object_get(row, "state")));
+        snprintf(error, error_size, "%s", e ? e : "");
+        json_decref(st);
+}
+
+static int wait_taken(int p, int64_t n, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms;
+        while (kp_time_mono_ms() < deadline && fake_taken(p) < n)
+                usleep(20 * 1000);
+        return fake_taken(p) >= n;
+}
+
+static int64_t wait_committed(kp_runtime_t *rt, const char *group, int p, int64_t n, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms, c;
+        while ((c = status_committed(rt, group, p)) < n && kp_time_mono_ms() < deadline)
+                usleep(50 * 1000);
+        return c;
+}
+
+/* ---- tests ---- */
+
+/* The committer commits what the sink acknowledged, never what it merely took: nothing
+ * while nothing is acknowledged, then exactly the acknowledged offset, then the end once
+ * everything is. Before the acknowledged offset it committed every record taken. */
+static void test_commits_only_what_a_later_acknowledging_sink_acknowledged(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        mock_start(&m, "late", 2);
+        produce(m.bootstrap, "late", 2);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("late", 2, 2),
+               *grp = group_doc("g-late");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, FN, 30000));
+        assert_true(wait_taken(1, FN, 30000));
+        /* one group state for both tasks */
+        assert_int_equal(fake.group_opens, 1);
+        assert_int_equal(fake.tasks_open, 2);
+
+        /* Taken, not acknowledged: three commit rounds commit nothing past the first
+         * record (offset 0: "start from the beginning" is what is true). */
+        usleep(3000 * 1000);
+        assert_true(status_committed(rt, "g-late", 0) <= 0);
+        assert_true(status_committed(rt, "g-late", 1) <= 0);
+
+        /* Acknowledged up to 40 on partition 0: committed is 40, and stays 40. */
+        fake_ack(0, 40);
+        assert_int_equal(wait_committed(rt, "g-late", 0, 40, 15000), 40);
+        usleep(2500 * 1000);
+        assert_int_equal(status_committed(rt, "g-late", 0), 40);
+        assert_true(status_committed(rt, "g-late", 1) <= 0);
+
+        /* Everything acknowledged: both reach the end. */
+        fake_ack(0, FN);
+        fake_ack(1, FN);
+        assert_int_equal(wait_committed(rt, "g-late", 0, FN, 15000), FN);
+        assert_int_equal(wait_committed(rt, "g-late", 1, FN, 15000), FN);
+        assert_int_equal(fake.out_of_order, 0);
+        kp_runtime_destroy(rt);
+        /* the group state closes after its tasks */
+        assert_int_equal(fake.tasks_open, 0);
+        assert_int_equal(fake.groups_open, 0);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+/* A put answered RETRY offers the records not taken again: every record arrives once,
+ * in order, and the task keeps running. Before, a sink could only take or fail. */
+static void test_a_sink_that_says_retry_is_offered_the_rest_again(void **state)
+{
+        mock_t m;
+        char err[256], st[32], terr[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        fake.auto_ack = 1;
+        fake.retry_left = 3;
+        mock_start(&m, "retry", 1);
+        produce(m.bootstrap, "retry", 1);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("retry", 1, 1),
+               *grp = group_doc("g-retry");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, FN, 30000));
+        assert_int_equal(wait_committed(rt, "g-retry", 0, FN, 15000), FN);
+        pthread_mutex_lock(&fake_lock);
+        int retries = fake.retries_answered, bad = fake.out_of_order;
+        pthread_mutex_unlock(&fake_lock);
+        assert_int_equal(retries, 3);
+        assert_int_equal(bad, 0);
+        status_task(rt, "g-retry", 0, st, sizeof(st), terr, sizeof(terr));
+        assert_string_equal(st, "running");
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+/* A put answered FATAL fails the task and stalls its partition uncommitted past the
+ * record it could not take; the other task's partition commits to the end. */
+static void test_a_sink_that_says_fatal_stalls_its_partition_uncommitted(void **state)
+{
+        mock_t m;
+        char err[256], st[32], terr[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        fake.auto_ack = 1;
+        fake.fatal_partition = 1;
+        fake.fatal_offset = 10;
+        mock_start(&m, "fatal", 2);
+        produce(m.bootstrap, "fatal", 2);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("fatal", 2, 2),
+               *grp = group_doc("g-fatal");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_int_equal(wait_committed(rt, "g-fatal", 0, FN, 30000), FN);
+        for (int i = 0; i < 300; i++) {
+                status_task(rt, "g-fatal", 1, st, sizeof(st), terr, sizeof(terr));
+                if (!strcmp(st, "failed"))
+                        break;
+                usleep(50 * 1000);
+        }
+        assert_string_equal(st, "failed");
+        assert_non_null(strstr(terr, "fake: cannot deliver"));
+        usleep(2500 * 1000); /* commit rounds */
+        assert_true(status_committed(rt, "g-fatal", 1) <= 10);
+        assert_int_equal(fake_taken(1), 10);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+/* Records reach the sink with their timestamp (and its type) and their headers, in order,
+ * a null-valued header as NULL. Before, a sink saw key and value only. */
+static void test_records_reach_the_sink_with_timestamp_and_headers(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        fake.auto_ack = 1;
+        mock_start(&m, "hdrs", 1);
+        produce(m.bootstrap, "hdrs", 1);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("hdrs", 1, 1),
+               *grp = group_doc("g-hdrs");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, 1, 30000));
+        pthread_mutex_lock(&fake_lock);
+        assert_true(fake.seen_first);
+        assert_int_equal(fake.ts, 1700000000000LL);
+        assert_int_equal(fake.ts_type, KP_SINK_TS_CREATE);
+        assert_int_equal(fake.nheaders, 2);
+        assert_string_equal(fake.h0_name, "trace");
+        assert_string_equal(fake.h0_value, "t0");
+        assert_string_equal(fake.h1_name, "flag");
+        assert_true(fake.h1_null);
+        pthread_mutex_unlock(&fake_lock);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+int main(void)
+{
+        if (kp_sink_kind_add(&fake_ops))
+                return 1;
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_records_reach_the_sink_with_timestamp_and_headers),
+                cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
+                cmocka_unit_test(test_a_sink_that_says_retry_is_offered_the_rest_again),
+                cmocka_unit_test(test_a_sink_that_says_fatal_stalls_its_partition_uncommitted),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
