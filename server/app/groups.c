@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "db/store.h"
 #include "runtime/runtime.h"
+#include "runtime/runtime_plan.h"
 
 /* The cluster names a plan reads from (for the runtime's client configs). */
 static json_t *plan_clusters(const json_t *plan)
@@ -41,9 +42,13 @@ static int group_run(kp_app_t *app, const char *name, const json_t *group, const
         json_decref(names);
         if (!clusters)
                 return KP_ERR_UNAVAILABLE;
-        int err =
-                group ? kp_runtime_group_start(app->rt, group, plan, clusters, errstr, errstr_size)
-                      : kp_runtime_group_apply(app->rt, name, plan, clusters, errstr, errstr_size);
+        /* the stored plan document, read once into the runtime's typed plan */
+        kp_rt_plan_t rp = {0};
+        int err = kp_rt_plan_from_json(plan, clusters, &rp, errstr, errstr_size);
+        if (!err)
+                err = group ? kp_runtime_start(app->rt, group, &rp, errstr, errstr_size)
+                            : kp_runtime_apply(app->rt, name, &rp, errstr, errstr_size);
+        kp_rt_plan_cleanup(&rp);
         json_decref(clusters);
         return err;
 }

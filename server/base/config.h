@@ -236,6 +236,15 @@
 /* File sinks live under this directory (KPLANE_SINK_DIR): a sink's path is relative to
  * it and may not leave it (no "/...", no "..", no symlink followed). */
 #define KP_SINK_DIR_DEFAULT "./sinks"
+/* Sink kinds a process may add to the built-in ones (kp_sink_kind_add: a test's fake
+ * sink); past it the add fails, it does not stop silently. */
+#define KP_SINK_KINDS_ADDED_MAX 8
+/* A put that answers RETRY is offered again after a back-off that starts here and
+ * doubles, at most this many times; then the task fails as on FATAL (its partitions
+ * stall uncommitted, nothing is lost). The worker holds the partition while it waits: the
+ * whole wait (25 + 50 + ... + 800 ms, ~1.6 s) is what a plan change moving it may wait. */
+#define KP_SINK_RETRY_BACKOFF_MS 25
+#define KP_SINK_RETRY_ATTEMPTS   6
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60
@@ -252,6 +261,10 @@
  * long (its rows show the last failure at once) so pollers like the web page do not hold
  * an HTTP thread for the whole metadata timeout on every poll. */
 #define KP_STATUS_BREAKER_OPEN_MS 10000
+/* Replan + apply of one group run under its lock (server/app/app.c): groups share
+ * KP_APP_GROUP_LOCKS mutexes by a hash of their name, so the table stays fixed whatever
+ * the number of groups; two groups on one stripe only wait for each other. */
+#define KP_APP_GROUP_LOCKS 64
 
 /* ---- cli (server/cli/) ---- */
 /* kplane plan --batch: longest input line. */
@@ -315,22 +328,6 @@
 #define KP_HISTORY_PART_SAMPLES (KP_HISTORY_SAMPLES / KP_HISTORY_PART_EVERY)
 #define KP_HISTORY_TOP_DEFAULT  5
 #define KP_HISTORY_TOP_MAX      100
-
-/* Replan + apply of one group run under its lock (server/app/app.c): groups share
- * KP_APP_GROUP_LOCKS mutexes by a hash of their name, so the table stays fixed whatever
- * the number of groups; two groups on one stripe only wait for each other. */
-#define KP_APP_GROUP_LOCKS 64
-
-/* --- h/sinks --- */
-/* Sink kinds a process may add to the built-in ones (kp_sink_kind_add: a test's fake
- * sink); past it the add fails, it does not stop silently. */
-#define KP_SINK_KINDS_ADDED_MAX 8
-/* A put that answers RETRY is offered again after a back-off that starts here and
- * doubles, at most this many times; then the task fails as on FATAL (its partitions
- * stall uncommitted, nothing is lost). The worker holds the partition while it waits: the
- * whole wait (25 + 50 + ... + 800 ms, ~1.6 s) is what a plan change moving it may wait. */
-#define KP_SINK_RETRY_BACKOFF_MS 25
-#define KP_SINK_RETRY_ATTEMPTS   6
 /* A worker takes at most this many messages from its queue at once and hands each
  * task's run of them to the sink as one batch (one lock round per run, not per record). */
 #define KP_RUNTIME_WORKER_BATCH 256
