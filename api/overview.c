@@ -207,6 +207,9 @@ static json_t *group_row(kp_app_t *app, const overview_src_t *src, const json_t 
         free(topics);
         if (!row)
                 return NULL;
+        json_object_set_new(row, "lag_seconds",
+                            running && s.lag_ms >= 0 ? json_real((double)s.lag_ms / 1000.0)
+                                                     : json_null());
         if (state == KP_GROUP_FAILED && s.error[0])
                 json_object_set_new(row, "error", json_string(s.error));
         total_add(totals, "groups", 1);

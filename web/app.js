@@ -926,6 +926,7 @@
     { key: 'partitions', label: 'Partitions', num: true, sort: (g) => g.partitions },
     { key: 'skew', label: 'Skew', num: true, sort: (g) => num(g.skew) },
     { key: 'lag', label: 'Lag', num: true, sort: (g) => num(g.lag) },
+    { key: 'lag_age', label: 'Lag age', num: true, sort: (g) => num(g.lag_seconds) },
     { key: 'drain', label: 'Drain', num: true, sort: (g) => num(g.drain_seconds) },
     { key: 'lag_state', label: 'Lag state', sort: (g) => LAG_ORDER[g.lag_state] ?? 9 },
     { key: 'rate', label: 'Msg/s', num: true, sort: (g) => g.messages_per_s },
@@ -1056,7 +1057,7 @@
       const tr = document.createElement('tr');
       tr.innerHTML = '<td class="name"><a></a></td><td><span class="state"></span></td><td class="num"></td><td></td>' +
         '<td class="num"></td><td class="num"></td><td class="num"></td><td class="num lagcell"><svg class="spark" viewBox="0 0 48 14" aria-hidden="true" focusable="false"><polyline points=""/></svg><span></span></td>' +
-        '<td class="num"></td><td><span class="ls" tabindex="0"></span></td><td class="num"></td><td></td><td class="num"></td><td class="num"></td>';
+        '<td class="num"></td><td class="num"></td><td><span class="ls" tabindex="0"></span></td><td class="num"></td><td></td><td class="num"></td><td class="num"></td>';
       ov.pool.push(tr);
     }
     const want = ov.pool.slice(0, Math.max(0, count));
@@ -1101,20 +1102,21 @@
     const pts = sparkPoints(ov.hist.get(g.name) || []);
     const pl = c[7].firstChild.firstChild;
     if (pl.getAttribute('points') !== pts) pl.setAttribute('points', pts);
-    setText(c[8], secs(g.drain_seconds));
-    const ls = c[9].firstChild;
+    setText(c[8], secs(g.lag_seconds));
+    setText(c[9], secs(g.drain_seconds));
+    const ls = c[10].firstChild;
     setText(ls, g.lag_state);
     if (ls.className !== 'ls ls-' + g.lag_state) ls.className = 'ls ls-' + g.lag_state;
     if (ls.title !== g.lag_rule) { ls.title = g.lag_rule; ls.setAttribute('aria-label', g.lag_state + ': ' + g.lag_rule); }
-    setText(c[10], fmt(Math.round(g.messages_per_s * 10) / 10));
-    setText(c[11], g.sink.type + (g.sink.delivery === 'none' ? '' : ' · ' + g.sink.delivery.replace(/_/g, ' ')));
+    setText(c[11], fmt(Math.round(g.messages_per_s * 10) / 10));
+    setText(c[12], g.sink.type + (g.sink.delivery === 'none' ? '' : ' · ' + g.sink.delivery.replace(/_/g, ' ')));
     const fl = g.flink;
-    setText(c[12], fl ? String(fl.idle_tasks) : '–');
-    c[12].classList.toggle('warn', !!(fl && fl.idle_tasks > 0));
-    setText(c[13], !fl ? '–' : fl.even ? 'even' : fl.nearest_even_parallelism != null ? String(fl.nearest_even_parallelism) : 'none near');
+    setText(c[13], fl ? String(fl.idle_tasks) : '–');
+    c[13].classList.toggle('warn', !!(fl && fl.idle_tasks > 0));
+    setText(c[14], !fl ? '–' : fl.even ? 'even' : fl.nearest_even_parallelism != null ? String(fl.nearest_even_parallelism) : 'none near');
     const tip = !fl ? '' : fl.even ? 'Flink places these partitions evenly at ' + g.parallelism
       : 'Flink is uneven at ' + g.parallelism + (fl.even_below ? '; even at ' + fl.even_below + ' below' : '') + (fl.even_above ? '; even at ' + fl.even_above + ' above' : '');
-    if (c[13].title !== tip) c[13].title = tip;
+    if (c[14].title !== tip) c[14].title = tip;
   }
 
   /* The lag of the last samples as a 48 x 14 polyline, scaled to its own maximum. */

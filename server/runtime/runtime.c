@@ -611,6 +611,7 @@ int kp_runtime_group_summary(kp_runtime_t *rt, const char *group, kp_runtime_sum
 {
         rt_group_t *g = group_get(rt, group);
         memset(out, 0, sizeof(*out));
+        out->lag_ms = -1;
         if (!g)
                 return KP_ERR_NOT_FOUND;
         rt_group_summary_fill(g, out);

@@ -153,6 +153,7 @@ typedef struct kp_runtime_summary {
         int64_t messages;      /* taken since the start */
         double messages_per_s; /* the tasks' smoothed rates together */
         int64_t lag;           /* sum of the known lags */
+        int64_t lag_ms;        /* age of the oldest unread message of any partition, -1 unknown */
         int lag_unknown;       /* partitions whose lag is not known yet */
         /* partitions by their kp_lag_state_t (Burrow's rules over the lag window) */
         int lag_states[KP_LAG_STALLED + 1];

@@ -1,6 +1,8 @@
 /* runtime_history.c — a running group's lag over the last minutes: the rings and their JSON. */
 #include "runtime/runtime_int.h"
 
+#include "runtime/lag_time.h"
+
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +23,31 @@ static int64_t unix_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The age of @p p's oldest unread message at @p now (unix ms): its high watermark at each of
+ * its partition samples, then now, interpolated (lag_time.c). Only a partition with lag
+ * needs it: caught up is 0, unknown -1. O(KP_HISTORY_PART_SAMPLES).
+ */
+static int64_t part_lag_ms(const rt_history_t *h, const rt_part_t *p, int64_t now)
+{
+        int64_t t[KP_HISTORY_PART_SAMPLES + 1], hw[KP_HISTORY_PART_SAMPLES + 1];
+        size_t n = 0;
+        int lower_bound;
+        if (!p->in_plan || p->last_lag < 0)
+                return -1;
+        if (p->last_lag == 0)
+                return 0;
+        uint64_t kept = p->hist_n < (uint64_t)h->pcap ? p->hist_n : (uint64_t)h->pcap;
+        for (uint64_t j = h->pn - kept; j < h->pn; j++) {
+                int s = (int)(j % (uint64_t)h->pcap);
+                t[n] = h->pt[s];
+                hw[n++] = p->hist_hw[s];
+        }
+        t[n] = now;
+        hw[n++] = p->last_hw;
+        return kp_lag_time_ms(t, hw, n, p->last_from, now, &lower_bound);
+}
+
 void rt_history_sample(rt_group_t *g)
 {
         rt_history_t *h = &g->hist;
@@ -36,6 +63,8 @@ void rt_history_sample(rt_group_t *g)
                         known = 1;
                 }
         }
+        for (i = 0; i < g->nparts; i++)
+                atomic_store(&g->parts[i]->lag_ms, part_lag_ms(h, g->parts[i], now));
         int slot = (int)(h->n % (uint64_t)h->cap);
         h->t[slot] = now;
         h->lag[slot] = known ? lag : -1;
@@ -48,6 +77,7 @@ void rt_history_sample(rt_group_t *g)
         for (i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
                 p->hist_lag[slot] = p->in_plan ? p->last_lag : -1;
+                p->hist_hw[slot] = p->in_plan ? p->last_hw : -1;
                 p->hist_n++;
         }
 }

@@ -91,6 +91,12 @@ typedef struct rt_part {
         int64_t last_lag;
         int64_t hist_lag[KP_HISTORY_PART_SAMPLES];
         uint64_t hist_n;
+        /* Lag in time (lag_time.c): the high watermark and the position at the last sample,
+         * the high watermark at each partition sample (beside hist_lag), and the age in ms of
+         * the oldest unread message they give (-1 unknown), for status and the overview. */
+        int64_t last_hw, last_from;
+        int64_t hist_hw[KP_HISTORY_PART_SAMPLES];
+        _Atomic int64_t lag_ms;
 } rt_part_t;
 
 /* A running group's lag history: rings of the last cap samples of total lag (-1 none
@@ -247,6 +253,7 @@ typedef enum rt_metric {
         RT_METRIC_HIGH_WATERMARK,
         RT_METRIC_CLUSTER_UP,
         RT_METRIC_PARTITIONS_BY_LAG_STATE,
+        RT_METRIC_LAG_SECONDS,
         RT_METRIC_COUNT
 } rt_metric_t;
 

@@ -83,8 +83,14 @@ static json_t *status_tasks(rt_group_t *g, int64_t *total)
         return tasks;
 }
 
-/* The status row of partition @p p; raises *worst to its lag state, adds its lag to *lag. */
-static json_t *status_part(rt_part_t *p, int *worst, int64_t *total_lag)
+static json_t *seconds_json(int64_t ms)
+{
+        return ms >= 0 ? json_real((double)ms / 1000.0) : json_null();
+}
+
+/* The status row of partition @p p; raises *worst to its lag state and *max_lag_ms to its lag
+ * in time, adds its lag to *total_lag. */
+static json_t *status_part(rt_part_t *p, int *worst, int64_t *total_lag, int64_t *max_lag_ms)
 {
         int64_t pos, committed, hw, lag;
         json_t *o;
@@ -97,6 +103,10 @@ static json_t *status_part(rt_part_t *p, int *worst, int64_t *total_lag)
         json_object_set_new(o, "committed", offset_json(committed));
         json_object_set_new(o, "high_watermark", offset_json(hw));
         json_object_set_new(o, "lag", offset_json(lag));
+        int64_t lag_ms = atomic_load(&p->lag_ms);
+        json_object_set_new(o, "lag_seconds", seconds_json(lag_ms));
+        if (lag_ms > *max_lag_ms)
+                *max_lag_ms = lag_ms;
         json_object_set_new(o, "messages_per_s", json_real(atomic_load(&p->rate)));
         json_object_set_new(o, "lag_state", json_string(kp_lag_state_name(ls)));
         if (ls > *worst)
@@ -129,7 +139,7 @@ static json_t *status_clusters(rt_group_t *g)
 void rt_group_status_fill(rt_group_t *g, json_t *doc)
 {
         json_t *tasks = NULL, *parts = json_array(), *cls = NULL;
-        int64_t total_msgs = 0, total_lag = 0;
+        int64_t total_msgs = 0, total_lag = 0, max_lag_ms = -1;
         int st, i, worst = KP_LAG_UNKNOWN; /* the states order from harmless to worst */
 
         pthread_mutex_lock(&g->lock);
@@ -146,8 +156,8 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
                 tasks = status_tasks(g, &total_msgs);
                 for (i = 0; i < g->nparts; i++)
                         if (g->parts[i]->in_plan)
-                                json_array_append_new(parts,
-                                                      status_part(g->parts[i], &worst, &total_lag));
+                                json_array_append_new(parts, status_part(g->parts[i], &worst,
+                                                                         &total_lag, &max_lag_ms));
                 json_object_set_new(doc, "lag_state", json_string(kp_lag_state_name(worst)));
                 cls = status_clusters(g);
         }
@@ -156,8 +166,9 @@ void rt_group_status_fill(rt_group_t *g, json_t *doc)
         json_object_set_new(doc, "partitions", parts);
         json_object_set_new(doc, "clusters", cls ? cls : json_array());
         json_object_set_new(doc, "totals",
-                            json_pack("{s:I, s:I}", "messages", (json_int_t)total_msgs, "lag",
-                                      (json_int_t)total_lag));
+                            json_pack("{s:I, s:I, s:o}", "messages", (json_int_t)total_msgs, "lag",
+                                      (json_int_t)total_lag, "lag_seconds",
+                                      seconds_json(max_lag_ms)));
 }
 
 void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out)
@@ -196,6 +207,9 @@ void rt_group_summary_fill(rt_group_t *g, kp_runtime_summary_t *out)
                         out->lag += lag;
                 else
                         out->lag_unknown++;
+                int64_t lag_ms = atomic_load(&p->lag_ms);
+                if (lag_ms > out->lag_ms)
+                        out->lag_ms = lag_ms;
                 int ls = atomic_load(&p->lag_state);
                 if (ls >= 0 && ls < (int)(sizeof(out->lag_states) / sizeof(out->lag_states[0])))
                         out->lag_states[ls]++;
@@ -239,6 +253,11 @@ static const char *const metric_head[RT_METRIC_COUNT] = {
         [RT_METRIC_CLUSTER_UP] = "# HELP kplane_cluster_up 1 while a running group's cluster "
                                  "answers, 0 while it is in error.\n"
                                  "# TYPE kplane_cluster_up gauge\n",
+        [RT_METRIC_LAG_SECONDS] =
+                "# HELP kplane_consumergroup_lag_seconds Age of the oldest unread message per "
+                "partition, interpolated from high watermark samples (kafka-lag-exporter's "
+                "estimate).\n"
+                "# TYPE kplane_consumergroup_lag_seconds gauge\n",
         [RT_METRIC_PARTITIONS_BY_LAG_STATE] =
                 "# HELP kplane_consumergroup_partitions Partitions of a running group by lag "
                 "state (Burrow's rules over the last 10 s: ok, falling_behind, stalled).\n"
@@ -319,6 +338,21 @@ static void metrics_parts(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
         }
 }
 
+static void metrics_lag_seconds(rt_group_t *g, kp_buf_t *out)
+{
+        for (int i = 0; i < g->nparts; i++) {
+                rt_part_t *p = g->parts[i];
+                int64_t ms = atomic_load(&p->lag_ms);
+                if (!p->in_plan || ms < 0)
+                        continue;
+                kp_buf_printf(out,
+                              "kplane_consumergroup_lag_seconds{group=\"%s\",cluster=\"%s\","
+                              "topic=\"%s\",partition=\"%d\"} %.3f\n",
+                              g->name, p->cl->name, p->tp->name, (int)p->partition,
+                              (double)ms / 1000.0);
+        }
+}
+
 void rt_metrics_group(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
 {
         pthread_mutex_lock(&g->lock);
@@ -333,6 +367,7 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                 case RT_METRIC_HIGH_WATERMARK: metrics_parts(g, out, m); break;
                 case RT_METRIC_CLUSTER_UP: metrics_clusters(g, out); break;
                 case RT_METRIC_PARTITIONS_BY_LAG_STATE: metrics_lag_states(g, out); break;
+                case RT_METRIC_LAG_SECONDS: metrics_lag_seconds(g, out); break;
                 default: break;
                 }
         }

@@ -714,7 +714,7 @@ static void ctl_lag_sample(rt_part_t *p)
         int64_t lo = -1, hi = -1;
         if (!p->in_plan) {
                 p->win_n = 0;
-                p->last_lag = -1;
+                p->last_lag = p->last_hw = p->last_from = -1;
                 atomic_store(&p->lag_state, KP_LAG_UNKNOWN);
                 return;
         }
@@ -727,6 +727,8 @@ static void ctl_lag_sample(rt_part_t *p)
         if (from < 0)
                 from = at;
         p->last_lag = hi >= 0 && from >= 0 ? (hi > from ? hi - from : 0) : -1;
+        p->last_hw = hi;
+        p->last_from = from;
         if (p->win_n == KP_LAG_WINDOW) { /* oldest out: the window stays oldest first */
                 p->win_n--;
                 memmove(p->win_pos, p->win_pos + 1, sizeof(p->win_pos[0]) * (size_t)p->win_n);

@@ -1,6 +1,7 @@
 """GET /api/v1/groups/{name}/history: a running group's lag over the last minutes, from the
 runtime's bounded rings: one total each second, the most lagging partitions every 5 s."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -126,4 +127,57 @@ def test_lag_rises_in_the_history_when_a_task_cannot_write(make_server, doc, tmp
         # nothing is read any more: the history's last total is status's lag
         st = rt.status(s, "g")
         assert st["totals"]["lag"] == history(s, "g")["samples"]["lag"][-1]
+        rt.stop(s, "g")
+
+
+def test_lag_seconds_is_the_age_of_the_oldest_unread_message(make_server, doc):
+    """Lag in time, as kafka-lag-exporter estimates it: the task's sink is full, so from some
+    offset on nothing is read; the age status, the overview and /metrics give is the time since
+    the oldest unread message was produced (interpolated between the 5-s high watermark samples,
+    so at most one sample interval too old), and it grows with the clock."""
+    with rt.Mocks(1, "orders:2") as m:
+        s = make_server(fsize_limit=FULL_AT)
+        clusters = {"c0": m.bootstraps[0]}
+        sink = Path(s.sink_dir) / "sink"
+        rt.register(s, clusters, "orders", 2)
+        rt.create_group(s, "g", clusters, "orders", 1, str(sink))
+        rt.ok(s.post("/api/v1/groups/g/plans", {}), 201)
+        sink.mkdir(parents=True, exist_ok=True)
+        with open(sink / "task-0000.jsonl", "wb") as f:
+            f.seek(FULL_AT - 1)
+            f.write(b"\n")
+        rt.start(s, "g")
+        t0 = time.time()
+        rt.finish([rt.produce(m.bootstraps[0], "orders", 0, 0, 20)])
+        rt.wait_for(lambda: rt.status(s, "g")["tasks"][0]["state"] == "failed", timeout=60,
+                    what="the task to fail on its full file")
+        base = rt.wait_for(lambda: (lambda st: st if st["totals"]["lag_seconds"] is not None else None)(
+            rt.status(s, "g")), timeout=30, what="a known lag in time")["totals"]["lag"]
+        tA = time.time()
+        rt.finish([rt.produce(m.bootstraps[0], "orders", 0, 20, 50)])
+        ref = t0 if base > 0 else tA  # when the oldest unread message was produced
+        time.sleep(8)
+
+        def aged():
+            st = rt.status(s, "g")
+            got = st["totals"]["lag_seconds"]
+            return (got, time.time() - ref, st) if got is not None and st["totals"]["lag"] >= base + 50 else None
+        got, want, st = rt.wait_for(aged, timeout=30, what="the lag in time with the new messages")
+        assert want - 1.5 <= got <= want + 6.5, (got, want)
+        errs = check(doc, response_schema(doc, "GET", "/api/v1/groups/{name}/status", "200"), st)
+        assert errs == [], errs
+        rows = {p["partition"]: p for p in st["partitions"]}
+        assert rows[0]["lag_seconds"] == got
+        # partition 1 never had a message: no position, so no lag and no age either
+        assert (rows[1]["lag_seconds"] is None) == (rows[1]["lag"] is None)
+        time.sleep(3)
+        got2 = rt.status(s, "g")["totals"]["lag_seconds"]
+        assert got2 >= got + 2, (got, got2)  # the message is not read: it only gets older
+        ov = s.get("/api/v1/overview").json
+        row = next(g for g in ov["groups"] if g["name"] == "g")
+        assert row["lag_seconds"] >= got2
+        metrics = s.get("/metrics").body
+        line = next(l for l in metrics.splitlines()
+                    if l.startswith('kplane_consumergroup_lag_seconds{group="g",cluster="c0",topic="orders",partition="0"}'))
+        assert float(line.split()[-1]) >= got2
         rt.stop(s, "g")

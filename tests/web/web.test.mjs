@@ -84,14 +84,16 @@ test('the page opens at / on the overview: the demo group runs with messages/s a
   /* the demo started its group: running, and consuming */
   await page.waitForFunction((name) => {
     const tr = document.querySelector('#ov-body tr[data-name="' + CSS.escape(name) + '"]');
-    return tr && tr.cells[1].textContent === 'running' && Number(tr.cells[10].textContent.replace(/,/g, '')) > 0;
+    return tr && tr.cells[1].textContent === 'running' && Number(tr.cells[11].textContent.replace(/,/g, '')) > 0;
   }, demoGroup, { timeout: 60_000 });
   await page.waitForFunction(() => Number(document.getElementById('ov-rate').textContent.replace(/,/g, '')) > 0, null, { timeout: 30_000 });
   assert.match(await page.locator('#ov-running').innerText(), /^1 of /);
   /* Flink's column for the seed's topology: 4 of 30 tasks idle, even at 28 */
   const cells = await row.locator('td').allInnerTexts();
-  assert.equal(cells[12], '4', 'Flink would leave 4 tasks idle');
-  assert.equal(cells[13], '28', 'the nearest parallelism where Flink is even');
+  assert.equal(cells[13], '4', 'Flink would leave 4 tasks idle');
+  assert.equal(cells[14], '28', 'the nearest parallelism where Flink is even');
+  /* the lag in time of a running group: an age (the demo keeps up: seconds at most) */
+  assert.match(cells[8], /^\d+ s$/, 'the running group shows the age of its oldest unread message');
   /* every cluster, reachable (embedded, running) */
   for (const name of ['demo-a', 'demo-b', 'demo-c']) {
     const c = page.locator(`[data-testid=ov-cluster-row][data-name="${name}"]`);
@@ -670,7 +672,7 @@ test('screenshots of the overview: desktop and phone width, light and dark', { t
     /* a few seconds after a start the lag state is judged: show it, not UNKNOWN */
     await page.waitForFunction((name) => {
       const tr = document.querySelector('#ov-body tr[data-name="' + CSS.escape(name) + '"]');
-      return tr && tr.cells[9].textContent !== 'UNKNOWN';
+      return tr && tr.cells[10].textContent !== 'UNKNOWN';
     }, demoGroup, { timeout: 20_000 }).catch(() => {});
     await page.evaluate(() => document.activeElement && document.activeElement.blur());
     /* the page fits the width: no sideways scroll of the whole page at phone width */
