@@ -65,7 +65,7 @@ $(RDKAFKA_STAMP):
 
 $(BUILD)/obj/%.o: %.c $(HDR) $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c $(RDKAFKA_STAMP)
 	@mkdir -p $(dir $@)
