@@ -251,7 +251,8 @@ static void test_one_address_holds_at_most_the_per_ip_limit(void **state)
         int served = 0;
         for (int i = 0; i < 100 && !served; i++) {
                 int fd = connect_to(p);
-                send(fd, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 30, MSG_NOSIGNAL);
+                static const char req[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+                send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
                 served = read_status(fd) == 200;
                 close(fd);
                 if (!served)
