@@ -160,6 +160,15 @@ typedef struct kp_sink kp_sink_t;
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
 
 /*
+ * Fields every sink document may carry beside its kind's (kp_sink_validate checks them and
+ * hands the kind's validate the document without them):
+ *   max_in_flight_bytes  key and value bytes a task keeps taken but not acknowledged
+ *                        before its partitions pause (KP_SINK_IN_FLIGHT_*).
+ * @returns @p conf's max_in_flight_bytes, or the default (also for NULL conf).
+ */
+int64_t kp_sink_max_in_flight_bytes(const json_t *conf);
+
+/*
  * Adds a sink kind beyond the built-in ones (a test's fake sink). Call at start-up,
  * before any sink document is validated: it is not synchronised. @p ops is borrowed for
  * the process's life. @returns 0, KP_ERR_EXISTS (type taken) or KP_ERR_TOO_LARGE (more than
