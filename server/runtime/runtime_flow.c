@@ -35,9 +35,9 @@ static int64_t flow_acked_bytes(rt_flow_t *f, int64_t acked)
         if (!f->nmarks || acked <= f->base.rec)
                 return f->base.bytes;
         rt_flow_mark_t n = f->marks[0];
-        return f->base.bytes + (int64_t)((double)(acked - f->base.rec) *
-                                         (double)(n.bytes - f->base.bytes) /
-                                         (double)(n.rec - f->base.rec));
+        return f->base.bytes +
+               (int64_t)((double)(acked - f->base.rec) * (double)(n.bytes - f->base.bytes) /
+                         (double)(n.rec - f->base.rec));
 }
 
 int64_t rt_task_in_flight(rt_task_t *t)
@@ -137,7 +137,8 @@ static int task_has_room(rt_group_t *g, rt_task_t *t)
 {
         int ok;
         pthread_mutex_lock(&t->lock);
-        ok = atomic_load(&t->state) != RT_TASK_FAILED && rt_task_in_flight(t) * 2 < g->max_in_flight;
+        ok = atomic_load(&t->state) != RT_TASK_FAILED &&
+             rt_task_in_flight(t) * 2 < g->max_in_flight;
         pthread_mutex_unlock(&t->lock);
         return ok;
 }

@@ -85,10 +85,10 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
         return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:o}", "type",
                          t->sink ? kp_sink_type(t->sink) : "discard", "delivered",
                          (json_int_t)st.acked, "in_flight", (json_int_t)st.in_flight,
-                         "in_flight_bytes", (json_int_t)atomic_load(&t->in_flight_bytes),
-                         "retries", (json_int_t)st.retries, "dead_letters",
-                         (json_int_t)st.dead_letters, "paused_partitions", task_paused(g, t->index),
-                         "last_error", err[0] ? json_string(err) : json_null());
+                         "in_flight_bytes", (json_int_t)atomic_load(&t->in_flight_bytes), "retries",
+                         (json_int_t)st.retries, "dead_letters", (json_int_t)st.dead_letters,
+                         "paused_partitions", task_paused(g, t->index), "last_error",
+                         err[0] ? json_string(err) : json_null());
 }
 
 /* The status rows of @p g's tasks; adds their messages to *total. Caller holds g->lock. */
@@ -341,8 +341,8 @@ static void metrics_tasks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
 
 static void metrics_sinks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
 {
-        const char *name = m == RT_METRIC_SINK_DELIVERED ? "kplane_sink_delivered_total"
-                           : m == RT_METRIC_SINK_RETRIES ? "kplane_sink_retries_total"
+        const char *name = m == RT_METRIC_SINK_DELIVERED      ? "kplane_sink_delivered_total"
+                           : m == RT_METRIC_SINK_RETRIES      ? "kplane_sink_retries_total"
                            : m == RT_METRIC_SINK_DEAD_LETTERS ? "kplane_sink_dead_letters_total"
                                                               : "kplane_sink_in_flight_bytes";
         for (int i = 0; i < g->ntasks; i++) {

@@ -44,9 +44,9 @@ typedef struct fake {
         size_t nheaders;
         char h0_name[32], h0_value[32], h1_name[32];
         int h1_null;
-        int64_t bytes_taken;  /* key and value bytes of every record taken */
-        int64_t retry_until;  /* answer RETRY, taking nothing, until this kp_time_mono_ms */
-        int keep;             /* keep a copy of each value taken until acknowledged */
+        int64_t bytes_taken; /* key and value bytes of every record taken */
+        int64_t retry_until; /* answer RETRY, taking nothing, until this kp_time_mono_ms */
+        int keep;            /* keep a copy of each value taken until acknowledged */
         void **kept;
         size_t nkept, kept_cap;
 } fake_t;
@@ -573,12 +573,11 @@ static void produce_big(const char *bootstrap, const char *topic, int partitions
         for (int i = 0; i < n; i++) {
                 for (int p = 0; p < partitions; p++) {
                         rd_kafka_resp_err_t e;
-                        while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                                      RD_KAFKA_V_PARTITION(p),
-                                                      RD_KAFKA_V_VALUE(val, sizeof(val)),
-                                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                      RD_KAFKA_V_END)) ==
-                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        while ((e = rd_kafka_producev(
+                                        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                        RD_KAFKA_V_VALUE(val, sizeof(val)),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                                 rd_kafka_poll(rk, 10);
                         assert_int_equal(e, 0);
                 }
@@ -599,8 +598,8 @@ static json_t *group_doc_limit(const char *name, json_int_t limit)
 static json_t *status_sink(kp_runtime_t *rt, const char *group, int t)
 {
         json_t *st = kp_runtime_group_status(rt, group);
-        json_t *sink = json_object_get(json_array_get(json_object_get(st, "tasks"), (size_t)t),
-                                       "sink");
+        json_t *sink =
+                json_object_get(json_array_get(json_object_get(st, "tasks"), (size_t)t), "sink");
         assert_non_null(sink);
         json_incref(sink);
         json_decref(st);
