@@ -66,9 +66,10 @@ typedef struct kp_sink_msg {
 /*
  * What a put or a flush says. Anything but OK comes with errstr set.
  *   RETRY        nothing went wrong for good (a full buffer, a target busy): the runtime
- *                offers the records not taken again after a back-off, and fails the task
- *                when retries run out (KP_SINK_RETRY_ATTEMPTS). From flush: not everything
- *                was acknowledged by the deadline; precommit says how far it got.
+ *                offers the records not taken again after a back-off, then pauses the
+ *                partition and offers them again later, for as long as it takes (a sink
+ *                whose own retries run out answers DEAD_LETTER or FATAL). From flush: not
+ *                everything was acknowledged by the deadline; precommit says how far it got.
  *   DEAD_LETTER  the first record not taken can never be delivered (a poison record: an
  *                HTTP 400, a record too large for the target). A group with a dead-letter
  *                sink routes it there; without one (today) the task fails as on FATAL.
