@@ -44,9 +44,10 @@ typedef struct fake {
         size_t nheaders;
         char h0_name[32], h0_value[32], h1_name[32];
         int h1_null;
-        int64_t bytes_taken; /* key and value bytes of every record taken */
-        int64_t retry_until; /* answer RETRY, taking nothing, until this kp_time_mono_ms */
-        int keep;            /* keep a copy of each value taken until acknowledged */
+        int64_t bytes_taken;  /* key and value bytes of every record taken */
+        int64_t retry_for_ms; /* answer RETRY, taking nothing, this long from the first put */
+        int64_t retry_until;  /* (kp_time_mono_ms) */
+        int keep;             /* keep a copy of each value taken until acknowledged */
         void **kept;
         size_t nkept, kept_cap;
 } fake_t;
@@ -155,6 +156,8 @@ static kp_sink_status_t fake_put(void *state, const kp_sink_msg_t *msgs, size_t 
                 const kp_sink_msg_t *m = &msgs[i];
                 int p = m->partition;
                 assert_true(p < FP);
+                if (fake.retry_for_ms && !fake.retry_until)
+                        fake.retry_until = kp_time_mono_ms() + fake.retry_for_ms;
                 if (fake.retry_until && kp_time_mono_ms() < fake.retry_until) {
                         fake.retries_answered++;
                         snprintf(errstr, errstr_size, "queue full");
@@ -258,6 +261,14 @@ static void fake_ack_all(void)
         fake.auto_ack = 1;
         fake_drop_kept();
         pthread_mutex_unlock(&fake_lock);
+}
+
+static int fake_retries(void)
+{
+        pthread_mutex_lock(&fake_lock);
+        int r = fake.retries_answered;
+        pthread_mutex_unlock(&fake_lock);
+        return r;
 }
 
 static int64_t fake_bytes_taken(void)
@@ -646,6 +657,8 @@ static void test_a_stalled_sink_pauses_its_partitions_at_max_in_flight_bytes(voi
                *grp = group_doc_limit("g-bp", limit);
         if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
                 fail_msg("start: %s", err);
+        for (int i = 0; i < 600 && fake_bytes_taken() < limit; i++)
+                usleep(50 * 1000);
         int64_t b1 = wait_bytes_settle(2000, 30000);
         assert_true(b1 >= limit);
         assert_true(b1 <= limit + batch);
@@ -749,14 +762,18 @@ static void test_a_sink_that_says_retry_for_long_does_not_fail_its_task(void **s
         (void)state;
         fake_reset();
         fake.auto_ack = 1;
-        fake.retry_until = kp_time_mono_ms() + 4000;
+        fake.retry_for_ms = 4000;
         mock_start(&m, "slow", 1);
         produce(m.bootstrap, "slow", 1);
         json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("slow", 1, 1),
                *grp = group_doc("g-slow");
         if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
                 fail_msg("start: %s", err);
-        usleep(3000 * 1000);
+        /* 2.5 s into the RETRY answers (the task failed at ~1.6 s before) */
+        for (int i = 0; i < 600 && !fake_retries(); i++)
+                usleep(50 * 1000);
+        assert_true(fake_retries() > 0);
+        usleep(2500 * 1000);
         status_task(rt, "g-slow", 0, st, sizeof(st), terr, sizeof(terr));
         assert_string_equal(st, "running");
         json_t *sink = status_sink(rt, "g-slow", 0);
