@@ -733,6 +733,7 @@
 
   let pollTimer = null, pollGroup = null, pollBusy = false, pollCount = 0;
   let bars = [];            /* [{task, row, fill, v}] in task order */
+  let sinkRows = [];        /* [{task, cells}] of the sink table, in task order */
   let lagRows = new Map();  /* partition key → {task, pos, hw, lag} cells */
 
   function startPolling(name) {
@@ -751,6 +752,8 @@
 
   function resetStatus() {
     bars = [];
+    sinkRows = [];
+    if ($('st-sink')) $('st-sink').tBodies[0].innerHTML = '';
     lagRows = new Map();
     $('st-tasks').innerHTML = '';
     $('st-parts').tBodies[0].innerHTML = '';
@@ -834,6 +837,45 @@
     $('group-stop').disabled = state === 'stopped' || state === 'stopping';
   }
 
+  /* The sink table under the task bars (made on first use): each task's sink counters
+     (delivered, in flight, retries, dead letters, partitions paused by backpressure, last error). */
+  function sinkTable() {
+    let t = $('st-sink');
+    if (t) return t;
+    const box = document.createElement('div');
+    box.innerHTML = '<h4>Sink per task <span class="hint">records; in flight: taken, not acknowledged</span></h4>' +
+      '<div class="scroll"><table id="st-sink" data-testid="status-sink"><thead><tr>' +
+      '<th scope="col">Task</th><th scope="col">Sink</th><th scope="col" class="num">Delivered</th>' +
+      '<th scope="col" class="num">In flight</th><th scope="col" class="num">Retries</th>' +
+      '<th scope="col" class="num">Dead letters</th><th scope="col" class="num">Paused</th>' +
+      '<th scope="col">Last error</th></tr></thead><tbody></tbody></table></div>';
+    $('st-tasks').insertAdjacentElement('afterend', box);
+    return $('st-sink');
+  }
+
+  function renderSink(tasks) {
+    const body = sinkTable().tBodies[0];
+    if (sinkRows.length !== tasks.length || sinkRows.some((r, i) => r.task !== tasks[i].task)) {
+      body.innerHTML = tasks.map((t) => '<tr data-task="' + t.task + '"><td>' + t.task + '</td><td></td>' +
+        '<td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td><td class="num"></td><td></td></tr>').join('');
+      sinkRows = tasks.map((t, i) => ({ task: t.task, cells: body.rows[i].cells }));
+    }
+    tasks.forEach((t, i) => {
+      const k = t.sink || {}, c = sinkRows[i].cells;
+      setText(c[1], k.type || '–');
+      setText(c[2], fmt(k.delivered));
+      setText(c[3], fmt(k.in_flight));
+      const inBytes = fmt(k.in_flight_bytes) + ' bytes in flight';
+      if (c[3].title !== inBytes) c[3].title = inBytes;
+      setText(c[4], fmt(k.retries));
+      setText(c[5], fmt(k.dead_letters));
+      setText(c[6], fmt(k.paused_partitions));
+      setText(c[7], k.last_error || '');
+      c[5].classList.toggle('warn', k.dead_letters > 0);
+      c[6].classList.toggle('warn', k.paused_partitions > 0);
+    });
+  }
+
   /* Updates the status panel in place: rows are rebuilt only when the set of tasks or partitions changes. */
   function renderStatus(s) {
     setGroupState(s.state || '');
@@ -872,6 +914,8 @@
       const title = 'task ' + t.task + ': ' + (t.state || '') + ', ' + (t.partitions ?? 0) + ' partitions, ' + fmt(t.messages) + ' messages';
       if (b.row.title !== title) b.row.title = title;
     });
+
+    renderSink(tasks);
 
     const parts = (s.partitions || []).slice().sort((a, b) =>
       a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition);

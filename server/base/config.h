@@ -239,12 +239,25 @@
 /* Sink kinds a process may add to the built-in ones (kp_sink_kind_add: a test's fake
  * sink); past it the add fails, it does not stop silently. */
 #define KP_SINK_KINDS_ADDED_MAX 8
-/* A put that answers RETRY is offered again after a back-off that starts here and
- * doubles, at most this many times; then the task fails as on FATAL (its partitions
- * stall uncommitted, nothing is lost). The worker holds the partition while it waits: the
- * whole wait (25 + 50 + ... + 800 ms, ~1.6 s) is what a plan change moving it may wait. */
+/* A put that answers RETRY (a full queue, a busy target: nothing wrong for good) is
+ * offered again in place after a back-off that starts here and doubles, this many times
+ * (25 + 50 + 100 ms: the worker holds the partition, and the other partitions of its
+ * queue, while it waits). Still RETRY: the partition is paused at the first record not
+ * taken and offered again after KP_SINK_RETRY_PAUSE_MS, as long as it takes; only FATAL
+ * and DEAD_LETTER fail a task, so a slow target slows its tasks and loses nothing. */
 #define KP_SINK_RETRY_BACKOFF_MS 25
-#define KP_SINK_RETRY_ATTEMPTS   6
+#define KP_SINK_RETRY_ATTEMPTS   3
+#define KP_SINK_RETRY_PAUSE_MS   500
+/* Backpressure (sink field max_in_flight_bytes): key and value bytes a task keeps read
+ * but not acknowledged by its sink; beyond it the task's partitions are paused (one
+ * worker batch may pass it) and resumed once it is below half (a low-water mark, so a
+ * sink that acknowledges in bursts does not make them flap). 16 MiB: the prefetch of one
+ * worker queue (KP_RUNTIME_QUEUED_MAX_KBYTES), so a stalled sink at most doubles what a
+ * task costs. The range: below 64 KiB one batch of small records passes it every time;
+ * above 1 GiB a typo ("16 GB") would defeat the bound. */
+#define KP_SINK_IN_FLIGHT_DEFAULT (16LL * 1024 * 1024)
+#define KP_SINK_IN_FLIGHT_MIN     (64LL * 1024)
+#define KP_SINK_IN_FLIGHT_MAX     (1024LL * 1024 * 1024)
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60
@@ -295,6 +308,12 @@
 /* Rates (messages/s) are sampled this often and smoothed (EWMA weight of a sample). */
 #define KP_RUNTIME_RATE_INTERVAL_MS 1000
 #define KP_RUNTIME_RATE_ALPHA       0.3
+/* While a partition is paused (backpressure), the control thread looks this often
+ * whether its tasks' sinks acknowledged enough to resume it. */
+#define KP_RUNTIME_RESUME_CHECK_MS 50
+/* A task's in-flight bytes are known at the boundaries of its last this many puts not
+ * acknowledged (between two, interpolated); more puts halve the resolution, not grow it. */
+#define KP_RUNTIME_FLOW_MARKS 64
 /* How long a worker blocks on its queue before looking at its stop flag. */
 #define KP_RUNTIME_POLL_MS 500
 /* Prefetch bound (librdkafka queued.max.messages.kbytes). librdkafka checks it against

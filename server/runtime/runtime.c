@@ -351,6 +351,7 @@ static rt_group_t *group_new(kp_runtime_t *rt, const group_conf_t *c)
         g->sink_conf = c->sink ? json_deep_copy(c->sink) : NULL;
         g->rebalance = c->rebalance;
         g->start_latest = c->start_latest;
+        g->max_in_flight = kp_sink_max_in_flight_bytes(c->sink);
         atomic_store(&g->state, KP_GROUP_STARTING);
         atomic_store(&g->refcnt, 2);
         pthread_mutex_init(&g->op_lock, NULL);

@@ -411,6 +411,8 @@ static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
                 p->owner = g->tasks[a->want[p->index]];
                 p->fan = a->fan;
                 atomic_store(&p->owner_index, a->want[p->index]);
+                /* back in the plan before the control thread resumed it */
+                rt_part_unpause(p);
                 pthread_mutex_unlock(&p->lock);
                 pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
                 if (pq) {

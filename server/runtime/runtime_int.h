@@ -29,6 +29,20 @@ typedef enum rt_task_state {
         RT_TASK_FAILED = 3
 } rt_task_state_t;
 
+/* Records and key+value bytes a task's sink took in all, after some put. */
+typedef struct rt_flow_mark {
+        int64_t rec, bytes;
+} rt_flow_mark_t;
+
+/* What a task's sink holds unacknowledged, in bytes (runtime_flow.c): the totals taken and
+ * the totals after each put not yet acknowledged (marks), above the last acknowledged
+ * one (base). The sink counts acknowledged records; the marks turn that into bytes. */
+typedef struct rt_flow {
+        rt_flow_mark_t total, base;
+        rt_flow_mark_t marks[KP_RUNTIME_FLOW_MARKS];
+        int nmarks;
+} rt_flow_t;
+
 typedef struct rt_task {
         int index;
         pthread_mutex_t lock; /* serialises its sink */
@@ -44,6 +58,10 @@ typedef struct rt_task {
         _Atomic double rate; /* messages/s, smoothed by the control thread */
         int64_t rate_last;   /* control thread only */
         char error[256];     /* under lock, set when failed */
+        rt_flow_t flow;      /* under lock */
+        /* Taken and not acknowledged, as last computed (status, metrics). */
+        _Atomic int64_t in_flight_bytes;
+        char sink_error[256]; /* under g->err_lock: the sink's last error ("" none) */
 } rt_task_t;
 
 /* The tasks records of a partition are dealt to in rebalance fan-out; immutable once
@@ -75,6 +93,10 @@ typedef struct rt_part {
          * (-1: none). Until the re-read reaches it, messages at or past it are ones fetched
          * before the seek, and are dropped. */
         int64_t resync_floor;
+        /* Backpressure (runtime_flow.c): paused in librdkafka (written under lock, read
+         * anywhere), to be resumed not before resume_at (mono ms; under lock). */
+        _Atomic int paused;
+        int64_t resume_at;
         _Atomic int64_t messages;
         _Atomic double rate;
         int64_t rate_last; /* control thread only */
@@ -158,6 +180,8 @@ struct rt_group {
         kp_sink_group_t *sinks; /* under op_lock: the sink's group state, opened with task 0 */
         int rebalance;
         int start_latest;
+        int64_t max_in_flight; /* per task: sink max_in_flight_bytes */
+        _Atomic int npaused;   /* partitions paused by backpressure */
         _Atomic int state;
         _Atomic int refcnt; /* registry + each caller holding it */
         char error[256];    /* under err_lock */
@@ -219,6 +243,24 @@ void rt_task_sink_close(rt_task_t *t);
 /* Closes the group's sink state, after every task's sink. */
 void rt_group_sinks_close(rt_group_t *g);
 
+/* runtime_flow.c: backpressure. rt_flow_taken notes a put of @p t (locked) that took
+ * @p rec records of @p bytes. rt_task_in_flight @returns the bytes @p t's sink (locked)
+ * holds unacknowledged and stores it for status. rt_task_over_limit: 1 when @p t (locked)
+ * holds at least the group's max_in_flight_bytes even after a flush that waits for
+ * nothing. rt_part_pause pauses @p p (locked) in librdkafka, its next fetch at @p offset,
+ * not to be resumed before @p resume_at (mono ms; 0: when its tasks are below half the
+ * limit); @returns 0, or -1 when it could not (not paused: the caller hands its records on,
+ * nothing was dropped). rt_part_unpause resumes @p p (locked) if paused. rt_flow_resume (control
+ * thread, op_lock held) resumes the paused partitions whose tasks are below half the
+ * limit. rt_task_sink_error records @p t's sink's last error (takes err_lock). */
+void rt_flow_taken(rt_task_t *t, int64_t rec, int64_t bytes);
+int64_t rt_task_in_flight(rt_task_t *t);
+int rt_task_over_limit(rt_group_t *g, rt_task_t *t);
+int rt_part_pause(rt_part_t *p, int64_t offset, int64_t resume_at);
+void rt_part_unpause(rt_part_t *p);
+void rt_flow_resume(rt_group_t *g);
+void rt_task_sink_error(rt_group_t *g, rt_task_t *t, const char *err);
+
 /* runtime_health.c: a cluster's health, the only writer of cl->last_error*. rt_cluster_error
  * records an error (printf format) and stamps it; rt_cluster_error_gen says how many were
  * recorded so far, to pass to rt_cluster_ok when something that started then (a commit, a
@@ -254,6 +296,10 @@ typedef enum rt_metric {
         RT_METRIC_CLUSTER_UP,
         RT_METRIC_PARTITIONS_BY_LAG_STATE,
         RT_METRIC_LAG_SECONDS,
+        RT_METRIC_SINK_DELIVERED,
+        RT_METRIC_SINK_RETRIES,
+        RT_METRIC_SINK_DEAD_LETTERS,
+        RT_METRIC_SINK_IN_FLIGHT_BYTES,
         RT_METRIC_COUNT
 } rt_metric_t;
 

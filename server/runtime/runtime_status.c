@@ -60,6 +60,37 @@ static json_t *offset_json(int64_t v)
         return v >= 0 ? json_integer(v) : json_null();
 }
 
+/* Partitions of task @p index paused by backpressure. Caller holds g->lock. */
+static int task_paused(rt_group_t *g, int index)
+{
+        int n = 0;
+        for (int i = 0; i < g->nparts && atomic_load(&g->npaused) > 0; i++)
+                n += g->parts[i]->in_plan && atomic_load(&g->parts[i]->paused) &&
+                     atomic_load(&g->parts[i]->owner_index) == index;
+        return n;
+}
+
+/* Task @p t's "sink" counters (API.md "Sinks"): the sink's own and what backpressure
+ * knows. Caller holds g->lock (tasks stay); takes err_lock only, never t->lock, so a put
+ * in progress does not hold status up. */
+static json_t *status_sink(rt_group_t *g, rt_task_t *t)
+{
+        kp_sink_stats_t st = {0};
+        char err[sizeof(t->sink_error)];
+        if (t->sink)
+                kp_sink_stats(t->sink, &st);
+        pthread_mutex_lock(&g->err_lock);
+        memcpy(err, t->sink_error, sizeof(err));
+        pthread_mutex_unlock(&g->err_lock);
+        return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:o}", "type",
+                         t->sink ? kp_sink_type(t->sink) : "discard", "delivered",
+                         (json_int_t)st.acked, "in_flight", (json_int_t)st.in_flight,
+                         "in_flight_bytes", (json_int_t)atomic_load(&t->in_flight_bytes), "retries",
+                         (json_int_t)st.retries, "dead_letters", (json_int_t)st.dead_letters,
+                         "paused_partitions", task_paused(g, t->index), "last_error",
+                         err[0] ? json_string(err) : json_null());
+}
+
 /* The status rows of @p g's tasks; adds their messages to *total. Caller holds g->lock. */
 static json_t *status_tasks(rt_group_t *g, int64_t *total)
 {
@@ -77,6 +108,7 @@ static json_t *status_tasks(rt_group_t *g, int64_t *total)
                         json_object_set_new(o, "error", json_string(t->error));
                         pthread_mutex_unlock(&t->lock);
                 }
+                json_object_set_new(o, "sink", status_sink(g, t));
                 json_array_append_new(tasks, o);
                 *total += m;
         }
@@ -258,6 +290,20 @@ static const char *const metric_head[RT_METRIC_COUNT] = {
                 "partition, interpolated from high watermark samples (kafka-lag-exporter's "
                 "estimate).\n"
                 "# TYPE kplane_consumergroup_lag_seconds gauge\n",
+        [RT_METRIC_SINK_DELIVERED] =
+                "# HELP kplane_sink_delivered_total Records a task's sink acknowledged (the "
+                "destination has them).\n"
+                "# TYPE kplane_sink_delivered_total counter\n",
+        [RT_METRIC_SINK_RETRIES] = "# HELP kplane_sink_retries_total Puts a task's sink answered "
+                                   "with retry (a full queue, a busy target).\n"
+                                   "# TYPE kplane_sink_retries_total counter\n",
+        [RT_METRIC_SINK_DEAD_LETTERS] =
+                "# HELP kplane_sink_dead_letters_total Records a task's sink refused for good.\n"
+                "# TYPE kplane_sink_dead_letters_total counter\n",
+        [RT_METRIC_SINK_IN_FLIGHT_BYTES] =
+                "# HELP kplane_sink_in_flight_bytes Key and value bytes a task's sink took and "
+                "has not acknowledged (its partitions pause beyond max_in_flight_bytes).\n"
+                "# TYPE kplane_sink_in_flight_bytes gauge\n",
         [RT_METRIC_PARTITIONS_BY_LAG_STATE] =
                 "# HELP kplane_consumergroup_partitions Partitions of a running group by lag "
                 "state (Burrow's rules over the last 10 s: ok, falling_behind, stalled).\n"
@@ -290,6 +336,26 @@ static void metrics_tasks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                               g->name, t->index,
                               (long long)atomic_load(m == RT_METRIC_TASK_MESSAGES ? &t->messages
                                                                                   : &t->bytes));
+        }
+}
+
+static void metrics_sinks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
+{
+        const char *name = m == RT_METRIC_SINK_DELIVERED      ? "kplane_sink_delivered_total"
+                           : m == RT_METRIC_SINK_RETRIES      ? "kplane_sink_retries_total"
+                           : m == RT_METRIC_SINK_DEAD_LETTERS ? "kplane_sink_dead_letters_total"
+                                                              : "kplane_sink_in_flight_bytes";
+        for (int i = 0; i < g->ntasks; i++) {
+                rt_task_t *t = g->tasks[i];
+                kp_sink_stats_t st = {0};
+                if (t->sink)
+                        kp_sink_stats(t->sink, &st);
+                int64_t v = m == RT_METRIC_SINK_DELIVERED      ? st.acked
+                            : m == RT_METRIC_SINK_RETRIES      ? st.retries
+                            : m == RT_METRIC_SINK_DEAD_LETTERS ? st.dead_letters
+                                                               : atomic_load(&t->in_flight_bytes);
+                kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n", name, g->name, t->index,
+                              (long long)v);
         }
 }
 
@@ -368,6 +434,10 @@ void rt_metrics_group(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                 case RT_METRIC_CLUSTER_UP: metrics_clusters(g, out); break;
                 case RT_METRIC_PARTITIONS_BY_LAG_STATE: metrics_lag_states(g, out); break;
                 case RT_METRIC_LAG_SECONDS: metrics_lag_seconds(g, out); break;
+                case RT_METRIC_SINK_DELIVERED:
+                case RT_METRIC_SINK_RETRIES:
+                case RT_METRIC_SINK_DEAD_LETTERS:
+                case RT_METRIC_SINK_IN_FLIGHT_BYTES: metrics_sinks(g, out, m); break;
                 default: break;
                 }
         }

@@ -180,17 +180,34 @@ static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t *t
         return st;
 }
 
+/* What the sink said of a batch it did not take all of: FATAL and DEAD_LETTER fail the
+ * task; RETRY (a full queue, a slow target) pauses @p p at @p first, the first record not
+ * taken, to be offered again later (a partition that cannot be paused fails the task:
+ * it stalls, nothing is lost). */
+static void worker_put_failed(worker_t *w, rt_part_t *p, rt_task_t *t, kp_sink_status_t st,
+                              int64_t first, const char *err)
+{
+        rt_task_sink_error(w->cl->g, t, err);
+        if (st == KP_SINK_DEAD_LETTER) /* no dead-letter sink yet: as fatal */
+                task_fail(t, "poison record: ", err);
+        else if (st != KP_SINK_RETRY)
+                task_fail(t, "", err);
+        else if (!atomic_load(&w->cl->g->stop) &&
+                 rt_part_pause(p, first, kp_time_mono_ms() + KP_SINK_RETRY_PAUSE_MS))
+                task_fail(t, "cannot pause after retries: ", err);
+}
+
 /*
  * Hands the batch to task @p t (locked), then moves @p p's next_offset past what its sink
- * took: that, once acknowledged, is what gets committed. A sink that fails or runs out of
- * retries fails the task. @returns 0 when all was taken, else -1 (the rest of the batch
- * was not: the caller takes nothing more of the partition from this task).
+ * took: that, once acknowledged, is what gets committed. See worker_put_failed for what
+ * the rest becomes. @returns 0 when all was taken, else -1 (the rest of the batch was
+ * not: the caller takes nothing more of the partition from this task).
  */
 static int worker_put(worker_t *w, rt_part_t *p, rt_task_t *t)
 {
         kp_sink_status_t st;
         size_t taken, i;
-        int64_t bytes = 0;
+        int64_t bytes = 0, first;
         char err[256];
 
         for (i = 0; i < w->nmsgs; i++) {
@@ -211,17 +228,14 @@ static int worker_put(worker_t *w, rt_part_t *p, rt_task_t *t)
                 atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
                 atomic_fetch_add_explicit(&p->messages, (int64_t)taken, memory_order_relaxed);
                 atomic_store_explicit(&p->next_offset, next, memory_order_release);
+                rt_flow_taken(t, (int64_t)taken, bytes);
         }
+        first = taken < w->nmsgs ? w->msgs[taken].offset : -1;
         w->nmsgs = 0;
         w->nhdrs = 0;
         if (st == KP_SINK_OK)
                 return 0;
-        if (st == KP_SINK_DEAD_LETTER) /* no dead-letter sink yet: as fatal */
-                task_fail(t, "poison record: ", err);
-        else if (st == KP_SINK_RETRY && !atomic_load(&w->cl->g->stop))
-                task_fail(t, "retries exhausted: ", err);
-        else if (st != KP_SINK_RETRY)
-                task_fail(t, "", err);
+        worker_put_failed(w, p, t, st, first, err);
         return -1;
 }
 
@@ -269,11 +283,13 @@ static rt_task_t *worker_task(worker_t *w, rt_part_t *p, rt_task_t *held)
  * Hands @p n messages of one partition, in offset order, to the tasks that own it: runs
  * for one task go as one batch. The partition's lock is held throughout, so a plan change
  * waits for the batch in hand. After a stop the rest is left untaken (read again later).
+ * A task that holds max_in_flight_bytes unacknowledged takes no more: the partition is
+ * paused at the first record not taken (runtime_flow.c), and so is a paused one's rest.
  */
 static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
 {
         rt_part_t *p = message_part(rkms[0]);
-        rt_task_t *t = NULL;
+        rt_task_t *t = NULL, *held;
         int64_t next;
         size_t i;
 
@@ -282,12 +298,22 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
         pthread_mutex_lock(&p->lock);
         next = atomic_load_explicit(&p->next_offset, memory_order_relaxed);
         for (i = 0; i < n; i++) {
-                if (!p->owner || atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed))
+                if (!p->owner || atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed) ||
+                    atomic_load_explicit(&p->paused, memory_order_relaxed))
                         break;
                 if (!part_wants(p, rkms[i]->offset, next))
                         continue;
+                held = t;
                 if (!(t = worker_task(w, p, t)))
                         break;
+                /* (releasing the batch held may have paused it) */
+                if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
+                    (t != held && rt_task_over_limit(w->cl->g, t) &&
+                     !rt_part_pause(p, rkms[i]->offset, 0))) {
+                        pthread_mutex_unlock(&t->lock);
+                        t = NULL;
+                        break;
+                }
                 if (worker_add(w, p, rkms[i])) {
                         /* This record is not taken: fail the task so that nothing after
                          * it is committed. */
@@ -488,11 +514,13 @@ static int commit_flush_sinks(commit_round_t *r)
                 }
                 st = kp_sink_flush(t->sink, wait_until, err, sizeof(err));
                 if (st == KP_SINK_FATAL || st == KP_SINK_DEAD_LETTER) {
+                        rt_task_sink_error(g, t, err);
                         task_fail(t, "", err);
                         ret = KP_ERR_INTERNAL;
                 } else if (commit_task_acks(r, t)) {
                         ret = KP_ERR_NOMEM;
                 }
+                rt_task_in_flight(t); /* for status, once a round at least */
                 pthread_mutex_unlock(&t->lock);
         }
         return ret;
@@ -771,10 +799,13 @@ void *rt_ctl_main(void *arg)
         int64_t now = kp_time_mono_ms();
         int64_t next_commit = now + KP_RUNTIME_COMMIT_INTERVAL_MS;
         int64_t last_rate = now, next_rate = now + KP_RUNTIME_RATE_INTERVAL_MS;
+        int64_t next_resume = now;
         int first = 1;
 
         while (!atomic_load(&g->stop)) {
                 int64_t wake = next_commit < next_rate ? next_commit : next_rate;
+                if (atomic_load(&g->npaused) > 0 && next_resume < wake)
+                        wake = next_resume;
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 now = kp_time_mono_ms();
@@ -783,6 +814,7 @@ void *rt_ctl_main(void *arg)
                         ts.tv_sec += ns / 1000000000;
                         ts.tv_nsec = ns % 1000000000;
                         pthread_mutex_lock(&g->ctl_lock);
+                        /* a worker that pauses a partition signals (runtime_flow.c) */
                         if (!atomic_load(&g->stop))
                                 pthread_cond_timedwait(&g->ctl_cond, &g->ctl_lock, &ts);
                         pthread_mutex_unlock(&g->ctl_lock);
@@ -791,6 +823,12 @@ void *rt_ctl_main(void *arg)
                         break;
                 ctl_serve_consumers(g);
                 now = kp_time_mono_ms();
+                if (atomic_load(&g->npaused) > 0 && now >= next_resume) {
+                        pthread_mutex_lock(&g->op_lock);
+                        rt_flow_resume(g);
+                        pthread_mutex_unlock(&g->op_lock);
+                        next_resume = now + KP_RUNTIME_RESUME_CHECK_MS;
+                }
                 if (now >= next_rate) {
                         ctl_rates(g, now - last_rate > 0 ? now - last_rate : 1, first);
                         first = 0;

@@ -76,12 +76,45 @@ static const kp_sink_ops_t *sink_kind(const json_t *conf, char *errstr, size_t e
         return ops;
 }
 
+int64_t kp_sink_max_in_flight_bytes(const json_t *conf)
+{
+        json_t *v = conf ? json_object_get(conf, "max_in_flight_bytes") : NULL;
+        return json_is_integer(v) ? (int64_t)json_integer_value(v) : KP_SINK_IN_FLIGHT_DEFAULT;
+}
+
+/* Checks the fields common to every kind, then the kind's own on a copy without them
+ * (a kind refuses fields it does not know). */
+static int sink_validate_kind(const kp_sink_ops_t *ops, const json_t *conf, char *errstr,
+                              size_t errstr_size)
+{
+        json_t *v = json_object_get(conf, "max_in_flight_bytes"), *own;
+        int ret;
+
+        if (!v)
+                return ops->validate(conf, errstr, errstr_size);
+        if (!json_is_integer(v) || json_integer_value(v) < KP_SINK_IN_FLIGHT_MIN ||
+            json_integer_value(v) > KP_SINK_IN_FLIGHT_MAX) {
+                snprintf(errstr, errstr_size,
+                         "sink.max_in_flight_bytes: must be an integer from %lld to %lld",
+                         (long long)KP_SINK_IN_FLIGHT_MIN, (long long)KP_SINK_IN_FLIGHT_MAX);
+                return KP_ERR_INVALID;
+        }
+        if (!(own = json_copy((json_t *)conf))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        json_object_del(own, "max_in_flight_bytes");
+        ret = ops->validate(own, errstr, errstr_size);
+        json_decref(own);
+        return ret;
+}
+
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size)
 {
         const kp_sink_ops_t *ops = sink_kind(conf, errstr, errstr_size);
         if (!ops)
                 return KP_ERR_INVALID;
-        return conf ? ops->validate(conf, errstr, errstr_size) : 0;
+        return conf ? sink_validate_kind(ops, conf, errstr, errstr_size) : 0;
 }
 
 kp_sink_group_t *kp_sink_group_open(const json_t *conf, const char *group, char *errstr,
@@ -92,7 +125,7 @@ kp_sink_group_t *kp_sink_group_open(const json_t *conf, const char *group, char 
 
         if (!ops)
                 return NULL;
-        if (conf && ops->validate(conf, errstr, errstr_size))
+        if (conf && sink_validate_kind(ops, conf, errstr, errstr_size))
                 return NULL;
         sg = calloc(1, sizeof(*sg));
         if (!sg || (conf && !(sg->conf = json_deep_copy(conf)))) {

@@ -66,9 +66,10 @@ typedef struct kp_sink_msg {
 /*
  * What a put or a flush says. Anything but OK comes with errstr set.
  *   RETRY        nothing went wrong for good (a full buffer, a target busy): the runtime
- *                offers the records not taken again after a back-off, and fails the task
- *                when retries run out (KP_SINK_RETRY_ATTEMPTS). From flush: not everything
- *                was acknowledged by the deadline; precommit says how far it got.
+ *                offers the records not taken again after a back-off, then pauses the
+ *                partition and offers them again later, for as long as it takes (a sink
+ *                whose own retries run out answers DEAD_LETTER or FATAL). From flush: not
+ *                everything was acknowledged by the deadline; precommit says how far it got.
  *   DEAD_LETTER  the first record not taken can never be delivered (a poison record: an
  *                HTTP 400, a record too large for the target). A group with a dead-letter
  *                sink routes it there; without one (today) the task fails as on FATAL.
@@ -158,6 +159,15 @@ typedef struct kp_sink kp_sink_t;
  * @returns 0 or KP_ERR_INVALID with errstr starting with the field ("sink.path: ...").
  */
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
+
+/*
+ * Fields every sink document may carry beside its kind's (kp_sink_validate checks them and
+ * hands the kind's validate the document without them):
+ *   max_in_flight_bytes  key and value bytes a task keeps taken but not acknowledged
+ *                        before its partitions pause (KP_SINK_IN_FLIGHT_*).
+ * @returns @p conf's max_in_flight_bytes, or the default (also for NULL conf).
+ */
+int64_t kp_sink_max_in_flight_bytes(const json_t *conf);
 
 /*
  * Adds a sink kind beyond the built-in ones (a test's fake sink). Call at start-up,

@@ -22,7 +22,7 @@
 
 /* ---- the fake sink: "test-later" ---- */
 
-#define FP     4   /* partitions it tracks */
+#define FP     32  /* partitions it tracks */
 #define FN     100 /* records produced per partition */
 #define FTASKS 4   /* task instances it tracks */
 
@@ -44,14 +44,45 @@ typedef struct fake {
         size_t nheaders;
         char h0_name[32], h0_value[32], h1_name[32];
         int h1_null;
+        int64_t bytes_taken;  /* key and value bytes of every record taken */
+        int64_t retry_for_ms; /* answer RETRY, taking nothing, this long from the first put */
+        int64_t retry_until;  /* (kp_time_mono_ms) */
+        int keep;             /* keep a copy of each value taken until acknowledged */
+        void **kept;
+        size_t nkept, kept_cap;
 } fake_t;
 
 static fake_t fake;
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER; /* workers put concurrently */
 
+/* Frees the copies the sink kept (everything is acknowledged). Caller holds fake_lock. */
+static void fake_drop_kept(void)
+{
+        for (size_t i = 0; i < fake.nkept; i++)
+                free(fake.kept[i]);
+        free(fake.kept);
+        fake.kept = NULL;
+        fake.nkept = fake.kept_cap = 0;
+}
+
+/* Keeps a copy of @p m's value, as a sink that buffers until acknowledged does. */
+static void fake_keep(const kp_sink_msg_t *m)
+{
+        if (fake.nkept == fake.kept_cap) {
+                fake.kept_cap = fake.kept_cap ? fake.kept_cap * 2 : 1024;
+                fake.kept = realloc(fake.kept, sizeof(*fake.kept) * fake.kept_cap);
+                assert_non_null(fake.kept);
+        }
+        void *copy = malloc(m->value_len ? m->value_len : 1);
+        assert_non_null(copy);
+        memcpy(copy, m->value, m->value_len);
+        fake.kept[fake.nkept++] = copy;
+}
+
 static void fake_reset(void)
 {
         pthread_mutex_lock(&fake_lock);
+        fake_drop_kept();
         memset(&fake, 0, sizeof(fake));
         for (int p = 0; p < FP; p++)
                 fake.taken[p] = fake.acked[p] = -1;
@@ -125,6 +156,14 @@ static kp_sink_status_t fake_put(void *state, const kp_sink_msg_t *msgs, size_t 
                 const kp_sink_msg_t *m = &msgs[i];
                 int p = m->partition;
                 assert_true(p < FP);
+                if (fake.retry_for_ms && !fake.retry_until)
+                        fake.retry_until = kp_time_mono_ms() + fake.retry_for_ms;
+                if (fake.retry_until && kp_time_mono_ms() < fake.retry_until) {
+                        fake.retries_answered++;
+                        snprintf(errstr, errstr_size, "queue full");
+                        st = KP_SINK_RETRY;
+                        break;
+                }
                 if (fake.retry_left > 0 && i == n / 2) {
                         fake.retry_left--;
                         fake.retries_answered++;
@@ -140,8 +179,11 @@ static kp_sink_status_t fake_put(void *state, const kp_sink_msg_t *msgs, size_t 
                 if (m->offset != fake.taken[p] && !(fake.taken[p] < 0 && m->offset == 0))
                         fake.out_of_order++;
                 fake.taken[p] = m->offset + 1;
+                fake.bytes_taken += (int64_t)(m->key_len + m->value_len);
                 if (fake.auto_ack)
                         fake.acked[p] = fake.taken[p];
+                else if (fake.keep)
+                        fake_keep(m);
                 if (p == 0 && m->offset == 0 && !fake.seen_first)
                         fake_see_first(m);
         }
@@ -208,6 +250,33 @@ static void fake_ack(int p, int64_t upto)
         pthread_mutex_lock(&fake_lock);
         fake.acked[p] = upto;
         pthread_mutex_unlock(&fake_lock);
+}
+
+/* Acknowledges everything taken and, from now on, every record as it is taken. */
+static void fake_ack_all(void)
+{
+        pthread_mutex_lock(&fake_lock);
+        for (int p = 0; p < FP; p++)
+                fake.acked[p] = fake.taken[p];
+        fake.auto_ack = 1;
+        fake_drop_kept();
+        pthread_mutex_unlock(&fake_lock);
+}
+
+static int fake_retries(void)
+{
+        pthread_mutex_lock(&fake_lock);
+        int r = fake.retries_answered;
+        pthread_mutex_unlock(&fake_lock);
+        return r;
+}
+
+static int64_t fake_bytes_taken(void)
+{
+        pthread_mutex_lock(&fake_lock);
+        int64_t b = fake.bytes_taken;
+        pthread_mutex_unlock(&fake_lock);
+        return b;
 }
 
 /* ---- a mock cluster, documents, status ---- */
@@ -497,6 +566,237 @@ static void test_records_reach_the_sink_with_timestamp_and_headers(void **state)
         mock_stop(&m);
 }
 
+/* ---- backpressure ---- */
+
+#define BP_VALUE 1000 /* bytes of each record's value */
+
+/* Produces @p n records of BP_VALUE bytes to each of @p partitions partitions. */
+static void produce_big(const char *bootstrap, const char *topic, int partitions, int n)
+{
+        char err[256], val[BP_VALUE];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        memset(val, 'v', sizeof(val));
+        for (int i = 0; i < n; i++) {
+                for (int p = 0; p < partitions; p++) {
+                        rd_kafka_resp_err_t e;
+                        while ((e = rd_kafka_producev(
+                                        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                        RD_KAFKA_V_VALUE(val, sizeof(val)),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(rk, 10);
+                        assert_int_equal(e, 0);
+                }
+        }
+        assert_int_equal(rd_kafka_flush(rk, 60000), 0);
+        rd_kafka_destroy(rk);
+}
+
+/* A group of the fake sink with max_in_flight_bytes @p limit. */
+static json_t *group_doc_limit(const char *name, json_int_t limit)
+{
+        return json_pack("{s:s, s:b, s:s, s:{s:s, s:I}}", "name", name, "rebalance", 0,
+                         "start_offset", "earliest", "sink", "type", "test-later",
+                         "max_in_flight_bytes", limit);
+}
+
+/* Task @p t's "sink" object in the group's status (a new reference). */
+static json_t *status_sink(kp_runtime_t *rt, const char *group, int t)
+{
+        json_t *st = kp_runtime_group_status(rt, group);
+        json_t *sink =
+                json_object_get(json_array_get(json_object_get(st, "tasks"), (size_t)t), "sink");
+        assert_non_null(sink);
+        json_incref(sink);
+        json_decref(st);
+        return sink;
+}
+
+/* Waits until the bytes the fake took stop changing for @p quiet_ms; @returns them. */
+static int64_t wait_bytes_settle(int quiet_ms, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms, since = kp_time_mono_ms();
+        int64_t last = fake_bytes_taken();
+        while (kp_time_mono_ms() < deadline) {
+                usleep(100 * 1000);
+                int64_t b = fake_bytes_taken();
+                if (b != last) {
+                        last = b;
+                        since = kp_time_mono_ms();
+                } else if (b > 0 && kp_time_mono_ms() - since >= quiet_ms) {
+                        break;
+                }
+        }
+        return last;
+}
+
+/*
+ * A sink that never acknowledges: the task takes about max_in_flight_bytes (at most one
+ * worker batch more) and then nothing, while more records arrive; its partitions are
+ * paused and status says so. Once the sink acknowledges, every record arrives, in order,
+ * once, and is committed. Before, the task took everything it was offered.
+ */
+static void test_a_stalled_sink_pauses_its_partitions_at_max_in_flight_bytes(void **state)
+{
+        const json_int_t limit = 256 * 1024;
+        const int64_t batch = (int64_t)256 * BP_VALUE; /* KP_RUNTIME_WORKER_BATCH records */
+        const int n = 2000;                            /* records per partition, twice */
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        mock_start(&m, "bp", 2);
+        produce_big(m.bootstrap, "bp", 2, n);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("bp", 2, 1),
+               *grp = group_doc_limit("g-bp", limit);
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        for (int i = 0; i < 600 && fake_bytes_taken() < limit; i++)
+                usleep(50 * 1000);
+        int64_t b1 = wait_bytes_settle(2000, 30000);
+        assert_true(b1 >= limit);
+        assert_true(b1 <= limit + batch);
+        json_t *sink = status_sink(rt, "g-bp", 0);
+        assert_true(json_integer_value(json_object_get(sink, "in_flight_bytes")) >= limit);
+        assert_true(json_integer_value(json_object_get(sink, "paused_partitions")) >= 1);
+        assert_string_equal(json_string_value(json_object_get(sink, "type")), "test-later");
+        json_decref(sink);
+
+        /* More arrive: nothing more is taken. */
+        produce_big(m.bootstrap, "bp", 2, n);
+        usleep(3000 * 1000);
+        assert_int_equal(fake_bytes_taken(), b1);
+
+        /* The sink acknowledges: everything arrives, once, in order, and is committed. */
+        fake_ack_all();
+        assert_true(wait_taken(0, 2 * n, 60000));
+        assert_true(wait_taken(1, 2 * n, 60000));
+        assert_int_equal(wait_committed(rt, "g-bp", 0, 2 * n, 15000), 2 * n);
+        assert_int_equal(wait_committed(rt, "g-bp", 1, 2 * n, 15000), 2 * n);
+        pthread_mutex_lock(&fake_lock);
+        assert_int_equal(fake.out_of_order, 0);
+        assert_int_equal(fake.bytes_taken, (int64_t)4 * n * BP_VALUE);
+        pthread_mutex_unlock(&fake_lock);
+        sink = status_sink(rt, "g-bp", 0);
+        assert_int_equal(json_integer_value(json_object_get(sink, "paused_partitions")), 0);
+        json_decref(sink);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
+/* This process's resident set, in KiB (VmRSS). */
+static long rss_kb(void)
+{
+        char line[256];
+        long kb = -1;
+        FILE *f = fopen("/proc/self/status", "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb;
+}
+
+/*
+ * The issue's RSS bound, here rather than against the binary (no sink kind reachable from
+ * it can stall on purpose): a sink that keeps a copy of every record until it acknowledges
+ * them, and never does, while 96 MB wait in the cluster (24 partitions of 4 MB: the mock
+ * broker keeps at most 5 MB of a partition). The process grows by the sink's 1 MiB and
+ * librdkafka's prefetch, not by what waits. Before, it grew by all 96 MB.
+ */
+static void test_a_stalled_sink_keeps_memory_bounded(void **state)
+{
+        const int parts = 24, n = 4000; /* records per partition */
+        const long bound_kb = 40 * 1024;
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        fake.keep = 1;
+        mock_start(&m, "rss", parts);
+        produce_big(m.bootstrap, "rss", parts, n);
+        json_t *cls = json_pack("{s:{s:s, s:{s:s}}}", "a", "bootstrap_servers", m.bootstrap,
+                                "config", "queued.max.messages.kbytes", "4096"),
+               *plan = plan_doc("rss", parts, 1), *grp = group_doc_limit("g-rss", 1024 * 1024);
+        long before = rss_kb();
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        wait_bytes_settle(3000, 60000);
+        long grown = rss_kb() - before;
+        printf("# rss grew by %ld KiB while %d MB waited (bound %ld KiB)\n", grown,
+               parts * n * BP_VALUE / 1000000, bound_kb);
+        assert_true(grown < bound_kb);
+        fake_ack_all();
+        for (int p = 0; p < parts; p++)
+                assert_true(wait_taken(p, n, 120000));
+        pthread_mutex_lock(&fake_lock);
+        assert_int_equal(fake.out_of_order, 0);
+        pthread_mutex_unlock(&fake_lock);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+        fake_reset();
+}
+
+/* A sink that answers RETRY for seconds (a full queue, a slow target) slows its task
+ * instead of failing it: it stays running, then every record arrives once, in order, and
+ * status counts the retries with their error. Before, the task failed after ~1.6 s. */
+static void test_a_sink_that_says_retry_for_long_does_not_fail_its_task(void **state)
+{
+        mock_t m;
+        char err[256], st[32], terr[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        fake.auto_ack = 1;
+        fake.retry_for_ms = 4000;
+        mock_start(&m, "slow", 1);
+        produce(m.bootstrap, "slow", 1);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("slow", 1, 1),
+               *grp = group_doc("g-slow");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        /* 2.5 s into the RETRY answers (the task failed at ~1.6 s before) */
+        for (int i = 0; i < 600 && !fake_retries(); i++)
+                usleep(50 * 1000);
+        assert_true(fake_retries() > 0);
+        usleep(2500 * 1000);
+        status_task(rt, "g-slow", 0, st, sizeof(st), terr, sizeof(terr));
+        assert_string_equal(st, "running");
+        json_t *sink = status_sink(rt, "g-slow", 0);
+        assert_true(json_integer_value(json_object_get(sink, "retries")) > 0);
+        assert_string_equal(json_string_value(json_object_get(sink, "last_error")), "queue full");
+        json_decref(sink);
+        assert_true(wait_taken(0, FN, 30000));
+        assert_int_equal(wait_committed(rt, "g-slow", 0, FN, 15000), FN);
+        status_task(rt, "g-slow", 0, st, sizeof(st), terr, sizeof(terr));
+        assert_string_equal(st, "running");
+        pthread_mutex_lock(&fake_lock);
+        assert_int_equal(fake.out_of_order, 0);
+        pthread_mutex_unlock(&fake_lock);
+        sink = status_sink(rt, "g-slow", 0);
+        assert_int_equal(json_integer_value(json_object_get(sink, "delivered")), FN);
+        json_decref(sink);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 int main(void)
 {
         if (kp_sink_kind_add(&fake_ops))
@@ -506,6 +806,9 @@ int main(void)
                 cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
                 cmocka_unit_test(test_a_sink_that_says_retry_is_offered_the_rest_again),
                 cmocka_unit_test(test_a_sink_that_says_fatal_stalls_its_partition_uncommitted),
+                cmocka_unit_test(test_a_sink_that_says_retry_for_long_does_not_fail_its_task),
+                cmocka_unit_test(test_a_stalled_sink_pauses_its_partitions_at_max_in_flight_bytes),
+                cmocka_unit_test(test_a_stalled_sink_keeps_memory_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

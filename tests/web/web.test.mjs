@@ -303,6 +303,27 @@ test('the demo group runs on arrival and its throughput rises, updated in place'
   await shot('group-running');
 });
 
+test('the group page shows each task\'s sink counters, delivered rising live', { timeout: 90_000 }, async () => {
+  await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
+  await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
+  await page.locator('[data-testid=status-sink] tbody tr').first().waitFor({ timeout: 30_000 });
+  const status = await apiGet('/groups/' + encodeURIComponent(demoGroup) + '/status');
+  assert.equal(await page.locator('[data-testid=status-sink] tbody tr').count(), status.tasks.length, 'one sink row per task');
+  const delivered = () => page.evaluate(() => [...document.querySelectorAll('#st-sink tbody tr')]
+    .reduce((sum, r) => sum + (Number(r.cells[2].textContent.replace(/,/g, '')) || 0), 0));
+  /* the demo's tasks deliver: the counters come from each task's sink and rise while the page polls */
+  await page.waitForFunction(() => [...document.querySelectorAll('#st-sink tbody tr')]
+    .some((r) => Number(r.cells[2].textContent.replace(/,/g, '')) > 0), null, { timeout: 60_000 });
+  const d1 = await delivered();
+  const busy = status.tasks.find((t) => t.partitions > 0);
+  const row = page.locator(`#st-sink tbody tr[data-task="${busy.task}"]`);
+  assert.equal(await row.locator('td').nth(1).innerText(), busy.sink.type, 'the sink\'s kind');
+  for (const i of [4, 5, 6]) assert.match(await row.locator('td').nth(i).innerText(), /^\d[\d,]*$/, 'retries, dead letters, paused are counts');
+  await page.waitForFunction((d) => [...document.querySelectorAll('#st-sink tbody tr')]
+    .reduce((sum, r) => sum + (Number(r.cells[2].textContent.replace(/,/g, '')) || 0), 0) > d, d1, { timeout: 30_000 });
+  await shot('group-sink');
+});
+
 test('the group page draws the running group\'s lag over time and keeps it growing', { timeout: 90_000 }, async () => {
   await page.goto(BASE + '/#/groups/' + encodeURIComponent(demoGroup));
   await page.locator('[data-testid=group-title]', { hasText: demoGroup }).waitFor();
