@@ -415,6 +415,30 @@ static void test_raw_sends_one_request_per_message_with_its_key(void **state)
         srv_stop();
 }
 
+/* A batch short of its limits goes once it lingered linger_ms, without a flush. */
+static void test_a_partial_batch_goes_after_its_linger(void **state)
+{
+        kp_sink_msg_t m = msg(&part_a, 0, 0, NULL, "x");
+        (void)state;
+        srv_start(NULL, 0);
+        json_t *c = conf_new("\"batch\":{\"max_messages\":100,\"linger_ms\":50}");
+        kp_sink_t *s = sink_open(c);
+        int64_t t0 = kp_time_mono_ms();
+        put_all(s, &m, 1);
+        while (!srv_count() && kp_time_mono_ms() - t0 < 30000)
+                usleep(5000);
+        assert_int_equal(srv_count(), 1);
+        assert_true(srv.recs[0].at_ms - t0 >= 50);
+        kp_sink_stats_t stats;
+        for (kp_sink_stats(s, &stats); stats.acked != 1 && kp_time_mono_ms() - t0 < 30000;
+             kp_sink_stats(s, &stats))
+                usleep(5000);
+        assert_int_equal(stats.acked, 1);
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
 /* ---- retries and refusals ---- */
 
 /* Every record answered 2xx exactly once, over 500s, 429s and a stalled answer; precommit
@@ -593,6 +617,7 @@ int main(void)
                 cmocka_unit_test(test_json_array_body_is_exact_and_batches_by_count),
                 cmocka_unit_test(test_json_lines_batches_by_bytes),
                 cmocka_unit_test(test_raw_sends_one_request_per_message_with_its_key),
+                cmocka_unit_test(test_a_partial_batch_goes_after_its_linger),
                 cmocka_unit_test(test_failures_are_retried_and_every_record_arrives_once),
                 cmocka_unit_test(test_retry_after_is_honoured),
                 cmocka_unit_test(test_a_400_fails_the_task_and_acknowledges_nothing_of_its_batch),
