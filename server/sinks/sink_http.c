@@ -427,6 +427,18 @@ static int answer_retryable(CURLcode rc, long status)
         return rc != CURLE_OK || status == 408 || status == 429 || status >= 500;
 }
 
+/* 1 when @p text repeats the value of a configured header (a target that echoes the
+ * request back): then it stays out of the task's error, which is shown and logged. */
+static int answer_repeats_a_secret(const kp_http_conf_t *c, const char *text)
+{
+        for (const struct curl_slist *h = c->headers; h; h = h->next) {
+                const char *v = strstr(h->data, ": ");
+                if (v && strlen(v + 2) >= 4 && strstr(text, v + 2))
+                        return 1;
+        }
+        return 0;
+}
+
 /* Fails @p t (t->mu held) with what went wrong; the answer's start, made printable. */
 static void task_fail(http_task_t *t, CURLcode rc, long status, const char *why)
 {
@@ -435,6 +447,10 @@ static void task_fail(http_task_t *t, CURLcode rc, long status, const char *why)
         for (i = 0; i < t->answer_len; i++)
                 answer[i] = t->answer[i] >= 0x20 && t->answer[i] < 0x7f ? t->answer[i] : ' ';
         answer[i] = '\0';
+        if (answer_repeats_a_secret(&t->g->conf, answer))
+                i = (size_t)snprintf(answer, sizeof(answer),
+                                     "(its answer is withheld: it "
+                                     "repeats a configured header)");
         if (rc != CURLE_OK)
                 snprintf(t->error, sizeof(t->error), "http sink: %s: %s%s", t->g->conf.where, why,
                          curl_easy_strerror(rc));

@@ -61,6 +61,8 @@ static void header_copy(struct MHD_Connection *c, const char *name, char *out, s
 static enum MHD_Result answer(struct MHD_Connection *c, const char *method, upload_t *u)
 {
         int status;
+        char echo[64];
+        header_copy(c, "Authorization", echo, sizeof(echo), NULL);
         pthread_mutex_lock(&srv.mu);
         status = srv.next < srv.nscript ? srv.script[srv.next] : 200;
         srv.next++;
@@ -83,8 +85,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, uplo
                 usleep((useconds_t)stall * 1000);
                 status = 200;
         }
+        /* a 400 echoes the request's Authorization, as a careless target might */
+        char body[128];
+        snprintf(body, sizeof(body), "bad request from %s", status == 400 ? echo : "?");
         struct MHD_Response *resp =
-                MHD_create_response_from_buffer(2, (void *)"no", MHD_RESPMEM_PERSISTENT);
+                MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
         if (status == 429 && after)
                 MHD_add_response_header(resp, "Retry-After", after);
         enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -552,6 +557,7 @@ static void test_a_400_fails_the_task_and_acknowledges_nothing_of_its_batch(void
         assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_FATAL);
         assert_non_null(strstr(err, "400"));
         assert_null(strstr(err, "s3cr3t"));
+        assert_non_null(strstr(err, "withheld"));
         assert_null(strstr(err, "token=q")); /* the query may hold a secret too */
         assert_int_equal(srv_count(), 2);    /* a final answer is not retried */
         kp_sink_offset_t off = {.part = &part_a, .taken = 14, .acked = 10};
