@@ -496,11 +496,11 @@ static void request_done(http_task_t *t, CURLcode rc)
         pthread_mutex_unlock(&t->mu);
 }
 
-/* Every request that ended since the last call. */
-static void driver_reap(http_group_t *g)
+/* Every request that ended since the last call. @returns how many. */
+static int driver_reap(http_group_t *g)
 {
         CURLMsg *m;
-        int left;
+        int left, n = 0;
         while ((m = curl_multi_info_read(g->multi, &left))) {
                 http_task_t *t = NULL;
                 CURL *easy = m->easy_handle;
@@ -510,7 +510,9 @@ static void driver_reap(http_group_t *g)
                 curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
                 curl_multi_remove_handle(g->multi, easy); /* m is gone after this */
                 request_done(t, rc);
+                n++;
         }
+        return n;
 }
 
 static void *driver_main(void *arg)
@@ -528,7 +530,9 @@ static void *driver_main(void *arg)
                         task_tick(t, now, &next);
                 pthread_mutex_unlock(&g->lock);
                 curl_multi_perform(g->multi, &running);
-                driver_reap(g);
+                /* a request that ended may have made the next batch due: no waiting then */
+                if (driver_reap(g))
+                        continue;
                 now = kp_time_mono_ms();
                 curl_multi_poll(g->multi, NULL, 0, next > now ? (int)(next - now) : 0, NULL);
         }

@@ -444,6 +444,31 @@ static void test_a_partial_batch_goes_after_its_linger(void **state)
         srv_stop();
 }
 
+/* The next batch goes as soon as the one before is answered: 40 batches, 40 requests,
+ * well within a second each (a driver that waited for its next tick took ~1 s a batch). */
+static void test_batches_go_back_to_back(void **state)
+{
+        enum { N = 400 };
+        kp_sink_msg_t m[N];
+        char err[256];
+        (void)state;
+        for (int i = 0; i < N; i++)
+                m[i] = msg(&part_a, 0, i, NULL, "x");
+        srv_start(NULL, 0);
+        json_t *c = conf_new("\"batch\":{\"max_messages\":10,\"linger_ms\":60000}");
+        kp_sink_t *s = sink_open(c);
+        int64_t t0 = kp_time_mono_ms();
+        put_all(s, m, N);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_OK);
+        int64_t took = kp_time_mono_ms() - t0;
+        assert_int_equal(srv_count(), N / 10);
+        if (took > 10000)
+                fail_msg("40 batches took %lld ms", (long long)took);
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
 /* ---- retries and refusals ---- */
 
 /* Every record answered 2xx exactly once, over 500s, 429s and a stalled answer; precommit
@@ -624,6 +649,7 @@ int main(void)
                 cmocka_unit_test(test_json_lines_batches_by_bytes),
                 cmocka_unit_test(test_raw_sends_one_request_per_message_with_its_key),
                 cmocka_unit_test(test_a_partial_batch_goes_after_its_linger),
+                cmocka_unit_test(test_batches_go_back_to_back),
                 cmocka_unit_test(test_failures_are_retried_and_every_record_arrives_once),
                 cmocka_unit_test(test_retry_after_is_honoured),
                 cmocka_unit_test(test_a_400_fails_the_task_and_acknowledges_nothing_of_its_batch),
