@@ -3,7 +3,8 @@
 SANITIZE ?=
 BUILD    ?= build$(if $(SANITIZE),-$(SANITIZE))
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3
+# libcurl: the http sink (sinks/sink_http.c); librdkafka links it too, for OIDC.
+PKGS     := libmicrohttpd jansson sqlite3 libcurl
 
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -128,13 +128,15 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
         if (so && (!json_is_string(so) || (strcmp(json_string_value(so), "earliest") &&
                                            strcmp(json_string_value(so), "latest"))))
                 kp_field_error(errors, "start_offset", "must be \"earliest\" or \"latest\"");
-        json_t *sink = json_object_get(body, "sink");
+        /* a replace may send secrets back as "******": they keep their stored values */
+        json_t *sink = json_deep_copy(json_object_get(body, "sink"));
+        if (sink && old)
+                kp_sink_unredact(sink, json_object_get(old, "sink"));
         if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
                 sink_field_error(errors, errstr);
-        if (json_array_size(errors))
-                return NULL;
-        if (unregistered) {
-                *statusp = 422;
+        if (json_array_size(errors) || unregistered) {
+                *statusp = json_array_size(errors) ? 400 : 422;
+                json_decref(sink);
                 return NULL;
         }
         char now[32];
@@ -144,8 +146,7 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                                 strat ? json_string_value(strat) : "balanced", "rebalance",
                                 reb ? json_is_true(reb) : 0, "start_offset",
                                 so ? json_string_value(so) : "earliest", "sink",
-                                sink ? json_deep_copy(sink) : json_pack("{s:s}", "type", "discard"),
-                                "created_at",
+                                sink ? sink : json_pack("{s:s}", "type", "discard"), "created_at",
                                 old ? json_string_value(json_object_get(old, "created_at")) : now,
                                 "updated_at", now);
         return doc;
@@ -156,6 +157,9 @@ static json_t *group_view(kp_app_t *app, const json_t *doc)
 {
         json_t *v = json_deep_copy(doc);
         const char *name = json_string_value(json_object_get(doc, "name"));
+        json_t *sink = kp_sink_redact(json_object_get(doc, "sink")); /* secrets as "******" */
+        if (sink)
+                json_object_set_new(v, "sink", sink);
         char why[512] = "";
         int st = app->rt && name ? kp_runtime_group_state(app->rt, name, why, sizeof(why))
                                  : KP_GROUP_STOPPED;

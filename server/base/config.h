@@ -258,6 +258,40 @@
 #define KP_SINK_IN_FLIGHT_DEFAULT (16LL * 1024 * 1024)
 #define KP_SINK_IN_FLIGHT_MIN     (64LL * 1024)
 #define KP_SINK_IN_FLIGHT_MAX     (1024LL * 1024 * 1024)
+/* HTTP sink (sink_http*.c). Document limits: a URL, the configured headers (each a secret,
+ * held in memory per group and sent with every request). */
+#define KP_SINK_HTTP_URL_MAX          4096
+#define KP_SINK_HTTP_HEADERS_MAX      64
+#define KP_SINK_HTTP_HEADER_NAME_MAX  256
+#define KP_SINK_HTTP_HEADER_VALUE_MAX 8192
+/* batch.max_messages (default 500), batch.max_bytes (default 1 MiB: most ingest endpoints
+ * take that; 64 MiB at most, a body is held in memory until a 2xx), batch.linger_ms
+ * (default 20: a batch waits that long for more records before it goes). */
+#define KP_SINK_HTTP_BATCH_MESSAGES_DEFAULT 500
+#define KP_SINK_HTTP_BATCH_MESSAGES_MAX     100000
+#define KP_SINK_HTTP_BATCH_BYTES_DEFAULT    (1024 * 1024)
+#define KP_SINK_HTTP_BATCH_BYTES_MAX        (64 * 1024 * 1024)
+#define KP_SINK_HTTP_LINGER_MS_DEFAULT      20
+#define KP_SINK_HTTP_LINGER_MS_MAX          60000
+/* timeout_ms: one request, connect to last byte of the answer (default 10 s, 10 min at most). */
+#define KP_SINK_HTTP_TIMEOUT_MS_DEFAULT 10000
+#define KP_SINK_HTTP_TIMEOUT_MS_MAX     600000
+/* retry: attempts per batch (the first included) and the full-jitter back-off's base and
+ * cap, AWS's "exponential backoff and jitter": sleep = random(0, min(cap, base * 2^n)). */
+#define KP_SINK_HTTP_ATTEMPTS_DEFAULT       10
+#define KP_SINK_HTTP_ATTEMPTS_MAX           1000
+#define KP_SINK_HTTP_BACKOFF_MS_DEFAULT     100
+#define KP_SINK_HTTP_BACKOFF_CAP_MS_DEFAULT 30000
+#define KP_SINK_HTTP_BACKOFF_MS_MAX         3600000
+/* A Retry-After further out than this (a far-off date) is waited only this long, so a
+ * bogus answer cannot park a task for good; retries still count toward max_attempts. */
+#define KP_SINK_HTTP_RETRY_AFTER_MAX_MS 600000
+/* Request bodies a task holds unacknowledged (open, waiting, on the wire): past it a put
+ * takes nothing more and answers RETRY. At least two full batches (one on the wire, one
+ * filling); the runtime's max_in_flight_bytes pauses partitions well before. */
+#define KP_SINK_HTTP_TASK_HELD_MIN (32 * 1024 * 1024)
+/* Bytes of a refused answer's body kept for the task's error (what the target said). */
+#define KP_SINK_HTTP_ANSWER_SNIPPET 200
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

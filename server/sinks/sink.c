@@ -27,7 +27,8 @@ struct kp_sink {
 };
 
 /* Every kind a sink document may name; a new kind is one more line here. */
-static const kp_sink_ops_t *const sink_kinds[] = {&kp_sink_discard_ops, &kp_sink_file_ops};
+static const kp_sink_ops_t *const sink_kinds[] = {&kp_sink_discard_ops, &kp_sink_file_ops,
+                                                  &kp_sink_http_ops};
 /* Kinds added at start-up (kp_sink_kind_add). */
 static const kp_sink_ops_t *sink_kinds_added[KP_SINK_KINDS_ADDED_MAX];
 static size_t sink_nkinds_added;
@@ -115,6 +116,23 @@ int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size)
         if (!ops)
                 return KP_ERR_INVALID;
         return conf ? sink_validate_kind(ops, conf, errstr, errstr_size) : 0;
+}
+
+json_t *kp_sink_redact(const json_t *conf)
+{
+        char ignored[256];
+        const kp_sink_ops_t *ops = conf ? sink_kind(conf, ignored, sizeof(ignored)) : NULL;
+        if (!conf)
+                return NULL;
+        return ops && ops->redact ? ops->redact(conf) : json_deep_copy(conf);
+}
+
+void kp_sink_unredact(json_t *conf, const json_t *old)
+{
+        char ignored[256];
+        const kp_sink_ops_t *ops = conf ? sink_kind(conf, ignored, sizeof(ignored)) : NULL;
+        if (ops && ops->unredact && old && ops == sink_kind(old, ignored, sizeof(ignored)))
+                ops->unredact(conf, old);
 }
 
 kp_sink_group_t *kp_sink_group_open(const json_t *conf, const char *group, char *errstr,

@@ -148,6 +148,12 @@ typedef struct kp_sink_ops {
         int64_t (*acked)(void *state);
         /* Delivers what it can and frees the state. */
         void (*close)(void *state);
+        /* A copy of @p conf as answers show it: secrets (http headers) as "******". NULL op:
+         * the document holds none. */
+        json_t *(*redact)(const json_t *conf);
+        /* Puts back into @p conf (a replace) the stored secrets, from @p old (the stored
+         * document of the same type), that @p conf sends back as "******". */
+        void (*unredact)(json_t *conf, const json_t *old);
 } kp_sink_ops_t;
 
 typedef struct kp_sink_group kp_sink_group_t;
@@ -159,6 +165,14 @@ typedef struct kp_sink kp_sink_t;
  * @returns 0 or KP_ERR_INVALID with errstr starting with the field ("sink.path: ...").
  */
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size);
+
+/* @returns a copy of sink document @p conf (NULL: NULL) as API answers show it: secrets
+ * (an http sink's header values) as "******". */
+json_t *kp_sink_redact(const json_t *conf);
+/* For a replace: every secret of @p conf sent back as "******" gets its stored value from
+ * @p old (the stored sink document) when both are of one type and the kind allows it (an
+ * http sink: the same url). What stays "******" is refused by kp_sink_validate. */
+void kp_sink_unredact(json_t *conf, const json_t *old);
 
 /*
  * Fields every sink document may carry beside its kind's (kp_sink_validate checks them and

@@ -1,0 +1,715 @@
+/* sink_http.c — the http sink: batches of records POSTed (or PUT) by one libcurl multi thread per
+ * group. */
+#include "base/config.h"
+#include "base/err.h"
+#include "base/util.h"
+#include "sinks/sink_http.h"
+#include "sinks/sink_kinds.h"
+#include "sinks/sink_line.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * Threads. One driver thread per running group owns a curl multi handle and every easy
+ * handle of the group: curl handles are not thread-safe, so only it adds, removes and
+ * performs them; the tasks' threads (put, flush, precommit, close) only touch batches
+ * under their task's mutex and wake it with curl_multi_wakeup. One thread per group, not
+ * one per process: a group's sink state opens and closes with the group (group_open /
+ * group_close), its stop joins only its own thread, and one group's slow target never
+ * shares a poll loop with another's. Never a thread per request: the multi interface
+ * drives all of a group's requests from the one loop.
+ *
+ * Order. A task has at most one batch in flight (sent or waiting for its retry): a
+ * partition's records reach the target in offset order, as a Kafka producer keeps them,
+ * and a retried batch is never overtaken by a later one.
+ *
+ * Lock order: group lock > task mutex.
+ */
+
+/* Where the records of one source partition start in a batch. */
+typedef struct http_span {
+        const void *part;
+        int64_t first;
+} http_span_t;
+
+typedef struct http_batch {
+        struct http_batch *next; /* the task's batches, oldest first */
+        char *body;
+        size_t len, cap;
+        size_t nrecs;
+        http_span_t *spans;
+        size_t nspans, spans_cap;
+        char *key;         /* raw: the key, base64 (NULL: the record has none) */
+        int sealed;        /* complete: no record is added any more */
+        int attempts;      /* requests made for it */
+        int64_t opened_ms; /* when its first record came (linger) */
+        int64_t due_ms;    /* sealed: not sent before */
+} http_batch_t;
+
+typedef struct http_group http_group_t;
+
+typedef struct http_task {
+        http_group_t *g;
+        struct http_task *next; /* in g->tasks */
+        pthread_mutex_t mu;
+        pthread_cond_t cond; /* a batch acknowledged, the task failed, or it stopped sending */
+        http_batch_t *head, *tail; /* unacknowledged, oldest first; tail may be open */
+        int64_t held;              /* body bytes of them */
+        int sending;               /* head's request is in the multi handle */
+        int closing;
+        int failed;
+        char error[512];
+        CURL *easy;                  /* the driver's */
+        struct curl_slist *req_hdrs; /* raw: the configured ones and X-Kplane-Key */
+        char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
+        size_t answer_len;
+        char *line; /* scratch for one record's line */
+        size_t line_cap;
+        _Atomic int64_t acked, retries;
+} http_task_t;
+
+struct http_group {
+        kp_http_conf_t conf;
+        CURLM *multi;
+        pthread_t thread;
+        pthread_mutex_t lock; /* tasks, stop */
+        http_task_t *tasks;
+        int stop;
+        uint64_t rng; /* the driver's: full jitter */
+};
+
+/* ---- batches (task side, under t->mu) ---- */
+
+static void batch_free(http_batch_t *b)
+{
+        if (!b)
+                return;
+        free(b->body);
+        free(b->spans);
+        free(b->key);
+        free(b);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+        size_t c = *cap ? *cap : 16;
+        void *n;
+        if (need <= *cap)
+                return 0;
+        while (c < need)
+                c *= 2;
+        if (!(n = realloc(*p, c * size)))
+                return KP_ERR_NOMEM;
+        *p = n;
+        *cap = c;
+        return 0;
+}
+
+/* Seals @p t's open batch, if any: json_array closes its array. */
+static void task_seal(http_task_t *t, int64_t due_ms)
+{
+        http_batch_t *b = t->tail;
+        if (!b || b->sealed)
+                return;
+        if (t->g->conf.format == KP_HTTP_JSON_ARRAY)
+                b->body[b->len++] = ']'; /* room kept by batch_append */
+        b->sealed = 1;
+        b->due_ms = due_ms;
+}
+
+static http_batch_t *batch_open(http_task_t *t)
+{
+        http_batch_t *b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        b->opened_ms = kp_time_mono_ms();
+        if (t->tail)
+                t->tail->next = b;
+        else
+                t->head = b;
+        t->tail = b;
+        return b;
+}
+
+/* Notes that @p b holds @p m (its partition's first offset in it). */
+static int batch_note(http_batch_t *b, const kp_sink_msg_t *m)
+{
+        for (size_t i = 0; i < b->nspans; i++)
+                if (b->spans[i].part == m->part)
+                        return 0;
+        if (grow((void **)&b->spans, &b->spans_cap, b->nspans + 1, sizeof(*b->spans)))
+                return KP_ERR_NOMEM;
+        b->spans[b->nspans++] = (http_span_t){.part = m->part, .first = m->offset};
+        return 0;
+}
+
+/* Appends @p len bytes of @p data (one record; @p sep first) to @p b, keeping room for a
+ * closing ']'. */
+static int batch_append(http_task_t *t, http_batch_t *b, const char *sep, const void *data,
+                        size_t len)
+{
+        size_t s = strlen(sep);
+        if (grow((void **)&b->body, &b->cap, b->len + s + len + 2, 1))
+                return KP_ERR_NOMEM;
+        memcpy(b->body + b->len, sep, s);
+        if (len)
+                memcpy(b->body + b->len + s, data, len);
+        b->len += s + len;
+        b->nrecs++;
+        t->held += (int64_t)(s + len);
+        return 0;
+}
+
+/* raw: a batch of its own, its value the body, its key (base64) for X-Kplane-Key. */
+static int task_add_raw(http_task_t *t, const kp_sink_msg_t *m)
+{
+        http_batch_t *b;
+        task_seal(t, kp_time_mono_ms());
+        if (!(b = batch_open(t)))
+                return KP_ERR_NOMEM;
+        if (m->key) {
+                if (!(b->key = malloc(4 * ((m->key_len + 2) / 3) + 1)))
+                        return KP_ERR_NOMEM;
+                kp_base64_encode(m->key, m->key_len, b->key);
+        }
+        if (batch_note(b, m) || batch_append(t, b, "", m->value, m->value_len))
+                return KP_ERR_NOMEM;
+        task_seal(t, kp_time_mono_ms());
+        return 0;
+}
+
+/* json_lines / json_array: the record's line into the open batch, or a new one when it
+ * would pass max_messages or max_bytes (a record alone may pass max_bytes: it goes alone). */
+static int task_add_line(http_task_t *t, const kp_sink_msg_t *m)
+{
+        const kp_http_conf_t *c = &t->g->conf;
+        int array = c->format == KP_HTTP_JSON_ARRAY;
+        http_batch_t *b = t->tail && !t->tail->sealed ? t->tail : NULL;
+        size_t len;
+
+        if (grow((void **)&t->line, &t->line_cap, kp_sink_line_max(m) + 1, 1))
+                return KP_ERR_NOMEM;
+        len = kp_sink_line_write(t->line, m);
+        if (!array)
+                t->line[len++] = '\n';
+        if (b && ((int64_t)b->nrecs >= c->max_messages ||
+                  (int64_t)(b->len + len + (size_t)array * 2) > c->max_bytes)) {
+                task_seal(t, kp_time_mono_ms());
+                b = NULL;
+        }
+        if (!b && !(b = batch_open(t)))
+                return KP_ERR_NOMEM;
+        if (batch_note(b, m) || batch_append(t, b,
+                                             !array     ? ""
+                                             : b->nrecs ? ","
+                                                        : "[",
+                                             t->line, len))
+                return KP_ERR_NOMEM;
+        if ((int64_t)b->nrecs >= c->max_messages || (int64_t)b->len >= c->max_bytes)
+                task_seal(t, kp_time_mono_ms());
+        return 0;
+}
+
+/* Bytes a task may hold unacknowledged: see KP_SINK_HTTP_TASK_HELD_MIN. */
+static int64_t task_held_max(const http_task_t *t)
+{
+        int64_t two = 2 * t->g->conf.max_bytes;
+        return two > KP_SINK_HTTP_TASK_HELD_MIN ? two : KP_SINK_HTTP_TASK_HELD_MIN;
+}
+
+static kp_sink_status_t http_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                 char *errstr, size_t errstr_size)
+{
+        http_task_t *t = state;
+        kp_sink_status_t st = KP_SINK_OK;
+        size_t i;
+
+        pthread_mutex_lock(&t->mu);
+        for (i = 0; i < n && !t->failed; i++) {
+                if (t->held && t->held >= task_held_max(t)) {
+                        snprintf(errstr, errstr_size, "http sink: %lld bytes wait for %s",
+                                 (long long)t->held, t->g->conf.where);
+                        st = KP_SINK_RETRY;
+                        break;
+                }
+                if (t->g->conf.format == KP_HTTP_RAW ? task_add_raw(t, msgs + i)
+                                                     : task_add_line(t, msgs + i)) {
+                        snprintf(errstr, errstr_size, "http sink: out of memory");
+                        st = KP_SINK_FATAL;
+                        break;
+                }
+        }
+        if (t->failed) {
+                snprintf(errstr, errstr_size, "%s", t->error);
+                st = KP_SINK_FATAL;
+        }
+        if (!t->g->conf.linger_ms)
+                task_seal(t, kp_time_mono_ms());
+        *taken = i;
+        pthread_mutex_unlock(&t->mu);
+        curl_multi_wakeup(t->g->multi);
+        return st;
+}
+
+/* Sends what is open now and waits until everything is acknowledged, the task failed or
+ * @p deadline_ms passed. */
+static kp_sink_status_t http_flush(void *state, int64_t deadline_ms, char *errstr,
+                                   size_t errstr_size)
+{
+        http_task_t *t = state;
+        kp_sink_status_t st = KP_SINK_OK;
+        struct timespec ts;
+
+        pthread_mutex_lock(&t->mu);
+        task_seal(t, kp_time_mono_ms());
+        curl_multi_wakeup(t->g->multi);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = kp_time_mono_ms();
+        int64_t wait = deadline_ms > now ? deadline_ms - now : 0;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        while (wait && t->head && !t->failed &&
+               pthread_cond_timedwait(&t->cond, &t->mu, &ts) != ETIMEDOUT)
+                ;
+        if (t->failed) {
+                snprintf(errstr, errstr_size, "%s", t->error);
+                st = KP_SINK_FATAL;
+        } else if (t->head) {
+                snprintf(errstr, errstr_size, "http sink: %lld bytes not yet acknowledged by %s",
+                         (long long)t->held, t->g->conf.where);
+                st = KP_SINK_RETRY;
+        }
+        pthread_mutex_unlock(&t->mu);
+        return st;
+}
+
+/* Each partition: up to the first record of it in a batch not acknowledged (batches are
+ * acknowledged oldest first, a failed one never), else all it took. */
+static void http_precommit(void *state, kp_sink_offset_t *offs, size_t n)
+{
+        http_task_t *t = state;
+        pthread_mutex_lock(&t->mu);
+        for (size_t i = 0; i < n; i++) {
+                int64_t acked = offs[i].taken;
+                for (http_batch_t *b = t->head; b && acked == offs[i].taken; b = b->next)
+                        for (size_t s = 0; s < b->nspans; s++)
+                                if (b->spans[s].part == offs[i].part) {
+                                        acked = b->spans[s].first;
+                                        break;
+                                }
+                offs[i].acked = acked;
+        }
+        pthread_mutex_unlock(&t->mu);
+}
+
+static int64_t http_acked(void *state)
+{
+        http_task_t *t = state;
+        return atomic_load_explicit(&t->acked, memory_order_relaxed);
+}
+
+/* ---- the driver thread: requests, answers, retries ---- */
+
+/* Keeps the start of an answer's body for a refused batch's error. */
+static size_t answer_keep(char *data, size_t size, size_t nmemb, void *arg)
+{
+        http_task_t *t = arg;
+        size_t n = size * nmemb, room = KP_SINK_HTTP_ANSWER_SNIPPET - t->answer_len;
+        memcpy(t->answer + t->answer_len, data, n < room ? n : room);
+        t->answer_len += n < room ? n : room;
+        return n;
+}
+
+/* Starts the request of @p t's head batch (sealed, due). Driver thread, t->mu held. */
+static void request_start(http_task_t *t)
+{
+        http_group_t *g = t->g;
+        http_batch_t *b = t->head;
+        struct curl_slist *h = g->conf.headers;
+
+        curl_slist_free_all(t->req_hdrs);
+        t->req_hdrs = NULL;
+        if (g->conf.format == KP_HTTP_RAW && b->key) {
+                char *line = malloc(strlen(b->key) + 16);
+                for (struct curl_slist *c = g->conf.headers; line && c; c = c->next)
+                        t->req_hdrs = curl_slist_append(t->req_hdrs, c->data);
+                if (line) {
+                        sprintf(line, b->key[0] ? "X-Kplane-Key: %s" : "X-Kplane-Key;", b->key);
+                        t->req_hdrs = curl_slist_append(t->req_hdrs, line);
+                }
+                free(line);
+                h = t->req_hdrs ? t->req_hdrs : h;
+        }
+        curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, b->len ? b->body : "");
+        t->answer_len = 0;
+        b->attempts++;
+        if (curl_multi_add_handle(g->multi, t->easy) == CURLM_OK)
+                t->sending = 1;
+}
+
+/* Pending work of @p t: seal a batch that lingered long enough, start the head's request
+ * when due, stop sending when closing. Lowers *next_ms to when it wants to run next. */
+static void task_tick(http_task_t *t, int64_t now, int64_t *next_ms)
+{
+        http_group_t *g = t->g;
+        pthread_mutex_lock(&t->mu);
+        if (t->closing || t->failed) {
+                if (t->sending)
+                        curl_multi_remove_handle(g->multi, t->easy);
+                t->sending = 0;
+                pthread_cond_broadcast(&t->cond);
+                pthread_mutex_unlock(&t->mu);
+                return;
+        }
+        if (t->tail && !t->tail->sealed) {
+                if (now >= t->tail->opened_ms + g->conf.linger_ms)
+                        task_seal(t, now);
+                else if (t->tail->opened_ms + g->conf.linger_ms < *next_ms)
+                        *next_ms = t->tail->opened_ms + g->conf.linger_ms;
+        }
+        if (!t->sending && t->head && t->head->sealed) {
+                if (t->head->due_ms <= now)
+                        request_start(t);
+                else if (t->head->due_ms < *next_ms)
+                        *next_ms = t->head->due_ms;
+        }
+        pthread_mutex_unlock(&t->mu);
+}
+
+/* Milliseconds the answer's Retry-After asks for (seconds or an HTTP date), -1: none. */
+static int64_t retry_after_ms(CURL *easy)
+{
+        struct curl_header *h = NULL;
+        const char *v;
+        char *end;
+        if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+                return -1;
+        v = h->value;
+        long long s = strtoll(v, &end, 10);
+        if (end != v && !*end)
+                return s < 0 ? 0
+                       : s > KP_SINK_HTTP_RETRY_AFTER_MAX_MS / 1000
+                               ? KP_SINK_HTTP_RETRY_AFTER_MAX_MS
+                               : s * 1000;
+        time_t at = curl_getdate(v, NULL);
+        if (at < 0)
+                return -1;
+        int64_t ms = ((int64_t)at - (int64_t)time(NULL)) * 1000;
+        return ms < 0                                 ? 0
+               : ms > KP_SINK_HTTP_RETRY_AFTER_MAX_MS ? KP_SINK_HTTP_RETRY_AFTER_MAX_MS
+                                                      : ms;
+}
+
+/* Full jitter: random(0, min(cap, base * 2^(attempts - 1))). */
+static int64_t backoff_ms(http_group_t *g, int attempts)
+{
+        const kp_http_conf_t *c = &g->conf;
+        int64_t ceil = c->max_backoff_ms;
+        if (attempts - 1 < 40 && c->initial_backoff_ms << (attempts - 1) < ceil)
+                ceil = c->initial_backoff_ms << (attempts - 1);
+        g->rng ^= g->rng << 13, g->rng ^= g->rng >> 7, g->rng ^= g->rng << 17;
+        return (int64_t)(g->rng % (uint64_t)(ceil + 1));
+}
+
+/* 1 when the answer (or its absence) is worth another attempt. */
+static int answer_retryable(CURLcode rc, long status)
+{
+        return rc != CURLE_OK || status == 408 || status == 429 || status >= 500;
+}
+
+/* 1 when @p text repeats the value of a configured header (a target that echoes the
+ * request back): then it stays out of the task's error, which is shown and logged. */
+static int answer_repeats_a_secret(const kp_http_conf_t *c, const char *text)
+{
+        for (const struct curl_slist *h = c->headers; h; h = h->next) {
+                const char *v = strstr(h->data, ": ");
+                if (v && strlen(v + 2) >= 4 && strstr(text, v + 2))
+                        return 1;
+        }
+        return 0;
+}
+
+/* Fails @p t (t->mu held) with what went wrong; the answer's start, made printable. */
+static void task_fail(http_task_t *t, CURLcode rc, long status, const char *why)
+{
+        char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
+        size_t i;
+        for (i = 0; i < t->answer_len; i++)
+                answer[i] = t->answer[i] >= 0x20 && t->answer[i] < 0x7f ? t->answer[i] : ' ';
+        answer[i] = '\0';
+        if (answer_repeats_a_secret(&t->g->conf, answer))
+                i = (size_t)snprintf(answer, sizeof(answer),
+                                     "(its answer is withheld: it "
+                                     "repeats a configured header)");
+        if (rc != CURLE_OK)
+                snprintf(t->error, sizeof(t->error), "http sink: %s: %s%s", t->g->conf.where, why,
+                         curl_easy_strerror(rc));
+        else
+                snprintf(t->error, sizeof(t->error), "http sink: %s: %s%ld%s%s", t->g->conf.where,
+                         why, status, i ? ": " : "", answer);
+        t->failed = 1;
+}
+
+/* The head batch's request ended (driver thread). 2xx: acknowledged. Retryable: again
+ * after the back-off (and Retry-After), until max_attempts. Otherwise final: the task
+ * fails. A later step splits a refused batch and sends its poison records to the dead
+ * letters instead (the seam is this function's last branch). */
+static void request_done(http_task_t *t, CURLcode rc)
+{
+        http_group_t *g = t->g;
+        long status = 0;
+        pthread_mutex_lock(&t->mu);
+        http_batch_t *b = t->head;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        t->sending = 0;
+        if (rc == CURLE_OK && status >= 200 && status < 300) {
+                t->head = b->next;
+                if (!t->head)
+                        t->tail = NULL;
+                t->held -= (int64_t)b->len;
+                atomic_fetch_add_explicit(&t->acked, (int64_t)b->nrecs, memory_order_relaxed);
+                batch_free(b);
+        } else if (answer_retryable(rc, status) && b->attempts < g->conf.max_attempts) {
+                int64_t wait = backoff_ms(g, b->attempts), after = retry_after_ms(t->easy);
+                b->due_ms = kp_time_mono_ms() + (after > wait ? after : wait);
+                atomic_fetch_add_explicit(&t->retries, 1, memory_order_relaxed);
+        } else if (answer_retryable(rc, status)) {
+                char why[64];
+                snprintf(why, sizeof(why), "retries exhausted after %d attempts: ", b->attempts);
+                task_fail(t, rc, status, why);
+        } else {
+                task_fail(t, rc, status,
+                          status >= 300 && status < 400 ? "redirects are not followed: "
+                                                        : "refused for good: ");
+        }
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->mu);
+}
+
+/* Every request that ended since the last call. @returns how many. */
+static int driver_reap(http_group_t *g)
+{
+        CURLMsg *m;
+        int left, n = 0;
+        while ((m = curl_multi_info_read(g->multi, &left))) {
+                http_task_t *t = NULL;
+                CURL *easy = m->easy_handle;
+                CURLcode rc = m->data.result;
+                if (m->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+                curl_multi_remove_handle(g->multi, easy); /* m is gone after this */
+                request_done(t, rc);
+                n++;
+        }
+        return n;
+}
+
+static void *driver_main(void *arg)
+{
+        http_group_t *g = arg;
+        int running;
+        for (;;) {
+                int64_t now = kp_time_mono_ms(), next = now + 1000;
+                pthread_mutex_lock(&g->lock);
+                if (g->stop) {
+                        pthread_mutex_unlock(&g->lock);
+                        break;
+                }
+                for (http_task_t *t = g->tasks; t; t = t->next)
+                        task_tick(t, now, &next);
+                pthread_mutex_unlock(&g->lock);
+                curl_multi_perform(g->multi, &running);
+                /* a request that ended may have made the next batch due: no waiting then */
+                if (driver_reap(g))
+                        continue;
+                now = kp_time_mono_ms();
+                curl_multi_poll(g->multi, NULL, 0, next > now ? (int)(next - now) : 0, NULL);
+        }
+        return NULL;
+}
+
+/* ---- the kind ---- */
+
+static int http_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        kp_http_conf_t c;
+        int err = kp_http_conf_parse(conf, &c, errstr, errstr_size);
+        kp_http_conf_cleanup(&c);
+        return err;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void http_group_close(void *state)
+{
+        http_group_t *g = state;
+        if (!g)
+                return;
+        if (g->multi) {
+                pthread_mutex_lock(&g->lock);
+                g->stop = 1;
+                pthread_mutex_unlock(&g->lock);
+                curl_multi_wakeup(g->multi);
+                pthread_join(g->thread, NULL);
+                curl_multi_cleanup(g->multi);
+        }
+        pthread_mutex_destroy(&g->lock);
+        kp_http_conf_cleanup(&g->conf);
+        free(g);
+}
+
+static int http_group_open(const json_t *conf, const char *group, void **groupp, char *errstr,
+                           size_t errstr_size)
+{
+        http_group_t *g = calloc(1, sizeof(*g));
+        (void)group;
+        pthread_once(&curl_once, curl_init_once);
+        if (!g) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        pthread_mutex_init(&g->lock, NULL);
+        g->rng = (uint64_t)kp_time_mono_ns() ^ (uint64_t)(uintptr_t)g ^ 0x9e3779b97f4a7c15ULL;
+        if (kp_http_conf_parse(conf, &g->conf, errstr, errstr_size)) {
+                http_group_close(g);
+                return KP_ERR_INVALID;
+        }
+        if (!(g->multi = curl_multi_init()) || pthread_create(&g->thread, NULL, driver_main, g)) {
+                curl_multi_cleanup(g->multi);
+                g->multi = NULL;
+                http_group_close(g);
+                snprintf(errstr, errstr_size, "http sink: cannot start its thread");
+                return KP_ERR_INTERNAL;
+        }
+        *groupp = g;
+        return 0;
+}
+
+/* The task's easy handle: everything but the body and, for raw, the headers. */
+static CURL *task_easy(http_task_t *t)
+{
+        const kp_http_conf_t *c = &t->g->conf;
+        CURL *e = curl_easy_init();
+        if (!e)
+                return NULL;
+        curl_easy_setopt(e, CURLOPT_URL, c->url);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        if (c->put)
+                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "kplane/" KP_VERSION);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, answer_keep);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+        return e;
+}
+
+static void task_free(http_task_t *t)
+{
+        while (t->head) {
+                http_batch_t *b = t->head;
+                t->head = b->next;
+                batch_free(b);
+        }
+        if (t->easy)
+                curl_easy_cleanup(t->easy);
+        curl_slist_free_all(t->req_hdrs);
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->mu);
+        free(t->line);
+        free(t);
+}
+
+static int http_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                     size_t errstr_size)
+{
+        http_group_t *g = group;
+        http_task_t *t = calloc(1, sizeof(*t));
+        pthread_condattr_t ca;
+        (void)conf;
+        if (!t) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        t->g = g;
+        (void)task;
+        pthread_mutex_init(&t->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        if (!(t->easy = task_easy(t))) {
+                task_free(t);
+                snprintf(errstr, errstr_size, "http sink: curl_easy_init failed");
+                return KP_ERR_NOMEM;
+        }
+        pthread_mutex_lock(&g->lock);
+        t->next = g->tasks;
+        g->tasks = t;
+        pthread_mutex_unlock(&g->lock);
+        *statep = t;
+        return 0;
+}
+
+/* Stops sending (the driver takes the request off the wire) and frees: what was not
+ * acknowledged was not committed, so it is read again. */
+static void http_close(void *state)
+{
+        http_task_t *t = state, **pp;
+        http_group_t *g = t->g;
+        pthread_mutex_lock(&t->mu);
+        t->closing = 1;
+        curl_multi_wakeup(g->multi);
+        while (t->sending)
+                pthread_cond_wait(&t->cond, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+        pthread_mutex_lock(&g->lock);
+        for (pp = &g->tasks; *pp != t; pp = &(*pp)->next)
+                ;
+        *pp = t->next;
+        pthread_mutex_unlock(&g->lock);
+        task_free(t);
+}
+
+static json_t *http_redact(const json_t *conf)
+{
+        return kp_http_conf_redact(conf);
+}
+
+static void http_unredact(json_t *conf, const json_t *old)
+{
+        kp_http_conf_unredact(conf, old);
+}
+
+/* Acknowledged at a 2xx (precommit says how far per partition). */
+const kp_sink_ops_t kp_sink_http_ops = {
+        .type = "http",
+        .validate = http_validate,
+        .group_open = http_group_open,
+        .group_close = http_group_close,
+        .open = http_open,
+        .put = http_put,
+        .flush = http_flush,
+        .precommit = http_precommit,
+        .acked = http_acked,
+        .close = http_close,
+        .redact = http_redact,
+        .unredact = http_unredact,
+};
