@@ -245,6 +245,21 @@
  * whole wait (25 + 50 + ... + 800 ms, ~1.6 s) is what a plan change moving it may wait. */
 #define KP_SINK_RETRY_BACKOFF_MS 25
 #define KP_SINK_RETRY_ATTEMPTS   6
+/* Kafka sink: what its producer may buffer (queue.buffering.max.kbytes; a sink's config
+ * may change it). librdkafka's default is 1 GiB per producer, which a stalled target would
+ * fill with records kplane already read; 64 MiB keeps a copy's memory bounded and is a
+ * few seconds of a fast link. */
+#define KP_SINK_KAFKA_QUEUE_KBYTES 65536
+/* A put that finds the producer's queue full waits this long for delivery reports to free
+ * room before it answers RETRY (the runtime's back-off then takes over). */
+#define KP_SINK_KAFKA_QUEUE_WAIT_MS 100
+/* A task's Kafka sink waits at most this long at close for the delivery reports of what
+ * it produced; what is still in flight is then left to the group's producer (whose close
+ * flushes within the same bound, then purges): it was never acknowledged, so never
+ * committed, and is read again. */
+#define KP_SINK_KAFKA_CLOSE_WAIT_MS 10000
+/* Longest target topic name a template may give (Kafka's own limit). */
+#define KP_SINK_KAFKA_TOPIC_MAX 249
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60
