@@ -382,10 +382,15 @@ static int ks_conf_set(rd_kafka_conf_t *conf, ks_producer_t *prod, const json_t 
         rd_kafka_conf_set_opaque(conf, prod);
         rd_kafka_conf_set_dr_msg_cb(conf, ks_delivered);
         rd_kafka_conf_set_error_cb(conf, ks_error);
-        rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+        /* topic-level properties set above (acks, message.timeout.ms, ...) live in the
+         * default topic conf: add to it, never replace it */
+        rd_kafka_topic_conf_t *tconf = rd_kafka_conf_get_default_topic_conf(conf);
+        if (!tconf) {
+                tconf = rd_kafka_topic_conf_new();
+                rd_kafka_conf_set_default_topic_conf(conf, tconf);
+        }
         rd_kafka_topic_conf_set_partitioner_cb(tconf, ks_partitioner);
         rd_kafka_topic_conf_set_opaque(tconf, prod);
-        rd_kafka_conf_set_default_topic_conf(conf, tconf);
         return 0;
 bug:
         snprintf(errstr, errstr_size, "sink: %s", rderr);
