@@ -253,9 +253,8 @@
 /* A put that finds the producer's queue full waits this long for delivery reports to free
  * room before it answers RETRY (the runtime's back-off then takes over). */
 #define KP_SINK_KAFKA_QUEUE_WAIT_MS 100
-/* A task's Kafka sink waits at most this long at close for the delivery reports of what
- * it produced; what is still in flight is then left to the group's producer (whose close
- * flushes within the same bound, then purges): it was never acknowledged, so never
+/* A group's Kafka producer, at close, waits at most this long for the delivery reports
+ * of what its tasks produced, then purges the rest: it was never acknowledged, so never
  * committed, and is read again. */
 #define KP_SINK_KAFKA_CLOSE_WAIT_MS 10000
 /* Longest target topic name a template may give (Kafka's own limit). */

@@ -89,8 +89,9 @@ typedef struct ks_group {
         const char *tmpl; /* borrowed from the document, which outlives the group */
         int source_headers;
         ks_producer_t *prod;
-        pthread_mutex_t lock;    /* orphans */
-        struct ks_task *orphans; /* closed tasks whose records were still in flight */
+        /* closed tasks whose records were still in flight (a task's lock, then this) */
+        pthread_mutex_t lock;
+        struct ks_task *orphans; /* doubly linked by prev_orphan/next_orphan */
 } ks_group_t;
 
 typedef struct ks_task {
@@ -103,8 +104,11 @@ typedef struct ks_task {
         _Atomic int64_t acked;
         int failed;      /* under lock: a record could not be delivered */
         char error[256]; /* under lock */
-        struct ks_task *next_orphan;
+        int orphan;      /* under lock: closed, freed by its last delivery report */
+        struct ks_task *prev_orphan, *next_orphan; /* under grp->lock */
 } ks_task_t;
+
+static void ks_task_free(ks_task_t *t);
 
 /* ---- the document ---- */
 
@@ -328,7 +332,20 @@ static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
         }
         t->in_flight--;
         pthread_cond_broadcast(&t->cond);
+        int last = t->orphan && !t->in_flight;
+        if (last) { /* a closed task's last report: nothing points into it any more */
+                pthread_mutex_lock(&t->grp->lock);
+                if (t->prev_orphan)
+                        t->prev_orphan->next_orphan = t->next_orphan;
+                else
+                        t->grp->orphans = t->next_orphan;
+                if (t->next_orphan)
+                        t->next_orphan->prev_orphan = t->prev_orphan;
+                pthread_mutex_unlock(&t->grp->lock);
+        }
         pthread_mutex_unlock(&t->lock);
+        if (last)
+                ks_task_free(t);
 }
 
 /* Errors librdkafka cannot retry away (an idempotent producer's fatal error) stop the
@@ -575,23 +592,34 @@ static void ks_wait_delivered(ks_task_t *t, int64_t deadline_ms)
         }
 }
 
+/* No wait here: a stop or a hand-over flushed the task until its deadline before
+ * closing it, and the group's producer goes on delivering what is left. */
 static void kafka_close(void *state)
 {
         ks_task_t *t = state;
         ks_group_t *g = t->grp;
+        /* now, while the producer lives (records in flight hold their own references) */
+        for (ks_part_t *kp = t->parts; kp; kp = kp->next) {
+                rd_kafka_topic_destroy(kp->rkt);
+                kp->rkt = NULL;
+        }
         pthread_mutex_lock(&t->lock);
-        ks_wait_delivered(t, kp_time_mono_ms() + KP_SINK_KAFKA_CLOSE_WAIT_MS);
-        int orphan = t->in_flight > 0;
-        pthread_mutex_unlock(&t->lock);
-        if (!orphan) {
+        if (!t->in_flight) {
+                pthread_mutex_unlock(&t->lock);
                 ks_task_free(t);
                 return;
         }
-        /* reports still to come point into it: the group frees it after its producer */
+        /* reports still to come point into it: the last one frees it, or the group's
+         * close after its producer */
+        t->orphan = 1;
         pthread_mutex_lock(&g->lock);
+        t->prev_orphan = NULL;
         t->next_orphan = g->orphans;
+        if (g->orphans)
+                g->orphans->prev_orphan = t;
         g->orphans = t;
         pthread_mutex_unlock(&g->lock);
+        pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- put, flush, precommit ---- */

@@ -329,6 +329,35 @@ static void test_a_failed_delivery_fails_the_task_and_acknowledges_nothing_past_
         kp_sink_group_close(sg);
 }
 
+static void
+test_a_task_closed_with_records_in_flight_does_not_wait_and_they_still_arrive(void **state)
+{
+        static const int part_id;
+        char err[256];
+        kp_sink_group_t *sg;
+        size_t taken;
+        (void)state;
+        kp_sink_t *s =
+                sink_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"down\"}", &sg);
+        assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 0, err, sizeof(err)), 0);
+        put_ten(s, &part_id);
+        int64_t t0 = kp_time_mono_ms();
+        kp_sink_close(s); /* the runtime flushed before; the group's producer goes on */
+        assert_true(kp_time_mono_ms() - t0 < 1000);
+        assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 1, err, sizeof(err)), 0);
+        /* another task of the group: the producer delivers, the closed task's reports
+         * (freeing it) come on the same poller */
+        kp_sink_t *s2 = kp_sink_open(sg, 1, err, sizeof(err));
+        assert_non_null(s2);
+        kp_sink_msg_t m = {
+                .cluster = "src", .topic = "t", .offset = 30, .timestamp = -1, .part = &part_id};
+        assert_int_equal(kp_sink_put(s2, &m, 1, &taken, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(kp_sink_flush(s2, kp_time_mono_ms() + 60000, err, sizeof(err)),
+                         KP_SINK_OK);
+        kp_sink_close(s2);
+        kp_sink_group_close(sg);
+}
+
 static void test_bad_documents_name_the_field(void **state)
 {
         static const char *const bad[][2] = {
@@ -392,6 +421,8 @@ int main(void)
                         test_precommit_is_never_ahead_of_delivery_reports_with_the_broker_down),
                 cmocka_unit_test(
                         test_a_failed_delivery_fails_the_task_and_acknowledges_nothing_past_it),
+                cmocka_unit_test(
+                        test_a_task_closed_with_records_in_flight_does_not_wait_and_they_still_arrive),
                 cmocka_unit_test(test_bad_documents_name_the_field),
                 cmocka_unit_test(test_topic_templates),
         };
