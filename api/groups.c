@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "api/handlers.h"
 #include "app/groups.h"
+#include "app/sinks.h"
 #include "app/status.h"
 #include "planner/planner.h"
 #include "api/respond.h"
@@ -134,6 +135,8 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                 kp_sink_unredact(sink, json_object_get(old, "sink"));
         if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
                 sink_field_error(errors, errstr);
+        else if (sink && !unregistered && kp_app_sink_check_registered(app, sink, why, why_size))
+                unregistered = 1;
         if (json_array_size(errors) || unregistered) {
                 *statusp = json_array_size(errors) ? 400 : 422;
                 json_decref(sink);

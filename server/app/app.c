@@ -1,6 +1,7 @@
 /* app.c — the application layer's object and its per-group locks. */
 #include "app/app.h"
 
+#include "app/sinks.h"
 #include "base/err.h"
 
 int kp_app_init(kp_app_t *app)
@@ -12,11 +13,13 @@ int kp_app_init(kp_app_t *app)
                         return KP_ERR_NOMEM;
                 }
         }
+        kp_app_sinks_install(app);
         return 0;
 }
 
 void kp_app_cleanup(kp_app_t *app)
 {
+        kp_app_sinks_uninstall(app);
         for (int i = 0; i < KP_APP_GROUP_LOCKS; i++)
                 pthread_mutex_destroy(&app->group_locks[i]);
 }

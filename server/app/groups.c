@@ -5,6 +5,7 @@
 
 #include "app/cluster.h"
 #include "app/plans.h"
+#include "app/sinks.h"
 #include "base/err.h"
 #include "db/store.h"
 #include "runtime/runtime.h"
@@ -78,6 +79,10 @@ static int group_start_locked(kp_app_t *app, const char *name, int clear_failed,
         if (!err && clear_failed &&
             kp_runtime_group_state(app->rt, name, NULL, 0) == KP_GROUP_FAILED)
                 kp_runtime_group_stop(app->rt, name, 0, errstr, errstr_size);
+        /* a kafka sink's target topics must exist: refused now, not by a failed task */
+        if (!err)
+                err = kp_app_sink_check_targets(app, json_object_get(doc, "sink"), plan, errstr,
+                                                errstr_size);
         if (!err)
                 err = group_run(app, name, doc, plan, errstr, errstr_size);
         json_decref(plan);

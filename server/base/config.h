@@ -292,6 +292,20 @@
 #define KP_SINK_HTTP_TASK_HELD_MIN (32 * 1024 * 1024)
 /* Bytes of a refused answer's body kept for the task's error (what the target said). */
 #define KP_SINK_HTTP_ANSWER_SNIPPET 200
+/* Kafka sink: what its producer may buffer (queue.buffering.max.kbytes; a sink's config
+ * may change it). librdkafka's default is 1 GiB per producer, which a stalled target would
+ * fill with records kplane already read; 64 MiB keeps a copy's memory bounded and is a
+ * few seconds of a fast link. */
+#define KP_SINK_KAFKA_QUEUE_KBYTES 65536
+/* A put that finds the producer's queue full waits this long for delivery reports to free
+ * room before it answers RETRY (the runtime's back-off then takes over). */
+#define KP_SINK_KAFKA_QUEUE_WAIT_MS 100
+/* A group's Kafka producer, at close, waits at most this long for the delivery reports
+ * of what its tasks produced, then purges the rest: it was never acknowledged, so never
+ * committed, and is read again. */
+#define KP_SINK_KAFKA_CLOSE_WAIT_MS 10000
+/* Longest target topic name a template may give (Kafka's own limit). */
+#define KP_SINK_KAFKA_TOPIC_MAX 249
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

@@ -28,7 +28,7 @@ struct kp_sink {
 
 /* Every kind a sink document may name; a new kind is one more line here. */
 static const kp_sink_ops_t *const sink_kinds[] = {&kp_sink_discard_ops, &kp_sink_file_ops,
-                                                  &kp_sink_http_ops};
+                                                  &kp_sink_http_ops, &kp_sink_kafka_ops};
 /* Kinds added at start-up (kp_sink_kind_add). */
 static const kp_sink_ops_t *sink_kinds_added[KP_SINK_KINDS_ADDED_MAX];
 static size_t sink_nkinds_added;

@@ -7,5 +7,6 @@
 extern const kp_sink_ops_t kp_sink_discard_ops;
 extern const kp_sink_ops_t kp_sink_file_ops;
 extern const kp_sink_ops_t kp_sink_http_ops;
+extern const kp_sink_ops_t kp_sink_kafka_ops;
 
 #endif /* KP_SINK_KINDS_H */

@@ -1,0 +1,31 @@
+/* sink_clusters.c — how a sink finds a registered cluster by name: the resolver the app installs.
+ */
+#include "sinks/sink_clusters.h"
+
+#include <stdio.h>
+
+#include "base/err.h"
+
+static kp_sink_cluster_resolve_fn resolver;
+static void *resolver_ctx;
+
+void kp_sink_clusters_set(kp_sink_cluster_resolve_fn fn, void *ctx)
+{
+        resolver = fn;
+        resolver_ctx = fn ? ctx : NULL;
+}
+
+void *kp_sink_clusters_ctx(void)
+{
+        return resolver_ctx;
+}
+
+int kp_sink_cluster_with(const char *name, kp_sink_cluster_use_fn use, void *arg, char *errstr,
+                         size_t errstr_size)
+{
+        if (!resolver) {
+                snprintf(errstr, errstr_size, "sink.cluster: no cluster resolver in this process");
+                return KP_ERR_UNAVAILABLE;
+        }
+        return resolver(resolver_ctx, name, use, arg, errstr, errstr_size);
+}

@@ -1,0 +1,35 @@
+/* sink_clusters.h — how a sink finds a registered cluster by name: the resolver the app installs.
+ */
+#ifndef KP_SINK_CLUSTERS_H
+#define KP_SINK_CLUSTERS_H
+
+#include <stddef.h>
+
+#include "kafka/cluster_ref.h"
+
+/*
+ * A sink that writes to a registered cluster (kafka; a kafka dead-letter sink) names it in
+ * its document; the sinks room cannot read the store or the embedded registry, so the
+ * application layer installs a resolver at start-up (app/app.c) and a sink asks it when
+ * its group state opens. The resolved reference is only lent for the duration of @p use:
+ * the resolver owns the storage and frees it after, so nothing outlives a call.
+ */
+typedef int (*kp_sink_cluster_use_fn)(const kp_cluster_ref_t *ref, void *arg, char *errstr,
+                                      size_t errstr_size);
+/* Resolves cluster @p name and calls @p use with it. @returns use's result, or
+ * KP_ERR_NOT_FOUND / KP_ERR_UNAVAILABLE with errstr when it cannot be resolved. */
+typedef int (*kp_sink_cluster_resolve_fn)(void *ctx, const char *name, kp_sink_cluster_use_fn use,
+                                          void *arg, char *errstr, size_t errstr_size);
+
+/* Installs @p fn with @p ctx (NULL fn: none). Only at start-up and shutdown, before and
+ * after any sink opens: it is not synchronised. */
+void kp_sink_clusters_set(kp_sink_cluster_resolve_fn fn, void *ctx);
+/* @returns the installed context (to uninstall only one's own). */
+void *kp_sink_clusters_ctx(void);
+
+/* Calls @p use with registered cluster @p name through the installed resolver. @returns
+ * its result, KP_ERR_UNAVAILABLE when no resolver is installed. */
+int kp_sink_cluster_with(const char *name, kp_sink_cluster_use_fn use, void *arg, char *errstr,
+                         size_t errstr_size);
+
+#endif /* KP_SINK_CLUSTERS_H */
