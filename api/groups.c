@@ -116,12 +116,7 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
             json_integer_value(par) > KP_PARALLELISM_MAX)
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *strat = json_object_get(body, "strategy");
-        kp_strategy_t s;
-        if (strat && (!json_is_string(strat) || kp_strategy_parse(json_string_value(strat), &s))) {
-                char names[256];
-                kp_field_error(errors, "strategy", "must be one of %s",
-                               kp_strategy_names(", ", names, sizeof(names)));
-        }
+        kp_field_strategy_check(errors, "strategy", strat, NULL);
         json_t *reb = json_object_get(body, "rebalance");
         if (reb && !json_is_boolean(reb))
                 kp_field_error(errors, "rebalance", "must be true or false");

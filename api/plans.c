@@ -104,7 +104,6 @@ static void weights_check(const json_t *w, json_t *errors)
 static void plan_body_check(const json_t *body, json_t *errors)
 {
         static const char *const fields[] = {"parallelism", "strategy", "apply", "weights", NULL};
-        kp_strategy_t s;
         if (!body)
                 return;
         kp_fields_check(body, fields, "", errors);
@@ -113,11 +112,7 @@ static void plan_body_check(const json_t *body, json_t *errors)
                     json_integer_value(par) > KP_PARALLELISM_MAX))
                 kp_field_error(errors, "parallelism", "must be 1..%d", KP_PARALLELISM_MAX);
         json_t *st = json_object_get(body, "strategy");
-        if (st && (!json_is_string(st) || kp_strategy_parse(json_string_value(st), &s))) {
-                char names[256];
-                kp_field_error(errors, "strategy", "must be one of %s",
-                               kp_strategy_names(", ", names, sizeof(names)));
-        }
+        kp_field_strategy_check(errors, "strategy", st, NULL);
         json_t *ap = json_object_get(body, "apply");
         if (ap && !json_is_boolean(ap))
                 kp_field_error(errors, "apply", "must be true or false");

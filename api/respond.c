@@ -207,6 +207,21 @@ void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
         json_array_append_new(errors, json_pack("{s:s, s:s}", "field", f, "message", msg));
 }
 
+void kp_field_strategy_check(json_t *errors, const char *field, const json_t *v, kp_strategy_t *sp)
+{
+        kp_strategy_t s;
+        char names[256];
+        if (!v)
+                return;
+        if (json_is_string(v) && !kp_strategy_parse(json_string_value(v), &s)) {
+                if (sp)
+                        *sp = s;
+                return;
+        }
+        kp_field_error(errors, field, "must be one of %s",
+                       kp_strategy_names(", ", names, sizeof(names)));
+}
+
 int kp_fields_check(const json_t *obj, const char *const *allowed, const char *prefix,
                     json_t *errors)
 {

@@ -6,6 +6,7 @@
 
 #include "http/http.h"
 #include "base/util.h"
+#include "planner/planner.h"
 
 /* Answers @p status with @p doc serialised (takes ownership of @p doc). */
 void kp_resp_json(kp_http_resp_t *resp, int status, json_t *doc);
@@ -51,6 +52,9 @@ int kp_req_offload_io(const kp_http_req_t *req, kp_http_resp_t *resp);
 /* Appends {"field": field, "message": ...} to @p errors. */
 void kp_field_error(json_t *errors, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Appends an error naming @p field when @p v (non-NULL) is not a strategy name, listing
+ * the strategy table's names; stores the strategy in *@p sp when it is one. */
+void kp_field_strategy_check(json_t *errors, const char *field, const json_t *v, kp_strategy_t *sp);
 /* Appends an error for every key of @p obj not in @p allowed (NULL-terminated);
  * @p prefix names the object ("" at top level, "topics[0]" inside). @returns count. */
 int kp_fields_check(const json_t *obj, const char *const *allowed, const char *prefix,

@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "sinks/sink.h"
 #include "sinks/sink_kinds.h"
+#include "sinks/sink_line.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -237,46 +238,10 @@ static int file_drain(file_sink_t *fs, char *errstr, size_t errstr_size)
         return 0;
 }
 
-/* Appends @p s as a JSON string body (names are validated, but escape anyway). */
-static char *put_str(char *o, const char *s)
-{
-        static const char hex[] = "0123456789abcdef";
-        *o++ = '"';
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if (c == '"' || c == '\\') {
-                        *o++ = '\\';
-                        *o++ = (char)c;
-                } else if (c < 0x20) {
-                        memcpy(o, "\\u00", 4);
-                        o += 4;
-                        *o++ = hex[c >> 4];
-                        *o++ = hex[c & 15];
-                } else {
-                        *o++ = (char)c;
-                }
-        }
-        *o++ = '"';
-        return o;
-}
-
-static char *put_b64(char *o, const void *data, size_t len)
-{
-        if (!data) {
-                memcpy(o, "null", 4);
-                return o + 4;
-        }
-        *o++ = '"';
-        o += kp_base64_encode(data, len, o);
-        *o++ = '"';
-        return o;
-}
-
 static int file_write(void *state, const kp_sink_msg_t *m, char *errstr, size_t errstr_size)
 {
         file_sink_t *fs = state;
-        size_t need = 128 + 6 * (strlen(m->cluster) + strlen(m->topic)) +
-                      4 * ((m->key_len + 2) / 3) + 4 * ((m->value_len + 2) / 3);
+        size_t need = kp_sink_line_max(m) + 1; /* and the newline */
         char *o;
 
         if (fs->len + need > fs->cap) {
@@ -294,16 +259,7 @@ static int file_write(void *state, const kp_sink_msg_t *m, char *errstr, size_t 
                 }
         }
         o = fs->buf + fs->len;
-        memcpy(o, "{\"cluster\":", 11);
-        o = put_str(o + 11, m->cluster);
-        memcpy(o, ",\"topic\":", 9);
-        o = put_str(o + 9, m->topic);
-        o += sprintf(o, ",\"partition\":%d,\"offset\":%lld,\"key\":", (int)m->partition,
-                     (long long)m->offset);
-        o = put_b64(o, m->key, m->key_len);
-        memcpy(o, ",\"value\":", 9);
-        o = put_b64(o + 9, m->value, m->value_len);
-        *o++ = '}';
+        o += kp_sink_line_write(o, m);
         *o++ = '\n';
         fs->len = (size_t)(o - fs->buf);
         /* A big value went past the usual buffer: hand it over now to shrink back. */
