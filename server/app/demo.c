@@ -21,6 +21,10 @@
 #define DEMO_PARTITIONS 10
 #define DEMO_CLUSTERS   3
 #define DEMO_GROUP      "analytics"
+/* The second group copies demo-a's orders to demo-b, so the demo shows a live copy. */
+#define DEMO_MIRROR_GROUP   "mirror"
+#define DEMO_MIRROR_CLUSTER "demo-b"
+#define DEMO_MIRROR_TOPIC   "mirror.demo-a.orders"
 
 static const char *const demo_clusters[DEMO_CLUSTERS] = {"demo-a", "demo-b", "demo-c"};
 static const char *const demo_topics[DEMO_CLUSTERS] = {"orders", "payments", "clicks"};
@@ -32,63 +36,93 @@ struct kp_demo {
         kp_ticker_t ticker;
 };
 
-/* Creates what is missing of the demo's state. */
-static int demo_seed(kp_app_t *app, char *errstr, size_t errstr_size)
+/* The embedded topics of demo cluster @p i: its own, and on demo-b the mirror group's target. */
+static json_t *demo_cluster_topics(int i)
+{
+        json_t *t =
+                json_pack("[{s:s, s:i}]", "name", demo_topics[i], "partitions", DEMO_PARTITIONS);
+        if (!strcmp(demo_clusters[i], DEMO_MIRROR_CLUSTER))
+                json_array_append_new(t, json_pack("{s:s, s:i}", "name", DEMO_MIRROR_TOPIC,
+                                                   "partitions", DEMO_PARTITIONS));
+        return t;
+}
+
+/* Registers demo cluster @p i (started embedded) and its topic, when missing. */
+static int demo_seed_cluster(kp_app_t *app, int i, const char *now, char *errstr,
+                             size_t errstr_size)
 {
         json_t *doc = NULL;
         int err = 0;
-        char now[32];
-        kp_time_iso8601(now, sizeof(now));
-        for (int i = 0; i < DEMO_CLUSTERS; i++) {
-                if (kp_store_cluster_get(app->store, demo_clusters[i], &doc, errstr, errstr_size)) {
-                        json_t *emb =
-                                json_pack("{s:i, s:[{s:s, s:i}]}", "brokers", 1, "topics", "name",
-                                          demo_topics[i], "partitions", DEMO_PARTITIONS);
-                        doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name", demo_clusters[i],
-                                        "bootstrap_servers", "embedded", emb, "config",
-                                        "created_at", now, "updated_at", now);
-                        err = kp_embedded_start(app->emb, demo_clusters[i], 1,
-                                                json_object_get(emb, "topics"), NULL, errstr,
-                                                errstr_size);
-                        if (!err)
-                                err = kp_store_cluster_create(app->store, demo_clusters[i], doc,
-                                                              errstr, errstr_size);
-                        if (err)
-                                goto out;
-                }
-                json_decref(doc);
-                doc = NULL;
-                if (kp_store_topic_get(app->store, demo_clusters[i], demo_topics[i], &doc, errstr,
-                                       errstr_size)) {
-                        err = kp_discovery_topic(app->store, app->emb, demo_clusters[i],
-                                                 demo_topics[i], 1, app->metadata_timeout_ms, NULL,
-                                                 NULL, errstr, errstr_size);
-                        if (err)
-                                goto out;
-                }
-                json_decref(doc);
-                doc = NULL;
+        if (kp_store_cluster_get(app->store, demo_clusters[i], &doc, errstr, errstr_size)) {
+                json_t *emb =
+                        json_pack("{s:i, s:o}", "brokers", 1, "topics", demo_cluster_topics(i));
+                doc = json_pack("{s:s, s:n, s:o, s:{}, s:s, s:s}", "name", demo_clusters[i],
+                                "bootstrap_servers", "embedded", emb, "config", "created_at", now,
+                                "updated_at", now);
+                err = kp_embedded_start(app->emb, demo_clusters[i], 1,
+                                        json_object_get(emb, "topics"), NULL, errstr, errstr_size);
+                if (!err)
+                        err = kp_store_cluster_create(app->store, demo_clusters[i], doc, errstr,
+                                                      errstr_size);
         }
-        if (kp_store_group_get(app->store, DEMO_GROUP, &doc, errstr, errstr_size)) {
-                json_t *topics = json_array();
-                for (int i = 0; i < DEMO_CLUSTERS; i++)
-                        json_array_append_new(topics,
-                                              json_pack("{s:s, s:s}", "cluster", demo_clusters[i],
-                                                        "topic", demo_topics[i]));
-                doc = json_pack("{s:s, s:o, s:i, s:s, s:b, s:s, s:{s:s}, s:s, s:s}", "name",
-                                DEMO_GROUP, "topics", topics, "parallelism", 30, "strategy",
-                                "balanced", "rebalance", 0, "start_offset", "earliest", "sink",
-                                "type", "discard", "created_at", now, "updated_at", now);
-                err = kp_store_group_create(app->store, DEMO_GROUP, doc, errstr, errstr_size);
-                if (err)
-                        goto out;
-                json_t *plan = NULL;
-                err = kp_app_group_replan(app, DEMO_GROUP, NULL, &plan, errstr, errstr_size);
-                json_decref(plan);
-        }
-out:
+        json_decref(doc);
+        doc = NULL;
+        if (!err && kp_store_topic_get(app->store, demo_clusters[i], demo_topics[i], &doc, errstr,
+                                       errstr_size))
+                err = kp_discovery_topic(app->store, app->emb, demo_clusters[i], demo_topics[i], 1,
+                                         app->metadata_timeout_ms, NULL, NULL, errstr, errstr_size);
         json_decref(doc);
         return err;
+}
+
+/* Registers group @p name (reading @p topics with @p sink: both stolen) and plans it, when
+ * missing; marks it to run, so the start-up's resume of desired groups starts it (a stop
+ * lasts until the next --demo start). */
+static int demo_seed_group(kp_app_t *app, const char *name, json_t *topics, int parallelism,
+                           json_t *sink, const char *now, char *errstr, size_t errstr_size)
+{
+        json_t *doc = NULL;
+        int err = 0;
+        if (kp_store_group_get(app->store, name, &doc, errstr, errstr_size)) {
+                doc = json_pack("{s:s, s:O, s:i, s:s, s:b, s:s, s:O, s:s, s:s}", "name", name,
+                                "topics", topics, "parallelism", parallelism, "strategy",
+                                "balanced", "rebalance", 0, "start_offset", "earliest", "sink",
+                                sink, "created_at", now, "updated_at", now);
+                err = kp_store_group_create(app->store, name, doc, errstr, errstr_size);
+                json_t *plan = NULL;
+                if (!err)
+                        err = kp_app_group_replan(app, name, NULL, &plan, errstr, errstr_size);
+                json_decref(plan);
+        }
+        json_decref(doc);
+        json_decref(topics);
+        json_decref(sink);
+        return err ? err : kp_store_group_set_desired(app->store, name, 1, errstr, errstr_size);
+}
+
+/* Creates what is missing of the demo's state: three clusters, a group reading all of them,
+ * and a group copying demo-a's topic to demo-b through the Kafka sink. */
+static int demo_seed(kp_app_t *app, char *errstr, size_t errstr_size)
+{
+        char now[32];
+        kp_time_iso8601(now, sizeof(now));
+        for (int i = 0; i < DEMO_CLUSTERS; i++)
+                if (demo_seed_cluster(app, i, now, errstr, errstr_size))
+                        return -1;
+        json_t *topics = json_array();
+        for (int i = 0; i < DEMO_CLUSTERS; i++)
+                json_array_append_new(topics, json_pack("{s:s, s:s}", "cluster", demo_clusters[i],
+                                                        "topic", demo_topics[i]));
+        if (demo_seed_group(app, DEMO_GROUP, topics, 30, json_pack("{s:s}", "type", "discard"), now,
+                            errstr, errstr_size))
+                return -1;
+        return demo_seed_group(
+                app, DEMO_MIRROR_GROUP,
+                json_pack("[{s:s, s:s}]", "cluster", demo_clusters[0], "topic", demo_topics[0]),
+                DEMO_PARTITIONS,
+                json_pack("{s:s, s:s, s:s, s:s}", "type", "kafka", "cluster", DEMO_MIRROR_CLUSTER,
+                          "topic", "mirror.{cluster}.{topic}", "partitioning", "source"),
+                now, errstr, errstr_size);
 }
 
 /* Partition p of cluster c gets weight (c + 1) * (1 + p % 4): hot and cold partitions,
@@ -165,10 +199,6 @@ static rd_kafka_t *demo_producer(kp_app_t *app, const char *cluster)
 kp_demo_t *kp_demo_start(kp_app_t *app, int rate, char *errstr, size_t errstr_size)
 {
         if (demo_seed(app, errstr, errstr_size))
-                return NULL;
-        /* A demo shows consumers at work: its group is marked to run, so the start-up's
-         * resume of desired groups starts it (a stop lasts until the next --demo start). */
-        if (kp_store_group_set_desired(app->store, DEMO_GROUP, 1, errstr, errstr_size))
                 return NULL;
         kp_demo_t *d = calloc(1, sizeof(*d));
         if (!d) {

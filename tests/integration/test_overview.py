@@ -45,8 +45,10 @@ def test_overview_shows_the_demo_group_running_with_flinks_idle_tasks(make_serve
 
     def live():
         o = overview(s)
-        g = {x["name"]: x for x in o["groups"]}.get("analytics")
-        return g and g["state"] == "running" and g["messages_per_s"] > 0 and (o, g)
+        gs = {x["name"]: x for x in o["groups"]}
+        g, m = gs.get("analytics"), gs.get("mirror")
+        return (g and g["state"] == "running" and g["messages_per_s"] > 0 and m
+                and m["state"] == "running" and (o, g))
     o, g = wait_for(live)
     assert g["parallelism"] == 30 and g["strategy"] == "balanced" and g["plan_version"] >= 1
     assert g["partitions"] == 30 and g["tasks_running"] + g["tasks_idle"] == 30
@@ -62,19 +64,23 @@ def test_overview_shows_the_demo_group_running_with_flinks_idle_tasks(make_serve
               for c, t in (("demo-a", "orders"), ("demo-b", "payments"), ("demo-c", "clicks"))]
     wi = s.post("/api/v1/plan", {"topics": topics, "parallelism": 30, "strategy": "flink"}).json
     assert wi["analysis"]["idle_tasks"] == g["flink"]["idle_tasks"]
-    assert o["totals"]["groups"] == 1 and o["totals"]["groups_running"] == 1
+    # the demo's second group copies demo-a's topic to demo-b through the Kafka sink
+    m = {x["name"]: x for x in o["groups"]}["mirror"]
+    assert m["sink"] == {"type": "kafka", "delivery": "at_least_once"} and m["clusters"] == ["demo-a"]
+    assert o["totals"]["groups"] == 2 and o["totals"]["groups_running"] == 2
     assert o["totals"]["messages_per_s"] > 0
     clusters = {c["name"]: c for c in o["clusters"]}
     assert set(clusters) == {"demo-a", "demo-b", "demo-c"}
     for c in clusters.values():
         assert c["reachable"] is True and c["embedded"] and c["brokers"] == 1
-        assert c["topics"] == 1 and c["partitions"] == 10 and c["groups"] == ["analytics"]
+        assert c["topics"] == 1 and c["partitions"] == 10
+        assert c["groups"] == (["analytics", "mirror"] if c["name"] == "demo-a" else ["analytics"])
     # stopped: STOP, no lag figure (the overview reads no cluster), plan figures stay
     assert s.post("/api/v1/groups/analytics/stop", {}).status == 202
     g = {x["name"]: x for x in overview(s)["groups"]}["analytics"]
     assert g["state"] == "stopped" and g["lag_state"] == "STOP" and g["lag"] is None
     assert g["tasks_running"] == 0 and g["messages_per_s"] == 0 and g["skew"] == 1.0
-    assert overview(s)["totals"]["groups_running"] == 0
+    assert overview(s)["totals"]["groups_running"] == 1  # the mirror runs on
 
 
 def test_overview_answers_against_the_openapi_schema(make_server):
