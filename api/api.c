@@ -54,9 +54,6 @@ static const route_t routes[] = {
         {"/*", {kp_h_asset}, "GET"},
 };
 
-#define MAX_PARAMS 4
-#define MAX_SEGS   16
-
 /* Finds the segments of @p path ("/a/b" → "a/b", "b"): pointers into it, nothing cut
  * yet. @returns the count, or -1 when there are too many or an empty one. */
 static int split_path(char *path, char **segs)
@@ -67,7 +64,7 @@ static int split_path(char *path, char **segs)
                 return 0;
         while (s && *s == '/') {
                 s++;
-                if (n >= MAX_SEGS || *s == '/' || !*s)
+                if (n >= KP_ROUTE_SEGS_MAX || *s == '/' || !*s)
                         return -1;
                 segs[n++] = s;
                 s = strchr(s, '/');
@@ -79,7 +76,7 @@ static int split_path(char *path, char **segs)
 static int route_match(const char *pattern, char **segs, int nseg, char **params, int *rest)
 {
         char pat[128];
-        char *psegs[MAX_SEGS];
+        char *psegs[KP_ROUTE_SEGS_MAX];
         int np = 0;
         snprintf(pat, sizeof(pat), "%s", pattern);
         int npat = split_path(pat, psegs);
@@ -87,7 +84,7 @@ static int route_match(const char *pattern, char **segs, int nseg, char **params
         for (int i = 0; i < npat; i++) {
                 size_t plen = strcspn(psegs[i], "/");
                 if (plen == 2 && !strncmp(psegs[i], "**", 2)) {
-                        if (i >= nseg || np >= MAX_PARAMS)
+                        if (i >= nseg || np >= KP_ROUTE_PARAMS_MAX)
                                 return 0;
                         params[np++] = segs[i];
                         *rest = 1;
@@ -97,7 +94,7 @@ static int route_match(const char *pattern, char **segs, int nseg, char **params
                         return 0;
                 size_t slen = strcspn(segs[i], "/");
                 if (plen == 1 && psegs[i][0] == '*') {
-                        if (np >= MAX_PARAMS)
+                        if (np >= KP_ROUTE_PARAMS_MAX)
                                 return 0;
                         params[np++] = segs[i];
                 } else if (plen != slen || strncmp(psegs[i], segs[i], plen)) {
@@ -124,7 +121,7 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
 {
         kp_app_t *app = opaque;
         char path[KP_HTTP_MAX_URL + 1];
-        char *segs[MAX_SEGS];
+        char *segs[KP_ROUTE_SEGS_MAX];
         /* MHD hands the decoded path over as a C string: a %00 would cut it short and
          * /clusters/c1%00junk would answer as c1. No name kplane serves holds a NUL. */
         if (kp_url_had_nul(req->conn)) {
@@ -153,7 +150,7 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
         }
         int m = method_index(req->method);
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-                char *params[MAX_PARAMS] = {0};
+                char *params[KP_ROUTE_PARAMS_MAX] = {0};
                 int rest;
                 if (!route_match(routes[i].pattern, segs, nseg, params, &rest))
                         continue;
@@ -164,8 +161,8 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
                         return;
                 }
                 /* cut the captured segments apart; a "**" capture keeps its slashes */
-                for (int k = 0; k < MAX_PARAMS && params[k]; k++) {
-                        if (rest && (k + 1 == MAX_PARAMS || !params[k + 1]))
+                for (int k = 0; k < KP_ROUTE_PARAMS_MAX && params[k]; k++) {
+                        if (rest && (k + 1 == KP_ROUTE_PARAMS_MAX || !params[k + 1]))
                                 break;
                         char *slash = strchr(params[k], '/');
                         if (slash)

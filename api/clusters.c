@@ -14,10 +14,6 @@
 #include "db/store.h"
 #include "base/util.h"
 
-#define SECRET_MASK "******"
-/* Largest embedded topic: the mock cluster keeps every partition in memory. */
-#define EMBEDDED_PARTITIONS_MAX 10000
-
 /* @returns a copy of @p config with secret values masked (API.md); an `${env:...}`
  * reference is shown as it is: it names the secret, it is not one. */
 static json_t *config_masked(const json_t *config)
@@ -29,7 +25,7 @@ static json_t *config_masked(const json_t *config)
         {
                 json_object_set_new(out, key,
                                     kp_client_conf_secret(key) && !kp_client_conf_env_ref(v)
-                                            ? json_string(SECRET_MASK)
+                                            ? json_string(KP_SECRET_MASK)
                                             : json_deep_copy(v));
         }
         return out;
@@ -55,8 +51,9 @@ static int cluster_rebinds(const json_t *old, const json_t *bs, const json_t *co
                 if (!kp_client_conf_security(key))
                         continue;
                 nv = json_object_get(config, key);
-                if (!nv || (!json_equal(nv, v) &&
-                            !(json_is_string(nv) && !strcmp(json_string_value(nv), SECRET_MASK))))
+                if (!nv ||
+                    (!json_equal(nv, v) &&
+                     !(json_is_string(nv) && !strcmp(json_string_value(nv), KP_SECRET_MASK))))
                         return 1;
         }
         json_object_foreach((json_t *)config, key, v)
@@ -120,14 +117,14 @@ static void embedded_check(const json_t *emb, json_t *errors)
                 const char *name = json_string_value(json_object_get(t, "name"));
                 if (!kp_topic_name_valid(name)) {
                         snprintf(f, sizeof(f), "embedded.topics[%zu].name", i);
-                        kp_field_error(errors, f, "must match ^[A-Za-z0-9._-]{1,249}$");
+                        kp_field_error(errors, f, "must match " KP_TOPIC_NAME_RULE);
                 }
                 json_t *p = json_object_get(t, "partitions");
                 if (!json_is_integer(p) || json_integer_value(p) < 1 ||
-                    json_integer_value(p) > EMBEDDED_PARTITIONS_MAX) {
+                    json_integer_value(p) > KP_EMBEDDED_PARTITIONS_MAX) {
                         snprintf(f, sizeof(f), "embedded.topics[%zu].partitions", i);
                         kp_field_error(errors, f, "must be an integer 1..%d",
-                                       EMBEDDED_PARTITIONS_MAX);
+                                       KP_EMBEDDED_PARTITIONS_MAX);
                 }
         }
 }
@@ -172,7 +169,7 @@ static json_t *cluster_config_from_body(const json_t *config, const json_t *old,
         {
                 /* a masked value sent back unchanged keeps the stored secret, as long as
                  * it goes where it went before */
-                if (json_is_string(v) && !strcmp(json_string_value(v), SECRET_MASK) &&
+                if (json_is_string(v) && !strcmp(json_string_value(v), KP_SECRET_MASK) &&
                     json_object_get(oldcfg, key)) {
                         if (rebinds) {
                                 char f[300];

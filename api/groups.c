@@ -45,7 +45,7 @@ static void group_topic_check(kp_app_t *app, const json_t *t, size_t i, json_t *
         }
         if (jt && !kp_topic_name_valid(json_string_value(jt))) {
                 snprintf(f, sizeof(f), "topics[%zu].topic", i);
-                kp_field_error(errors, f, "must match ^[A-Za-z0-9._-]{1,249}$");
+                kp_field_error(errors, f, "must match " KP_TOPIC_NAME_RULE);
                 return;
         }
         if (jp && (!json_is_string(jp) || !json_string_length(jp))) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "base/util.h"
 
@@ -257,6 +258,6 @@ const char *kp_name_field(const json_t *body, const char *path_name, json_t *err
         if (!jname)
                 kp_field_error(errors, "name", "is required");
         else if (!kp_name_valid(name))
-                kp_field_error(errors, "name", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+                kp_field_error(errors, "name", "must match " KP_NAME_RULE);
         return name;
 }

@@ -87,7 +87,7 @@ void kp_h_topic_create(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *
         else if (!jn && !jp)
                 kp_field_error(errors, "name", "is required (or \"pattern\")");
         else if (jn && !kp_topic_name_valid(name))
-                kp_field_error(errors, "name", "must match ^[A-Za-z0-9._-]{1,249}$");
+                kp_field_error(errors, "name", "must match " KP_TOPIC_NAME_RULE);
         else if (jp && (!pattern || !pattern[0] || strlen(pattern) > KP_PATTERN_MAX))
                 kp_field_error(errors, "pattern",
                                "must be a POSIX extended regex of 1..%d "

@@ -247,7 +247,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
                 kp_discovery_start(app->store, app->emb, o->interval, app->metadata_timeout_ms,
                                    kp_app_partitions_changed, app);
         if (o->demo) {
-                d = kp_demo_start(app, 300, errstr, sizeof(errstr));
+                d = kp_demo_start(app, KP_DEMO_RATE, errstr, sizeof(errstr));
                 if (!d)
                         fprintf(stderr, "kplane: demo: %s\n", errstr);
         }

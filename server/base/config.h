@@ -21,6 +21,10 @@
 #define KP_TOPIC_NAME_MAX  249
 #define KP_TOPIC_NAME_RULE "^[A-Za-z0-9._-]{1,249}$"
 
+/* What an answer shows in place of a secret (a cluster's SASL password, an HTTP sink's
+ * header); a replace that sends it back keeps the stored value. */
+#define KP_SECRET_MASK "******"
+
 /* ---- base: topic patterns (server/base/pattern.c) ---- */
 #define KP_PATTERN_MAX 1024 /* topic pattern regex */
 /* A topic pattern compiles to at most this many NFA states (server/base/pattern.c) and a
@@ -326,6 +330,15 @@
  * KP_APP_GROUP_LOCKS mutexes by a hash of their name, so the table stays fixed whatever
  * the number of groups; two groups on one stripe only wait for each other. */
 #define KP_APP_GROUP_LOCKS 64
+
+/* `kplane serve --demo`: messages a second its producer writes over the three clusters. */
+#define KP_DEMO_RATE 300
+
+/* ---- api: the router (api/api.c) ---- */
+/* Captures one route may hold ({name}, {version}, ...) and path segments a request may have;
+ * a longer path is a 404 (no route is that deep). */
+#define KP_ROUTE_PARAMS_MAX 4
+#define KP_ROUTE_SEGS_MAX   16
 
 /* ---- cli (server/cli/) ---- */
 /* kplane plan --batch: longest input line. */

@@ -144,11 +144,11 @@ static int parse_topics(const json_t *arr, kp_plan_request_t *req, json_t *error
                         snprintf(f, sizeof(f), "topics[%zu].cluster", i);
                         field_err(errors, f,
                                   "must be a cluster name "
-                                  "(^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)");
+                                  "(" KP_NAME_RULE ")");
                 }
                 if (!json_is_string(jt) || !kp_topic_name_valid(json_string_value(jt))) {
                         snprintf(f, sizeof(f), "topics[%zu].topic", i);
-                        field_err(errors, f, "must be a topic name (^[A-Za-z0-9._-]{1,249}$)");
+                        field_err(errors, f, "must be a topic name (" KP_TOPIC_NAME_RULE ")");
                 }
                 if (!json_is_integer(jp) || json_integer_value(jp) < 1 ||
                     json_integer_value(jp) > KP_PARTITIONS_PER_TOPIC_MAX) {

@@ -320,7 +320,7 @@ static int group_conf_parse(const json_t *group, group_conf_t *c, char *errstr, 
         c->name = json_string_value(json_object_get(group, "name"));
         c->sink = json_object_get(group, "sink");
         if (!c->name || !kp_name_valid(c->name)) {
-                snprintf(errstr, errstr_size, "name: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+                snprintf(errstr, errstr_size, "name: must match " KP_NAME_RULE);
                 return KP_ERR_INVALID;
         }
         if (start && strcmp(start, "earliest") && strcmp(start, "latest")) {

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define HTTP_SECRET_MASK "******"
-
 static int conf_fail(char *errstr, size_t errstr_size, const char *fmt, const char *field)
 {
         snprintf(errstr, errstr_size, fmt, field);
@@ -132,9 +130,9 @@ static int header_add(kp_http_conf_t *c, const char *name, const json_t *v, char
                          KP_SINK_HTTP_HEADER_VALUE_MAX);
                 return KP_ERR_INVALID;
         }
-        if (!strcmp(val, HTTP_SECRET_MASK)) {
+        if (!strcmp(val, KP_SECRET_MASK)) {
                 snprintf(errstr, errstr_size,
-                         "sink.headers.%s: \"" HTTP_SECRET_MASK "\" stands for a stored secret "
+                         "sink.headers.%s: \"" KP_SECRET_MASK "\" stands for a stored secret "
                          "and there is none for this URL: give the value",
                          name);
                 return KP_ERR_INVALID;
@@ -272,7 +270,7 @@ json_t *kp_http_conf_redact(const json_t *conf)
         json_t *out = json_deep_copy(conf), *h = json_object_get(out, "headers");
         const char *key;
         json_t *v;
-        json_object_foreach(h, key, v) json_object_set_new(h, key, json_string(HTTP_SECRET_MASK));
+        json_object_foreach(h, key, v) json_object_set_new(h, key, json_string(KP_SECRET_MASK));
         return out;
 }
 
@@ -285,7 +283,7 @@ void kp_http_conf_unredact(json_t *conf, const json_t *old)
                 return; /* a new place gets no stored secret: the check asks for the value */
         json_object_foreach(h, key, v)
         {
-                if (json_is_string(v) && !strcmp(json_string_value(v), HTTP_SECRET_MASK) &&
+                if (json_is_string(v) && !strcmp(json_string_value(v), KP_SECRET_MASK) &&
                     (ov = json_object_get(oh, key)))
                         json_object_set(h, key, ov);
         }
