@@ -180,31 +180,37 @@ def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
         ledger = rt.Ledger()
         # a producer per partition of c0 (those led by the broker that goes down wait for it,
         # the others go on) and one per other cluster
-        producers = [rt.BackgroundProducer(ledger, [t], rounds=12, per_round=30, pause_s=0.3)
+        producers = [rt.BackgroundProducer(ledger, [t], rounds=30, per_round=30, pause_s=0.3)
                      for t in targets_of({"c0": clusters["c0"]})]
-        producers += [rt.BackgroundProducer(ledger, targets_of({c: bs}), rounds=12, per_round=30, pause_s=0.3)
+        producers += [rt.BackgroundProducer(ledger, targets_of({c: bs}), rounds=30, per_round=30, pause_s=0.3)
                       for c, bs in clusters.items() if c != "c0"]
         for p in producers:
             p.start()
+
+        def window():
+            """Positions 1.5 s apart while the broker is down: the c0 partitions that did not
+            move (those it leads) and those that did (led by the other brokers), and what the
+            other clusters read meanwhile. A loaded box may still be draining what was fetched
+            before the broker went down, so this is asked again until a window shows both."""
+            a = rt.positions(rt.status(kserver, "g"))
+            time.sleep(1.5)
+            b = rt.positions(rt.status(kserver, "g"))
+            c0 = [p for p in a if p.cluster == "c0"]
+            stalled = [p.partition for p in c0 if a[p] == b[p]]
+            others = sum(b[p] - a[p] for p in a if p.cluster != "c0")
+            return (stalled, others) if stalled and len(stalled) < len(c0) and others > 0 else None
         try:
             rt.start(kserver, "g")
             wait_all_reading(kserver, "g")
-            assert producers[0].rounds_done < producers[0].rounds - 2, "the broker must go down mid-stream"
+            assert producers[0].rounds_done < producers[0].rounds - 10, "the broker must go down mid-stream"
             m[0].command("down 1")
-            time.sleep(0.5)
-            pos1 = rt.positions(rt.status(kserver, "g"))
-            time.sleep(2.5)
-            pos2 = rt.positions(rt.status(kserver, "g"))
+            stalled, others = rt.wait_for(window, timeout=6, what="c0's partitions of broker 1 stalled, the rest read")
             m[0].command("up 1")
         finally:
             for p in producers:
                 p.join()
-        stalled = [p.partition for p in pos1 if p.cluster == "c0" and pos1[p] == pos2[p]]
-        others = sum(pos2[p] - pos1[p] for p in pos1 if p.cluster != "c0")
         print(f"while broker 1 of c0 was down: c0 partitions {stalled} stalled, "
               f"c1 and c2 read {others} messages")
-        assert stalled, "broker 1 leads some of c0's partitions: they stop while it is down"
-        assert others > 0, "a broker down in one cluster must not stop the group reading the others"
         st = rt.wait_caught_up(kserver, "g", ledger.snapshot(), timeout=120)
         assert st["state"] == "running" and all(t["state"] == "running" for t in st["tasks"]), st["tasks"]
         rt.stop(kserver, "g")
