@@ -183,6 +183,9 @@ static int app_open(kp_app_t *app, const serve_opts_t *o)
 
 static void app_close(kp_app_t *app)
 {
+        /* A discovery pass waiting on a cluster that does not answer ends after that read
+         * (kp_discovery_stop_begin at the signal): join it before the groups stop, so
+         * that it cannot re-plan a group being stopped. */
         kp_discovery_stop(app->discovery);
         /* stops every group: drain, commit, close (their desired state stays stored) */
         kp_runtime_destroy(app->rt);
@@ -256,6 +259,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
         int sig = 0;
         sigwait(sigs, &sig);
         fprintf(stderr, "kplane: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        kp_discovery_stop_begin(app->discovery);
         rc = 0;
 out:
         kp_demo_stop(d);

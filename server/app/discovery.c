@@ -149,6 +149,7 @@ static void discovery_pass(kp_discovery_t *d)
                 json_decref(changed);
                 return;
         }
+        json_t *unreachable = json_object();
         size_t i;
         json_t *r;
         json_array_foreach(regs, i, r)
@@ -156,24 +157,33 @@ static void discovery_pass(kp_discovery_t *d)
                 const char *cluster = json_string_value(json_object_get(r, "cluster"));
                 const char *name = json_string_value(json_object_get(r, "name"));
                 const char *pattern = json_string_value(json_object_get(r, "pattern"));
-                int ch = 0;
-                if (!cluster)
+                int ch = 0, err = 0;
+                /* A stop waits for one metadata read at most, not for the whole pass. */
+                if (kp_ticker_stopping(&d->ticker))
+                        break;
+                /* A cluster that did not answer is not asked again in this pass: each of
+                 * its registrations would hold the pass for the whole timeout. */
+                if (!cluster || json_object_get(unreachable, cluster))
                         continue;
                 if (name)
-                        kp_discovery_topic(d->st, d->emb, cluster, name, 0, d->timeout_ms, NULL,
-                                           &ch, errstr, sizeof(errstr));
+                        err = kp_discovery_topic(d->st, d->emb, cluster, name, 0, d->timeout_ms,
+                                                 NULL, &ch, errstr, sizeof(errstr));
                 else if (pattern)
-                        kp_discovery_pattern(d->st, d->emb, cluster, pattern, 0, d->timeout_ms,
-                                             NULL, &ch, errstr, sizeof(errstr));
+                        err = kp_discovery_pattern(d->st, d->emb, cluster, pattern, 0,
+                                                   d->timeout_ms, NULL, &ch, errstr,
+                                                   sizeof(errstr));
+                if (err == KP_ERR_UNAVAILABLE)
+                        json_object_set_new(unreachable, cluster, json_true());
                 if (ch)
                         json_object_set_new(changed, cluster, json_true());
         }
+        json_decref(unreachable);
         json_decref(regs);
         const char *cluster;
         json_t *v;
         json_object_foreach(changed, cluster, v)
         {
-                if (d->cb)
+                if (d->cb && !kp_ticker_stopping(&d->ticker))
                         d->cb(d->opaque, cluster);
         }
         json_decref(changed);
@@ -210,6 +220,12 @@ void kp_discovery_kick(kp_discovery_t *d)
 {
         if (d)
                 kp_ticker_kick(&d->ticker);
+}
+
+void kp_discovery_stop_begin(kp_discovery_t *d)
+{
+        if (d)
+                kp_ticker_stop_begin(&d->ticker);
 }
 
 void kp_discovery_stop(kp_discovery_t *d)

@@ -39,6 +39,9 @@ kp_discovery_t *kp_discovery_start(struct kp_store *st, struct kp_embedded *emb,
 /* Wakes the thread for a pass now (e.g. after a registration). */
 void kp_discovery_kick(kp_discovery_t *d);
 /* Stops and joins the thread. NULL does nothing. */
+/* Asks the thread to stop without waiting for it (a pass ends after its current read):
+ * call kp_discovery_stop later to join and free. NULL does nothing. */
+void kp_discovery_stop_begin(kp_discovery_t *d);
 void kp_discovery_stop(kp_discovery_t *d);
 
 #endif /* KP_DISCOVERY_H */

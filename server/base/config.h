@@ -352,6 +352,9 @@
 #define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
 /* A commit (or committed-offset read) waits at most this long for the cluster. */
 #define KP_RUNTIME_COMMIT_TIMEOUT_MS 3000
+/* A commit round waits for its answers in slices this long, looking in between whether
+ * its group is stopping (then the stop's last commit takes over). */
+#define KP_RUNTIME_COMMIT_WAIT_SLICE_MS 100
 /* A cluster in error with nothing to commit is probed once per commit round (a
  * committed-offset read) for at most this long; the error clears when it answers. */
 #define KP_RUNTIME_PROBE_TIMEOUT_MS 500

@@ -49,12 +49,25 @@ void kp_ticker_kick(kp_ticker_t *t)
         pthread_mutex_unlock(&t->lock);
 }
 
-void kp_ticker_stop(kp_ticker_t *t)
+void kp_ticker_stop_begin(kp_ticker_t *t)
 {
         pthread_mutex_lock(&t->lock);
         t->stop = 1;
         pthread_cond_signal(&t->cond);
         pthread_mutex_unlock(&t->lock);
+}
+
+int kp_ticker_stopping(kp_ticker_t *t)
+{
+        pthread_mutex_lock(&t->lock);
+        int stop = t->stop;
+        pthread_mutex_unlock(&t->lock);
+        return stop;
+}
+
+void kp_ticker_stop(kp_ticker_t *t)
+{
+        kp_ticker_stop_begin(t);
         pthread_join(t->thread, NULL);
         pthread_cond_destroy(&t->cond);
         pthread_mutex_destroy(&t->lock);

@@ -21,6 +21,10 @@ int kp_ticker_start(kp_ticker_t *t, void *(*fn)(void *), void *arg);
 int kp_ticker_wait(kp_ticker_t *t, int64_t ms);
 /* Wakes the thread now (a kick is remembered until the next wait). */
 void kp_ticker_kick(kp_ticker_t *t);
+/* Asks the thread to stop without waiting (kp_ticker_stop still joins). */
+void kp_ticker_stop_begin(kp_ticker_t *t);
+/* @returns 1 once a stop was asked (for a long pass to end early), else 0. */
+int kp_ticker_stopping(kp_ticker_t *t);
 /* Asks the thread to stop, joins it and frees the ticker's resources. */
 void kp_ticker_stop(kp_ticker_t *t);
 

@@ -128,8 +128,11 @@ static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
         }
         for (i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
+                /* Its last commit found no coordinator: a close (manual assignment: nothing
+                 * to leave, nothing left to commit) would only wait for it. */
+                int64_t until = cl->commit_failing ? kp_time_mono_ms() : deadline_ms;
                 while (!rd_kafka_consumer_closed(cl->rk)) {
-                        int64_t left = deadline_ms - kp_time_mono_ms();
+                        int64_t left = until - kp_time_mono_ms();
                         rd_kafka_event_t *ev;
                         if (left <= 0)
                                 break;
@@ -138,7 +141,7 @@ static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
                                 rd_kafka_event_destroy(ev);
                 }
                 cl->closed = rd_kafka_consumer_closed(cl->rk);
-                if (!cl->closed)
+                if (!cl->closed && !cl->commit_failing)
                         fprintf(stderr,
                                 "kplane: runtime: group %s: cluster %s did not close "
                                 "in time\n",
@@ -155,12 +158,20 @@ static void group_commit_last(rt_group_t *g, int64_t deadline_ms)
          * restart) can fail the first commit: try again while three quarters of the
          * wait remain; each round only sends what is not committed yet. */
         int64_t commit_until = kp_time_mono_ms() + (deadline_ms - kp_time_mono_ms()) * 3 / 4;
+        atomic_store(&g->final_commit, 1);
         while (g->nparts) {
                 int64_t left = commit_until - kp_time_mono_ms();
+                int64_t started = kp_time_mono_ms();
                 if (left > KP_RUNTIME_COMMIT_TIMEOUT_MS)
                         left = KP_RUNTIME_COMMIT_TIMEOUT_MS;
-                if (!rt_commit(g, NULL, 0, left > 100 ? (int)left : 100) ||
-                    kp_time_mono_ms() + 200 >= commit_until)
+                if (left < 100)
+                        left = 100;
+                if (!rt_commit(g, NULL, 0, (int)left) || kp_time_mono_ms() + 200 >= commit_until)
+                        break;
+                /* No answer in the whole wait: the cluster is gone, not moving its
+                 * coordinator; asking again would only hold the stop (SIGTERM under
+                 * `docker stop` has 10 s in all). */
+                if (kp_time_mono_ms() - started >= left - KP_RUNTIME_COMMIT_WAIT_SLICE_MS)
                         break;
                 struct timespec pause = {0, 200 * 1000000L};
                 nanosleep(&pause, NULL);

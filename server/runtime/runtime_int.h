@@ -205,6 +205,10 @@ struct rt_group {
         rt_history_t hist; /* under lock */
 
         _Atomic int stop; /* workers and control thread leave */
+        /* Set by a stop's last commit: until then a commit round stops waiting for its
+         * answers once stop is set (the last commit sends the same offsets again), so a
+         * cluster that does not answer costs a stop one commit timeout, not two. */
+        _Atomic int final_commit;
         pthread_t ctl;
         int ctl_started;
         pthread_mutex_t ctl_lock;

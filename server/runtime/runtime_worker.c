@@ -606,7 +606,16 @@ static int commit_wait(commit_round_t *r, commit_req_t *req)
 
         if (!req->sent)
                 return 0;
-        ev = rd_kafka_queue_poll(req->q, left > 0 ? (int)left : 0);
+        for (;;) {
+                int slice = left > KP_RUNTIME_COMMIT_WAIT_SLICE_MS ? KP_RUNTIME_COMMIT_WAIT_SLICE_MS
+                                                                   : (left > 0 ? (int)left : 0);
+                ev = rd_kafka_queue_poll(req->q, slice);
+                left = r->deadline - kp_time_mono_ms();
+                if (ev || left <= 0)
+                        break;
+                if (atomic_load(&r->g->stop) && !atomic_load(&r->g->final_commit))
+                        return KP_ERR_UNAVAILABLE; /* the stop's last commit sends it again */
+        }
         if (!ev) {
                 /* librdkafka keeps it waiting for the coordinator; the next round's
                  * commit carries the same offsets or newer ones. */
@@ -701,7 +710,7 @@ static void ctl_serve_consumers(rt_group_t *g)
  */
 static void ctl_probe_clusters(rt_group_t *g)
 {
-        for (int i = 0; i < g->nclusters; i++) {
+        for (int i = 0; i < g->nclusters && !atomic_load(&g->stop); i++) {
                 rt_cluster_t *cl = g->clusters[i];
                 rd_kafka_topic_partition_list_t *probe;
                 int failed, j;

@@ -296,3 +296,28 @@ def test_a_task_whose_sink_cannot_write_loses_nothing_and_shows_stalled(make_ser
     records = rt.read_sink(str(sink))
     rt.check_complete(records, ledger.snapshot())
     assert {r.task for r in records if Part(r.cluster, r.topic, r.partition) in bad_parts} == {bad_task}
+
+
+def test_sigterm_with_every_cluster_gone_stops_within_dockers_grace(make_server):
+    """SIGTERM while a running group's clusters (and discovery's) no longer answer: the
+    server exits well within the 10 s `docker stop` gives before SIGKILL. The commit of a
+    cluster that does not answer is tried once, not again for most of the stop's wait, a
+    consumer whose coordinator is gone is not waited for, and a discovery pass stops after
+    its current read instead of asking each dead registration in turn (18.7 s before)."""
+    s = make_server(env={"KPLANE_DISCOVERY_INTERVAL_S": "1"})
+    sink = Path(s.sink_dir) / "sink"
+    with rt.Mocks(3, f"{TOPIC}:{PARTS}", brokers=3) as m:
+        clusters = {f"c{i}": bs for i, bs in enumerate(m.bootstraps)}
+        setup_group(s, clusters, sink)
+        ledger = rt.Ledger()
+        ledger.produce(targets_of(clusters), 100)
+        rt.start(s, "g")
+        wait_all_reading(s, "g")
+    # the mock clusters are gone: let a commit round and a discovery pass find it
+    rt.wait_for(lambda: all(c["state"] == "error" for c in rt.status(s, "g")["clusters"]) or None,
+                timeout=30, what="the group to see every cluster in error")
+    t = time.monotonic()
+    assert s.stop(timeout=30) == 0
+    took = time.monotonic() - t
+    print(f"SIGTERM with every cluster gone: stopped in {took:.1f} s")
+    assert took < 9.0, f"stop took {took:.1f} s, beyond docker stop's 10 s grace"
