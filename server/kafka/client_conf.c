@@ -467,23 +467,17 @@ static int kp_cc_scalar_text(const json_t *v, char *buf, size_t size)
         }
 }
 
-/* Replaces the `${env:NAME}` reference in @p buf by the variable's value. */
-static int kp_cc_env_resolve(const char *name, char *buf, size_t size, char *errstr,
-                             size_t errstr_size)
+int kp_secret_env_resolve(const char *field, char *buf, size_t size, char *errstr,
+                          size_t errstr_size)
 {
         char var[KP_CLIENT_ENV_NAME_MAX + 1];
         const char *s = buf + 6, *end = strchr(s, '}'), *c, *value;
         size_t n;
 
-        if (!kp_client_conf_secret(name)) {
-                snprintf(errstr, errstr_size,
-                         "config.%s: only a secret property may be an ${env:...} reference", name);
-                return KP_ERR_INVALID;
-        }
         n = end ? (size_t)(end - s) : 0;
-        if (!end || end[1] || !n || n > KP_CLIENT_ENV_NAME_MAX) {
+        if (!kp_cc_is_env_ref(buf) || !end || end[1] || !n || n > KP_CLIENT_ENV_NAME_MAX) {
                 snprintf(errstr, errstr_size,
-                         "config.%s: a reference is ${env:" KP_CLIENT_ENV_PREFIX "<NAME>}", name);
+                         "%s: a reference is ${env:" KP_CLIENT_ENV_PREFIX "<NAME>}", field);
                 return KP_ERR_INVALID;
         }
         memcpy(var, s, n);
@@ -494,24 +488,38 @@ static int kp_cc_env_resolve(const char *name, char *buf, size_t size, char *err
         if (*c || strncmp(var, KP_CLIENT_ENV_PREFIX, strlen(KP_CLIENT_ENV_PREFIX)) ||
             n == strlen(KP_CLIENT_ENV_PREFIX)) {
                 snprintf(errstr, errstr_size,
-                         "config.%s: may only reference a variable named " KP_CLIENT_ENV_PREFIX
+                         "%s: may only reference a variable named " KP_CLIENT_ENV_PREFIX
                          "<NAME> (A-Z, 0-9, _)",
-                         name);
+                         field);
                 return KP_ERR_INVALID;
         }
         value = getenv(var);
         if (!value || !value[0]) {
-                snprintf(errstr, errstr_size, "config.%s: environment variable %s is not set", name,
-                         var);
+                snprintf(errstr, errstr_size, "%s: environment variable %s is not set", field, var);
                 return KP_ERR_INVALID;
         }
         if (strlen(value) >= size) {
-                snprintf(errstr, errstr_size, "config.%s: %s is longer than %zu bytes", name, var,
+                snprintf(errstr, errstr_size, "%s: %s is longer than %zu bytes", field, var,
                          size - 1);
                 return KP_ERR_INVALID;
         }
         memcpy(buf, value, strlen(value) + 1);
         return 0;
+}
+
+/* Replaces the `${env:NAME}` reference in @p buf by the variable's value. */
+static int kp_cc_env_resolve(const char *name, char *buf, size_t size, char *errstr,
+                             size_t errstr_size)
+{
+        char field[256];
+
+        if (!kp_client_conf_secret(name)) {
+                snprintf(errstr, errstr_size,
+                         "config.%s: only a secret property may be an ${env:...} reference", name);
+                return KP_ERR_INVALID;
+        }
+        snprintf(field, sizeof(field), "config.%s", name);
+        return kp_secret_env_resolve(field, buf, size, errstr, errstr_size);
 }
 
 /* Writes the absolute path @p in without "." and ".." into @p out, by its text alone (no

@@ -83,5 +83,14 @@ int kp_client_conf_security(const char *name);
 
 /* @returns 1 when @p value is a string of the `${env:...}` form (stored and shown as is). */
 int kp_client_conf_env_ref(const json_t *value);
+/*
+ * Replaces the `${env:KPLANE_SECRET_<NAME>}` reference in @p buf (@p size bytes) by the
+ * variable's value, at use: the value is never stored or answered. @p field names the
+ * document field in errors ("config.sasl.password", "sink.headers.Authorization").
+ * @returns 0 or KP_ERR_INVALID (not a reference, a variable outside KPLANE_SECRET_*, unset
+ * or empty, longer than @p size - 1) with errstr set.
+ */
+int kp_secret_env_resolve(const char *field, char *buf, size_t size, char *errstr,
+                          size_t errstr_size);
 
 #endif /* KP_CLIENT_CONF_H */

@@ -1,6 +1,7 @@
 /* sink_http_conf.c — the http sink's document: checked, parsed, shown with its secrets masked. */
 #include "base/config.h"
 #include "base/err.h"
+#include "kafka/client_conf.h"
 #include "sinks/sink_http.h"
 
 #include <ctype.h>
@@ -137,6 +138,25 @@ static int header_add(kp_http_conf_t *c, const char *name, const json_t *v, char
                          name);
                 return KP_ERR_INVALID;
         }
+        /* A reference is resolved here, at each check and each start, and only the
+         * reference is stored and answered (as cluster secrets are). */
+        char resolved[KP_SINK_HTTP_HEADER_VALUE_MAX + 1];
+        if (kp_client_conf_env_ref(v)) {
+                char field[320];
+                int err;
+                snprintf(field, sizeof(field), "sink.headers.%s", name);
+                snprintf(resolved, sizeof(resolved), "%s", val);
+                if ((err = kp_secret_env_resolve(field, resolved, sizeof(resolved), errstr,
+                                                 errstr_size)))
+                        return err;
+                if (strpbrk(resolved, "\r\n")) {
+                        snprintf(errstr, errstr_size, "%s: the variable's value must be one line",
+                                 field);
+                        return KP_ERR_INVALID;
+                }
+                val = resolved;
+                len = strlen(resolved);
+        }
         if (!(line = malloc(strlen(name) + len + 3)))
                 return KP_ERR_NOMEM;
         /* "Name;" is curl's way to send a header with an empty value */
@@ -270,7 +290,12 @@ json_t *kp_http_conf_redact(const json_t *conf)
         json_t *out = json_deep_copy(conf), *h = json_object_get(out, "headers");
         const char *key;
         json_t *v;
-        json_object_foreach(h, key, v) json_object_set_new(h, key, json_string(KP_SECRET_MASK));
+        json_object_foreach(h, key, v)
+        {
+                /* a reference names where the secret is, not the secret: shown as it is */
+                if (!kp_client_conf_env_ref(v))
+                        json_object_set_new(h, key, json_string(KP_SECRET_MASK));
+        }
         return out;
 }
 

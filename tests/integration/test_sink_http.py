@@ -148,6 +148,33 @@ def test_a_replace_that_sends_the_mask_back_keeps_the_secret(server, cluster, re
     assert_problem(server.put("/api/v1/groups/g", back), 400, "sink.headers")
 
 
+def test_a_header_may_reference_an_environment_secret_resolved_only_at_use(make_server, cluster,
+                                                                          receiver):
+    """`${env:KPLANE_SECRET_*}` in a header value: the receiver gets the variable's value, the
+    group stores and answers the reference (not the value, which is in no answer or log);
+    a variable outside KPLANE_SECRET_* or unset is a 400 naming the header."""
+    server = make_server(env={"KPLANE_SECRET_INGEST": SECRET, "KPLANE_NOT_SECRET": "x"})
+    rt.register(server, cluster, TOPIC, PARTS)
+    ref = "${env:KPLANE_SECRET_INGEST}"
+    body = {"name": "g", "parallelism": 1, "topics": [{"cluster": "c0", "topic": TOPIC}],
+            "sink": http_sink(receiver.url, headers={"Authorization": ref})}
+    doc = rt.ok(server.post("/api/v1/groups", body), 201)
+    assert doc["sink"]["headers"] == {"Authorization": ref}, doc
+    ledger = rt.Ledger()
+    ledger.produce([(cluster["c0"], Part("c0", TOPIC, 0))], 5)
+    rt.start(server, "g")
+    rt.wait_for(lambda: len(receiver.snapshot()) >= 5, timeout=60, what="5 records")
+    rt.stop(server, "g")
+    assert receiver.auth == {SECRET}, receiver.auth
+    for path in ("/api/v1/groups/g", "/api/v1/groups/g/status", "/metrics"):
+        assert "s3cr3t" not in server.get(path).body, path
+    assert "s3cr3t" not in server.log()
+    for bad in ("${env:KPLANE_NOT_SECRET}", "${env:KPLANE_SECRET_UNSET}", "${env:KPLANE_SECRET_X"):
+        body["name"] = "h"
+        body["sink"] = http_sink(receiver.url, headers={"Authorization": bad})
+        assert_problem(server.post("/api/v1/groups", body), 400, "sink.headers.Authorization")
+
+
 @pytest.mark.parametrize("sink,field", [
     ({"url": "ftp://example.com/x"}, "sink.url"),
     ({"url": "http://user:pw@example.com/x"}, "sink.url"),
