@@ -57,7 +57,16 @@ static int group_run(kp_app_t *app, const char *name, const json_t *group, const
 int kp_app_group_apply_locked(kp_app_t *app, const char *name, const json_t *plan, char *errstr,
                               size_t errstr_size)
 {
-        return group_run(app, name, NULL, plan, errstr, errstr_size);
+        /* A plan may read a topic the running one did not (a pattern matched a new one):
+         * its kafka sink target must exist as at start, or the change is refused and the
+         * group runs on (else the new topic's tasks would fail at delivery timeout). */
+        json_t *doc = NULL;
+        int err = kp_store_group_get(app->store, name, &doc, errstr, errstr_size);
+        if (!err)
+                err = kp_app_sink_check_targets(app, json_object_get(doc, "sink"), plan, errstr,
+                                                errstr_size);
+        json_decref(doc);
+        return err ? err : group_run(app, name, NULL, plan, errstr, errstr_size);
 }
 
 /* Starts group @p name with its current plan, made first when there is none; the caller

@@ -164,3 +164,37 @@ def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_ser
     assert_problem(r, 422)
     assert "itself" in r.json["detail"], r.json
     assert rt.status(server, "loop")["state"] == "stopped"
+
+
+def test_a_new_source_topic_without_its_target_is_not_applied_and_the_copy_runs_on(make_server):
+    """A pattern picks up a new source topic while the group copies: the re-plan is stored but
+    not applied while the kafka sink's target for it is missing (the log names it), so no task
+    writes to a topic that is not there and the running copy goes on; once the target exists,
+    an apply takes the new topic and copies it too."""
+    with rt.Mocks(1, f"{SRC_TOPIC}:{SRC_PARTS}") as src, rt.Mocks(1, f"{DST_TOPIC}:{DST_PARTS}") as dst:
+        server = make_server(env={"KPLANE_DISCOVERY_INTERVAL_S": "1"})
+        rt.ok(server.post("/api/v1/clusters", {"name": "a", "bootstrap_servers": src.bootstraps[0]}), 201)
+        rt.ok(server.post("/api/v1/clusters", {"name": "b", "bootstrap_servers": dst.bootstraps[0]}), 201)
+        rt.ok(server.post("/api/v1/clusters/a/topics", {"pattern": "^orders"}), 201)
+        rt.ok(server.post("/api/v1/groups", {
+            "name": "g", "parallelism": 2, "topics": [{"cluster": "a", "pattern": "^orders"}],
+            "sink": sink_doc()}), 201)
+        ledger = rt.Ledger()
+        ledger.produce([(src.bootstraps[0], Part("a", SRC_TOPIC, p)) for p in range(SRC_PARTS)], 50)
+        rt.start(server, "g")
+        wait_copied(dst.bootstraps[0], ledger.total())
+
+        src[0].command("topic orders.new:2")
+        rt.wait_for(lambda: "mirror.a.orders.new" in server.log() or None, timeout=30,
+                    what="the refused apply naming the missing target")
+        st = rt.status(server, "g")
+        assert st["state"] == "running" and all(t["state"] == "running" for t in st["tasks"]), st
+        assert {p["topic"] for p in st["partitions"]} == {SRC_TOPIC}, st["partitions"]
+        ledger.produce([(src.bootstraps[0], Part("a", SRC_TOPIC, p)) for p in range(SRC_PARTS)], 50)
+        wait_copied(dst.bootstraps[0], ledger.total())
+
+        dst[0].command("topic mirror.a.orders.new:2")
+        rt.ok(server.post("/api/v1/groups/g/plans", {"apply": True}), 201)
+        st = rt.status(server, "g")
+        assert {p["topic"] for p in st["partitions"]} == {SRC_TOPIC, "orders.new"}, st["partitions"]
+        rt.stop(server, "g")
