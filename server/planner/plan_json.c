@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "base/config.h"
@@ -620,18 +621,99 @@ static char *put_uint(char *d, uint64_t v)
         return d;
 }
 
-/* Appends @p s as a JSON string exactly as jansson writes it (its escaping rules). */
+/* Appends @p s as a JSON string exactly as jansson's json_dumps writes it without flags:
+ * '"' and '\\' escaped, \b \f \n \r \t by name, other bytes below 0x20 as \u00XX
+ * (upper-case hex), everything else (UTF-8 included) as it is. Building a json_string
+ * and dumping it cost a what-if answer more than its plan. */
 static void put_json_string(kp_buf_t *b, const char *s)
 {
-        json_t *j = json_string(s);
-        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        json_decref(j);
-        if (!text) {
+        static const char hex[] = "0123456789ABCDEF";
+        const char *run = s;
+        kp_buf_append(b, "\"", 1);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                char esc[6] = {'\\', 0, '0', '0', 0, 0};
+                size_t n = 2;
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                kp_buf_append(b, run, (size_t)(s - run));
+                run = s + 1;
+                switch (c) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\b': esc[1] = 'b'; break;
+                case '\f': esc[1] = 'f'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\r': esc[1] = 'r'; break;
+                case '\t': esc[1] = 't'; break;
+                default:
+                        esc[1] = 'u';
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 15];
+                        n = 6;
+                }
+                kp_buf_append(b, esc, n);
+        }
+        kp_buf_append(b, run, (size_t)(s - run));
+        kp_buf_append(b, "\"", 1);
+}
+
+/* Appends @p v as jansson writes a real: "%.17g", ".0" added when that reads as an
+ * integer, the exponent without '+' or leading zeros. */
+static void put_json_real(kp_buf_t *b, double v)
+{
+        char buf[40];
+        int n = snprintf(buf, sizeof(buf) - 3, "%.17g", v);
+        char *e;
+        if (n < 0 || n >= (int)sizeof(buf) - 3) {
                 b->oom = 1;
                 return;
         }
-        kp_buf_append(b, text, strlen(text));
-        free(text);
+        if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+                memcpy(buf + n, ".0", 3);
+                n += 2;
+        }
+        if ((e = strchr(buf, 'e'))) {
+                char *start = e + 1, *end = start + 1;
+                if (*start == '-')
+                        start++;
+                while (*end == '0')
+                        end++;
+                if (end != start) {
+                        memmove(start, end, (size_t)(n - (end - buf)) + 1);
+                        n -= (int)(end - start);
+                }
+        }
+        kp_buf_append(b, buf, (size_t)n);
+}
+
+int kp_plan_analysis_write(kp_buf_t *b, const kp_plan_analysis_t *a)
+{
+        kp_buf_append(b, "{\"case\":", 8);
+        put_json_string(b, kp_plan_case_name(a->plan_case));
+        kp_buf_printf(b,
+                      ",\"partitions\":%" PRId64 ",\"tasks\":%d,\"idle_tasks\":%d"
+                      ",\"min_partitions_per_task\":%" PRId64
+                      ",\"max_partitions_per_task\":%" PRId64 ",\"skew\":",
+                      a->partitions, (int)a->tasks, (int)a->idle_tasks, a->min_partitions_per_task,
+                      a->max_partitions_per_task);
+        put_json_real(b, round(a->skew * 1e6) / 1e6);
+        kp_buf_append(b, ",\"max_load\":", 12);
+        put_json_real(b, round(a->max_load * 1e6) / 1e6);
+        kp_buf_append(b, ",\"mean_load\":", 13);
+        put_json_real(b, round(a->mean_load * 1e6) / 1e6);
+        if (a->moved_from_previous < 0)
+                kp_buf_append(b, ",\"moved_from_previous\":null", 27);
+        else
+                kp_buf_printf(b, ",\"moved_from_previous\":%" PRId64, a->moved_from_previous);
+        kp_buf_append(b, ",\"recommendations\":[", 20);
+        for (size_t i = 0; i < a->recommendation_cnt; i++) {
+                if (i)
+                        kp_buf_append(b, ",", 1);
+                put_json_string(b, a->recommendations[i]);
+        }
+        kp_buf_append(b, "]}", 2);
+        return b->oom ? KP_ERR_NOMEM : 0;
 }
 
 /* Each partition entry's text up to its number, once per topic (its escaping depends only
@@ -720,7 +802,6 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         const int32_t T = plan->parallelism;
         size_t *start = NULL, *byt = NULL, need = 0;
         entry_heads_t h;
-        char *text = NULL;
         int err = KP_ERR_NOMEM;
         memset(&h, 0, sizeof(h));
         kp_buf_init(&h.text);
@@ -736,16 +817,10 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
         b->len = (size_t)(tasks_put(b->data + b->len, T, start, byt, &h) - b->data);
         b->data[b->len] = '\0';
         kp_buf_append(b, "],\"analysis\":", 13);
-        json_t *an = kp_plan_analysis_to_json(&plan->analysis);
-        text = an ? json_dumps(an, JSON_COMPACT) : NULL;
-        json_decref(an);
-        if (!text)
-                goto out;
-        kp_buf_append(b, text, strlen(text));
+        kp_plan_analysis_write(b, &plan->analysis);
         kp_buf_append(b, "}", 1);
         err = b->oom ? KP_ERR_NOMEM : 0;
 out:
-        free(text);
         entry_heads_cleanup(&h);
         free(byt);
         free(start);

@@ -108,6 +108,10 @@ int kp_plan_json_write(kp_buf_t *b, const kp_plan_t *plan, const kp_plan_topic_t
  */
 json_t *kp_plan_analysis_to_json(const kp_plan_analysis_t *a);
 
+/* Appends to @p b the text of kp_plan_analysis_to_json(@p a) exactly as
+ * json_dumps(..., JSON_COMPACT) writes it, without the tree. @returns 0 or KP_ERR_NOMEM. */
+int kp_plan_analysis_write(kp_buf_t *b, const kp_plan_analysis_t *a);
+
 /*
  * Maps a stored plan document (anything with "tasks": [{"task", "partitions":
  * [{"cluster", "topic", "partition"}]}]) to previous owners for @p topics in flat order:

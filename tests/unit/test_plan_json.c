@@ -411,6 +411,46 @@ static void test_plan_json_writer_matches_jansson_byte_for_byte(void **state)
         }
 }
 
+/* The analysis writer against json_dumps of kp_plan_analysis_to_json: reals of every
+ * magnitude (jansson's ".0" for integral values, exponents without '+' or leading
+ * zeros), no previous plan (null), and advice with characters jansson escapes. */
+static void test_analysis_writer_matches_jansson_byte_for_byte(void **state)
+{
+        (void)state;
+        static const double reals[] = {0.0,  1.0,     1.5,       0.333333, 1e-7,    2.5e-5,
+                                       1e21, 1.25e17, 123456.7,  1e300,    -0.0,    7e-300,
+                                       1e15, 1e16,    99.999999, 4.0e-3,   31.0 / 7};
+        static char rec0[] = "lower parallelism to 30 (\"x\" \\ y)", rec1[] = "tab\tnew\nline\x01",
+                    rec2[] = "caf\xc3\xa9 \xe2\x80\x94 /slash";
+        char *recs[] = {rec0, rec1, rec2};
+        const size_t nr = sizeof(reals) / sizeof(reals[0]);
+        for (size_t i = 0; i < nr * 3; i++) {
+                kp_plan_analysis_t a = {.plan_case = (kp_plan_case_t)(i % 3),
+                                        .partitions = (int64_t)i * 1000003,
+                                        .tasks = (int32_t)i,
+                                        .idle_tasks = (int32_t)(i / 2),
+                                        .min_partitions_per_task = (int64_t)i,
+                                        .max_partitions_per_task = (int64_t)i * 7,
+                                        .skew = reals[i % nr],
+                                        .max_load = reals[(i + 5) % nr],
+                                        .mean_load = reals[(i + 11) % nr],
+                                        .moved_from_previous = i % 4 ? (int64_t)i * 3 : -1,
+                                        .recommendations = recs,
+                                        .recommendation_cnt = i % 4};
+                json_t *j = kp_plan_analysis_to_json(&a);
+                assert_non_null(j);
+                char *want = json_dumps(j, JSON_COMPACT);
+                assert_non_null(want);
+                kp_buf_t b;
+                kp_buf_init(&b);
+                assert_int_equal(kp_plan_analysis_write(&b, &a), 0);
+                assert_string_equal(b.data, want);
+                kp_buf_cleanup(&b);
+                free(want);
+                json_decref(j);
+        }
+}
+
 /* A plan document maps back to the same owners; new partitions are -1; owners beyond
  * a smaller parallelism are kept for the planner to treat as removed tasks. */
 static void test_previous_owners_round_trip(void **state)
@@ -494,6 +534,7 @@ int main(void)
                 cmocka_unit_test(test_sweep_request_defaults_and_limits),
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
                 cmocka_unit_test(test_plan_json_writer_matches_jansson_byte_for_byte),
+                cmocka_unit_test(test_analysis_writer_matches_jansson_byte_for_byte),
                 cmocka_unit_test(test_previous_owners_round_trip),
                 cmocka_unit_test(test_analysis_json_reports_moves_when_previous),
         };
