@@ -8,12 +8,14 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "db/migrations.h"
+#include "db/plan_cache.h"
 #include "db/store_pool.h"
 #include "base/util.h"
 
 struct kp_store {
         kp_store_pool_t *pool;
         int schema_version;
+        kp_plan_cache_t *plans; /* current plans' text; NULL: none (every read queries) */
 };
 
 /* Every statement the store runs; each connection prepares one on first use and keeps
@@ -287,9 +289,11 @@ kp_store_t *kp_store_open(const char *path, char *errstr, size_t errstr_size)
                 nomem(errstr, errstr_size);
                 return NULL;
         }
+        st->plans = kp_plan_cache_new(); /* NULL: no cache, every read queries */
         st->pool = kp_store_pool_new(path, KP_STORE_POOL_SIZE, stmt_sql, S__COUNT, errstr,
                                      errstr_size);
         if (!st->pool) {
+                kp_plan_cache_destroy(st->plans);
                 free(st);
                 return NULL;
         }
@@ -309,6 +313,7 @@ void kp_store_close(kp_store_t *st)
         if (!st)
                 return;
         kp_store_pool_destroy(st->pool);
+        kp_plan_cache_destroy(st->plans);
         free(st);
 }
 
@@ -1056,7 +1061,10 @@ static int group_change(kp_store_t *st, struct group_change *g, char *errstr, si
 int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size)
 {
         struct group_change g = {S_GROUP_DELETE, name, 0};
-        return group_change(st, &g, errstr, errstr_size);
+        int err = group_change(st, &g, errstr, errstr_size);
+        if (name)
+                kp_plan_cache_invalidate(st->plans, name); /* its plans went with it */
+        return err;
 }
 
 int kp_store_group_set_desired(kp_store_t *st, const char *name, int running, char *errstr,
@@ -1223,6 +1231,7 @@ int kp_store_plan_add(kp_store_t *st, const char *group, const json_t *plan, int
                 return KP_ERR_INVALID;
         }
         err = in_write_tx(st, plan_add_tx, &a, errstr, errstr_size);
+        kp_plan_cache_invalidate(st->plans, group);
         if (!err && versionp)
                 *versionp = a.version;
         return err;
@@ -1260,6 +1269,15 @@ int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char 
                 kp_store_errf(errstr, errstr_size, "group and a version >= 0 required");
                 return KP_ERR_INVALID;
         }
+        uint64_t gen = 0;
+        if (!version) {
+                size_t clen = 0;
+                int hit = kp_plan_cache_get(st->plans, group, textp, &clen, &gen);
+                if (hit > 0 && lenp)
+                        *lenp = clen;
+                if (hit)
+                        return hit > 0 ? 0 : nomem(errstr, errstr_size);
+        }
         conn = kp_store_pool_get(st->pool);
         if ((err = kp_store_conn_stmt(conn, version ? S_PLAN_VERSION : S_PLAN_CURRENT, &stmt,
                                       errstr, errstr_size)))
@@ -1279,6 +1297,8 @@ int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char 
                         if (lenp)
                                 *lenp = len;
                         err = 0;
+                        if (!version)
+                                kp_plan_cache_fill(st->plans, group, copy, len, gen);
                 } else {
                         err = nomem(errstr, errstr_size);
                 }

@@ -180,7 +180,7 @@
 #define KP_EMBEDDED_MOCK_LINE_MAX 1024
 #define KP_EMBEDDED_MOCK_POLL_MS  200
 
-/* ---- db: the store (db/store.c, db/store_pool.c) ---- */
+/* ---- db: the store (db/store.c, db/store_pool.c, db/plan_cache.c) ---- */
 #define KP_DEFAULT_DB "./kplane.db"
 /* Connections in the store's pool: one per HTTP worker plus the background threads
  * (discovery, runtime, demo); a caller beyond that waits for a free one. */
@@ -188,6 +188,12 @@
 /* How long a write waits for another process's write lock before giving up with
  * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
 #define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Current plans kept as text beside the store (db/plan_cache.c): slots (groups, direct-
+ * mapped) and the longest text kept (a 1M-partition plan is ~50 MB: read from the database
+ * each time rather than held twice). At most 1,024 x 256 KiB = 256 MiB, in practice the
+ * few KiB of each group's plan. */
+#define KP_PLAN_CACHE_SLOTS    1024
+#define KP_PLAN_CACHE_TEXT_MAX (256 * 1024)
 
 /* ---- planner (server/planner/) ---- */
 #define KP_PARALLELISM_MAX          100000 /* tasks in one plan */

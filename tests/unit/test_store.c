@@ -19,6 +19,7 @@
 
 #include "base/err.h"
 #include "db/migrations.h"
+#include "db/plan_cache.h"
 #include "db/store.h"
 
 /* Per-test state: a fresh directory under /tmp holding the database. */
@@ -925,7 +926,63 @@ static void test_concurrent_plan_adds_give_versions_without_gap_or_duplicate(voi
         assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "version")),
                          WRITERS * ADDS_PER_WRITER);
         json_decref(arr);
+        /* no reader that raced a write left an older text in the plan cache */
+        json_t *cur = NULL;
+        assert_int_equal(kp_store_plan_get(f->st, "g", 0, &cur, f->err, sizeof(f->err)), 0);
+        assert_int_equal(json_integer_value(json_object_get(cur, "version")),
+                         WRITERS * ADDS_PER_WRITER);
+        json_decref(cur);
         free(seen);
+}
+
+/* The current plan is served from memory after a first read: every write that changes it
+ * (a new version, the group's delete and re-creation) is seen by the next read. */
+static void test_current_plan_reads_follow_every_write(void **state)
+{
+        struct fixture *f = *state;
+        json_t *plan = make_plan("g", 4), *doc = NULL;
+        int v = 0;
+        assert_int_equal(add_group(f, "g", "[]"), 0);
+        for (int i = 1; i <= 3; i++) {
+                assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)),
+                                 0);
+                for (int r = 0; r < 2; r++) { /* a miss that fills, then a hit */
+                        assert_int_equal(
+                                kp_store_plan_get(f->st, "g", 0, &doc, f->err, sizeof(f->err)), 0);
+                        assert_int_equal(json_integer_value(json_object_get(doc, "version")), i);
+                        json_decref(doc);
+                }
+        }
+        assert_int_equal(kp_store_group_delete(f->st, "g", f->err, sizeof(f->err)), 0);
+        assert_int_equal(add_group(f, "g", "[]"), 0);
+        assert_int_equal(kp_store_plan_get(f->st, "g", 0, &doc, f->err, sizeof(f->err)),
+                         KP_ERR_NOT_FOUND);
+        assert_int_equal(kp_store_plan_add(f->st, "g", plan, &v, f->err, sizeof(f->err)), 0);
+        assert_int_equal(kp_store_plan_get(f->st, "g", 0, &doc, f->err, sizeof(f->err)), 0);
+        assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
+        json_decref(doc);
+        json_decref(plan);
+}
+
+/* A reader that missed, then lost the race to a write, does not put the old text back. */
+static void test_plan_cache_refuses_a_fill_older_than_a_write(void **state)
+{
+        (void)state;
+        kp_plan_cache_t *c = kp_plan_cache_new();
+        char *text = NULL;
+        size_t len = 0;
+        uint64_t gen = 0, gen2 = 0;
+        assert_non_null(c);
+        assert_int_equal(kp_plan_cache_get(c, "g", &text, &len, &gen), 0);
+        kp_plan_cache_invalidate(c, "g"); /* a write commits while the reader queries */
+        kp_plan_cache_fill(c, "g", "{\"version\":1}", 13, gen);
+        assert_int_equal(kp_plan_cache_get(c, "g", &text, &len, &gen2), 0);
+        kp_plan_cache_fill(c, "g", "{\"version\":2}", 13, gen2);
+        assert_int_equal(kp_plan_cache_get(c, "g", &text, &len, &gen), 1);
+        assert_string_equal(text, "{\"version\":2}");
+        assert_int_equal(len, 13);
+        free(text);
+        kp_plan_cache_destroy(c);
 }
 
 /* ---- crash safety ---- */
@@ -1030,6 +1087,8 @@ int main(void)
                 T(test_reopen_narrows_a_0644_db_and_wal_to_0600),
                 T(test_write_lock_held_elsewhere_is_unavailable_after_busy_timeout),
                 T(test_concurrent_plan_adds_give_versions_without_gap_or_duplicate),
+                T(test_current_plan_reads_follow_every_write),
+                cmocka_unit_test(test_plan_cache_refuses_a_fill_older_than_a_write),
                 T(test_sigkill_mid_writes_keeps_every_committed_row),
 #undef T
         };
