@@ -406,7 +406,9 @@ public final class Handover {
                 long late = Math.max(0, sn[k] - sn[k - 1] - intervalNs);
                 double raw = (e - s) / 1e6, g = Math.max(0, e - s - late) / 1e6;
                 if (s >= baseFrom && e < change) {
-                    baseGaps.add(g);
+                    // the typical time between deliveries: records that came in one poll or
+                    // one request (gap 0) are one delivery
+                    if (e > s) baseGaps.add(g);
                     baseLongest[p] = Math.max(baseLongest[p], g);
                 } else if (e >= change && s <= until) {
                     longest[p] = Math.max(longest[p], g);
