@@ -717,11 +717,12 @@ handover_case_name() {
         esac
 }
 bench_handover() {
-        local log=$LOGS/handover.log cases=(kplane range cooperative consumer) rounds=3 args=() rc boot c r line
+        local log=$LOGS/handover.log cases=(kplane range cooperative consumer) rounds=3 args=() rc boot c r line base_s=5
         if [ "$QUICK" = 1 ]; then
                 cases=(kplane range)
                 rounds=1
-                args=(--warm 1 --baseline 2 --hold 1)
+                base_s=2
+                args=(--warm 1 --baseline "$base_s" --hold 1)
         fi
         kplane_start || { row handover "handover" "kplane serve did not start" - - - NO; FAILED="$FAILED handover"; return; }
         say "handover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
@@ -770,14 +771,14 @@ bench_handover() {
                 # the chosen round's timeline, for the chart
                 k=$(awk -v c="$c" -v l="$line" '/^## round / { r = $3; cc = $4 } $0 == l && cc == c { print r; exit }' "$log")
                 [ -n "$k" ] && [ -f "$LOGS/handover-tl-$c-$k.tsv" ] && cat "$LOGS/handover-tl-$c-$k.tsv" >>"$LOGS/handover-timeline.tsv"
-                local parts moved stopped su p50 mx bp50 bmx thr settle missing
+                local parts moved stopped su p50 mx bp50 bmx bst thr settle missing
                 parts=$(kv "$line" partitions); moved=$(kv "$line" moved); stopped=$(kv "$line" stopped)
                 p50=$(kv "$line" gap_p50_ms); mx=$(kv "$line" gap_max_ms); bp50=$(kv "$line" base_p50_ms)
                 bmx=$(kv "$line" base_max_ms); thr=$(kv "$line" threshold_ms); settle=$(kv "$line" settle_ms)
-                missing=$(kv "$line" missing)
+                missing=$(kv "$line" missing); bst=$(kv "$line" base_stopped)
                 row handover "$(handover_case_name "$c"): longest gap per partition, p50 / max" \
                         "$(ms_fmt "$p50") / $(ms_fmt "$mx"); $stopped of $parts stopped (gap > $(ms_fmt "$thr")), $moved moved; settled in $(ms_fmt "$settle")" \
-                        "steady: inter-arrival $(ms_fmt "$bp50"), longest $(ms_fmt "$bmx")" \
+                        "steady, $base_s s before: inter-arrival $(ms_fmt "$bp50"), longest $(ms_fmt "$bmx"), $bst over $(ms_fmt "$thr")" \
                         "$(f "$mx / $bp50" %.0f)× the inter-arrival" "nothing lost ($missing)" "$(yes_no "$missing == 0")"
                 if [ "$c" != kplane ] && { [ -z "$best_kafka" ] || [ "$(f "$mx < $best_kafka_ms" %d)" = 1 ]; }; then
                         best_kafka=$c best_kafka_ms=$mx

@@ -180,7 +180,7 @@ def handover_chart(cases, partitions=30):
     x_max = max(max(c["until"] for c in cases.values()), max((g[3] for c in cases.values() for g in c["gaps"]), default=0))
     x_max = x_max / 1000 + 0.3
     ph = partitions * row
-    h = 40 + len(order) * (head + ph + gap) + 30
+    h = 40 + len(order) * (head + ph + gap) + 46
     title = "Handover: gaps per partition while the group grows from 10 to 15 members"
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{esc(title)}">',
            f'<rect width="{w}" height="{h}" fill="#fff"/>',
@@ -222,8 +222,10 @@ def handover_chart(cases, partitions=30):
     while t <= x_max:
         out.append(f'<text x="{px(t * 1000):.1f}" y="{y + 2}" text-anchor="middle" {FONT}>{t:g} s</text>')
         t += step
-    out.append(f'<text x="{l}" y="{y + 22}" {FONT}>seconds from the change (solid line) to the group settled (dashed); '
-               f'bars: no message for over 3x the produce interval, red = moved, orange = did not move</text>')
+    out.append(f'<text x="{l}" y="{y + 22}" {FONT}>seconds from the change (solid line) to the group settled (dashed)</text>')
+    out.append(f'<text x="{l}" y="{y + 38}" {FONT}>bars: no message for over 3× the produce interval; '
+               f'<tspan fill="{COLORS[1]}">red: moved to another member</tspan>, '
+               f'<tspan fill="{COLORS[4]}">orange: did not move</tspan></text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
