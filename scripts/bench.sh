@@ -793,7 +793,7 @@ bench_handover() {
         if [ -n "$best_kafka" ]; then
                 row handover "kplane's longest gap vs the best Kafka protocol's" "$(ms_fmt "$kmx")" \
                         "$(handover_case_name "$best_kafka" | sed 's/^Kafka //') $(ms_fmt "$best_kafka_ms")" \
-                        "$(f "$kmx / $best_kafka_ms")×" "≤ 0.1×" "$(yes_no "$kmx / $best_kafka_ms <= 0.1")"
+                        "$(f "$kmx / $best_kafka_ms" %.3f)×" "≤ 0.1×" "$(yes_no "$kmx / $best_kafka_ms <= 0.1")"
         fi
         row handover "kplane: the $((kparts - kmoved)) partitions that did not move" \
                 "longest gap $(ms_fmt "$kum"), $ku stopped" "produce interval $(ms_fmt "$kint") (stopped: > $(ms_fmt "$kthr"))" \
