@@ -721,8 +721,8 @@ bench_handover() {
         if [ "$QUICK" = 1 ]; then
                 cases=(kplane range)
                 rounds=1
-                base_s=2
-                args=(--warm 1 --baseline "$base_s" --hold 1)
+                base_s=1
+                args=(--warm 0.5 --baseline "$base_s" --hold 0.5)
         fi
         kplane_start || { row handover "handover" "kplane serve did not start" - - - NO; FAILED="$FAILED handover"; return; }
         say "handover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
