@@ -1041,8 +1041,9 @@ EOF
   counted apart). A gap is the time between the arrivals of consecutive offsets of a
   partition, less the part of it where the producer itself was late (the send gap beyond
   the interval: a ticker not scheduled on a busy machine is no reader's pause). "During
-  the change" is every gap that overlaps the span from the change to the moment the group
-  has settled (kplane: the apply answered and every partition delivered after it; Kafka:
+  the change" is every gap that begins between one produce interval before the change
+  and the moment the group has settled (a stall already under way is the machine's;
+  settled = kplane: the apply answered and every partition delivered after it; Kafka:
   all 15 members own 2 partitions each, from their rebalance listeners, and every partition
   delivered after that). A partition *stopped* when its longest gap there exceeds 3× the
   produce interval (30 ms). *Moved* = its owner differs before and after (kplane: the two

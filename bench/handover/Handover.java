@@ -380,8 +380,9 @@ public final class Handover {
         PrintWriter tl = timelinePath == null ? null : new PrintWriter(new FileWriter(timelinePath, true));
         double sendGapMax = 0, latMax = 0, rawMax = 0;
         long intervalNs = 1_000_000_000L / rate;
-        // "During the change": the gaps that overlap [change, settled]; the hold after it only
-        // lets the last messages drain.
+        // "During the change": the gaps that begin from one interval before the change (the
+        // last message before it) to when the group settled. One already under way is the
+        // machine's, not the change's; the hold after settling only lets the last messages drain.
         long until = settled < 0 ? end : settled;
         if (tl != null)
             tl.printf(Locale.ROOT, "window\t%s\t%.1f\t%.1f\t%.1f%n", caseName, (baseFrom - change) / 1e6,
@@ -410,7 +411,7 @@ public final class Handover {
                     // one request (gap 0) are one delivery
                     if (e > s) baseGaps.add(g);
                     baseLongest[p] = Math.max(baseLongest[p], g);
-                } else if (e >= change && s <= until) {
+                } else if (s >= change - intervalNs && s <= until) {
                     longest[p] = Math.max(longest[p], g);
                     rawMax = Math.max(rawMax, raw);
                     if (tl != null && g > threshold)
