@@ -83,6 +83,7 @@ public final class Handover {
         }
         synchronized long[] sentSnapshot(long n) { return Arrays.copyOf(sent, (int) n); }
         synchronized long last() { return last; }
+        synchronized long[] all() { return at.clone(); }
         synchronized long[] snapshot(long n) { return Arrays.copyOf(at, (int) n); }
     }
     static Part[] parts;
@@ -142,7 +143,7 @@ public final class Handover {
         }
         long latest = since;
         for (Part p : parts) {
-            long[] a = p.snapshot(p.at.length);
+            long[] a = p.all();
             long first = Long.MAX_VALUE;
             for (long t : a) if (t > since && t < first) first = t;
             latest = Math.max(latest, first);
