@@ -9,7 +9,7 @@
 #   --publish     copy the last run's $BUILD/BENCHMARKS.md to docs/BENCHMARKS.md, run nothing
 #   (docs/BENCHMARKS.md keeps its hand-written "Notes on the results" block across both)
 #   --only LIST   comma-separated sections to run: planner,assignors,replan,growth,rest,runtime,
-#                 consume,image (the file written then holds only those sections)
+#                 consume,handover,image (the file written then holds only those sections)
 #
 # Sections (each figure beside a baseline measured in this run; "ratio" reads the way the
 # target reads, e.g. "403× faster" or "0.62×"):
@@ -30,6 +30,10 @@
 #              ($BUILD/bench/bench_raw_consumer) vs kcat, on the same data in a `kplane mock`
 #              cluster, and on a real Apache Kafka broker when tests/kafka/brokers.sh can start
 #              one (KPLANE_BENCH_REAL_KAFKA=0 skips it)
+#   handover   30 partitions at a steady rate, a group grows from 10 to 15 on a real broker:
+#              the longest gap per partition with a kplane live plan change (apply: true) vs
+#              Java KafkaConsumers (classic eager Range, CooperativeSticky, KIP-848 consumer)
+#              (bench/handover/run.sh; skipped without java or the Kafka jars)
 #   image      size of the container image if `make image` built it (never builds it)
 #
 # Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
@@ -37,7 +41,8 @@
 # BENCH_QUICK=1: a smoke run (under 3 minutes) of every family so CI can keep none from
 # rotting: small topologies for assignors, replan and growth, 2 s per REST figure, one round
 # of 60k messages on the mock cluster only (no real broker, rdkafka_performance only if
-# already built); the planner, runtime and image sections as they are. It never updates
+# already built), one short round of the handover with kplane and the eager Kafka group only;
+# the planner, runtime and image sections as they are. It never updates
 # docs/BENCHMARKS.md.
 # Exit: 0 when every section ran (missed targets are reported, not failures: this is a
 # benchmark, not a test), 1 when a section could not run to the end.
@@ -50,7 +55,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 UPDATE_DOC=${KPLANE_BENCH_UPDATE_DOC:-0}
-ONLY="planner,assignors,replan,growth,rest,runtime,consume,image"
+ONLY="planner,assignors,replan,growth,rest,runtime,consume,handover,image"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
         REST_SECS=${KPLANE_BENCH_REST_SECS:-2}
@@ -103,6 +108,8 @@ LOGS=$BUILD/bench-logs
 mkdir -p "$LOGS"
 ROWS=$LOGS/rows.tsv
 : >"$ROWS"
+# the handover chart's timeline is this run's or none
+rm -f "$LOGS/handover-timeline.tsv"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kplane-bench.XXXXXX")
 # nginx's workers run as nobody when the master is root: they must read their root.
 chmod 755 "$TMP"
@@ -694,6 +701,105 @@ bench_consume() {
         REAL_KAFKA_DIR=""
 }
 
+# --------------------------------------------------------------------------- handover
+# 30 partitions under a steady produce rate; a group grows from 10 to 15 members (tasks).
+# kplane: a live plan change (apply: true) of a running group with an http sink to the
+# harness's own receiver; Kafka: Java KafkaConsumers under the classic protocol with the eager
+# RangeAssignor, with CooperativeStickyAssignor, and the KIP-848 consumer protocol. Rounds are
+# interleaved across the four so a busy moment of the shared machine hits them alike; each
+# case's best round (shortest longest gap) is kept. bench/handover/run.sh says how it is timed.
+handover_case_name() {
+        case "$1" in
+        kplane) echo "kplane live plan change (apply: true)" ;;
+        range) echo "Kafka classic protocol, eager RangeAssignor" ;;
+        cooperative) echo "Kafka classic protocol, CooperativeStickyAssignor" ;;
+        consumer) echo "Kafka KIP-848 consumer protocol" ;;
+        esac
+}
+bench_handover() {
+        local log=$LOGS/handover.log cases=(kplane range cooperative consumer) rounds=3 args=() rc boot c r line base_s=5
+        if [ "$QUICK" = 1 ]; then
+                cases=(kplane range)
+                rounds=1
+                base_s=1
+                args=(--warm 0.5 --baseline "$base_s" --hold 0.5)
+        fi
+        kplane_start || { row handover "handover" "kplane serve did not start" - - - NO; FAILED="$FAILED handover"; return; }
+        say "handover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
+        REAL_KAFKA_DIR=$TMP/kafka-handover
+        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/handover-kafka-start.log")
+        rc=$?
+        if [ $rc = 77 ]; then
+                row handover "handover" "skipped: $(grep -m1 'SKIP' "$LOGS/handover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
+                REAL_KAFKA_DIR=""
+                return
+        elif [ $rc != 0 ] || [ -z "$boot" ]; then
+                row handover "handover" "broker did not start (see $LOGS/handover-kafka-start.log)" - - - NO
+                FAILED="$FAILED handover"
+                REAL_KAFKA_DIR=""
+                return
+        fi
+        boot=$(printf '%s\n' "$boot" | head -1)
+        : >"$log"
+        rm -f "$LOGS"/handover-tl-*.tsv "$LOGS/handover-timeline.tsv"
+        for r in $(seq "$rounds"); do
+                for c in "${cases[@]}"; do
+                        say "handover: round $r/$rounds, $(handover_case_name "$c")"
+                        echo "## round $r $c" >>"$log"
+                        BUILD=$BUILD timeout 240 bench/handover/run.sh --bootstrap "$boot" --kplane "$KP_URL" "${args[@]}" \
+                                --timeline "$LOGS/handover-tl-$c-$r.tsv" "$c" >>"$log" 2>&1
+                        rc=$?
+                        [ $rc = 77 ] && { row handover "handover" "skipped: $(grep -m1 SKIP "$log" | sed 's/^SKIP: //')" - - - skip; break 2; }
+                        [ $rc = 0 ] || echo "## round $r $c: exit $rc" >>"$log"
+                done
+        done
+        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+        REAL_KAFKA_DIR=""
+        # best round per case: the shortest longest gap during the change (settled runs only)
+        local best_kafka="" best_kafka_ms="" k
+        declare -A got
+        for c in "${cases[@]}"; do
+                line=$(awk -v c="$c" '$1 == "case=" c && !/settle_ms=-1/ {
+                        for (i = 1; i <= NF; i++) if ($i ~ /^gap_max_ms=/) { v = substr($i, 12) + 0 }
+                        if (best == "" || v < bv) { best = $0; bv = v } } END { print best }' "$log")
+                if [ -z "$line" ]; then
+                        row handover "$(handover_case_name "$c")" "did not settle or failed (see $log)" - - - NO
+                        FAILED="$FAILED handover"
+                        continue
+                fi
+                got[$c]=$line
+                # the chosen round's timeline, for the chart
+                k=$(awk -v c="$c" -v l="$line" '/^## round / { r = $3; cc = $4 } $0 == l && cc == c { print r; exit }' "$log")
+                [ -n "$k" ] && [ -f "$LOGS/handover-tl-$c-$k.tsv" ] && cat "$LOGS/handover-tl-$c-$k.tsv" >>"$LOGS/handover-timeline.tsv"
+                local parts moved stopped su p50 mx bp50 bmx bst thr settle missing
+                parts=$(kv "$line" partitions); moved=$(kv "$line" moved); stopped=$(kv "$line" stopped)
+                p50=$(kv "$line" gap_p50_ms); mx=$(kv "$line" gap_max_ms); bp50=$(kv "$line" base_p50_ms)
+                bmx=$(kv "$line" base_max_ms); thr=$(kv "$line" threshold_ms); settle=$(kv "$line" settle_ms)
+                missing=$(kv "$line" missing); bst=$(kv "$line" base_stopped)
+                row handover "$(handover_case_name "$c"): longest gap per partition, p50 / max" \
+                        "$(ms_fmt "$p50") / $(ms_fmt "$mx"); $stopped of $parts stopped (gap > $(ms_fmt "$thr")), $moved moved; settled in $(ms_fmt "$settle")" \
+                        "steady, $base_s s before: inter-arrival $(ms_fmt "$bp50"), longest $(ms_fmt "$bmx"), $bst over $(ms_fmt "$thr")" \
+                        "$(f "$mx / $bp50" %.0f)× the inter-arrival" "nothing lost ($missing)" "$(yes_no "$missing == 0")"
+                if [ "$c" != kplane ] && { [ -z "$best_kafka" ] || [ "$(f "$mx < $best_kafka_ms" %d)" = 1 ]; }; then
+                        best_kafka=$c best_kafka_ms=$mx
+                fi
+        done
+        [ -n "${got[kplane]:-}" ] || return
+        line=${got[kplane]}
+        local kmx ku kum kmoved kparts kthr kint
+        kmx=$(kv "$line" gap_max_ms); ku=$(kv "$line" stopped_unmoved); kum=$(kv "$line" gap_max_unmoved_ms)
+        kmoved=$(kv "$line" moved); kparts=$(kv "$line" partitions); kthr=$(kv "$line" threshold_ms)
+        kint=$(kv "$line" interval_ms)
+        if [ -n "$best_kafka" ]; then
+                row handover "kplane's longest gap vs the best Kafka protocol's" "$(ms_fmt "$kmx")" \
+                        "$(handover_case_name "$best_kafka" | sed 's/^Kafka //') $(ms_fmt "$best_kafka_ms")" \
+                        "$(f "$kmx / $best_kafka_ms" %.3f)×" "≤ 0.1×" "$(yes_no "$kmx / $best_kafka_ms <= 0.1")"
+        fi
+        row handover "kplane: the $((kparts - kmoved)) partitions that did not move" \
+                "longest gap $(ms_fmt "$kum"), $ku stopped" "produce interval $(ms_fmt "$kint") (stopped: > $(ms_fmt "$kthr"))" \
+                "$(f "$kum / $kint")×" "none stopped" "$(yes_no "$ku == 0")"
+}
+
 # ------------------------------------------------------------------------------ image
 bench_image() {
         local image=${KPLANE_IMAGE:-localhost/kplane:latest} base=docker.io/library/debian:bookworm-slim size bsize
@@ -719,6 +825,7 @@ want growth && bench_growth
 want rest && bench_rest
 want runtime && bench_runtime
 want consume && bench_consume
+want handover && bench_handover
 want image && bench_image
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -733,6 +840,7 @@ section_title() {
         rest) echo "REST (wrk, 2 threads on the same 2 cores as the server, after a 2 s warm-up)" ;;
         runtime) echo "Runtime, in one process (bench_runtime)" ;;
         consume) echo "Consumption through the kplane binary, same data for every reader" ;;
+        handover) echo "Handover pause: 30 partitions at a steady rate, the group grows from 10 to 15 members (best of rounds; gaps between consecutive messages of a partition)" ;;
         image) echo "Container image" ;;
         esac
 }
@@ -762,7 +870,7 @@ print_text() {
 
 print_markdown_tables() {
         local s
-        for s in planner assignors replan growth rest runtime consume image; do
+        for s in planner assignors replan growth rest runtime consume handover image; do
                 grep -q "^$s	" "$ROWS" || continue
                 printf '\n### %s\n\n| figure | value | baseline | ratio | target | ok? |\n| --- | --- | --- | --- | --- | --- |\n' "$(section_title "$s")"
                 awk -F'\t' -v s="$s" '$1 == s { gsub(/\|/, "\\|"); printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$ROWS"
@@ -830,6 +938,7 @@ EOF
                 printf '\n## Charts\n\nDrawn by `scripts/bench_charts.py` from this run'"'"'s figures.\n'
                 [ -f "$BUILD/bench-planner.svg" ] && printf '\n![Planner time against partitions, kplane strategies and Kafka'"'"'s assignors](bench-planner.svg)\n'
                 [ -f "$BUILD/bench-consume.svg" ] && printf '\n![Messages per second of each reader](bench-consume.svg)\n'
+                [ -f "$BUILD/bench-handover.svg" ] && printf '\n![Gaps per partition while the group grows from 10 to 15, kplane and three Kafka protocols](bench-handover.svg)\n'
         fi
         cat <<'EOF'
 
@@ -914,6 +1023,38 @@ EOF
   with the discard sink, `GET /groups/{g}/status` polled every 10 ms (so kplane's figures
   carry up to ~15 ms of polling delay). The "from the first message" row compares kplane
   with the best of the three librdkafka readers on that clock.
+- **Handover pause** (`bench/handover/Handover.java`, run by `bench/handover/run.sh`, built
+  with javac against the jars `tests/kafka/brokers.sh fetch` caches): one real Kafka 4.1.1
+  broker (KRaft, `tests/kafka/brokers.sh`), a fresh topic of 30 partitions per run, and one
+  JVM that holds the producer, the readers' clock and the receiver. The producer (linger 0)
+  sends one 16-byte record to every partition 100 times a second, its send time in the
+  value. A group of 10 reads it; once it is balanced and every partition flows, 2 s of
+  warm-up and 5 s of steady state are recorded, then the group grows to 15. kplane: a
+  running group (balanced, parallelism 10) with the http sink (`json_lines`, `linger_ms` 0:
+  each run of records a task hands over goes out at once, one request in flight per task)
+  to the harness's own receiver, which stamps the arrival of every record on the request's
+  arrival; the change is `POST /groups/{g}/plans {"parallelism": 15, "apply": true}`.
+  Kafka: 10 `KafkaConsumer`s (kafka-clients 4.1.1, one thread each, `poll(50 ms)`, client
+  defaults otherwise: classic heartbeat 3 s; KIP-848's broker-side heartbeat 5 s), then 5
+  more start at once; a record's arrival is when `poll` returns it. The readers' arrivals
+  are recorded per partition and offset (the first arrival of an offset; redeliveries are
+  counted apart). A gap is the time between the arrivals of consecutive offsets of a
+  partition, less the part of it where the producer itself was late (the send gap beyond
+  the interval: a ticker not scheduled on a busy machine is no reader's pause). "During
+  the change" is every gap that begins between one produce interval before the change
+  and the moment the group has settled (a stall already under way is the machine's;
+  settled = kplane: the apply answered and every partition delivered after it; Kafka:
+  all 15 members own 2 partitions each, from their rebalance listeners, and every partition
+  delivered after that). A partition *stopped* when its longest gap there exceeds 3× the
+  produce interval (30 ms). *Moved* = its owner differs before and after (kplane: the two
+  plans; Kafka: the listeners), so an eager rebalance's partitions that return to their
+  owner count as stopped but not moved. "steady" is the same measure over the 5 s before
+  the change: the inter-arrival's median and the longest gap, the machine's own noise.
+  After the change the producer stops and every offset sent must arrive (at least once)
+  before the group stops ("nothing lost"). The four cases run in turn, 3 rounds
+  (BENCH_QUICK: one short round of kplane and the eager group), each case's round with the
+  shortest longest gap is shown. kplane's figure includes the http sink's hop to the
+  receiver, Kafka's stop at `poll`, which favours Kafka.
 - **Image**: `podman image inspect` size of `localhost/kplane:latest` (as `make image` tags
   it), in MB of 10^6 bytes as podman prints, beside the base it is built on. `make bench`
   never builds the image.
@@ -933,6 +1074,7 @@ EOF
         raw_log "$LOGS/runtime.log" "bench_runtime"
         raw_log "$LOGS/consume-mock.log" "consumption, mock cluster"
         raw_log "$LOGS/consume-kafka.log" "consumption, real Kafka broker"
+        raw_log "$LOGS/handover.log" "bench/handover/run.sh, every round"
 } >"$DOC_OUT"
 echo "wrote $DOC_OUT (raw outputs in $LOGS)"
 if [ "$UPDATE_DOC" = 1 ] && [ "$QUICK" = 1 ]; then

@@ -3,8 +3,11 @@
 
 Usage: bench_charts.py ROWS_TSV GROWTH_LOG OUT_DIR
 Writes OUT_DIR/bench-planner.svg (planner time against partitions, log-log, one line per
-strategy from bench_growth, Kafka's assignors beside them from the assignors section) and
-OUT_DIR/bench-consume.svg (messages/s of every reader, on both clocks, per cluster). A chart
+strategy from bench_growth, Kafka's assignors beside them from the assignors section),
+OUT_DIR/bench-consume.svg (messages/s of every reader, on both clocks, per cluster) and
+OUT_DIR/bench-handover.svg (the gaps of every partition while a group grows from 10 to 15,
+one timeline per case, from handover-timeline.tsv beside ROWS_TSV, which the handover
+section writes from the rounds it shows). A chart
 whose figures are missing from the run is not written (and an old one is removed), so no
 image outlives the run that drew it. Plain SVG, no library.
 """
@@ -146,6 +149,87 @@ def bar_chart(bars, title):
     return "\n".join(out) + "\n"
 
 
+HANDOVER_CASES = [("kplane", "kplane live plan change (apply: true)"),
+                  ("range", "Kafka classic, eager RangeAssignor"),
+                  ("cooperative", "Kafka classic, CooperativeStickyAssignor"),
+                  ("consumer", "Kafka KIP-848 consumer protocol")]
+
+
+def handover_timeline(path):
+    """{case: {"until": ms, "gaps": [(partition, moved, start_ms, end_ms)]}} from the harness's lines
+    'window CASE BASE_FROM UNTIL END' and 'gap CASE PARTITION MOVED START END' (ms from the change)."""
+    cases = {}
+    if not os.path.exists(path):
+        return cases
+    for line in open(path, encoding="utf-8"):
+        f = line.rstrip("\n").split("\t")
+        if f[0] == "window" and len(f) >= 5:
+            cases.setdefault(f[1], {"gaps": []})["until"] = float(f[3])
+        elif f[0] == "gap" and len(f) >= 6:
+            cases.setdefault(f[1], {"gaps": []})["gaps"].append((int(f[2]), f[3] == "1", float(f[4]), float(f[5])))
+    return {k: v for k, v in cases.items() if "until" in v}
+
+
+def handover_chart(cases, partitions=30):
+    """One panel per case on a shared time axis (seconds from the change): a grey line per partition
+    while the change lasts, a bar for each gap longer than 3x the produce interval (red: the partition
+    moved to another member, orange: it did not)."""
+    w, l, r, row, head, gap = 760, 60, 20, 4, 34, 16
+    order = [(k, t) for k, t in HANDOVER_CASES if k in cases]
+    x_min = -0.2
+    x_max = max(max(c["until"] for c in cases.values()), max((g[3] for c in cases.values() for g in c["gaps"]), default=0))
+    x_max = x_max / 1000 + 0.3
+    ph = partitions * row
+    h = 40 + len(order) * (head + ph + gap) + 46
+    title = "Handover: gaps per partition while the group grows from 10 to 15 members"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{esc(title)}">',
+           f'<rect width="{w}" height="{h}" fill="#fff"/>',
+           f'<text x="{w / 2}" y="22" text-anchor="middle" {TITLE_FONT}>{esc(title)}</text>']
+
+    def px(ms):
+        return l + (ms / 1000 - x_min) / (x_max - x_min) * (w - l - r)
+
+    y = 40
+    step = 0.5 if x_max <= 4 else 1 if x_max <= 10 else 2
+    for key, label in order:
+        c = cases[key]
+        stopped = {g[0] for g in c["gaps"]}
+        longest = max((g[3] - g[2] for g in c["gaps"]), default=0)
+        note = f"{len(stopped)} of {partitions} stopped, longest gap {longest:.0f} ms" if stopped else \
+            f"no partition stopped; settled {c['until']:.0f} ms after the change"
+        out.append(f'<text x="{l}" y="{y + 14}" {FONT} font-weight="bold">{esc(label)}</text>')
+        out.append(f'<text x="{w - r}" y="{y + 14}" text-anchor="end" {FONT}>{esc(note)}</text>')
+        top = y + head - 12
+        out.append(f'<rect x="{l}" y="{top}" width="{w - l - r}" height="{ph}" fill="#fafafa" stroke="#ddd"/>')
+        t = 0.0
+        while t <= x_max:
+            out.append(f'<line x1="{px(t * 1000):.1f}" y1="{top}" x2="{px(t * 1000):.1f}" y2="{top + ph}" stroke="#eee"/>')
+            t += step
+        for p in range(partitions):
+            py = top + p * row + row / 2
+            out.append(f'<line x1="{px(0):.1f}" y1="{py:.1f}" x2="{px(c["until"]):.1f}" y2="{py:.1f}" stroke="#ccc" stroke-width="1"/>')
+        for p, moved, s0, s1 in c["gaps"]:
+            x0, x1 = px(max(s0, x_min * 1000)), px(s1)
+            col = COLORS[1] if moved else COLORS[4]
+            out.append(f'<rect x="{x0:.1f}" y="{top + p * row:.1f}" width="{max(x1 - x0, 1.5):.1f}" height="{row - 0.5}" fill="{col}">'
+                       f'<title>partition {p}{" (moved)" if moved else ""}: no message for {s1 - s0:.0f} ms</title></rect>')
+        out.append(f'<line x1="{px(0):.1f}" y1="{top - 4}" x2="{px(0):.1f}" y2="{top + ph + 4}" stroke="#000"/>')
+        out.append(f'<line x1="{px(c["until"]):.1f}" y1="{top - 4}" x2="{px(c["until"]):.1f}" y2="{top + ph + 4}" stroke="#000" stroke-dasharray="3 3"/>')
+        out.append(f'<text x="{l - 6}" y="{top + 8}" text-anchor="end" {FONT}>p0</text>')
+        out.append(f'<text x="{l - 6}" y="{top + ph}" text-anchor="end" {FONT}>p{partitions - 1}</text>')
+        y += head + ph + gap
+    t = 0.0
+    while t <= x_max:
+        out.append(f'<text x="{px(t * 1000):.1f}" y="{y + 2}" text-anchor="middle" {FONT}>{t:g} s</text>')
+        t += step
+    out.append(f'<text x="{l}" y="{y + 22}" {FONT}>seconds from the change (solid line) to the group settled (dashed)</text>')
+    out.append(f'<text x="{l}" y="{y + 38}" {FONT}>bars: no message for over 3× the produce interval; '
+               f'<tspan fill="{COLORS[1]}">red: moved to another member</tspan>, '
+               f'<tspan fill="{COLORS[4]}">orange: did not move</tspan></text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def write(path, text):
     if text is None:
         if os.path.exists(path):
@@ -166,7 +250,9 @@ def main():
                          "ms (log)") if series else None
     bars = consume_bars(rows_)
     consume = bar_chart(bars, "Consumption: messages/s of each reader, same data") if bars else None
-    for name, text in (("bench-planner.svg", planner), ("bench-consume.svg", consume)):
+    cases = handover_timeline(os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "handover-timeline.tsv"))
+    handover = handover_chart(cases) if cases else None
+    for name, text in (("bench-planner.svg", planner), ("bench-consume.svg", consume), ("bench-handover.svg", handover)):
         p = write(os.path.join(out, name), text)
         print(f"bench_charts: {'wrote ' + p if p else name + ': no figures in this run'}")
     return 0
