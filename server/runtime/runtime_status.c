@@ -86,7 +86,8 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
                          t->sink ? kp_sink_type(t->sink) : "discard", "delivered",
                          (json_int_t)st.acked, "in_flight", (json_int_t)st.in_flight,
                          "in_flight_bytes", (json_int_t)atomic_load(&t->in_flight_bytes), "retries",
-                         (json_int_t)st.retries, "dead_letters", (json_int_t)st.dead_letters,
+                         (json_int_t)st.retries, "dead_letters",
+                         (json_int_t)atomic_load(&t->dead_letters),
                          "paused_partitions", task_paused(g, t->index), "last_error",
                          err[0] ? json_string(err) : json_null());
 }
@@ -298,7 +299,8 @@ static const char *const metric_head[RT_METRIC_COUNT] = {
                                    "with retry (a full queue, a busy target).\n"
                                    "# TYPE kplane_sink_retries_total counter\n",
         [RT_METRIC_SINK_DEAD_LETTERS] =
-                "# HELP kplane_sink_dead_letters_total Records a task's sink refused for good.\n"
+                "# HELP kplane_sink_dead_letters_total Records a task's sink refused for good "
+                "that went to the group's dead-letter sink.\n"
                 "# TYPE kplane_sink_dead_letters_total counter\n",
         [RT_METRIC_SINK_IN_FLIGHT_BYTES] =
                 "# HELP kplane_sink_in_flight_bytes Key and value bytes a task's sink took and "
@@ -352,7 +354,7 @@ static void metrics_sinks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                         kp_sink_stats(t->sink, &st);
                 int64_t v = m == RT_METRIC_SINK_DELIVERED      ? st.acked
                             : m == RT_METRIC_SINK_RETRIES      ? st.retries
-                            : m == RT_METRIC_SINK_DEAD_LETTERS ? st.dead_letters
+                            : m == RT_METRIC_SINK_DEAD_LETTERS ? atomic_load(&t->dead_letters)
                                                                : atomic_load(&t->in_flight_bytes);
                 kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n", name, g->name, t->index,
                               (long long)v);

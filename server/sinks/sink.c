@@ -22,7 +22,7 @@ struct kp_sink {
         void *state;
         /* Counters (kp_sink_stats_t), written under the caller's serialisation and read
          * from any thread. taken_at_flush: records_in when the last flush answered OK. */
-        _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters;
+        _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters, refused;
         _Atomic int64_t taken_at_flush;
 };
 
@@ -251,10 +251,55 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
         out->failures = atomic_load_explicit(&sink->failures, memory_order_relaxed);
         out->retries = atomic_load_explicit(&sink->retries, memory_order_relaxed);
         out->dead_letters = atomic_load_explicit(&sink->dead_letters, memory_order_relaxed);
+        out->refused = atomic_load_explicit(&sink->refused, memory_order_relaxed);
         out->acked = sink->ops->acked
                              ? sink->ops->acked(sink->state)
                              : atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed);
-        out->in_flight = out->records_in > out->acked ? out->records_in - out->acked : 0;
+        int64_t done = out->acked + out->refused;
+        out->in_flight = out->records_in > done ? out->records_in - done : 0;
+}
+
+size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max)
+{
+        return sink->ops->refused && max ? sink->ops->refused(sink->state, out, max) : 0;
+}
+
+void kp_sink_refused_done(kp_sink_t *sink, size_t n)
+{
+        if (!n || !sink->ops->refused_done)
+                return;
+        sink->ops->refused_done(sink->state, n);
+        sink_count(&sink->refused, (int64_t)n);
+}
+
+kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m)
+{
+        size_t cl = strlen(m->cluster) + 1, tl = strlen(m->topic) + 1, size, i;
+        size = sizeof(*m) + sizeof(kp_sink_header_t) * m->nheaders + cl + tl + m->key_len +
+               m->value_len;
+        for (i = 0; i < m->nheaders; i++)
+                size += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+        kp_sink_msg_t *d = malloc(size);
+        if (!d)
+                return NULL;
+        kp_sink_header_t *h = (kp_sink_header_t *)(d + 1);
+        char *o = (char *)(h + m->nheaders);
+        *d = *m;
+        d->cluster = memcpy(o, m->cluster, cl), o += cl;
+        d->topic = memcpy(o, m->topic, tl), o += tl;
+        d->key = m->key ? memcpy(o, m->key, m->key_len) : NULL, o += m->key_len;
+        d->value = m->value ? memcpy(o, m->value, m->value_len) : NULL, o += m->value_len;
+        d->headers = m->nheaders ? h : NULL;
+        for (i = 0; i < m->nheaders; i++) {
+                size_t nl = strlen(m->headers[i].name) + 1;
+                h[i].name = memcpy(o, m->headers[i].name, nl), o += nl;
+                h[i].value_len = m->headers[i].value_len;
+                h[i].value = m->headers[i].value
+                                     ? memcpy(o, m->headers[i].value, m->headers[i].value_len)
+                                     : NULL;
+                o += m->headers[i].value_len;
+        }
+        return d;
 }
 
 void kp_sink_close(kp_sink_t *sink)
