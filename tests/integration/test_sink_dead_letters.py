@@ -9,6 +9,7 @@ import collections
 import glob
 import http.server
 import json
+import subprocess
 import threading
 
 import pytest
@@ -85,7 +86,7 @@ def receiver():
 
 @pytest.fixture
 def cluster():
-    with rt.Mocks(1, f"{TOPIC}:{PARTS}") as m:
+    with rt.Mocks(1, f"{TOPIC}:{PARTS}", "dlq:2") as m:
         yield {"c0": m.bootstraps[0]}
 
 
@@ -100,24 +101,42 @@ def group_body(url, errors=None):
     return body
 
 
-def dead_letters(server):
-    """Every line of the dead-letter sink's task files, headers decoded."""
+DEAD_LETTERS = {"file": {"type": "file", "path": "dlq"},
+                "kafka": {"type": "kafka", "cluster": "c0", "topic": "dlq"}}
+
+
+def dead_letters(server, kind, bootstrap):
+    """Every dead letter as {partition, offset (the source's), value, hdrs}: the file sink's
+    task files, or the Kafka topic read with kcat."""
     out = []
-    lines = []
-    for fn in sorted(glob.glob(f"{server.sink_dir}/dlq/task-*.jsonl")):
-        with open(fn) as f:
-            lines += [json.loads(line) for line in f if line.strip()]
-    for d in lines:
-        d["hdrs"] = {h["key"]: base64.b64decode(h["value"]).decode() for h in d["headers"]}
-        d["value"] = base64.b64decode(d["value"]).decode()
-        out.append(d)
+    if kind == "file":
+        for fn in sorted(glob.glob(f"{server.sink_dir}/dlq/task-*.jsonl")):
+            with open(fn) as f:
+                for d in (json.loads(line) for line in f if line.strip()):
+                    out.append({"hdrs": {h["key"]: base64.b64decode(h["value"]).decode()
+                                         for h in d["headers"]},
+                                "value": base64.b64decode(d["value"]).decode(),
+                                "key": base64.b64decode(d["key"]).decode(),
+                                "partition": d["partition"], "offset": d["offset"]})
+        return out
+    res = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", "dlq", "-e", "-q", "-o",
+                          "beginning", "-J"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    for line in res.stdout.splitlines():
+        d = json.loads(line)
+        h = d.get("headers") or []
+        hdrs = dict(zip(h[0::2], h[1::2]))
+        out.append({"hdrs": hdrs, "value": d["payload"], "key": d["key"],
+                    "partition": int(hdrs["kplane.source.partition"]),
+                    "offset": int(hdrs["kplane.source.offset"])})
     return out
 
 
+@pytest.mark.parametrize("kind", ["file", "kafka"])
 def test_poison_messages_land_in_the_dead_letters_and_nothing_else_is_lost(server, cluster,
-                                                                          receiver):
+                                                                          receiver, kind):
     rt.register(server, cluster, TOPIC, PARTS)
-    errors = {"tolerance": "all", "dead_letter": {"type": "file", "path": "dlq"}}
+    errors = {"tolerance": "all", "dead_letter": DEAD_LETTERS[kind]}
     created = rt.ok(server.post("/api/v1/groups", group_body(receiver.url, errors)), 201)
     assert created["errors"] == errors, created
     assert rt.ok(server.get("/api/v1/groups/g"), 200)["errors"] == errors
@@ -147,7 +166,7 @@ def test_poison_messages_land_in_the_dead_letters_and_nothing_else_is_lost(serve
     assert not got & poison, f"poison delivered: {sorted(got & poison)[:10]}"
     assert answers[500] and answers[429] and answers[400], answers
 
-    letters = dead_letters(server)
+    letters = dead_letters(server, kind, cluster["c0"])
     keys = collections.Counter((d["partition"], d["offset"]) for d in letters)
     assert set(keys) == poison and max(keys.values()) == 1, keys
     for d in letters:
@@ -158,6 +177,7 @@ def test_poison_messages_land_in_the_dead_letters_and_nothing_else_is_lost(serve
         assert h["kplane.source.partition"] == str(d["partition"]), h
         assert h["kplane.source.offset"] == str(d["offset"]), h
         assert d["value"] == str(d["offset"]) and is_poison(d["value"]), d
+        assert d["key"] == f"p{d['partition']}-{d['value']}", d  # its own key, kept
     committed = rt.committed(rt.status(server, "g"))
     assert all(committed[p] == n for p, n in counts.items()), committed
     print(f"dead letters: {len(letters)} poison of {ledger.total()}, answers {dict(answers)}")
