@@ -105,8 +105,8 @@ static int same_file_sink(const json_t *a, const json_t *b)
  * when a kafka dead letter names an unregistered cluster.
  */
 static json_t *group_errors_check(kp_app_t *app, const json_t *body, const json_t *old,
-                                  const json_t *sink, json_t *errors, int *unregistered,
-                                  char *why, size_t why_size)
+                                  const json_t *sink, json_t *errors, int *unregistered, char *why,
+                                  size_t why_size)
 {
         char errstr[512];
         json_t *e = json_deep_copy(json_object_get(body, "errors"));
@@ -143,9 +143,9 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                                    const json_t *old, json_t *errors, int *statusp, char *why,
                                    size_t why_size)
 {
-        static const char *const fields[] = {"name",      "topics",       "parallelism", "strategy",
-                                             "rebalance", "start_offset", "sink",        "errors",
-                                             NULL};
+        static const char *const fields[] = {"name",     "topics",    "parallelism",
+                                             "strategy", "rebalance", "start_offset",
+                                             "sink",     "errors",    NULL};
         char errstr[512];
         int unregistered = 0;
         *statusp = 400;
@@ -183,7 +183,8 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                 sink_field_error(errors, "sink", errstr);
         else if (sink && !unregistered && kp_app_sink_check_registered(app, sink, why, why_size))
                 unregistered = 1;
-        json_t *errs = group_errors_check(app, body, old, sink, errors, &unregistered, why, why_size);
+        json_t *errs =
+                group_errors_check(app, body, old, sink, errors, &unregistered, why, why_size);
         if (json_array_size(errors) || unregistered) {
                 *statusp = json_array_size(errors) ? 400 : 422;
                 json_decref(sink);
@@ -192,13 +193,13 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
         }
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        json_t *doc = json_pack("{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:o, s:s, s:s}", "name",
-                                name, "topics", topics, "parallelism", json_incref(par),
-                                "strategy", strat ? json_string_value(strat) : "balanced",
-                                "rebalance", reb ? json_is_true(reb) : 0, "start_offset",
+        json_t *doc = json_pack("{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:o, s:s, s:s}", "name", name,
+                                "topics", topics, "parallelism", json_incref(par), "strategy",
+                                strat ? json_string_value(strat) : "balanced", "rebalance",
+                                reb ? json_is_true(reb) : 0, "start_offset",
                                 so ? json_string_value(so) : "earliest", "sink",
-                                sink ? sink : json_pack("{s:s}", "type", "discard"), "errors",
-                                errs, "created_at",
+                                sink ? sink : json_pack("{s:s}", "type", "discard"), "errors", errs,
+                                "created_at",
                                 old ? json_string_value(json_object_get(old, "created_at")) : now,
                                 "updated_at", now);
         return doc;

@@ -309,7 +309,7 @@ void kp_runtime_destroy(kp_runtime_t *rt)
 /* What a group document says the runtime needs (strings borrowed from it). */
 typedef struct group_conf {
         const char *name;
-        const json_t *sink; /* NULL: discard */
+        const json_t *sink;   /* NULL: discard */
         const json_t *errors; /* NULL: tolerance none */
         int rebalance;
         int start_latest;

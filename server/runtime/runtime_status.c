@@ -79,6 +79,7 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
         char err[sizeof(t->sink_error)];
         if (t->sink)
                 kp_sink_stats(t->sink, &st);
+        st.dead_letters = atomic_load(&t->dead_letters); /* routed to the dead-letter sink */
         pthread_mutex_lock(&g->err_lock);
         memcpy(err, t->sink_error, sizeof(err));
         pthread_mutex_unlock(&g->err_lock);
@@ -86,8 +87,7 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
                          t->sink ? kp_sink_type(t->sink) : "discard", "delivered",
                          (json_int_t)st.acked, "in_flight", (json_int_t)st.in_flight,
                          "in_flight_bytes", (json_int_t)atomic_load(&t->in_flight_bytes), "retries",
-                         (json_int_t)st.retries, "dead_letters",
-                         (json_int_t)atomic_load(&t->dead_letters),
+                         (json_int_t)st.retries, "dead_letters", (json_int_t)st.dead_letters,
                          "paused_partitions", task_paused(g, t->index), "last_error",
                          err[0] ? json_string(err) : json_null());
 }
@@ -352,9 +352,10 @@ static void metrics_sinks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                 kp_sink_stats_t st = {0};
                 if (t->sink)
                         kp_sink_stats(t->sink, &st);
+                st.dead_letters = atomic_load(&t->dead_letters);
                 int64_t v = m == RT_METRIC_SINK_DELIVERED      ? st.acked
                             : m == RT_METRIC_SINK_RETRIES      ? st.retries
-                            : m == RT_METRIC_SINK_DEAD_LETTERS ? atomic_load(&t->dead_letters)
+                            : m == RT_METRIC_SINK_DEAD_LETTERS ? st.dead_letters
                                                                : atomic_load(&t->in_flight_bytes);
                 kp_buf_printf(out, "%s{group=\"%s\",task=\"%d\"} %lld\n", name, g->name, t->index,
                               (long long)v);

@@ -158,8 +158,7 @@ static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm)
 
 /* Records that a sink of a task (locked) took from @p p up to offset @p next - 1, in the
  * task's array @p v of *@p n (room for *@p cap); @p first: the first of them. */
-static int taken_note(rt_taken_t **v, int *n, int *cap, rt_part_t *p, int64_t first,
-                      int64_t next)
+static int taken_note(rt_taken_t **v, int *n, int *cap, rt_part_t *p, int64_t first, int64_t next)
 {
         int i;
         for (i = *n - 1; i >= 0; i--) {
@@ -266,9 +265,9 @@ static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t fr
 }
 
 /* What the sink said of a batch it did not take all of: FATAL and DEAD_LETTER (no
- * dead-letter sink: errors.tolerance "none") fail the task; RETRY (a full queue, a slow target) pauses @p p at @p first, the first record not
- * taken, to be offered again later (a partition that cannot be paused fails the task:
- * it stalls, nothing is lost). */
+ * dead-letter sink: errors.tolerance "none") fail the task; RETRY (a full queue, a slow target)
+ * pauses @p p at @p first, the first record not taken, to be offered again later (a partition that
+ * cannot be paused fails the task: it stalls, nothing is lost). */
 static void worker_put_failed(worker_t *w, rt_part_t *p, rt_task_t *t, kp_sink_status_t st,
                               int64_t first, const char *err)
 {
@@ -622,7 +621,8 @@ static int commit_task_acks(commit_round_t *r, rt_task_t *t)
 static kp_sink_status_t commit_task_flush(rt_task_t *t, int64_t until, char *err, size_t err_size)
 {
         kp_sink_status_t st = kp_sink_flush(t->sink, until, err, err_size);
-        if (st == KP_SINK_DEAD_LETTER && t->dlq && task_route_refused(t, err, err_size) != KP_SINK_FATAL)
+        if (st == KP_SINK_DEAD_LETTER && t->dlq &&
+            task_route_refused(t, err, err_size) != KP_SINK_FATAL)
                 st = KP_SINK_OK;
         if (st != KP_SINK_FATAL && st != KP_SINK_DEAD_LETTER && t->dlq) {
                 char why[256];

@@ -120,7 +120,7 @@ typedef struct kp_sink_stats {
  * kp_sink_refused_done or close of that sink.
  */
 typedef struct kp_sink_refused {
-        kp_sink_msg_t msg; /* the record as it was put (part included) */
+        kp_sink_msg_t msg;  /* the record as it was put (part included) */
         const char *reason; /* what the target said, as the task's error would show it */
         const char *status; /* the target's status: "400", "503", a Kafka error's name;
                                "none" when it gave none (a connection error) */

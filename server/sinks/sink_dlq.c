@@ -131,8 +131,8 @@ static void dlq_letter(const kp_sink_refused_t *r, kp_sink_msg_t *out, kp_sink_h
         snprintf(num + 24, 24, "%" PRId64, m->offset);
         const char *vals[DLQ_HEADERS] = {r->reason, r->status, m->cluster, m->topic, num, num + 24};
         static const char *const names[DLQ_HEADERS] = {
-                "kplane.error.reason",   "kplane.error.status",     "kplane.source.cluster",
-                "kplane.source.topic",   "kplane.source.partition", "kplane.source.offset"};
+                "kplane.error.reason", "kplane.error.status",     "kplane.source.cluster",
+                "kplane.source.topic", "kplane.source.partition", "kplane.source.offset"};
         for (int i = 0; i < DLQ_HEADERS; i++, k++)
                 h[k] = (kp_sink_header_t){.name = names[i],
                                           .value = vals[i] ? vals[i] : "",

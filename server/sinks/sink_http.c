@@ -80,8 +80,8 @@ typedef struct http_task {
         int failed;
         char error[512];
         http_refused_t *ref_head, *ref_tail; /* refused, oldest first */
-        CURL *easy;                  /* the driver's */
-        struct curl_slist *req_hdrs; /* raw: the configured ones and X-Kplane-Key */
+        CURL *easy;                          /* the driver's */
+        struct curl_slist *req_hdrs;         /* raw: the configured ones and X-Kplane-Key */
         char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
         size_t answer_len;
         char *line; /* scratch for one record's line */
@@ -363,8 +363,8 @@ static size_t http_refused(void *state, kp_sink_refused_t *out, size_t max)
         size_t n = 0;
         pthread_mutex_lock(&t->mu);
         for (http_refused_t *r = t->ref_head; r && n < max; r = r->next)
-                out[n++] = (kp_sink_refused_t){.msg = *r->rec, .reason = r->reason,
-                                               .status = r->status};
+                out[n++] = (kp_sink_refused_t){
+                        .msg = *r->rec, .reason = r->reason, .status = r->status};
         pthread_mutex_unlock(&t->mu);
         return n;
 }
@@ -651,8 +651,8 @@ static void request_refused(http_task_t *t, CURLcode rc, long status)
                 err = task_split_head(t);
         } else {
                 if (answer_retryable(rc, status))
-                        snprintf(why, sizeof(why), "retries exhausted after %d attempts: ",
-                                 b->attempts);
+                        snprintf(why, sizeof(why),
+                                 "retries exhausted after %d attempts: ", b->attempts);
                 else
                         snprintf(why, sizeof(why), "%s",
                                  status >= 300 && status < 400 ? "redirects are not followed: "

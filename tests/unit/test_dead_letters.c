@@ -265,21 +265,24 @@ static int dlq_read(const char *dir, int seen[NP][NR])
                                             "cG9pc29u");
                         h = json_object_get(o, "headers");
                         assert_int_equal(json_array_size(h), 7);
-                        static const char *const names[] = {
-                                "trace", "kplane.error.reason", "kplane.error.status",
-                                "kplane.source.cluster", "kplane.source.topic",
-                                "kplane.source.partition", "kplane.source.offset"};
+                        static const char *const names[] = {"trace",
+                                                            "kplane.error.reason",
+                                                            "kplane.error.status",
+                                                            "kplane.source.cluster",
+                                                            "kplane.source.topic",
+                                                            "kplane.source.partition",
+                                                            "kplane.source.offset"};
                         for (size_t i = 0; i < 7; i++)
                                 assert_string_equal(json_string_value(json_object_get(
                                                             json_array_get(h, i), "key")),
                                                     names[i]);
                         /* "400" and "orders" in base64 */
-                        assert_string_equal(json_string_value(json_object_get(
-                                                    json_array_get(h, 2), "value")),
-                                            "NDAw");
-                        assert_string_equal(json_string_value(json_object_get(
-                                                    json_array_get(h, 4), "value")),
-                                            "b3JkZXJz");
+                        assert_string_equal(
+                                json_string_value(json_object_get(json_array_get(h, 2), "value")),
+                                "NDAw");
+                        assert_string_equal(
+                                json_string_value(json_object_get(json_array_get(h, 4), "value")),
+                                "b3JkZXJz");
                         json_decref(o);
                         lines++;
                 }

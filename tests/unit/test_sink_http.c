@@ -637,8 +637,8 @@ static int delivered_offsets(int *seen, int n)
                 for (char *l = r->body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
                         json_t *arr = doc ? json_incref(doc) : json_array();
                         if (!doc)
-                                json_array_append_new(
-                                        arr, json_loads(l, JSON_DISABLE_EOF_CHECK, &je));
+                                json_array_append_new(arr,
+                                                      json_loads(l, JSON_DISABLE_EOF_CHECK, &je));
                         for (size_t k = 0; k < json_array_size(arr); k++) {
                                 json_int_t off = json_integer_value(
                                         json_object_get(json_array_get(arr, k), "offset"));
