@@ -18,6 +18,12 @@
  *                 record of it that a sink took and has not acknowledged, never up to
  *                 what a sink merely took. A crash re-delivers what was not committed:
  *                 at least once.
+ *   refused       the destination refused it for good after the put (an HTTP 4xx for the
+ *                 record alone, retries exhausted, a failed delivery report). The sink
+ *                 keeps it, holding its partition's precommit at it, until the runtime
+ *                 takes it back (kp_sink_refused, kp_sink_refused_done) and fails the task
+ *                 (errors.tolerance "none") or puts it into the group's dead-letter sink
+ *                 ("all"), whose acknowledgement then holds the commit instead.
  *
  * A commit round (every second, before a plan change moves a partition, at stop) calls,
  * per task: flush (push out what is buffered; wait for acknowledgements until the
