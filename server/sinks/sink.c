@@ -272,34 +272,66 @@ void kp_sink_refused_done(kp_sink_t *sink, size_t n)
         sink_count(&sink->refused, (int64_t)n);
 }
 
+size_t kp_sink_msg_size(const kp_sink_msg_t *m)
+{
+        size_t size = sizeof(*m) + sizeof(kp_sink_header_t) * m->nheaders + strlen(m->cluster) +
+                      strlen(m->topic) + 2 + m->key_len + m->value_len;
+        for (size_t i = 0; i < m->nheaders; i++)
+                size += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+        return (size + 7) & ~(size_t)7; /* the next copy in a buffer stays aligned */
+}
+
+/* Points @p d's fields into the bytes after it (the layout kp_sink_msg_copy writes), from
+ * the lengths and the NULL-ness its fields had; @p src: where the bytes come from (NULL:
+ * already there). */
+static void msg_place(kp_sink_msg_t *d, const kp_sink_msg_t *src)
+{
+        kp_sink_header_t *h = (kp_sink_header_t *)(d + 1);
+        char *o = (char *)(h + d->nheaders);
+        size_t n;
+#define PLACE(field, len)                                                                          \
+        do {                                                                                       \
+                n = (len);                                                                         \
+                if (src && n)                                                                      \
+                        memcpy(o, (src)->field, n);                                                \
+                d->field = d->field ? o : NULL;                                                    \
+                o += n;                                                                            \
+        } while (0)
+        PLACE(cluster, strlen(src ? src->cluster : o) + 1);
+        PLACE(topic, strlen(src ? src->topic : o) + 1);
+        PLACE(key, d->key_len);
+        PLACE(value, d->value_len);
+#undef PLACE
+        for (size_t i = 0; i < d->nheaders; i++) {
+                const kp_sink_header_t *sh = src ? &src->headers[i] : &h[i];
+                n = strlen(src ? sh->name : o) + 1;
+                if (src)
+                        memcpy(o, sh->name, n), h[i] = *sh;
+                h[i].name = o, o += n;
+                if (src && sh->value_len)
+                        memcpy(o, sh->value, sh->value_len);
+                h[i].value = h[i].value ? o : NULL, o += h[i].value_len;
+        }
+        d->headers = d->nheaders ? h : NULL;
+}
+
+kp_sink_msg_t *kp_sink_msg_copy(void *at, const kp_sink_msg_t *m)
+{
+        kp_sink_msg_t *d = at;
+        *d = *m;
+        msg_place(d, m);
+        return d;
+}
+
+void kp_sink_msg_rebase(kp_sink_msg_t *d)
+{
+        msg_place(d, NULL);
+}
+
 kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m)
 {
-        size_t cl = strlen(m->cluster) + 1, tl = strlen(m->topic) + 1, size, i;
-        size = sizeof(*m) + sizeof(kp_sink_header_t) * m->nheaders + cl + tl + m->key_len +
-               m->value_len;
-        for (i = 0; i < m->nheaders; i++)
-                size += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
-        kp_sink_msg_t *d = malloc(size);
-        if (!d)
-                return NULL;
-        kp_sink_header_t *h = (kp_sink_header_t *)(d + 1);
-        char *o = (char *)(h + m->nheaders);
-        *d = *m;
-        d->cluster = memcpy(o, m->cluster, cl), o += cl;
-        d->topic = memcpy(o, m->topic, tl), o += tl;
-        d->key = m->key ? memcpy(o, m->key, m->key_len) : NULL, o += m->key_len;
-        d->value = m->value ? memcpy(o, m->value, m->value_len) : NULL, o += m->value_len;
-        d->headers = m->nheaders ? h : NULL;
-        for (i = 0; i < m->nheaders; i++) {
-                size_t nl = strlen(m->headers[i].name) + 1;
-                h[i].name = memcpy(o, m->headers[i].name, nl), o += nl;
-                h[i].value_len = m->headers[i].value_len;
-                h[i].value = m->headers[i].value
-                                     ? memcpy(o, m->headers[i].value, m->headers[i].value_len)
-                                     : NULL;
-                o += m->headers[i].value_len;
-        }
-        return d;
+        void *at = malloc(kp_sink_msg_size(m));
+        return at ? kp_sink_msg_copy(at, m) : NULL;
 }
 
 void kp_sink_close(kp_sink_t *sink)

@@ -285,6 +285,13 @@ void kp_sink_refused_done(kp_sink_t *sink, size_t n);
 /* @returns a copy of @p m in one allocation (free() it): strings, key, value and headers
  * with it, part kept. NULL when out of memory. */
 kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m);
+/* The same copy into a caller's buffer (a batch's, many records back to back): @p at
+ * (8-byte aligned) holds kp_sink_msg_size(@p m) bytes, a multiple of 8. Once the bytes
+ * moved (a buffer grown, a copy memcpy'd elsewhere), kp_sink_msg_rebase points the
+ * copy's fields at its new place before it is read. */
+size_t kp_sink_msg_size(const kp_sink_msg_t *m);
+kp_sink_msg_t *kp_sink_msg_copy(void *at, const kp_sink_msg_t *m);
+void kp_sink_msg_rebase(kp_sink_msg_t *d);
 
 /*
  * Encodes @p len bytes of @p data as standard base64 (with padding) into @p out,

@@ -43,12 +43,14 @@ typedef struct http_batch {
         char *body;
         size_t len, cap;
         size_t nrecs;
-        /* Per record: a copy (owned; NULL once moved to a part or a refusal) and where its
-         * bytes start in body, so that a refused batch splits at record boundaries and a
-         * record refused alone goes back to the runtime as it was put. */
-        kp_sink_msg_t **recs;
-        size_t *at;
+        /* Per record: where its bytes start in body, and a copy of it (kp_sink_msg_copy) at
+         * copy in arena, back to back: a refused batch splits at record boundaries and a
+         * record refused alone goes back to the runtime as it was put. One buffer per batch,
+         * not an allocation per record: the copy costs a memcpy on the hot path. */
+        size_t *at, *copy;
         size_t recs_cap;
+        char *arena;
+        size_t arena_len, arena_cap;
         http_span_t *spans;
         size_t nspans, spans_cap;
         char *key;         /* raw: the key, base64 (NULL: the record has none) */
@@ -105,9 +107,8 @@ static void batch_free(http_batch_t *b)
 {
         if (!b)
                 return;
-        for (size_t i = 0; i < b->nrecs; i++)
-                free(b->recs[i]);
-        free(b->recs);
+        free(b->arena);
+        free(b->copy);
         free(b->at);
         free(b->body);
         free(b->spans);
@@ -168,25 +169,40 @@ static int batch_span(http_batch_t *b, const void *part, int64_t offset)
         return 0;
 }
 
-/* Notes record @p rec (owned from now on, even on failure) in @p b, its bytes at @p at. */
-static int batch_rec(http_batch_t *b, kp_sink_msg_t *rec, size_t at)
+/* Notes a record in @p b, its bytes at @p at in the body: room for its copy (@p size
+ * bytes, a multiple of 8) at the end of the arena. @returns the room, NULL: no memory. */
+static void *batch_rec(http_batch_t *b, size_t size, size_t at)
 {
-        if (rec && b->nrecs == b->recs_cap) {
+        if (b->nrecs == b->recs_cap) {
                 size_t cap = b->recs_cap ? b->recs_cap * 2 : 16;
-                kp_sink_msg_t **r = realloc(b->recs, sizeof(*r) * cap);
-                size_t *a = r ? realloc(b->at, sizeof(*a) * cap) : NULL;
-                if (r)
-                        b->recs = r;
+                size_t *a = realloc(b->at, sizeof(*a) * cap);
                 if (a)
-                        b->at = a, b->recs_cap = cap;
+                        b->at = a;
+                size_t *c = a ? realloc(b->copy, sizeof(*c) * cap) : NULL;
+                if (!c)
+                        return NULL;
+                b->copy = c, b->recs_cap = cap;
         }
-        if (!rec || b->nrecs == b->recs_cap) {
-                free(rec);
-                return KP_ERR_NOMEM;
-        }
-        b->recs[b->nrecs] = rec;
-        b->at[b->nrecs++] = at;
-        return batch_span(b, rec->part, rec->offset);
+        if (grow((void **)&b->arena, &b->arena_cap, b->arena_len + size, 1))
+                return NULL;
+        b->at[b->nrecs] = at;
+        b->copy[b->nrecs++] = b->arena_len;
+        b->arena_len += size;
+        return b->arena + b->arena_len - size;
+}
+
+/* Record @p i of @p b: its copy, pointing into the arena where it is now. */
+static kp_sink_msg_t *batch_msg(http_batch_t *b, size_t i)
+{
+        kp_sink_msg_t *m = (kp_sink_msg_t *)(b->arena + b->copy[i]);
+        kp_sink_msg_rebase(m);
+        return m;
+}
+
+/* Bytes of record @p i's copy in @p b's arena. */
+static size_t batch_msg_size(const http_batch_t *b, size_t i)
+{
+        return (i + 1 < b->nrecs ? b->copy[i + 1] : b->arena_len) - b->copy[i];
 }
 
 /* Appends @p len bytes of @p data (one record; @p sep first) to @p b, keeping room for a
@@ -194,9 +210,11 @@ static int batch_rec(http_batch_t *b, kp_sink_msg_t *rec, size_t at)
 static int batch_append(http_task_t *t, http_batch_t *b, const kp_sink_msg_t *m, const char *sep,
                         const void *data, size_t len)
 {
-        size_t s = strlen(sep);
+        size_t s = strlen(sep), size = kp_sink_msg_size(m);
+        void *room;
         if (grow((void **)&b->body, &b->cap, b->len + s + len + 2, 1) ||
-            batch_rec(b, kp_sink_msg_dup(m), b->len + s))
+            !(room = batch_rec(b, size, b->len + s)) ||
+            batch_span(b, kp_sink_msg_copy(room, m)->part, m->offset))
                 return KP_ERR_NOMEM;
         memcpy(b->body + b->len, sep, s);
         if (len)
@@ -575,9 +593,12 @@ static http_batch_t *batch_part(const http_group_t *g, http_batch_t *b, size_t f
                 size_t at = b->at[i], len = batch_rec_end(b, i, array) - at;
                 if (array)
                         n->body[n->len++] = i == from ? '[' : ',';
-                kp_sink_msg_t *rec = b->recs[i];
-                b->recs[i] = NULL;
-                if (batch_rec(n, rec, n->len))
+                size_t size = batch_msg_size(b, i);
+                void *room = batch_rec(n, size, n->len);
+                if (!room)
+                        goto fail;
+                memcpy(room, b->arena + b->copy[i], size); /* rebased when read */
+                if (batch_span(n, ((kp_sink_msg_t *)room)->part, ((kp_sink_msg_t *)room)->offset))
                         goto fail;
                 memcpy(n->body + n->len, b->body + at, len);
                 n->len += len;
@@ -619,13 +640,13 @@ static int task_refuse_head(http_task_t *t, const char *reason, const char *stat
 {
         http_batch_t *b = t->head;
         for (size_t i = 0; i < b->nrecs; i++) {
-                http_refused_t *r;
-                if (!b->recs[i])
-                        continue;
-                if (!(r = calloc(1, sizeof(*r))))
+                http_refused_t *r = calloc(1, sizeof(*r));
+                if (!r || !(r->rec = malloc(batch_msg_size(b, i)))) {
+                        free(r);
                         return KP_ERR_NOMEM;
-                r->rec = b->recs[i];
-                b->recs[i] = NULL;
+                }
+                memcpy(r->rec, batch_msg(b, i), batch_msg_size(b, i));
+                kp_sink_msg_rebase(r->rec);
                 snprintf(r->reason, sizeof(r->reason), "%s", reason);
                 snprintf(r->status, sizeof(r->status), "%s", status);
                 if (t->ref_tail)
