@@ -111,8 +111,10 @@ static json_t *group_errors_check(kp_app_t *app, const json_t *body, const json_
         char errstr[512];
         json_t *e = json_deep_copy(json_object_get(body, "errors"));
         const json_t *dl;
-        if (!e)
+        if (!e || json_is_null(e)) { /* absent or null: the default */
+                json_decref(e);
                 return json_pack("{s:s}", "tolerance", "none");
+        }
         if (old)
                 kp_sink_errors_unredact(e, json_object_get(old, "errors"));
         if (kp_sink_errors_validate(e, errstr, sizeof(errstr))) {
