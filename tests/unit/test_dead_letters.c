@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,7 @@ static int64_t status_tasks_sum(kp_runtime_t *rt, const char *group, const char 
 /* The dead letters of the file sink under @p dir: each line's (partition, offset) counted
  * in @p seen, its headers checked: the record's own, then kplane.error.* and
  * kplane.source.*. @returns the lines. */
-static int dlq_read(const char *dir, int seen[NP][NR])
+static int dlq_read(const char *dir, int seen[NP][NR], const char *status_b64)
 {
         int lines = 0;
         for (int t = 0; t < NP; t++) {
@@ -276,10 +277,10 @@ static int dlq_read(const char *dir, int seen[NP][NR])
                                 assert_string_equal(json_string_value(json_object_get(
                                                             json_array_get(h, i), "key")),
                                                     names[i]);
-                        /* "400" and "orders" in base64 */
+                        /* the status and "orders" in base64 */
                         assert_string_equal(
                                 json_string_value(json_object_get(json_array_get(h, 2), "value")),
-                                "NDAw");
+                                status_b64);
                         assert_string_equal(
                                 json_string_value(json_object_get(json_array_get(h, 4), "value")),
                                 "b3JkZXJz");
@@ -322,7 +323,7 @@ static void test_poison_records_go_to_the_dead_letters_and_the_rest_is_committed
         assert_int_equal(kp_runtime_group_stop(rt, "g-dlq", 0, err, sizeof(err)), 0);
 
         memset(seen, 0, sizeof(seen));
-        assert_int_equal(dlq_read(dir, seen), npoison());
+        assert_int_equal(dlq_read(dir, seen, "NDAw"), npoison()); /* "400" */
         for (int p = 0; p < NP; p++)
                 for (int i = 0; i < NR; i++) {
                         if (seen[p][i] != is_poison(p, i))
@@ -383,9 +384,110 @@ static void test_tolerance_none_fails_the_task_and_a_restart_resumes_at_the_pois
         MHD_stop_daemon(srv.d);
 }
 
+/* ---- a sink that calls poison records poison at its put ("test-poison") ---- */
+
+static _Atomic int poison_taken; /* records it took */
+
+static int poison_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        (void)conf, (void)errstr, (void)errstr_size;
+        return 0;
+}
+
+static int poison_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                       size_t errstr_size)
+{
+        (void)conf, (void)group, (void)task, (void)errstr, (void)errstr_size;
+        *statep = NULL;
+        return 0;
+}
+
+/* Takes records up to the first poison one and answers DEAD_LETTER for it. */
+static kp_sink_status_t poison_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                   char *errstr, size_t errstr_size)
+{
+        size_t i;
+        (void)state;
+        for (i = 0; i < n; i++)
+                if (msgs[i].value_len == 6 && !memcmp(msgs[i].value, "poison", 6))
+                        break;
+        *taken = i;
+        atomic_fetch_add(&poison_taken, (int)i);
+        if (i == n)
+                return KP_SINK_OK;
+        snprintf(errstr, errstr_size, "test-poison: record at offset %lld is poison",
+                 (long long)msgs[i].offset);
+        return KP_SINK_DEAD_LETTER;
+}
+
+static kp_sink_status_t poison_flush(void *state, int64_t deadline_ms, char *errstr,
+                                     size_t errstr_size)
+{
+        (void)state, (void)deadline_ms, (void)errstr, (void)errstr_size;
+        return KP_SINK_OK;
+}
+
+static void poison_close(void *state)
+{
+        (void)state;
+}
+
+static const kp_sink_ops_t poison_ops = {.type = "test-poison",
+                                         .validate = poison_validate,
+                                         .open = poison_open,
+                                         .put = poison_put,
+                                         .flush = poison_flush,
+                                         .close = poison_close};
+
+/* A record the sink calls poison at its put (not after): the worker puts it into the
+ * dead-letter sink (status "none", the sink's words as reason) and offers the sink the rest
+ * of its batch; everything is committed. */
+static void test_a_record_refused_at_its_put_goes_to_the_dead_letters(void **state)
+{
+        mock_t m;
+        char err[256], dir[] = "/tmp/kp-dlq-put-XXXXXX";
+        static int seen[NP][NR];
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(kp_sink_dir_set(dir), 0);
+        mock_start(&m);
+        atomic_store(&poison_taken, 0);
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls = json_pack("{s:{s:s}}", "a", "bootstrap_servers", m.bootstrap);
+        json_t *plan = plan_doc();
+        json_t *grp = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:{s:s, s:s}}}", "name", "g-put",
+                                "start_offset", "earliest", "sink", "type", "test-poison", "errors",
+                                "tolerance", "all", "dead_letter", "type", "file", "path", "dlq");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        int64_t deadline = kp_time_mono_ms() + 60000;
+        while (kp_time_mono_ms() < deadline &&
+               (status_committed(rt, "g-put", 0) < NR || status_committed(rt, "g-put", 1) < NR))
+                usleep(100 * 1000);
+        assert_int_equal(status_committed(rt, "g-put", 0), NR);
+        assert_int_equal(status_committed(rt, "g-put", 1), NR);
+        assert_int_equal(status_tasks_sum(rt, "g-put", "dead_letters"), npoison());
+        assert_int_equal(kp_runtime_group_stop(rt, "g-put", 0, err, sizeof(err)), 0);
+        assert_int_equal(atomic_load(&poison_taken), NP * NR - npoison());
+        memset(seen, 0, sizeof(seen));
+        assert_int_equal(dlq_read(dir, seen, "bm9uZQ=="), npoison()); /* "none" */
+        for (int p = 0; p < NP; p++)
+                for (int i = 0; i < NR; i++)
+                        if (seen[p][i] != is_poison(p, i))
+                                fail_msg("dead letters: %d/%d %d times", p, i, seen[p][i]);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 int main(void)
 {
+        if (kp_sink_kind_add(&poison_ops))
+                return 1;
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_a_record_refused_at_its_put_goes_to_the_dead_letters),
                 cmocka_unit_test(
                         test_poison_records_go_to_the_dead_letters_and_the_rest_is_committed),
                 cmocka_unit_test(
