@@ -14,6 +14,7 @@
 #include "api/respond.h"
 #include "runtime/runtime.h"
 #include "sinks/sink.h"
+#include "sinks/sink_dlq.h"
 #include "db/store.h"
 #include "base/util.h"
 
@@ -69,20 +70,71 @@ static void group_topic_check(kp_app_t *app, const json_t *t, size_t i, json_t *
         }
 }
 
-/* kp_sink_validate() starts its message with the field ("sink.path: must be ..."): that
- * becomes the error's field, so clients see which part of the sink is wrong. */
-static void sink_field_error(json_t *errors, const char *errstr)
+/* kp_sink_validate() starts its message with the field ("sink.path: must be ..."), and
+ * kp_sink_errors_validate() with "errors..." (@p top): that becomes the error's field, so
+ * clients see which part of the sink is wrong. */
+static void sink_field_error(json_t *errors, const char *top, const char *errstr)
 {
         const char *colon = strstr(errstr, ": ");
-        char field[64];
-        if (!strncmp(errstr, "sink", 4) && colon && (size_t)(colon - errstr) < sizeof(field) &&
+        char field[96];
+        if (!strncmp(errstr, top, strlen(top)) && colon &&
+            (size_t)(colon - errstr) < sizeof(field) &&
             !memchr(errstr, ' ', (size_t)(colon - errstr))) {
                 memcpy(field, errstr, (size_t)(colon - errstr));
                 field[colon - errstr] = '\0';
                 kp_field_error(errors, field, "%s", colon + 2);
         } else {
-                kp_field_error(errors, "sink", "%s", errstr);
+                kp_field_error(errors, top, "%s", errstr);
         }
+}
+
+/* 1 when @p a and @p b are file sinks of one path: the same task files. */
+static int same_file_sink(const json_t *a, const json_t *b)
+{
+        const char *ta = json_string_value(json_object_get(a, "type"));
+        const char *tb = json_string_value(json_object_get(b, "type"));
+        const char *pa = json_string_value(json_object_get(a, "path"));
+        const char *pb = json_string_value(json_object_get(b, "path"));
+        return ta && tb && !strcmp(ta, "file") && !strcmp(tb, "file") && pa && pb &&
+               !strcmp(pa, pb);
+}
+
+/*
+ * The group's "errors" (a replace sends the dead letter's secrets back as "******"): a
+ * copy to store, or NULL with a field error in @p errors, or *unregistered set (422, @p why)
+ * when a kafka dead letter names an unregistered cluster.
+ */
+static json_t *group_errors_check(kp_app_t *app, const json_t *body, const json_t *old,
+                                  const json_t *sink, json_t *errors, int *unregistered, char *why,
+                                  size_t why_size)
+{
+        char errstr[512];
+        json_t *e = json_deep_copy(json_object_get(body, "errors"));
+        const json_t *dl;
+        if (!e || json_is_null(e)) { /* absent or null: the default */
+                json_decref(e);
+                return json_pack("{s:s}", "tolerance", "none");
+        }
+        if (old)
+                kp_sink_errors_unredact(e, json_object_get(old, "errors"));
+        if (kp_sink_errors_validate(e, errstr, sizeof(errstr))) {
+                sink_field_error(errors, "errors", errstr);
+        } else if ((dl = kp_sink_errors_dead_letter(e)) && sink && same_file_sink(dl, sink)) {
+                kp_field_error(errors, "errors.dead_letter.path",
+                               "must differ from sink.path (each writes its own task files)");
+        } else if (dl && !*unregistered &&
+                   kp_app_sink_check_registered(app, dl, errstr, sizeof(errstr))) {
+                *unregistered = 1;
+                snprintf(why, why_size, "errors.dead_letter%.400s",
+                         strncmp(errstr, "sink", 4) ? errstr : errstr + 4);
+        }
+        if (json_array_size(errors) || *unregistered) {
+                json_decref(e);
+                return NULL;
+        }
+        if (!json_object_get(e, "tolerance"))
+                json_object_set_new(e, "tolerance", json_string("none"));
+        return e;
 }
 
 /*
@@ -93,8 +145,9 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                                    const json_t *old, json_t *errors, int *statusp, char *why,
                                    size_t why_size)
 {
-        static const char *const fields[] = {"name",      "topics",       "parallelism", "strategy",
-                                             "rebalance", "start_offset", "sink",        NULL};
+        static const char *const fields[] = {"name",     "topics",    "parallelism",
+                                             "strategy", "rebalance", "start_offset",
+                                             "sink",     "errors",    NULL};
         char errstr[512];
         int unregistered = 0;
         *statusp = 400;
@@ -129,22 +182,26 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
         if (sink && old)
                 kp_sink_unredact(sink, json_object_get(old, "sink"));
         if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
-                sink_field_error(errors, errstr);
+                sink_field_error(errors, "sink", errstr);
         else if (sink && !unregistered && kp_app_sink_check_registered(app, sink, why, why_size))
                 unregistered = 1;
+        json_t *errs =
+                group_errors_check(app, body, old, sink, errors, &unregistered, why, why_size);
         if (json_array_size(errors) || unregistered) {
                 *statusp = json_array_size(errors) ? 400 : 422;
                 json_decref(sink);
+                json_decref(errs);
                 return NULL;
         }
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        json_t *doc = json_pack("{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:s, s:s}", "name", name,
+        json_t *doc = json_pack("{s:s, s:O, s:o, s:s, s:b, s:s, s:o, s:o, s:s, s:s}", "name", name,
                                 "topics", topics, "parallelism", json_incref(par), "strategy",
                                 strat ? json_string_value(strat) : "balanced", "rebalance",
                                 reb ? json_is_true(reb) : 0, "start_offset",
                                 so ? json_string_value(so) : "earliest", "sink",
-                                sink ? sink : json_pack("{s:s}", "type", "discard"), "created_at",
+                                sink ? sink : json_pack("{s:s}", "type", "discard"), "errors", errs,
+                                "created_at",
                                 old ? json_string_value(json_object_get(old, "created_at")) : now,
                                 "updated_at", now);
         return doc;
@@ -158,6 +215,8 @@ static json_t *group_view(kp_app_t *app, const json_t *doc)
         json_t *sink = kp_sink_redact(json_object_get(doc, "sink")); /* secrets as "******" */
         if (sink)
                 json_object_set_new(v, "sink", sink);
+        json_t *errs = kp_sink_errors_redact(json_object_get(doc, "errors"));
+        json_object_set_new(v, "errors", errs ? errs : json_pack("{s:s}", "tolerance", "none"));
         char why[512] = "";
         int st = app->rt && name ? kp_runtime_group_state(app->rt, name, why, sizeof(why))
                                  : KP_GROUP_STOPPED;

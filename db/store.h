@@ -88,7 +88,8 @@ int kp_store_registrations_all(kp_store_t *st, json_t **arrp, char *errstr, size
 
 /* ---- groups: doc is the group as the API stores it
  * {"name","topics":[{"cluster","topic"}|{"cluster","pattern"}],"parallelism",
- *  "strategy","rebalance","start_offset","sink":{},"created_at","updated_at"}.
+ *  "strategy","rebalance","start_offset","sink":{},"errors":{},"created_at","updated_at"}
+ * ("errors" since issue 14: a group stored before has none, read as tolerance "none").
  * The store indexes doc.topics so that deleting a used cluster/topic/pattern is refused.
  * Create and update check, in the same transaction, that every doc.topics entry names a
  * registered topic or pattern: KP_ERR_UNPROCESSABLE (errstr names it) otherwise, and

@@ -2,10 +2,12 @@
 #include "app/groups.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "app/cluster.h"
 #include "app/plans.h"
 #include "app/sinks.h"
+#include "sinks/sink_dlq.h"
 #include "base/err.h"
 #include "db/store.h"
 #include "runtime/runtime.h"
@@ -69,6 +71,19 @@ int kp_app_group_apply_locked(kp_app_t *app, const char *name, const json_t *pla
         return err ? err : group_run(app, name, NULL, plan, errstr, errstr_size);
 }
 
+/* A kafka dead letter's target topics must exist too (kp_app_sink_check_targets). */
+static int group_check_dead_letter(kp_app_t *app, const json_t *doc, const json_t *plan,
+                                   char *errstr, size_t errstr_size)
+{
+        const json_t *dl = kp_sink_errors_dead_letter(json_object_get(doc, "errors"));
+        char why[512];
+        int err = dl ? kp_app_sink_check_targets(app, dl, plan, why, sizeof(why)) : 0;
+        if (err)
+                snprintf(errstr, errstr_size, "errors.dead_letter%.400s",
+                         strncmp(why, "sink", 4) ? why : why + 4);
+        return err;
+}
+
 /* Starts group @p name with its current plan, made first when there is none; the caller
  * holds the group's lock. @p clear_failed: a failed run is stopped first. */
 static int group_start_locked(kp_app_t *app, const char *name, int clear_failed, char *errstr,
@@ -92,6 +107,9 @@ static int group_start_locked(kp_app_t *app, const char *name, int clear_failed,
         if (!err)
                 err = kp_app_sink_check_targets(app, json_object_get(doc, "sink"), plan, errstr,
                                                 errstr_size);
+        /* and so must a kafka dead letter's (the message names it: errors.dead_letter...) */
+        if (!err)
+                err = group_check_dead_letter(app, doc, plan, errstr, errstr_size);
         if (!err)
                 err = group_run(app, name, doc, plan, errstr, errstr_size);
         json_decref(plan);

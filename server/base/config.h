@@ -420,5 +420,8 @@
 /* A worker takes at most this many messages from its queue at once and hands each
  * task's run of them to the sink as one batch (one lock round per run, not per record). */
 #define KP_RUNTIME_WORKER_BATCH 256
+/* Refused records a commit round takes back from a sink per put into the dead-letter sink
+ * (errors.tolerance "all"): a buffer on the control thread's stack; more go in more puts. */
+#define KP_RUNTIME_DLQ_BATCH 64
 
 #endif /* KP_CONFIG_H */

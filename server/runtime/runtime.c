@@ -8,6 +8,7 @@
 #include "runtime/runtime_objects.h"
 #include "runtime/runtime_plan.h"
 #include "sinks/sink.h"
+#include "sinks/sink_dlq.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ static void group_put(rt_group_t *g)
         pthread_mutex_destroy(&g->err_lock);
         pthread_cond_destroy(&g->ctl_cond);
         json_decref(g->sink_conf);
+        json_decref(g->dlq_conf);
         free(g->name);
         free(g);
 }
@@ -318,7 +320,8 @@ void kp_runtime_destroy(kp_runtime_t *rt)
 /* What a group document says the runtime needs (strings borrowed from it). */
 typedef struct group_conf {
         const char *name;
-        const json_t *sink; /* NULL: discard */
+        const json_t *sink;   /* NULL: discard */
+        const json_t *errors; /* NULL: tolerance none */
         int rebalance;
         int start_latest;
 } group_conf_t;
@@ -346,6 +349,9 @@ static int group_conf_parse(const json_t *group, group_conf_t *c, char *errstr, 
                 c->sink = NULL;
         c->rebalance = json_is_true(rebalance);
         c->start_latest = start && !strcmp(start, "latest");
+        c->errors = json_object_get(group, "errors");
+        if (kp_sink_errors_validate(c->errors, errstr, errstr_size))
+                return KP_ERR_INVALID;
         return kp_sink_validate(c->sink, errstr, errstr_size);
 }
 
@@ -360,6 +366,9 @@ static rt_group_t *group_new(kp_runtime_t *rt, const group_conf_t *c)
         }
         g->rt = rt;
         g->sink_conf = c->sink ? json_deep_copy(c->sink) : NULL;
+        g->tolerate = kp_sink_errors_tolerate(c->errors);
+        if (kp_sink_errors_dead_letter(c->errors))
+                g->dlq_conf = json_deep_copy(kp_sink_errors_dead_letter(c->errors));
         g->rebalance = c->rebalance;
         g->start_latest = c->start_latest;
         g->max_in_flight = kp_sink_max_in_flight_bytes(c->sink);

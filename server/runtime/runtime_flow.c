@@ -49,6 +49,7 @@ int64_t rt_task_in_flight(rt_task_t *t)
         if (!t->sink)
                 return 0;
         kp_sink_stats(t->sink, &st);
+        st.acked += st.refused; /* refused and handed back: done with, as acknowledged */
         if (st.acked >= f->total.rec) {
                 f->base = f->total;
                 f->nmarks = 0;

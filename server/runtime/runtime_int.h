@@ -62,6 +62,13 @@ typedef struct rt_task {
         /* Taken and not acknowledged, as last computed (status, metrics). */
         _Atomic int64_t in_flight_bytes;
         char sink_error[256]; /* under g->err_lock: the sink's last error ("" none) */
+        /* errors.tolerance "all" (runtime_worker.c): the dead-letter sink (under lock), the
+         * partitions it took records from and has not acknowledged all of, as taken above,
+         * and the records it took (status, metrics). */
+        kp_sink_t *dlq;
+        struct rt_taken *dlq_taken;
+        int dlq_ntaken, dlq_taken_cap;
+        _Atomic int64_t dead_letters;
 } rt_task_t;
 
 /* The tasks records of a partition are dealt to in rebalance fan-out; immutable once
@@ -178,6 +185,11 @@ struct rt_group {
         char *name;
         json_t *sink_conf;      /* NULL: discard */
         kp_sink_group_t *sinks; /* under op_lock: the sink's group state, opened with task 0 */
+        /* errors: tolerance "all" routes refused records to the dead-letter sink
+         * (dlq_conf; its group state opened with task 0 too), "none" fails their task. */
+        int tolerate;
+        json_t *dlq_conf;
+        kp_sink_group_t *dlq_sinks;
         int rebalance;
         int start_latest;
         int64_t max_in_flight; /* per task: sink max_in_flight_bytes */

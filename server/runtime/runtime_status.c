@@ -79,6 +79,7 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
         char err[sizeof(t->sink_error)];
         if (t->sink)
                 kp_sink_stats(t->sink, &st);
+        st.dead_letters = atomic_load(&t->dead_letters); /* routed to the dead-letter sink */
         pthread_mutex_lock(&g->err_lock);
         memcpy(err, t->sink_error, sizeof(err));
         pthread_mutex_unlock(&g->err_lock);
@@ -298,7 +299,8 @@ static const char *const metric_head[RT_METRIC_COUNT] = {
                                    "with retry (a full queue, a busy target).\n"
                                    "# TYPE kplane_sink_retries_total counter\n",
         [RT_METRIC_SINK_DEAD_LETTERS] =
-                "# HELP kplane_sink_dead_letters_total Records a task's sink refused for good.\n"
+                "# HELP kplane_sink_dead_letters_total Records a task's sink refused for good "
+                "that went to the group's dead-letter sink.\n"
                 "# TYPE kplane_sink_dead_letters_total counter\n",
         [RT_METRIC_SINK_IN_FLIGHT_BYTES] =
                 "# HELP kplane_sink_in_flight_bytes Key and value bytes a task's sink took and "
@@ -350,6 +352,7 @@ static void metrics_sinks(rt_group_t *g, kp_buf_t *out, rt_metric_t m)
                 kp_sink_stats_t st = {0};
                 if (t->sink)
                         kp_sink_stats(t->sink, &st);
+                st.dead_letters = atomic_load(&t->dead_letters);
                 int64_t v = m == RT_METRIC_SINK_DELIVERED      ? st.acked
                             : m == RT_METRIC_SINK_RETRIES      ? st.retries
                             : m == RT_METRIC_SINK_DEAD_LETTERS ? st.dead_letters

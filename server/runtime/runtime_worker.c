@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "runtime/lag_eval.h"
 #include "runtime/runtime_int.h"
+#include "sinks/sink_dlq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,13 +20,34 @@ typedef struct rt_taken {
         int64_t acked; /* the offset after the acknowledged prefix (the last precommit) */
 } rt_taken_t;
 
+/* Opens @p t's dead-letter sink (tolerance "all"), and the group's state of it first. */
+static int task_dlq_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errstr_size)
+{
+        char why[256] = "no dead-letter sink";
+        if (g->dlq_conf && !g->dlq_sinks)
+                g->dlq_sinks = kp_sink_group_open(g->dlq_conf, g->name, why, sizeof(why));
+        if (g->dlq_sinks)
+                t->dlq = kp_sink_open(g->dlq_sinks, t->index, why, sizeof(why));
+        if (t->dlq)
+                return 0;
+        snprintf(errstr, errstr_size, "errors.dead_letter: %s", why);
+        return KP_ERR_INVALID;
+}
+
 int rt_task_sink_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errstr_size)
 {
         if (!g->sinks &&
             !(g->sinks = kp_sink_group_open(g->sink_conf, g->name, errstr, errstr_size)))
                 return KP_ERR_INVALID;
         t->sink = kp_sink_open(g->sinks, t->index, errstr, errstr_size);
-        return t->sink ? 0 : KP_ERR_INVALID;
+        if (!t->sink)
+                return KP_ERR_INVALID;
+        if (g->tolerate && task_dlq_open(g, t, errstr, errstr_size)) {
+                kp_sink_close(t->sink);
+                t->sink = NULL;
+                return KP_ERR_INVALID;
+        }
+        return 0;
 }
 
 void rt_task_sink_close(rt_task_t *t)
@@ -35,12 +57,19 @@ void rt_task_sink_close(rt_task_t *t)
         free(t->taken);
         t->taken = NULL;
         t->ntaken = t->taken_cap = 0;
+        kp_sink_close(t->dlq);
+        t->dlq = NULL;
+        free(t->dlq_taken);
+        t->dlq_taken = NULL;
+        t->dlq_ntaken = t->dlq_taken_cap = 0;
 }
 
 void rt_group_sinks_close(rt_group_t *g)
 {
         kp_sink_group_close(g->sinks);
         g->sinks = NULL;
+        kp_sink_group_close(g->dlq_sinks);
+        g->dlq_sinks = NULL;
 }
 
 /* ---- workers ---- */
@@ -127,27 +156,33 @@ static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm)
         return 0;
 }
 
-/* Records in @p t (locked) that its sink took from @p p up to offset @p next - 1;
- * @p first: the first of them. */
-static int task_note_taken(rt_task_t *t, rt_part_t *p, int64_t first, int64_t next)
+/* Records that a sink of a task (locked) took from @p p up to offset @p next - 1, in the
+ * task's array @p v of *@p n (room for *@p cap); @p first: the first of them. */
+static int taken_note(rt_taken_t **v, int *n, int *cap, rt_part_t *p, int64_t first, int64_t next)
 {
         int i;
-        for (i = t->ntaken - 1; i >= 0; i--) {
-                if (t->taken[i].p == p) {
-                        t->taken[i].taken = next;
+        for (i = *n - 1; i >= 0; i--) {
+                if ((*v)[i].p == p) {
+                        (*v)[i].taken = next;
                         return 0;
                 }
         }
-        if (t->ntaken == t->taken_cap) {
-                int cap = t->taken_cap ? t->taken_cap * 2 : 8;
-                rt_taken_t *n = realloc(t->taken, sizeof(*n) * (size_t)cap);
-                if (!n)
+        if (*n == *cap) {
+                int c = *cap ? *cap * 2 : 8;
+                rt_taken_t *nv = realloc(*v, sizeof(*nv) * (size_t)c);
+                if (!nv)
                         return KP_ERR_NOMEM;
-                t->taken = n;
-                t->taken_cap = cap;
+                *v = nv;
+                *cap = c;
         }
-        t->taken[t->ntaken++] = (rt_taken_t){.p = p, .taken = next, .acked = first};
+        (*v)[(*n)++] = (rt_taken_t){.p = p, .taken = next, .acked = first};
         return 0;
+}
+
+/* taken_note for @p t's sink. */
+static int task_note_taken(rt_task_t *t, rt_part_t *p, int64_t first, int64_t next)
+{
+        return taken_note(&t->taken, &t->ntaken, &t->taken_cap, p, first, next);
 }
 
 /* Fails @p t (locked) with @p why (after @p prefix) as its error; a long one is cut. */
@@ -158,13 +193,62 @@ static void task_fail(rt_task_t *t, const char *prefix, const char *why)
         atomic_store(&t->state, RT_TASK_FAILED);
 }
 
-/* Puts the batch, offering what was not taken again while the sink says RETRY. @returns
- * the sink's last answer; *taken: records taken from the first. */
-static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t *taken, char *err,
-                                            size_t err_size)
+/* Notes the first @p n of @p recs as taken by @p t's dead-letter sink (t locked): each
+ * holds its source partition's commit at its offset until that sink acknowledges it. */
+static int task_dlq_taken(rt_task_t *t, const kp_sink_refused_t *recs, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                rt_part_t *p = (rt_part_t *)recs[i].msg.part;
+                if (taken_note(&t->dlq_taken, &t->dlq_ntaken, &t->dlq_taken_cap, p,
+                               recs[i].msg.offset, recs[i].msg.offset + 1))
+                        return KP_ERR_NOMEM;
+                atomic_fetch_add_explicit(&t->dead_letters, 1, memory_order_relaxed);
+        }
+        return 0;
+}
+
+/* Puts @p n refused records into @p t's dead-letter sink (t locked) and notes what it
+ * took (*taken). DEAD_LETTER from it (a dead letter it cannot take) is FATAL. */
+static kp_sink_status_t task_dlq_put(rt_task_t *t, const kp_sink_refused_t *recs, size_t n,
+                                     size_t *taken, char *err, size_t err_size)
+{
+        char why[256];
+        kp_sink_status_t st = kp_sink_dead_letter_put(t->dlq, recs, n, taken, why, sizeof(why));
+        if (task_dlq_taken(t, recs, *taken)) {
+                snprintf(why, sizeof(why), "out of memory");
+                st = KP_SINK_FATAL;
+        }
+        if (st != KP_SINK_OK)
+                snprintf(err, err_size, "dead letters: %.230s", why);
+        return st == KP_SINK_DEAD_LETTER ? KP_SINK_FATAL : st;
+}
+
+/*
+ * What @p t's sink refused after taking it (t locked; its flush answered DEAD_LETTER) goes
+ * to the dead-letter sink, KP_RUNTIME_DLQ_BATCH records at a time; a sink's refused record
+ * holds its partition's commit until it is handed over, then the dead-letter sink's
+ * acknowledgement does. @returns OK, RETRY (the dead-letter sink is full: the rest waits
+ * for the next round) or FATAL with @p err.
+ */
+static kp_sink_status_t task_route_refused(rt_task_t *t, char *err, size_t err_size)
+{
+        kp_sink_refused_t recs[KP_RUNTIME_DLQ_BATCH];
+        kp_sink_status_t st = KP_SINK_OK;
+        size_t n, taken;
+        while (st == KP_SINK_OK && (n = kp_sink_refused(t->sink, recs, KP_RUNTIME_DLQ_BATCH))) {
+                st = task_dlq_put(t, recs, n, &taken, err, err_size);
+                kp_sink_refused_done(t->sink, taken);
+        }
+        return st;
+}
+
+/* Puts the batch from record @p from on, offering what was not taken again while the sink
+ * says RETRY. @returns the sink's last answer; *taken: records taken from @p from. */
+static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t from, size_t *taken,
+                                            char *err, size_t err_size)
 {
         kp_sink_status_t st;
-        size_t done = 0, n;
+        size_t done = from, n;
         int attempt;
 
         for (attempt = 0;; attempt++) {
@@ -176,19 +260,19 @@ static kp_sink_status_t worker_put_retrying(worker_t *w, rt_task_t *t, size_t *t
                 struct timespec pause = {0, (long)KP_SINK_RETRY_BACKOFF_MS * 1000000L << attempt};
                 nanosleep(&pause, NULL);
         }
-        *taken = done;
+        *taken = done - from;
         return st;
 }
 
-/* What the sink said of a batch it did not take all of: FATAL and DEAD_LETTER fail the
- * task; RETRY (a full queue, a slow target) pauses @p p at @p first, the first record not
- * taken, to be offered again later (a partition that cannot be paused fails the task:
- * it stalls, nothing is lost). */
+/* What the sink said of a batch it did not take all of: FATAL and DEAD_LETTER (no
+ * dead-letter sink: errors.tolerance "none") fail the task; RETRY (a full queue, a slow target)
+ * pauses @p p at @p first, the first record not taken, to be offered again later (a partition that
+ * cannot be paused fails the task: it stalls, nothing is lost). */
 static void worker_put_failed(worker_t *w, rt_part_t *p, rt_task_t *t, kp_sink_status_t st,
                               int64_t first, const char *err)
 {
         rt_task_sink_error(w->cl->g, t, err);
-        if (st == KP_SINK_DEAD_LETTER) /* no dead-letter sink yet: as fatal */
+        if (st == KP_SINK_DEAD_LETTER) /* tolerance "none" */
                 task_fail(t, "poison record: ", err);
         else if (st != KP_SINK_RETRY)
                 task_fail(t, "", err);
@@ -197,40 +281,73 @@ static void worker_put_failed(worker_t *w, rt_part_t *p, rt_task_t *t, kp_sink_s
                 task_fail(t, "cannot pause after retries: ", err);
 }
 
+/* Counts records [@p from, @p from + @p n) of the batch as taken by @p t's sink (t
+ * locked) and moves @p p's next_offset past them. */
+static void worker_took(worker_t *w, rt_part_t *p, rt_task_t *t, size_t from, size_t n)
+{
+        int64_t bytes = 0;
+        size_t i;
+        if (!n)
+                return;
+        for (i = from; i < from + n; i++)
+                bytes += (int64_t)(w->msgs[i].key_len + w->msgs[i].value_len);
+        int64_t next = w->msgs[from + n - 1].offset + 1;
+        if (task_note_taken(t, p, w->msgs[from].offset, next))
+                task_fail(t, "", "out of memory");
+        atomic_fetch_add_explicit(&t->messages, (int64_t)n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->messages, (int64_t)n, memory_order_relaxed);
+        atomic_store_explicit(&p->next_offset, next, memory_order_release);
+        rt_flow_taken(t, (int64_t)n, bytes);
+}
+
+/* Record @p i of the batch, which @p t's sink called poison at its put (@p why), goes to
+ * the dead-letter sink (tolerance "all"). @returns OK once it took it (the partition moves
+ * past it), else RETRY or FATAL with @p err. */
+static kp_sink_status_t worker_dead_letter(worker_t *w, rt_part_t *p, rt_task_t *t, size_t i,
+                                           const char *why, char *err, size_t err_size)
+{
+        kp_sink_refused_t r = {.msg = w->msgs[i], .reason = why, .status = "none"};
+        size_t taken;
+        kp_sink_status_t st = task_dlq_put(t, &r, 1, &taken, err, err_size);
+        if (!taken)
+                return st == KP_SINK_OK ? KP_SINK_RETRY : st;
+        atomic_fetch_add_explicit(&t->messages, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->messages, 1, memory_order_relaxed);
+        atomic_store_explicit(&p->next_offset, w->msgs[i].offset + 1, memory_order_release);
+        return KP_SINK_OK;
+}
+
 /*
  * Hands the batch to task @p t (locked), then moves @p p's next_offset past what its sink
- * took: that, once acknowledged, is what gets committed. See worker_put_failed for what
- * the rest becomes. @returns 0 when all was taken, else -1 (the rest of the batch was
- * not: the caller takes nothing more of the partition from this task).
+ * took: that, once acknowledged, is what gets committed. A record the sink calls poison
+ * goes to the dead-letter sink when the group has one, and the rest of the batch after
+ * it. See worker_put_failed for what the rest becomes otherwise. @returns 0 when all was
+ * taken, else -1 (the rest of the batch was not: the caller takes nothing more of the
+ * partition from this task).
  */
 static int worker_put(worker_t *w, rt_part_t *p, rt_task_t *t)
 {
         kp_sink_status_t st;
-        size_t taken, i;
-        int64_t bytes = 0, first;
-        char err[256];
+        size_t taken, i, done = 0;
+        int64_t first;
+        char err[256], why[256];
 
-        for (i = 0; i < w->nmsgs; i++) {
+        for (i = 0; i < w->nmsgs; i++)
                 w->msgs[i].headers = w->msgs[i].nheaders ? w->hdrs + w->hdr_at[i] : NULL;
-                bytes += (int64_t)(w->msgs[i].key_len + w->msgs[i].value_len);
+        for (;;) {
+                st = worker_put_retrying(w, t, done, &taken, err, sizeof(err));
+                worker_took(w, p, t, done, taken);
+                done += taken;
+                if (st != KP_SINK_DEAD_LETTER || !t->dlq || done == w->nmsgs)
+                        break;
+                snprintf(why, sizeof(why), "%s", err);
+                if ((st = worker_dead_letter(w, p, t, done, why, err, sizeof(err))) != KP_SINK_OK)
+                        break;
+                if (++done == w->nmsgs)
+                        break;
         }
-        st = worker_put_retrying(w, t, &taken, err, sizeof(err));
-        if (taken) {
-                if (taken < w->nmsgs) {
-                        bytes = 0;
-                        for (i = 0; i < taken; i++)
-                                bytes += (int64_t)(w->msgs[i].key_len + w->msgs[i].value_len);
-                }
-                int64_t next = w->msgs[taken - 1].offset + 1;
-                if (task_note_taken(t, p, w->msgs[0].offset, next))
-                        task_fail(t, "", "out of memory");
-                atomic_fetch_add_explicit(&t->messages, (int64_t)taken, memory_order_relaxed);
-                atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
-                atomic_fetch_add_explicit(&p->messages, (int64_t)taken, memory_order_relaxed);
-                atomic_store_explicit(&p->next_offset, next, memory_order_release);
-                rt_flow_taken(t, (int64_t)taken, bytes);
-        }
-        first = taken < w->nmsgs ? w->msgs[taken].offset : -1;
+        first = done < w->nmsgs ? w->msgs[done].offset : -1;
         w->nmsgs = 0;
         w->nhdrs = 0;
         if (st == KP_SINK_OK)
@@ -454,39 +571,68 @@ static rt_part_t *cluster_part(rt_cluster_t *cl, const char *topic, int32_t part
 }
 
 /*
- * Asks task @p t's sink (caller holds t->lock) how far each partition it took from is
- * acknowledged: lowers r->limit of those it still holds records of, forgets the others.
+ * Asks @p sink (its task locked) how far each partition it took from (@p v, *@p n of them)
+ * is acknowledged: lowers r->limit of those it still holds records of, forgets the others.
  */
-static int commit_task_acks(commit_round_t *r, rt_task_t *t)
+static int commit_sink_acks(commit_round_t *r, kp_sink_t *sink, rt_taken_t *v, int *n)
 {
         kp_sink_offset_t *offs;
         int i, kept = 0;
-        if (!t->ntaken)
+        if (!*n)
                 return 0;
-        if (!(offs = calloc((size_t)t->ntaken, sizeof(*offs))))
+        if (!(offs = calloc((size_t)*n, sizeof(*offs))))
                 return KP_ERR_NOMEM;
-        for (i = 0; i < t->ntaken; i++) {
-                rt_part_t *p = t->taken[i].p;
+        for (i = 0; i < *n; i++) {
+                rt_part_t *p = v[i].p;
                 offs[i] = (kp_sink_offset_t){.part = p,
                                              .cluster = p->cl->name,
                                              .topic = p->tp->name,
                                              .partition = p->partition,
-                                             .taken = t->taken[i].taken,
-                                             .acked = t->taken[i].acked};
+                                             .taken = v[i].taken,
+                                             .acked = v[i].acked};
         }
-        kp_sink_precommit(t->sink, offs, (size_t)t->ntaken);
-        for (i = 0; i < t->ntaken; i++) {
-                rt_taken_t e = t->taken[i];
+        kp_sink_precommit(sink, offs, (size_t)*n);
+        for (i = 0; i < *n; i++) {
+                rt_taken_t e = v[i];
                 if (offs[i].acked >= e.taken)
                         continue;
                 e.acked = offs[i].acked > e.acked ? offs[i].acked : e.acked;
                 if (e.acked < r->limit[e.p->index])
                         r->limit[e.p->index] = e.acked;
-                t->taken[kept++] = e;
+                v[kept++] = e;
         }
-        t->ntaken = kept;
+        *n = kept;
         free(offs);
         return 0;
+}
+
+/* Both sinks of @p t (locked): a partition's commit is the lower of what each acknowledged
+ * (a dead letter is committed once the dead-letter sink acknowledged it). */
+static int commit_task_acks(commit_round_t *r, rt_task_t *t)
+{
+        if (commit_sink_acks(r, t->sink, t->taken, &t->ntaken))
+                return KP_ERR_NOMEM;
+        return t->dlq ? commit_sink_acks(r, t->dlq, t->dlq_taken, &t->dlq_ntaken) : 0;
+}
+
+/* Flushes @p t's sinks (t locked) until @p until: what the sink refused goes to the
+ * dead-letter sink first (tolerance "all"), then the dead-letter sink is flushed. @returns
+ * the worst answer: FATAL or DEAD_LETTER (tolerance "none") fail the task. */
+static kp_sink_status_t commit_task_flush(rt_task_t *t, int64_t until, char *err, size_t err_size)
+{
+        kp_sink_status_t st = kp_sink_flush(t->sink, until, err, err_size);
+        if (st == KP_SINK_DEAD_LETTER && t->dlq &&
+            task_route_refused(t, err, err_size) != KP_SINK_FATAL)
+                st = KP_SINK_OK;
+        if (st != KP_SINK_FATAL && st != KP_SINK_DEAD_LETTER && t->dlq) {
+                char why[256];
+                kp_sink_status_t dst = kp_sink_flush(t->dlq, until, why, sizeof(why));
+                if (dst == KP_SINK_FATAL || dst == KP_SINK_DEAD_LETTER) {
+                        snprintf(err, err_size, "dead letters: %.230s", why);
+                        st = KP_SINK_FATAL;
+                }
+        }
+        return st;
 }
 
 /*
@@ -512,7 +658,7 @@ static int commit_flush_sinks(commit_round_t *r)
                         pthread_mutex_unlock(&t->lock);
                         continue;
                 }
-                st = kp_sink_flush(t->sink, wait_until, err, sizeof(err));
+                st = commit_task_flush(t, wait_until, err, sizeof(err));
                 if (st == KP_SINK_FATAL || st == KP_SINK_DEAD_LETTER) {
                         rt_task_sink_error(g, t, err);
                         task_fail(t, "", err);

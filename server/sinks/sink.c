@@ -22,7 +22,7 @@ struct kp_sink {
         void *state;
         /* Counters (kp_sink_stats_t), written under the caller's serialisation and read
          * from any thread. taken_at_flush: records_in when the last flush answered OK. */
-        _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters;
+        _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters, refused;
         _Atomic int64_t taken_at_flush;
 };
 
@@ -251,10 +251,87 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
         out->failures = atomic_load_explicit(&sink->failures, memory_order_relaxed);
         out->retries = atomic_load_explicit(&sink->retries, memory_order_relaxed);
         out->dead_letters = atomic_load_explicit(&sink->dead_letters, memory_order_relaxed);
+        out->refused = atomic_load_explicit(&sink->refused, memory_order_relaxed);
         out->acked = sink->ops->acked
                              ? sink->ops->acked(sink->state)
                              : atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed);
-        out->in_flight = out->records_in > out->acked ? out->records_in - out->acked : 0;
+        int64_t done = out->acked + out->refused;
+        out->in_flight = out->records_in > done ? out->records_in - done : 0;
+}
+
+size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max)
+{
+        return sink->ops->refused && max ? sink->ops->refused(sink->state, out, max) : 0;
+}
+
+void kp_sink_refused_done(kp_sink_t *sink, size_t n)
+{
+        if (!n || !sink->ops->refused_done)
+                return;
+        sink->ops->refused_done(sink->state, n);
+        sink_count(&sink->refused, (int64_t)n);
+}
+
+size_t kp_sink_msg_size(const kp_sink_msg_t *m)
+{
+        size_t size = sizeof(*m) + sizeof(kp_sink_header_t) * m->nheaders + strlen(m->cluster) +
+                      strlen(m->topic) + 2 + m->key_len + m->value_len;
+        for (size_t i = 0; i < m->nheaders; i++)
+                size += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+        return (size + 7) & ~(size_t)7; /* the next copy in a buffer stays aligned */
+}
+
+/* Points @p d's fields into the bytes after it (the layout kp_sink_msg_copy writes), from
+ * the lengths and the NULL-ness its fields had; @p src: where the bytes come from (NULL:
+ * already there). */
+static void msg_place(kp_sink_msg_t *d, const kp_sink_msg_t *src)
+{
+        kp_sink_header_t *h = (kp_sink_header_t *)(d + 1);
+        char *o = (char *)(h + d->nheaders);
+        size_t n;
+#define PLACE(field, len)                                                                          \
+        do {                                                                                       \
+                n = (len);                                                                         \
+                if (src && n)                                                                      \
+                        memcpy(o, (src)->field, n);                                                \
+                d->field = d->field ? o : NULL;                                                    \
+                o += n;                                                                            \
+        } while (0)
+        PLACE(cluster, strlen(src ? src->cluster : o) + 1);
+        PLACE(topic, strlen(src ? src->topic : o) + 1);
+        PLACE(key, d->key_len);
+        PLACE(value, d->value_len);
+#undef PLACE
+        for (size_t i = 0; i < d->nheaders; i++) {
+                const kp_sink_header_t *sh = src ? &src->headers[i] : &h[i];
+                n = strlen(src ? sh->name : o) + 1;
+                if (src)
+                        memcpy(o, sh->name, n), h[i] = *sh;
+                h[i].name = o, o += n;
+                if (src && sh->value_len)
+                        memcpy(o, sh->value, sh->value_len);
+                h[i].value = h[i].value ? o : NULL, o += h[i].value_len;
+        }
+        d->headers = d->nheaders ? h : NULL;
+}
+
+kp_sink_msg_t *kp_sink_msg_copy(void *at, const kp_sink_msg_t *m)
+{
+        kp_sink_msg_t *d = at;
+        *d = *m;
+        msg_place(d, m);
+        return d;
+}
+
+void kp_sink_msg_rebase(kp_sink_msg_t *d)
+{
+        msg_place(d, NULL);
+}
+
+kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m)
+{
+        void *at = malloc(kp_sink_msg_size(m));
+        return at ? kp_sink_msg_copy(at, m) : NULL;
 }
 
 void kp_sink_close(kp_sink_t *sink)

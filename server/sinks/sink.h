@@ -18,6 +18,12 @@
  *                 record of it that a sink took and has not acknowledged, never up to
  *                 what a sink merely took. A crash re-delivers what was not committed:
  *                 at least once.
+ *   refused       the destination refused it for good after the put (an HTTP 4xx for the
+ *                 record alone, retries exhausted, a failed delivery report). The sink
+ *                 keeps it, holding its partition's precommit at it, until the runtime
+ *                 takes it back (kp_sink_refused, kp_sink_refused_done) and fails the task
+ *                 (errors.tolerance "none") or puts it into the group's dead-letter sink
+ *                 ("all"), whose acknowledgement then holds the commit instead.
  *
  * A commit round (every second, before a plan change moves a partition, at stop) calls,
  * per task: flush (push out what is buffered; wait for acknowledgements until the
@@ -70,9 +76,12 @@ typedef struct kp_sink_msg {
  *                partition and offers them again later, for as long as it takes (a sink
  *                whose own retries run out answers DEAD_LETTER or FATAL). From flush: not
  *                everything was acknowledged by the deadline; precommit says how far it got.
- *   DEAD_LETTER  the first record not taken can never be delivered (a poison record: an
- *                HTTP 400, a record too large for the target). A group with a dead-letter
- *                sink routes it there; without one (today) the task fails as on FATAL.
+ *   DEAD_LETTER  From put: the first record not taken can never be delivered (a poison
+ *                record: a record too large for the target). From flush: records taken
+ *                before were refused for good since (an HTTP 400 for a record alone):
+ *                kp_sink_refused lists them. With errors.tolerance "all" the runtime
+ *                routes them to the group's dead-letter sink and goes on; with "none" the
+ *                task fails as on FATAL.
  *   FATAL        the sink cannot go on: the task fails, its partitions stall uncommitted
  *                and are read again from their committed offset when a plan moves them.
  */
@@ -101,11 +110,27 @@ typedef struct kp_sink_stats {
         int64_t records_in;   /* records taken */
         int64_t bytes_in;     /* key and value bytes of them */
         int64_t acked;        /* records acknowledged */
-        int64_t in_flight;    /* taken and not acknowledged (records_in - acked) */
+        int64_t in_flight;    /* taken and neither acknowledged nor refused */
         int64_t failures;     /* puts and flushes that answered FATAL or DEAD_LETTER */
         int64_t retries;      /* puts that answered RETRY */
         int64_t dead_letters; /* records a put called poison */
+        int64_t refused;      /* records taken, then refused and handed back (refused_done) */
 } kp_sink_stats_t;
+
+/* ---- refused records (errors and dead letters) ---- */
+
+/*
+ * A record a sink took and then refused for good (a final 4xx, retries exhausted, a Kafka
+ * error retrying cannot fix): the sink learnt it after the put, so it hands the record
+ * back through kp_sink_refused. Every pointer is the sink's, valid until the next
+ * kp_sink_refused_done or close of that sink.
+ */
+typedef struct kp_sink_refused {
+        kp_sink_msg_t msg;  /* the record as it was put (part included) */
+        const char *reason; /* what the target said, as the task's error would show it */
+        const char *status; /* the target's status: "400", "503", a Kafka error's name;
+                               "none" when it gave none (a connection error) */
+} kp_sink_refused_t;
 
 /*
  * A sink kind. The runtime opens one group instance per running group (shared state such
@@ -154,6 +179,19 @@ typedef struct kp_sink_ops {
         /* Puts back into @p conf (a replace) the stored secrets, from @p old (the stored
          * document of the same type), that @p conf sends back as "******". */
         void (*unredact)(json_t *conf, const json_t *old);
+        /*
+         * Refused records (NULL op: a sink never refuses after taking). A sink that learns
+         * after a put that records it took are refused for good keeps them, oldest first,
+         * and, while any is kept: its flush answers DEAD_LETTER (errstr: the first one's
+         * reason) and its precommit keeps each partition at or below its first refused
+         * record kept (so nothing past it is committed before the runtime decided).
+         * refused copies the first (up to @p max) records kept into @p out and @returns
+         * how many; refused_done drops the first @p n of them: the runtime failed the task
+         * or routed them to the dead-letter sink, and they count as done (no longer in
+         * flight) from then on. The driver may refuse more in between: they go after.
+         */
+        size_t (*refused)(void *state, kp_sink_refused_t *out, size_t max);
+        void (*refused_done)(void *state, size_t n);
 } kp_sink_ops_t;
 
 typedef struct kp_sink_group kp_sink_group_t;
@@ -235,6 +273,25 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out);
 void kp_sink_close(kp_sink_t *sink);
 /* @returns the sink's type name ("discard", "file"). */
 const char *kp_sink_type(const kp_sink_t *sink);
+
+/* ---- refused records: see kp_sink_ops_t.refused ---- */
+
+/* Copies into @p out the first (up to @p max) records @p sink took and then refused,
+ * oldest first. @returns how many; 0 for a kind that never refuses after taking. Caller
+ * serialises per sink. */
+size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max);
+/* Drops the first @p n refused records, counted in kp_sink_stats_t.refused. */
+void kp_sink_refused_done(kp_sink_t *sink, size_t n);
+/* @returns a copy of @p m in one allocation (free() it): strings, key, value and headers
+ * with it, part kept. NULL when out of memory. */
+kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m);
+/* The same copy into a caller's buffer (a batch's, many records back to back): @p at
+ * (8-byte aligned) holds kp_sink_msg_size(@p m) bytes, a multiple of 8. Once the bytes
+ * moved (a buffer grown, a copy memcpy'd elsewhere), kp_sink_msg_rebase points the
+ * copy's fields at its new place before it is read. */
+size_t kp_sink_msg_size(const kp_sink_msg_t *m);
+kp_sink_msg_t *kp_sink_msg_copy(void *at, const kp_sink_msg_t *m);
+void kp_sink_msg_rebase(kp_sink_msg_t *d);
 
 /*
  * Encodes @p len bytes of @p data as standard base64 (with padding) into @p out,

@@ -43,6 +43,14 @@ typedef struct http_batch {
         char *body;
         size_t len, cap;
         size_t nrecs;
+        /* Per record: where its bytes start in body, and a copy of it (kp_sink_msg_copy) at
+         * copy in arena, back to back: a refused batch splits at record boundaries and a
+         * record refused alone goes back to the runtime as it was put. One buffer per batch,
+         * not an allocation per record: the copy costs a memcpy on the hot path. */
+        size_t *at, *copy;
+        size_t recs_cap;
+        char *arena;
+        size_t arena_len, arena_cap;
         http_span_t *spans;
         size_t nspans, spans_cap;
         char *key;         /* raw: the key, base64 (NULL: the record has none) */
@@ -53,6 +61,14 @@ typedef struct http_batch {
 } http_batch_t;
 
 typedef struct http_group http_group_t;
+
+/* A record refused for good, kept until the runtime takes it (http_refused_done). */
+typedef struct http_refused {
+        struct http_refused *next;
+        kp_sink_msg_t *rec; /* owned */
+        char status[16];
+        char reason[512];
+} http_refused_t;
 
 typedef struct http_task {
         http_group_t *g;
@@ -65,8 +81,9 @@ typedef struct http_task {
         int closing;
         int failed;
         char error[512];
-        CURL *easy;                  /* the driver's */
-        struct curl_slist *req_hdrs; /* raw: the configured ones and X-Kplane-Key */
+        http_refused_t *ref_head, *ref_tail; /* refused, oldest first */
+        CURL *easy;                          /* the driver's */
+        struct curl_slist *req_hdrs;         /* raw: the configured ones and X-Kplane-Key */
         char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
         size_t answer_len;
         char *line; /* scratch for one record's line */
@@ -90,6 +107,9 @@ static void batch_free(http_batch_t *b)
 {
         if (!b)
                 return;
+        free(b->arena);
+        free(b->copy);
+        free(b->at);
         free(b->body);
         free(b->spans);
         free(b->key);
@@ -137,31 +157,69 @@ static http_batch_t *batch_open(http_task_t *t)
         return b;
 }
 
-/* Notes that @p b holds @p m (its partition's first offset in it). */
-static int batch_note(http_batch_t *b, const kp_sink_msg_t *m)
+/* Notes that @p b holds a record of @p part at @p offset (its partition's first in it). */
+static int batch_span(http_batch_t *b, const void *part, int64_t offset)
 {
         for (size_t i = 0; i < b->nspans; i++)
-                if (b->spans[i].part == m->part)
+                if (b->spans[i].part == part)
                         return 0;
         if (grow((void **)&b->spans, &b->spans_cap, b->nspans + 1, sizeof(*b->spans)))
                 return KP_ERR_NOMEM;
-        b->spans[b->nspans++] = (http_span_t){.part = m->part, .first = m->offset};
+        b->spans[b->nspans++] = (http_span_t){.part = part, .first = offset};
         return 0;
 }
 
-/* Appends @p len bytes of @p data (one record; @p sep first) to @p b, keeping room for a
- * closing ']'. */
-static int batch_append(http_task_t *t, http_batch_t *b, const char *sep, const void *data,
-                        size_t len)
+/* Notes a record in @p b, its bytes at @p at in the body: room for its copy (@p size
+ * bytes, a multiple of 8) at the end of the arena. @returns the room, NULL: no memory. */
+static void *batch_rec(http_batch_t *b, size_t size, size_t at)
 {
-        size_t s = strlen(sep);
-        if (grow((void **)&b->body, &b->cap, b->len + s + len + 2, 1))
+        if (b->nrecs == b->recs_cap) {
+                size_t cap = b->recs_cap ? b->recs_cap * 2 : 16;
+                size_t *a = realloc(b->at, sizeof(*a) * cap);
+                if (a)
+                        b->at = a;
+                size_t *c = a ? realloc(b->copy, sizeof(*c) * cap) : NULL;
+                if (!c)
+                        return NULL;
+                b->copy = c, b->recs_cap = cap;
+        }
+        if (grow((void **)&b->arena, &b->arena_cap, b->arena_len + size, 1))
+                return NULL;
+        b->at[b->nrecs] = at;
+        b->copy[b->nrecs++] = b->arena_len;
+        b->arena_len += size;
+        return b->arena + b->arena_len - size;
+}
+
+/* Record @p i of @p b: its copy, pointing into the arena where it is now. */
+static kp_sink_msg_t *batch_msg(http_batch_t *b, size_t i)
+{
+        kp_sink_msg_t *m = (kp_sink_msg_t *)(b->arena + b->copy[i]);
+        kp_sink_msg_rebase(m);
+        return m;
+}
+
+/* Bytes of record @p i's copy in @p b's arena. */
+static size_t batch_msg_size(const http_batch_t *b, size_t i)
+{
+        return (i + 1 < b->nrecs ? b->copy[i + 1] : b->arena_len) - b->copy[i];
+}
+
+/* Appends @p len bytes of @p data (one record; @p sep first) to @p b, keeping room for a
+ * closing ']', and notes a copy of @p m. */
+static int batch_append(http_task_t *t, http_batch_t *b, const kp_sink_msg_t *m, const char *sep,
+                        const void *data, size_t len)
+{
+        size_t s = strlen(sep), size = kp_sink_msg_size(m);
+        void *room;
+        if (grow((void **)&b->body, &b->cap, b->len + s + len + 2, 1) ||
+            !(room = batch_rec(b, size, b->len + s)) ||
+            batch_span(b, kp_sink_msg_copy(room, m)->part, m->offset))
                 return KP_ERR_NOMEM;
         memcpy(b->body + b->len, sep, s);
         if (len)
                 memcpy(b->body + b->len + s, data, len);
         b->len += s + len;
-        b->nrecs++;
         t->held += (int64_t)(s + len);
         return 0;
 }
@@ -178,7 +236,7 @@ static int task_add_raw(http_task_t *t, const kp_sink_msg_t *m)
                         return KP_ERR_NOMEM;
                 kp_base64_encode(m->key, m->key_len, b->key);
         }
-        if (batch_note(b, m) || batch_append(t, b, "", m->value, m->value_len))
+        if (batch_append(t, b, m, "", m->value, m->value_len))
                 return KP_ERR_NOMEM;
         task_seal(t, kp_time_mono_ms());
         return 0;
@@ -205,11 +263,7 @@ static int task_add_line(http_task_t *t, const kp_sink_msg_t *m)
         }
         if (!b && !(b = batch_open(t)))
                 return KP_ERR_NOMEM;
-        if (batch_note(b, m) || batch_append(t, b,
-                                             !array     ? ""
-                                             : b->nrecs ? ","
-                                                        : "[",
-                                             t->line, len))
+        if (batch_append(t, b, m, !array ? "" : b->nrecs ? "," : "[", t->line, len))
                 return KP_ERR_NOMEM;
         if ((int64_t)b->nrecs >= c->max_messages || (int64_t)b->len >= c->max_bytes)
                 task_seal(t, kp_time_mono_ms());
@@ -282,6 +336,9 @@ static kp_sink_status_t http_flush(void *state, int64_t deadline_ms, char *errst
         if (t->failed) {
                 snprintf(errstr, errstr_size, "%s", t->error);
                 st = KP_SINK_FATAL;
+        } else if (t->ref_head) {
+                snprintf(errstr, errstr_size, "%s", t->ref_head->reason);
+                st = KP_SINK_DEAD_LETTER;
         } else if (t->head) {
                 snprintf(errstr, errstr_size, "http sink: %lld bytes not yet acknowledged by %s",
                          (long long)t->held, t->g->conf.where);
@@ -292,7 +349,8 @@ static kp_sink_status_t http_flush(void *state, int64_t deadline_ms, char *errst
 }
 
 /* Each partition: up to the first record of it in a batch not acknowledged (batches are
- * acknowledged oldest first, a failed one never), else all it took. */
+ * acknowledged oldest first, a failed one never) or refused and not yet taken back by the
+ * runtime, else all it took. */
 static void http_precommit(void *state, kp_sink_offset_t *offs, size_t n)
 {
         http_task_t *t = state;
@@ -305,8 +363,48 @@ static void http_precommit(void *state, kp_sink_offset_t *offs, size_t n)
                                         acked = b->spans[s].first;
                                         break;
                                 }
+                for (http_refused_t *r = t->ref_head; r; r = r->next)
+                        if (r->rec->part == offs[i].part) {
+                                if (r->rec->offset < acked)
+                                        acked = r->rec->offset;
+                                break;
+                        }
                 offs[i].acked = acked;
         }
+        pthread_mutex_unlock(&t->mu);
+}
+
+/* Copies the first refused records out (their storage stays until http_refused_done). */
+static size_t http_refused(void *state, kp_sink_refused_t *out, size_t max)
+{
+        http_task_t *t = state;
+        size_t n = 0;
+        pthread_mutex_lock(&t->mu);
+        for (http_refused_t *r = t->ref_head; r && n < max; r = r->next)
+                out[n++] = (kp_sink_refused_t){
+                        .msg = *r->rec, .reason = r->reason, .status = r->status};
+        pthread_mutex_unlock(&t->mu);
+        return n;
+}
+
+/* Frees the first @p n refused records of @p t (t->mu held, or the task closing). */
+static void task_refused_drop(http_task_t *t, size_t n)
+{
+        while (n-- && t->ref_head) {
+                http_refused_t *r = t->ref_head;
+                t->ref_head = r->next;
+                free(r->rec);
+                free(r);
+        }
+        if (!t->ref_head)
+                t->ref_tail = NULL;
+}
+
+static void http_refused_done(void *state, size_t n)
+{
+        http_task_t *t = state;
+        pthread_mutex_lock(&t->mu);
+        task_refused_drop(t, n);
         pthread_mutex_unlock(&t->mu);
 }
 
@@ -439,8 +537,10 @@ static int answer_repeats_a_secret(const kp_http_conf_t *c, const char *text)
         return 0;
 }
 
-/* Fails @p t (t->mu held) with what went wrong; the answer's start, made printable. */
-static void task_fail(http_task_t *t, CURLcode rc, long status, const char *why)
+/* Says into @p out what went wrong with @p t's request (t->mu held): @p why, then the
+ * status and the answer's start, made printable, or the connection error. */
+static void answer_describe(http_task_t *t, CURLcode rc, long status, const char *why, char *out,
+                            size_t out_size)
 {
         char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
         size_t i;
@@ -452,18 +552,145 @@ static void task_fail(http_task_t *t, CURLcode rc, long status, const char *why)
                                      "(its answer is withheld: it "
                                      "repeats a configured header)");
         if (rc != CURLE_OK)
-                snprintf(t->error, sizeof(t->error), "http sink: %s: %s%s", t->g->conf.where, why,
+                snprintf(out, out_size, "http sink: %s: %s%s", t->g->conf.where, why,
                          curl_easy_strerror(rc));
         else
-                snprintf(t->error, sizeof(t->error), "http sink: %s: %s%ld%s%s", t->g->conf.where,
-                         why, status, i ? ": " : "", answer);
-        t->failed = 1;
+                snprintf(out, out_size, "http sink: %s: %s%ld%s%s", t->g->conf.where, why, status,
+                         i ? ": " : "", answer);
+}
+
+/* Acknowledged or refused: the head batch leaves @p t (t->mu held). */
+static void task_drop_head(http_task_t *t)
+{
+        http_batch_t *b = t->head;
+        t->head = b->next;
+        if (!t->head)
+                t->tail = NULL;
+        t->held -= (int64_t)b->len;
+        batch_free(b);
+}
+
+/* Where record @p i of sealed batch @p b ends (json_array: before its ',' or the ']'). */
+static size_t batch_rec_end(const http_batch_t *b, size_t i, int array)
+{
+        return (i + 1 < b->nrecs ? b->at[i + 1] : b->len) - (size_t)array;
+}
+
+/* A sealed batch, due now, of records [@p from, @p to) of @p b, moved out of it (their
+ * bytes copied). NULL when out of memory. */
+static http_batch_t *batch_part(const http_group_t *g, http_batch_t *b, size_t from, size_t to)
+{
+        int array = g->conf.format == KP_HTTP_JSON_ARRAY;
+        http_batch_t *n = calloc(1, sizeof(*n));
+        size_t i, need = 2;
+        if (!n)
+                return NULL;
+        for (i = from; i < to; i++)
+                need += batch_rec_end(b, i, array) - b->at[i] + 1;
+        if (grow((void **)&n->body, &n->cap, need, 1))
+                goto fail;
+        for (i = from; i < to; i++) {
+                size_t at = b->at[i], len = batch_rec_end(b, i, array) - at;
+                if (array)
+                        n->body[n->len++] = i == from ? '[' : ',';
+                size_t size = batch_msg_size(b, i);
+                void *room = batch_rec(n, size, n->len);
+                if (!room)
+                        goto fail;
+                memcpy(room, b->arena + b->copy[i], size); /* rebased when read */
+                if (batch_span(n, ((kp_sink_msg_t *)room)->part, ((kp_sink_msg_t *)room)->offset))
+                        goto fail;
+                memcpy(n->body + n->len, b->body + at, len);
+                n->len += len;
+        }
+        if (array)
+                n->body[n->len++] = ']';
+        n->sealed = 1;
+        n->opened_ms = n->due_ms = kp_time_mono_ms();
+        return n;
+fail:
+        batch_free(n);
+        return NULL;
+}
+
+/* Splits @p t's head batch (t->mu held; two records or more) into two halves that take its
+ * place, due now, so that only the records refused alone count as refused (a batch of n
+ * with one poison record costs about 2 log2(n) more requests). @returns 0 or KP_ERR_NOMEM. */
+static int task_split_head(http_task_t *t)
+{
+        http_batch_t *b = t->head, *lo, *hi = NULL;
+        size_t half = b->nrecs / 2;
+        if (!(lo = batch_part(t->g, b, 0, half)) || !(hi = batch_part(t->g, b, half, b->nrecs))) {
+                batch_free(lo);
+                return KP_ERR_NOMEM;
+        }
+        lo->next = hi;
+        hi->next = b->next;
+        t->head = lo;
+        if (t->tail == b)
+                t->tail = hi;
+        t->held += (int64_t)(lo->len + hi->len) - (int64_t)b->len;
+        batch_free(b);
+        return 0;
+}
+
+/* Hands every record of @p t's head batch (t->mu held) back as refused, with @p reason and
+ * @p status, and drops the batch. @returns 0 or KP_ERR_NOMEM. */
+static int task_refuse_head(http_task_t *t, const char *reason, const char *status)
+{
+        http_batch_t *b = t->head;
+        for (size_t i = 0; i < b->nrecs; i++) {
+                http_refused_t *r = calloc(1, sizeof(*r));
+                if (!r || !(r->rec = malloc(batch_msg_size(b, i)))) {
+                        free(r);
+                        return KP_ERR_NOMEM;
+                }
+                memcpy(r->rec, batch_msg(b, i), batch_msg_size(b, i));
+                kp_sink_msg_rebase(r->rec);
+                snprintf(r->reason, sizeof(r->reason), "%s", reason);
+                snprintf(r->status, sizeof(r->status), "%s", status);
+                if (t->ref_tail)
+                        t->ref_tail->next = r;
+                else
+                        t->ref_head = r;
+                t->ref_tail = r;
+        }
+        task_drop_head(t);
+        return 0;
+}
+
+/* The head batch is refused for good (t->mu held). A final 4xx of several records splits
+ * it; anything else (a 4xx of one record, a redirect: not followed, the headers would go
+ * along; retries exhausted) hands its records back as refused (kp_sink_refused). */
+static void request_refused(http_task_t *t, CURLcode rc, long status)
+{
+        http_batch_t *b = t->head;
+        char why[64], reason[512], st[16];
+        int err;
+        if (rc == CURLE_OK && status >= 400 && status < 500 && !answer_retryable(rc, status) &&
+            b->nrecs > 1) {
+                err = task_split_head(t);
+        } else {
+                if (answer_retryable(rc, status))
+                        snprintf(why, sizeof(why),
+                                 "retries exhausted after %d attempts: ", b->attempts);
+                else
+                        snprintf(why, sizeof(why), "%s",
+                                 status >= 300 && status < 400 ? "redirects are not followed: "
+                                                               : "refused for good: ");
+                answer_describe(t, rc, status, why, reason, sizeof(reason));
+                snprintf(st, sizeof(st), rc == CURLE_OK ? "%ld" : "none", status);
+                err = task_refuse_head(t, reason, st);
+        }
+        if (err) {
+                snprintf(t->error, sizeof(t->error), "http sink: out of memory");
+                t->failed = 1;
+        }
 }
 
 /* The head batch's request ended (driver thread). 2xx: acknowledged. Retryable: again
- * after the back-off (and Retry-After), until max_attempts. Otherwise final: the task
- * fails. A later step splits a refused batch and sends its poison records to the dead
- * letters instead (the seam is this function's last branch). */
+ * after the back-off (and Retry-After), until max_attempts. Otherwise refused for good:
+ * request_refused splits it or hands its records back. */
 static void request_done(http_task_t *t, CURLcode rc)
 {
         http_group_t *g = t->g;
@@ -473,24 +700,14 @@ static void request_done(http_task_t *t, CURLcode rc)
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
         t->sending = 0;
         if (rc == CURLE_OK && status >= 200 && status < 300) {
-                t->head = b->next;
-                if (!t->head)
-                        t->tail = NULL;
-                t->held -= (int64_t)b->len;
                 atomic_fetch_add_explicit(&t->acked, (int64_t)b->nrecs, memory_order_relaxed);
-                batch_free(b);
+                task_drop_head(t);
         } else if (answer_retryable(rc, status) && b->attempts < g->conf.max_attempts) {
                 int64_t wait = backoff_ms(g, b->attempts), after = retry_after_ms(t->easy);
                 b->due_ms = kp_time_mono_ms() + (after > wait ? after : wait);
                 atomic_fetch_add_explicit(&t->retries, 1, memory_order_relaxed);
-        } else if (answer_retryable(rc, status)) {
-                char why[64];
-                snprintf(why, sizeof(why), "retries exhausted after %d attempts: ", b->attempts);
-                task_fail(t, rc, status, why);
         } else {
-                task_fail(t, rc, status,
-                          status >= 300 && status < 400 ? "redirects are not followed: "
-                                                        : "refused for good: ");
+                request_refused(t, rc, status);
         }
         pthread_cond_broadcast(&t->cond);
         pthread_mutex_unlock(&t->mu);
@@ -623,6 +840,7 @@ static CURL *task_easy(http_task_t *t)
 
 static void task_free(http_task_t *t)
 {
+        task_refused_drop(t, SIZE_MAX);
         while (t->head) {
                 http_batch_t *b = t->head;
                 t->head = b->next;
@@ -712,4 +930,6 @@ const kp_sink_ops_t kp_sink_http_ops = {
         .close = http_close,
         .redact = http_redact,
         .unredact = http_unredact,
+        .refused = http_refused,
+        .refused_done = http_refused_done,
 };

@@ -78,7 +78,8 @@ typedef struct ks_msg {
 
 /* One source partition of a task: its records in flight, in offset order. */
 typedef struct ks_part {
-        const void *part; /* kp_sink_msg_t.part */
+        const void *part;      /* kp_sink_msg_t.part */
+        char *cluster, *topic; /* the source's, for a refused record */
         struct ks_task *task;
         rd_kafka_topic_t *rkt; /* the target topic */
         ks_msg_t *head, *tail; /* under task->lock */
@@ -104,11 +105,23 @@ typedef struct ks_task {
         _Atomic int64_t acked;
         int failed;      /* under lock: a record could not be delivered */
         char error[256]; /* under lock */
-        int orphan;      /* under lock: closed, freed by its last delivery report */
+        /* under lock: records whose delivery failed for good, oldest first, handed back
+         * (kp_sink_refused); each one's ks_msg_t stays in flight, holding precommit, until
+         * refused_done */
+        struct ks_refused *ref_head, *ref_tail;
+        int orphan; /* under lock: closed, freed by its last delivery report */
         struct ks_task *prev_orphan, *next_orphan; /* under grp->lock */
 } ks_task_t;
 
 static void ks_task_free(ks_task_t *t);
+
+typedef struct ks_refused {
+        struct ks_refused *next;
+        ks_msg_t *m;
+        kp_sink_msg_t *rec; /* owned */
+        char status[48];
+        char reason[256];
+} ks_refused_t;
 
 /* ---- the document ---- */
 
@@ -302,15 +315,63 @@ static int32_t ks_partitioner(const rd_kafka_topic_t *rkt, const void *key, size
         }
 }
 
+/* A failed report of @p m (t->lock held): the record, as produced, goes on the task's
+ * refused list (kp_sink_refused) and @m stays in flight. @returns 0, or -1 when it cannot
+ * be refused (a purge at close, the producer's fatal error, no memory): the task fails. */
+static int ks_refuse(ks_task_t *t, ks_msg_t *m, const rd_kafka_message_t *rkm)
+{
+        kp_sink_header_t h[64];
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_timestamp_type_t tst;
+        kp_sink_msg_t rec = {.cluster = m->kp->cluster,
+                             .topic = m->kp->topic,
+                             .partition = m->src_partition,
+                             .offset = m->offset,
+                             .key = rkm->key,
+                             .key_len = rkm->key_len,
+                             .value = rkm->payload,
+                             .value_len = rkm->len,
+                             .headers = h,
+                             .part = m->kp->part};
+        ks_refused_t *r;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+            rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT || rkm->err == RD_KAFKA_RESP_ERR__FATAL)
+                return -1;
+        rec.timestamp = rd_kafka_message_timestamp(rkm, &tst);
+        rec.timestamp_type = (kp_sink_ts_type_t)tst;
+        if (!rd_kafka_message_headers(rkm, &hdrs))
+                for (size_t i = 0; rec.nheaders < 64 && i < rd_kafka_header_cnt(hdrs); i++) {
+                        kp_sink_header_t *e = &h[rec.nheaders];
+                        rd_kafka_header_get_all(hdrs, i, &e->name, &e->value, &e->value_len);
+                        rec.nheaders += strncmp(e->name, "kplane.source.", 14) != 0;
+                }
+        if (!(r = calloc(1, sizeof(*r))) || !(r->rec = kp_sink_msg_dup(&rec))) {
+                free(r);
+                return -1;
+        }
+        r->m = m;
+        snprintf(r->status, sizeof(r->status), "%s", rd_kafka_err2name(rkm->err));
+        snprintf(r->reason, sizeof(r->reason),
+                 "delivery to %s failed: %s (source partition %" PRId32 " offset %" PRId64 ")",
+                 rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err), m->src_partition,
+                 m->offset);
+        if (t->ref_tail)
+                t->ref_tail->next = r;
+        else
+                t->ref_head = r;
+        t->ref_tail = r;
+        return 0;
+}
+
 /* Delivery report (the poller thread, or the close's flush): the record leaves its
- * partition's list, or, failed, stays there and fails its task. */
+ * partition's list, or, failed, stays there and is refused (ks_refuse) or fails its task. */
 static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
         ks_msg_t *m = rkm->_private;
         ks_task_t *t = m->kp->task;
         (void)rk, (void)opaque;
         pthread_mutex_lock(&t->lock);
-        if (rkm->err) {
+        if (rkm->err && (t->failed || t->orphan || ks_refuse(t, m, rkm))) {
                 if (!t->failed)
                         snprintf(t->error, sizeof(t->error),
                                  "delivery to %s failed: %s (source partition %" PRId32
@@ -318,7 +379,7 @@ static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
                                  rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err),
                                  m->src_partition, m->offset);
                 t->failed = 1;
-        } else {
+        } else if (!rkm->err) { /* (else refused: in flight until refused_done) */
                 if (m->prev)
                         m->prev->next = m->next;
                 else
@@ -496,6 +557,12 @@ fail:
 static void ks_task_free(ks_task_t *t)
 {
         ks_part_t *kp, *nkp;
+        while (t->ref_head) {
+                ks_refused_t *r = t->ref_head;
+                t->ref_head = r->next;
+                free(r->rec);
+                free(r);
+        }
         for (kp = t->parts; kp; kp = nkp) {
                 nkp = kp->next;
                 for (ks_msg_t *m = kp->head, *nm; m; m = nm) {
@@ -504,6 +571,8 @@ static void ks_task_free(ks_task_t *t)
                 }
                 if (kp->rkt)
                         rd_kafka_topic_destroy(kp->rkt);
+                free(kp->cluster);
+                free(kp->topic);
                 free(kp);
         }
         pthread_cond_destroy(&t->cond);
@@ -661,8 +730,11 @@ static ks_part_t *ks_part_get(ks_task_t *t, const kp_sink_msg_t *m, char *errstr
                          m->cluster, m->topic);
                 return NULL;
         }
-        if (!(kp = calloc(1, sizeof(*kp))) ||
+        if (!(kp = calloc(1, sizeof(*kp))) || !(kp->cluster = strdup(m->cluster)) ||
+            !(kp->topic = strdup(m->topic)) ||
             !(kp->rkt = rd_kafka_topic_new(t->prod->rk, name, NULL))) {
+                if (kp)
+                        free(kp->cluster), free(kp->topic);
                 free(kp);
                 snprintf(errstr, errstr_size, "sink: cannot make topic %s: out of memory", name);
                 return NULL;
@@ -808,6 +880,12 @@ static kp_sink_status_t kafka_flush(void *state, int64_t deadline_ms, char *errs
         left = t->in_flight;
         pthread_mutex_unlock(&t->lock);
         kp_sink_status_t st = ks_state(t, errstr, errstr_size);
+        pthread_mutex_lock(&t->lock);
+        if (st == KP_SINK_OK && t->ref_head) {
+                snprintf(errstr, errstr_size, "%s", t->ref_head->reason);
+                st = KP_SINK_DEAD_LETTER;
+        }
+        pthread_mutex_unlock(&t->lock);
         if (st == KP_SINK_OK && left > 0) {
                 snprintf(errstr, errstr_size, "%" PRId64 " records not yet acknowledged", left);
                 st = KP_SINK_RETRY;
@@ -829,6 +907,44 @@ static void kafka_precommit(void *state, kp_sink_offset_t *offs, size_t n)
         pthread_mutex_unlock(&t->lock);
 }
 
+static size_t kafka_refused(void *state, kp_sink_refused_t *out, size_t max)
+{
+        ks_task_t *t = state;
+        size_t n = 0;
+        pthread_mutex_lock(&t->lock);
+        for (ks_refused_t *r = t->ref_head; r && n < max; r = r->next)
+                out[n++] = (kp_sink_refused_t){
+                        .msg = *r->rec, .reason = r->reason, .status = r->status};
+        pthread_mutex_unlock(&t->lock);
+        return n;
+}
+
+/* The runtime took them: each record leaves its partition's list (ks_delivered's). */
+static void kafka_refused_done(void *state, size_t n)
+{
+        ks_task_t *t = state;
+        pthread_mutex_lock(&t->lock);
+        while (n-- && t->ref_head) {
+                ks_refused_t *r = t->ref_head;
+                ks_msg_t *m = r->m;
+                t->ref_head = r->next;
+                if (m->prev)
+                        m->prev->next = m->next;
+                else
+                        m->kp->head = m->next;
+                if (m->next)
+                        m->next->prev = m->prev;
+                else
+                        m->kp->tail = m->prev;
+                free(m);
+                free(r->rec);
+                free(r);
+        }
+        if (!t->ref_head)
+                t->ref_tail = NULL;
+        pthread_mutex_unlock(&t->lock);
+}
+
 static int64_t kafka_acked(void *state)
 {
         ks_task_t *t = state;
@@ -847,4 +963,6 @@ const kp_sink_ops_t kp_sink_kafka_ops = {
         .precommit = kafka_precommit,
         .acked = kafka_acked,
         .close = kafka_close,
+        .refused = kafka_refused,
+        .refused_done = kafka_refused_done,
 };

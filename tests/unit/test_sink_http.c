@@ -35,6 +35,7 @@ static struct {
         pthread_mutex_t mu;
         int script[64], nscript, next;
         const char *retry_after; /* sent with every 429 */
+        const char *reject;      /* a body holding it is answered 400 (a poison record) */
         int stall_ms;
         rec_t recs[RECS_MAX];
         int nrecs;
@@ -66,6 +67,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, uplo
         pthread_mutex_lock(&srv.mu);
         status = srv.next < srv.nscript ? srv.script[srv.next] : 200;
         srv.next++;
+        if (status == 200 && srv.reject && u->body && strstr(u->body, srv.reject))
+                status = 400;
         if (srv.nrecs < RECS_MAX) {
                 rec_t *r = &srv.recs[srv.nrecs++];
                 r->body = u->body;
@@ -139,6 +142,7 @@ static void srv_start(const int *script, int n)
         memcpy(srv.script, script, sizeof(int) * (size_t)n);
         srv.next = srv.nrecs = 0;
         srv.retry_after = NULL;
+        srv.reject = NULL;
         srv.stall_ms = 0;
         srv.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
                                  NULL, NULL, handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
@@ -565,49 +569,186 @@ static void test_retry_after_is_honoured(void **state)
         srv_stop();
 }
 
-/* A 400 is final: the task fails, nothing of the batch is acknowledged, later puts refuse. */
-static void test_a_400_fails_the_task_and_acknowledges_nothing_of_its_batch(void **state)
+/* A 400 is final: the batch is split until the poison record goes alone; it comes back
+ * refused (flush says DEAD_LETTER, precommit keeps its partition at it until the runtime
+ * takes it back), the others are delivered; the answer's secrets stay out of the reason. */
+static void test_a_400_splits_the_batch_and_refuses_only_the_poison_record(void **state)
 {
-        static const int script[] = {200, 400};
         kp_sink_msg_t m[4] = {msg(&part_a, 0, 10, NULL, "a"), msg(&part_a, 0, 11, NULL, "b"),
                               msg(&part_a, 0, 12, NULL, "poison"), msg(&part_a, 0, 13, NULL, "d")};
+        kp_sink_refused_t ref[4];
         char err[256];
-        size_t taken;
         (void)state;
-        srv_start(script, 2);
+        srv_start(NULL, 0);
+        srv.reject = "cG9pc29u"; /* "poison" in base64, as the line carries it */
         json_t *c = conf_new("\"headers\":{\"Authorization\":\"Bearer s3cr3t\"},"
-                             "\"batch\":{\"max_messages\":2,\"linger_ms\":0}");
+                             "\"batch\":{\"max_messages\":4,\"linger_ms\":0}");
         kp_sink_t *s = sink_open(c);
         put_all(s, m, 4);
-        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_FATAL);
-        assert_non_null(strstr(err, "400"));
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_DEAD_LETTER);
+        assert_non_null(strstr(err, "refused for good: 400"));
         assert_null(strstr(err, "s3cr3t"));
         assert_non_null(strstr(err, "withheld"));
         assert_null(strstr(err, "token=q")); /* the query may hold a secret too */
-        assert_int_equal(srv_count(), 2);    /* a final answer is not retried */
+        /* [a b poison d] 400, [a b] 200, [poison d] 400, [poison] 400, [d] 200 */
+        assert_int_equal(srv_count(), 5);
         kp_sink_offset_t off = {.part = &part_a, .taken = 14, .acked = 10};
         kp_sink_precommit(s, &off, 1);
         assert_int_equal(off.acked, 12);
-        assert_int_equal(kp_sink_put(s, m, 1, &taken, err, sizeof(err)), KP_SINK_FATAL);
-        assert_int_equal(taken, 0);
+        assert_int_equal(kp_sink_refused(s, ref, 4), 1);
+        assert_int_equal(ref[0].msg.offset, 12);
+        assert_ptr_equal(ref[0].msg.part, &part_a);
+        assert_memory_equal(ref[0].msg.value, "poison", 6);
+        assert_int_equal(ref[0].msg.value_len, 6);
+        assert_string_equal(ref[0].status, "400");
+        assert_non_null(strstr(ref[0].reason, "refused for good: 400"));
+        kp_sink_refused_done(s, 1);
+        assert_int_equal(kp_sink_refused(s, ref, 4), 0);
+        kp_sink_precommit(s, &off, 1);
+        assert_int_equal(off.acked, 14);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_OK);
+        kp_sink_stats_t st;
+        kp_sink_stats(s, &st);
+        assert_int_equal(st.acked, 3);
+        assert_int_equal(st.refused, 1);
+        assert_int_equal(st.in_flight, 0);
         sink_close(s);
         json_decref(c);
         srv_stop();
 }
 
-static void test_retries_exhausted_fail_the_task(void **state)
+/* Values of the splitting test: "v<i>", and "poison" at the poison offsets. */
+static int is_poison(int i)
+{
+        return i == 0 || i == 7 || i == 8 || i == 61 || i == 62 || i == 63 || i == 199;
+}
+
+/* Counts, in the receiver's 2xx bodies (json_lines or json_array), each record by its
+ * offset into @p seen; @returns how many records the 2xx bodies held. */
+static int delivered_offsets(int *seen, int n)
+{
+        int total = 0;
+        for (int i = 0; i < srv_count(); i++) {
+                rec_t *r = &srv.recs[i];
+                json_error_t je;
+                if (r->status != 200)
+                        continue;
+                json_t *doc = r->body[0] == '[' ? json_loads(r->body, 0, &je) : NULL;
+                for (char *l = r->body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                        json_t *arr = doc ? json_incref(doc) : json_array();
+                        if (!doc)
+                                json_array_append_new(arr,
+                                                      json_loads(l, JSON_DISABLE_EOF_CHECK, &je));
+                        for (size_t k = 0; k < json_array_size(arr); k++) {
+                                json_int_t off = json_integer_value(
+                                        json_object_get(json_array_get(arr, k), "offset"));
+                                assert_true(off >= 0 && off < n);
+                                seen[off]++;
+                                total++;
+                        }
+                        json_decref(arr);
+                        if (doc)
+                                break;
+                }
+                json_decref(doc);
+        }
+        return total;
+}
+
+/* Exactly the poison records come back refused, every other record is delivered once,
+ * in both batch formats, with poison at a batch's edges and in runs. */
+static void split_case(const char *format)
+{
+        enum { N = 200 };
+        static char vals[N][16];
+        kp_sink_msg_t m[N];
+        kp_sink_refused_t ref[N];
+        int seen[N] = {0}, refused[N] = {0};
+        char err[256], extra[256];
+        srv_start(NULL, 0);
+        srv.reject = "cG9pc29u";
+        for (int i = 0; i < N; i++) {
+                snprintf(vals[i], sizeof(vals[i]), is_poison(i) ? "poison" : "v%d", i);
+                m[i] = msg(&part_a, 0, i, NULL, vals[i]);
+        }
+        snprintf(extra, sizeof(extra),
+                 "\"format\":\"%s\",\"batch\":{\"max_messages\":64,\"linger_ms\":0}", format);
+        json_t *c = conf_new(extra);
+        kp_sink_t *s = sink_open(c);
+        put_all(s, m, N);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_DEAD_LETTER);
+        size_t n = kp_sink_refused(s, ref, N);
+        for (size_t i = 0; i < n; i++) {
+                assert_memory_equal(ref[i].msg.value, "poison", 6);
+                assert_string_equal(ref[i].status, "400");
+                refused[ref[i].msg.offset]++;
+                if (i)
+                        assert_true(ref[i].msg.offset > ref[i - 1].msg.offset);
+        }
+        kp_sink_refused_done(s, n);
+        assert_int_equal(delivered_offsets(seen, N) + (int)n, N);
+        for (int i = 0; i < N; i++) {
+                if (refused[i] != is_poison(i) || seen[i] != !is_poison(i))
+                        fail_msg("%s: record %d: refused %d delivered %d", format, i, refused[i],
+                                 seen[i]);
+        }
+        kp_sink_offset_t off = {.part = &part_a, .taken = N, .acked = 0};
+        kp_sink_precommit(s, &off, 1);
+        assert_int_equal(off.acked, N);
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
+static void test_split_batches_refuse_exactly_the_poison_records(void **state)
+{
+        (void)state;
+        split_case("json_lines");
+        split_case("json_array");
+}
+
+/* A raw record refused: it is one request already, it comes back as it was. */
+static void test_a_raw_record_refused_comes_back_with_its_key(void **state)
+{
+        kp_sink_msg_t m[2] = {msg(&part_a, 0, 3, "k1", "poison"), msg(&part_a, 0, 4, "k2", "ok")};
+        kp_sink_refused_t ref[2];
+        char err[256];
+        (void)state;
+        srv_start(NULL, 0);
+        srv.reject = "poison";
+        json_t *c = conf_new("\"format\":\"raw\"");
+        kp_sink_t *s = sink_open(c);
+        put_all(s, m, 2);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_DEAD_LETTER);
+        assert_int_equal(kp_sink_refused(s, ref, 2), 1);
+        assert_int_equal(ref[0].msg.offset, 3);
+        assert_memory_equal(ref[0].msg.key, "k1", 2);
+        assert_int_equal(srv_count(), 2);
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
+/* Retries exhausted: the batch comes back refused whole, not split (the target is not
+ * refusing a record, it is failing), with the last status. */
+static void test_retries_exhausted_refuse_the_batch_whole(void **state)
 {
         static const int script[] = {500, 503, 500};
-        kp_sink_msg_t m = msg(&part_a, 0, 0, NULL, "x");
+        kp_sink_msg_t m[2] = {msg(&part_a, 0, 0, NULL, "x"), msg(&part_a, 0, 1, NULL, "y")};
+        kp_sink_refused_t ref[2];
         char err[256];
         (void)state;
         srv_start(script, 3);
-        json_t *c = conf_new("\"retry\":{\"max_attempts\":2,\"initial_backoff_ms\":1}");
+        json_t *c = conf_new("\"retry\":{\"max_attempts\":2,\"initial_backoff_ms\":1},"
+                             "\"batch\":{\"linger_ms\":0,\"max_messages\":2}");
         kp_sink_t *s = sink_open(c);
-        put_all(s, &m, 1);
-        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_FATAL);
+        put_all(s, m, 2);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_DEAD_LETTER);
         assert_non_null(strstr(err, "retries exhausted after 2 attempts"));
         assert_int_equal(srv_count(), 2);
+        assert_int_equal(kp_sink_refused(s, ref, 2), 2);
+        assert_string_equal(ref[0].status, "503");
+        assert_int_equal(ref[1].msg.offset, 1);
         sink_close(s);
         json_decref(c);
         srv_stop();
@@ -652,8 +793,10 @@ int main(void)
                 cmocka_unit_test(test_batches_go_back_to_back),
                 cmocka_unit_test(test_failures_are_retried_and_every_record_arrives_once),
                 cmocka_unit_test(test_retry_after_is_honoured),
-                cmocka_unit_test(test_a_400_fails_the_task_and_acknowledges_nothing_of_its_batch),
-                cmocka_unit_test(test_retries_exhausted_fail_the_task),
+                cmocka_unit_test(test_a_400_splits_the_batch_and_refuses_only_the_poison_record),
+                cmocka_unit_test(test_split_batches_refuse_exactly_the_poison_records),
+                cmocka_unit_test(test_a_raw_record_refused_comes_back_with_its_key),
+                cmocka_unit_test(test_retries_exhausted_refuse_the_batch_whole),
                 cmocka_unit_test(
                         test_a_stalled_target_acknowledges_nothing_and_close_does_not_wait),
         };

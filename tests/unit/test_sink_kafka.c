@@ -299,11 +299,16 @@ static void test_precommit_is_never_ahead_of_delivery_reports_with_the_broker_do
         kp_sink_group_close(sg);
 }
 
-static void test_a_failed_delivery_fails_the_task_and_acknowledges_nothing_past_it(void **state)
+/* A delivery that fails for good (retries exhausted: message.timeout.ms) hands its records
+ * back refused, as produced, and acknowledges nothing past the first until the runtime took
+ * them; then the rest is acknowledged. */
+static void
+test_a_failed_delivery_hands_its_records_back_and_acknowledges_nothing_past_it(void **state)
 {
         static const int part_id;
         char err[256];
         kp_sink_group_t *sg;
+        kp_sink_refused_t ref[16];
         size_t taken;
         (void)state;
         kp_sink_t *s = sink_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"down\","
@@ -317,13 +322,22 @@ static void test_a_failed_delivery_fails_the_task_and_acknowledges_nothing_past_
         assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 0, err, sizeof(err)), 0);
         put_ten(s, &part_id);
         assert_int_equal(kp_sink_flush(s, kp_time_mono_ms() + 30000, err, sizeof(err)),
-                         KP_SINK_FATAL);
+                         KP_SINK_DEAD_LETTER);
         assert_non_null(strstr(err, "delivery to down failed"));
         assert_int_equal(acked_of(s, &part_id), 10);
-        kp_sink_msg_t m = {
-                .cluster = "src", .topic = "t", .offset = 20, .timestamp = -1, .part = &part_id};
-        assert_int_equal(kp_sink_put(s, &m, 1, &taken, err, sizeof(err)), KP_SINK_FATAL);
-        assert_int_equal(taken, 0);
+        size_t n = kp_sink_refused(s, ref, 16);
+        assert_int_equal(n, 10);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(ref[i].msg.offset, 10 + (int64_t)i);
+                assert_string_equal(ref[i].msg.cluster, "src");
+                assert_string_equal(ref[i].msg.topic, "t");
+                assert_ptr_equal(ref[i].msg.part, &part_id);
+                assert_string_equal(ref[i].status, "_MSG_TIMED_OUT");
+                assert_int_equal(ref[i].msg.value_len, 1);
+                assert_memory_equal(ref[i].msg.value, "v", 1);
+        }
+        kp_sink_refused_done(s, n);
+        assert_int_equal(acked_of(s, &part_id), 20);
         assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 1, err, sizeof(err)), 0);
         kp_sink_close(s);
         kp_sink_group_close(sg);
@@ -420,7 +434,7 @@ int main(void)
                 cmocka_unit_test(
                         test_precommit_is_never_ahead_of_delivery_reports_with_the_broker_down),
                 cmocka_unit_test(
-                        test_a_failed_delivery_fails_the_task_and_acknowledges_nothing_past_it),
+                        test_a_failed_delivery_hands_its_records_back_and_acknowledges_nothing_past_it),
                 cmocka_unit_test(
                         test_a_task_closed_with_records_in_flight_does_not_wait_and_they_still_arrive),
                 cmocka_unit_test(test_bad_documents_name_the_field),
