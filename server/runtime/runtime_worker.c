@@ -477,6 +477,12 @@ static int commit_task_acks(commit_round_t *r, rt_task_t *t)
         kp_sink_precommit(t->sink, offs, (size_t)t->ntaken);
         for (i = 0; i < t->ntaken; i++) {
                 rt_taken_t e = t->taken[i];
+                /* The sink committed it (in its transaction): commit_send sends nothing at
+                 * or below it, so no older snapshot overwrites it. */
+                int64_t cur = atomic_load(&e.p->committed);
+                while (offs[i].committed && offs[i].acked > cur &&
+                       !atomic_compare_exchange_weak(&e.p->committed, &cur, offs[i].acked))
+                        ;
                 if (offs[i].acked >= e.taken)
                         continue;
                 e.acked = offs[i].acked > e.acked ? offs[i].acked : e.acked;
