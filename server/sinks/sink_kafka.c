@@ -299,7 +299,9 @@ static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
                 else
                         m->kp->tail = m->prev;
                 free(m);
-                atomic_fetch_add_explicit(&t->acked, 1, memory_order_relaxed);
+                /* exactly_once: acknowledged by the transaction's commit, not here */
+                if (!t->grp->eos)
+                        atomic_fetch_add_explicit(&t->acked, 1, memory_order_relaxed);
         }
         t->in_flight--;
         pthread_cond_broadcast(&t->cond);
