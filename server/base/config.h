@@ -318,7 +318,7 @@
  * source positions (MirrorMaker 2's offsets topic), unless the sink's offsets_topic says
  * otherwise, and the partitions kplane creates it with (one record per partition and
  * second per group; compaction keeps one per partition). */
-#define KP_SINK_KAFKA_OFFSETS_TOPIC "__kplane-offsets"
+#define KP_SINK_KAFKA_OFFSETS_TOPIC      "__kplane-offsets"
 #define KP_SINK_KAFKA_OFFSETS_PARTITIONS 1
 /* A task assigned a partition waits at most this long for where to resume it: for the
  * transactions of a killed kplane to end (a transactional.id kplane no longer uses is only

@@ -123,7 +123,7 @@ static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, 
         err = committed_read(cl->rk, l);
         for (i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &l->elems[i];
-                int64_t c = at[i] >= 0            ? at[i]
+                int64_t c = at[i] >= 0        ? at[i]
                             : !err && !e->err ? e->offset
                                               : RD_KAFKA_OFFSET_INVALID;
                 atomic_store(&parts[i]->committed, c >= 0 ? c : -1);

@@ -229,9 +229,9 @@ static int ks_fields_validate(const json_t *conf, char *errstr, size_t errstr_si
 
 static int kafka_validate(const json_t *conf, char *errstr, size_t errstr_size)
 {
-        static const char *const fields[] = {"type",           "cluster",       "topic",
-                                             "partitioning",   "delivery",      "source_headers",
-                                             "offsets_topic",  "config",        NULL};
+        static const char *const fields[] = {"type",          "cluster",  "topic",
+                                             "partitioning",  "delivery", "source_headers",
+                                             "offsets_topic", "config",   NULL};
         const char *key;
         json_t *v;
 
@@ -406,8 +406,8 @@ static int ks_producer_make(const kp_cluster_ref_t *ref, void *arg, char *errstr
                 kp_kafka_client_conf_new(ref->bootstrap, ref->config, errstr, errstr_size);
         if (!conf)
                 return KP_ERR_INVALID;
-        if (ks_conf_set(conf, mk->prod, json_object_get(mk->conf, "config"), mk->group,
-                        mk->txn_id, errstr, errstr_size)) {
+        if (ks_conf_set(conf, mk->prod, json_object_get(mk->conf, "config"), mk->group, mk->txn_id,
+                        errstr, errstr_size)) {
                 rd_kafka_conf_destroy(conf);
                 return KP_ERR_INVALID;
         }

@@ -113,14 +113,12 @@ void ks_task_fail(ks_task_t *t, const char *why);
  * transactions hold. ks_txn_task_close aborts an open one and frees the producer. */
 int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_begin(ks_task_t *t, char *errstr, size_t errstr_size);
-kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr,
-                              size_t errstr_size);
+kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, size_t errstr_size);
 void ks_txn_precommit(ks_task_t *t, kp_sink_offset_t *offs, size_t n);
 void ks_txn_task_close(ks_task_t *t);
 /* sink_kafka_txn.c: kp_sink_ops_t.resume (same cluster: the group's committed offsets,
  * waiting for pending transactions; across: the offsets topic). */
-int ks_txn_resume(void *group, kp_sink_offset_t *offs, size_t n, char *errstr,
-                  size_t errstr_size);
+int ks_txn_resume(void *group, kp_sink_offset_t *offs, size_t n, char *errstr, size_t errstr_size);
 
 /* sink_kafka_offsets.c: the offsets topic of exactly_once across clusters. ks_offsets_ensure
  * creates it on @p g's cluster (compacted) unless it exists. ks_offsets_produce writes, in

@@ -25,17 +25,16 @@
 int ks_offsets_key(const char *group, const char *cluster, const char *topic, int32_t partition,
                    char *out, size_t size)
 {
-        int n = snprintf(out, size,
-                         "{\"group\":\"%s\",\"cluster\":\"%s\",\"topic\":\"%s\",\"partition\":%" PRId32
-                         "}",
-                         group, cluster, topic, partition);
+        int n = snprintf(
+                out, size,
+                "{\"group\":\"%s\",\"cluster\":\"%s\",\"topic\":\"%s\",\"partition\":%" PRId32 "}",
+                group, cluster, topic, partition);
         return n < 0 || (size_t)n >= size ? KP_ERR_INVALID : 0;
 }
 
 /* 1 when @p topic is in the cluster's metadata (all topics asked for: naming one would ask
  * a broker that allows it to create it), 0 when not, negative when unreadable. */
-static int offsets_topic_exists(rd_kafka_t *rk, const char *topic, char *errstr,
-                                size_t errstr_size)
+static int offsets_topic_exists(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size)
 {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, KP_KAFKA_METADATA_TIMEOUT_MS);
@@ -52,8 +51,7 @@ static int offsets_topic_exists(rd_kafka_t *rk, const char *topic, char *errstr,
 }
 
 /* Creates @p topic compacted (CreateTopics; one that exists meanwhile is fine). */
-static int offsets_topic_create(rd_kafka_t *rk, const char *topic, char *errstr,
-                                size_t errstr_size)
+static int offsets_topic_create(rd_kafka_t *rk, const char *topic, char *errstr, size_t errstr_size)
 {
         char rderr[256];
         rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, KP_SINK_KAFKA_OFFSETS_PARTITIONS, -1,
@@ -68,13 +66,15 @@ static int offsets_topic_create(rd_kafka_t *rk, const char *topic, char *errstr,
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, KP_SINK_KAFKA_TXN_WAIT_MS);
-        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        const rd_kafka_CreateTopics_result_t *res =
+                ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         size_t cnt = 0;
-        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
-        rd_kafka_resp_err_t err = !ev                     ? RD_KAFKA_RESP_ERR__TIMED_OUT
+        const rd_kafka_topic_result_t **tr =
+                res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+        rd_kafka_resp_err_t err = !ev                        ? RD_KAFKA_RESP_ERR__TIMED_OUT
                                   : rd_kafka_event_error(ev) ? rd_kafka_event_error(ev)
-                                  : cnt == 1                ? rd_kafka_topic_result_error(tr[0])
-                                                            : RD_KAFKA_RESP_ERR__BAD_MSG;
+                                  : cnt == 1                 ? rd_kafka_topic_result_error(tr[0])
+                                                             : RD_KAFKA_RESP_ERR__BAD_MSG;
         if (!err || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                 ret = 0;
         else
@@ -129,8 +129,8 @@ int ks_offsets_produce(ks_task_t *t, char *errstr, size_t errstr_size)
         int r = ks_offsets_ensure(g, errstr, errstr_size);
         if (r)
                 return r;
-        if (!t->offsets_rkt && !(t->offsets_rkt = rd_kafka_topic_new(t->prod->rk, g->offsets_topic,
-                                                                     NULL))) {
+        if (!t->offsets_rkt &&
+            !(t->offsets_rkt = rd_kafka_topic_new(t->prod->rk, g->offsets_topic, NULL))) {
                 snprintf(errstr, errstr_size, "sink.offsets_topic: out of memory");
                 return KP_ERR_NOMEM;
         }
@@ -144,7 +144,8 @@ int ks_offsets_produce(ks_task_t *t, char *errstr, size_t errstr_size)
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         t->prod->rk, RD_KAFKA_V_RKT(t->offsets_rkt),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
-                        RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+                        RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_OPAQUE(NULL),
+                        RD_KAFKA_V_END);
                 if (err) {
                         snprintf(errstr, errstr_size, "sink.offsets_topic: produce: %s",
                                  rd_kafka_err2str(err));
@@ -236,8 +237,8 @@ static int offsets_consume(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, o
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && i >= 0) {
                         int64_t lo, hi;
                         if (target[i] < 0 &&
-                            !rd_kafka_get_watermark_offsets(rk, w->g->offsets_topic,
-                                                            rkm->partition, &lo, &hi))
+                            !rd_kafka_get_watermark_offsets(rk, w->g->offsets_topic, rkm->partition,
+                                                            &lo, &hi))
                                 target[i] = hi;
                         if (target[i] >= 0 && rkm->offset >= target[i]) {
                                 target[i] = INT64_MAX; /* done: a later EOF counts no more */

@@ -161,8 +161,7 @@ static void txn_committed(ks_task_t *t)
         t->txn_open = t->committing = 0;
 }
 
-kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr,
-                              size_t errstr_size)
+kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, size_t errstr_size)
 {
         int64_t left = deadline_ms - kp_time_mono_ms();
         int wait_ms = left > KP_SINK_KAFKA_TXN_WAIT_MS ? (int)left : KP_SINK_KAFKA_TXN_WAIT_MS;
@@ -292,8 +291,7 @@ static int resume_committed_use(const kp_cluster_ref_t *ref, void *arg, char *er
         return err ? KP_ERR_UNAVAILABLE : 0;
 }
 
-int ks_txn_resume(void *group, kp_sink_offset_t *offs, size_t n, char *errstr,
-                  size_t errstr_size)
+int ks_txn_resume(void *group, kp_sink_offset_t *offs, size_t n, char *errstr, size_t errstr_size)
 {
         ks_group_t *g = group;
         resume_arg_t a = {g, offs, n};

@@ -65,7 +65,8 @@ static int teardown(void **state)
         return 0;
 }
 
-#define EOS_DOC "{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"out\",\"delivery\":\"exactly_once\"}"
+#define EOS_DOC                                                                                    \
+        "{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"out\",\"delivery\":\"exactly_once\"}"
 
 static kp_sink_group_t *group_open(const char *doc, const char *group)
 {
@@ -163,8 +164,8 @@ static int read_out(int want, int seen[4][64])
 }
 
 /* Precommit of one partition: acked out, and whether the sink committed it itself. */
-static int64_t precommit_one(kp_sink_t *s, const void *part, const char *cluster,
-                             int32_t partition, int64_t first, int64_t taken, int *committed)
+static int64_t precommit_one(kp_sink_t *s, const void *part, const char *cluster, int32_t partition,
+                             int64_t first, int64_t taken, int *committed)
 {
         kp_sink_offset_t off = {.part = part,
                                 .cluster = cluster,
