@@ -535,6 +535,7 @@ static void kafka_group_close(void *state)
                 nt = t->next_orphan;
                 ks_task_free(t);
         }
+        ks_txn_holders_free(g);
         pthread_mutex_destroy(&g->lock);
         free(g->name);
         free(g);
@@ -781,6 +782,10 @@ static kp_sink_status_t ks_produce(ks_task_t *t, const kp_sink_msg_t *m, char *e
         if (!km) {
                 if (kp)
                         snprintf(errstr, errstr_size, "out of memory");
+                return KP_SINK_FATAL;
+        }
+        if (t->grp->eos && kp->txn_next < 0 && ks_txn_hold(t, kp, errstr, errstr_size)) {
+                free(km);
                 return KP_SINK_FATAL;
         }
         km->kp = kp;

@@ -34,6 +34,16 @@ typedef struct ks_producer {
 
 struct ks_task;
 
+/* Buckets of a group's table of source partitions in open transactions (by part pointer). */
+#define KS_HOLDER_BUCKETS 256
+
+/* A source partition in a task's open transaction (exactly_once). */
+typedef struct ks_holder {
+        const void *part;
+        struct ks_task *task;
+        struct ks_holder *next;
+} ks_holder_t;
+
 /* A record produced and not yet delivered: the producer's msg_opaque (NULL: a record of
  * the offsets topic, exactly_once across clusters). */
 typedef struct ks_msg {
@@ -72,6 +82,8 @@ typedef struct ks_group {
         const char *cluster; /* the sink's cluster (in conf) */
         const char *offsets_topic;
         int offsets_ready; /* under lock: the offsets topic is known to exist */
+        /* under lock: which task holds each source partition in its open transaction */
+        struct ks_holder *holders[KS_HOLDER_BUCKETS];
 } ks_group_t;
 
 typedef struct ks_task {
@@ -115,6 +127,12 @@ int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_begin(ks_task_t *t, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, size_t errstr_size);
 void ks_txn_precommit(ks_task_t *t, kp_sink_offset_t *offs, size_t n);
+/* sink_kafka_txn.c: @p kp's first record of a transaction: @p t holds its partition in its
+ * open transaction, unless another task already does (records of one partition dealt over
+ * tasks, or a hand-over whose commit did not finish): then FATAL with errstr, and @p t
+ * fails. ks_txn_holders_free frees a closing group's table. */
+kp_sink_status_t ks_txn_hold(ks_task_t *t, ks_part_t *kp, char *errstr, size_t errstr_size);
+void ks_txn_holders_free(ks_group_t *g);
 void ks_txn_task_close(ks_task_t *t);
 /* sink_kafka_txn.c: kp_sink_ops_t.resume (same cluster: the group's committed offsets,
  * waiting for pending transactions; across: the offsets topic). */

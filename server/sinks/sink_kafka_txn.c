@@ -27,7 +27,10 @@
  *     by a newer producer of the same id) fails the task too.
  *
  * Records of one partition dealt over several tasks (a group with rebalance fan-out) would
- * commit each task's positions independently: exactly_once needs one task per partition.
+ * commit each task's positions independently, and a partition handed over while its old
+ * owner's commit has not finished could be committed past records that transaction then
+ * loses: the group keeps which task holds each partition in an open transaction
+ * (ks_txn_hold), and a second task putting it fails instead.
  */
 #include "base/config.h"
 #include "base/err.h"
@@ -36,6 +39,7 @@
 #include "sinks/sink_clusters.h"
 #include "sinks/sink_kafka_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +62,71 @@ int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size)
         return KP_ERR_UNAVAILABLE;
 }
 
+static size_t holder_bucket(const void *part)
+{
+        uintptr_t h = (uintptr_t)part;
+        return (size_t)((h >> 4) ^ (h >> 12)) % KS_HOLDER_BUCKETS;
+}
+
+kp_sink_status_t ks_txn_hold(ks_task_t *t, ks_part_t *kp, char *errstr, size_t errstr_size)
+{
+        ks_group_t *g = t->grp;
+        ks_holder_t **b = &g->holders[holder_bucket(kp->part)], *h;
+        pthread_mutex_lock(&g->lock);
+        for (h = *b; h && h->part != kp->part; h = h->next)
+                ;
+        if (!h && (h = malloc(sizeof(*h)))) {
+                *h = (ks_holder_t){kp->part, t, *b};
+                *b = h;
+        }
+        int other = h && h->task != t;
+        pthread_mutex_unlock(&g->lock);
+        if (h && !other)
+                return KP_SINK_OK;
+        if (!h)
+                snprintf(errstr, errstr_size, "out of memory");
+        else
+                snprintf(errstr, errstr_size,
+                         "sink: exactly_once: %s/%s partition %d is in another task's open "
+                         "transaction: one task per partition (no rebalance fan-out)",
+                         kp->cluster, kp->topic, (int)kp->partition);
+        ks_task_fail(t, errstr);
+        return KP_SINK_FATAL;
+}
+
+/* @p t's open transaction ended: the partitions it held are free for other tasks. */
+static void txn_release(ks_task_t *t)
+{
+        ks_group_t *g = t->grp;
+        pthread_mutex_lock(&g->lock);
+        for (ks_part_t *kp = t->parts; kp; kp = kp->next) {
+                if (kp->txn_next < 0)
+                        continue;
+                for (ks_holder_t **h = &g->holders[holder_bucket(kp->part)]; *h; h = &(*h)->next) {
+                        if ((*h)->part == kp->part && (*h)->task == t) {
+                                ks_holder_t *gone = *h;
+                                *h = gone->next;
+                                free(gone);
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&g->lock);
+}
+
+void ks_txn_holders_free(ks_group_t *g)
+{
+        for (size_t i = 0; i < KS_HOLDER_BUCKETS; i++)
+                for (ks_holder_t *h = g->holders[i], *n; h; h = n) {
+                        n = h->next;
+                        free(h);
+                }
+}
+
 /* The open transaction ended without a commit: its records are nobody's. */
 static void txn_ended(ks_task_t *t)
 {
+        txn_release(t);
         for (ks_part_t *kp = t->parts; kp; kp = kp->next)
                 kp->txn_next = -1;
         t->txn_records = 0;
@@ -151,6 +217,7 @@ static kp_sink_status_t txn_send_offsets(ks_task_t *t, int wait_ms, char *errstr
 /* The open transaction committed: what it held is acknowledged. */
 static void txn_committed(ks_task_t *t)
 {
+        txn_release(t);
         for (ks_part_t *kp = t->parts; kp; kp = kp->next) {
                 if (kp->txn_next >= 0)
                         kp->done = kp->txn_next;
@@ -170,6 +237,8 @@ kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, s
         if (st != KP_SINK_OK) {
                 if (t->txn_open && !atomic_load(&t->prod->fatal))
                         txn_abort(t, wait_ms);
+                else if (t->txn_open) /* it can commit nothing any more */
+                        txn_ended(t);
                 return st;
         }
         if (!t->txn_open)
@@ -205,6 +274,8 @@ void ks_txn_task_close(ks_task_t *t)
                 return;
         if (t->txn_open && !atomic_load(&t->prod->fatal))
                 txn_abort(t, KP_SINK_KAFKA_CLOSE_WAIT_MS);
+        if (t->txn_open)
+                txn_ended(t);
         if (t->offsets_rkt)
                 rd_kafka_topic_destroy(t->offsets_rkt);
         t->offsets_rkt = NULL;

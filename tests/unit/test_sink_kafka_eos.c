@@ -302,6 +302,36 @@ static void test_positions_across_clusters_are_read_back_from_the_offsets_topic(
         kp_sink_group_close(sg);
 }
 
+static void test_a_partition_in_another_tasks_open_transaction_fails_the_task(void **state)
+{
+        static const int part0;
+        char err[256];
+        size_t taken;
+        (void)state;
+        kp_sink_group_t *sg = group_open(EOS_DOC, "fan");
+        kp_sink_t *a = task_open(sg, 0), *b = task_open(sg, 1), *c = task_open(sg, 2);
+        put_range(a, "dst", &part0, 0, 0, 5);
+        /* records of one partition dealt to a second task while the first holds it in an
+         * open transaction (rebalance fan-out): each would commit its own position */
+        kp_sink_msg_t m = {.cluster = "dst", .topic = "in", .offset = 5, .part = &part0};
+        assert_int_equal(kp_sink_put(b, &m, 1, &taken, err, sizeof(err)), KP_SINK_FATAL);
+        assert_int_equal(taken, 0);
+        assert_non_null(strstr(err, "another task's open transaction"));
+        assert_int_equal(kp_sink_flush(b, 0, err, sizeof(err)), KP_SINK_FATAL);
+        /* once the holder committed, a hand-over is fine */
+        assert_int_equal(kp_sink_flush(a, 0, err, sizeof(err)), KP_SINK_OK);
+        put_range(c, "dst", &part0, 0, 5, 10);
+        assert_int_equal(kp_sink_flush(c, 0, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(precommit_one(c, &part0, "dst", 0, 5, 10, NULL), 10);
+        /* and so is the partition back to the first task */
+        put_range(a, "dst", &part0, 0, 10, 12);
+        assert_int_equal(kp_sink_flush(a, 0, err, sizeof(err)), KP_SINK_OK);
+        kp_sink_close(a);
+        kp_sink_close(b);
+        kp_sink_close(c);
+        kp_sink_group_close(sg);
+}
+
 static void test_offsets_topic_is_a_topic_name_and_only_for_exactly_once(void **state)
 {
         char err[512];
@@ -335,6 +365,7 @@ int main(void)
                 cmocka_unit_test(test_a_fenced_zombie_fails_its_task_and_acknowledges_nothing),
                 cmocka_unit_test(
                         test_positions_across_clusters_are_read_back_from_the_offsets_topic),
+                cmocka_unit_test(test_a_partition_in_another_tasks_open_transaction_fails_the_task),
                 cmocka_unit_test(test_offsets_topic_is_a_topic_name_and_only_for_exactly_once),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
