@@ -316,6 +316,20 @@
 #define KP_SINK_KAFKA_CLOSE_WAIT_MS 10000
 /* Longest target topic name a template may give (Kafka's own limit). */
 #define KP_SINK_KAFKA_TOPIC_MAX 249
+/* exactly_once: a transactional call (init, send offsets, commit, abort) waits at least
+ * this long, also in a periodic commit round that waits for nothing else: a transaction
+ * must end before the next begins, and librdkafka's own request timeouts are 30 s. */
+#define KP_SINK_KAFKA_TXN_WAIT_MS 30000
+/* exactly_once across clusters: the compacted topic on the sink's cluster holding the
+ * source positions (MirrorMaker 2's offsets topic), unless the sink's offsets_topic says
+ * otherwise, and the partitions kplane creates it with (one record per partition and
+ * second per group; compaction keeps one per partition). */
+#define KP_SINK_KAFKA_OFFSETS_TOPIC      "__kplane-offsets"
+#define KP_SINK_KAFKA_OFFSETS_PARTITIONS 1
+/* A task assigned a partition waits at most this long for where to resume it: for the
+ * transactions of a killed kplane to end (a transactional.id kplane no longer uses is only
+ * aborted by the broker after transaction.timeout.ms, librdkafka's default 60 s). */
+#define KP_SINK_KAFKA_RESUME_WAIT_MS 90000
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

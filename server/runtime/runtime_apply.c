@@ -81,10 +81,38 @@ static rd_kafka_resp_err_t committed_read(rd_kafka_t *rk, rd_kafka_topic_partiti
         }
 }
 
+/*
+ * Asks the group's sink where @p parts resume (an exactly-once sink: its last committed
+ * transaction, kp_sink_ops_t.resume) into @p at (-1: the group's committed offset).
+ * @returns 0 or a negative kp_err_t with errstr set.
+ */
+static int parts_resume(rt_group_t *g, rt_part_t **parts, int n, int64_t *at, char *errstr,
+                        size_t errstr_size)
+{
+        kp_sink_offset_t *offs = calloc((size_t)n + 1, sizeof(*offs));
+        int r;
+        if (!offs) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        for (int i = 0; i < n; i++)
+                offs[i] = (kp_sink_offset_t){.part = parts[i],
+                                             .cluster = parts[i]->cl->name,
+                                             .topic = parts[i]->tp->name,
+                                             .partition = parts[i]->partition};
+        r = kp_sink_resume(g->sinks, offs, (size_t)n, errstr, errstr_size);
+        for (int i = 0; i < n; i++)
+                at[i] = r ? -1 : offs[i].acked;
+        free(offs);
+        return r;
+}
+
 /* Reads committed offsets of @p parts (all on @p cl) into p->committed and sets
- * p->next_offset; @returns the list to assign, each at its start offset. */
+ * p->next_offset, where the sink says (@p at, -1: none) over the committed offsets;
+ * @returns the list to assign, each at its start offset. */
 static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts,
-                                                              int n, int64_t fallback)
+                                                              int n, const int64_t *at,
+                                                              int64_t fallback)
 {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
         rd_kafka_resp_err_t err;
@@ -95,7 +123,9 @@ static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, 
         err = committed_read(cl->rk, l);
         for (i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &l->elems[i];
-                int64_t c = !err && !e->err ? e->offset : RD_KAFKA_OFFSET_INVALID;
+                int64_t c = at[i] >= 0        ? at[i]
+                            : !err && !e->err ? e->offset
+                                              : RD_KAFKA_OFFSET_INVALID;
                 atomic_store(&parts[i]->committed, c >= 0 ? c : -1);
                 atomic_store(&parts[i]->next_offset, c >= 0 ? c : -1);
                 /* Unknown committed offset (cluster slow to answer): let librdkafka
@@ -335,6 +365,29 @@ static void part_set_owner(apply_t *a, rt_part_t *p)
         }
 }
 
+/* The partitions of @p locked read again (moved away from a failed task) restart where the
+ * sink resumes them, when it says (an exactly-once sink across clusters: its offsets topic,
+ * ahead of the source group's committed offset): that becomes their committed offset. */
+static void again_resume(apply_t *a, rt_part_t **locked, int n)
+{
+        rt_part_t **parts = calloc((size_t)n + 1, sizeof(*parts));
+        int64_t *at = calloc((size_t)n + 1, sizeof(*at));
+        char err[256] = "out of memory";
+        int k = 0;
+        for (int i = 0; parts && i < n; i++)
+                if (a->again[locked[i]->index])
+                        parts[k++] = locked[i];
+        if (!parts || !at || parts_resume(a->g, parts, k, at, err, sizeof(err)))
+                /* the seek goes to the committed offset: at least once */
+                fprintf(stderr, "kplane: runtime: group %s: resume: %s\n", a->g->name, err);
+        else
+                for (int i = 0; i < k; i++)
+                        if (at[i] >= 0)
+                                atomic_store(&parts[i]->committed, at[i]);
+        free(parts);
+        free(at);
+}
+
 /* Hands moved and removed partitions over: their old owners finish the message in hand (we
  * hold the partition locks), their sinks are flushed and the offsets committed, then the
  * new owner is set (none for removed ones). */
@@ -357,6 +410,8 @@ static void apply_hand_over(apply_t *a)
                         "kplane: runtime: group %s: commit before plan change failed; "
                         "continuing\n",
                         g->name);
+        if (a->nagain)
+                again_resume(a, locked, nlocked);
         for (i = 0; i < nlocked; i++) {
                 part_set_owner(a, locked[i]);
                 pthread_mutex_unlock(&locked[i]->lock);
@@ -423,9 +478,17 @@ static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
         }
         if (!n)
                 return 0;
-        l = cluster_start_offsets(cl, mine, n,
+        int64_t *at = calloc((size_t)n, sizeof(*at));
+        if (!at)
+                return apply_oom(a);
+        if (parts_resume(g, mine, n, at, a->errstr, a->errstr_size)) {
+                free(at);
+                return KP_ERR_UNAVAILABLE;
+        }
+        l = cluster_start_offsets(cl, mine, n, at,
                                   a->initial && g->start_latest ? RD_KAFKA_OFFSET_END
                                                                 : RD_KAFKA_OFFSET_BEGINNING);
+        free(at);
         error = rd_kafka_incremental_assign(cl->rk, l);
         rd_kafka_topic_partition_list_destroy(l);
         if (error) {

@@ -594,6 +594,12 @@ static int commit_sink_acks(commit_round_t *r, kp_sink_t *sink, rt_taken_t *v, i
         kp_sink_precommit(sink, offs, (size_t)*n);
         for (i = 0; i < *n; i++) {
                 rt_taken_t e = v[i];
+                /* The sink committed it (in its transaction): commit_send sends nothing at
+                 * or below it, so no older snapshot overwrites it. */
+                int64_t cur = atomic_load(&e.p->committed);
+                while (offs[i].committed && offs[i].acked > cur &&
+                       !atomic_compare_exchange_weak(&e.p->committed, &cur, offs[i].acked))
+                        ;
                 if (offs[i].acked >= e.taken)
                         continue;
                 e.acked = offs[i].acked > e.acked ? offs[i].acked : e.acked;

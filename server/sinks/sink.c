@@ -244,6 +244,16 @@ void kp_sink_precommit(kp_sink_t *sink, kp_sink_offset_t *offs, size_t n)
                         offs[i].acked = offs[i].taken;
 }
 
+int kp_sink_resume(kp_sink_group_t *sg, kp_sink_offset_t *offs, size_t n, char *errstr,
+                   size_t errstr_size)
+{
+        for (size_t i = 0; i < n; i++)
+                offs[i].acked = -1;
+        if (!sg || !sg->ops->resume || !n)
+                return 0;
+        return sg->ops->resume(sg->state, offs, n, errstr, errstr_size);
+}
+
 void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
 {
         out->records_in = atomic_load_explicit(&sink->records_in, memory_order_relaxed);

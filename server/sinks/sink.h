@@ -103,6 +103,11 @@ typedef struct kp_sink_offset {
          * Out: the offset after the acknowledged prefix: every record of the partition
          * the sink took below it is acknowledged. At most taken. */
         int64_t acked;
+        /* Out of precommit, optional (0 unless set): the sink itself committed acked as the
+         * group's offset of the partition (an exactly-once Kafka sink on the source's cluster:
+         * the offsets ride in its transaction). The runtime records it and never commits an
+         * older position over it. */
+        int committed;
 } kp_sink_offset_t;
 
 /* A sink instance's counters; read from any thread (kp_sink_stats). */
@@ -192,6 +197,17 @@ typedef struct kp_sink_ops {
          */
         size_t (*refused)(void *state, kp_sink_refused_t *out, size_t max);
         void (*refused_done)(void *state, size_t n);
+        /*
+         * Where the group's tasks start the source partitions of @p offs (part, cluster,
+         * topic, partition in; taken unused) when they are assigned: sets each acked to the
+         * offset after what the sink holds durably of it (an exactly-once sink: its last
+         * committed transaction), or -1 when it knows none. Called on @p group (the group
+         * state) with no transaction of its tasks open. NULL op: every acked -1, the runtime
+         * starts from the group's committed offset. @returns 0 or a negative kp_err_t with
+         * errstr (the assignment fails: starting anywhere else could lose or double).
+         */
+        int (*resume)(void *group, kp_sink_offset_t *offs, size_t n, char *errstr,
+                      size_t errstr_size);
 } kp_sink_ops_t;
 
 typedef struct kp_sink_group kp_sink_group_t;
@@ -267,6 +283,10 @@ kp_sink_status_t kp_sink_flush(kp_sink_t *sink, int64_t deadline_ms, char *errst
  * what it was not given). Without the op: everything is acknowledged when the last flush
  * answered OK and nothing was taken since, else acked stays. */
 void kp_sink_precommit(kp_sink_t *sink, kp_sink_offset_t *offs, size_t n);
+/* kp_sink_ops_t.resume of group sink @p sg: each acked set (-1 without the op). Caller
+ * holds no task's sink in a put, flush or precommit. */
+int kp_sink_resume(kp_sink_group_t *sg, kp_sink_offset_t *offs, size_t n, char *errstr,
+                   size_t errstr_size);
 /* Fills @p out with @p sink's counters. Any thread. */
 void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out);
 /* Delivers what it can and frees. NULL does nothing. */

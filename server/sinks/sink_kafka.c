@@ -35,6 +35,7 @@
 #include "sinks/sink.h"
 #include "sinks/sink_clusters.h"
 #include "sinks/sink_kafka.h"
+#include "sinks/sink_kafka_int.h"
 #include "sinks/sink_kinds.h"
 
 #include <inttypes.h>
@@ -45,73 +46,7 @@
 #include <string.h>
 #include <time.h>
 
-/* How a record's target partition is chosen (the document's "partitioning"). */
-typedef enum ks_partitioning {
-        KS_SOURCE = 0,      /* the source partition's number modulo the target's count */
-        KS_KEY = 1,         /* murmur2 of the key, as Kafka's default partitioner */
-        KS_ROUND_ROBIN = 2, /* one partition after the other */
-} ks_partitioning_t;
-
 static const char *const ks_partitionings[] = {"source", "key", "round_robin"};
-
-typedef struct ks_producer {
-        rd_kafka_t *rk;
-        ks_partitioning_t partitioning;
-        _Atomic uint32_t next; /* round_robin's counter */
-        pthread_t poller;
-        int poller_started;
-        atomic_int stop;
-        atomic_int fatal; /* librdkafka's fatal error: the producer cannot go on */
-        pthread_mutex_t err_lock;
-        char fatal_err[256]; /* under err_lock */
-} ks_producer_t;
-
-struct ks_task;
-
-/* A record produced and not yet delivered: the producer's msg_opaque. */
-typedef struct ks_msg {
-        struct ks_msg *prev, *next;
-        struct ks_part *kp;
-        int64_t offset;
-        int32_t src_partition;
-} ks_msg_t;
-
-/* One source partition of a task: its records in flight, in offset order. */
-typedef struct ks_part {
-        const void *part;      /* kp_sink_msg_t.part */
-        char *cluster, *topic; /* the source's, for a refused record */
-        struct ks_task *task;
-        rd_kafka_topic_t *rkt; /* the target topic */
-        ks_msg_t *head, *tail; /* under task->lock */
-        struct ks_part *next;
-} ks_part_t;
-
-typedef struct ks_group {
-        const char *tmpl; /* borrowed from the document, which outlives the group */
-        int source_headers;
-        ks_producer_t *prod;
-        /* closed tasks whose records were still in flight (a task's lock, then this) */
-        pthread_mutex_t lock;
-        struct ks_task *orphans; /* doubly linked by prev_orphan/next_orphan */
-} ks_group_t;
-
-typedef struct ks_task {
-        ks_group_t *grp;
-        ks_producer_t *prod; /* the group's; a task's own for exactly_once (see the top) */
-        pthread_mutex_t lock;
-        pthread_cond_t cond; /* a delivery report arrived */
-        ks_part_t *parts, *last;
-        int64_t in_flight; /* under lock */
-        _Atomic int64_t acked;
-        int failed;      /* under lock: a record could not be delivered */
-        char error[256]; /* under lock */
-        /* under lock: records whose delivery failed for good, oldest first, handed back
-         * (kp_sink_refused); each one's ks_msg_t stays in flight, holding precommit, until
-         * refused_done */
-        struct ks_refused *ref_head, *ref_tail;
-        int orphan; /* under lock: closed, freed by its last delivery report */
-        struct ks_task *prev_orphan, *next_orphan; /* under grp->lock */
-} ks_task_t;
 
 static void ks_task_free(ks_task_t *t);
 
@@ -240,6 +175,34 @@ static int ks_config_validate(const json_t *config, char *errstr, size_t errstr_
         return 0;
 }
 
+int ks_eos(const json_t *conf)
+{
+        const char *d = json_string_value(json_object_get(conf, "delivery"));
+        return d && !strcmp(d, "exactly_once");
+}
+
+/* "offsets_topic": a topic name, only with exactly_once (where it holds the positions of
+ * a copy across clusters; KP_SINK_KAFKA_OFFSETS_TOPIC when absent). */
+static int ks_offsets_topic_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        const json_t *ot = json_object_get(conf, "offsets_topic");
+        const char *name = json_string_value(ot);
+        if (!ot)
+                return 0;
+        if (!name || strlen(name) > KP_SINK_KAFKA_TOPIC_MAX || !kp_topic_name_valid(name) ||
+            !strcmp(name, ".") || !strcmp(name, ".."))
+                snprintf(errstr, errstr_size,
+                         "sink.offsets_topic: must be a topic name (characters [A-Za-z0-9._-], "
+                         "at most %d)",
+                         KP_SINK_KAFKA_TOPIC_MAX);
+        else if (!ks_eos(conf))
+                snprintf(errstr, errstr_size,
+                         "sink.offsets_topic: only used with \"delivery\": \"exactly_once\"");
+        else
+                return 0;
+        return KP_ERR_INVALID;
+}
+
 /* Fields other than config: names, the template, the enums. */
 static int ks_fields_validate(const json_t *conf, char *errstr, size_t errstr_size)
 {
@@ -260,25 +223,23 @@ static int ks_fields_validate(const json_t *conf, char *errstr, size_t errstr_si
         else if (ks_partitioning_of(conf, &p))
                 snprintf(errstr, errstr_size,
                          "sink.partitioning: must be \"source\", \"key\" or \"round_robin\"");
-        else if (delivery && json_is_string(delivery) &&
-                 !strcmp(json_string_value(delivery), "exactly_once"))
-                snprintf(errstr, errstr_size,
-                         "sink.delivery: exactly_once is not available yet; use at_least_once");
         else if (delivery && (!json_is_string(delivery) ||
-                              strcmp(json_string_value(delivery), "at_least_once")))
+                              (strcmp(json_string_value(delivery), "at_least_once") &&
+                               strcmp(json_string_value(delivery), "exactly_once"))))
                 snprintf(errstr, errstr_size,
                          "sink.delivery: must be \"at_least_once\" or \"exactly_once\"");
         else if (sh && !json_is_boolean(sh))
                 snprintf(errstr, errstr_size, "sink.source_headers: must be true or false");
         else
-                return 0;
+                return ks_offsets_topic_validate(conf, errstr, errstr_size);
         return KP_ERR_INVALID;
 }
 
 static int kafka_validate(const json_t *conf, char *errstr, size_t errstr_size)
 {
-        static const char *const fields[] = {"type",     "cluster",        "topic",  "partitioning",
-                                             "delivery", "source_headers", "config", NULL};
+        static const char *const fields[] = {"type",          "cluster",  "topic",
+                                             "partitioning",  "delivery", "source_headers",
+                                             "offsets_topic", "config",   NULL};
         const char *key;
         json_t *v;
 
@@ -306,6 +267,9 @@ static int32_t ks_partitioner(const rd_kafka_topic_t *rkt, const void *key, size
 {
         ks_producer_t *prod = rkt_opaque;
         const ks_msg_t *m = msg_opaque;
+        if (!m) /* the offsets topic's records: by key, so a key stays on one partition */
+                return rd_kafka_msg_partitioner_murmur2_random(rkt, key, keylen, cnt, rkt_opaque,
+                                                               msg_opaque);
         switch (prod->partitioning) {
         case KS_KEY:
                 return rd_kafka_msg_partitioner_murmur2_random(rkt, key, keylen, cnt, rkt_opaque,
@@ -334,6 +298,10 @@ static int ks_refuse(ks_task_t *t, ks_msg_t *m, const rd_kafka_message_t *rkm)
                              .headers = h,
                              .part = m->kp->part};
         ks_refused_t *r;
+        /* exactly_once: the record failed inside a transaction, which can only abort (and
+         * fail the task, a restart resuming from the last commit), not go on without it */
+        if (t->grp->eos)
+                return -1;
         if (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
             rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT || rkm->err == RD_KAFKA_RESP_ERR__FATAL)
                 return -1;
@@ -368,8 +336,10 @@ static int ks_refuse(ks_task_t *t, ks_msg_t *m, const rd_kafka_message_t *rkm)
 static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
         ks_msg_t *m = rkm->_private;
-        ks_task_t *t = m->kp->task;
         (void)rk, (void)opaque;
+        if (!m) /* an offsets record: its error fails the transaction's commit */
+                return;
+        ks_task_t *t = m->kp->task;
         pthread_mutex_lock(&t->lock);
         if (rkm->err && (t->failed || t->orphan || ks_refuse(t, m, rkm))) {
                 if (!t->failed)
@@ -389,7 +359,9 @@ static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
                 else
                         m->kp->tail = m->prev;
                 free(m);
-                atomic_fetch_add_explicit(&t->acked, 1, memory_order_relaxed);
+                /* exactly_once: acknowledged by the transaction's commit, not here */
+                if (!t->grp->eos)
+                        atomic_fetch_add_explicit(&t->acked, 1, memory_order_relaxed);
         }
         t->in_flight--;
         pthread_cond_broadcast(&t->cond);
@@ -434,12 +406,12 @@ static void *ks_poll_main(void *arg)
 
 /* kplane's producer properties: defaults before the sink's config, then its own after. */
 static int ks_conf_set(rd_kafka_conf_t *conf, ks_producer_t *prod, const json_t *config,
-                       const char *group, char *errstr, size_t errstr_size)
+                       const char *group, const char *txn_id, char *errstr, size_t errstr_size)
 {
-        char client_id[KP_NAME_MAX + 16], rderr[256];
+        char client_id[KP_NAME_MAX + 32], rderr[256];
         const char *key;
         json_t *v;
-        snprintf(client_id, sizeof(client_id), "kplane-sink-%s", group);
+        snprintf(client_id, sizeof(client_id), "kplane-sink-%s", txn_id ? txn_id : group);
         const char *pre[][2] = {{"client.id", client_id},
                                 {"queue.buffering.max.kbytes", KP_STR(KP_SINK_KAFKA_QUEUE_KBYTES)}};
         /* last: the sink's config cannot undo them */
@@ -457,6 +429,8 @@ static int ks_conf_set(rd_kafka_conf_t *conf, ks_producer_t *prod, const json_t 
         for (size_t i = 0; i < sizeof(post) / sizeof(post[0]); i++)
                 if (rd_kafka_conf_set(conf, post[i][0], post[i][1], rderr, sizeof(rderr)))
                         goto bug;
+        if (txn_id && rd_kafka_conf_set(conf, "transactional.id", txn_id, rderr, sizeof(rderr)))
+                goto bug;
         rd_kafka_conf_set_opaque(conf, prod);
         rd_kafka_conf_set_dr_msg_cb(conf, ks_delivered);
         rd_kafka_conf_set_error_cb(conf, ks_error);
@@ -478,6 +452,7 @@ bug:
 typedef struct ks_make {
         const json_t *conf;
         const char *group;
+        const char *txn_id;
         ks_producer_t *prod;
 } ks_make_t;
 
@@ -491,8 +466,8 @@ static int ks_producer_make(const kp_cluster_ref_t *ref, void *arg, char *errstr
                 kp_kafka_client_conf_new(ref->bootstrap, ref->config, errstr, errstr_size);
         if (!conf)
                 return KP_ERR_INVALID;
-        if (ks_conf_set(conf, mk->prod, json_object_get(mk->conf, "config"), mk->group, errstr,
-                        errstr_size)) {
+        if (ks_conf_set(conf, mk->prod, json_object_get(mk->conf, "config"), mk->group, mk->txn_id,
+                        errstr, errstr_size)) {
                 rd_kafka_conf_destroy(conf);
                 return KP_ERR_INVALID;
         }
@@ -506,7 +481,7 @@ static int ks_producer_make(const kp_cluster_ref_t *ref, void *arg, char *errstr
         return 0;
 }
 
-static void ks_producer_destroy(ks_producer_t *prod)
+void ks_producer_destroy(ks_producer_t *prod)
 {
         if (!prod)
                 return;
@@ -514,7 +489,11 @@ static void ks_producer_destroy(ks_producer_t *prod)
                 atomic_store(&prod->stop, 1);
                 pthread_join(prod->poller, NULL);
         }
-        if (prod->rk) {
+        if (prod->rk && prod->txn) {
+                /* what is not committed is not acknowledged: the task's close aborted it,
+                 * and no report is served once the poller stopped */
+                rd_kafka_destroy(prod->rk);
+        } else if (prod->rk) {
                 /* deliver what is queued, then give up on the rest: it was never
                  * acknowledged, so never committed */
                 rd_kafka_flush(prod->rk, KP_SINK_KAFKA_CLOSE_WAIT_MS);
@@ -527,8 +506,8 @@ static void ks_producer_destroy(ks_producer_t *prod)
 }
 
 /* A producer on the cluster sink document @p conf names, its poller running. */
-static ks_producer_t *ks_producer_new(const json_t *conf, const char *group, char *errstr,
-                                      size_t errstr_size)
+ks_producer_t *ks_producer_new(const json_t *conf, const char *group, const char *txn_id,
+                               char *errstr, size_t errstr_size)
 {
         ks_producer_t *prod = calloc(1, sizeof(*prod));
         if (!prod) {
@@ -537,7 +516,8 @@ static ks_producer_t *ks_producer_new(const json_t *conf, const char *group, cha
         }
         pthread_mutex_init(&prod->err_lock, NULL);
         ks_partitioning_of(conf, &prod->partitioning);
-        ks_make_t mk = {conf, group, prod};
+        prod->txn = txn_id != NULL;
+        ks_make_t mk = {conf, group, txn_id, prod};
         if (kp_sink_cluster_with(json_string_value(json_object_get(conf, "cluster")),
                                  ks_producer_make, &mk, errstr, errstr_size))
                 goto fail;
@@ -590,9 +570,20 @@ static int kafka_group_open(const json_t *conf, const char *group, void **groupp
         }
         g->tmpl = json_string_value(json_object_get(conf, "topic"));
         g->source_headers = json_is_true(json_object_get(conf, "source_headers"));
+        g->conf = conf;
+        g->eos = ks_eos(conf);
+        g->cluster = json_string_value(json_object_get(conf, "cluster"));
+        g->offsets_topic = json_string_value(json_object_get(conf, "offsets_topic"));
+        if (!g->offsets_topic)
+                g->offsets_topic = KP_SINK_KAFKA_OFFSETS_TOPIC;
         pthread_mutex_init(&g->lock, NULL);
-        if (!(g->prod = ks_producer_new(conf, group, errstr, errstr_size))) {
+        /* exactly_once: each task makes its own transactional producer */
+        if (!(g->name = strdup(group)) ||
+            (!g->eos && !(g->prod = ks_producer_new(conf, group, NULL, errstr, errstr_size)))) {
+                if (!g->name)
+                        snprintf(errstr, errstr_size, "out of memory");
                 pthread_mutex_destroy(&g->lock);
+                free(g->name);
                 free(g);
                 return KP_ERR_UNAVAILABLE;
         }
@@ -610,7 +601,9 @@ static void kafka_group_close(void *state)
                 nt = t->next_orphan;
                 ks_task_free(t);
         }
+        ks_txn_holders_free(g);
         pthread_mutex_destroy(&g->lock);
+        free(g->name);
         free(g);
 }
 
@@ -619,7 +612,7 @@ static int kafka_open(const json_t *conf, void *group, int task, void **statep, 
 {
         ks_task_t *t = calloc(1, sizeof(*t));
         pthread_condattr_t ca;
-        (void)conf, (void)task;
+        (void)conf;
         if (!t) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return KP_ERR_NOMEM;
@@ -631,6 +624,10 @@ static int kafka_open(const json_t *conf, void *group, int task, void **statep, 
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&t->cond, &ca);
         pthread_condattr_destroy(&ca);
+        if (t->grp->eos && ks_txn_task_open(t, task, errstr, errstr_size)) {
+                ks_task_free(t);
+                return KP_ERR_UNAVAILABLE;
+        }
         *statep = t;
         return 0;
 }
@@ -667,6 +664,11 @@ static void kafka_close(void *state)
 {
         ks_task_t *t = state;
         ks_group_t *g = t->grp;
+        if (g->eos) { /* its own producer: every report is served before it is freed */
+                ks_txn_task_close(t);
+                ks_task_free(t);
+                return;
+        }
         /* now, while the producer lives (records in flight hold their own references) */
         for (ks_part_t *kp = t->parts; kp; kp = kp->next) {
                 rd_kafka_topic_destroy(kp->rkt);
@@ -693,8 +695,17 @@ static void kafka_close(void *state)
 
 /* ---- put, flush, precommit ---- */
 
+void ks_task_fail(ks_task_t *t, const char *why)
+{
+        pthread_mutex_lock(&t->lock);
+        if (!t->failed)
+                snprintf(t->error, sizeof(t->error), "%s", why);
+        t->failed = 1;
+        pthread_mutex_unlock(&t->lock);
+}
+
 /* @returns FATAL with errstr when @p t cannot take records any more. */
-static kp_sink_status_t ks_state(ks_task_t *t, char *errstr, size_t errstr_size)
+kp_sink_status_t ks_state(ks_task_t *t, char *errstr, size_t errstr_size)
 {
         kp_sink_status_t st = KP_SINK_OK;
         pthread_mutex_lock(&t->lock);
@@ -733,12 +744,16 @@ static ks_part_t *ks_part_get(ks_task_t *t, const kp_sink_msg_t *m, char *errstr
         if (!(kp = calloc(1, sizeof(*kp))) || !(kp->cluster = strdup(m->cluster)) ||
             !(kp->topic = strdup(m->topic)) ||
             !(kp->rkt = rd_kafka_topic_new(t->prod->rk, name, NULL))) {
-                if (kp)
-                        free(kp->cluster), free(kp->topic);
+                if (kp) {
+                        free(kp->cluster);
+                        free(kp->topic);
+                }
                 free(kp);
                 snprintf(errstr, errstr_size, "sink: cannot make topic %s: out of memory", name);
                 return NULL;
         }
+        kp->partition = m->partition;
+        kp->txn_next = kp->done = -1;
         kp->part = m->part;
         kp->task = t;
         pthread_mutex_lock(&t->lock); /* precommit walks the list */
@@ -835,14 +850,23 @@ static kp_sink_status_t ks_produce(ks_task_t *t, const kp_sink_msg_t *m, char *e
                         snprintf(errstr, errstr_size, "out of memory");
                 return KP_SINK_FATAL;
         }
+        if (t->grp->eos && kp->txn_next < 0 && ks_txn_hold(t, kp, errstr, errstr_size)) {
+                free(km);
+                return KP_SINK_FATAL;
+        }
         km->kp = kp;
         km->offset = m->offset;
         km->src_partition = m->partition;
         rd_kafka_headers_t *hdrs = ks_headers(t->grp, m);
         ks_track(t, km, 1); /* before the send: its report may come at once */
         rd_kafka_resp_err_t err = ks_send(t, km, m, hdrs);
-        if (!err)
+        if (!err) {
+                if (t->grp->eos) { /* in the open transaction */
+                        kp->txn_next = m->offset + 1;
+                        t->txn_records++;
+                }
                 return KP_SINK_OK;
+        }
         ks_track(t, km, 0);
         free(km);
         rd_kafka_headers_destroy(hdrs);
@@ -861,6 +885,8 @@ static kp_sink_status_t kafka_put(void *state, const kp_sink_msg_t *msgs, size_t
         ks_task_t *t = state;
         kp_sink_status_t st = ks_state(t, errstr, errstr_size);
         size_t i;
+        if (st == KP_SINK_OK && t->grp->eos)
+                st = ks_txn_begin(t, errstr, errstr_size);
         for (i = 0; i < n && st == KP_SINK_OK; i++)
                 if ((st = ks_produce(t, msgs + i, errstr, errstr_size)) != KP_SINK_OK)
                         break;
@@ -875,6 +901,8 @@ static kp_sink_status_t kafka_flush(void *state, int64_t deadline_ms, char *errs
 {
         ks_task_t *t = state;
         int64_t left;
+        if (t->grp->eos)
+                return ks_txn_flush(t, deadline_ms, errstr, errstr_size);
         pthread_mutex_lock(&t->lock);
         ks_wait_delivered(t, deadline_ms);
         left = t->in_flight;
@@ -896,6 +924,10 @@ static kp_sink_status_t kafka_flush(void *state, int64_t deadline_ms, char *errs
 static void kafka_precommit(void *state, kp_sink_offset_t *offs, size_t n)
 {
         ks_task_t *t = state;
+        if (t->grp->eos) {
+                ks_txn_precommit(t, offs, n);
+                return;
+        }
         pthread_mutex_lock(&t->lock);
         for (size_t i = 0; i < n; i++) {
                 ks_part_t *kp;
@@ -965,4 +997,5 @@ const kp_sink_ops_t kp_sink_kafka_ops = {
         .close = kafka_close,
         .refused = kafka_refused,
         .refused_done = kafka_refused_done,
+        .resume = ks_txn_resume,
 };

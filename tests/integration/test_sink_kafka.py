@@ -120,6 +120,29 @@ def test_kill_9_mid_copy_then_restart_loses_nothing(make_server, mocks):
     assert dups <= at_kill - committed, (dups, at_kill, committed)
 
 
+def test_exactly_once_copies_each_record_once_and_commits_the_source_group_for_lag(make_server):
+    """Across `kplane mock` clusters (the mock has no CreateTopics: the offsets topic is made with
+    the target; tests/kafka kills kplane mid-copy on real brokers)."""
+    with rt.Mocks(1, f"{SRC_TOPIC}:{SRC_PARTS}") as src, \
+            rt.Mocks(1, f"{DST_TOPIC}:{DST_PARTS}", "__kplane-offsets:1") as dst:
+        server = make_server()
+        mocks = {"a": src.bootstraps[0], "b": dst.bootstraps[0]}
+        rt.ok(setup(server, mocks, sink_doc(delivery="exactly_once")), 201)
+        ledger = rt.Ledger()
+        targets = [(mocks["a"], Part("a", SRC_TOPIC, p)) for p in range(SRC_PARTS)]
+        ledger.produce(targets, 300)
+        rt.start(server, "g")
+        rt.wait_caught_up(server, "g", ledger.snapshot())
+        recs = wait_copied(mocks["b"], ledger.total())
+        assert check_copied(recs, ledger.snapshot()) == 0
+        # committed after each transaction: the source group's offsets reach the ends
+        rt.wait_for(lambda: all(p["committed"] == 300 for p in rt.status(server, "g")["partitions"]),
+                    timeout=30, what="the source group's offsets at the ends")
+        st = rt.status(server, "g")
+        assert sum(t["sink"]["delivered"] for t in st["tasks"]) == ledger.total(), st["tasks"]
+        rt.stop(server, "g")
+
+
 def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_server, mocks):
     server = make_server()
     rt.register(server, {"a": mocks["a"]}, SRC_TOPIC, SRC_PARTS)
@@ -135,7 +158,9 @@ def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_ser
         (sink_doc(topic="bad name"), "sink.topic"),
         (sink_doc(partitioning="hash"), "sink.partitioning"),
         (sink_doc(delivery="twice"), "sink.delivery"),
-        (sink_doc(delivery="exactly_once"), "sink.delivery"),
+        (sink_doc(delivery="exactly_once", offsets_topic="bad name"), "sink.offsets_topic"),
+        (sink_doc(delivery="exactly_once", offsets_topic=7), "sink.offsets_topic"),
+        (sink_doc(offsets_topic="__kplane-offsets"), "sink.offsets_topic"),
         (sink_doc(source_headers="yes"), "sink.source_headers"),
         (sink_doc(cluster="-x"), "sink.cluster"),
         (sink_doc(config={"plugin.library.paths": "/tmp/evil.so"}), "sink.config.plugin.library.paths"),
