@@ -374,7 +374,7 @@ void kp_h_cluster_delete(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t
         char errstr[512];
         if (kp_req_offload_io(req, resp)) /* may stop an embedded cluster (~1 s) */
                 return;
-        int err = kp_store_cluster_delete(app->store, p[0], errstr, sizeof(errstr));
+        int err = kp_app_cluster_delete(app->store, app->emb, p[0], errstr, sizeof(errstr));
         if (err == KP_ERR_NOT_FOUND) {
                 kp_resp_problem(resp, 404, "no cluster named %s", p[0]);
                 return;
@@ -383,7 +383,6 @@ void kp_h_cluster_delete(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t
                 kp_resp_error(resp, err, errstr);
                 return;
         }
-        kp_embedded_stop(app->emb, p[0]);
         resp->status = 204;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "db/store.h"
 #include "kafka/embedded.h"
@@ -84,6 +85,51 @@ int kp_app_cluster_metadata(const kp_app_cluster_t *c, const char *topic, int ti
 {
         return kp_kafka_metadata_fetch(c->ref.bootstrap, c->ref.config, topic, timeout_ms, mdp,
                                        errstr, errstr_size);
+}
+
+/* The first group (name order) whose Kafka sink writes to cluster @p name, into @p buf;
+ * "" when none. */
+static int sink_user(kp_store_t *st, const char *name, char *buf, size_t size, char *errstr,
+                     size_t errstr_size)
+{
+        json_t *groups = NULL, *g;
+        size_t i;
+        int err = kp_store_group_list(st, &groups, errstr, errstr_size);
+        buf[0] = '\0';
+        json_array_foreach(groups, i, g)
+        {
+                const json_t *sink = json_object_get(g, "sink");
+                const char *type = json_string_value(json_object_get(sink, "type"));
+                const char *target = json_string_value(json_object_get(sink, "cluster"));
+                if (type && !strcmp(type, "kafka") && target && !strcmp(target, name)) {
+                        snprintf(buf, size, "%s", json_string_value(json_object_get(g, "name")));
+                        break;
+                }
+        }
+        json_decref(groups);
+        return err;
+}
+
+int kp_app_cluster_delete(kp_store_t *st, kp_embedded_t *emb, const char *name, char *errstr,
+                          size_t errstr_size)
+{
+        char group[KP_NAME_MAX + 1];
+        /* Sink targets are not in the store's group_refs (they mirror doc.topics only), so
+         * they are looked up here. A group written between this look and the delete is the
+         * same window as a group's create checking its sink cluster before it is stored: such
+         * a group fails at its start naming sink.cluster, it loses nothing. */
+        int err = sink_user(st, name, group, sizeof(group), errstr, errstr_size);
+        if (err)
+                return err;
+        if (group[0]) {
+                snprintf(errstr, errstr_size, "cluster '%s' is the sink target of group '%s'", name,
+                         group);
+                return KP_ERR_IN_USE;
+        }
+        if ((err = kp_store_cluster_delete(st, name, errstr, errstr_size)))
+                return err;
+        kp_embedded_stop(emb, name);
+        return 0;
 }
 
 int kp_app_cluster_embedded_start(kp_embedded_t *emb, const json_t *doc, char *errstr,

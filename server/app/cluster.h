@@ -44,6 +44,15 @@ json_t *kp_app_clusters_for_runtime(struct kp_store *st, struct kp_embedded *emb
 int kp_app_cluster_metadata(const kp_app_cluster_t *c, const char *topic, int timeout_ms,
                             struct kp_kafka_metadata **mdp, char *errstr, size_t errstr_size);
 
+/*
+ * Deletes stored cluster @p name and stops it when embedded. Refused (KP_ERR_IN_USE, errstr
+ * naming the group) while a group reads one of its topics (the store's check) or a group's
+ * Kafka sink writes to it (sink.cluster): that group could not start again. @returns 0,
+ * KP_ERR_NOT_FOUND, KP_ERR_IN_USE or the store's error.
+ */
+int kp_app_cluster_delete(struct kp_store *st, struct kp_embedded *emb, const char *name,
+                          char *errstr, size_t errstr_size);
+
 /* Starts the mock cluster that embedded cluster doc @p doc describes (its "embedded"
  * spec). @returns 0 or kp_err_t (KP_ERR_INVALID: a spec the mock refuses). */
 int kp_app_cluster_embedded_start(struct kp_embedded *emb, const json_t *doc, char *errstr,

@@ -1,4 +1,5 @@
-/* demo.c — `kplane serve --demo`: three embedded clusters, a group, an uneven stream. */
+/* demo.c — `kplane serve --demo`: three embedded clusters, two groups, an uneven stream, and a
+ * broker that is slow in phases so the lag rises and falls. */
 #include "app/demo.h"
 
 #include <librdkafka/rdkafka.h>
@@ -120,8 +121,10 @@ static int demo_seed(kp_app_t *app, char *errstr, size_t errstr_size)
                 app, DEMO_MIRROR_GROUP,
                 json_pack("[{s:s, s:s}]", "cluster", demo_clusters[0], "topic", demo_topics[0]),
                 DEMO_PARTITIONS,
-                json_pack("{s:s, s:s, s:s, s:s}", "type", "kafka", "cluster", DEMO_MIRROR_CLUSTER,
-                          "topic", "mirror.{cluster}.{topic}", "partitioning", "source"),
+                json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "type", "kafka", "cluster",
+                          DEMO_MIRROR_CLUSTER, "topic", "mirror.{cluster}.{topic}", "partitioning",
+                          "source", "config", "queue.buffering.max.messages",
+                          KP_STR(KP_DEMO_MIRROR_QUEUE_MESSAGES)),
                 now, errstr, errstr_size);
 }
 
@@ -146,14 +149,31 @@ static int demo_pick(unsigned *seed, int *cluster)
         return 0;
 }
 
+/* At tick @p tick (100 ms each) of the demo: slows demo-b's broker down or speeds it up
+ * when a phase begins (KP_DEMO_SLOW_*), so the mirror's lag rises and falls. */
+static void demo_phase(kp_demo_t *d, long long tick)
+{
+        long long at = tick % (KP_DEMO_SLOW_PERIOD_S * 10);
+        int rtt = -1;
+        if (at == (KP_DEMO_SLOW_PERIOD_S - KP_DEMO_SLOW_S) * 10)
+                rtt = KP_DEMO_SLOW_RTT_MS;
+        else if (at == 0 && tick)
+                rtt = 0;
+        char errstr[256];
+        if (rtt >= 0 && kp_embedded_broker_set_rtt(d->app->emb, DEMO_MIRROR_CLUSTER, 1, rtt, errstr,
+                                                   sizeof(errstr)))
+                fprintf(stderr, "kplane: demo: %s\n", errstr);
+}
+
 static void *demo_main(void *arg)
 {
         kp_demo_t *d = arg;
         unsigned seed = 42;
-        long long seq = 0;
+        long long seq = 0, tick = 0;
         /* send in ticks of 100 ms */
         int per_tick = d->rate / 10 > 0 ? d->rate / 10 : 1;
         do {
+                demo_phase(d, tick++);
                 for (int i = 0; i < per_tick; i++) {
                         int c;
                         int p = demo_pick(&seed, &c);
@@ -225,6 +245,9 @@ void kp_demo_stop(kp_demo_t *d)
         if (!d)
                 return;
         kp_ticker_stop(&d->ticker);
+        /* the groups' stop commits to demo-b: not at a slow phase's pace */
+        char errstr[256];
+        kp_embedded_broker_set_rtt(d->app->emb, DEMO_MIRROR_CLUSTER, 1, 0, errstr, sizeof(errstr));
         for (int c = 0; c < DEMO_CLUSTERS; c++)
                 if (d->producers[c]) {
                         rd_kafka_flush(d->producers[c], 1000);

@@ -353,6 +353,18 @@
 
 /* `kplane serve --demo`: messages a second its producer writes over the three clusters. */
 #define KP_DEMO_RATE 300
+/* The demo's lag moves: for KP_DEMO_SLOW_S of every KP_DEMO_SLOW_PERIOD_S (the first
+ * after KP_DEMO_SLOW_PERIOD_S - KP_DEMO_SLOW_S), demo-b's broker answers
+ * KP_DEMO_SLOW_RTT_MS late, and the mirror group's producer may hold
+ * KP_DEMO_MIRROR_QUEUE_MESSAGES undelivered: 4 a 0.2 s round trip is 20 messages/s, below
+ * the ~50/s demo-a gets, so the copy falls behind by ~30/s (analytics, reading demo-b, by
+ * ~25/s), then both catch up within a second or two. At 0.5 s a stopped group's status,
+ * a new client's half a dozen round trips to demo-b, passed KP_KAFKA_METADATA_TIMEOUT_MS
+ * and showed demo-b in error; at 0.2 s it took 1.8 s. */
+#define KP_DEMO_SLOW_PERIOD_S         30
+#define KP_DEMO_SLOW_S                15
+#define KP_DEMO_SLOW_RTT_MS           200
+#define KP_DEMO_MIRROR_QUEUE_MESSAGES 4
 
 /* ---- api: the router (api/api.c) ---- */
 /* Captures one route may hold ({name}, {version}, ...) and path segments a request may have;

@@ -411,27 +411,53 @@ char *kp_embedded_bootstrap(kp_embedded_t *emb, const char *name)
         return bootstrap;
 }
 
-int kp_embedded_broker_set_up(kp_embedded_t *emb, const char *name, int broker_id, int up,
-                              char *errstr, size_t errstr_size)
+/* Finds running cluster @p name and checks @p broker_id against it, under emb->lock (held on
+ * success, released on failure). */
+static kp_embedded_cluster_t *kp_embedded_broker_lock(kp_embedded_t *emb, const char *name,
+                                                      int broker_id, char *errstr,
+                                                      size_t errstr_size)
 {
-        kp_embedded_cluster_t *c;
-        rd_kafka_resp_err_t rerr;
-
         pthread_mutex_lock(&emb->lock);
-        c = kp_embedded_find(emb, name);
+        kp_embedded_cluster_t *c = kp_embedded_find(emb, name);
         if (!c) {
                 pthread_mutex_unlock(&emb->lock);
                 snprintf(errstr, errstr_size, "embedded cluster %s: not running", name);
-                return KP_ERR_NOT_FOUND;
+                return NULL;
         }
         if (broker_id < 1 || broker_id > c->brokers) {
                 pthread_mutex_unlock(&emb->lock);
                 snprintf(errstr, errstr_size, "broker %d: %s has brokers 1..%d", broker_id, name,
                          c->brokers);
-                return KP_ERR_NOT_FOUND;
+                return NULL;
         }
-        rerr = up ? rd_kafka_mock_broker_set_up(c->mcluster, broker_id)
-                  : rd_kafka_mock_broker_set_down(c->mcluster, broker_id);
+        return c;
+}
+
+int kp_embedded_broker_set_up(kp_embedded_t *emb, const char *name, int broker_id, int up,
+                              char *errstr, size_t errstr_size)
+{
+        kp_embedded_cluster_t *c =
+                kp_embedded_broker_lock(emb, name, broker_id, errstr, errstr_size);
+        if (!c)
+                return KP_ERR_NOT_FOUND;
+        rd_kafka_resp_err_t rerr = up ? rd_kafka_mock_broker_set_up(c->mcluster, broker_id)
+                                      : rd_kafka_mock_broker_set_down(c->mcluster, broker_id);
+        pthread_mutex_unlock(&emb->lock);
+        if (rerr) {
+                snprintf(errstr, errstr_size, "broker %d: %s", broker_id, rd_kafka_err2str(rerr));
+                return KP_ERR_INTERNAL;
+        }
+        return 0;
+}
+
+int kp_embedded_broker_set_rtt(kp_embedded_t *emb, const char *name, int broker_id, int rtt_ms,
+                               char *errstr, size_t errstr_size)
+{
+        kp_embedded_cluster_t *c =
+                kp_embedded_broker_lock(emb, name, broker_id, errstr, errstr_size);
+        if (!c)
+                return KP_ERR_NOT_FOUND;
+        rd_kafka_resp_err_t rerr = rd_kafka_mock_broker_set_rtt(c->mcluster, broker_id, rtt_ms);
         pthread_mutex_unlock(&emb->lock);
         if (rerr) {
                 snprintf(errstr, errstr_size, "broker %d: %s", broker_id, rd_kafka_err2str(rerr));

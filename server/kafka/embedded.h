@@ -56,6 +56,10 @@ char *kp_embedded_bootstrap(kp_embedded_t *emb, const char *name);
 /* Takes broker @p broker_id (1-based) down (@p up 0) or up again (1): for fault tests. */
 int kp_embedded_broker_set_up(kp_embedded_t *emb, const char *name, int broker_id, int up,
                               char *errstr, size_t errstr_size);
+/* Delays every answer of broker @p broker_id by @p rtt_ms (0: none again): a slow broker, for
+ * the demo's slow phases. KP_ERR_NOT_FOUND as kp_embedded_broker_set_up. */
+int kp_embedded_broker_set_rtt(kp_embedded_t *emb, const char *name, int broker_id, int rtt_ms,
+                               char *errstr, size_t errstr_size);
 
 /*
  * `kplane mock` : runs one standalone cluster in the foreground until SIGINT/SIGTERM,

@@ -400,19 +400,32 @@ static int discard_validate(const json_t *conf, char *errstr, size_t errstr_size
         return 0;
 }
 
+/* A discard task's state: the records it took, each acknowledged as it is taken, so its
+ * status never shows records in flight between two commit rounds. */
+typedef struct discard_task {
+        _Atomic int64_t acked;
+} discard_task_t;
+
 static int discard_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
                         size_t errstr_size)
 {
-        (void)conf, (void)group, (void)task, (void)errstr, (void)errstr_size;
-        *statep = NULL;
+        (void)conf, (void)group, (void)task;
+        discard_task_t *t = calloc(1, sizeof(*t));
+        if (!t) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return KP_ERR_NOMEM;
+        }
+        *statep = t;
         return 0;
 }
 
 static kp_sink_status_t discard_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
                                     char *errstr, size_t errstr_size)
 {
-        (void)state, (void)msgs, (void)errstr, (void)errstr_size;
+        discard_task_t *t = state;
+        (void)msgs, (void)errstr, (void)errstr_size;
         *taken = n;
+        atomic_fetch_add_explicit(&t->acked, (int64_t)n, memory_order_relaxed);
         return KP_SINK_OK;
 }
 
@@ -423,9 +436,15 @@ static kp_sink_status_t discard_flush(void *state, int64_t deadline_ms, char *er
         return KP_SINK_OK;
 }
 
+static int64_t discard_acked(void *state)
+{
+        discard_task_t *t = state;
+        return atomic_load_explicit(&t->acked, memory_order_relaxed);
+}
+
 static void discard_close(void *state)
 {
-        (void)state;
+        free(state);
 }
 
 /* Taking is acknowledging: nothing is kept, so there is nothing to lose. */
@@ -435,5 +454,6 @@ const kp_sink_ops_t kp_sink_discard_ops = {
         .open = discard_open,
         .put = discard_put,
         .flush = discard_flush,
+        .acked = discard_acked,
         .close = discard_close,
 };

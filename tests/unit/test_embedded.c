@@ -266,6 +266,29 @@ static void test_broker_down_stops_answering_and_up_answers_again(void **state)
         kp_embedded_destroy(emb);
 }
 
+/* A broker's round-trip delay: answers later than a 1 s metadata timeout, then on time again. */
+static void test_broker_rtt_delays_its_answers_until_set_back(void **state)
+{
+        kp_embedded_t *emb = kp_embedded_new();
+        char *bootstrap = NULL;
+        char errstr[512];
+        (void)state;
+
+        assert_int_equal(kp_embedded_start(emb, "r", 1, NULL, &bootstrap, errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(metadata_err(bootstrap), 0);
+        assert_int_equal(kp_embedded_broker_set_rtt(emb, "r", 1, 3000, errstr, sizeof(errstr)), 0);
+        assert_int_equal(metadata_err(bootstrap), KP_ERR_UNAVAILABLE);
+        assert_int_equal(kp_embedded_broker_set_rtt(emb, "r", 1, 0, errstr, sizeof(errstr)), 0);
+        assert_int_equal(metadata_err(bootstrap), 0);
+        assert_int_equal(kp_embedded_broker_set_rtt(emb, "r", 2, 10, errstr, sizeof(errstr)),
+                         KP_ERR_NOT_FOUND);
+        assert_int_equal(kp_embedded_broker_set_rtt(emb, "nope", 1, 10, errstr, sizeof(errstr)),
+                         KP_ERR_NOT_FOUND);
+        free(bootstrap);
+        kp_embedded_destroy(emb);
+}
+
 /* A plain librdkafka client of @p type on @p bootstrap, with extra "k=v" properties. */
 static rd_kafka_t *client_new(rd_kafka_type_t type, const char *bootstrap, const char **props)
 {
@@ -607,6 +630,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_two_clusters_run_at_once_with_their_own_topics),
                 cmocka_unit_test(test_topic_create_adds_a_topic_and_refuses_duplicates),
                 cmocka_unit_test(test_broker_down_stops_answering_and_up_answers_again),
+                cmocka_unit_test(test_broker_rtt_delays_its_answers_until_set_back),
                 cmocka_unit_test(test_outside_clients_produce_consume_commit_and_reconnect),
                 cmocka_unit_test(test_mock_main_usage_errors_exit_2),
                 cmocka_unit_test(test_mock_command_serves_kcat_takes_commands_and_stops_on_sigterm),

@@ -207,6 +207,40 @@ static void test_discard_sink_takes_everything(void **state)
         kp_sink_group_close(NULL);
 }
 
+/* A discard task acknowledges what it takes at once: its status shows nothing in flight
+ * between two commit rounds (before, records stayed "in flight" until the next flush). */
+static void test_discard_sink_acknowledges_on_put(void **state)
+{
+        char err[256];
+        kp_sink_t *s = task_open(NULL, 0, err, sizeof(err));
+        kp_sink_msg_t m[3] = {MSG("c", "t", 0, 1, NULL, 0, "v", 1),
+                              MSG("c", "t", 0, 2, "k", 1, "vv", 2),
+                              MSG("c", "t", 1, 7, NULL, 0, NULL, 0)};
+        kp_sink_stats_t st;
+        size_t taken = 0;
+        (void)state;
+        assert_non_null(s);
+        assert_int_equal(kp_sink_put(s, m, 3, &taken, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(taken, 3);
+        kp_sink_stats(s, &st); /* no flush yet */
+        assert_int_equal(st.records_in, 3);
+        assert_int_equal(st.bytes_in, 4);
+        assert_int_equal(st.acked, 3);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(put1(s, &m[0], err, sizeof(err)), 0);
+        kp_sink_stats(s, &st);
+        assert_int_equal(st.acked, 4);
+        assert_int_equal(st.in_flight, 0);
+        /* a commit round still acknowledges every partition up to what was taken */
+        kp_sink_offset_t offs[2] = {{.partition = 0, .taken = 3, .acked = 1},
+                                    {.partition = 1, .taken = 8, .acked = 7}};
+        assert_int_equal(flush_now(s, err, sizeof(err)), 0);
+        kp_sink_precommit(s, offs, 2);
+        assert_int_equal(offs[0].acked, 3);
+        assert_int_equal(offs[1].acked, 8);
+        task_close(s);
+}
+
 static void test_file_sink_open_fails_on_unwritable_path(void **state)
 {
         char err[256], file[400];
@@ -522,6 +556,7 @@ int main(void)
                         test_file_sink_writes_one_base64_json_line_per_message_in_a_task_file),
                 cmocka_unit_test(test_file_sink_handles_values_larger_than_its_buffer),
                 cmocka_unit_test(test_discard_sink_takes_everything),
+                cmocka_unit_test(test_discard_sink_acknowledges_on_put),
                 cmocka_unit_test(test_file_sink_open_fails_on_unwritable_path),
                 cmocka_unit_test(
                         test_file_sink_path_that_leaves_the_sink_dir_is_refused_by_validate),

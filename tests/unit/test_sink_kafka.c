@@ -299,6 +299,42 @@ static void test_precommit_is_never_ahead_of_delivery_reports_with_the_broker_do
         kp_sink_group_close(sg);
 }
 
+/* A full producer queue is a RETRY with the prefix taken, for records without headers too
+ * (the sink freed a NULL header list there and crashed: the demo's mirror found it). */
+static void test_a_full_queue_is_a_retry_of_what_was_not_taken(void **state)
+{
+        static const int part_id;
+        char err[256];
+        kp_sink_group_t *sg;
+        kp_sink_msg_t msgs[10];
+        size_t taken = 0;
+        (void)state;
+        kp_sink_t *s = sink_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"down\","
+                                 "\"config\":{\"queue.buffering.max.messages\":\"3\"}}",
+                                 &sg);
+        for (int i = 0; i < 10; i++)
+                msgs[i] = (kp_sink_msg_t){.cluster = "src",
+                                          .topic = "t",
+                                          .offset = 10 + i,
+                                          .value = "v",
+                                          .value_len = 1,
+                                          .timestamp = -1,
+                                          .part = &part_id};
+        assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 0, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_put(s, msgs, 10, &taken, err, sizeof(err)), KP_SINK_RETRY);
+        assert_int_equal(taken, 3);
+        assert_non_null(strstr(err, "offset 13"));
+        assert_int_equal(kp_embedded_broker_set_up(emb, "dst", 1, 1, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_flush(s, kp_time_mono_ms() + 60000, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(kp_sink_put(s, msgs + 3, 3, &taken, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(kp_sink_flush(s, kp_time_mono_ms() + 60000, err, sizeof(err)), KP_SINK_OK);
+        kp_sink_offset_t off = {.part = &part_id, .taken = 16, .acked = 10};
+        kp_sink_precommit(s, &off, 1);
+        assert_int_equal(off.acked, 16);
+        kp_sink_close(s);
+        kp_sink_group_close(sg);
+}
+
 /* A delivery that fails for good (retries exhausted: message.timeout.ms) hands its records
  * back refused, as produced, and acknowledges nothing past the first until the runtime took
  * them; then the rest is acknowledged. */
@@ -437,6 +473,7 @@ int main(void)
                         test_a_failed_delivery_hands_its_records_back_and_acknowledges_nothing_past_it),
                 cmocka_unit_test(
                         test_a_task_closed_with_records_in_flight_does_not_wait_and_they_still_arrive),
+                cmocka_unit_test(test_a_full_queue_is_a_retry_of_what_was_not_taken),
                 cmocka_unit_test(test_bad_documents_name_the_field),
                 cmocka_unit_test(test_topic_templates),
         };
