@@ -41,6 +41,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
         rd_kafka_error_t *error = NULL;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                /* the coordinator has just synced this member: a session from now */
+                __atomic_store_n(&c->lease_until_ms,
+                                 kp_time_mono_ms() + c->session_ms - c->heartbeat_ms,
+                                 __ATOMIC_RELEASE);
                 if (cooperative)
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
