@@ -167,6 +167,25 @@ static int members_copy(kp_coord_t *c, const rd_kafka_ConsumerGroupDescription_t
         return listed;
 }
 
+/*
+ * Mid-rebalance a classic group lists its members without assignments, yet a cooperative
+ * member keeps what it owns until it is revoked: the leader stays the one last seen leading
+ * while it is still a member and nobody else is shown owning partition 0 (under c->lock).
+ */
+static void keep_leader(const kp_coord_t *c, kp_coord_seen_t *seen, size_t n)
+{
+        const char *was = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (seen[i].leads)
+                        return;
+        for (size_t i = 0; i < c->nseen && !was; i++)
+                if (c->seen[i].leads)
+                        was = c->seen[i].instance_id;
+        for (size_t i = 0; was && i < n; i++)
+                if (seen[i].instance_id && !strcmp(seen[i].instance_id, was))
+                        seen[i].leads = 1;
+}
+
 /* Replaces the members shown by those of @p g and renews the lease if it lists this
  * instance. */
 static void members_take(kp_coord_t *c, const rd_kafka_ConsumerGroupDescription_t *g)
@@ -181,6 +200,7 @@ static void members_take(kp_coord_t *c, const rd_kafka_ConsumerGroupDescription_
         int listed = members_copy(c, g, seen, n, self_member);
         rd_kafka_mem_free(c->member, self_member);
         pthread_mutex_lock(&c->lock);
+        keep_leader(c, seen, n);
         for (size_t i = 0; i < c->nseen; i++)
                 free(c->seen[i].instance_id);
         free(c->seen);
