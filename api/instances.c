@@ -38,9 +38,9 @@ void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *res
         json_t *doc = json_object();
         json_object_set_new(doc, "items", items);
         json_object_set_new(doc, "protocol", string_or_null(view.protocol));
-        json_object_set_new(doc, "session_timeout_ms", view.session_timeout_ms
-                                                               ? json_integer(view.session_timeout_ms)
-                                                               : json_null());
+        json_object_set_new(doc, "session_timeout_ms",
+                            view.session_timeout_ms ? json_integer(view.session_timeout_ms)
+                                                    : json_null());
         json_object_set_new(doc, "leader", string_or_null(view.leader));
         kp_coord_view_cleanup(&view);
         kp_resp_json(resp, 200, doc);

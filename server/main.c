@@ -65,6 +65,14 @@ static void usage(FILE *out)
                 "                KPLANE_HTTP_CPU_QUEUE        heavy requests that may wait (%d)\n"
                 "                KPLANE_HISTORY_SAMPLES       a group's lag history, 1 s samples "
                 "(%d)\n"
+                "                KPLANE_COORDINATION          bootstrap of a Kafka cluster "
+                "several\n"
+                "                                             instances share (KPLANE_SERVICE,\n"
+                "                                             KPLANE_INSTANCE_ID, "
+                "KPLANE_ADVERTISED_URL,\n"
+                "                                             KPLANE_SESSION_TIMEOUT_MS, "
+                "KPLANE_GROUP_PROTOCOL,\n"
+                "                                             KPLANE_COORDINATION_CONFIG)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
                 "      Runs a standalone embedded Kafka cluster; prints its bootstrap address.\n"
                 "  kplane plan --topic NAME:PARTITIONS ... --parallelism T --strategy S\n"
@@ -145,7 +153,8 @@ static int serve_env_coord(serve_opts_t *o)
                 return 2;
         }
         if (strcmp(proto, "classic") && strcmp(proto, "consumer")) {
-                fprintf(stderr, "kplane serve: KPLANE_GROUP_PROTOCOL must be classic or consumer\n");
+                fprintf(stderr,
+                        "kplane serve: KPLANE_GROUP_PROTOCOL must be classic or consumer\n");
                 return 2;
         }
         o->protocol = strcmp(proto, "classic") ? KP_COORD_CONSUMER : KP_COORD_CLASSIC;

@@ -151,8 +151,7 @@ static int coord_view_members(kp_coord_t *c, kp_coord_view_t *view)
                 members[i].instance_id = c->seen[i].instance_id;
                 members[i].leads = c->seen[i].leads;
         }
-        int err = kp_coord_view_build(view, members, c->nseen, c->statuses.rows,
-                                      c->statuses.cnt);
+        int err = kp_coord_view_build(view, members, c->nseen, c->statuses.rows, c->statuses.cnt);
         free(members);
         return err;
 }
@@ -168,9 +167,7 @@ int kp_coord_view(kp_coord_t *c, kp_coord_view_t *view)
         else
                 err = coord_view_self(c, view, c->self_leads);
         pthread_mutex_unlock(&c->lock);
-        view->protocol = c->solo                          ? NULL
-                         : c->protocol == KP_COORD_CLASSIC ? "classic"
-                                                           : "consumer";
+        view->protocol = c->solo ? NULL : c->protocol == KP_COORD_CLASSIC ? "classic" : "consumer";
         view->session_timeout_ms = c->solo ? 0 : c->session_ms;
         return err;
 }

@@ -52,8 +52,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
                 if (rd_kafka_assignment_lost(rk)) {
                         __atomic_store_n(&c->lease_until_ms, 0, __ATOMIC_RELEASE);
-                        fprintf(stderr, "kplane: coordination: membership of %s lost\n",
-                                c->group);
+                        fprintf(stderr, "kplane: coordination: membership of %s lost\n", c->group);
                 }
                 if (cooperative)
                         error = rd_kafka_incremental_unassign(rk, parts);
@@ -233,7 +232,8 @@ static void describe_take(kp_coord_t *c)
                 if (!c->describe_failing)
                         fprintf(stderr, "kplane: coordination: cannot list the members of %s: %s\n",
                                 c->group,
-                                gerr ? rd_kafka_error_string(gerr) : rd_kafka_event_error_string(ev));
+                                gerr ? rd_kafka_error_string(gerr)
+                                     : rd_kafka_event_error_string(ev));
                 c->describe_failing = 1;
         } else {
                 c->describe_failing = 0;

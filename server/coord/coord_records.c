@@ -14,8 +14,8 @@ static rd_kafka_t *records_client(kp_coord_t *c, rd_kafka_type_t type, const cha
                                   size_t n, char *errstr, size_t errstr_size)
 {
         char rderr[512];
-        rd_kafka_conf_t *conf = kp_kafka_client_conf_new(c->bootstrap, c->config, errstr,
-                                                         errstr_size);
+        rd_kafka_conf_t *conf =
+                kp_kafka_client_conf_new(c->bootstrap, c->config, errstr, errstr_size);
         if (!conf)
                 return NULL;
         for (size_t i = 0; i < n; i++) {
@@ -68,10 +68,11 @@ int kp_coord_records_open(kp_coord_t *c, char *errstr, size_t errstr_size)
 /* Writes this instance's record (@p value NULL: its tombstone). */
 static void record_write(kp_coord_t *c, const char *value)
 {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-                c->producer, RD_KAFKA_V_TOPIC(c->status_topic), RD_KAFKA_V_KEY(c->id, strlen(c->id)),
-                RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+                rd_kafka_producev(c->producer, RD_KAFKA_V_TOPIC(c->status_topic),
+                                  RD_KAFKA_V_KEY(c->id, strlen(c->id)),
+                                  RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err)
                 fprintf(stderr, "kplane: coordination: status record: %s\n", rd_kafka_err2str(err));
 }
@@ -95,8 +96,8 @@ static void records_drain(kp_coord_t *c)
         while ((rkm = rd_kafka_consumer_poll(c->reader, 0))) {
                 if (!rkm->err) {
                         pthread_mutex_lock(&c->lock);
-                        kp_coord_statuses_apply(&c->statuses, rkm->key, rkm->key_len,
-                                                rkm->payload, rkm->len);
+                        kp_coord_statuses_apply(&c->statuses, rkm->key, rkm->key_len, rkm->payload,
+                                                rkm->len);
                         pthread_mutex_unlock(&c->lock);
                 }
                 rd_kafka_message_destroy(rkm);
@@ -120,8 +121,9 @@ void kp_coord_records_close(kp_coord_t *c)
                 if (c->thread_started) /* it joined: it leaves a tombstone */
                         record_write(c, NULL);
                 if (rd_kafka_flush(c->producer, KP_COORD_STOP_TIMEOUT_MS))
-                        fprintf(stderr, "kplane: coordination: the status tombstone of %s was "
-                                        "not delivered\n",
+                        fprintf(stderr,
+                                "kplane: coordination: the status tombstone of %s was "
+                                "not delivered\n",
                                 c->id);
                 rd_kafka_destroy(c->producer);
                 c->producer = NULL;

@@ -44,13 +44,16 @@ static int topics_create(kp_coord_t *c, rd_kafka_NewTopic_t **topics, size_t n, 
                 return KP_ERR_INVALID;
         }
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_t *opts =
+                rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, rderr, sizeof(rderr));
         rd_kafka_CreateTopics(rk, topics, n, opts, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
-        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        const rd_kafka_CreateTopics_result_t *res =
+                ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         size_t cnt = 0;
-        const rd_kafka_topic_result_t **rs = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+        const rd_kafka_topic_result_t **rs =
+                res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
         if (!ev)
                 snprintf(errstr, errstr_size, "creating the service's topics timed out");
         else if (rd_kafka_event_error(ev))
@@ -83,8 +86,8 @@ int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size)
         for (;;) {
                 kp_kafka_metadata_t *md = NULL;
                 int left = (int)(deadline - kp_time_mono_ms());
-                err = kp_kafka_metadata_fetch(c->bootstrap, c->config, NULL,
-                                              left > 1 ? left : 1, &md, errstr, errstr_size);
+                err = kp_kafka_metadata_fetch(c->bootstrap, c->config, NULL, left > 1 ? left : 1,
+                                              &md, errstr, errstr_size);
                 if (err) /* unreachable within the start-up timeout, or a bad config */
                         return err;
                 size_t n = topics_missing(c, md, missing);

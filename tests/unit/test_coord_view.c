@@ -15,17 +15,20 @@
 
 static void apply(kp_coord_statuses_t *t, const char *key, const char *value, int expect)
 {
-        assert_int_equal(kp_coord_statuses_apply(t, key, strlen(key), value,
-                                                 value ? strlen(value) : 0),
-                         expect);
+        assert_int_equal(
+                kp_coord_statuses_apply(t, key, strlen(key), value, value ? strlen(value) : 0),
+                expect);
 }
 
 static void test_only_live_members_are_listed_sorted_with_their_records(void **state)
 {
         (void)state;
         kp_coord_statuses_t t = {0};
-        apply(&t, "b", "{\"id\":\"b\",\"url\":\"http://b\",\"joined_at\":\"T1\",\"last_seen\":\"T2\"}", 0);
-        apply(&t, "dead", "{\"id\":\"dead\",\"url\":\"http://d\",\"joined_at\":\"T0\",\"last_seen\":\"T0\"}", 0);
+        apply(&t, "b",
+              "{\"id\":\"b\",\"url\":\"http://b\",\"joined_at\":\"T1\",\"last_seen\":\"T2\"}", 0);
+        apply(&t, "dead",
+              "{\"id\":\"dead\",\"url\":\"http://d\",\"joined_at\":\"T0\",\"last_seen\":\"T0\"}",
+              0);
         kp_coord_member_t members[] = {{"c", 0}, {"b", 1}, {"a", 0}};
         kp_coord_view_t v;
         assert_int_equal(kp_coord_view_build(&v, members, 3, t.rows, t.cnt), 0);
@@ -63,8 +66,10 @@ static void test_a_newer_record_replaces_and_a_tombstone_removes(void **state)
 {
         (void)state;
         kp_coord_statuses_t t = {0};
-        apply(&t, "a", "{\"id\":\"a\",\"url\":\"http://1\",\"joined_at\":\"T\",\"last_seen\":\"T1\"}", 0);
-        apply(&t, "a", "{\"id\":\"a\",\"url\":\"http://2\",\"joined_at\":\"T\",\"last_seen\":\"T2\"}", 0);
+        apply(&t, "a",
+              "{\"id\":\"a\",\"url\":\"http://1\",\"joined_at\":\"T\",\"last_seen\":\"T1\"}", 0);
+        apply(&t, "a",
+              "{\"id\":\"a\",\"url\":\"http://2\",\"joined_at\":\"T\",\"last_seen\":\"T2\"}", 0);
         assert_int_equal(t.cnt, 1);
         assert_string_equal(t.rows[0].url, "http://2");
         assert_string_equal(t.rows[0].last_seen, "T2");
@@ -98,7 +103,8 @@ static void test_the_table_stops_at_its_limit(void **state)
         for (int i = 0; i <= KP_COORD_STATUS_MAX; i++) {
                 snprintf(id, sizeof(id), "i%d", i);
                 snprintf(value, sizeof(value),
-                         "{\"id\":\"%s\",\"url\":\"u\",\"joined_at\":\"T\",\"last_seen\":\"T\"}", id);
+                         "{\"id\":\"%s\",\"url\":\"u\",\"joined_at\":\"T\",\"last_seen\":\"T\"}",
+                         id);
                 apply(&t, id, value, i < KP_COORD_STATUS_MAX ? 0 : KP_ERR_INVALID);
         }
         assert_int_equal(t.cnt, KP_COORD_STATUS_MAX);
