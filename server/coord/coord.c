@@ -94,8 +94,11 @@ kp_coord_t *kp_coord_start(const kp_coord_opts_t *o, char *errstr, size_t errstr
                 return NULL;
         }
         if (coord_configure(c, o, errstr, errstr_size) ||
-            kp_coord_topics_ensure(c, errstr, errstr_size) ||
-            kp_coord_records_open(c, errstr, errstr_size) ||
+            kp_coord_topics_ensure(c, errstr, errstr_size))
+                goto fail;
+        if (c->protocol == KP_COORD_CONSUMER)
+                kp_coord_broker_session(c);
+        if (kp_coord_records_open(c, errstr, errstr_size) ||
             kp_coord_member_open(c, errstr, errstr_size))
                 goto fail;
         if (pthread_create(&c->thread, NULL, coord_main, c)) {

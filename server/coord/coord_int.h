@@ -27,6 +27,7 @@ struct kp_coord {
                 status_topic[KP_COORD_ID_MAX + 16];
         char joined_at[32];
         int status_partitions;
+        int32_t broker_id; /* one broker of the coordination cluster, -1: none known */
 
         /* the coordination thread's own (created before it starts, destroyed after it ends) */
         rd_kafka_t *member, *producer, *reader;
@@ -76,8 +77,23 @@ void kp_coord_records_close(kp_coord_t *c);
 
 /* coord_topics.c */
 
+/* @returns a short-lived admin client of the coordination cluster (rd_kafka_destroy it) or
+ * NULL with errstr. */
+rd_kafka_t *kp_coord_admin_new(kp_coord_t *c, char *errstr, size_t errstr_size);
+
 /* Creates the work and status topics of @p c when absent and reads the status topic's
  * partition count into c->status_partitions. @returns 0 or an error with errstr. */
 int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size);
+
+/* coord_broker.c */
+
+/*
+ * KIP-848 groups: the broker, not the member, decides the session timeout and the heartbeat
+ * interval. Reads group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms
+ * of one broker (DescribeConfigs, within KP_KAFKA_METADATA_TIMEOUT_MS) into c->session_ms
+ * and c->heartbeat_ms, so the list says the session that really applies and the lease is
+ * not longer than it; kept as configured (and said) when they cannot be read.
+ */
+void kp_coord_broker_session(kp_coord_t *c);
 
 #endif /* KP_COORD_INT_H */

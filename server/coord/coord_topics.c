@@ -27,6 +27,18 @@ static size_t topics_missing(const kp_coord_t *c, const kp_kafka_metadata_t *md,
         return n;
 }
 
+rd_kafka_t *kp_coord_admin_new(kp_coord_t *c, char *errstr, size_t errstr_size)
+{
+        char rderr[512];
+        rd_kafka_conf_t *conf = kp_kafka_conf_new(c->bootstrap, c->config, errstr, errstr_size);
+        rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr)) : NULL;
+        if (!rk && conf) {
+                rd_kafka_conf_destroy(conf); /* not taken on failure */
+                snprintf(errstr, errstr_size, "%s", rderr);
+        }
+        return rk;
+}
+
 /* Creates @p topics (n) with an admin client, waiting up to @p timeout_ms; a topic another
  * instance created meanwhile is fine. @returns 0 or KP_ERR_UNAVAILABLE with errstr. */
 static int topics_create(kp_coord_t *c, rd_kafka_NewTopic_t **topics, size_t n, int timeout_ms,
@@ -34,15 +46,9 @@ static int topics_create(kp_coord_t *c, rd_kafka_NewTopic_t **topics, size_t n, 
 {
         char rderr[512];
         int err = KP_ERR_UNAVAILABLE;
-        rd_kafka_conf_t *conf = kp_kafka_conf_new(c->bootstrap, c->config, errstr, errstr_size);
-        rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr)) : NULL;
-        if (!rk) {
-                if (conf) {
-                        rd_kafka_conf_destroy(conf);
-                        snprintf(errstr, errstr_size, "%s", rderr);
-                }
+        rd_kafka_t *rk = kp_coord_admin_new(c, errstr, errstr_size);
+        if (!rk)
                 return KP_ERR_INVALID;
-        }
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_AdminOptions_t *opts =
                 rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -92,6 +98,7 @@ int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size)
                         return err;
                 size_t n = topics_missing(c, md, missing);
                 c->status_partitions = kp_kafka_metadata_partitions(md, c->status_topic);
+                c->broker_id = md->broker_cnt ? md->brokers[0].id : -1;
                 kp_kafka_metadata_destroy(md);
                 if (!n)
                         return 0;

@@ -160,3 +160,28 @@ def test_a_single_process_lists_only_itself(kserver):
     assert d["protocol"] is None and d["session_timeout_ms"] is None, d
     assert [i["id"] for i in d["items"]] == [ident(kserver)] and d["leader"] == ident(kserver), d
     assert d["items"][0]["url"] == kserver.url, d
+
+
+def test_kip_848_consumer_protocol_lists_members_and_says_the_brokers_session(kafka):
+    """KPLANE_GROUP_PROTOCOL=consumer: the broker decides the session timeout (Kafka 4.1's
+    default group.consumer.session.timeout.ms, 45 s), and the list says that one."""
+    env = {"KPLANE_COORDINATION": kafka.bootstrap(0), "KPLANE_GROUP_PROTOCOL": "consumer",
+           "KPLANE_SERVICE": "c" + uuid.uuid4().hex[:8]}
+    servers = [Server(env=env).start(timeout=60) for _ in range(2)]
+    try:
+        _, took = wait_views(servers, [ident(s) for s in servers], 60)
+        print(f"KIP-848: both listed after {took:.2f}s")
+        d = instances(servers[0])
+        assert d["protocol"] == "consumer" and d["session_timeout_ms"] == 45000, d
+        victim = servers.pop()
+        t0 = time.monotonic()
+        assert victim.stop() == 0
+        wait_gone(servers, [ident(servers[0])], 30)
+        took = time.monotonic() - t0
+        # the survivor leads once its next heartbeat (the broker's 5 s) brings partition 0
+        wait_views(servers, [ident(servers[0])], 30)
+        print(f"KIP-848: SIGTERM gone after {took:.2f}s, "
+              f"successor named after {time.monotonic() - t0:.2f}s")
+        assert took < CLEAN_LEAVE_S, took
+    finally:
+        stop_all(servers)
