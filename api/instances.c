@@ -42,6 +42,7 @@ void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *res
                             view.session_timeout_ms ? json_integer(view.session_timeout_ms)
                                                     : json_null());
         json_object_set_new(doc, "leader", string_or_null(view.leader));
+        json_object_set_new(doc, "group_state", string_or_null(view.group_state));
         kp_coord_view_cleanup(&view);
         kp_resp_json(resp, 200, doc);
 }

@@ -165,10 +165,13 @@ int kp_coord_view(kp_coord_t *c, kp_coord_view_t *view)
         pthread_mutex_lock(&c->lock);
         /* members known from the coordinator lately, else only what this instance knows
          * of itself (not answered yet, or not for a session: the list would be stale) */
-        if (!c->solo && c->described_ms && kp_time_mono_ms() - c->described_ms < c->session_ms)
+        int described =
+                !c->solo && c->described_ms && kp_time_mono_ms() - c->described_ms < c->session_ms;
+        if (described)
                 err = coord_view_members(c, view);
         else
                 err = coord_view_self(c, view, c->self_leads);
+        view->group_state = described ? c->group_state : NULL;
         pthread_mutex_unlock(&c->lock);
         view->protocol = c->solo ? NULL : c->protocol == KP_COORD_CLASSIC ? "classic" : "consumer";
         view->session_timeout_ms = c->solo ? 0 : c->session_ms;

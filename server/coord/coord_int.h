@@ -45,8 +45,9 @@ struct kp_coord {
         kp_coord_statuses_t statuses;
         kp_coord_seen_t *seen;
         size_t nseen;
-        int64_t described_ms; /* monotonic: last DescribeConsumerGroups answer, 0 none */
-        int self_leads;       /* from this instance's own assignment */
+        int64_t described_ms;    /* monotonic: last DescribeConsumerGroups answer, 0 none */
+        const char *group_state; /* its state then (librdkafka's static name) */
+        int self_leads;          /* from this instance's own assignment */
 
         /* atomic: monotonic ms until which the lease holds (0: none) */
         int64_t lease_until_ms;

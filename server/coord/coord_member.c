@@ -205,6 +205,8 @@ static void members_take(kp_coord_t *c, const rd_kafka_ConsumerGroupDescription_
         free(c->seen);
         c->seen = seen;
         c->nseen = n;
+        c->group_state =
+                rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g));
         c->described_ms = kp_time_mono_ms();
         pthread_mutex_unlock(&c->lock);
         /* listed at send time at the latest: its session runs at least until a heartbeat

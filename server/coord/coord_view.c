@@ -53,6 +53,8 @@ int kp_coord_view_build(kp_coord_view_t *view, const kp_coord_member_t *members,
         view->items = NULL;
         view->cnt = 0;
         view->leader = NULL;
+        view->protocol = view->group_state = NULL;
+        view->session_timeout_ms = 0;
         if (nmembers) {
                 view->items = calloc(nmembers, sizeof(*view->items));
                 if (!view->items)

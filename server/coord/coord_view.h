@@ -25,8 +25,11 @@ typedef struct kp_coord_instance {
 typedef struct kp_coord_view {
         kp_coord_instance_t *items; /* sorted by id */
         size_t cnt;
-        char *leader;           /* the leading instance's id; NULL while none is known */
-        const char *protocol;   /* "classic" or "consumer"; NULL: single process (static) */
+        char *leader;         /* the leading instance's id; NULL while none is known */
+        const char *protocol; /* "classic" or "consumer"; NULL: single process (static) */
+        /* the group's state as the coordinator last said it ("Stable", "PreparingRebalance",
+         * ...; static); NULL: single process, or not known */
+        const char *group_state;
         int session_timeout_ms; /* 0: single process */
 } kp_coord_view_t;
 

@@ -17,7 +17,7 @@ from kplane_harness import Server  # noqa: E402
 BROKERS = 1
 SESSION_MS = 6000      # the classic protocol's floor on a default broker
 GRACE_S = 5            # after the session timeout: a rebalance, a listing
-LONG_SESSION_MS = 15000  # for the clean stop: leaving must not wait for it (3x CLEAN_LEAVE_S)
+LONG_SESSION_MS = 30000  # for the clean stop: leaving must not wait for it
 CLEAN_LEAVE_S = 5
 
 
@@ -62,6 +62,17 @@ def wait_views(servers, ids, timeout, not_leader=None):
     raise AssertionError(f"views after {timeout}s: {last}, want {sorted(ids)}")
 
 
+def wait_stable(servers, timeout=60):
+    """Waits until every server's coordinator says the group is Stable (no rebalance under
+    way: a member leaving mid-rebalance waits for it to finish, a heartbeat or more)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if all(instances(s)["group_state"] == "Stable" for s in servers):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not Stable after {timeout}s: {[instances(s) for s in servers]}")
+
+
 def stop_all(servers):
     for s in servers:
         if s.alive():
@@ -75,6 +86,7 @@ def test_three_instances_list_each_other_with_one_leader(kafka):
         leader, _ = wait_views(servers, ids, 60)
         d = instances(servers[0])
         assert d["protocol"] == "classic" and d["session_timeout_ms"] == SESSION_MS, d
+        wait_stable(servers)
         by_id = {i["id"]: i for i in d["items"]}
         for s in servers:  # each one's URL and join time came through the status topic
             it = by_id[ident(s)]
@@ -130,7 +142,7 @@ def wait_gone(servers, ids, timeout):
 
 
 def test_a_clean_stop_leaves_at_once(kafka):
-    """With a 15 s session, only a LeaveGroup explains a departure seen within 5 s: first a
+    """With a 30 s session, only a LeaveGroup explains a departure seen within 5 s: first a
     follower (it owns no slot: it must leave all the same), then the leader, whose successor
     is named once the survivors' next heartbeat (a fifth of the session) starts the
     rebalance."""
@@ -138,6 +150,7 @@ def test_a_clean_stop_leaves_at_once(kafka):
     try:
         leader, _ = wait_views(servers, [ident(s) for s in servers], 60)
         for what in ("follower", "leader"):
+            wait_stable(servers)
             victim = next(s for s in servers if (ident(s) == leader) == (what == "leader"))
             servers.remove(victim)
             ids = [ident(s) for s in servers]
@@ -157,7 +170,7 @@ def test_a_clean_stop_leaves_at_once(kafka):
 
 def test_a_single_process_lists_only_itself(kserver):
     d = instances(kserver)
-    assert d["protocol"] is None and d["session_timeout_ms"] is None, d
+    assert d["protocol"] is None and d["session_timeout_ms"] is None and d["group_state"] is None, d
     assert [i["id"] for i in d["items"]] == [ident(kserver)] and d["leader"] == ident(kserver), d
     assert d["items"][0]["url"] == kserver.url, d
 
