@@ -198,3 +198,25 @@ def test_kip_848_consumer_protocol_lists_members_and_says_the_brokers_session(ka
         assert took < CLEAN_LEAVE_S, took
     finally:
         stop_all(servers)
+
+
+def test_an_instance_stopped_past_its_session_is_dropped_and_rejoins_when_it_wakes(kafka):
+    """SIGSTOP (a frozen machine, a partition from the coordinator) for longer than the
+    session: the others drop it like a dead one; SIGCONT: librdkafka finds the session
+    expired, it joins again and every instance (itself included) lists all three once more."""
+    servers = start_three(kafka, SESSION_MS)
+    try:
+        leader, _ = wait_views(servers, [ident(s) for s in servers], 60)
+        victim = next(s for s in servers if ident(s) != leader)
+        others = [s for s in servers if s is not victim]
+        victim.proc.send_signal(signal.SIGSTOP)
+        try:
+            _, took = wait_views(others, [ident(s) for s in others],
+                                 SESSION_MS / 1000 + GRACE_S + 10)
+            print(f"SIGSTOP: dropped after {took:.2f}s")
+        finally:
+            victim.proc.send_signal(signal.SIGCONT)
+        _, back = wait_views(servers, [ident(s) for s in servers], 60)
+        print(f"SIGCONT: all three listed again after {back:.2f}s")
+    finally:
+        stop_all(servers)
