@@ -1,7 +1,9 @@
 """Several kplane instances on one real Kafka broker (KPLANE_COORDINATION): each lists all
 three with one leader; kill -9 of one (a follower, the leader) is seen by the others within
 the session timeout and a few seconds, with a new leader named; a clean SIGTERM leaves at
-once (LeaveGroup), long before the session timeout. (issue 15, membership)"""
+once (LeaveGroup), long before the session timeout; one stopped (SIGSTOP) past its session is
+dropped and rejoins when it wakes; KIP-848 groups work and say the broker's session.
+(issue 15, membership)"""
 import os
 import signal
 import socket
