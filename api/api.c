@@ -46,6 +46,7 @@ static const route_t routes[] = {
         {"/api/v1/groups/*/stop", {NULL, kp_h_group_stop}, "POST"},
         {"/api/v1/groups/*/status", {kp_h_group_status}, "GET"},
         {"/api/v1/groups/*/history", {kp_h_group_history}, "GET"},
+        {"/api/v1/instances", {kp_h_instances}, "GET"},
         {"/api/v1/plan", {NULL, kp_h_whatif}, "POST"},
         {"/api/v1/plan/sweep", {NULL, kp_h_sweep}, "POST"},
         /* beyond API.md: every group and cluster in figures, for the landing page */

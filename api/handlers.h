@@ -18,6 +18,7 @@ kp_handler_t kp_h_topics_list, kp_h_topic_create, kp_h_topic_get, kp_h_topic_del
 kp_handler_t kp_h_groups_list, kp_h_group_create, kp_h_group_get, kp_h_group_put, kp_h_group_delete,
         kp_h_group_start, kp_h_group_stop, kp_h_group_status;
 kp_handler_t kp_h_overview;
+kp_handler_t kp_h_instances;
 kp_handler_t kp_h_group_history;
 kp_handler_t kp_h_plans_list, kp_h_plan_create, kp_h_plan_get, kp_h_plan_diff, kp_h_whatif,
         kp_h_sweep;

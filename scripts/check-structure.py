@@ -21,7 +21,7 @@ MAX_LINES = 80
 RANKS = {
     "base": 0,
     "db": 1, "planner": 1, "http": 1, "kafka": 1,
-    "sinks": 2,
+    "sinks": 2, "coord": 2,
     "runtime": 3,
     "app": 4, "cli": 4,
     "api": 5,

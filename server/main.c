@@ -19,6 +19,7 @@
 #include "app/groups.h"
 #include "app/plans.h"
 #include "cli/cli_plan.h"
+#include "coord/coord.h"
 #include "kafka/client_conf.h"
 #include "base/breaker.h"
 #include "base/config.h"
@@ -64,6 +65,14 @@ static void usage(FILE *out)
                 "                KPLANE_HTTP_CPU_QUEUE        heavy requests that may wait (%d)\n"
                 "                KPLANE_HISTORY_SAMPLES       a group's lag history, 1 s samples "
                 "(%d)\n"
+                "                KPLANE_COORDINATION          bootstrap of a Kafka cluster "
+                "several\n"
+                "                                             instances share (KPLANE_SERVICE,\n"
+                "                                             KPLANE_INSTANCE_ID, "
+                "KPLANE_ADVERTISED_URL,\n"
+                "                                             KPLANE_SESSION_TIMEOUT_MS, "
+                "KPLANE_GROUP_PROTOCOL,\n"
+                "                                             KPLANE_COORDINATION_CONFIG)\n"
                 "  kplane mock --brokers N --topic NAME:PARTITIONS ...\n"
                 "      Runs a standalone embedded Kafka cluster; prints its bootstrap address.\n"
                 "  kplane plan --topic NAME:PARTITIONS ... --parallelism T --strategy S\n"
@@ -87,6 +96,8 @@ typedef struct serve_opts {
         const char *listen, *db;
         int demo, interval, http_threads;
         long cpu_threads, cpu_queue, max_tasks, history;
+        long session_timeout_ms;
+        kp_coord_protocol_t protocol;
 } serve_opts_t;
 
 /* Reads the flags of `kplane serve` over the environment into @p o.
@@ -129,6 +140,27 @@ static int env_long(const char *name, const char *dflt, long lo, long hi, long *
         return *end || *vp < lo || *vp > hi ? -1 : 0;
 }
 
+/* Reads the settings of several instances (KPLANE_SESSION_TIMEOUT_MS, KPLANE_GROUP_PROTOCOL)
+ * into @p o. @returns 0, or 2 after saying which one is wrong. */
+static int serve_env_coord(serve_opts_t *o)
+{
+        const char *proto = env_or("KPLANE_GROUP_PROTOCOL", "classic");
+        if (env_long("KPLANE_SESSION_TIMEOUT_MS", KP_STR(KP_COORD_SESSION_TIMEOUT_DEFAULT_MS),
+                     KP_COORD_SESSION_TIMEOUT_MIN_MS, KP_COORD_SESSION_TIMEOUT_MAX_MS,
+                     &o->session_timeout_ms)) {
+                fprintf(stderr, "kplane serve: KPLANE_SESSION_TIMEOUT_MS must be %d..%d\n",
+                        KP_COORD_SESSION_TIMEOUT_MIN_MS, KP_COORD_SESSION_TIMEOUT_MAX_MS);
+                return 2;
+        }
+        if (strcmp(proto, "classic") && strcmp(proto, "consumer")) {
+                fprintf(stderr,
+                        "kplane serve: KPLANE_GROUP_PROTOCOL must be classic or consumer\n");
+                return 2;
+        }
+        o->protocol = strcmp(proto, "classic") ? KP_COORD_CONSUMER : KP_COORD_CLASSIC;
+        return 0;
+}
+
 /* Reads the numeric settings of `kplane serve` from the environment into @p o.
  * @returns 0, or 2 after saying which one is wrong. */
 static int serve_env(serve_opts_t *o)
@@ -154,7 +186,7 @@ static int serve_env(serve_opts_t *o)
                         KP_HISTORY_SAMPLES);
                 return 2;
         }
-        return 0;
+        return serve_env_coord(o);
 }
 
 /* Opens what the app works with: the store, the embedded clusters (restored), the
@@ -229,12 +261,72 @@ static void print_listening(const char *listen, kp_http_t *http)
         fflush(stdout);
 }
 
+/* The id and URL other instances know this one by: KPLANE_INSTANCE_ID and
+ * KPLANE_ADVERTISED_URL, by default this host's name and the port listened on (the listen
+ * address in the URL unless it is a wildcard). */
+static void instance_names(const char *listen, int port, char *id, size_t id_size, char *url,
+                           size_t url_size)
+{
+        char host[256] = "localhost", lhost[256];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(lhost, sizeof(lhost), "%s", listen);
+        char *colon = strrchr(lhost, ':');
+        if (colon)
+                *colon = '\0';
+        int wildcard = !lhost[0] || !strcmp(lhost, "0.0.0.0") || !strcmp(lhost, "*") ||
+                       !strcmp(lhost, "[::]") || !strcmp(lhost, "::");
+        const char *given_id = env_or("KPLANE_INSTANCE_ID", NULL);
+        const char *given_url = env_or("KPLANE_ADVERTISED_URL", NULL);
+        if (given_id)
+                snprintf(id, id_size, "%s", given_id);
+        else
+                snprintf(id, id_size, "%s:%d", host, port);
+        if (given_url)
+                snprintf(url, url_size, "%s", given_url);
+        else
+                snprintf(url, url_size, "http://%s:%d", wildcard ? host : lhost, port);
+}
+
+/* Makes this instance's coordinator: a member of the service on KPLANE_COORDINATION, or a
+ * single process's (nothing else changes). @returns it, or NULL after saying why. */
+static kp_coord_t *coord_open(const serve_opts_t *o, kp_http_t *http)
+{
+        char errstr[512], id[KP_COORD_ID_MAX + 2], url[KP_COORD_URL_MAX + 2];
+        const char *bootstrap = env_or("KPLANE_COORDINATION", NULL);
+        instance_names(o->listen, kp_http_port(http), id, sizeof(id), url, sizeof(url));
+        if (!bootstrap)
+                return kp_coord_solo_new(id, url);
+        json_error_t jerr;
+        const char *conf_text = env_or("KPLANE_COORDINATION_CONFIG", NULL);
+        json_t *config = conf_text ? json_loads(conf_text, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+        if (conf_text && !json_is_object(config)) {
+                fprintf(stderr, "kplane: KPLANE_COORDINATION_CONFIG must be a JSON object of "
+                                "client properties\n");
+                json_decref(config);
+                return NULL;
+        }
+        kp_coord_opts_t co = {.bootstrap = bootstrap,
+                              .config = config,
+                              .service = env_or("KPLANE_SERVICE", KP_COORD_SERVICE_DEFAULT),
+                              .instance_id = id,
+                              .url = url,
+                              .session_timeout_ms = (int)o->session_timeout_ms,
+                              .protocol = o->protocol};
+        kp_coord_t *c = kp_coord_start(&co, errstr, sizeof(errstr));
+        if (!c)
+                fprintf(stderr, "kplane: coordination on %s: %s\n", bootstrap, errstr);
+        json_decref(config);
+        return c;
+}
+
 /* Serves until SIGINT or SIGTERM (blocked in every thread, taken here by sigwait). */
 static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
 {
         char errstr[512];
         char *token = NULL;
         kp_http_t *http = NULL;
+        kp_coord_t *coord = NULL;
         kp_demo_t *d = NULL;
         int rc = 1;
         if (kp_token_resolve(o->listen, o->db, &token, errstr, sizeof(errstr))) {
@@ -244,8 +336,12 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
         http = http_open(app, o, token);
         if (!http)
                 goto out;
-        /* MHD's threads already run: publish the pointer atomically (for /metrics) */
+        /* MHD's threads already run: publish the pointers atomically */
         __atomic_store_n(&app->http, http, __ATOMIC_RELEASE);
+        coord = coord_open(o, http);
+        if (!coord)
+                goto out;
+        __atomic_store_n(&app->coord, coord, __ATOMIC_RELEASE);
         app->discovery =
                 kp_discovery_start(app->store, app->emb, o->interval, app->metadata_timeout_ms,
                                    kp_app_partitions_changed, app);
@@ -264,6 +360,9 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
 out:
         kp_demo_stop(d);
         kp_http_stop(http);
+        /* no handler reads it any more: leave the service (LeaveGroup, tombstone) */
+        __atomic_store_n(&app->coord, NULL, __ATOMIC_RELEASE);
+        kp_coord_stop(coord);
         free(token);
         return rc;
 }

@@ -12,6 +12,7 @@ struct kp_runtime;
 struct kp_discovery;
 struct kp_breaker;
 struct kp_http;
+struct kp_coord;
 
 /*
  * The store, the runtime, the embedded clusters and the rest, borrowed by every use case
@@ -24,6 +25,9 @@ typedef struct kp_app {
         struct kp_runtime *rt; /* NULL: groups cannot be started */
         struct kp_discovery *discovery;
         struct kp_http *http; /* set once listening (atomically): for /metrics */
+        /* the instances of the service (server/coord/): set once listening, atomically (its
+         * id and URL need the port); a single process's lists only itself */
+        struct kp_coord *coord;
         int metadata_timeout_ms;
         /* clusters that did not answer a stopped group's status read lately (may be
          * NULL: every read asks) */

@@ -331,6 +331,41 @@
  * aborted by the broker after transaction.timeout.ms, librdkafka's default 60 s). */
 #define KP_SINK_KAFKA_RESUME_WAIT_MS 90000
 
+/* ---- coord: several instances (server/coord/) ---- */
+/* KPLANE_SERVICE when unset: the group is _kplane-kplane, its topics _kplane-kplane-*. */
+#define KP_COORD_SERVICE_DEFAULT "kplane"
+/* KPLANE_SESSION_TIMEOUT_MS when unset: Kafka Connect's, so a dead instance is noticed as
+ * fast as a dead Connect worker. Brokers hold classic groups to group.min.session.timeout.ms
+ * (6 s by default) .. group.max.session.timeout.ms (30 min): the bounds accepted here. */
+#define KP_COORD_SESSION_TIMEOUT_DEFAULT_MS 10000
+#define KP_COORD_SESSION_TIMEOUT_MIN_MS     1000
+#define KP_COORD_SESSION_TIMEOUT_MAX_MS     1800000
+/* Heartbeats per session timeout (classic protocol): Kafka's advice is at most a third; a
+ * fifth lets a survivor hear of a rebalance within 2 s of a 10 s session's expiry. */
+#define KP_COORD_HEARTBEATS_PER_SESSION 5
+/* Partitions of the work topic: its owner of partition 0 leads. Tasks are placed over the
+ * instances by the leader (kp_placement_balance), not one per partition: a fixed set of
+ * partition slots cannot keep every mix of groups within one task per instance. */
+#define KP_COORD_WORK_PARTITIONS 1
+/* The coordination thread waits this long in one poll: how soon it sees a stop, a status
+ * record or a membership answer. */
+#define KP_COORD_POLL_MS 100
+/* Every instance rewrites its status record this often (last_seen), and lists the group's
+ * members (DescribeConsumerGroups: one round trip to the coordinator) this often. */
+#define KP_COORD_STATUS_INTERVAL_MS   3000
+#define KP_COORD_DESCRIBE_INTERVAL_MS 1000
+/* Start-up (topics read and created) and a clean stop (the tombstone delivered) give up
+ * after this; a coordination cluster that does not answer at start-up stops the start. */
+#define KP_COORD_START_TIMEOUT_MS 15000
+#define KP_COORD_STOP_TIMEOUT_MS  5000
+/* Longest instance id (KPLANE_INSTANCE_ID, also the members' client.id) and advertised URL;
+ * status records with longer fields are ignored. */
+#define KP_COORD_ID_MAX  255
+#define KP_COORD_URL_MAX 2048
+/* Status records kept (one per instance id ever seen and not tombstoned): beyond it new ids
+ * are ignored, so a topic flooded with ids cannot grow the table without bound. */
+#define KP_COORD_STATUS_MAX 1024
+
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60
 /* The weighted strategy without weights, for a group that is not running, measures

@@ -52,6 +52,7 @@ CONTRACT = [
     # beyond API.md (kplane's own additions, documented in docs/API.md "Beyond the contract")
     ("GET", "/api/v1/groups/{name}/plans/{version}/diff"),
     ("GET", "/api/v1/overview"),
+    ("GET", "/api/v1/instances"),  # API.md "Several instances"
     ("GET", "/api/v1/groups/{name}/history"),
 ]
 OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/"}

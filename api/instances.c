@@ -1,0 +1,48 @@
+/* instances.c — GET /api/v1/instances: the instances of the service, as this one sees them. */
+#include "api/handlers.h"
+#include "api/respond.h"
+#include "coord/coord.h"
+
+/* @returns @p s as a JSON string, or null when it is unknown. */
+static json_t *string_or_null(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+/* One instance: its tasks stay empty until tasks run on their owning instance (issue 15). */
+static json_t *instance_json(const kp_coord_instance_t *it)
+{
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(it->id));
+        json_object_set_new(o, "url", string_or_null(it->url));
+        json_object_set_new(o, "state", json_string("alive"));
+        json_object_set_new(o, "tasks", json_array());
+        json_object_set_new(o, "joined_at", string_or_null(it->joined_at));
+        json_object_set_new(o, "last_seen", string_or_null(it->last_seen));
+        return o;
+}
+
+void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        kp_coord_view_t view = {0};
+        kp_coord_t *coord = __atomic_load_n(&app->coord, __ATOMIC_ACQUIRE);
+        (void)req;
+        (void)p;
+        if (!coord || kp_coord_view(coord, &view)) {
+                kp_resp_problem(resp, 503, "the instances cannot be listed now");
+                return;
+        }
+        json_t *items = json_array();
+        for (size_t i = 0; i < view.cnt; i++)
+                json_array_append_new(items, instance_json(&view.items[i]));
+        json_t *doc = json_object();
+        json_object_set_new(doc, "items", items);
+        json_object_set_new(doc, "protocol", string_or_null(view.protocol));
+        json_object_set_new(doc, "session_timeout_ms",
+                            view.session_timeout_ms ? json_integer(view.session_timeout_ms)
+                                                    : json_null());
+        json_object_set_new(doc, "leader", string_or_null(view.leader));
+        json_object_set_new(doc, "group_state", string_or_null(view.group_state));
+        kp_coord_view_cleanup(&view);
+        kp_resp_json(resp, 200, doc);
+}
