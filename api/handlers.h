@@ -19,6 +19,9 @@ kp_handler_t kp_h_groups_list, kp_h_group_create, kp_h_group_get, kp_h_group_put
         kp_h_group_start, kp_h_group_stop, kp_h_group_status;
 kp_handler_t kp_h_overview;
 kp_handler_t kp_h_instances;
+/* The document GET /api/v1/instances answers (the overview carries it too), or NULL when
+ * the coordinator cannot list them now. */
+json_t *kp_instances_doc(kp_app_t *app);
 kp_handler_t kp_h_group_history;
 kp_handler_t kp_h_plans_list, kp_h_plan_create, kp_h_plan_get, kp_h_plan_diff, kp_h_whatif,
         kp_h_sweep;

@@ -22,16 +22,12 @@ static json_t *instance_json(const kp_coord_instance_t *it)
         return o;
 }
 
-void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+json_t *kp_instances_doc(kp_app_t *app)
 {
         kp_coord_view_t view = {0};
         kp_coord_t *coord = __atomic_load_n(&app->coord, __ATOMIC_ACQUIRE);
-        (void)req;
-        (void)p;
-        if (!coord || kp_coord_view(coord, &view)) {
-                kp_resp_problem(resp, 503, "the instances cannot be listed now");
-                return;
-        }
+        if (!coord || kp_coord_view(coord, &view))
+                return NULL;
         json_t *items = json_array();
         for (size_t i = 0; i < view.cnt; i++)
                 json_array_append_new(items, instance_json(&view.items[i]));
@@ -44,5 +40,17 @@ void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *res
         json_object_set_new(doc, "leader", string_or_null(view.leader));
         json_object_set_new(doc, "group_state", string_or_null(view.group_state));
         kp_coord_view_cleanup(&view);
+        return doc;
+}
+
+void kp_h_instances(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
+{
+        (void)req;
+        (void)p;
+        json_t *doc = kp_instances_doc(app);
+        if (!doc) {
+                kp_resp_problem(resp, 503, "the instances cannot be listed now");
+                return;
+        }
         kp_resp_json(resp, 200, doc);
 }

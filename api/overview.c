@@ -326,9 +326,11 @@ void kp_h_overview(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp
         json_array_foreach(clusters, i, c)
                 json_array_append_new(crows, cluster_row(app, &src, c, readers));
         kp_time_iso8601(now, sizeof(now));
+        json_t *inst = kp_instances_doc(app);
         kp_resp_json(resp, 200,
-                     json_pack("{s:s, s:o, s:o, s:O}", "generated_at", now, "groups", rows,
-                               "clusters", crows, "totals", totals));
+                     json_pack("{s:s, s:o, s:o, s:O, s:o}", "generated_at", now, "groups", rows,
+                               "clusters", crows, "totals", totals, "instances",
+                               inst ? inst : json_null()));
         rows = crows = NULL;
 out:
         json_decref(rows);

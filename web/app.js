@@ -1048,6 +1048,7 @@
       showProblem($('ov-error'), null);
       ovRender();
       ovClusters(o.clusters || []);
+      ovInstances(o.instances);
       ovHeadline(o.totals || {});
       const view = $('view-overview');
       view.dataset.refreshMs = (performance.now() - t0).toFixed(1);
@@ -1185,6 +1186,24 @@
       '</td><td class="num">' + fmt(c.topics) + '</td><td class="num">' + fmt(c.partitions) + '</td><td>' +
       (c.groups.length > 6 ? esc(c.groups.slice(0, 6).join(', ')) + ' <span class="muted">+' + (c.groups.length - 6) + ' more</span>' : esc(c.groups.join(', '))) +
       '</td></tr>').join('') : '<tr><td colspan="6" class="muted">No clusters yet: add one under Clusters.</td></tr>';
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+  }
+
+  /* The service's instances (issue 15): one process lists itself as the leader. */
+  function ovInstances(inst) {
+    const body = $('ov-instances').tBodies[0];
+    const items = inst ? inst.items || [] : [];
+    const mode = !inst ? 'The instances cannot be listed now.'
+      : inst.protocol ? items.length + ' instance' + (items.length === 1 ? '' : 's') + ' in one service; membership by Kafka\'s ' +
+        inst.protocol + ' group protocol (session ' + secs((inst.session_timeout_ms || 0) / 1000) + ')' + (inst.group_state ? ', group ' + inst.group_state : '') + '.'
+        : 'One process (no KPLANE_COORDINATION): it is the whole service.';
+    setText($('ov-instances-mode'), mode);
+    const html = items.length ? items.map((it) =>
+      '<tr data-testid="ov-instance-row" data-id="' + esc(it.id) + '"><th scope="row">' + esc(it.id) +
+      (inst.leader === it.id ? ' <span class="hint" data-testid="ov-instance-leader">leader</span>' : '') + '</th><td>' +
+      (it.url ? esc(it.url) : '<span class="muted">–</span>') + '</td><td>' + esc(it.state) + '</td><td class="num">' + fmt((it.tasks || []).length) +
+      '</td><td>' + esc(it.joined_at || '–') + '</td><td>' + esc(it.last_seen || '–') + '</td></tr>').join('')
+      : '<tr><td colspan="6" class="muted">No instance listed.</td></tr>';
     if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
   }
 

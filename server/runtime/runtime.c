@@ -151,6 +151,18 @@ static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
         }
 }
 
+/* 1 when a cluster whose commits fail was read from since they began failing. Caller
+ * holds op_lock. */
+static int group_failing_cluster_answers(rt_group_t *g)
+{
+        for (int i = 0; i < g->nclusters; i++) {
+                rt_cluster_t *cl = g->clusters[i];
+                if (cl->commit_failing && atomic_load(&cl->last_read_ms) > cl->failing_since_ms)
+                        return 1;
+        }
+        return 0;
+}
+
 /* The last commit of a stop, bounded by @p deadline_ms (monotonic). Caller holds op_lock. */
 static void group_commit_last(rt_group_t *g, int64_t deadline_ms)
 {
@@ -170,10 +182,12 @@ static void group_commit_last(rt_group_t *g, int64_t deadline_ms)
                         left = 100;
                 if (!rt_commit(g, NULL, 0, (int)left) || kp_time_mono_ms() + 200 >= commit_until)
                         break;
-                /* No answer in the whole wait: the cluster is gone, not moving its
-                 * coordinator; asking again would only hold the stop (SIGTERM under
-                 * `docker stop` has 10 s in all). */
-                if (kp_time_mono_ms() - started >= left - KP_RUNTIME_COMMIT_WAIT_SLICE_MS)
+                /* No answer in the whole wait, and nothing read from a failing cluster
+                 * since its commits began failing: it is gone, not moving or loading its
+                 * coordinator (a restarted broker: read from, commits not answered yet);
+                 * asking again would only hold the stop (`docker stop` gives 10 s). */
+                if (kp_time_mono_ms() - started >= left - KP_RUNTIME_COMMIT_WAIT_SLICE_MS &&
+                    !group_failing_cluster_answers(g))
                         break;
                 struct timespec pause = {0, 200 * 1000000L};
                 nanosleep(&pause, NULL);

@@ -170,7 +170,11 @@ struct rt_cluster {
         char last_error[256];
         char last_error_at[24];
         uint64_t err_gen;
-        int commit_failing;        /* under op_lock: the last commit round here failed (logged) */
+        int commit_failing;       /* under op_lock: the last commit round here failed (logged) */
+        int64_t failing_since_ms; /* under op_lock: when its commits began failing (monotonic) */
+        /* the last time a worker read a message of it (monotonic): a cluster read from since
+         * its commits began failing answers, its coordinator does not yet (moving, loading) */
+        _Atomic int64_t last_read_ms;
         rd_kafka_queue_t *close_q; /* stop: consumer close events */
         int closed;
 };

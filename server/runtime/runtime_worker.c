@@ -491,6 +491,9 @@ void *rt_worker_main(void *arg)
                 w->rkms[0] = rd_kafka_consume_queue(q, KP_RUNTIME_POLL_MS);
                 if (!w->rkms[0])
                         continue;
+                if (!w->rkms[0]->err)
+                        atomic_store_explicit(&cl->last_read_ms, kp_time_mono_ms(),
+                                              memory_order_relaxed);
                 more = rd_kafka_consume_batch_queue(q, 0, w->rkms + 1, KP_RUNTIME_WORKER_BATCH - 1);
                 n = 1 + (more > 0 ? (size_t)more : 0);
                 worker_handle(w, n);
@@ -540,11 +543,13 @@ int rt_part_owner_failed(const rt_part_t *p)
 static void commit_failed(rt_cluster_t *cl, const char *why)
 {
         rt_cluster_error(cl, "commit: %s", why);
-        if (!cl->commit_failing)
+        if (!cl->commit_failing) {
                 fprintf(stderr,
                         "kplane: runtime: group %s: cluster %s: commit failed: %s; retrying "
                         "every round\n",
                         cl->g->name, cl->name, why);
+                cl->failing_since_ms = kp_time_mono_ms();
+        }
         cl->commit_failing = 1;
 }
 

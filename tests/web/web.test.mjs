@@ -122,6 +122,17 @@ test('the demo\'s lag moves on the overview: a lag figure, its age in seconds an
   await shot('overview-lag-moves');
 });
 
+test('the overview lists the service\'s instances: one process is its own leader', T, async () => {
+  await page.goto(BASE + '/#/overview');
+  const row = page.locator('[data-testid=ov-instance-row]');
+  await row.first().waitFor();
+  const fromApi = await apiGet('/instances');
+  assert.equal(await row.count(), fromApi.items.length);
+  assert.equal(await row.first().getAttribute('data-id'), fromApi.leader);
+  await page.locator('[data-testid=ov-instance-leader]').waitFor();
+  assert.match(await page.locator('[data-testid=ov-instances-mode]').innerText(), /One process/);
+});
+
 test('the clusters view lists the demo\'s three clusters', T, async () => {
   await page.locator('#nav-clusters').click();
   for (const name of ['demo-a', 'demo-b', 'demo-c']) {
