@@ -83,6 +83,8 @@ static json_t *status_sink(rt_group_t *g, rt_task_t *t)
         pthread_mutex_lock(&g->err_lock);
         memcpy(err, t->sink_error, sizeof(err));
         pthread_mutex_unlock(&g->err_lock);
+        if (!err[0] && t->sink) /* nothing failed: what it retried past, if anything */
+                kp_sink_retry_error(t->sink, err, sizeof(err));
         return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:o}", "type",
                          t->sink ? kp_sink_type(t->sink) : "discard", "delivered",
                          (json_int_t)st.acked, "in_flight", (json_int_t)st.in_flight,

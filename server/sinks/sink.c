@@ -259,7 +259,8 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
         out->records_in = atomic_load_explicit(&sink->records_in, memory_order_relaxed);
         out->bytes_in = atomic_load_explicit(&sink->bytes_in, memory_order_relaxed);
         out->failures = atomic_load_explicit(&sink->failures, memory_order_relaxed);
-        out->retries = atomic_load_explicit(&sink->retries, memory_order_relaxed);
+        out->retries = atomic_load_explicit(&sink->retries, memory_order_relaxed) +
+                       (sink->ops->own_retries ? sink->ops->own_retries(sink->state) : 0);
         out->dead_letters = atomic_load_explicit(&sink->dead_letters, memory_order_relaxed);
         out->refused = atomic_load_explicit(&sink->refused, memory_order_relaxed);
         out->acked = sink->ops->acked
@@ -267,6 +268,15 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
                              : atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed);
         int64_t done = out->acked + out->refused;
         out->in_flight = out->records_in > done ? out->records_in - done : 0;
+}
+
+void kp_sink_retry_error(kp_sink_t *sink, char *buf, size_t size)
+{
+        if (!size)
+                return;
+        buf[0] = '\0';
+        if (sink && sink->ops->retry_error)
+                sink->ops->retry_error(sink->state, buf, size);
 }
 
 size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max)

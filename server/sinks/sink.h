@@ -117,7 +117,7 @@ typedef struct kp_sink_stats {
         int64_t acked;        /* records acknowledged */
         int64_t in_flight;    /* taken and neither acknowledged nor refused */
         int64_t failures;     /* puts and flushes that answered FATAL or DEAD_LETTER */
-        int64_t retries;      /* puts that answered RETRY */
+        int64_t retries;      /* puts that answered RETRY, and requests the sink sent again */
         int64_t dead_letters; /* records a put called poison */
         int64_t refused;      /* records taken, then refused and handed back (refused_done) */
 } kp_sink_stats_t;
@@ -208,6 +208,13 @@ typedef struct kp_sink_ops {
          */
         int (*resume)(void *group, kp_sink_offset_t *offs, size_t n, char *errstr,
                       size_t errstr_size);
+        /* Requests the sink sent again on its own since it opened (an HTTP batch after a 5xx,
+         * a 429, a timeout); added to the stats' retries. NULL op: none. Any thread. */
+        int64_t (*own_retries)(void *state);
+        /* Copies into @p buf the error the sink is retrying past ("" when none, or once a
+         * request got through), so that a task delivering slowly says why before anything
+         * fails. NULL op: "". Any thread. */
+        void (*retry_error)(void *state, char *buf, size_t size);
 } kp_sink_ops_t;
 
 typedef struct kp_sink_group kp_sink_group_t;
@@ -287,6 +294,8 @@ void kp_sink_precommit(kp_sink_t *sink, kp_sink_offset_t *offs, size_t n);
  * holds no task's sink in a put, flush or precommit. */
 int kp_sink_resume(kp_sink_group_t *sg, kp_sink_offset_t *offs, size_t n, char *errstr,
                    size_t errstr_size);
+/* Copies the last error @p sink retried past into @p buf ("" when none). Any thread. */
+void kp_sink_retry_error(kp_sink_t *sink, char *buf, size_t size);
 /* Fills @p out with @p sink's counters. Any thread. */
 void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out);
 /* Delivers what it can and frees. NULL does nothing. */

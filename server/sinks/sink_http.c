@@ -89,6 +89,7 @@ typedef struct http_task {
         char *line; /* scratch for one record's line */
         size_t line_cap;
         _Atomic int64_t acked, retries;
+        char retry_error[256]; /* under mu: the last answer retried past */
 } http_task_t;
 
 struct http_group {
@@ -414,6 +415,20 @@ static int64_t http_acked(void *state)
         return atomic_load_explicit(&t->acked, memory_order_relaxed);
 }
 
+static int64_t http_own_retries(void *state)
+{
+        http_task_t *t = state;
+        return atomic_load_explicit(&t->retries, memory_order_relaxed);
+}
+
+static void http_retry_error(void *state, char *buf, size_t size)
+{
+        http_task_t *t = state;
+        pthread_mutex_lock(&t->mu);
+        snprintf(buf, size, "%s", t->retry_error);
+        pthread_mutex_unlock(&t->mu);
+}
+
 /* ---- the driver thread: requests, answers, retries ---- */
 
 /* Keeps the start of an answer's body for a refused batch's error. */
@@ -701,11 +716,14 @@ static void request_done(http_task_t *t, CURLcode rc)
         t->sending = 0;
         if (rc == CURLE_OK && status >= 200 && status < 300) {
                 atomic_fetch_add_explicit(&t->acked, (int64_t)b->nrecs, memory_order_relaxed);
+                t->retry_error[0] = '\0'; /* answered: nothing is being retried past now */
                 task_drop_head(t);
         } else if (answer_retryable(rc, status) && b->attempts < g->conf.max_attempts) {
                 int64_t wait = backoff_ms(g, b->attempts), after = retry_after_ms(t->easy);
                 b->due_ms = kp_time_mono_ms() + (after > wait ? after : wait);
                 atomic_fetch_add_explicit(&t->retries, 1, memory_order_relaxed);
+                answer_describe(t, rc, status, "retrying after ", t->retry_error,
+                                sizeof(t->retry_error));
         } else {
                 request_refused(t, rc, status);
         }
@@ -932,4 +950,6 @@ const kp_sink_ops_t kp_sink_http_ops = {
         .unredact = http_unredact,
         .refused = http_refused,
         .refused_done = http_refused_done,
+        .own_retries = http_own_retries,
+        .retry_error = http_retry_error,
 };

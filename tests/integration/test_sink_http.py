@@ -113,6 +113,8 @@ def test_every_message_reaches_a_failing_http_target_and_none_is_lost(server, cl
         got = {(r["partition"], r["offset"]) for r in receiver.snapshot()}
         return len(got) >= total
     rt.wait_for(all_there, timeout=120, what=f"{total} messages at the receiver")
+    # the requests the sink sent again after a 500 or a 429 show in status as retries
+    retries = sum(t["sink"]["retries"] for t in rt.status(server, "g")["tasks"])
     rt.stop(server, "g")
 
     records = as_records(receiver.snapshot())
@@ -120,6 +122,7 @@ def test_every_message_reaches_a_failing_http_target_and_none_is_lost(server, cl
     print(f"http sink: {len(records)} records for {total} messages, {redelivered} redelivered, "
           f"answers {dict(receiver.answers)}")
     assert receiver.answers[500] and receiver.answers[429], receiver.answers
+    assert retries >= receiver.answers[500] + receiver.answers[429], (retries, receiver.answers)
     assert receiver.auth == {SECRET}, receiver.auth
     # the secret is in no answer and no log line
     doc = rt.ok(server.get("/api/v1/groups/g"), 200)
