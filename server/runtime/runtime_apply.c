@@ -13,24 +13,22 @@
 #include <time.h>
 
 /*
- * Seeks those of @p n partitions marked in @p again (by index: moved away from a failed
- * task) back to their committed offset, or to the log start when nothing is committed
- * (the group's position before the failed task took anything). A seek bumps librdkafka's fetch
- * version, so messages fetched before it are discarded when polled. A failed seek is logged: the
- * resync floor still keeps the partition from skipping what the failed task lost.
+ * Seeks each of @p n partitions to @p at[i] (RD_KAFKA_OFFSET_INVALID: not at all), cluster by
+ * cluster, while they are paused. A seek bumps librdkafka's fetch version, so messages
+ * fetched before it are discarded when polled; those a worker holds already are dropped by
+ * its refetch and resync floors. A failed seek is logged: the floors still keep the
+ * partition from skipping a record (it stalls instead).
  */
-static void restart_seek(rt_group_t *g, rt_part_t **parts, int n, const char *again)
+static void parts_seek(rt_group_t *g, rt_part_t **parts, int n, const int64_t *at)
 {
         for (int c = 0; c < g->nclusters; c++) {
                 rt_cluster_t *cl = g->clusters[c];
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-                for (int i = 0; i < n; i++) {
-                        int64_t off = atomic_load(&parts[i]->committed);
-                        if (parts[i]->cl == cl && again[parts[i]->index])
+                for (int i = 0; i < n; i++)
+                        if (parts[i]->cl == cl && at[i] != RD_KAFKA_OFFSET_INVALID)
                                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
                                                                   parts[i]->partition)
-                                        ->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-                }
+                                        ->offset = at[i];
                 if (l->cnt) {
                         rd_kafka_error_t *error =
                                 rd_kafka_seek_partitions(cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
@@ -44,10 +42,26 @@ static void restart_seek(rt_group_t *g, rt_part_t **parts, int n, const char *ag
         }
 }
 
-static int part_cmp(const void *a, const void *b)
+/* Pauses (@p pause) @p n partitions in librdkafka, cluster by cluster, or resumes those of
+ * them that backpressure has not paused (p->paused: the control thread resumes those). */
+static void parts_pause(rt_group_t *g, rt_part_t **parts, int n, int pause)
 {
-        const rt_part_t *x = *(rt_part_t *const *)a, *y = *(rt_part_t *const *)b;
-        return x < y ? -1 : x > y;
+        for (int c = 0; c < g->nclusters; c++) {
+                rt_cluster_t *cl = g->clusters[c];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+                rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+                for (int i = 0; i < n; i++)
+                        if (parts[i]->cl == cl && (pause || !atomic_load(&parts[i]->paused)))
+                                rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
+                                                                  parts[i]->partition);
+                if (l->cnt)
+                        err = pause ? rd_kafka_pause_partitions(cl->rk, l)
+                                    : rd_kafka_resume_partitions(cl->rk, l);
+                if (err)
+                        fprintf(stderr, "kplane: runtime: group %s: cluster %s: %s: %s\n", g->name,
+                                cl->name, pause ? "pause" : "resume", rd_kafka_err2str(err));
+                rd_kafka_topic_partition_list_destroy(l);
+        }
 }
 
 /* @returns 1 when @p err is the coordinator moving or loading, which asking again cures. */
@@ -154,6 +168,7 @@ typedef struct apply {
         rt_part_t **moved, **added, **removed;
         int nmoved, nadded, nremoved, nagain;
         char *again; /* by part index: moved away from a failed task, read again */
+        int64_t *at; /* per handed-over partition: where it is fetched again from */
         rt_taskset_t *fan;
         char *errstr;
         size_t errstr_size;
@@ -243,8 +258,9 @@ static int apply_alloc(apply_t *a)
         a->added = calloc(a->n + 1, sizeof(*a->added));
         a->removed = calloc(nparts + 1, sizeof(*a->removed));
         a->again = calloc(nparts + a->n + 1, 1);
+        a->at = calloc(nparts + a->n + 1, sizeof(*a->at));
         if (!a->want || !a->want_parts || !a->want_task || !a->moved || !a->added || !a->removed ||
-            !a->again)
+            !a->again || !a->at)
                 return apply_oom(a);
         return 0;
 }
@@ -258,6 +274,7 @@ static void apply_free(apply_t *a)
         free(a->added);
         free(a->removed);
         free(a->again);
+        free(a->at);
 }
 
 /* The group's partition for plan partition @p e, created when new. Caller holds g->lock. */
@@ -388,22 +405,47 @@ static void again_resume(apply_t *a, rt_part_t **locked, int n)
         free(at);
 }
 
-/* Hands moved and removed partitions over: their old owners finish the message in hand (we
- * hold the partition locks), their sinks are flushed and the offsets committed, then the
- * new owner is set (none for removed ones). */
+/* Where handed-over partition @p p (locked, its new owner set) is fetched again from: a
+ * partition moved away from a failed task from its committed offset (its log start when
+ * none), one whose records the worker dropped while it was held from the first of them,
+ * else not at all (librdkafka's pause kept its position: after the last record polled,
+ * which the worker took or still holds). A removed one is not fetched again. */
+static int64_t part_refetch_at(apply_t *a, rt_part_t *p)
+{
+        int64_t c = atomic_load(&p->committed);
+        if (!p->owner)
+                return RD_KAFKA_OFFSET_INVALID;
+        if (a->again[p->index])
+                return c >= 0 ? c : RD_KAFKA_OFFSET_BEGINNING;
+        return p->refetch >= 0 ? p->refetch : RD_KAFKA_OFFSET_INVALID;
+}
+
+/*
+ * Hands moved and removed partitions over without making a worker wait for it: under each
+ * one's lock (the old owner finishes the batch in hand) it is marked held, and librdkafka
+ * pauses it (dropping what it fetched); from then on the worker drops a held partition's
+ * records and goes on with the other partitions of its queue. Their sinks are flushed and
+ * the offsets committed (next_offset stays put: nothing is taken while held); then, under
+ * their locks again, the new owner is set (none for removed ones) and the hold ends; the
+ * partitions whose records were dropped are seeked back to the first of them and all are
+ * resumed, so the new owner reads on from where the old one stopped.
+ */
 static void apply_hand_over(apply_t *a)
 {
         rt_group_t *g = a->g;
-        rt_part_t **locked = a->moved;
-        int nlocked = a->nmoved + a->nremoved, i;
+        rt_part_t **parts = a->moved;
+        int n = a->nmoved + a->nremoved, i;
 
-        if (!nlocked)
+        if (!n)
                 return;
         memcpy(a->moved + a->nmoved, a->removed, sizeof(*a->removed) * (size_t)a->nremoved);
-        qsort(locked, (size_t)nlocked, sizeof(*locked), part_cmp);
-        for (i = 0; i < nlocked; i++)
-                pthread_mutex_lock(&locked[i]->lock);
-        if (rt_commit(g, locked, nlocked, KP_RUNTIME_COMMIT_TIMEOUT_MS))
+        for (i = 0; i < n; i++) {
+                pthread_mutex_lock(&parts[i]->lock);
+                atomic_store(&parts[i]->held, 1);
+                pthread_mutex_unlock(&parts[i]->lock);
+        }
+        parts_pause(g, parts, n, 1);
+        if (rt_commit(g, parts, n, KP_RUNTIME_COMMIT_TIMEOUT_MS))
                 /* The hand-over is in memory (next_offset), so nothing is lost or read
                  * twice; only a crash now would re-deliver. */
                 fprintf(stderr,
@@ -411,13 +453,19 @@ static void apply_hand_over(apply_t *a)
                         "continuing\n",
                         g->name);
         if (a->nagain)
-                again_resume(a, locked, nlocked);
-        for (i = 0; i < nlocked; i++) {
-                part_set_owner(a, locked[i]);
-                pthread_mutex_unlock(&locked[i]->lock);
+                again_resume(a, parts, n);
+        /* All locked across the seek and the resume (librdkafka's answers, not the sinks'),
+         * so that no worker pauses one of them in between for backpressure. */
+        for (i = 0; i < n; i++) {
+                pthread_mutex_lock(&parts[i]->lock);
+                part_set_owner(a, parts[i]);
+                a->at[i] = part_refetch_at(a, parts[i]);
+                atomic_store(&parts[i]->held, 0);
         }
-        if (a->nagain)
-                restart_seek(g, locked, nlocked, a->again);
+        parts_seek(g, parts, n, a->at);
+        parts_pause(g, parts, n, 0);
+        for (i = 0; i < n; i++)
+                pthread_mutex_unlock(&parts[i]->lock);
 }
 
 /* Unassigns the partitions no longer in the plan from their consumers. */
@@ -468,6 +516,7 @@ static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
                 atomic_store(&p->owner_index, a->want[p->index]);
                 /* back in the plan before the control thread resumed it */
                 rt_part_unpause(p);
+                p->refetch = -1; /* assigned afresh: nothing dropped is waited for */
                 pthread_mutex_unlock(&p->lock);
                 pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
                 if (pq) {

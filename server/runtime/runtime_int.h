@@ -14,8 +14,10 @@
 /*
  * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
  * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
- * (several only in apply, in index order) > task->lock > g->err_lock (leaf). Workers take one
- * part->lock and then one task->lock at a time per batch; nothing else touches two parts at once.
+ * (several only in apply, for librdkafka's seek and resume of those it moved) > task->lock
+ * > g->err_lock (leaf). Workers take one part->lock and then one task->lock at a time per
+ * batch; nothing holds a part->lock across a sink flush or a commit (a plan change marks
+ * the partitions it moves held instead, runtime_apply.c).
  * Arrays change only with both op_lock and lock held, so holding either reads them.
  */
 
@@ -100,6 +102,14 @@ typedef struct rt_part {
          * (-1: none). Until the re-read reaches it, messages at or past it are ones fetched
          * before the seek, and are dropped. */
         int64_t resync_floor;
+        /* A plan change hands it over (runtime_apply.c; written under lock): the worker
+         * drops its records instead of waiting for the hand-over's commit. */
+        _Atomic int held;
+        /* Under lock: the first record the worker dropped, wanted, because the partition
+         * was paused or held (-1: none). It is fetched again from a seek at or below it;
+         * until a record at or below it arrives, records past it were fetched before that
+         * seek (in the worker's hands already) and are dropped too, so none is taken past it. */
+        int64_t refetch;
         /* Backpressure (runtime_flow.c): paused in librdkafka (written under lock, read
          * anywhere), to be resumed not before resume_at (mono ms; under lock). */
         _Atomic int paused;
@@ -247,9 +257,10 @@ void *rt_worker_main(void *arg);
 void *rt_ctl_main(void *arg);
 /*
  * A commit round. Snapshots each partition's next_offset (of @p only, or all when NULL
- * with @p n ignored), flushes every task's sink and asks it how far each partition it
- * took from is acknowledged, then commits per partition the lower of the two when it is
- * ahead of what was committed, waiting at most @p timeout_ms per cluster. Sinks wait for
+ * with @p n ignored), flushes every task's sink (with @p only: those holding records of
+ * them) and asks it how far each partition it took from is acknowledged, then commits per
+ * partition the lower of the two when it is ahead of what was committed, waiting at most
+ * @p timeout_ms per cluster. Sinks wait for
  * acknowledgements within that time on a hand-over (@p only) and at stop (g->stop), not
  * in the periodic rounds. Caller holds g->op_lock. @returns 0, or a negative kp_err_t when
  * a sink or a commit failed.

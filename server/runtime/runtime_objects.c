@@ -287,6 +287,7 @@ rt_part_t *rt_part_new(rt_group_t *g, rt_cluster_t *cl, rt_topic_t *tp, int32_t 
         atomic_store(&p->committed, -1);
         atomic_store(&p->owner_index, -1);
         p->resync_floor = -1;
+        p->refetch = -1;
         p->last_lag = p->last_hw = p->last_from = -1;
         atomic_store(&p->lag_ms, -1);
         g->parts[g->nparts++] = p;

@@ -99,13 +99,20 @@ static rt_part_t *message_part(const rd_kafka_message_t *rkm)
 }
 
 /* 1 when @p p (locked) takes the record at @p offset, its position being @p next:
- * not a record already taken (a re-fetch after a reset), nor one fetched before the
- * seek of a re-read after a failed owner (what reaches the floor before the re-read does;
- * the message just below the floor exists, so the re-read itself reaches it first). */
+ * not a record already taken (a re-fetch after a reset), nor one past a record dropped
+ * (paused or held) before the re-read from the seek reaches it again (refetch), nor one
+ * fetched before the seek of a re-read after a failed owner (what reaches the floor before
+ * the re-read does; the message just below the floor exists, so the re-read itself
+ * reaches it first). */
 static int part_wants(rt_part_t *p, int64_t offset, int64_t next)
 {
         if (next >= 0 && offset < next)
                 return 0;
+        if (p->refetch >= 0) {
+                if (offset > p->refetch)
+                        return 0; /* fetched before the seek: the re-read brings it again */
+                p->refetch = -1;
+        }
         if (p->resync_floor >= 0) {
                 if (next < p->resync_floor && offset >= p->resync_floor)
                         return 0;
@@ -113,6 +120,14 @@ static int part_wants(rt_part_t *p, int64_t offset, int64_t next)
                         p->resync_floor = -1;
         }
         return 1;
+}
+
+/* @p p (locked) drops its record at @p offset, wanted and not taken (paused or held): it is
+ * fetched again from a seek at or below it, and nothing past it is taken before that. */
+static void part_dropped(rt_part_t *p, int64_t offset)
+{
+        if (p->refetch < 0 || offset < p->refetch)
+                p->refetch = offset;
 }
 
 /* Appends @p rkm to the batch: borrowed pointers, headers copied into the pool. */
@@ -276,9 +291,12 @@ static void worker_put_failed(worker_t *w, rt_part_t *p, rt_task_t *t, kp_sink_s
                 task_fail(t, "poison record: ", err);
         else if (st != KP_SINK_RETRY)
                 task_fail(t, "", err);
-        else if (!atomic_load(&w->cl->g->stop) &&
-                 rt_part_pause(p, first, kp_time_mono_ms() + KP_SINK_RETRY_PAUSE_MS))
+        else if (atomic_load(&w->cl->g->stop))
+                return;
+        else if (rt_part_pause(p, first, kp_time_mono_ms() + KP_SINK_RETRY_PAUSE_MS))
                 task_fail(t, "cannot pause after retries: ", err);
+        else
+                part_dropped(p, first);
 }
 
 /* Counts records [@p from, @p from + @p n) of the batch as taken by @p t's sink (t
@@ -399,9 +417,11 @@ static rt_task_t *worker_task(worker_t *w, rt_part_t *p, rt_task_t *held)
 /*
  * Hands @p n messages of one partition, in offset order, to the tasks that own it: runs
  * for one task go as one batch. The partition's lock is held throughout, so a plan change
- * waits for the batch in hand. After a stop the rest is left untaken (read again later).
- * A task that holds max_in_flight_bytes unacknowledged takes no more: the partition is
- * paused at the first record not taken (runtime_flow.c), and so is a paused one's rest.
+ * waits for the batch in hand (and no longer: it holds the partitions it moves, whose
+ * records are dropped here, see runtime_apply.c). After a stop the rest is left untaken
+ * (read again later). A task that holds max_in_flight_bytes unacknowledged takes no more:
+ * the partition is paused at the first record not taken (runtime_flow.c), and so is a
+ * paused one's rest.
  */
 static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
 {
@@ -415,11 +435,15 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
         pthread_mutex_lock(&p->lock);
         next = atomic_load_explicit(&p->next_offset, memory_order_relaxed);
         for (i = 0; i < n; i++) {
-                if (!p->owner || atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed) ||
-                    atomic_load_explicit(&p->paused, memory_order_relaxed))
+                if (!p->owner || atomic_load_explicit(&w->cl->g->stop, memory_order_relaxed))
                         break;
                 if (!part_wants(p, rkms[i]->offset, next))
                         continue;
+                if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
+                    atomic_load_explicit(&p->held, memory_order_relaxed)) {
+                        part_dropped(p, rkms[i]->offset);
+                        break;
+                }
                 held = t;
                 if (!(t = worker_task(w, p, t)))
                         break;
@@ -427,6 +451,7 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
                 if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
                     (t != held && rt_task_over_limit(w->cl->g, t) &&
                      !rt_part_pause(p, rkms[i]->offset, 0))) {
+                        part_dropped(p, rkms[i]->offset);
                         pthread_mutex_unlock(&t->lock);
                         t = NULL;
                         break;
@@ -521,6 +546,7 @@ typedef struct commit_round {
         int n;
         int64_t *offs;      /* per only[i]: next_offset snapshot, then lowered to what is acked */
         int64_t *limit;     /* per g->parts index: lowest unacknowledged position of any task */
+        char *mine;         /* per g->parts index on a hand-over (only given): 1 for only's */
         commit_req_t *reqs; /* per cluster */
         int64_t deadline;
         int timeout_ms;
@@ -646,6 +672,23 @@ static kp_sink_status_t commit_task_flush(rt_task_t *t, int64_t until, char *err
         return st;
 }
 
+/* 1 when @p t (locked) holds records of a partition the round commits. A hand-over flushes
+ * only those tasks' sinks: no other's acknowledgement bounds its commit, and a flush that
+ * waits holds its task's lock, and so its partitions' records, for as long as it waits. */
+static int commit_task_concerned(const commit_round_t *r, const rt_task_t *t)
+{
+        int i;
+        if (!r->mine)
+                return 1;
+        for (i = 0; i < t->ntaken; i++)
+                if (r->mine[t->taken[i].p->index])
+                        return 1;
+        for (i = 0; i < t->dlq_ntaken; i++)
+                if (r->mine[t->dlq_taken[i].p->index])
+                        return 1;
+        return 0;
+}
+
 /*
  * Flushes every working task's sink and collects what they acknowledged into r->limit.
  * Sinks wait for acknowledgements until the round's deadline on a hand-over and at stop;
@@ -665,7 +708,7 @@ static int commit_flush_sinks(commit_round_t *r)
                 rt_task_t *t = g->tasks[i];
                 kp_sink_status_t st;
                 pthread_mutex_lock(&t->lock);
-                if (atomic_load(&t->state) == RT_TASK_FAILED) {
+                if (atomic_load(&t->state) == RT_TASK_FAILED || !commit_task_concerned(r, t)) {
                         pthread_mutex_unlock(&t->lock);
                         continue;
                 }
@@ -805,8 +848,11 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
         r.timeout_ms = timeout_ms;
         r.offs = malloc(sizeof(*r.offs) * (size_t)r.n);
         r.limit = malloc(sizeof(*r.limit) * (size_t)g->nparts);
+        if (only && (r.mine = calloc((size_t)g->nparts, 1)))
+                for (i = 0; i < r.n; i++)
+                        r.mine[only[i]->index] = 1;
         r.reqs = calloc((size_t)g->nclusters + 1, sizeof(*r.reqs));
-        if (!r.offs || !r.limit || !r.reqs) {
+        if (!r.offs || !r.limit || !r.reqs || (only && !r.mine)) {
                 ret = KP_ERR_NOMEM;
                 goto out;
         }
@@ -829,6 +875,7 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
 out:
         free(r.offs);
         free(r.limit);
+        free(r.mine);
         free(r.reqs);
         return ret;
 }
