@@ -17,9 +17,10 @@
  *   bench_copy count BOOTSTRAP TOPIC PARTITIONS COUNT TIMEOUT_S [read_committed]
  *       reads every partition from the beginning until each sequence number 0..COUNT-1 was
  *       seen; prints "ready" on stderr once assigned (start the copier after it), then
- *       copy_count unique=<u> dups=<d> other=<o> first_ns=<t> last_ns=<t>
- *       (CLOCK_REALTIME: when the first message and the one that completed the set arrived,
- *       comparable with `date +%s%N` in the script that started the copier)
+ *       copy_count unique=<u> dups=<d> other=<o> first_ns=<t> p10_ns=<t> p90_ns=<t> last_ns=<t>
+ *       (CLOCK_REALTIME: when the first message, a tenth and nine tenths of the set, and the
+ *       one that completed it arrived, comparable with `date +%s%N` in the script that
+ *       started the copier); BENCH_COPY_PROGRESS=1 adds a progress line a second on stderr
  * Exit: 0, 1 on error or when COUNT was not reached within TIMEOUT_S, 2 usage.
  */
 
@@ -146,7 +147,9 @@ static int fill(const char *bootstrap, const char *topic, int partitions, long l
 
 typedef struct counter {
         long long count, unique, dups, other, first_ns, last_ns;
-        unsigned char *seen; /* a bit per sequence number */
+        long long p10_ns, p90_ns; /* when a tenth, nine tenths of the set had arrived */
+        long long progress_ns;    /* BENCH_COPY_PROGRESS: the last progress line */
+        unsigned char *seen;      /* a bit per sequence number */
 } counter_t;
 
 static void counter_take(counter_t *c, const rd_kafka_message_t *m)
@@ -173,6 +176,21 @@ static void counter_take(counter_t *c, const rd_kafka_message_t *m)
         c->seen[seq >> 3] |= (unsigned char)(1u << (seq & 7));
         if (++c->unique == c->count)
                 c->last_ns = now_ns();
+        if (c->unique == c->count / 10)
+                c->p10_ns = now_ns();
+        if (c->unique == c->count - c->count / 10)
+                c->p90_ns = now_ns();
+}
+
+/* BENCH_COPY_PROGRESS=1: a line a second on stderr, to watch a copier ramp up. */
+static void counter_progress(counter_t *c)
+{
+        long long t = now_ns();
+        if (t - c->progress_ns < 1000000000LL)
+                return;
+        c->progress_ns = t;
+        fprintf(stderr, "progress %lld.%03lld unique=%lld\n", t / 1000000000LL,
+                (t / 1000000) % 1000, c->unique);
 }
 
 static int count(const char *bootstrap, const char *topic, int partitions, long long n,
@@ -191,8 +209,11 @@ static int count(const char *bootstrap, const char *topic, int partitions, long 
         if (!rk || !c.seen || rd_kafka_assign(rk, parts))
                 goto out;
         fprintf(stderr, "ready\n");
+        const char *progress = getenv("BENCH_COPY_PROGRESS");
         while (c.unique < n && now_ns() < deadline) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (progress && *progress == '1')
+                        counter_progress(&c);
                 if (!m)
                         continue;
                 if (!m->err)
@@ -202,8 +223,9 @@ static int count(const char *bootstrap, const char *topic, int partitions, long 
                 rd_kafka_message_destroy(m);
         }
         ret = c.unique < n;
-        printf("copy_count unique=%lld dups=%lld other=%lld first_ns=%lld last_ns=%lld\n", c.unique,
-               c.dups, c.other, c.first_ns, c.last_ns);
+        printf("copy_count unique=%lld dups=%lld other=%lld first_ns=%lld p10_ns=%lld p90_ns=%lld "
+               "last_ns=%lld\n",
+               c.unique, c.dups, c.other, c.first_ns, c.p10_ns, c.p90_ns, c.last_ns);
 out:
         rd_kafka_topic_partition_list_destroy(parts);
         if (rk) {

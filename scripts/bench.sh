@@ -914,6 +914,7 @@ sk_count_wait() {
         rc=$?
         line=$(grep '^copy_count' "$TMP/count.out")
         C_UNIQUE=$(kv "$line" unique) C_DUPS=$(kv "$line" dups) C_FIRST=$(kv "$line" first_ns) C_LAST=$(kv "$line" last_ns)
+        C_P10=$(kv "$line" p10_ns) C_P90=$(kv "$line" p90_ns)
         grep -v '^ready$' "$TMP/count.err" >>"$SK_LOG"
         return $rc
 }
@@ -930,7 +931,8 @@ sk_record() {
         wall=$(f "$SINK_MESSAGES / $ws" %.0f)
         first=$(f "$SINK_MESSAGES / $fs" %.0f)
         echo "round $r $name: unique=$C_UNIQUE duplicates=$C_DUPS first_after_s=$(f "($C_FIRST - $t0) / 1e9" %.3f)" \
-                "all_after_s=$ws from_start_msgs_per_s=$wall first_to_last_s=$fs from_first_msgs_per_s=$first" >>"$SK_LOG"
+                "all_after_s=$ws from_start_msgs_per_s=$wall first_to_last_s=$fs from_first_msgs_per_s=$first" \
+                "p10_to_p90_msgs_per_s=$(f "0.8 * $SINK_MESSAGES / (($C_P90 - $C_P10) / 1e9)" %.0f)" >>"$SK_LOG"
         if [ -z "${SK_WALL[$name]:-}" ] || [ "$(f "$wall > ${SK_WALL[$name]}" %d)" = 1 ]; then
                 SK_WALL[$name]=$wall SK_WALL_S[$name]=$ws SK_LAUNCH[$name]=$(f "($C_FIRST - $t0) / 1e9" %.1f)
         fi
@@ -952,15 +954,20 @@ sk_copy_kplane() {
         sk_api POST "/groups/$g/start" >/dev/null || { kill "$CNT_PID"; SK_ERR[$1]="start failed (see $SK_LOG)"; return 1; }
         sk_count_wait
         sk_record "$1" "$t0" "$3" $?
-        sk_api GET "/groups/$g/status" | jq -c '{state, error, sink: [.tasks[].sink.last_error // empty] | unique}' >>"$SK_LOG"
+        sk_api GET "/groups/$g/status" | jq -c '{state, error, messages: .totals.messages, lag: .totals.lag,
+                delivered: ([.tasks[].sink.delivered // 0] | add), in_flight: ([.tasks[].sink.in_flight // 0] | add),
+                retries: ([.tasks[].sink.retries // 0] | add), errors: [.tasks[].sink.last_error // empty] | unique}' >>"$SK_LOG"
         sk_group_stop "$g"
 }
 
-# sk_copy_mm2 ROUND: a dedicated MirrorMaker 2 process (source alias S<round>, so every round
-# has its own target topic S<round>.bench and its own Connect offsets); the clock starts at
-# its launch
+# sk_copy_mm2 ROUND [tuned]: a dedicated MirrorMaker 2 process (source alias S<round> or
+# T<round>, so every run has its own target topic and its own Connect offsets); the clock
+# starts at its launch. tuned: larger producer batches, 5 requests in flight (Connect's
+# default is 1), larger consumer polls, plugin discovery from the manifests.
 sk_copy_mm2() {
-        local a=S$1 props=$TMP/mm2-$1.properties t0 pid rc
+        local a=S$1 name=mm2 props t0 pid rc
+        [ "${2:-}" = tuned ] && a=T$1 name=mm2t
+        props=$TMP/mm2-$a.properties
         cat >"$props" <<EOF
 clusters = $a, B
 $a.bootstrap.servers = $SK_B0
@@ -978,16 +985,25 @@ status.storage.replication.factor = 1
 config.storage.replication.factor = 1
 sync.topic.acls.enabled = false
 EOF
-        sk_count_start "$SK_B1" "$a.bench" || { SK_ERR[mm2]="counter did not start"; return 1; }
+        [ $name = mm2t ] && cat >>"$props" <<EOF
+plugin.discovery = service_load
+B.producer.batch.size = 1048576
+B.producer.linger.ms = 20
+B.producer.max.in.flight.requests.per.connection = 5
+$a.consumer.max.poll.records = 10000
+$a.consumer.fetch.min.bytes = 65536
+EOF
+        sk_count_start "$SK_B1" "$a.bench" || { SK_ERR[$name]="counter did not start"; return 1; }
         echo "## round $1 MirrorMaker 2 ($props)" >>"$LOGS/sinks-mm2.log"
+        cat "$props" >>"$LOGS/sinks-mm2.log"
         t0=$(now_ns)
         bench/sinks/mm2.sh run "$props" --clusters B >>"$LOGS/sinks-mm2.log" 2>&1 &
         pid=$!
         PIDS+=("$pid")
         sk_count_wait "$pid"
         rc=$?
-        kill -0 "$pid" 2>/dev/null || echo "round $1 mm2: MirrorMaker exited early (see $LOGS/sinks-mm2.log)" >>"$SK_LOG"
-        sk_record mm2 "$t0" "$1" $rc
+        kill -0 "$pid" 2>/dev/null || echo "round $1 $name: MirrorMaker exited early (see $LOGS/sinks-mm2.log)" >>"$SK_LOG"
+        sk_record $name "$t0" "$1" $rc
         sk_stop "$pid"
 }
 
@@ -1045,8 +1061,17 @@ sk_brokers() {
 }
 
 sk_copy_rows() {
-        local n=$((SINK_MESSAGES / 1000))k what mm2="MirrorMaker 2 (tasks.max $SINK_PARTS)" name label tgt need
+        local n=$((SINK_MESSAGES / 1000))k what name label tgt need m
+        local mw="" mws="" mwl="" mf="" mfs="" mfl=""
         what="$n × 100 B, $SINK_PARTS partitions"
+        # MirrorMaker 2's baseline: the better of its two configurations on each clock
+        for m in mm2 mm2t; do
+                [ -n "${SK_WALL[$m]:-}" ] || continue
+                label="MirrorMaker 2 ($([ $m = mm2 ] && echo defaults || echo tuned), tasks.max $SINK_PARTS)"
+                if [ -z "$mw" ] || [ "$(f "${SK_WALL[$m]} > $mw" %d)" = 1 ]; then mw=${SK_WALL[$m]} mws=${SK_WALL_S[$m]} mwl=$label; fi
+                if [ -z "$mf" ] || [ "$(f "${SK_FIRST[$m]} > $mf" %d)" = 1 ]; then mf=${SK_FIRST[$m]} mfs=${SK_FIRST_S[$m]} mfl=$label; fi
+        done
+        SK_WALL[mm2best]=$mw
         for name in alo eos; do
                 [ $name = alo ] && label="kplane at_least_once" tgt="≥ 2× MirrorMaker 2" need=2
                 [ $name = eos ] && label="kplane exactly_once (read_committed)" tgt="≥ 1× MirrorMaker 2 at-least-once" need=1
@@ -1057,17 +1082,17 @@ sk_copy_rows() {
                 fi
                 local dup="${SK_DUPS[$name]} duplicates" ok_dup=1
                 [ $name = eos ] && [ "${SK_DUPS[$name]}" != 0 ] && ok_dup=0
-                if [ -n "${SK_WALL[mm2]:-}" ]; then
+                if [ -n "$mw" ]; then
                         row sinks "copy $what: $label, from its start" \
                                 "$(rate_fmt "${SK_WALL[$name]}") msg/s (${SK_WALL_S[$name]} s), $dup" \
-                                "$mm2 $(rate_fmt "${SK_WALL[mm2]}") msg/s (${SK_WALL_S[mm2]} s from launch)" \
-                                "$(f "${SK_WALL[$name]} / ${SK_WALL[mm2]}")×" "$tgt" \
-                                "$(yes_no "${SK_WALL[$name]} / ${SK_WALL[mm2]} >= $need && $ok_dup")"
+                                "$mwl $(rate_fmt "$mw") msg/s ($mws s from launch)" \
+                                "$(f "${SK_WALL[$name]} / $mw")×" "$tgt" \
+                                "$(yes_no "${SK_WALL[$name]} / $mw >= $need && $ok_dup")"
                         row sinks "copy $what: $label, from the first message in the target" \
                                 "$(rate_fmt "${SK_FIRST[$name]}") msg/s (${SK_FIRST_S[$name]} s)" \
-                                "$mm2 $(rate_fmt "${SK_FIRST[mm2]}") msg/s (${SK_FIRST_S[mm2]} s)" \
-                                "$(f "${SK_FIRST[$name]} / ${SK_FIRST[mm2]}")×" "$tgt" \
-                                "$(yes_no "${SK_FIRST[$name]} / ${SK_FIRST[mm2]} >= $need && $ok_dup")"
+                                "$mfl $(rate_fmt "$mf") msg/s ($mfs s)" \
+                                "$(f "${SK_FIRST[$name]} / $mf")×" "$tgt" \
+                                "$(yes_no "${SK_FIRST[$name]} / $mf >= $need && $ok_dup")"
                 fi
                 if [ -n "${SK_WALL[kcat]:-}" ]; then
                         row sinks "copy $what: $label vs kcat -C | kcat -P, from the start" \
@@ -1076,10 +1101,13 @@ sk_copy_rows() {
                                 "$(f "${SK_WALL[$name]} / ${SK_WALL[kcat]}")×" - "$([ $ok_dup = 1 ] && echo - || echo NO)"
                 fi
         done
-        if [ -n "${SK_WALL[mm2]:-}" ]; then
-                row sinks "copy: MirrorMaker 2's first message in the target after its launch" "${SK_LAUNCH[mm2]} s" \
+        for m in mm2 mm2t; do
+                [ -n "${SK_WALL[$m]:-}" ] || continue
+                row sinks "copy: MirrorMaker 2 $([ $m = mm2 ] && echo "at its defaults" || echo "tuned (producer batch 1 MB, linger 20 ms, 5 in flight; polls of 10k)"): first message in the target, from the first message to the last" \
+                        "${SK_LAUNCH[$m]} s after its launch; $(rate_fmt "${SK_FIRST[$m]}") msg/s, ${SK_DUPS[$m]} duplicates" \
                         "kplane at_least_once ${SK_LAUNCH[alo]:-?} s after POST start" - - -
-        else
+        done
+        if [ -z "$mw" ]; then
                 row sinks "copy: MirrorMaker 2 (connect-mirror $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' bench/sinks/pom.xml))" \
                         "${SK_ERR[mm2]:-not measured}" - - "baseline of the rows above" "$SK_MM2_OK"
         fi
@@ -1090,7 +1118,7 @@ sk_copy_rows() {
 # sk_http: the http sink (a group of SINK_PARTS tasks reading k0's bench) and the libcurl loop,
 # in turn, to the same counting receiver
 sk_http() {
-        local rcv="" pid r g t0 n line last req kp=0 kp_s="" kp_req="" loop=0 loop_s="" lr
+        local rcv="" pid r g t0 n line last req kp=0 kp_s="" kp_req="" loop=0 loop_s="" lr disc=0 disc_s=""
         "$BUILD/bench/bench_http_receiver" >"$TMP/rcv.out" 2>>"$SK_LOG" &
         pid=$!
         PIDS+=("$pid")
@@ -1122,6 +1150,24 @@ sk_http() {
                         lr=$(f "$SINK_MESSAGES / (($last - $t0) / 1e9)" %.0f)
                         [ "$(f "$lr > $kp" %d)" = 1 ] && kp=$lr kp_s=$(f "($last - $t0) / 1e9" %.3f) kp_req=$req
                 fi
+                # the same group reading alone (discard): what reading costs without the sink
+                g=disc$r
+                sk_api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"k0\",\"topic\":\"bench\"}],\"parallelism\":$SINK_PARTS,\"sink\":{\"type\":\"discard\"}}" >/dev/null &&
+                        sk_api POST "/groups/$g/plans" '{}' >/dev/null || break
+                t0=$(now_ns)
+                sk_api POST "/groups/$g/start" >/dev/null || break
+                n=0
+                while [ "$n" -lt "$SINK_MESSAGES" ] && [ $(($(now_ns) - t0)) -lt $((SINK_TIMEOUT * 1000000000)) ]; do
+                        sleep 0.02
+                        n=$(sk_api GET "/groups/$g/status" | jq '.totals.messages // 0')
+                done
+                last=$(now_ns)
+                sk_group_stop "$g"
+                echo "round $r discard group: $n messages $(f "($last - $t0) / 1e9" %.3f) s after start" >>"$SK_LOG"
+                if [ "$n" -ge "$SINK_MESSAGES" ]; then
+                        lr=$(f "$SINK_MESSAGES / (($last - $t0) / 1e9)" %.0f)
+                        [ "$(f "$lr > $disc" %d)" = 1 ] && disc=$lr disc_s=$(f "($last - $t0) / 1e9" %.3f)
+                fi
                 say "sinks: http round $r/$SINK_ROUNDS: libcurl loop"
                 curl -s -XPOST "$rcv/reset" >/dev/null
                 line=$("$BUILD/bench/bench_http_loop" "$rcv/ingest" k0 bench "$SINK_PARTS" "$SINK_MESSAGES" 500 2>>"$SK_LOG")
@@ -1139,6 +1185,10 @@ sk_http() {
         row sinks "$fig, from POST start" "$(rate_fmt "$kp") msg/s ($kp_s s, $kp_req requests)" \
                 "libcurl loop, same bodies pre-built: $(rate_fmt "$loop") msg/s ($loop_s s)" \
                 "$(f "$kp / $loop")×" "≥ 0.9×" "$(yes_no "$kp / $loop >= 0.9")"
+        [ "$disc" != 0 ] && row sinks "http sink: the same group vs the same group with the discard sink (reading alone)" \
+                "$(rate_fmt "$kp") msg/s" "discard $(rate_fmt "$disc") msg/s ($disc_s s, status polled every 20 ms)" \
+                "$(f "$kp / $disc")×" - -
+        return 0
 }
 
 # sk_footprint NAME SINK: RSS and threads of a fresh kplane serve with one group of 100
@@ -1208,7 +1258,7 @@ bench_sinks() {
         sk_serve copy || { row sinks "sinks" "kplane serve did not start" - - - NO; FAILED="$FAILED sinks"; return; }
         local serve=$SK_PID
         SK_TARGETS=()
-        for r in $(seq "$SINK_ROUNDS"); do SK_TARGETS+=("alo$r.bench" "eos$r.bench" "kcat$r.bench" "S$r.bench"); done
+        for r in $(seq "$SINK_ROUNDS"); do SK_TARGETS+=("alo$r.bench" "eos$r.bench" "kcat$r.bench" "S$r.bench" "T$r.bench"); done
         if ! sk_brokers; then
                 row sinks "copy" "no clusters (see $LOGS/sinks-kafka-start.log)" - - - NO
                 FAILED="$FAILED sinks"
@@ -1247,8 +1297,10 @@ bench_sinks() {
                                 say "sinks: copy round $r/$SINK_ROUNDS: kplane exactly_once"
                                 sk_copy_kplane eos exactly_once "$r"
                                 if [ $mm2 = 1 ]; then
-                                        say "sinks: copy round $r/$SINK_ROUNDS: MirrorMaker 2"
+                                        say "sinks: copy round $r/$SINK_ROUNDS: MirrorMaker 2, defaults"
                                         sk_copy_mm2 "$r"
+                                        say "sinks: copy round $r/$SINK_ROUNDS: MirrorMaker 2, tuned"
+                                        sk_copy_mm2 "$r" tuned
                                 fi
                                 say "sinks: copy round $r/$SINK_ROUNDS: kcat -C | kcat -P"
                                 sk_copy_kcat "$r"
