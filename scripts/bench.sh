@@ -1211,7 +1211,7 @@ sk_footprint() {
                 sleep 0.2
         done
         # a commit round or two (exactly_once: the transactions commit), then the figures
-        sleep 2.5
+        sleep "$([ "$QUICK" = 1 ] && echo 1.2 || echo 2.5)"
         read -r SK_RSS[$name] SK_TH[$name] < <(awk '/^VmRSS/ { r = $2 } /^Threads/ { t = $2 } END { printf "%.1f %d\n", r / 1024, t }' "/proc/$SK_PID/status")
         echo "footprint $name: $st; before start ${SK_RSS0[$name]} MB ${SK_TH0[$name]} threads; running ${SK_RSS[$name]} MB ${SK_TH[$name]} threads" >>"$SK_LOG"
         case "$sink" in
@@ -1598,9 +1598,12 @@ EOF
   exactly_once); Apache Kafka's MirrorMaker 2 (connect-mirror 4.1.1 from Maven Central,
   `bench/sinks/pom.xml`, run by `bench/sinks/mm2.sh` as `connect-mirror-maker.sh` runs it: a
   dedicated `org.apache.kafka.connect.mirror.MirrorMaker` process with its heap and JVM
-  options, `--clusters B`) with `tasks.max` 10, replication factors 1, ACL sync off and
-  every other setting at its default (at-least-once: Connect's source producer with
-  `acks=all`); and `kcat -C -e | kcat -P` (Debian's kcat, librdkafka 2.0.2, defaults; it
+  options, `--clusters B`) with `tasks.max` 10, replication factors 1, ACL sync off, in
+  two configurations per round — every other setting at its default (at-least-once:
+  Connect's source producer with `acks=all`, 1 request in flight), and tuned (producer
+  `batch.size` 1 MB, `linger.ms` 20, 5 requests in flight; consumer `max.poll.records`
+  10000, `fetch.min.bytes` 64 KB; `plugin.discovery=service_load`) — the better of the two
+  on each clock being the baseline; and `kcat -C -e | kcat -P` (Debian's kcat, librdkafka 2.0.2, defaults; it
   does not keep partitions). The rounds alternate the copiers; each one's best round per
   clock is shown. *HTTP*: a group of 10 tasks reads the same 1M messages and POSTs them
   with the http sink (`json_lines`, `max_messages` 500, other settings default) to
@@ -1609,7 +1612,9 @@ EOF
   that completed the count. The baseline, `bench/bench_http_loop.c`, builds the same
   bodies first (the sink's own `kp_sink_line_write` per record, 500 of one partition's
   records per body) and then POSTs them one after the other on one keep-alive handle with
-  the sink's headers; its clock covers the loop only. *Footprint*: a fresh `kplane serve`
+  the sink's headers; its clock covers the loop only. Beside it, the same group with the
+  discard sink reading the same messages (status polled every 20 ms): what reading alone
+  costs. *Footprint*: a fresh `kplane serve`
   per case, an embedded cluster (1 broker, in the process) with a source and a target
   topic of 100 partitions, a group of 100 tasks started, 10,000 messages through it
   (every task running and every record delivered, then 2.5 s: a commit round or two),
