@@ -24,7 +24,7 @@
  * Exit: 0, 1 on error or when COUNT was not reached within TIMEOUT_S, 2 usage.
  */
 
-#define VALUE_LEN 100
+#define VALUE_LEN  100
 #define SEQ_DIGITS 10
 
 static long long now_ns(void)
@@ -71,7 +71,8 @@ static int topics_create(const char *bootstrap, int partitions, char **names, in
                 }
         rd_kafka_CreateTopics(rk, nt, (size_t)n, NULL, q);
         ev = rd_kafka_queue_poll(q, 60000);
-        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        const rd_kafka_CreateTopics_result_t *res =
+                ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         if (!res) {
                 fprintf(stderr, "bench_copy: create: %s\n",
                         ev ? rd_kafka_event_error_string(ev) : "timed out");
@@ -112,9 +113,9 @@ static void value_make(char *v, long long seq)
 
 static int fill(const char *bootstrap, const char *topic, int partitions, long long count)
 {
-        static const char *const kv[] = {"enable.idempotence", "true", "linger.ms", "20",
-                                         "batch.num.messages", "10000", "batch.size", "1000000",
-                                         NULL};
+        static const char *const kv[] = {
+                "enable.idempotence", "true",    "linger.ms", "20", "batch.num.messages", "10000",
+                "batch.size",         "1000000", NULL};
         rd_kafka_t *rk = client_new(RD_KAFKA_PRODUCER, bootstrap, kv);
         char v[VALUE_LEN];
         int ret = 0;
@@ -122,10 +123,11 @@ static int fill(const char *bootstrap, const char *topic, int partitions, long l
                 return 1;
         for (long long s = 0; s < count && !ret;) {
                 value_make(v, s);
-                rd_kafka_resp_err_t err = rd_kafka_producev(
-                        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(s % partitions)),
-                        RD_KAFKA_V_VALUE(v, VALUE_LEN), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END);
+                rd_kafka_resp_err_t err =
+                        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                          RD_KAFKA_V_PARTITION((int32_t)(s % partitions)),
+                                          RD_KAFKA_V_VALUE(v, VALUE_LEN),
+                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         rd_kafka_poll(rk, 10);
                         continue;
@@ -196,16 +198,23 @@ static void counter_progress(counter_t *c)
 static int count(const char *bootstrap, const char *topic, int partitions, long long n,
                  double timeout_s, int committed)
 {
-        const char *kv[] = {"group.id", "bench-copy-count", "enable.auto.commit", "false",
-                            "fetch.wait.max.ms", "50", "isolation.level",
-                            committed ? "read_committed" : "read_uncommitted", NULL};
+        const char *kv[] = {"group.id",
+                            "bench-copy-count",
+                            "enable.auto.commit",
+                            "false",
+                            "fetch.wait.max.ms",
+                            "50",
+                            "isolation.level",
+                            committed ? "read_committed" : "read_uncommitted",
+                            NULL};
         counter_t c = {.count = n, .seen = calloc((size_t)n / 8 + 1, 1)};
         rd_kafka_t *rk = client_new(RD_KAFKA_CONSUMER, bootstrap, kv);
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
         long long deadline = now_ns() + (long long)(timeout_s * 1e9);
         int ret = 1;
         for (int p = 0; p < partitions; p++)
-                rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
         if (!rk || !c.seen || rd_kafka_assign(rk, parts))
                 goto out;
         fprintf(stderr, "ready\n");

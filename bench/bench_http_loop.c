@@ -41,8 +41,12 @@ static size_t partition_bodies(body_t *out, const char *cluster, const char *top
                                int partitions, long long per, int batch)
 {
         char value[VALUE_LEN], digits[24];
-        kp_sink_msg_t m = {.cluster = cluster, .topic = topic, .partition = p, .value = value,
-                           .value_len = VALUE_LEN, .timestamp = now_ns() / 1000000,
+        kp_sink_msg_t m = {.cluster = cluster,
+                           .topic = topic,
+                           .partition = p,
+                           .value = value,
+                           .value_len = VALUE_LEN,
+                           .timestamp = now_ns() / 1000000,
                            .timestamp_type = KP_SINK_TS_CREATE};
         size_t n = 0, line_max = kp_sink_line_max(&m) + 1;
         memset(value, 'x', VALUE_LEN);
@@ -53,7 +57,8 @@ static size_t partition_bodies(body_t *out, const char *cluster, const char *top
                         return 0;
                 for (long long i = 0; i < k; i++) {
                         m.offset = o + i;
-                        snprintf(digits, sizeof(digits), "%010lld", (long long)(m.offset * partitions + p));
+                        snprintf(digits, sizeof(digits), "%010lld",
+                                 (long long)(m.offset * partitions + p));
                         memcpy(value, digits, 10);
                         b->len += kp_sink_line_write(b->data + b->len, &m);
                         b->data[b->len++] = '\n';
@@ -101,7 +106,8 @@ static int post_all(const char *url, const body_t *bodies, size_t n, long long *
 int main(int argc, char **argv)
 {
         if (argc < 6 || argc > 7) {
-                fprintf(stderr, "usage: bench_http_loop URL CLUSTER TOPIC PARTITIONS COUNT [BATCH]\n");
+                fprintf(stderr,
+                        "usage: bench_http_loop URL CLUSTER TOPIC PARTITIONS COUNT [BATCH]\n");
                 return 2;
         }
         int partitions = atoi(argv[4]), batch = argc > 6 ? atoi(argv[6]) : 500;
@@ -111,7 +117,8 @@ int main(int argc, char **argv)
         size_t cap = (size_t)partitions * (size_t)((per + batch - 1) / batch), n = 0;
         body_t *bodies = calloc(cap, sizeof(*bodies));
         for (int p = 0; bodies && p < partitions; p++) {
-                size_t got = partition_bodies(bodies + n, argv[2], argv[3], p, partitions, per, batch);
+                size_t got =
+                        partition_bodies(bodies + n, argv[2], argv[3], p, partitions, per, batch);
                 if (!got) {
                         fprintf(stderr, "bench_http_loop: out of memory\n");
                         return 1;
@@ -126,7 +133,8 @@ int main(int argc, char **argv)
         long long t1 = now_ns();
         double secs = (double)(t1 - t0) / 1e9;
         if (!ret)
-                printf("http_loop records=%lld requests=%zu bytes=%lld seconds=%.3f msgs_per_s=%.0f "
+                printf("http_loop records=%lld requests=%zu bytes=%lld seconds=%.3f "
+                       "msgs_per_s=%.0f "
                        "t0_ns=%lld t1_ns=%lld\n",
                        records, n, bytes, secs, (double)records / secs, t0, t1);
         for (size_t i = 0; i < n; i++)

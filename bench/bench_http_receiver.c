@@ -1,5 +1,5 @@
-/* bench_http_receiver.c — the HTTP sink benchmark's target: takes any POST, counts its records (lines),
- * answers 200 with an empty body; nothing else. */
+/* bench_http_receiver.c — the HTTP sink benchmark's target: takes any POST, counts its records
+ * (lines), answers 200 with an empty body; nothing else. */
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -48,7 +48,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 static enum MHD_Result count_answer(struct MHD_Connection *c)
 {
         char buf[256];
-        snprintf(buf, sizeof(buf), "records=%lld requests=%lld bytes=%lld first_ns=%lld last_ns=%lld\n",
+        snprintf(buf, sizeof(buf),
+                 "records=%lld requests=%lld bytes=%lld first_ns=%lld last_ns=%lld\n",
                  atomic_load(&records), atomic_load(&requests), atomic_load(&bytes_in),
                  atomic_load(&first_ns), atomic_load(&last_ns));
         return answer(c, MHD_HTTP_OK, buf);
