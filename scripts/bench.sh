@@ -9,7 +9,7 @@
 #   --publish     copy the last run's $BUILD/BENCHMARKS.md to docs/BENCHMARKS.md, run nothing
 #   (docs/BENCHMARKS.md keeps its hand-written "Notes on the results" block across both)
 #   --only LIST   comma-separated sections to run: planner,assignors,replan,growth,rest,runtime,
-#                 consume,handover,image (the file written then holds only those sections)
+#                 consume,handover,sinks,image (the file written then holds only those sections)
 #
 # Sections (each figure beside a baseline measured in this run; "ratio" reads the way the
 # target reads, e.g. "403× faster" or "0.62×"):
@@ -34,14 +34,21 @@
 #              the longest gap per partition with a kplane live plan change (apply: true) vs
 #              Java KafkaConsumers (classic eager Range, CooperativeSticky, KIP-848 consumer)
 #              (bench/handover/run.sh; skipped without java or the Kafka jars)
+#   sinks      issue 14's sinks on two real single-node Kafka clusters (or two `kplane mock`
+#              ones): a copy of 1M messages by kplane's kafka sink (at_least_once, exactly_once)
+#              vs MirrorMaker 2 (bench/sinks/mm2.sh) and kcat -C | kcat -P; the http sink vs a
+#              libcurl loop posting the same batches (bench_http_loop) to one counting receiver;
+#              RSS and threads of 100 tasks with kafka sinks vs the discard sink
 #   image      size of the container image if `make image` built it (never builds it)
 #
 # Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
-# KPLANE_BENCH_MESSAGES (consume section, default 600000 × 100 B), KPLANE_IMAGE.
+# KPLANE_BENCH_MESSAGES (consume section, default 600000 × 100 B), KPLANE_BENCH_SINK_MESSAGES
+# (sinks section, default 1000000) and KPLANE_BENCH_SINK_ROUNDS (3), KPLANE_IMAGE.
 # BENCH_QUICK=1: a smoke run (under 3 minutes) of every family so CI can keep none from
 # rotting: small topologies for assignors, replan and growth, 2 s per REST figure, one round
 # of 60k messages on the mock cluster only (no real broker, rdkafka_performance only if
-# already built), one short round of the handover with kplane and the eager Kafka group only;
+# already built), one short round of the handover with kplane and the eager Kafka group only,
+# one round of the sinks with 50k messages on two `kplane mock` clusters (no MirrorMaker 2);
 # the planner, runtime and image sections as they are. It never updates
 # docs/BENCHMARKS.md.
 # Exit: 0 when every section ran (missed targets are reported, not failures: this is a
@@ -55,7 +62,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 UPDATE_DOC=${KPLANE_BENCH_UPDATE_DOC:-0}
-ONLY="planner,assignors,replan,growth,rest,runtime,consume,handover,image"
+ONLY="planner,assignors,replan,growth,rest,runtime,consume,handover,sinks,image"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
         REST_SECS=${KPLANE_BENCH_REST_SECS:-2}
@@ -800,6 +807,520 @@ bench_handover() {
                 "$(f "$kum / $kint")×" "none stopped" "$(yes_no "$ku == 0")"
 }
 
+# ------------------------------------------------------------------------------ sinks
+# Issue 14's sink figures, each beside a baseline from the same run ("Sinks" under "How each
+# figure is measured" says how each is timed):
+#  1. a Kafka → Kafka copy of SINK_MESSAGES 100-byte messages (10 partitions) between two
+#     single-node clusters (real KRaft brokers from tests/kafka/brokers.sh; two `kplane mock`
+#     processes when real Kafka is off): kplane's kafka sink at_least_once and exactly_once
+#     against Apache Kafka's MirrorMaker 2 (bench/sinks/mm2.sh) and `kcat -C | kcat -P`, all
+#     timed by one counter ($BUILD/bench/bench_copy count) reading the target;
+#  2. the http sink (json_lines, batches of 500) to a receiver that only counts
+#     ($BUILD/bench/bench_http_receiver) against a plain libcurl loop posting the same
+#     batches, built beforehand ($BUILD/bench/bench_http_loop);
+#  3. RSS and threads of 100 running tasks with the kafka sink (at_least_once, exactly_once)
+#     against the same 100 tasks with the discard sink, each in a kplane serve of its own.
+SINK_PARTS=10
+SINK_FP_TASKS=100
+SINK_FP_MESSAGES=10000
+if [ "$QUICK" = 1 ]; then
+        SINK_MESSAGES=${KPLANE_BENCH_SINK_MESSAGES:-50000}
+        SINK_ROUNDS=1
+        SINK_TIMEOUT=60
+else
+        SINK_MESSAGES=${KPLANE_BENCH_SINK_MESSAGES:-1000000}
+        SINK_ROUNDS=${KPLANE_BENCH_SINK_ROUNDS:-3}
+        SINK_TIMEOUT=300
+fi
+SK_URL="" SK_PID="" SK_B0="" SK_B1="" SK_LOG=$LOGS/sinks.log SK_WHY_MOCK="" SK_MM2_OK=NO SK_MOCKS=() SK_TARGETS=()
+declare -A SK_WALL SK_WALL_S SK_FIRST SK_FIRST_S SK_LAUNCH SK_DUPS SK_ERR SK_RSS SK_TH SK_RSS0 SK_TH0
+
+# sk_serve NAME: a kplane serve of the section's own (fresh database; its own process, so
+# RSS and threads are its alone); sets SK_URL and SK_PID
+sk_serve() {
+        local out=$TMP/sk-$1.out
+        "$BUILD/kplane" serve --listen 127.0.0.1:0 --db "$TMP/sk-$1.db" >"$out" 2>"$LOGS/sinks-serve-$1.err" &
+        SK_PID=$!
+        PIDS+=("$SK_PID")
+        SK_URL=""
+        for _ in $(seq 100); do
+                SK_URL=$(head -1 "$out" 2>/dev/null | grep -o 'http://[0-9.]*:[0-9]*')
+                [ -n "$SK_URL" ] && return 0
+                sleep 0.1
+        done
+        say "sinks: kplane serve did not start; see $LOGS/sinks-serve-$1.err"
+        return 1
+}
+# sk_stop PID: TERM, at most 30 s, then KILL
+sk_stop() {
+        [ -n "$1" ] || return 0
+        kill "$1" 2>/dev/null
+        for _ in $(seq 300); do
+                kill -0 "$1" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -9 "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        return 0
+}
+# sk_api METHOD PATH [BODY]: like api, against SK_URL
+sk_api() {
+        local code
+        code=$(curl -s -o "$TMP/sk-api.out" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+                ${3:+--data-binary "$3"} "$SK_URL/api/v1$2")
+        case "$code" in
+        2??) cat "$TMP/sk-api.out" ;;
+        *) echo "$1 $2 -> $code: $(head -c 300 "$TMP/sk-api.out")" | tee -a "$SK_LOG" >&2; return 1 ;;
+        esac
+}
+# sk_group_stop G: stops group G and waits until it has (a stopping group still uses the cores)
+sk_group_stop() {
+        sk_api POST "/groups/$1/stop" >/dev/null || return 1
+        for _ in $(seq 300); do
+                [ "$(sk_api GET "/groups/$1/status" | jq -r .state)" = stopped ] && return 0
+                sleep 0.1
+        done
+        say "sinks: group $1 did not stop within 30 s"
+        return 1
+}
+# sk_count_start BOOTSTRAP TOPIC [read_committed]: the counter in the background, assigned
+# before the copier starts
+sk_count_start() {
+        : >"$TMP/count.err"
+        "$BUILD/bench/bench_copy" count "$1" "$2" "$SINK_PARTS" "$SINK_MESSAGES" "$SINK_TIMEOUT" ${3:-} \
+                >"$TMP/count.out" 2>"$TMP/count.err" &
+        CNT_PID=$!
+        PIDS+=("$CNT_PID")
+        for _ in $(seq 200); do
+                grep -q '^ready' "$TMP/count.err" && return 0
+                kill -0 "$CNT_PID" 2>/dev/null || break
+                sleep 0.05
+        done
+        cat "$TMP/count.err" >>"$SK_LOG"
+        return 1
+}
+# sk_count_wait [PID]: waits for the counter; when the copier PID ends first, gives the
+# counter 10 s more. Sets C_UNIQUE C_DUPS C_FIRST C_LAST (CLOCK_REALTIME ns); returns its exit.
+sk_count_wait() {
+        local watch=${1:-} grace=0 rc line
+        while kill -0 "$CNT_PID" 2>/dev/null; do
+                if [ -n "$watch" ] && ! kill -0 "$watch" 2>/dev/null; then
+                        grace=$((grace + 1))
+                        [ "$grace" -gt 100 ] && { kill "$CNT_PID"; echo "the copier ended, the counter did not complete" >>"$SK_LOG"; }
+                fi
+                sleep 0.1
+        done
+        wait "$CNT_PID"
+        rc=$?
+        line=$(grep '^copy_count' "$TMP/count.out")
+        C_UNIQUE=$(kv "$line" unique) C_DUPS=$(kv "$line" dups) C_FIRST=$(kv "$line" first_ns) C_LAST=$(kv "$line" last_ns)
+        C_P10=$(kv "$line" p10_ns) C_P90=$(kv "$line" p90_ns)
+        grep -v '^ready$' "$TMP/count.err" >>"$SK_LOG"
+        return $rc
+}
+# sk_record NAME T0 ROUND RC: one copier's round into the log and the best figures
+sk_record() {
+        local name=$1 t0=$2 r=$3 rc=$4 wall first ws fs
+        if [ "$rc" != 0 ] || [ -z "$C_LAST" ] || [ "$C_LAST" = 0 ]; then
+                echo "round $r $name: failed, ${C_UNIQUE:-0} of $SINK_MESSAGES in the target (duplicates ${C_DUPS:-0})" >>"$SK_LOG"
+                SK_ERR[$name]="only ${C_UNIQUE:-0} of $SINK_MESSAGES arrived (see $SK_LOG)"
+                return
+        fi
+        ws=$(f "($C_LAST - $t0) / 1e9" %.3f)
+        fs=$(f "($C_LAST - $C_FIRST) / 1e9" %.3f)
+        wall=$(f "$SINK_MESSAGES / $ws" %.0f)
+        first=$(f "$SINK_MESSAGES / $fs" %.0f)
+        echo "round $r $name: unique=$C_UNIQUE duplicates=$C_DUPS first_after_s=$(f "($C_FIRST - $t0) / 1e9" %.3f)" \
+                "all_after_s=$ws from_start_msgs_per_s=$wall first_to_last_s=$fs from_first_msgs_per_s=$first" \
+                "p10_to_p90_msgs_per_s=$(f "0.8 * $SINK_MESSAGES / (($C_P90 - $C_P10) / 1e9)" %.0f)" >>"$SK_LOG"
+        if [ -z "${SK_WALL[$name]:-}" ] || [ "$(f "$wall > ${SK_WALL[$name]}" %d)" = 1 ]; then
+                SK_WALL[$name]=$wall SK_WALL_S[$name]=$ws SK_LAUNCH[$name]=$(f "($C_FIRST - $t0) / 1e9" %.1f)
+        fi
+        if [ -z "${SK_FIRST[$name]:-}" ] || [ "$(f "$first > ${SK_FIRST[$name]}" %d)" = 1 ]; then
+                SK_FIRST[$name]=$first SK_FIRST_S[$name]=$fs
+        fi
+        SK_DUPS[$name]=$((${SK_DUPS[$name]:-0} + C_DUPS))
+}
+
+# sk_copy_kplane NAME DELIVERY ROUND: a group of SINK_PARTS tasks copying k0's bench to k1's
+# NAME<round>.bench; the clock starts at POST .../start
+sk_copy_kplane() {
+        local g=$1$3 topic=$1$3.bench rc="" t0
+        [ "$2" = exactly_once ] && rc=read_committed
+        sk_api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"k0\",\"topic\":\"bench\"}],\"parallelism\":$SINK_PARTS,\"sink\":{\"type\":\"kafka\",\"cluster\":\"k1\",\"topic\":\"$topic\",\"delivery\":\"$2\"}}" >/dev/null &&
+                sk_api POST "/groups/$g/plans" '{}' >/dev/null &&
+                sk_count_start "$SK_B1" "$topic" $rc || { SK_ERR[$1]="set-up failed (see $SK_LOG)"; return 1; }
+        t0=$(now_ns)
+        sk_api POST "/groups/$g/start" >/dev/null || { kill "$CNT_PID"; SK_ERR[$1]="start failed (see $SK_LOG)"; return 1; }
+        sk_count_wait
+        sk_record "$1" "$t0" "$3" $?
+        sk_api GET "/groups/$g/status" | jq -c '{state, error, messages: .totals.messages, lag: .totals.lag,
+                delivered: ([.tasks[].sink.delivered // 0] | add), in_flight: ([.tasks[].sink.in_flight // 0] | add),
+                retries: ([.tasks[].sink.retries // 0] | add), errors: [.tasks[].sink.last_error // empty] | unique}' >>"$SK_LOG"
+        sk_group_stop "$g"
+}
+
+# sk_copy_mm2 ROUND [tuned]: a dedicated MirrorMaker 2 process (source alias S<round> or
+# T<round>, so every run has its own target topic and its own Connect offsets); the clock
+# starts at its launch. tuned: larger producer batches, 5 requests in flight (Connect's
+# default is 1), larger consumer polls, plugin discovery from the manifests.
+sk_copy_mm2() {
+        local a=S$1 name=mm2 props t0 pid rc
+        [ "${2:-}" = tuned ] && a=T$1 name=mm2t
+        props=$TMP/mm2-$a.properties
+        cat >"$props" <<EOF
+clusters = $a, B
+$a.bootstrap.servers = $SK_B0
+B.bootstrap.servers = $SK_B1
+$a->B.enabled = true
+$a->B.topics = bench
+B->$a.enabled = false
+tasks.max = $SINK_PARTS
+replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+sync.topic.acls.enabled = false
+EOF
+        [ $name = mm2t ] && cat >>"$props" <<EOF
+plugin.discovery = service_load
+B.producer.batch.size = 1048576
+B.producer.linger.ms = 20
+B.producer.max.in.flight.requests.per.connection = 5
+$a.consumer.max.poll.records = 10000
+$a.consumer.fetch.min.bytes = 65536
+EOF
+        sk_count_start "$SK_B1" "$a.bench" || { SK_ERR[$name]="counter did not start"; return 1; }
+        echo "## round $1 MirrorMaker 2 ($props)" >>"$LOGS/sinks-mm2.log"
+        cat "$props" >>"$LOGS/sinks-mm2.log"
+        t0=$(now_ns)
+        bench/sinks/mm2.sh run "$props" --clusters B >>"$LOGS/sinks-mm2.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        sk_count_wait "$pid"
+        rc=$?
+        kill -0 "$pid" 2>/dev/null || echo "round $1 $name: MirrorMaker exited early (see $LOGS/sinks-mm2.log)" >>"$SK_LOG"
+        sk_record $name "$t0" "$1" $rc
+        sk_stop "$pid"
+}
+
+# sk_copy_kcat ROUND: kcat -C (to the end) | kcat -P, both at their defaults
+sk_copy_kcat() {
+        local topic=kcat$1.bench t0 pid
+        sk_count_start "$SK_B1" "$topic" || { SK_ERR[kcat]="counter did not start"; return 1; }
+        t0=$(now_ns)
+        (kcat -C -b "$SK_B0" -t bench -o beginning -e -q -X log_level=3 |
+                kcat -P -b "$SK_B1" -t "$topic" -X log_level=3) 2>>"$SK_LOG" &
+        pid=$!
+        sk_count_wait "$pid"
+        sk_record kcat "$t0" "$1" $?
+        wait "$pid" 2>/dev/null
+}
+
+# sk_brokers: the two clusters (SK_B0 with SINK_MESSAGES in bench, SK_B1), real or mock;
+# sets SK_WHERE
+sk_brokers() {
+        local rc out
+        if [ "${KPLANE_BENCH_REAL_KAFKA:-1}" != 0 ]; then
+                say "sinks: starting two real Apache Kafka brokers (tests/kafka/brokers.sh start 2)"
+                REAL_KAFKA_DIR=$TMP/kafka-sinks
+                out=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 2 2>"$LOGS/sinks-kafka-start.log")
+                rc=$?
+                SK_B0=$(printf '%s\n' "$out" | sed -n 1p) SK_B1=$(printf '%s\n' "$out" | sed -n 2p)
+                if [ $rc = 0 ] && [ -n "$SK_B1" ]; then
+                        SK_WHERE="two single-node Apache Kafka clusters (KRaft)"
+                        return 0
+                fi
+                SK_WHY_MOCK="real brokers did not start: $(grep -m1 'SKIP\|ERROR' "$LOGS/sinks-kafka-start.log" | sed 's/^.*\(SKIP\|ERROR\):* *//')"
+                KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+                REAL_KAFKA_DIR=""
+        else
+                SK_WHY_MOCK="no real broker (KPLANE_BENCH_REAL_KAFKA=0$([ "$QUICK" = 1 ] && echo ", BENCH_QUICK"))"
+        fi
+        # kplane mock clusters: librdkafka's mock drops a partition's oldest data past ~5 MB
+        [ "$SINK_MESSAGES" -gt 300000 ] && SINK_MESSAGES=300000
+        say "sinks: $SK_WHY_MOCK: two kplane mock clusters, $SINK_MESSAGES messages"
+        # the mock's CreateTopics does not answer the admin API here (kplane's exactly_once
+        # could not create its offsets topic either): every topic is made at start
+        local i t topics=(--topic "bench:$SINK_PARTS" --topic __kplane-offsets:1)
+        for t in "${SK_TARGETS[@]}"; do topics+=(--topic "$t:$SINK_PARTS"); done
+        for i in 0 1; do
+                "$BUILD/kplane" mock --brokers 1 "${topics[@]}" >"$TMP/sk-mock$i.out" 2>"$LOGS/sinks-mock$i.err" &
+                PIDS+=($!)
+                SK_MOCKS+=($!)
+        done
+        for _ in $(seq 100); do
+                SK_B0=$(head -1 "$TMP/sk-mock0.out" 2>/dev/null) SK_B1=$(head -1 "$TMP/sk-mock1.out" 2>/dev/null)
+                [ -n "$SK_B0" ] && [ -n "$SK_B1" ] && { SK_WHERE="two kplane mock clusters"; return 0; }
+                sleep 0.1
+        done
+        return 1
+}
+
+sk_copy_rows() {
+        local n=$((SINK_MESSAGES / 1000))k what name label tgt need m
+        local mw="" mws="" mwl="" mf="" mfs="" mfl=""
+        what="$n × 100 B, $SINK_PARTS partitions"
+        # MirrorMaker 2's baseline: the better of its two configurations on each clock
+        for m in mm2 mm2t; do
+                [ -n "${SK_WALL[$m]:-}" ] || continue
+                label="MirrorMaker 2 ($([ $m = mm2 ] && echo defaults || echo tuned), tasks.max $SINK_PARTS)"
+                if [ -z "$mw" ] || [ "$(f "${SK_WALL[$m]} > $mw" %d)" = 1 ]; then mw=${SK_WALL[$m]} mws=${SK_WALL_S[$m]} mwl=$label; fi
+                if [ -z "$mf" ] || [ "$(f "${SK_FIRST[$m]} > $mf" %d)" = 1 ]; then mf=${SK_FIRST[$m]} mfs=${SK_FIRST_S[$m]} mfl=$label; fi
+        done
+        SK_WALL[mm2best]=$mw
+        for name in alo eos; do
+                [ $name = alo ] && label="kplane at_least_once" tgt="≥ 2× MirrorMaker 2" need=2
+                [ $name = eos ] && label="kplane exactly_once (read_committed)" tgt="≥ 1× MirrorMaker 2 at-least-once" need=1
+                if [ -n "${SK_ERR[$name]:-}" ] || [ -z "${SK_WALL[$name]:-}" ]; then
+                        row sinks "copy $what: $label" "${SK_ERR[$name]:-not measured}" - - "$tgt" NO
+                        FAILED="$FAILED sinks"
+                        continue
+                fi
+                local dup="${SK_DUPS[$name]} duplicates" ok_dup=1
+                [ $name = eos ] && [ "${SK_DUPS[$name]}" != 0 ] && ok_dup=0
+                if [ -n "$mw" ]; then
+                        row sinks "copy $what: $label, from its start" \
+                                "$(rate_fmt "${SK_WALL[$name]}") msg/s (${SK_WALL_S[$name]} s), $dup" \
+                                "$mwl $(rate_fmt "$mw") msg/s ($mws s from launch)" \
+                                "$(f "${SK_WALL[$name]} / $mw")×" "$tgt" \
+                                "$(yes_no "${SK_WALL[$name]} / $mw >= $need && $ok_dup")"
+                        row sinks "copy $what: $label, from the first message in the target" \
+                                "$(rate_fmt "${SK_FIRST[$name]}") msg/s (${SK_FIRST_S[$name]} s)" \
+                                "$mfl $(rate_fmt "$mf") msg/s ($mfs s)" \
+                                "$(f "${SK_FIRST[$name]} / $mf")×" "$tgt" \
+                                "$(yes_no "${SK_FIRST[$name]} / $mf >= $need && $ok_dup")"
+                fi
+                if [ -n "${SK_WALL[kcat]:-}" ]; then
+                        row sinks "copy $what: $label vs kcat -C | kcat -P, from the start" \
+                                "$(rate_fmt "${SK_WALL[$name]}") msg/s (${SK_WALL_S[$name]} s), $dup" \
+                                "kcat | kcat $(rate_fmt "${SK_WALL[kcat]}") msg/s (${SK_WALL_S[kcat]} s)" \
+                                "$(f "${SK_WALL[$name]} / ${SK_WALL[kcat]}")×" - "$([ $ok_dup = 1 ] && echo - || echo NO)"
+                fi
+        done
+        for m in mm2 mm2t; do
+                [ -n "${SK_WALL[$m]:-}" ] || continue
+                row sinks "copy: MirrorMaker 2 $([ $m = mm2 ] && echo "at its defaults" || echo "tuned (producer batch 1 MB, linger 20 ms, 5 in flight; polls of 10k)"): first message in the target, from the first message to the last" \
+                        "${SK_LAUNCH[$m]} s after its launch; $(rate_fmt "${SK_FIRST[$m]}") msg/s, ${SK_DUPS[$m]} duplicates" \
+                        "kplane at_least_once ${SK_LAUNCH[alo]:-?} s after POST start" - - -
+        done
+        if [ -z "$mw" ]; then
+                row sinks "copy: MirrorMaker 2 (connect-mirror $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' bench/sinks/pom.xml))" \
+                        "${SK_ERR[mm2]:-not measured}" - - "baseline of the rows above" "$SK_MM2_OK"
+        fi
+        [ -n "${SK_ERR[kcat]:-}" ] && row sinks "copy: kcat -C | kcat -P" "${SK_ERR[kcat]}" - - - NO
+        return 0
+}
+
+# sk_http: the http sink (a group of SINK_PARTS tasks reading k0's bench) and the libcurl loop,
+# in turn, to the same counting receiver
+sk_http() {
+        local rcv="" pid r g t0 n line last req kp=0 kp_s="" kp_req="" loop=0 loop_s="" lr disc=0 disc_s=""
+        "$BUILD/bench/bench_http_receiver" >"$TMP/rcv.out" 2>>"$SK_LOG" &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 100); do
+                rcv=$(head -1 "$TMP/rcv.out" 2>/dev/null)
+                [ -n "$rcv" ] && break
+                sleep 0.05
+        done
+        [ -n "$rcv" ] || { row sinks "http sink" "receiver did not start" - - - NO; FAILED="$FAILED sinks"; return; }
+        for r in $(seq "$SINK_ROUNDS"); do
+                g=http$r
+                curl -s -XPOST "$rcv/reset" >/dev/null
+                sk_api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"k0\",\"topic\":\"bench\"}],\"parallelism\":$SINK_PARTS,\"sink\":{\"type\":\"http\",\"url\":\"$rcv/ingest\",\"format\":\"json_lines\",\"batch\":{\"max_messages\":500}}}" >/dev/null &&
+                        sk_api POST "/groups/$g/plans" '{}' >/dev/null || break
+                say "sinks: http round $r/$SINK_ROUNDS: kplane group $g"
+                t0=$(now_ns)
+                sk_api POST "/groups/$g/start" >/dev/null || break
+                n=0
+                while [ "$n" -lt "$SINK_MESSAGES" ] && [ $(($(now_ns) - t0)) -lt $((SINK_TIMEOUT * 1000000000)) ]; do
+                        sleep 0.02
+                        line=$(curl -s "$rcv/count")
+                        n=$(kv "$line" records)
+                        n=${n:-0}
+                done
+                sk_group_stop "$g"
+                last=$(kv "$line" last_ns) req=$(kv "$line" requests)
+                echo "round $r http kplane: $line after start at $t0" >>"$SK_LOG"
+                if [ "$n" -ge "$SINK_MESSAGES" ]; then
+                        lr=$(f "$SINK_MESSAGES / (($last - $t0) / 1e9)" %.0f)
+                        [ "$(f "$lr > $kp" %d)" = 1 ] && kp=$lr kp_s=$(f "($last - $t0) / 1e9" %.3f) kp_req=$req
+                fi
+                # the same group reading alone (discard): what reading costs without the sink
+                g=disc$r
+                sk_api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"k0\",\"topic\":\"bench\"}],\"parallelism\":$SINK_PARTS,\"sink\":{\"type\":\"discard\"}}" >/dev/null &&
+                        sk_api POST "/groups/$g/plans" '{}' >/dev/null || break
+                t0=$(now_ns)
+                sk_api POST "/groups/$g/start" >/dev/null || break
+                n=0
+                while [ "$n" -lt "$SINK_MESSAGES" ] && [ $(($(now_ns) - t0)) -lt $((SINK_TIMEOUT * 1000000000)) ]; do
+                        sleep 0.02
+                        n=$(sk_api GET "/groups/$g/status" | jq '.totals.messages // 0')
+                done
+                last=$(now_ns)
+                sk_group_stop "$g"
+                echo "round $r discard group: $n messages $(f "($last - $t0) / 1e9" %.3f) s after start" >>"$SK_LOG"
+                if [ "$n" -ge "$SINK_MESSAGES" ]; then
+                        lr=$(f "$SINK_MESSAGES / (($last - $t0) / 1e9)" %.0f)
+                        [ "$(f "$lr > $disc" %d)" = 1 ] && disc=$lr disc_s=$(f "($last - $t0) / 1e9" %.3f)
+                fi
+                say "sinks: http round $r/$SINK_ROUNDS: libcurl loop"
+                curl -s -XPOST "$rcv/reset" >/dev/null
+                line=$("$BUILD/bench/bench_http_loop" "$rcv/ingest" k0 bench "$SINK_PARTS" "$SINK_MESSAGES" 500 2>>"$SK_LOG")
+                echo "round $r http loop: $line; receiver: $(curl -s "$rcv/count")" >>"$SK_LOG"
+                lr=$(kv "$line" msgs_per_s)
+                [ -n "$lr" ] && [ "$(f "$lr > $loop" %d)" = 1 ] && loop=$lr loop_s=$(kv "$line" seconds)
+        done
+        sk_stop "$pid"
+        local fig="http sink, json_lines, batches of 500: $((SINK_MESSAGES / 1000))k × 100 B from Kafka to a counting receiver, $SINK_PARTS tasks"
+        if [ "$kp" = 0 ] || [ "$loop" = 0 ]; then
+                row sinks "$fig" "failed (see $SK_LOG)" - - "≥ 0.9×" NO
+                FAILED="$FAILED sinks"
+                return
+        fi
+        row sinks "$fig, from POST start" "$(rate_fmt "$kp") msg/s ($kp_s s, $kp_req requests)" \
+                "libcurl loop, same bodies pre-built: $(rate_fmt "$loop") msg/s ($loop_s s)" \
+                "$(f "$kp / $loop")×" "≥ 0.9×" "$(yes_no "$kp / $loop >= 0.9")"
+        [ "$disc" != 0 ] && row sinks "http sink: the same group vs the same group with the discard sink (reading alone)" \
+                "$(rate_fmt "$kp") msg/s" "discard $(rate_fmt "$disc") msg/s ($disc_s s, status polled every 20 ms)" \
+                "$(f "$kp / $disc")×" - -
+        return 0
+}
+
+# sk_footprint NAME SINK: RSS and threads of a fresh kplane serve with one group of 100
+# running tasks on an embedded cluster, after SINK_FP_MESSAGES went through
+sk_footprint() {
+        local name=$1 sink=$2 boot st rc=""
+        say "sinks: footprint of $SINK_FP_TASKS tasks, $name"
+        sk_serve "fp-$name" || return 1
+        sk_api POST /clusters "{\"name\":\"fp\",\"embedded\":{\"brokers\":1,\"topics\":[{\"name\":\"src\",\"partitions\":$SINK_FP_TASKS},{\"name\":\"dst\",\"partitions\":$SINK_FP_TASKS}]}}" >/dev/null &&
+                sk_api POST /clusters/fp/topics '{"name":"src"}' >/dev/null &&
+                sk_api POST /groups "{\"name\":\"fp\",\"topics\":[{\"cluster\":\"fp\",\"topic\":\"src\"}],\"parallelism\":$SINK_FP_TASKS,\"sink\":$sink}" >/dev/null &&
+                sk_api POST /groups/fp/plans '{}' >/dev/null || { sk_stop "$SK_PID"; return 1; }
+        boot=$(sk_api GET /clusters/fp | jq -r .bootstrap_servers)
+        read -r SK_RSS0[$name] SK_TH0[$name] < <(awk '/^VmRSS/ { r = $2 } /^Threads/ { t = $2 } END { printf "%.1f %d\n", r / 1024, t }' "/proc/$SK_PID/status")
+        sk_api POST /groups/fp/start >/dev/null &&
+                "$BUILD/bench/bench_copy" fill "$boot" src "$SINK_FP_TASKS" "$SINK_FP_MESSAGES" 2>>"$SK_LOG" || { sk_stop "$SK_PID"; return 1; }
+        for _ in $(seq 600); do
+                st=$(sk_api GET /groups/fp/status | jq -c '{state, running: [.tasks[] | select(.state == "running")] | length, messages: .totals.messages, delivered: ([.tasks[].sink.delivered // 0] | add), lag: .totals.lag}')
+                [ "$(printf '%s' "$st" | jq ".running == $SINK_FP_TASKS and .delivered >= $SINK_FP_MESSAGES")" = true ] && break
+                sleep 0.2
+        done
+        # a commit round or two (exactly_once: the transactions commit), then the figures
+        sleep "$([ "$QUICK" = 1 ] && echo 1.2 || echo 2.5)"
+        read -r SK_RSS[$name] SK_TH[$name] < <(awk '/^VmRSS/ { r = $2 } /^Threads/ { t = $2 } END { printf "%.1f %d\n", r / 1024, t }' "/proc/$SK_PID/status")
+        echo "footprint $name: $st; before start ${SK_RSS0[$name]} MB ${SK_TH0[$name]} threads; running ${SK_RSS[$name]} MB ${SK_TH[$name]} threads" >>"$SK_LOG"
+        case "$sink" in
+        *exactly_once*) rc=read_committed ;& *kafka*)
+                "$BUILD/bench/bench_copy" count "$boot" dst "$SINK_FP_TASKS" "$SINK_FP_MESSAGES" 30 $rc 2>&1 | grep -v '^ready$' >>"$SK_LOG"
+                [ "${PIPESTATUS[0]}" = 0 ] ||
+                        SK_ERR[fp-$name]="the target does not hold the $SINK_FP_MESSAGES messages (see $SK_LOG)" ;;
+        esac
+        sk_group_stop fp
+        sk_stop "$SK_PID"
+        SK_PID=""
+        return 0
+}
+
+sk_footprint_rows() {
+        local name label fig
+        [ -n "${SK_RSS[discard]:-}" ] || { row sinks "$SINK_FP_TASKS tasks: footprint" "discard baseline failed (see $SK_LOG)" - - - NO; FAILED="$FAILED sinks"; return; }
+        for name in alo eos; do
+                [ $name = alo ] && label="kafka sink at_least_once (one producer per group)"
+                [ $name = eos ] && label="kafka sink exactly_once (a producer per task)"
+                fig="$SINK_FP_TASKS running tasks on an embedded cluster, $label"
+                if [ -z "${SK_RSS[$name]:-}" ] || [ -n "${SK_ERR[fp-$name]:-}" ]; then
+                        row sinks "$fig" "${SK_ERR[fp-$name]:-failed (see $SK_LOG)}" - - - NO
+                        FAILED="$FAILED sinks"
+                        continue
+                fi
+                row sinks "$fig: RSS" "${SK_RSS[$name]} MB" "discard sink ${SK_RSS[discard]} MB" \
+                        "+$(f "${SK_RSS[$name]} - ${SK_RSS[discard]}" %.1f) MB" - -
+                row sinks "$fig: threads" "${SK_TH[$name]}" "discard sink ${SK_TH[discard]}" \
+                        "+$((SK_TH[$name] - SK_TH[discard]))" - -
+        done
+}
+
+bench_sinks() {
+        local c b r
+        for c in kcat curl jq; do
+                command -v $c >/dev/null 2>&1 || { row sinks "sinks" "skipped: $c not installed" - - - skip; return; }
+        done
+        for b in bench_copy bench_http_receiver bench_http_loop; do
+                [ -x "$BUILD/bench/$b" ] || { row sinks "sinks" "$b not built" - - - skip; return; }
+        done
+        : >"$SK_LOG"
+        : >"$LOGS/sinks-mm2.log"
+        sk_serve copy || { row sinks "sinks" "kplane serve did not start" - - - NO; FAILED="$FAILED sinks"; return; }
+        local serve=$SK_PID
+        SK_TARGETS=()
+        for r in $(seq "$SINK_ROUNDS"); do SK_TARGETS+=("alo$r.bench" "eos$r.bench" "kcat$r.bench" "S$r.bench" "T$r.bench"); done
+        if ! sk_brokers; then
+                row sinks "copy" "no clusters (see $LOGS/sinks-kafka-start.log)" - - - NO
+                FAILED="$FAILED sinks"
+        else
+                echo "# $SK_WHERE: k0 $SK_B0, k1 $SK_B1; $SINK_MESSAGES messages in k0's bench ($SINK_PARTS partitions)" >>"$SK_LOG"
+                say "sinks: $SINK_MESSAGES messages into $SK_WHERE"
+                if { [ -n "${REAL_KAFKA_DIR:-}" ] && { ! "$BUILD/bench/bench_copy" create "$SK_B0" "$SINK_PARTS" bench 2>>"$SK_LOG" ||
+                        ! "$BUILD/bench/bench_copy" create "$SK_B1" "$SINK_PARTS" "${SK_TARGETS[@]}" 2>>"$SK_LOG"; }; } ||
+                        ! "$BUILD/bench/bench_copy" fill "$SK_B0" bench "$SINK_PARTS" "$SINK_MESSAGES" 2>>"$SK_LOG" ||
+                        ! sk_api POST /clusters "{\"name\":\"k0\",\"bootstrap_servers\":\"$SK_B0\"}" >/dev/null ||
+                        ! sk_api POST /clusters "{\"name\":\"k1\",\"bootstrap_servers\":\"$SK_B1\"}" >/dev/null ||
+                        ! sk_api POST /clusters/k0/topics '{"name":"bench"}' >/dev/null; then
+                        row sinks "copy: set-up" "failed (see $SK_LOG)" - - - NO
+                        FAILED="$FAILED sinks"
+                else
+                        # MirrorMaker 2: real brokers only, and not in the smoke run
+                        local mm2=1
+                        SK_MM2_OK=NO
+                        if [ "$QUICK" = 1 ]; then
+                                mm2=0 SK_MM2_OK=skip SK_ERR[mm2]="skipped in BENCH_QUICK: it needs real brokers and its JVM and Connect take 10-30 s to start"
+                        elif [ -z "${REAL_KAFKA_DIR:-}" ]; then
+                                mm2=0 SK_ERR[mm2]="not run: $SK_WHY_MOCK (MirrorMaker 2 needs real brokers)"
+                        else
+                                say "sinks: MirrorMaker 2 jars (bench/sinks/mm2.sh fetch)"
+                                bench/sinks/mm2.sh fetch >"$TMP/mm2-fetch.out" 2>&1
+                                case $? in
+                                0) ;;
+                                77) mm2=0 SK_MM2_OK=skip SK_ERR[mm2]="skipped: $(grep -m1 SKIP "$TMP/mm2-fetch.out" | sed 's/^SKIP: *//')" ;;
+                                *) mm2=0 SK_ERR[mm2]="could not be fetched: $(tail -1 "$TMP/mm2-fetch.out")" ;;
+                                esac
+                                cat "$TMP/mm2-fetch.out" >>"$LOGS/sinks-mm2.log"
+                        fi
+                        for r in $(seq "$SINK_ROUNDS"); do
+                                say "sinks: copy round $r/$SINK_ROUNDS: kplane at_least_once"
+                                sk_copy_kplane alo at_least_once "$r"
+                                say "sinks: copy round $r/$SINK_ROUNDS: kplane exactly_once"
+                                sk_copy_kplane eos exactly_once "$r"
+                                if [ $mm2 = 1 ]; then
+                                        say "sinks: copy round $r/$SINK_ROUNDS: MirrorMaker 2, defaults"
+                                        sk_copy_mm2 "$r"
+                                        say "sinks: copy round $r/$SINK_ROUNDS: MirrorMaker 2, tuned"
+                                        sk_copy_mm2 "$r" tuned
+                                fi
+                                say "sinks: copy round $r/$SINK_ROUNDS: kcat -C | kcat -P"
+                                sk_copy_kcat "$r"
+                        done
+                        sk_copy_rows
+                        sk_http
+                fi
+        fi
+        if [ -n "${REAL_KAFKA_DIR:-}" ]; then
+                KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+                REAL_KAFKA_DIR=""
+        fi
+        for c in "${SK_MOCKS[@]}"; do sk_stop "$c"; done
+        sk_stop "$serve"
+        sk_footprint discard '{"type":"discard"}' || echo "footprint discard failed" >>"$SK_LOG"
+        sk_footprint alo '{"type":"kafka","cluster":"fp","topic":"dst"}' || echo "footprint alo failed" >>"$SK_LOG"
+        sk_footprint eos '{"type":"kafka","cluster":"fp","topic":"dst","delivery":"exactly_once"}' || echo "footprint eos failed" >>"$SK_LOG"
+        sk_footprint_rows
+}
+
 # ------------------------------------------------------------------------------ image
 bench_image() {
         local image=${KPLANE_IMAGE:-localhost/kplane:latest} base=docker.io/library/debian:bookworm-slim size bsize
@@ -826,6 +1347,7 @@ want rest && bench_rest
 want runtime && bench_runtime
 want consume && bench_consume
 want handover && bench_handover
+want sinks && bench_sinks
 want image && bench_image
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -841,6 +1363,7 @@ section_title() {
         runtime) echo "Runtime, in one process (bench_runtime)" ;;
         consume) echo "Consumption through the kplane binary, same data for every reader" ;;
         handover) echo "Handover pause: 30 partitions at a steady rate, the group grows from 10 to 15 members (best of rounds; gaps between consecutive messages of a partition)" ;;
+        sinks) echo "Sinks: a Kafka → Kafka copy, the http sink, and the footprint of 100 tasks with Kafka sinks (best of rounds)" ;;
         image) echo "Container image" ;;
         esac
 }
@@ -870,7 +1393,7 @@ print_text() {
 
 print_markdown_tables() {
         local s
-        for s in planner assignors replan growth rest runtime consume handover image; do
+        for s in planner assignors replan growth rest runtime consume handover sinks image; do
                 grep -q "^$s	" "$ROWS" || continue
                 printf '\n### %s\n\n| figure | value | baseline | ratio | target | ok? |\n| --- | --- | --- | --- | --- | --- |\n' "$(section_title "$s")"
                 awk -F'\t' -v s="$s" '$1 == s { gsub(/\|/, "\\|"); printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$ROWS"
@@ -1055,6 +1578,50 @@ EOF
   (BENCH_QUICK: one short round of kplane and the eager group), each case's round with the
   shortest longest gap is shown. kplane's figure includes the http sink's hop to the
   receiver, Kafka's stop at `poll`, which favours Kafka.
+- **Sinks** (issue 14; `scripts/bench.sh --only sinks`). *Copy*: two single-node Apache Kafka
+  4.1.1 clusters (KRaft, `tests/kafka/brokers.sh start 2`, each broker its own JVM with 1 GB
+  of heap) on the same 2 cores; the source topic `bench` of 10 partitions holds 1M values of
+  100 bytes (`bench/bench_copy.c fill`: sequence number s, 10 digits then padding, to
+  partition s % 10). Every copier writes to a fresh target topic of 10 partitions on the
+  other cluster, and one counter times them all: `bench_copy count`, a librdkafka consumer
+  assigned every target partition from the beginning before the copier starts, which
+  marks each sequence number in a bitmap and stops when all are there (read_committed for
+  exactly_once; duplicates are counted). *From its start*: from the copier's start (kplane:
+  `POST /groups/{g}/start` of a group made and planned beforehand; MirrorMaker 2: the
+  launch of its JVM, so its start-up counts; kcat: the pipe's start) to the moment the last
+  missing sequence number arrived. *From the first message*: from the first message the
+  counter saw to that moment, which leaves MirrorMaker 2's start-up out. The copiers:
+  kplane's kafka sink in a group of 10 tasks (`{"type": "kafka", "cluster": "k1", "topic":
+  ..., "delivery": ...}`, the sink's defaults otherwise: partitioning `source`, one
+  idempotent producer per group with `acks=all` for at_least_once, a transactional
+  producer per task committing every second with the positions in the offsets topic for
+  exactly_once); Apache Kafka's MirrorMaker 2 (connect-mirror 4.1.1 from Maven Central,
+  `bench/sinks/pom.xml`, run by `bench/sinks/mm2.sh` as `connect-mirror-maker.sh` runs it: a
+  dedicated `org.apache.kafka.connect.mirror.MirrorMaker` process with its heap and JVM
+  options, `--clusters B`) with `tasks.max` 10, replication factors 1, ACL sync off, in
+  two configurations per round — every other setting at its default (at-least-once:
+  Connect's source producer with `acks=all`, 1 request in flight), and tuned (producer
+  `batch.size` 1 MB, `linger.ms` 20, 5 requests in flight; consumer `max.poll.records`
+  10000, `fetch.min.bytes` 64 KB; `plugin.discovery=service_load`) — the better of the two
+  on each clock being the baseline; and `kcat -C -e | kcat -P` (Debian's kcat, librdkafka 2.0.2, defaults; it
+  does not keep partitions). The rounds alternate the copiers; each one's best round per
+  clock is shown. *HTTP*: a group of 10 tasks reads the same 1M messages and POSTs them
+  with the http sink (`json_lines`, `max_messages` 500, other settings default) to
+  `bench/bench_http_receiver.c` (libmicrohttpd, one epoll thread, counts the lines of each
+  body and answers 200 with an empty body); from `POST .../start` to the end of the request
+  that completed the count. The baseline, `bench/bench_http_loop.c`, builds the same
+  bodies first (the sink's own `kp_sink_line_write` per record, 500 of one partition's
+  records per body) and then POSTs them one after the other on one keep-alive handle with
+  the sink's headers; its clock covers the loop only. Beside it, the same group with the
+  discard sink reading the same messages (status polled every 20 ms): what reading alone
+  costs. *Footprint*: a fresh `kplane serve`
+  per case, an embedded cluster (1 broker, in the process) with a source and a target
+  topic of 100 partitions, a group of 100 tasks started, 10,000 messages through it
+  (every task running and every record delivered, then 2.5 s: a commit round or two),
+  then `VmRSS` and `Threads` of the process from `/proc`. The kafka sinks' targets are
+  checked to hold the 10,000 (read_committed for exactly_once). BENCH_QUICK: one round of
+  50k messages on two `kplane mock` clusters (librdkafka's mock, a process each) and no
+  MirrorMaker 2; without real brokers a full run does the same with 300k messages.
 - **Image**: `podman image inspect` size of `localhost/kplane:latest` (as `make image` tags
   it), in MB of 10^6 bytes as podman prints, beside the base it is built on. `make bench`
   never builds the image.
@@ -1075,6 +1642,7 @@ EOF
         raw_log "$LOGS/consume-mock.log" "consumption, mock cluster"
         raw_log "$LOGS/consume-kafka.log" "consumption, real Kafka broker"
         raw_log "$LOGS/handover.log" "bench/handover/run.sh, every round"
+        raw_log "$LOGS/sinks.log" "sinks: every copy and http round, the footprints"
 } >"$DOC_OUT"
 echo "wrote $DOC_OUT (raw outputs in $LOGS)"
 if [ "$UPDATE_DOC" = 1 ] && [ "$QUICK" = 1 ]; then
