@@ -4,6 +4,7 @@
 #include "base/config.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,8 @@ typedef struct slot {
 } slot_t;
 
 struct kp_plan_cache {
-        pthread_mutex_t lock;
-        uint64_t gen;
+        pthread_mutex_t lock;     /* the slots */
+        pthread_rwlock_t writing; /* shared: a miss's read and fill; exclusive: a write */
         slot_t slots[KP_PLAN_CACHE_SLOTS];
 };
 
@@ -37,8 +38,10 @@ static void slot_clear(slot_t *s)
 kp_plan_cache_t *kp_plan_cache_new(void)
 {
         kp_plan_cache_t *c = calloc(1, sizeof(*c));
-        if (c)
-                pthread_mutex_init(&c->lock, NULL);
+        if (!c)
+                return NULL;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_rwlock_init(&c->writing, NULL);
         return c;
 }
 
@@ -48,15 +51,14 @@ void kp_plan_cache_destroy(kp_plan_cache_t *c)
                 return;
         for (size_t i = 0; i < KP_PLAN_CACHE_SLOTS; i++)
                 slot_clear(&c->slots[i]);
+        pthread_rwlock_destroy(&c->writing);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
 
-int kp_plan_cache_get(kp_plan_cache_t *c, const char *group, char **textp, size_t *lenp,
-                      uint64_t *genp)
+int kp_plan_cache_get(kp_plan_cache_t *c, const char *group, char **textp, size_t *lenp)
 {
         int ret = 0;
-        *genp = 0;
         if (!c)
                 return 0;
         pthread_mutex_lock(&c->lock);
@@ -72,13 +74,23 @@ int kp_plan_cache_get(kp_plan_cache_t *c, const char *group, char **textp, size_
                         ret = -1;
                 }
         }
-        *genp = c->gen;
         pthread_mutex_unlock(&c->lock);
         return ret;
 }
 
-void kp_plan_cache_fill(kp_plan_cache_t *c, const char *group, const char *text, size_t len,
-                        uint64_t gen)
+void kp_plan_cache_miss_begin(kp_plan_cache_t *c)
+{
+        if (c)
+                pthread_rwlock_rdlock(&c->writing);
+}
+
+void kp_plan_cache_miss_end(kp_plan_cache_t *c)
+{
+        if (c)
+                pthread_rwlock_unlock(&c->writing);
+}
+
+void kp_plan_cache_fill(kp_plan_cache_t *c, const char *group, const char *text, size_t len)
 {
         if (!c || len > KP_PLAN_CACHE_TEXT_MAX)
                 return;
@@ -91,27 +103,28 @@ void kp_plan_cache_fill(kp_plan_cache_t *c, const char *group, const char *text,
         memcpy(t, text, len);
         t[len] = '\0';
         pthread_mutex_lock(&c->lock);
-        if (c->gen == gen) {
-                slot_t *s = &c->slots[slot_of(group)];
-                slot_clear(s);
-                s->group = g;
-                s->text = t;
-                s->len = len;
-                g = t = NULL;
-        }
+        slot_t *s = &c->slots[slot_of(group)];
+        slot_clear(s);
+        s->group = g;
+        s->text = t;
+        s->len = len;
         pthread_mutex_unlock(&c->lock);
-        free(g);
-        free(t);
 }
 
-void kp_plan_cache_invalidate(kp_plan_cache_t *c, const char *group)
+void kp_plan_cache_write_begin(kp_plan_cache_t *c)
+{
+        if (c)
+                pthread_rwlock_wrlock(&c->writing);
+}
+
+void kp_plan_cache_write_end(kp_plan_cache_t *c, const char *group)
 {
         if (!c)
                 return;
         pthread_mutex_lock(&c->lock);
-        c->gen++;
         slot_t *s = &c->slots[slot_of(group)];
         if (s->group && !strcmp(s->group, group))
                 slot_clear(s);
         pthread_mutex_unlock(&c->lock);
+        pthread_rwlock_unlock(&c->writing);
 }

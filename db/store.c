@@ -1061,9 +1061,11 @@ static int group_change(kp_store_t *st, struct group_change *g, char *errstr, si
 int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr, size_t errstr_size)
 {
         struct group_change g = {S_GROUP_DELETE, name, 0};
+        if (!name)
+                return group_change(st, &g, errstr, errstr_size);
+        kp_plan_cache_write_begin(st->plans);
         int err = group_change(st, &g, errstr, errstr_size);
-        if (name)
-                kp_plan_cache_invalidate(st->plans, name); /* its plans went with it */
+        kp_plan_cache_write_end(st->plans, name); /* its plans went with it */
         return err;
 }
 
@@ -1230,8 +1232,9 @@ int kp_store_plan_add(kp_store_t *st, const char *group, const json_t *plan, int
                 kp_store_errf(errstr, errstr_size, "plan must be a JSON object");
                 return KP_ERR_INVALID;
         }
+        kp_plan_cache_write_begin(st->plans);
         err = in_write_tx(st, plan_add_tx, &a, errstr, errstr_size);
-        kp_plan_cache_invalidate(st->plans, group);
+        kp_plan_cache_write_end(st->plans, group);
         if (!err && versionp)
                 *versionp = a.version;
         return err;
@@ -1269,14 +1272,14 @@ int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char 
                 kp_store_errf(errstr, errstr_size, "group and a version >= 0 required");
                 return KP_ERR_INVALID;
         }
-        uint64_t gen = 0;
         if (!version) {
                 size_t clen = 0;
-                int hit = kp_plan_cache_get(st->plans, group, textp, &clen, &gen);
+                int hit = kp_plan_cache_get(st->plans, group, textp, &clen);
                 if (hit > 0 && lenp)
                         *lenp = clen;
                 if (hit)
                         return hit > 0 ? 0 : nomem(errstr, errstr_size);
+                kp_plan_cache_miss_begin(st->plans); /* no plan write until it is filled */
         }
         conn = kp_store_pool_get(st->pool);
         if ((err = kp_store_conn_stmt(conn, version ? S_PLAN_VERSION : S_PLAN_CURRENT, &stmt,
@@ -1298,7 +1301,7 @@ int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char 
                                 *lenp = len;
                         err = 0;
                         if (!version)
-                                kp_plan_cache_fill(st->plans, group, copy, len, gen);
+                                kp_plan_cache_fill(st->plans, group, copy, len);
                 } else {
                         err = nomem(errstr, errstr_size);
                 }
@@ -1308,6 +1311,8 @@ int kp_store_plan_get_text(kp_store_t *st, const char *group, int version, char 
         }
 out:
         kp_store_pool_put(st->pool, conn);
+        if (!version)
+                kp_plan_cache_miss_end(st->plans);
         return err;
 }
 
