@@ -279,6 +279,20 @@ static int32_t ks_partitioner(const rd_kafka_topic_t *rkt, const void *key, size
         }
 }
 
+/* @p m leaves its partition's in-flight list and is freed (its task's lock held). */
+static void ks_msg_unlink(ks_msg_t *m)
+{
+        if (m->prev)
+                m->prev->next = m->next;
+        else
+                m->kp->head = m->next;
+        if (m->next)
+                m->next->prev = m->prev;
+        else
+                m->kp->tail = m->prev;
+        free(m);
+}
+
 /* A failed report of @p m (t->lock held): the record, as produced, goes on the task's
  * refused list (kp_sink_refused) and @m stays in flight. @returns 0, or -1 when it cannot
  * be refused (a purge at close, the producer's fatal error, no memory): the task fails. */
@@ -350,15 +364,7 @@ static void ks_delivered(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
                                  m->src_partition, m->offset);
                 t->failed = 1;
         } else if (!rkm->err) { /* (else refused: in flight until refused_done) */
-                if (m->prev)
-                        m->prev->next = m->next;
-                else
-                        m->kp->head = m->next;
-                if (m->next)
-                        m->next->prev = m->prev;
-                else
-                        m->kp->tail = m->prev;
-                free(m);
+                ks_msg_unlink(m);
                 /* exactly_once: acknowledged by the transaction's commit, not here */
                 if (!t->grp->eos)
                         atomic_fetch_add_explicit(&t->acked, 1, memory_order_relaxed);
@@ -961,15 +967,7 @@ static void kafka_refused_done(void *state, size_t n)
                 ks_refused_t *r = t->ref_head;
                 ks_msg_t *m = r->m;
                 t->ref_head = r->next;
-                if (m->prev)
-                        m->prev->next = m->next;
-                else
-                        m->kp->head = m->next;
-                if (m->next)
-                        m->next->prev = m->prev;
-                else
-                        m->kp->tail = m->prev;
-                free(m);
+                ks_msg_unlink(m);
                 free(r->rec);
                 free(r);
         }
