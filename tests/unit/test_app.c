@@ -336,6 +336,52 @@ static void test_stopped_status_reads_every_partition_and_its_cluster(void **sta
         json_decref(plan);
 }
 
+/* Set by on_changed: when the discovery pass reached the reachable cluster's change. */
+static _Atomic int64_t changed_at_ms;
+
+static void on_changed(void *opaque, const char *cluster)
+{
+        (void)opaque;
+        if (!strcmp(cluster, "c"))
+                changed_at_ms = kp_time_mono_ms();
+}
+
+/* A cluster that does not answer holds a discovery pass once, not once per registration:
+ * four topics on a dead address ("a-dead" sorts first) and then a changed topic on "c" are
+ * reached after one metadata timeout, where asking for each topic would take four. */
+static void test_discovery_asks_a_dead_cluster_once_per_pass(void **state)
+{
+        fixture_t *f = *state;
+        char errstr[512];
+        const int timeout_ms = 1500;
+        json_t *doc = json_pack("{s:s, s:s, s:{}, s:s, s:s}", "name", "a-dead", "bootstrap_servers",
+                                "127.0.0.1:1", "config", "created_at", "x", "updated_at", "x");
+        assert_int_equal(
+                kp_store_cluster_create(f->app.store, "a-dead", doc, errstr, sizeof(errstr)), 0);
+        json_decref(doc);
+        static const char *const topics[] = {"t1", "t2", "t3", "t4"};
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(kp_store_topic_put(f->app.store, "a-dead", topics[i], 3, "x", NULL,
+                                                    errstr, sizeof(errstr)),
+                                 0);
+        /* "orders" has 6 partitions: the stored 2 make the pass see a change on "c". */
+        assert_int_equal(kp_store_topic_put(f->app.store, "c", "orders", 2, "x", NULL, errstr,
+                                            sizeof(errstr)),
+                         0);
+        changed_at_ms = 0;
+        kp_discovery_t *d =
+                kp_discovery_start(f->app.store, f->app.emb, 3600, timeout_ms, on_changed, NULL);
+        assert_non_null(d);
+        int64_t t0 = kp_time_mono_ms();
+        kp_discovery_kick(d);
+        while (!changed_at_ms && kp_time_mono_ms() - t0 < 8 * timeout_ms)
+                usleep(10000);
+        kp_discovery_stop(d);
+        assert_true(changed_at_ms != 0);
+        /* One timeout plus scheduling: well under the 4 timeouts of asking each topic. */
+        assert_in_range(changed_at_ms - t0, 0, 3 * timeout_ms);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -355,6 +401,8 @@ int main(void)
                         test_changed_partitions_replan_and_apply_running_groups, setup, teardown),
                 cmocka_unit_test_setup_teardown(
                         test_stopped_status_reads_every_partition_and_its_cluster, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_discovery_asks_a_dead_cluster_once_per_pass,
+                                                setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
