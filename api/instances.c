@@ -9,14 +9,19 @@ static json_t *string_or_null(const char *s)
         return s ? json_string(s) : json_null();
 }
 
-/* One instance: its tasks stay empty until tasks run on their owning instance (issue 15). */
+/* One instance, with the tasks it says it runs ([{"group", "task"}], by group and task). */
 static json_t *instance_json(const kp_coord_instance_t *it)
 {
+        json_t *tasks = json_array();
+        for (size_t i = 0; i < it->tasks.cnt; i++)
+                json_array_append_new(tasks,
+                                      json_pack("{s:s, s:i}", "group", it->tasks.items[i].group,
+                                                "task", it->tasks.items[i].task));
         json_t *o = json_object();
         json_object_set_new(o, "id", json_string(it->id));
         json_object_set_new(o, "url", string_or_null(it->url));
         json_object_set_new(o, "state", json_string("alive"));
-        json_object_set_new(o, "tasks", json_array());
+        json_object_set_new(o, "tasks", tasks);
         json_object_set_new(o, "joined_at", string_or_null(it->joined_at));
         json_object_set_new(o, "last_seen", string_or_null(it->last_seen));
         return o;

@@ -365,6 +365,10 @@
 /* Status records kept (one per instance id ever seen and not tombstoned): beyond it new ids
  * are ignored, so a topic flooded with ids cannot grow the table without bound. */
 #define KP_COORD_STATUS_MAX 1024
+/* Tasks one status record may list (the tasks an instance runs, {"group": [task, ...]}: ~6
+ * bytes a task, so 100,000 stay within Kafka's default 1 MB message); a record listing more
+ * is ignored. Far above KP_MAX_TASKS_DEFAULT, a process's own cap. */
+#define KP_COORD_REPORT_TASKS_MAX 100000
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

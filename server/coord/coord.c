@@ -126,6 +126,7 @@ void kp_coord_stop(kp_coord_t *c)
                 free(c->seen[i].instance_id);
         free(c->seen);
         kp_coord_statuses_cleanup(&c->statuses);
+        kp_coord_tasks_free(&c->report_tasks);
         pthread_mutex_destroy(&c->lock);
         json_decref(c->config);
         free(c->bootstrap);
@@ -140,7 +141,13 @@ static int coord_view_self(kp_coord_t *c, kp_coord_view_t *view, int leads)
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         kp_coord_member_t self = {.instance_id = c->id, .leads = leads};
-        kp_coord_status_t st = {c->id, c->url, c->joined_at, now};
+        kp_coord_status_t st = {c->id,
+                                c->url,
+                                c->joined_at,
+                                now,
+                                c->report_epoch,
+                                c->report_tasks.items,
+                                c->report_tasks.cnt};
         return kp_coord_view_build(view, &self, 1, &st, 1);
 }
 
@@ -191,6 +198,20 @@ int kp_coord_leads(kp_coord_t *c)
         int leads = c->self_leads;
         pthread_mutex_unlock(&c->lock);
         return leads;
+}
+
+int kp_coord_report(kp_coord_t *c, int64_t epoch, const kp_coord_task_t *running, size_t n)
+{
+        kp_coord_tasks_t copy;
+        if (kp_coord_tasks_copy(&copy, running, n))
+                return KP_ERR_NOMEM;
+        pthread_mutex_lock(&c->lock);
+        kp_coord_tasks_free(&c->report_tasks);
+        c->report_tasks = copy;
+        c->report_epoch = epoch;
+        __atomic_store_n(&c->report_dirty, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
 }
 
 const char *kp_coord_instance_id(const kp_coord_t *c)

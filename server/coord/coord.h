@@ -64,6 +64,14 @@ int kp_coord_lease_held(kp_coord_t *c);
 /* 1 when this instance owns partition 0 of the work topic (the leader). */
 int kp_coord_leads(kp_coord_t *c);
 
+/*
+ * Says what this instance runs (issue 15's shared work): the placement @p epoch it has acted
+ * on and the @p n sorted tasks @p running (copied). Written with its status record at once,
+ * so the others see it (coord_tasks.h: a task moves only once its old owner said it let go).
+ * @returns 0 or KP_ERR_NOMEM (the previous report stays).
+ */
+int kp_coord_report(kp_coord_t *c, int64_t epoch, const kp_coord_task_t *running, size_t n);
+
 /* This instance's id (borrowed, lives as long as @p c). */
 const char *kp_coord_instance_id(const kp_coord_t *c);
 

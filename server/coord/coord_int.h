@@ -48,6 +48,11 @@ struct kp_coord {
         int64_t described_ms;    /* monotonic: last DescribeConsumerGroups answer, 0 none */
         const char *group_state; /* its state then (librdkafka's static name) */
         int self_leads;          /* from this instance's own assignment */
+        /* this instance's report (kp_coord_report): written with its status record, at once
+         * when it changed (report_dirty) */
+        int64_t report_epoch;
+        kp_coord_tasks_t report_tasks; /* owns its groups */
+        int report_dirty;
 
         /* atomic: monotonic ms until which the lease holds (0: none) */
         int64_t lease_until_ms;

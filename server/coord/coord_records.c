@@ -77,13 +77,22 @@ static void record_write(kp_coord_t *c, const char *value)
                 fprintf(stderr, "kplane: coordination: status record: %s\n", rd_kafka_err2str(err));
 }
 
-/* Writes this instance's record, last seen now. */
+/* Writes this instance's record, last seen now, with its report. */
 static void record_publish(kp_coord_t *c)
 {
         char now[32];
         kp_time_iso8601(now, sizeof(now));
-        kp_coord_status_t st = {c->id, c->url, c->joined_at, now};
+        pthread_mutex_lock(&c->lock);
+        kp_coord_status_t st = {c->id,
+                                c->url,
+                                c->joined_at,
+                                now,
+                                c->report_epoch,
+                                c->report_tasks.items,
+                                c->report_tasks.cnt};
         char *value = kp_coord_status_json(&st);
+        __atomic_store_n(&c->report_dirty, 0, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&c->lock);
         if (value)
                 record_write(c, value);
         free(value);
@@ -108,7 +117,7 @@ void kp_coord_records_turn(kp_coord_t *c)
 {
         records_drain(c);
         int64_t now = kp_time_mono_ms();
-        if (now >= c->next_status_ms) {
+        if (now >= c->next_status_ms || __atomic_load_n(&c->report_dirty, __ATOMIC_ACQUIRE)) {
                 record_publish(c);
                 c->next_status_ms = now + KP_COORD_STATUS_INTERVAL_MS;
         }

@@ -15,6 +15,8 @@ static void row_free(kp_coord_status_t *r)
         free((char *)r->url);
         free((char *)r->joined_at);
         free((char *)r->last_seen);
+        kp_coord_tasks_t tasks = {(kp_coord_task_t *)r->tasks, r->ntasks, r->ntasks};
+        kp_coord_tasks_free(&tasks);
         memset(r, 0, sizeof(*r));
 }
 
@@ -25,6 +27,22 @@ static const char *field(const json_t *doc, const char *name, size_t max)
         if (!json_is_string(v) || json_string_length(v) > max || !json_string_length(v))
                 return NULL;
         return json_string_value(v);
+}
+
+/* Reads the report of @p doc into @p row: "epoch" (an integer >= 0) and "tasks" (see
+ * kp_coord_tasks_parse), each optional (0, none). @returns 0, KP_ERR_INVALID or NOMEM. */
+static int report_parse(kp_coord_status_t *row, const json_t *doc)
+{
+        const json_t *epoch = json_object_get(doc, "epoch");
+        const json_t *tasks = json_object_get(doc, "tasks");
+        kp_coord_tasks_t set = {0};
+        if (epoch && (!json_is_integer(epoch) || json_integer_value(epoch) < 0))
+                return KP_ERR_INVALID;
+        row->epoch = epoch ? (int64_t)json_integer_value(epoch) : 0;
+        int err = tasks ? kp_coord_tasks_parse(tasks, KP_COORD_REPORT_TASKS_MAX, &set) : 0;
+        row->tasks = set.items;
+        row->ntasks = set.cnt;
+        return err;
 }
 
 /* Parses @p value into *@p row (owned copies) when it is the record of instance @p id.
@@ -44,6 +62,8 @@ static int row_parse(kp_coord_status_t *row, const char *id, const char *value, 
                 row->joined_at = strdup(joined);
                 row->last_seen = strdup(seen);
                 err = row->id && row->url && row->joined_at && row->last_seen ? 0 : KP_ERR_NOMEM;
+                if (!err)
+                        err = report_parse(row, doc);
                 if (err)
                         row_free(row);
         }
@@ -117,8 +137,10 @@ void kp_coord_statuses_cleanup(kp_coord_statuses_t *t)
 
 char *kp_coord_status_json(const kp_coord_status_t *st)
 {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "id", st->id, "url", st->url, "joined_at",
-                                st->joined_at, "last_seen", st->last_seen);
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "id", st->id, "url", st->url,
+                                "joined_at", st->joined_at, "last_seen", st->last_seen, "epoch",
+                                (json_int_t)st->epoch, "tasks",
+                                kp_coord_tasks_json(st->tasks, st->ntasks));
         char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
         return s;

@@ -15,8 +15,10 @@ typedef struct kp_coord_statuses {
 /*
  * Applies one record of the status topic to @p t: a value replaces instance @p key's row, a
  * tombstone (@p value NULL) drops it. A value that is not {"id": key, "url", "joined_at",
- * "last_seen"} strings within KP_COORD_ID_MAX / KP_COORD_URL_MAX, or a new id beyond
- * KP_COORD_STATUS_MAX rows, is ignored. @returns 0, KP_ERR_INVALID (ignored) or KP_ERR_NOMEM.
+ * "last_seen"} strings within KP_COORD_ID_MAX / KP_COORD_URL_MAX, with an optional report
+ * ("epoch" >= 0, "tasks" {"group": [task, ...]} of at most KP_COORD_REPORT_TASKS_MAX), or a
+ * new id beyond KP_COORD_STATUS_MAX rows, is ignored. @returns 0, KP_ERR_INVALID (ignored) or
+ * KP_ERR_NOMEM.
  */
 int kp_coord_statuses_apply(kp_coord_statuses_t *t, const char *key, size_t key_len,
                             const char *value, size_t value_len);

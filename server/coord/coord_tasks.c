@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "planner/placement.h"
 
@@ -59,6 +60,97 @@ void kp_coord_tasks_cleanup(kp_coord_tasks_t *s)
 {
         free(s->items);
         memset(s, 0, sizeof(*s));
+}
+
+void kp_coord_tasks_free(kp_coord_tasks_t *s)
+{
+        /* sorted by group: the tasks of one group are adjacent and share its copy */
+        for (size_t i = 0; i < s->cnt; i++)
+                if (!i || s->items[i].group != s->items[i - 1].group)
+                        free((char *)s->items[i].group);
+        kp_coord_tasks_cleanup(s);
+}
+
+int kp_coord_tasks_copy(kp_coord_tasks_t *dst, const kp_coord_task_t *v, size_t n)
+{
+        memset(dst, 0, sizeof(*dst));
+        if (!n)
+                return 0;
+        if (!(dst->items = malloc(n * sizeof(*dst->items))))
+                return KP_ERR_NOMEM;
+        dst->cap = n;
+        for (size_t i = 0; i < n; i++) {
+                const char *g = i && !strcmp(v[i].group, v[i - 1].group) ? dst->items[i - 1].group
+                                                                         : strdup(v[i].group);
+                if (!g) {
+                        kp_coord_tasks_free(dst);
+                        return KP_ERR_NOMEM;
+                }
+                dst->items[dst->cnt++] = (kp_coord_task_t){g, v[i].task};
+        }
+        return 0;
+}
+
+json_t *kp_coord_tasks_json(const kp_coord_task_t *v, size_t n)
+{
+        json_t *o = json_object(), *arr = NULL;
+        for (size_t i = 0; o && i < n; i++) {
+                if (!i || strcmp(v[i].group, v[i - 1].group)) {
+                        arr = json_array();
+                        json_object_set_new(o, v[i].group, arr);
+                }
+                json_array_append_new(arr, json_integer(v[i].task));
+        }
+        return o;
+}
+
+/* Adds the tasks of @p arr for group @p group (copied once) to @p dst. */
+static int tasks_parse_group(const char *group, const json_t *arr, size_t max,
+                             kp_coord_tasks_t *dst)
+{
+        size_t len = strlen(group), i;
+        json_t *t;
+        if (!json_is_array(arr) || !len || len >= KP_NAME_MAX ||
+            dst->cnt + json_array_size(arr) > max)
+                return KP_ERR_INVALID;
+        if (!json_array_size(arr))
+                return 0;
+        char *g = strdup(group);
+        int used = 0; /* once a task holds g, dst frees it */
+        if (!g)
+                return KP_ERR_NOMEM;
+        json_array_foreach(arr, i, t)
+        {
+                json_int_t v = json_integer_value(t);
+                int err = !json_is_integer(t) || v < 0 || v > INT32_MAX
+                                  ? KP_ERR_INVALID
+                                  : kp_coord_tasks_add(dst, (kp_coord_task_t){g, (int)v});
+                if (err) {
+                        if (!used)
+                                free(g);
+                        return err;
+                }
+                used = 1;
+        }
+        return 0;
+}
+
+int kp_coord_tasks_parse(const json_t *o, size_t max, kp_coord_tasks_t *dst)
+{
+        const char *group;
+        json_t *arr;
+        memset(dst, 0, sizeof(*dst));
+        if (!json_is_object(o))
+                return KP_ERR_INVALID;
+        json_object_foreach((json_t *)o, group, arr)
+        {
+                int err = tasks_parse_group(group, arr, max, dst);
+                if (err) {
+                        kp_coord_tasks_free(dst);
+                        return err;
+                }
+        }
+        return 0;
 }
 
 void kp_coord_placement_cleanup(kp_coord_placement_t *p)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* One task of a running group: the unit of shared work (group borrowed). */
 typedef struct kp_coord_task {
         const char *group;
@@ -45,6 +47,22 @@ int kp_coord_tasks_add(kp_coord_tasks_t *s, kp_coord_task_t t);
 int kp_coord_tasks_has(const kp_coord_task_t *v, size_t n, kp_coord_task_t t);
 
 void kp_coord_tasks_cleanup(kp_coord_tasks_t *s);
+
+/* A set whose groups it owns (kp_coord_tasks_parse, kp_coord_tasks_copy): frees each group
+ * once, then the set. */
+void kp_coord_tasks_free(kp_coord_tasks_t *s);
+
+/* @p dst = a copy of the @p n sorted tasks @p v that owns its groups (kp_coord_tasks_free
+ * it). @returns 0 or KP_ERR_NOMEM (@p dst then empty). */
+int kp_coord_tasks_copy(kp_coord_tasks_t *dst, const kp_coord_task_t *v, size_t n);
+
+/* The @p n sorted tasks @p v as a status record says them: {"group": [task, ...], ...}. */
+json_t *kp_coord_tasks_json(const kp_coord_task_t *v, size_t n);
+
+/* Reads @p o ({"group": [task, ...]}, groups of 1..KP_NAME_MAX-1 bytes, tasks 0..INT_MAX, at
+ * most @p max in all) into @p dst, which owns its groups (kp_coord_tasks_free it).
+ * @returns 0, KP_ERR_INVALID (not that shape; @p dst empty) or KP_ERR_NOMEM. */
+int kp_coord_tasks_parse(const json_t *o, size_t max, kp_coord_tasks_t *dst);
 
 /*
  * The leader's next placement: every task of @p running (sorted) gets an owner among the

@@ -42,6 +42,9 @@ static int instance_fill(kp_coord_instance_t *it, const kp_coord_member_t *m,
                 it->url = dup_or_null(st->url, &oom);
                 it->joined_at = dup_or_null(st->joined_at, &oom);
                 it->last_seen = dup_or_null(st->last_seen, &oom);
+                it->epoch = st->epoch;
+                if (kp_coord_tasks_copy(&it->tasks, st->tasks, st->ntasks))
+                        oom = 1;
         }
         return oom ? KP_ERR_NOMEM : 0;
 }
@@ -85,6 +88,7 @@ void kp_coord_view_cleanup(kp_coord_view_t *view)
                 free(view->items[i].url);
                 free(view->items[i].joined_at);
                 free(view->items[i].last_seen);
+                kp_coord_tasks_free(&view->items[i].tasks);
         }
         free(view->items);
         free(view->leader);

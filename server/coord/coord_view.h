@@ -3,6 +3,9 @@
 #define KP_COORD_VIEW_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "coord/coord_tasks.h"
 
 /* One member of the group as the coordinator lists it (or as an instance knows itself). */
 typedef struct kp_coord_member {
@@ -13,12 +16,19 @@ typedef struct kp_coord_member {
 /* One instance's record of the status topic (every field borrowed; any may be NULL). */
 typedef struct kp_coord_status {
         const char *id, *url, *joined_at, *last_seen;
+        /* the placement epoch it has acted on and the tasks it runs (sorted): its report
+         * (coord_tasks.h); 0 and none before it ran anything */
+        int64_t epoch;
+        const kp_coord_task_t *tasks;
+        size_t ntasks;
 } kp_coord_status_t;
 
 /* One live instance as GET /api/v1/instances shows it (owned by the view). */
 typedef struct kp_coord_instance {
         char *id;
         char *url, *joined_at, *last_seen; /* NULL: no status record read yet */
+        int64_t epoch;                     /* its report (kp_coord_status_t) */
+        kp_coord_tasks_t tasks;            /* groups owned: free each, then the set */
 } kp_coord_instance_t;
 
 /* The service as one instance sees it (kp_coord_view_cleanup frees it). */

@@ -113,19 +113,78 @@ static void test_the_table_stops_at_its_limit(void **state)
         kp_coord_statuses_cleanup(&t);
 }
 
-static void test_a_record_written_is_read_back(void **state)
+/* A record written with a report (the epoch acted on, the tasks run) is read back the same,
+ * and the view lists those tasks for GET /api/v1/instances. */
+static void test_a_record_written_is_read_back_with_its_report(void **state)
 {
         (void)state;
-        kp_coord_status_t st = {"vm:8080", "http://10.0.0.5:8080", "2026-01-01T00:00:00Z",
-                                "2026-01-01T00:00:03Z"};
+        const kp_coord_task_t tasks[] = {{"analytics", 0}, {"analytics", 3}, {"mirror", 1}};
+        kp_coord_status_t st = {"vm:8080",
+                                "http://10.0.0.5:8080",
+                                "2026-01-01T00:00:00Z",
+                                "2026-01-01T00:00:03Z",
+                                7,
+                                tasks,
+                                3};
         char *json = kp_coord_status_json(&st);
         assert_non_null(json);
+        assert_non_null(strstr(json, "\"tasks\":{\"analytics\":[0,3],\"mirror\":[1]}"));
         kp_coord_statuses_t t = {0};
         apply(&t, "vm:8080", json, 0);
         assert_string_equal(t.rows[0].url, st.url);
         assert_string_equal(t.rows[0].joined_at, st.joined_at);
         assert_string_equal(t.rows[0].last_seen, st.last_seen);
+        assert_int_equal(t.rows[0].epoch, 7);
+        assert_int_equal(t.rows[0].ntasks, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_string_equal(t.rows[0].tasks[i].group, tasks[i].group);
+                assert_int_equal(t.rows[0].tasks[i].task, tasks[i].task);
+        }
+        kp_coord_member_t m = {"vm:8080", 1};
+        kp_coord_view_t view;
+        assert_int_equal(kp_coord_view_build(&view, &m, 1, t.rows, t.cnt), 0);
+        assert_int_equal(view.items[0].epoch, 7);
+        assert_int_equal(view.items[0].tasks.cnt, 3);
+        assert_string_equal(view.items[0].tasks.items[2].group, "mirror");
+        kp_coord_view_cleanup(&view);
+        /* a record of an older kplane (no report) reads as epoch 0, running nothing */
+        apply(&t, "vm:8080",
+              "{\"id\":\"vm:8080\",\"url\":\"u\",\"joined_at\":\"T\",\"last_seen\":\"T\"}", 0);
+        assert_int_equal(t.rows[0].epoch, 0);
+        assert_int_equal(t.rows[0].ntasks, 0);
         free(json);
+        kp_coord_statuses_cleanup(&t);
+}
+
+/* A report that is not the shape (negative epoch, a task that is not a task number, a group
+ * name too long) is ignored whole: the instance's previous record stays. */
+static void test_a_malformed_report_is_ignored(void **state)
+{
+        (void)state;
+        kp_coord_statuses_t t = {0};
+        apply(&t, "a",
+              "{\"id\":\"a\",\"url\":\"u\",\"joined_at\":\"T\",\"last_seen\":\"T\","
+              "\"epoch\":2,\"tasks\":{\"g\":[1]}}",
+              0);
+        static const char *const bad[] = {
+                "\"epoch\":-1,\"tasks\":{}",
+                "\"epoch\":\"3\",\"tasks\":{}",
+                "\"epoch\":3,\"tasks\":{\"g\":[1,-2]}",
+                "\"epoch\":3,\"tasks\":{\"g\":[\"x\"]}",
+                "\"epoch\":3,\"tasks\":{\"g\":4}",
+                "\"epoch\":3,\"tasks\":[1]",
+                "\"epoch\":3,\"tasks\":{\"\":[1]}",
+                "\"epoch\":3,\"tasks\":{\"g\":[1, 4294967296]}",
+        };
+        char value[512];
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(value, sizeof(value),
+                         "{\"id\":\"a\",\"url\":\"v\",\"joined_at\":\"T\",\"last_seen\":\"T\",%s}",
+                         bad[i]);
+                apply(&t, "a", value, KP_ERR_INVALID);
+                assert_int_equal(t.rows[0].epoch, 2);
+                assert_string_equal(t.rows[0].url, "u");
+        }
         kp_coord_statuses_cleanup(&t);
 }
 
@@ -137,7 +196,8 @@ int main(void)
                 cmocka_unit_test(test_a_newer_record_replaces_and_a_tombstone_removes),
                 cmocka_unit_test(test_records_that_do_not_describe_their_key_are_ignored),
                 cmocka_unit_test(test_the_table_stops_at_its_limit),
-                cmocka_unit_test(test_a_record_written_is_read_back),
+                cmocka_unit_test(test_a_record_written_is_read_back_with_its_report),
+                cmocka_unit_test(test_a_malformed_report_is_ignored),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
