@@ -22,7 +22,11 @@ typedef struct log_table {
 
 static const log_table_t tables[] = {
         {"cluster", "clusters", "name", NULL, {"name", "doc", "created_at", "updated_at"}, "doc"},
-        {"topic", "topics", "cluster", "name", {"cluster", "name", "partitions", "discovered_at"},
+        {"topic",
+         "topics",
+         "cluster",
+         "name",
+         {"cluster", "name", "partitions", "discovered_at"},
          NULL},
         {"pattern",
          "patterns",
@@ -149,7 +153,7 @@ int kp_store_log_key(char *buf, size_t size, const char *kind, const char *a, co
 
 static int hexval(char c)
 {
-        return c >= '0' && c <= '9' ? c - '0'
+        return c >= '0' && c <= '9'   ? c - '0'
                : c >= 'A' && c <= 'F' ? c - 'A' + 10
                : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                       : -1;
@@ -206,9 +210,10 @@ static pthread_once_t capture_once = PTHREAD_ONCE_INIT;
 static void capture_sql_build(void)
 {
         static const char *const ev[3] = {"INSERT", "UPDATE", "DELETE"};
-        size_t n = (size_t)snprintf(capture_sql, sizeof(capture_sql),
-                                    "CREATE TEMP TABLE IF NOT EXISTS kp_changed (kind TEXT NOT NULL,"
-                                    " k1 NOT NULL, k2 NOT NULL, PRIMARY KEY (kind, k1, k2));");
+        size_t n =
+                (size_t)snprintf(capture_sql, sizeof(capture_sql),
+                                 "CREATE TEMP TABLE IF NOT EXISTS kp_changed (kind TEXT NOT NULL,"
+                                 " k1 NOT NULL, k2 NOT NULL, PRIMARY KEY (kind, k1, k2));");
         for (size_t t = 0; t < NTABLES; t++)
                 for (int e = 0; e < 3; e++) {
                         const char *row = e == 2 ? "OLD" : "NEW";
@@ -369,11 +374,13 @@ out:
 
 void kp_store_set_log(kp_store_t *st, const kp_store_log_ops_t *ops)
 {
+        pthread_mutex_lock(&st->log_lock); /* after the write in flight, if any */
         st->has_log = ops != NULL;
         if (ops)
                 st->log = *ops;
         else
                 memset(&st->log, 0, sizeof(st->log));
+        pthread_mutex_unlock(&st->log_lock);
 }
 
 /* ---- apply ---- */
@@ -392,8 +399,8 @@ static int bind_json(sqlite3_stmt *stmt, int i, const json_t *v, int is_json)
         if (json_is_real(v))
                 return sqlite3_bind_double(stmt, i, json_real_value(v));
         if (json_is_string(v))
-                return sqlite3_bind_text(stmt, i, json_string_value(v),
-                                         (int)json_string_length(v), SQLITE_TRANSIENT);
+                return sqlite3_bind_text(stmt, i, json_string_value(v), (int)json_string_length(v),
+                                         SQLITE_TRANSIENT);
         return sqlite3_bind_int(stmt, i, json_is_true(v));
 }
 
@@ -428,14 +435,14 @@ static int apply_delete(sqlite3 *db, const log_table_t *tb, const char *a, const
                 return (err = exec_keyed(db, "DELETE FROM topics WHERE cluster = ?1", a, NULL,
                                          errstr, errstr_size))
                                ? err
-                               : exec_keyed(db, "DELETE FROM patterns WHERE cluster = ?1", a,
-                                            NULL, errstr, errstr_size);
+                               : exec_keyed(db, "DELETE FROM patterns WHERE cluster = ?1", a, NULL,
+                                            errstr, errstr_size);
         if (!strcmp(tb->kind, "group"))
                 return (err = exec_keyed(db, "DELETE FROM group_refs WHERE group_name = ?1", a,
                                          NULL, errstr, errstr_size))
                                ? err
-                               : exec_keyed(db, "DELETE FROM plans WHERE group_name = ?1", a,
-                                            NULL, errstr, errstr_size);
+                               : exec_keyed(db, "DELETE FROM plans WHERE group_name = ?1", a, NULL,
+                                            errstr, errstr_size);
         return 0;
 }
 
@@ -539,8 +546,8 @@ static int apply_one(sqlite3 *db, const kp_store_rec_t *rec, char *errstr, size_
 
         if (!buf)
                 return nomem(errstr, errstr_size);
-        if (kp_store_log_key_parse(rec->key, buf, size, &kind, &a, &b) ||
-            !(tb = table_of(kind)) || (tb->k2 != NULL) != (b != NULL))
+        if (kp_store_log_key_parse(rec->key, buf, size, &kind, &a, &b) || !(tb = table_of(kind)) ||
+            (tb->k2 != NULL) != (b != NULL))
                 goto out; /* not a row of ours */
         if (rec->value)
                 err = apply_put(db, tb, rec->value, errstr, errstr_size);
@@ -563,9 +570,9 @@ static int store_next(sqlite3 *db, int64_t next, char *errstr, size_t errstr_siz
                 rc = sqlite3_step(stmt);
         }
         sqlite3_finalize(stmt);
-        return rc == SQLITE_DONE ? 0
-                                 : kp_store_sqlite_err(db, rc, "state log offset", errstr,
-                                                       errstr_size);
+        return rc == SQLITE_DONE
+                       ? 0
+                       : kp_store_sqlite_err(db, rc, "state log offset", errstr, errstr_size);
 }
 
 /* 1 when a record changes plans (a plan, or a group whose delete takes them). */
@@ -612,8 +619,8 @@ int kp_store_log_next(kp_store_t *st, int64_t *nextp, char *errstr, size_t errst
         kp_store_conn_t *conn = kp_store_pool_get(st->pool);
         sqlite3 *db = kp_store_conn_db(conn);
         sqlite3_stmt *stmt = NULL;
-        int rc = sqlite3_prepare_v2(db, "SELECT next_offset FROM state_log WHERE id = 1", -1,
-                                    &stmt, NULL);
+        int rc = sqlite3_prepare_v2(db, "SELECT next_offset FROM state_log WHERE id = 1", -1, &stmt,
+                                    NULL);
         int err = 0;
         *nextp = 0;
         if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)

@@ -58,8 +58,9 @@ typedef struct kp_store_log_ops {
         void *ctx;
 } kp_store_log_ops_t;
 
-/* Sets (copied) or, with NULL, clears the log the store writes through. Only while no other
- * thread writes (start-up, stop). */
+/* Sets (copied) or, with NULL, clears the log the store writes through, once the write in
+ * flight (if any) is done. Switching between log mode and local writes is for start-up:
+ * has_log is read unlocked by writers. */
 void kp_store_set_log(kp_store_t *st, const kp_store_log_ops_t *ops);
 
 /*

@@ -365,6 +365,22 @@
 /* Status records kept (one per instance id ever seen and not tombstoned): beyond it new ids
  * are ignored, so a topic flooded with ids cannot grow the table without bound. */
 #define KP_COORD_STATUS_MAX 1024
+/* The state log (coord_state.c). A record is one row's state: the largest is a plan of a
+ * group reading ~100,000 partitions (a few MB of JSON); the topic, the producer and the
+ * reader are set to carry this much in one record. */
+#define KP_COORD_STATE_RECORD_MAX (64 * 1024 * 1024)
+/* Records applied in one SQLite transaction (a rebuild from the log's start commits once per
+ * this many, not per record). */
+#define KP_COORD_STATE_BATCH 500
+/* A write's leader waits this long for init_transactions / commit, and any instance this long
+ * for its database to reach the offset of a write it made or forwarded; past it the write
+ * answers 503 (made but not yet visible here: the client may read it elsewhere or retry). */
+#define KP_COORD_STATE_TIMEOUT_MS 10000
+/* A follower forwarding a write to the leader gives up after this (503 with Retry-After). */
+#define KP_COORD_FORWARD_TIMEOUT_MS    30000
+#define KP_COORD_FORWARD_RETRY_AFTER_S "1"
+/* Longest answer body a forwarded write passes back (a plan's JSON). */
+#define KP_COORD_FORWARD_BODY_MAX (64 * 1024 * 1024)
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

@@ -40,9 +40,9 @@ static int fake_publish(void *ctx, const kp_store_rec_t *recs, size_t n, int64_t
 {
         struct fixture *f = ctx;
         for (size_t i = 0; i < n; i++)
-                assert_int_equal(kp_store_recs_add(&f->log, recs[i].key, recs[i].value,
-                                                   recs[i].value_len),
-                                 0);
+                assert_int_equal(
+                        kp_store_recs_add(&f->log, recs[i].key, recs[i].value, recs[i].value_len),
+                        0);
         f->publishes++;
         *offsetp = (int64_t)f->log.cnt - 1;
         return kp_store_log_apply(f->a, recs, n, (int64_t)f->log.cnt, errstr, errstr_size);
@@ -115,12 +115,11 @@ static void write_state(struct fixture *f)
                          0);
         assert_int_equal(kp_store_group_create(f->a, "g%", g, f->err, sizeof(f->err)), 0);
         for (int i = 1; i <= 3; i++) {
-                json_t *plan = json_pack("{s:s, s:i, s:s, s:{s:f, s:i}}", "group", "g%",
-                                         "parallelism", 4, "strategy", "balanced", "analysis",
-                                         "skew", 1.0 / 3, "tasks", 4);
-                assert_int_equal(kp_store_plan_add(f->a, "g%", plan, &version, f->err,
-                                                   sizeof(f->err)),
-                                 0);
+                json_t *plan =
+                        json_pack("{s:s, s:i, s:s, s:{s:f, s:i}}", "group", "g%", "parallelism", 4,
+                                  "strategy", "balanced", "analysis", "skew", 1.0 / 3, "tasks", 4);
+                assert_int_equal(
+                        kp_store_plan_add(f->a, "g%", plan, &version, f->err, sizeof(f->err)), 0);
                 assert_int_equal(version, i);
                 json_decref(plan);
         }
@@ -262,8 +261,8 @@ static void test_deletes_are_tombstones_of_every_row_removed(void **state)
         n = f->log.cnt;
         assert_int_equal(kp_store_cluster_delete(f->a, "c/1", f->err, sizeof(f->err)), 0);
         assert_int_equal(f->log.cnt, n + 3); /* its topic, its pattern, the cluster */
-        assert_int_equal(kp_store_log_apply(f->b, f->log.items, f->log.cnt,
-                                            (int64_t)f->log.cnt, f->err, sizeof(f->err)),
+        assert_int_equal(kp_store_log_apply(f->b, f->log.items, f->log.cnt, (int64_t)f->log.cnt,
+                                            f->err, sizeof(f->err)),
                          0);
         assert_same(f, f->a, f->b);
         json_t *arr = NULL;
@@ -325,8 +324,7 @@ static void test_the_offset_is_stored_with_the_rows(void **state)
         json_decref(doc);
         /* records of kinds it does not know (a leader's barrier) change nothing but the offset */
         assert_int_equal(kp_store_recs_add(&bad, "leader/kp-1", "{}", 2), 0);
-        assert_int_equal(kp_store_log_apply(f->b, &bad.items[2], 1, 5, f->err, sizeof(f->err)),
-                         0);
+        assert_int_equal(kp_store_log_apply(f->b, &bad.items[2], 1, 5, f->err, sizeof(f->err)), 0);
         assert_int_equal(kp_store_log_next(f->b, &next, f->err, sizeof(f->err)), 0);
         assert_int_equal(next, 5);
         kp_store_recs_cleanup(&bad);
@@ -341,11 +339,9 @@ static void test_the_plan_cache_follows_applied_plans(void **state)
                 json_t *plan = json_pack("{s:s, s:i}", "group", "g%", "parallelism", i);
                 json_t *cur = NULL;
                 int version;
-                assert_int_equal(kp_store_plan_add(f->a, "g%", plan, &version, f->err,
-                                                   sizeof(f->err)),
-                                 0);
-                assert_int_equal(kp_store_plan_get(f->a, "g%", 0, &cur, f->err, sizeof(f->err)),
-                                 0);
+                assert_int_equal(
+                        kp_store_plan_add(f->a, "g%", plan, &version, f->err, sizeof(f->err)), 0);
+                assert_int_equal(kp_store_plan_get(f->a, "g%", 0, &cur, f->err, sizeof(f->err)), 0);
                 assert_int_equal(json_integer_value(json_object_get(cur, "version")), i);
                 json_decref(cur);
                 json_decref(plan);
