@@ -81,16 +81,18 @@ int kp_api_forward(kp_app_t *app, const char *pattern, const kp_http_req_t *req,
         if (!c || !is_write(req->method, pattern))
                 return 0;
         int target = kp_coord_write_target(c, url, sizeof(url));
-        if (target == 1)
-                return 0; /* this instance writes */
-        if (!req->offloaded) {
-                if (kp_http_header(req, "Kplane-Forwarded")) {
+        if (!req->offloaded && kp_coord_state_next(c) >= 0) {
+                if (target != 1 && kp_http_header(req, "Kplane-Forwarded")) {
                         unavailable(resp, "%s", "this instance no longer leads the service: retry");
                         return 1;
                 }
-                resp->offload = KP_HTTP_OFFLOAD_IO; /* the forward waits on the leader */
+                /* a write waits on Kafka (the leader's transaction) or on the leader (a
+                 * forward): never on an MHD thread, which serves other connections */
+                resp->offload = KP_HTTP_OFFLOAD_IO;
                 return 1;
         }
+        if (target == 1)
+                return 0; /* this instance writes */
         if (target < 0)
                 unavailable(resp, "%s", "no leader of the service is known yet: retry");
         else

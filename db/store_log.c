@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/config.h"
 #include "base/err.h"
@@ -357,7 +358,16 @@ int kp_store_log_write(kp_store_t *st, kp_store_write_fn fn, void *arg, char *er
         int64_t offset = -1;
         int err;
 
-        pthread_mutex_lock(&st->log_lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += KP_STORE_LOG_QUEUE_MS / 1000;
+        if (pthread_mutex_timedlock(&st->log_lock, &until)) {
+                kp_store_errf(errstr, errstr_size,
+                              "the writes before this one have not been done within %d ms: "
+                              "retry",
+                              KP_STORE_LOG_QUEUE_MS);
+                return KP_ERR_UNAVAILABLE;
+        }
         if ((err = st->log.ready(st->log.ctx, errstr, errstr_size)) ||
             (err = dry_run(st, fn, arg, &recs, errstr, errstr_size)))
                 goto out;

@@ -188,6 +188,10 @@
 /* How long a write waits for another process's write lock before giving up with
  * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
 #define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Several instances: the leader makes its writes one at a time (each decides on all before
+ * it, db/store_log.c); a write that waited this long for the ones before it gives up with
+ * a 503 rather than hold its client past the follower's forwarding timeout. */
+#define KP_STORE_LOG_QUEUE_MS 10000
 /* Current plans kept as text beside the store (db/plan_cache.c): slots (groups, direct-
  * mapped) and the longest text kept (a 1M-partition plan is ~50 MB: read from the database
  * each time rather than held twice). At most 1,024 x 256 KiB = 256 MiB, in practice the

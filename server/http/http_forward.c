@@ -162,17 +162,16 @@ int kp_http_forward(const char *base_url, const kp_http_req_t *req, const char *
         curl_easy_setopt(e, CURLOPT_URL, url.data);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (req->body_len) { /* else no body at all: an empty one would need a type */
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        }
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &io);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, &io);
-        if (!strcmp(req->method, "GET") || !strcmp(req->method, "DELETE"))
-                if (!req->body_len)
-                        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
         rc = curl_easy_perform(e);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 out:
