@@ -69,7 +69,7 @@ def make_cluster_topic_group(kafka, via, name, others):
     after the write's answer, and from the request sent, seconds."""
     topic = f"t-{name}"
     kafka.create_topic(0, topic, 3)
-    worst = whole = 0.0
+    worst, whole = 0.0, []
     for method, path, body, read in (
             ("POST", "/api/v1/clusters", {"name": name, "bootstrap_servers": kafka.bootstrap(0)},
              f"/api/v1/clusters/{name}"),
@@ -84,7 +84,7 @@ def make_cluster_topic_group(kafka, via, name, others):
         assert via.get(read).status == 200, r  # read-your-writes where written
         seen = wait_readable(others, read)
         worst = max(worst, seen)
-        whole = max(whole, answered + seen)
+        whole.append(answered + seen)
     return worst, whole
 
 
@@ -97,14 +97,17 @@ def plan_versions(server, group):
 def test_writes_anywhere_are_read_everywhere_and_30_concurrent_plans_get_1_to_30(kafka):
     servers, leader, _ = start_three(kafka)
     try:
-        worst = whole = 0.0
+        worst, whole = 0.0, []
         for i, via in enumerate(servers):  # the leader and both followers write
             others = [s for s in servers if s is not via]
             w, t = make_cluster_topic_group(kafka, via, f"c{i}", others)
-            worst, whole = max(worst, w), max(whole, t)
+            worst, whole = max(worst, w), whole + t
+        # the first write is the new leader's: init_transactions and its barrier
+        rest = sorted(whole[1:])
         print(f"write answered -> visible on the two other instances: slowest "
-              f"{worst * 1000:.0f} ms; request sent -> visible everywhere: slowest "
-              f"{whole * 1000:.0f} ms")
+              f"{worst * 1000:.0f} ms; request sent -> visible everywhere: first write "
+              f"{whole[0] * 1000:.0f} ms, then median {rest[len(rest) // 2] * 1000:.0f} ms, "
+              f"slowest {rest[-1] * 1000:.0f} ms (a topic's includes reading the cluster)")
         assert worst <= VISIBLE_S, worst
 
         results, errors = [], []
@@ -136,8 +139,8 @@ def test_writes_anywhere_are_read_everywhere_and_30_concurrent_plans_get_1_to_30
 
         # a conflict decided by the one writer is a 409 wherever it is sent
         for s in servers:
-            r = s.post("/api/v1/clusters", {"name": "c0", "bootstrap_servers": "x:1"})
-            assert r.status == 409, r
+            write(s, "POST", "/api/v1/clusters", {"name": "c0", "bootstrap_servers": "x:1"},
+                  codes=(409,))
         # a delete reaches every instance too (the group's plans with it)
         write(servers[1], "DELETE", "/api/v1/groups/g-c2", codes=(204,))
         for s in servers:
