@@ -172,7 +172,10 @@ void kp_api_handle(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
                         if (slash)
                                 *slash = '\0';
                 }
+                if (kp_api_forward(app, routes[i].pattern, req, resp))
+                        return;
                 routes[i].h[m](app, req, resp, params);
+                kp_api_state_offset(app, req, resp);
                 return;
         }
         kp_resp_problem(resp, 404, "no resource at %s", req->path);

@@ -26,6 +26,14 @@ kp_handler_t kp_h_group_history;
 kp_handler_t kp_h_plans_list, kp_h_plan_create, kp_h_plan_get, kp_h_plan_diff, kp_h_whatif,
         kp_h_sweep;
 
+/* Several instances (forward.c): on a follower, answers a write by forwarding it to the
+ * leader (asking first to be called again in the I/O pool). @returns 1 when it answered. */
+int kp_api_forward(kp_app_t *app, const char *pattern, const kp_http_req_t *req,
+                   kp_http_resp_t *resp);
+/* Says in @p resp (Kplane-State-Offset) how far this database applied the state log, on
+ * the answer to a write, so a follower that forwarded it can wait until it is there too. */
+void kp_api_state_offset(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp);
+
 /* Helpers shared by handlers (clusters.c). */
 
 /* @returns cluster @p name's stored doc, or NULL after answering 404 (or the store's

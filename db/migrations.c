@@ -79,8 +79,16 @@ static const char migration_1[] =
         "  PRIMARY KEY (group_name, version)"
         ");";
 
+/* Several instances (issue 15): how far this database applied the service's state log, one
+ * row, written in the same transaction as the rows it applied. */
+static const char migration_2[] = "CREATE TABLE state_log ("
+                                  "  id          INTEGER PRIMARY KEY CHECK (id = 1),"
+                                  "  next_offset INTEGER NOT NULL CHECK (next_offset >= 0)"
+                                  ");";
+
 const kp_migration_t kp_migrations[] = {
         {1, "clusters, topics, patterns, groups, group_refs, plans", migration_1},
+        {2, "state_log", migration_2},
 };
 const size_t kp_migrations_count = sizeof(kp_migrations) / sizeof(kp_migrations[0]);
 

@@ -122,9 +122,14 @@ void kp_plan_cache_write_end(kp_plan_cache_t *c, const char *group)
         if (!c)
                 return;
         pthread_mutex_lock(&c->lock);
-        slot_t *s = &c->slots[slot_of(group)];
-        if (s->group && !strcmp(s->group, group))
-                slot_clear(s);
+        if (!group) /* the log's applier: every entry */
+                for (size_t i = 0; i < sizeof(c->slots) / sizeof(c->slots[0]); i++)
+                        slot_clear(&c->slots[i]);
+        else {
+                slot_t *s = &c->slots[slot_of(group)];
+                if (s->group && !strcmp(s->group, group))
+                        slot_clear(s);
+        }
         pthread_mutex_unlock(&c->lock);
         pthread_rwlock_unlock(&c->writing);
 }

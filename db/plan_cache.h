@@ -36,8 +36,8 @@ void kp_plan_cache_miss_end(kp_plan_cache_t *c);
 /* Keeps a copy of @p text for @p group (not when longer than KP_PLAN_CACHE_TEXT_MAX).
  * Only between kp_plan_cache_miss_begin and _end. */
 void kp_plan_cache_fill(kp_plan_cache_t *c, const char *group, const char *text, size_t len);
-/* Around a write that changes @p group's current plan; _end drops its entry (NULL cache:
- * nothing). */
+/* Around a write that changes @p group's current plan; _end drops its entry (every entry
+ * when @p group is NULL; NULL cache: nothing). */
 void kp_plan_cache_write_begin(kp_plan_cache_t *c);
 void kp_plan_cache_write_end(kp_plan_cache_t *c, const char *group);
 

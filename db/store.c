@@ -9,14 +9,9 @@
 #include "base/err.h"
 #include "db/migrations.h"
 #include "db/plan_cache.h"
+#include "db/store_int.h"
 #include "db/store_pool.h"
 #include "base/util.h"
-
-struct kp_store {
-        kp_store_pool_t *pool;
-        int schema_version;
-        kp_plan_cache_t *plans; /* current plans' text; NULL: none (every read queries) */
-};
 
 /* Every statement the store runs; each connection prepares one on first use and keeps
  * it. Values are always bound (sqlite3_bind_*), never formatted into the SQL. */
@@ -277,6 +272,21 @@ static const char *doc_str(const json_t *doc, const char *key)
         return json_string_value(json_object_get(doc, key));
 }
 
+/* Around a write that changes a group's current plan. In log mode the write waits for the
+ * applier, which drops the entries itself: holding the cache's write lock here would block
+ * it. */
+static void cache_write_begin(kp_store_t *st)
+{
+        if (!st->has_log)
+                kp_plan_cache_write_begin(st->plans);
+}
+
+static void cache_write_end(kp_store_t *st, const char *group)
+{
+        if (!st->has_log)
+                kp_plan_cache_write_end(st->plans, group);
+}
+
 /* ---- lifecycle ---- */
 
 kp_store_t *kp_store_open(const char *path, char *errstr, size_t errstr_size)
@@ -289,11 +299,13 @@ kp_store_t *kp_store_open(const char *path, char *errstr, size_t errstr_size)
                 nomem(errstr, errstr_size);
                 return NULL;
         }
+        pthread_mutex_init(&st->log_lock, NULL);
         st->plans = kp_plan_cache_new(); /* NULL: no cache, every read queries */
         st->pool = kp_store_pool_new(path, KP_STORE_POOL_SIZE, stmt_sql, S__COUNT, errstr,
                                      errstr_size);
         if (!st->pool) {
                 kp_plan_cache_destroy(st->plans);
+                pthread_mutex_destroy(&st->log_lock);
                 free(st);
                 return NULL;
         }
@@ -314,6 +326,7 @@ void kp_store_close(kp_store_t *st)
                 return;
         kp_store_pool_destroy(st->pool);
         kp_plan_cache_destroy(st->plans);
+        pthread_mutex_destroy(&st->log_lock);
         free(st);
 }
 
@@ -448,11 +461,14 @@ static int docs_list(kp_store_t *st, int id, const char *key, json_t **arrp, cha
 }
 
 /* Runs @p fn inside a write transaction on a borrowed connection: committed when it
- * returns 0, rolled back otherwise, so a failure never leaves a partial write. */
-typedef int (*write_fn)(kp_store_conn_t *conn, void *arg, char *errstr, size_t errstr_size);
+ * returns 0, rolled back otherwise, so a failure never leaves a partial write. In log mode
+ * the transaction decides and the log carries what it changed (store_log.c). */
+typedef kp_store_write_fn write_fn;
 
 static int in_write_tx(kp_store_t *st, write_fn fn, void *arg, char *errstr, size_t errstr_size)
 {
+        if (st->has_log)
+                return kp_store_log_write(st, fn, arg, errstr, errstr_size);
         kp_store_conn_t *conn = kp_store_pool_get(st->pool);
         int err = kp_store_conn_begin_write(conn, errstr, errstr_size);
         if (!err) {
@@ -1063,9 +1079,9 @@ int kp_store_group_delete(kp_store_t *st, const char *name, char *errstr, size_t
         struct group_change g = {S_GROUP_DELETE, name, 0};
         if (!name)
                 return group_change(st, &g, errstr, errstr_size);
-        kp_plan_cache_write_begin(st->plans);
+        cache_write_begin(st);
         int err = group_change(st, &g, errstr, errstr_size);
-        kp_plan_cache_write_end(st->plans, name); /* its plans went with it */
+        cache_write_end(st, name); /* its plans went with it */
         return err;
 }
 
@@ -1232,9 +1248,9 @@ int kp_store_plan_add(kp_store_t *st, const char *group, const json_t *plan, int
                 kp_store_errf(errstr, errstr_size, "plan must be a JSON object");
                 return KP_ERR_INVALID;
         }
-        kp_plan_cache_write_begin(st->plans);
+        cache_write_begin(st);
         err = in_write_tx(st, plan_add_tx, &a, errstr, errstr_size);
-        kp_plan_cache_write_end(st->plans, group);
+        cache_write_end(st, group);
         if (!err && versionp)
                 *versionp = a.version;
         return err;

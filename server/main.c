@@ -290,7 +290,7 @@ static void instance_names(const char *listen, int port, char *id, size_t id_siz
 
 /* Makes this instance's coordinator: a member of the service on KPLANE_COORDINATION, or a
  * single process's (nothing else changes). @returns it, or NULL after saying why. */
-static kp_coord_t *coord_open(const serve_opts_t *o, kp_http_t *http)
+static kp_coord_t *coord_open(const serve_opts_t *o, kp_http_t *http, kp_store_t *store)
 {
         char errstr[512], id[KP_COORD_ID_MAX + 2], url[KP_COORD_URL_MAX + 2];
         const char *bootstrap = env_or("KPLANE_COORDINATION", NULL);
@@ -312,7 +312,8 @@ static kp_coord_t *coord_open(const serve_opts_t *o, kp_http_t *http)
                               .instance_id = id,
                               .url = url,
                               .session_timeout_ms = (int)o->session_timeout_ms,
-                              .protocol = o->protocol};
+                              .protocol = o->protocol,
+                              .store = store};
         kp_coord_t *c = kp_coord_start(&co, errstr, sizeof(errstr));
         if (!c)
                 fprintf(stderr, "kplane: coordination on %s: %s\n", bootstrap, errstr);
@@ -338,7 +339,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
                 goto out;
         /* MHD's threads already run: publish the pointers atomically */
         __atomic_store_n(&app->http, http, __ATOMIC_RELEASE);
-        coord = coord_open(o, http);
+        coord = coord_open(o, http, app->store);
         if (!coord)
                 goto out;
         __atomic_store_n(&app->coord, coord, __ATOMIC_RELEASE);

@@ -188,6 +188,10 @@
 /* How long a write waits for another process's write lock before giving up with
  * KP_ERR_UNAVAILABLE (503). Writers inside one process queue on a mutex instead. */
 #define KP_STORE_BUSY_TIMEOUT_MS 5000
+/* Several instances: the leader makes its writes one at a time (each decides on all before
+ * it, db/store_log.c); a write that waited this long for the ones before it gives up with
+ * a 503 rather than hold its client past the follower's forwarding timeout. */
+#define KP_STORE_LOG_QUEUE_MS 10000
 /* Current plans kept as text beside the store (db/plan_cache.c): slots (groups, direct-
  * mapped) and the longest text kept (a 1M-partition plan is ~50 MB: read from the database
  * each time rather than held twice). At most 1,024 x 256 KiB = 256 MiB, in practice the
@@ -369,6 +373,22 @@
  * bytes a task, so 100,000 stay within Kafka's default 1 MB message); a record listing more
  * is ignored. Far above KP_MAX_TASKS_DEFAULT, a process's own cap. */
 #define KP_COORD_REPORT_TASKS_MAX 100000
+/* The state log (coord_state.c). A record is one row's state: the largest is a plan of a
+ * group reading ~100,000 partitions (a few MB of JSON); the topic, the producer and the
+ * reader are set to carry this much in one record. */
+#define KP_COORD_STATE_RECORD_MAX (64 * 1024 * 1024)
+/* Records applied in one SQLite transaction (a rebuild from the log's start commits once per
+ * this many, not per record). */
+#define KP_COORD_STATE_BATCH 500
+/* A write's leader waits this long for init_transactions / commit, and any instance this long
+ * for its database to reach the offset of a write it made or forwarded; past it the write
+ * answers 503 (made but not yet visible here: the client may read it elsewhere or retry). */
+#define KP_COORD_STATE_TIMEOUT_MS 10000
+/* A follower forwarding a write to the leader gives up after this (503 with Retry-After). */
+#define KP_COORD_FORWARD_TIMEOUT_MS    30000
+#define KP_COORD_FORWARD_RETRY_AFTER_S "1"
+/* Longest answer body a forwarded write passes back (a plan's JSON). */
+#define KP_COORD_FORWARD_BODY_MAX (64 * 1024 * 1024)
 
 /* ---- app: discovery, weight samples, status of a stopped group (server/app/, api/) ---- */
 #define KP_DISCOVERY_INTERVAL_S 60

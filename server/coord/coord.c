@@ -70,6 +70,7 @@ static int coord_configure(kp_coord_t *c, const kp_coord_opts_t *o, char *errstr
         snprintf(c->group, sizeof(c->group), "_kplane-%s", o->service);
         snprintf(c->work_topic, sizeof(c->work_topic), "_kplane-%s-work", o->service);
         snprintf(c->status_topic, sizeof(c->status_topic), "_kplane-%s-status", o->service);
+        snprintf(c->state_topic, sizeof(c->state_topic), "_kplane-%s-state", o->service);
         c->bootstrap = strdup(o->bootstrap);
         c->config = o->config ? json_deep_copy(o->config) : NULL;
         if (!c->bootstrap || (o->config && !c->config)) {
@@ -98,7 +99,8 @@ kp_coord_t *kp_coord_start(const kp_coord_opts_t *o, char *errstr, size_t errstr
                 goto fail;
         if (c->protocol == KP_COORD_CONSUMER)
                 kp_coord_broker_session(c);
-        if (kp_coord_records_open(c, errstr, errstr_size) ||
+        if ((o->store && kp_coord_state_open(c, o->store, errstr, errstr_size)) ||
+            kp_coord_records_open(c, errstr, errstr_size) ||
             kp_coord_member_open(c, errstr, errstr_size))
                 goto fail;
         if (pthread_create(&c->thread, NULL, coord_main, c)) {
@@ -116,6 +118,7 @@ void kp_coord_stop(kp_coord_t *c)
 {
         if (!c)
                 return;
+        kp_coord_state_close(c); /* writes refused, the applier stopped: before leaving */
         __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
         if (c->thread_started)
                 pthread_join(c->thread, NULL);
@@ -217,4 +220,23 @@ int kp_coord_report(kp_coord_t *c, int64_t epoch, const kp_coord_task_t *running
 const char *kp_coord_instance_id(const kp_coord_t *c)
 {
         return c->id;
+}
+
+int kp_coord_write_target(kp_coord_t *c, char *url, size_t url_size)
+{
+        kp_coord_view_t view = {0};
+        int target = KP_ERR_UNAVAILABLE;
+        if (c->solo || !c->state || kp_coord_leads(c))
+                return 1;
+        if (kp_coord_view(c, &view))
+                return KP_ERR_UNAVAILABLE;
+        /* the list may still name this instance while its own assignment says otherwise
+         * (mid-rebalance): no leader to send to yet */
+        for (size_t i = 0; view.leader && strcmp(view.leader, c->id) && i < view.cnt; i++)
+                if (!strcmp(view.items[i].id, view.leader) && view.items[i].url) {
+                        snprintf(url, url_size, "%s", view.items[i].url);
+                        target = 0;
+                }
+        kp_coord_view_cleanup(&view);
+        return target;
 }

@@ -4,8 +4,11 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coord/coord_view.h"
+
+struct kp_store;
 
 typedef struct kp_coord kp_coord_t;
 
@@ -23,6 +26,9 @@ typedef struct kp_coord_opts {
         const char *instance_id, *url;
         int session_timeout_ms;
         kp_coord_protocol_t protocol;
+        /* the database the state log is applied to and written through (the service's
+         * shared state); NULL: membership only */
+        struct kp_store *store;
 } kp_coord_opts_t;
 
 /*
@@ -71,6 +77,19 @@ int kp_coord_leads(kp_coord_t *c);
  * @returns 0 or KP_ERR_NOMEM (the previous report stays).
  */
 int kp_coord_report(kp_coord_t *c, int64_t epoch, const kp_coord_task_t *running, size_t n);
+
+/*
+ * The state log (issue 15 step 2). Where this instance sends a write: 1 when it leads (it
+ * writes itself), 0 with @p url filled when another instance leads (forward it there),
+ * KP_ERR_UNAVAILABLE when no leader is known yet or its URL is not (no status record read).
+ * Always 1 for a single process or without a shared state.
+ */
+int kp_coord_write_target(kp_coord_t *c, char *url, size_t url_size);
+/* The offset after the last state record this database applied; -1 without a state log. */
+int64_t kp_coord_state_next(kp_coord_t *c);
+/* Waits up to @p timeout_ms until kp_coord_state_next reaches @p next. @returns 0, or
+ * KP_ERR_UNAVAILABLE on timeout or stop (0 at once without a state log). */
+int kp_coord_state_wait(kp_coord_t *c, int64_t next, int timeout_ms);
 
 /* This instance's id (borrowed, lives as long as @p c). */
 const char *kp_coord_instance_id(const kp_coord_t *c);

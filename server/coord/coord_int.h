@@ -9,6 +9,7 @@
 #include "base/config.h"
 #include "coord/coord.h"
 #include "coord/coord_status.h"
+#include "db/store.h"
 
 /* One member the last DescribeConsumerGroups listed. */
 typedef struct kp_coord_seen {
@@ -24,7 +25,7 @@ struct kp_coord {
         char *id, *url, *bootstrap;
         json_t *config;
         char group[KP_COORD_ID_MAX + 16], work_topic[KP_COORD_ID_MAX + 16],
-                status_topic[KP_COORD_ID_MAX + 16];
+                status_topic[KP_COORD_ID_MAX + 16], state_topic[KP_COORD_ID_MAX + 16];
         char joined_at[32];
         int status_partitions;
         int32_t broker_id; /* one broker of the coordination cluster, -1: none known */
@@ -56,6 +57,9 @@ struct kp_coord {
 
         /* atomic: monotonic ms until which the lease holds (0: none) */
         int64_t lease_until_ms;
+
+        /* the shared state (coord_state.c); NULL without a store */
+        struct kp_coord_state *state;
 };
 
 /* coord_member.c: the membership */
@@ -90,6 +94,16 @@ rd_kafka_t *kp_coord_admin_new(kp_coord_t *c, char *errstr, size_t errstr_size);
 /* Creates the work and status topics of @p c when absent and reads the status topic's
  * partition count into c->status_partitions. @returns 0 or an error with errstr. */
 int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size);
+
+/* coord_state.c: the state log */
+
+/* Starts the applier of the state topic into @p store (from the offset it stored) and makes
+ * the store write through the log (the leader's transactional producer). @returns 0 or an
+ * error with errstr (kp_coord_state_close cleans up what was made). */
+int kp_coord_state_open(kp_coord_t *c, struct kp_store *store, char *errstr, size_t errstr_size);
+/* Refuses writes from now on (after the one in flight), stops the applier, drops the
+ * producer. Nothing without a state. */
+void kp_coord_state_close(kp_coord_t *c);
 
 /* coord_broker.c */
 

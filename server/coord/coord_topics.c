@@ -24,6 +24,15 @@ static size_t topics_missing(const kp_coord_t *c, const kp_kafka_metadata_t *md,
                 out[n] = rd_kafka_NewTopic_new(c->status_topic, 1, -1, err, sizeof(err));
                 rd_kafka_NewTopic_set_config(out[n++], "cleanup.policy", "compact");
         }
+        if (kp_kafka_metadata_partitions(md, c->state_topic) < 0) {
+                /* compacted: each row's latest state stays, a tombstone removes it; one
+                 * partition: one order of every write (coord_state.c) */
+                char maxb[32];
+                snprintf(maxb, sizeof(maxb), "%d", KP_COORD_STATE_RECORD_MAX);
+                out[n] = rd_kafka_NewTopic_new(c->state_topic, 1, -1, err, sizeof(err));
+                rd_kafka_NewTopic_set_config(out[n], "cleanup.policy", "compact");
+                rd_kafka_NewTopic_set_config(out[n++], "max.message.bytes", maxb);
+        }
         return n;
 }
 
@@ -87,7 +96,7 @@ static int topics_create(kp_coord_t *c, rd_kafka_NewTopic_t **topics, size_t n, 
 int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size)
 {
         int64_t deadline = kp_time_mono_ms() + KP_COORD_START_TIMEOUT_MS;
-        rd_kafka_NewTopic_t *missing[2];
+        rd_kafka_NewTopic_t *missing[3];
         int err;
         for (;;) {
                 kp_kafka_metadata_t *md = NULL;
@@ -108,8 +117,8 @@ int kp_coord_topics_ensure(kp_coord_t *c, char *errstr, size_t errstr_size)
                 if (err)
                         return err;
                 if (kp_time_mono_ms() >= deadline) {
-                        snprintf(errstr, errstr_size, "the topics %s and %s did not appear",
-                                 c->work_topic, c->status_topic);
+                        snprintf(errstr, errstr_size, "the topics %s, %s and %s did not appear",
+                                 c->work_topic, c->status_topic, c->state_topic);
                         return KP_ERR_UNAVAILABLE;
                 }
                 /* read again once metadata shows the created topics and their partitions */

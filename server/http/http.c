@@ -113,6 +113,8 @@ static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, co
                         free(name);
                 }
         }
+        if (resp->state_offset[0])
+                MHD_add_response_header(r, "Kplane-State-Offset", resp->state_offset);
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(r, "Cache-Control", "no-store");
         kp_http_conns_busy(conn); /* an answer is on its way: the deadline no longer runs */
@@ -675,6 +677,16 @@ void kp_http_stop(kp_http_t *srv)
         kp_http_conns_destroy(srv->conns); /* after MHD: its CLOSED notifications use it */
         free(srv->api_token);
         free(srv);
+}
+
+const char *kp_http_header(const kp_http_req_t *req, const char *name)
+{
+        return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+const char *kp_http_api_token(const kp_http_t *srv)
+{
+        return srv->api_token;
 }
 
 int kp_http_port(const kp_http_t *srv)

@@ -43,11 +43,17 @@ typedef struct kp_http_resp {
         char location[KP_HTTP_LOCATION_MAX]; /* "" when none */
         const char *allow;                   /* static; sets Allow (405) */
         const char *extra_header;            /* static "Name: value" or NULL */
+        /* several instances: the state log offset this answer's writes are applied to
+         * (Kplane-State-Offset), "" when none */
+        char state_offset[24];
         /* Set (leaving the rest untouched) to be called again in a pool; ignored when
          * req->offloaded is already 1. */
         kp_http_offload_t offload;
 } kp_http_resp_t;
 
+/* @returns the request header @p name of @p req, or NULL (borrowed; always NULL in a pool
+ * thread: read it before offloading). */
+const char *kp_http_header(const kp_http_req_t *req, const char *name);
 /* @returns the query argument @p key of @p req, or NULL (borrowed). */
 const char *kp_http_query(const kp_http_req_t *req, const char *key);
 
@@ -71,6 +77,8 @@ typedef struct kp_http kp_http_t;
 kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr_size);
 /* Stops accepting, finishes requests in flight, frees. NULL does nothing. */
 void kp_http_stop(kp_http_t *srv);
+/* @returns the API token requests must carry (borrowed), or NULL when none is needed. */
+const char *kp_http_api_token(const kp_http_t *srv);
 /* @returns the port actually bound. */
 int kp_http_port(const kp_http_t *srv);
 /* Writes kplane_http_requests_total{method,code} and the pools' gauges in Prometheus

@@ -17,6 +17,8 @@ def kafka(request):
     try:
         k = RealKafka(n=getattr(request.module, "BROKERS", 3)).start()
     except KafkaUnavailable as e:  # no java/mvn: run.sh has already said so loudly
+        if os.environ.get("KPLANE_TEST_REQUIRE") == "1":  # CI: a skip is a failure
+            pytest.fail(f"real Kafka unavailable and KPLANE_TEST_REQUIRE=1: {e}")
         pytest.skip(str(e))
     with k:
         yield k
