@@ -132,16 +132,43 @@ typedef struct colkey {
         int32_t j;
 } colkey_t;
 
-static int colkey_cmp(const void *a, const void *c)
+/* 1 when @p x goes before @p y: most useful cells, then most partitions kept, then
+ * spread, then task (so no two keys tie). */
+static inline int colkey_before(const colkey_t *x, const colkey_t *y)
 {
-        const colkey_t *x = a, *y = c;
         if (x->useful != y->useful)
-                return x->useful > y->useful ? -1 : 1;
+                return x->useful > y->useful;
         if (x->prev != y->prev)
-                return x->prev > y->prev ? -1 : 1;
+                return x->prev > y->prev;
         if (x->spread != y->spread)
-                return x->spread < y->spread ? -1 : 1;
-        return (x->j > y->j) - (x->j < y->j);
+                return x->spread < y->spread;
+        return x->j < y->j;
+}
+
+/* Sorts @p n keys by colkey_before with @p tmp (n entries) as scratch: a merge sort with
+ * the comparison inlined, since qsort's call per comparison was a tenth of a re-plan of
+ * 1M partitions over 10k tasks. The keys never tie, so the order is qsort's. */
+static void colkey_sort(colkey_t *a, colkey_t *tmp, size_t n)
+{
+        if (n <= 16) {
+                for (size_t x = 1; x < n; x++) {
+                        colkey_t k = a[x];
+                        size_t y = x;
+                        for (; y > 0 && colkey_before(&k, &a[y - 1]); y--)
+                                a[y] = a[y - 1];
+                        a[y] = k;
+                }
+                return;
+        }
+        const size_t h = n / 2;
+        colkey_sort(a, tmp, h);
+        colkey_sort(a + h, tmp, n - h);
+        size_t i = 0, j = h, o = 0;
+        while (i < h && j < n)
+                tmp[o++] = colkey_before(&a[j], &a[i]) ? a[j++] : a[i++];
+        while (i < h)
+                tmp[o++] = a[i++];
+        memcpy(a, tmp, o * sizeof(*a));
 }
 
 typedef struct topkey {
@@ -164,7 +191,7 @@ static int topkey_cmp(const void *a, const void *c)
  * the holders of its first useful topic): given to the holders of one topic only, that
  * topic's own extras would find no task with room that lacks it, and repair() would move
  * partitions (10 topics x 100 partitions on 1,000 tasks, each topic grown by 10%: 10
- * moved instead of none). @p ck is scratch of T entries. Cost O(T log T + cells).
+ * moved instead of none). @p ck is scratch of 2T entries. Cost O(T log T + cells).
  */
 static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const int64_t *ptot,
                             const int32_t *useful, const size_t *ustart, int64_t E, int64_t R)
@@ -182,7 +209,7 @@ static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const i
                         if (ck[useful[u]].spread == INT32_MAX)
                                 ck[useful[u]].spread = rank++;
         }
-        qsort(ck, (size_t)T, sizeof(*ck), colkey_cmp);
+        colkey_sort(ck, ck + T, (size_t)T);
         for (int32_t x = 0; x < T; x++)
                 b->cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
 }
@@ -206,7 +233,7 @@ typedef struct sticky {
         uint32_t *pool; /* per topic: partitions to deal (step 4); P <= KP_PLAN_PARTITIONS_MAX */
         uint32_t *over; /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
         size_t *ostart;
-        colkey_t *ck;  /* T entries, for capacities_deal() */
+        colkey_t *ck;  /* 2T entries, for capacities_deal() */
         topkey_t *tk;  /* K entries: topic orders of steps 3a and 3b */
         int64_t E, R;  /* every task takes E or E + 1 extras, R tasks E + 1 */
         size_t sum_r;  /* extras in all: sum of p_t % T */
@@ -258,7 +285,7 @@ static int sticky_alloc(sticky_t *st)
         st->pool = malloc((st->maxp ? st->maxp : 1) * sizeof(*st->pool));
         st->over = malloc((st->ctx->P ? st->ctx->P : 1) * sizeof(*st->over));
         st->ostart = malloc((K + 1) * sizeof(*st->ostart));
-        st->ck = malloc(T * sizeof(*st->ck));
+        st->ck = malloc(2 * T * sizeof(*st->ck)); /* the second half: colkey_sort's scratch */
         st->tk = malloc((K ? K : 1) * sizeof(*st->tk));
         b->cap = malloc(T * sizeof(*b->cap));
         b->used = calloc(T, sizeof(*b->used));
