@@ -1477,7 +1477,8 @@ EOF
   3× the plan. The baseline is `memcpy` of a P-entry `int32` array, the least any planner must
   write. Sticky re-plan: the same input with one more task and the previous plan as
   `previous_owner`. The in-process what-if is what `POST /api/v1/plan` does besides HTTP:
-  parse the body (`json_loadb` + `kp_plan_request_parse`), plan with advice, and write the
+  parse the body (`kp_plan_request_parse_plain`, which takes the plain form without a
+  jansson tree; else `json_loadb` + `kp_plan_request_parse`), plan with advice, and write the
   answer (`kp_plan_json_write`), for 10 topics × 1,000 partitions and 1,000 tasks; its
   baseline is the same answer built the old way (`kp_plan_to_json` + `json_dumps`), checked
   equal byte for byte on every run. The REST rows time the same request over HTTP.
