@@ -230,6 +230,10 @@ void kp_h_whatif(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, 
         (void)app;
         (void)p;
         memset(&pr, 0, sizeof(pr));
+        /* the plain form without a jansson tree (what wrk and the page send); anything
+         * else, and every refusal, through the general parser */
+        if (!kp_plan_request_parse_plain(req->body, req->body_len, &pr))
+                goto parsed;
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
         if (kp_plan_request_parse(body, &pr, errors)) {
@@ -237,6 +241,7 @@ void kp_h_whatif(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, 
                 errors = NULL;
                 goto out;
         }
+parsed:
         parsed = 1;
         if (kp_plan_request_check_work(&pr, errstr, sizeof(errstr))) {
                 kp_resp_problem(resp, 422, "%s", errstr);

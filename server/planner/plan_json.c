@@ -658,10 +658,30 @@ static void put_json_string(kp_buf_t *b, const char *s)
         kp_buf_append(b, "\"", 1);
 }
 
+/* Appends @p v in decimal, as "%" PRId64 would (without snprintf: the analysis writes
+ * a few per answer, and the what-if answers tens of thousands a second). */
+static void put_i64(kp_buf_t *b, int64_t v)
+{
+        char buf[24], *p = buf + sizeof(buf);
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        do
+                *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (v < 0)
+                *--p = '-';
+        kp_buf_append(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 /* Appends @p v as jansson writes a real: "%.17g", ".0" added when that reads as an
  * integer, the exponent without '+' or leading zeros. */
 static void put_json_real(kp_buf_t *b, double v)
 {
+        /* a whole number below 1e15 (skew 1, whole loads): "%.17g" prints its digits */
+        if (v >= 0 && v < 1e15 && v == floor(v) && !signbit(v)) {
+                put_i64(b, (int64_t)v);
+                kp_buf_append(b, ".0", 2);
+                return;
+        }
         char buf[40];
         int n = snprintf(buf, sizeof(buf) - 3, "%.17g", v);
         char *e;
@@ -691,12 +711,17 @@ int kp_plan_analysis_write(kp_buf_t *b, const kp_plan_analysis_t *a)
 {
         kp_buf_append(b, "{\"case\":", 8);
         put_json_string(b, kp_plan_case_name(a->plan_case));
-        kp_buf_printf(b,
-                      ",\"partitions\":%" PRId64 ",\"tasks\":%d,\"idle_tasks\":%d"
-                      ",\"min_partitions_per_task\":%" PRId64
-                      ",\"max_partitions_per_task\":%" PRId64 ",\"skew\":",
-                      a->partitions, (int)a->tasks, (int)a->idle_tasks, a->min_partitions_per_task,
-                      a->max_partitions_per_task);
+        kp_buf_append(b, ",\"partitions\":", 14);
+        put_i64(b, a->partitions);
+        kp_buf_append(b, ",\"tasks\":", 9);
+        put_i64(b, a->tasks);
+        kp_buf_append(b, ",\"idle_tasks\":", 14);
+        put_i64(b, a->idle_tasks);
+        kp_buf_append(b, ",\"min_partitions_per_task\":", 27);
+        put_i64(b, a->min_partitions_per_task);
+        kp_buf_append(b, ",\"max_partitions_per_task\":", 27);
+        put_i64(b, a->max_partitions_per_task);
+        kp_buf_append(b, ",\"skew\":", 8);
         put_json_real(b, round(a->skew * 1e6) / 1e6);
         kp_buf_append(b, ",\"max_load\":", 12);
         put_json_real(b, round(a->max_load * 1e6) / 1e6);
@@ -704,8 +729,10 @@ int kp_plan_analysis_write(kp_buf_t *b, const kp_plan_analysis_t *a)
         put_json_real(b, round(a->mean_load * 1e6) / 1e6);
         if (a->moved_from_previous < 0)
                 kp_buf_append(b, ",\"moved_from_previous\":null", 27);
-        else
-                kp_buf_printf(b, ",\"moved_from_previous\":%" PRId64, a->moved_from_previous);
+        else {
+                kp_buf_append(b, ",\"moved_from_previous\":", 23);
+                put_i64(b, a->moved_from_previous);
+        }
         kp_buf_append(b, ",\"recommendations\":[", 20);
         for (size_t i = 0; i < a->recommendation_cnt; i++) {
                 if (i)

@@ -38,6 +38,15 @@ int kp_plan_request_parse(const json_t *body, kp_plan_request_t *req, json_t *er
 void kp_plan_request_cleanup(kp_plan_request_t *req);
 
 /*
+ * The what-if body's plain form read straight from its @p len bytes, without a jansson
+ * tree (plan_request_plain.c says which form). @returns 0 with @p req exactly as
+ * json_loadb (JSON_REJECT_DUPLICATES) and kp_plan_request_parse() would leave it, or 1
+ * (@p req left clean) for any other body, valid or not: the caller takes that path
+ * then, so every refusal and its wording stay that path's. Cost O(len + K log K).
+ */
+int kp_plan_request_parse_plain(const char *body, size_t len, kp_plan_request_t *req);
+
+/*
  * A parsed `POST /api/v1/plan/sweep` body: {"topics", "parallelism": {"from", "to"},
  * "strategies": [...], "weights", "rebalance"}. strategies defaults to all five, each
  * at most once. (to - from + 1) must be <= KP_SWEEP_STEPS_MAX (the work is checked

@@ -17,6 +17,9 @@
 
 #include "planner_fixtures.h"
 
+/* test_sticky_digest_and_tally_pinned: the digest of the code before the rewrite */
+#define STICKY_DIGEST 0xe2b4099f8a376607ull
+
 /* Lower bounds on moves for a balanced re-plan: partitions of removed tasks always
  * move; a task may keep at most ceil(P/T) in all (only R of them ceil) and at most
  * ceil(p_t/T) of topic t. */
@@ -295,6 +298,91 @@ static void test_sticky_random_moves_near_minimal(void **state)
         assert_true(total_moved <= total_lb + total_lb / 100);
 }
 
+/* A previous plan of one of five shapes for the digest test below: a round-robin at
+ * another parallelism, a scatter with new (-1) and removed (>= T) owners, contiguous runs,
+ * the plan itself (nothing moves) and owners below -1. */
+static void digest_prev(int32_t *prev, size_t P, int32_t T, int kind)
+{
+        const int32_t T0 = rnd_in(1, T + 5), run = rnd_in(1, 4);
+        for (size_t i = 0; i < P; i++) {
+                int32_t r = rnd_in(0, 99);
+                if (kind == 0)
+                        prev[i] = (int32_t)(i % (size_t)T0);
+                else if (kind == 1)
+                        prev[i] = r < 8 ? -1 : r < 12 ? T + rnd_in(0, 2) : rnd_in(0, T - 1);
+                else if (kind == 2)
+                        prev[i] = (int32_t)((i / (size_t)run) % (size_t)T0);
+                else if (kind == 3)
+                        prev[i] = (int32_t)(i % (size_t)T);
+                else
+                        prev[i] = r < 5 ? -7 : rnd_in(0, T - 1);
+        }
+}
+
+/* FNV-1a over the owners, then the analysis figures, of one re-plan */
+static uint64_t digest_plan(uint64_t h, const kp_plan_t *plan)
+{
+        const kp_plan_analysis_t *a = &plan->analysis;
+        const int64_t fig[] = {a->moved_from_previous, a->min_partitions_per_task,
+                               a->max_partitions_per_task, a->idle_tasks};
+        for (size_t i = 0; i < plan->partition_cnt; i++)
+                h = (h ^ (uint32_t)plan->owner[i]) * 1099511628211ull;
+        for (size_t i = 0; i < sizeof(fig) / sizeof(fig[0]); i++)
+                h = (h ^ (uint64_t)fig[i]) * 1099511628211ull;
+        return h;
+}
+
+/*
+ * The sticky re-plan's owners and analysis are pinned: a digest over 600 random re-plans
+ * (small and large topics, tasks from 1 to 2,000, the five previous-plan shapes of
+ * digest_prev()) equals the one the code gave before its passes were rewritten for speed
+ * (one counting pass that also copies the owners; step 4 looking only at partitions past
+ * a task's f_t; the analysis' counts taken from the strategy). Besides, the analysis the
+ * strategy hands over (kp_plan_tally_t) equals a count over the owners.
+ */
+static void test_sticky_digest_and_tally_pinned(void **state)
+{
+        (void)state;
+        rng_state = 17;
+        uint64_t h = 1469598103934665603ull;
+        for (int iter = 0; iter < 600; iter++) {
+                size_t K;
+                kp_plan_topic_t *topics = random_topics(&K, iter % 3 ? 50 : 3000);
+                size_t P = total_partitions(topics, K);
+                int32_t T = rnd_in(1, iter % 4 ? 60 : 2000);
+                int32_t *prev = malloc(P * sizeof(*prev));
+                int64_t *cnt = calloc((size_t)T, sizeof(*cnt));
+                int64_t moved = 0, mn = INT64_MAX, mx = 0, idle = 0;
+                assert_non_null(prev);
+                assert_non_null(cnt);
+                digest_prev(prev, P, T, iter % 5);
+                kp_plan_t *plan = plan_of(topics, K, T, KP_STRATEGY_BALANCED, NULL, prev);
+                check_invariants(plan, topics, K, T, prev);
+                check_balanced(plan, topics, K, T);
+                for (size_t i = 0; i < P; i++) {
+                        cnt[plan->owner[i]]++;
+                        moved += prev[i] >= 0 && prev[i] != plan->owner[i];
+                }
+                for (int32_t j = 0; j < T; j++) {
+                        mn = cnt[j] < mn ? cnt[j] : mn;
+                        mx = cnt[j] > mx ? cnt[j] : mx;
+                        idle += !cnt[j];
+                }
+                assert_int_equal(plan->analysis.moved_from_previous, moved);
+                assert_int_equal(plan->analysis.min_partitions_per_task, mn);
+                assert_int_equal(plan->analysis.max_partitions_per_task, mx);
+                assert_int_equal(plan->analysis.idle_tasks, idle);
+                h = digest_plan(h, plan);
+                kp_plan_destroy(plan);
+                free(cnt);
+                free(prev);
+                free(topics);
+        }
+        if (h != STICKY_DIGEST)
+                fail_msg("sticky re-plan digest %016llx, pinned %016llx", (unsigned long long)h,
+                         (unsigned long long)STICKY_DIGEST);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -303,6 +391,7 @@ int main(void)
                 cmocka_unit_test(test_sticky_30_to_15_moves_exactly_15),
                 cmocka_unit_test(test_sticky_replan_of_itself_moves_nothing),
                 cmocka_unit_test(test_sticky_random_moves_near_minimal),
+                cmocka_unit_test(test_sticky_digest_and_tally_pinned),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
