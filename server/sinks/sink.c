@@ -3,6 +3,8 @@
 
 #include "base/config.h"
 #include "base/err.h"
+#include "base/util.h"
+#include "sinks/sink_kafka.h"
 #include "sinks/sink_kinds.h"
 
 #include <stdatomic.h>
@@ -108,6 +110,34 @@ static int sink_validate_kind(const kp_sink_ops_t *ops, const json_t *conf, char
         ret = ops->validate(own, errstr, errstr_size);
         json_decref(own);
         return ret;
+}
+
+/* The service this process is part of (KPLANE_SERVICE); set at start-up. */
+static char sink_service[KP_NAME_MAX] = KP_COORD_SERVICE_DEFAULT;
+
+int kp_sink_service_set(const char *service)
+{
+        if (!service || !kp_name_valid(service) || strlen(service) >= sizeof(sink_service))
+                return KP_ERR_INVALID;
+        snprintf(sink_service, sizeof(sink_service), "%s", service);
+        return 0;
+}
+
+const char *kp_sink_service(void)
+{
+        return sink_service;
+}
+
+int kp_sink_group_validate(const json_t *conf, int rebalance, char *errstr, size_t errstr_size)
+{
+        if (!rebalance || !kp_sink_kafka_exactly_once(conf))
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "rebalance: must be false with a kafka sink's \"delivery\": \"exactly_once\" "
+                 "(a transaction is one task's: a partition's records dealt over several tasks "
+                 "cannot be committed exactly once, and a consumer-group rebalance cannot hand "
+                 "an open transaction over)");
+        return KP_ERR_INVALID;
 }
 
 int kp_sink_validate(const json_t *conf, char *errstr, size_t errstr_size)

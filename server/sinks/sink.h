@@ -279,6 +279,26 @@ int kp_sink_dir_set(const char *dir);
 /* @returns the sink directory (borrowed, valid until the next kp_sink_dir_set). */
 const char *kp_sink_dir(void);
 
+/*
+ * Sets the name of the service this process is part of (KPLANE_SERVICE, default
+ * KP_COORD_SERVICE_DEFAULT; a copy is kept): an exactly-once Kafka sink names its
+ * producers' transactional.id after it, so two services on one cluster never fence each
+ * other's producers. Call at start-up, before any sink opens: it is not synchronised.
+ * @returns 0 or KP_ERR_INVALID (not a name: KP_NAME_RULE).
+ */
+int kp_sink_service_set(const char *service);
+/* @returns the service name (borrowed, valid until the next kp_sink_service_set). */
+const char *kp_sink_service(void);
+
+/*
+ * Checks sink document @p conf (already valid on its own) against the rest of its group:
+ * @p rebalance is the group's "rebalance". An exactly-once Kafka sink needs every source
+ * partition in one task's transaction, which rebalance fan-out (one partition's records
+ * dealt over several tasks) breaks. @returns 0 or KP_ERR_INVALID with errstr starting with
+ * the field ("rebalance: ...").
+ */
+int kp_sink_group_validate(const json_t *conf, int rebalance, char *errstr, size_t errstr_size);
+
 /* Hands @p n records to the sink (kp_sink_ops_t.put) and counts them. Not thread-safe:
  * the caller serialises per sink. */
 kp_sink_status_t kp_sink_put(kp_sink_t *sink, const kp_sink_msg_t *msgs, size_t n, size_t *taken,

@@ -181,6 +181,19 @@ int ks_eos(const json_t *conf)
         return d && !strcmp(d, "exactly_once");
 }
 
+int kp_sink_kafka_exactly_once(const json_t *conf)
+{
+        const char *type = json_string_value(json_object_get(conf, "type"));
+        return type && !strcmp(type, "kafka") && ks_eos(conf);
+}
+
+int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out,
+                         size_t size)
+{
+        int n = snprintf(out, size, "%s:%s.%d", service, group, task);
+        return n < 0 || (size_t)n >= size ? KP_ERR_INVALID : 0;
+}
+
 /* "offsets_topic": a topic name, only with exactly_once (where it holds the positions of
  * a copy across clusters; KP_SINK_KAFKA_OFFSETS_TOPIC when absent). */
 static int ks_offsets_topic_validate(const json_t *conf, char *errstr, size_t errstr_size)

@@ -3,8 +3,9 @@
 /*
  * The design of Kafka Connect's exactly-once source tasks (KIP-618) and MirrorMaker 2:
  *
- *   - Each task has its own producer with transactional.id kplane.<group>.<task>, stable
- *     across restarts and plan changes: init_transactions at the task's open fences the
+ *   - Each task has its own producer with transactional.id <service>:<group>.<task>
+ *     (kp_sink_kafka_txn_id; the service is KPLANE_SERVICE), stable across restarts and plan
+ *     changes, and another service's group of the same name never shares it: init_transactions at the task's open fences the
  *     zombie of the same id (a killed kplane's task, a task still running elsewhere) and
  *     ends its open transaction, so it can never commit after us.
  *   - put begins a transaction when none is open; the runtime's commit round (every
@@ -37,6 +38,7 @@
 #include "base/util.h"
 #include "kafka/kafka.h"
 #include "sinks/sink_clusters.h"
+#include "sinks/sink_kafka.h"
 #include "sinks/sink_kafka_int.h"
 
 #include <stdint.h>
@@ -47,9 +49,12 @@
 
 int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size)
 {
-        char id[KP_NAME_MAX + 32];
+        char id[2 * KP_NAME_MAX + 32];
         rd_kafka_error_t *error;
-        snprintf(id, sizeof(id), "kplane.%s.%d", t->grp->name, task);
+        if (kp_sink_kafka_txn_id(kp_sink_service(), t->grp->name, task, id, sizeof(id))) {
+                snprintf(errstr, errstr_size, "sink: transactional.id too long");
+                return KP_ERR_INVALID;
+        }
         if (!(t->prod = ks_producer_new(t->grp->conf, t->grp->name, id, errstr, errstr_size)))
                 return KP_ERR_UNAVAILABLE;
         if (!(error = rd_kafka_init_transactions(t->prod->rk, KP_SINK_KAFKA_TXN_WAIT_MS)))

@@ -173,6 +173,20 @@ def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_ser
     ]:
         r = create(sink)
         assert_problem(r, 400, field)
+    # exactly_once with rebalance fan-out: a transaction is one task's (a consumer-group
+    # rebalance cannot hand it over), so the group is refused naming rebalance
+    r = server.post("/api/v1/groups", {"name": "g", "parallelism": 2, "rebalance": True,
+                                       "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                       "sink": sink_doc(delivery="exactly_once")})
+    assert_problem(r, 400, "rebalance")
+    rt.ok(server.post("/api/v1/groups", {"name": "reb", "parallelism": 2, "rebalance": True,
+                                         "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                         "sink": sink_doc()}), 201)
+    r = server.put("/api/v1/groups/reb", {"parallelism": 2, "rebalance": True,
+                                          "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                          "sink": sink_doc(delivery="exactly_once")})
+    assert_problem(r, 400, "rebalance")
+    rt.ok(server.delete("/api/v1/groups/reb"), 204)
     r = create(sink_doc(cluster="nowhere"))
     assert_problem(r, 422)
     assert "sink.cluster" in r.json["detail"] and "nowhere" in r.json["detail"], r.json

@@ -545,6 +545,25 @@ static void test_an_added_kind_opens_one_group_state_shared_by_its_tasks(void **
         json_decref(c);
 }
 
+/* exactly_once with rebalance fan-out: one partition's records in several tasks'
+ * transactions cannot be committed exactly once, so the group is refused naming rebalance. */
+static void test_exactly_once_refuses_rebalance_naming_the_field(void **state)
+{
+        char err[512] = "";
+        (void)state;
+        json_t *eos = json_pack("{s:s, s:s, s:s, s:s}", "type", "kafka", "cluster", "b", "topic",
+                                "t", "delivery", "exactly_once");
+        json_t *alo = json_pack("{s:s, s:s, s:s}", "type", "kafka", "cluster", "b", "topic", "t");
+        assert_int_equal(kp_sink_group_validate(eos, 1, err, sizeof(err)), KP_ERR_INVALID);
+        assert_true(!strncmp(err, "rebalance: ", 11));
+        assert_non_null(strstr(err, "exactly_once"));
+        assert_int_equal(kp_sink_group_validate(eos, 0, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_group_validate(alo, 1, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_group_validate(NULL, 1, err, sizeof(err)), 0);
+        json_decref(eos);
+        json_decref(alo);
+}
+
 int main(void)
 {
         if (!mkdtemp(root) || kp_sink_dir_set(root))
@@ -567,6 +586,7 @@ int main(void)
                 cmocka_unit_test(test_file_sink_line_carries_timestamp_and_headers),
                 cmocka_unit_test(test_file_sink_takes_a_batch_and_acknowledges_it_at_flush),
                 cmocka_unit_test(test_an_added_kind_opens_one_group_state_shared_by_its_tasks),
+                cmocka_unit_test(test_exactly_once_refuses_rebalance_naming_the_field),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "kafka/kafka.h"
 #include "sinks/sink.h"
 #include "sinks/sink_clusters.h"
+#include "sinks/sink_kafka.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -357,6 +358,36 @@ static void test_offsets_topic_is_a_topic_name_and_only_for_exactly_once(void **
         json_decref(conf);
 }
 
+/* A task's transactional.id carries the service's name (KPLANE_SERVICE), so a group of the
+ * same name in another service on the same cluster never fences it; seen here in the error
+ * of an init_transactions the broker refuses. */
+static void test_the_transactional_id_names_the_service(void **state)
+{
+        char err[512], id[256];
+        (void)state;
+        assert_int_equal(kp_sink_kafka_txn_id("kplane", "g", 3, id, sizeof(id)), 0);
+        assert_string_equal(id, "kplane:g.3");
+        /* no two (service, group) pairs share an id, dots in names or not */
+        char other[256];
+        assert_int_equal(kp_sink_kafka_txn_id("a.b", "c", 0, id, sizeof(id)), 0);
+        assert_int_equal(kp_sink_kafka_txn_id("a", "b.c", 0, other, sizeof(other)), 0);
+        assert_string_not_equal(id, other);
+        assert_int_equal(kp_sink_kafka_txn_id("kplane", "g", 3, id, 8), KP_ERR_INVALID);
+        assert_int_equal(kp_sink_service_set("bad name"), KP_ERR_INVALID);
+        assert_int_equal(kp_sink_service_set("svc-a"), 0);
+        assert_string_equal(kp_sink_service(), "svc-a");
+
+        kp_sink_group_t *sg = group_open(EOS_DOC, "svcgroup");
+        rd_kafka_mock_push_request_errors(mcluster, 22 /* InitProducerId */, 1,
+                                          RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        kp_sink_t *s = kp_sink_open(sg, 3, err, sizeof(err));
+        assert_null(s);
+        if (!strstr(err, "svc-a:svcgroup.3"))
+                fail_msg("the transactional.id does not name the service: %s", err);
+        kp_sink_group_close(sg);
+        assert_int_equal(kp_sink_service_set("kplane"), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -367,6 +398,7 @@ int main(void)
                         test_positions_across_clusters_are_read_back_from_the_offsets_topic),
                 cmocka_unit_test(test_a_partition_in_another_tasks_open_transaction_fails_the_task),
                 cmocka_unit_test(test_offsets_topic_is_a_topic_name_and_only_for_exactly_once),
+                cmocka_unit_test(test_the_transactional_id_names_the_service),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
