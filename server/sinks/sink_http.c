@@ -674,16 +674,30 @@ static int task_refuse_head(http_task_t *t, const char *reason, const char *stat
         return 0;
 }
 
-/* The head batch is refused for good (t->mu held). A final 4xx of several records splits
- * it; anything else (a 4xx of one record, a redirect: not followed, the headers would go
- * along; retries exhausted) hands its records back as refused (kp_sink_refused). */
+/*
+ * 1 when a final @p status may be the fault of one record of the batch, so that splitting
+ * the batch finds it: 400 Bad Request, 413 Content Too Large (the batch, or a record in
+ * it, too large) and 422 Unprocessable Content, the statuses a target gives for what a
+ * body holds. Every other final 4xx (401, 403, 404, 405, 410, 415, ...) says the endpoint
+ * refuses the request whatever it holds: bisecting would send ~2n requests only to refuse
+ * every record one by one, so the batch is refused whole, as Kafka Connect's HTTP sinks
+ * and Redpanda Connect's http_client output refuse (and dead-letter) a batch as it was.
+ */
+static int answer_splits(long status)
+{
+        return status == 400 || status == 413 || status == 422;
+}
+
+/* The head batch is refused for good (t->mu held). A final 400, 413 or 422 of several
+ * records splits it (answer_splits); anything else (such a 4xx of one record, another 4xx,
+ * a redirect: not followed, the headers would go along; retries exhausted) hands its
+ * records back as refused (kp_sink_refused). */
 static void request_refused(http_task_t *t, CURLcode rc, long status)
 {
         http_batch_t *b = t->head;
         char why[64], reason[512], st[16];
         int err;
-        if (rc == CURLE_OK && status >= 400 && status < 500 && !answer_retryable(rc, status) &&
-            b->nrecs > 1) {
+        if (rc == CURLE_OK && answer_splits(status) && b->nrecs > 1) {
                 err = task_split_head(t);
         } else {
                 if (answer_retryable(rc, status))
