@@ -382,7 +382,9 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         const int32_t T = ctx->T;
         const size_t P = ctx->P;
         kp_plan_analysis_t *a = &plan->analysis;
-        int64_t *cnt = calloc((size_t)T, sizeof(*cnt));
+        /* the strategy's own counts when it has them and no load is asked for */
+        const int known = ctx->tally && ctx->tally->filled && !in->weights;
+        int64_t *cnt = known ? ctx->tally->cnt : calloc((size_t)T, sizeof(*cnt));
         double *load = in->weights ? calloc((size_t)T, sizeof(*load)) : NULL;
         double total = 0, heaviest = 0;
         int err = KP_ERR_NOMEM;
@@ -392,7 +394,9 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         int64_t moved = -1;
         /* one pass over the owners whatever the inputs: the tally for each case is its own
          * loop once inlined */
-        if (load && prev)
+        if (known)
+                moved = prev ? ctx->tally->moved : -1;
+        else if (load && prev)
                 moved = tally(owner, P, in->weights, prev, cnt, load, &total, &heaviest);
         else if (load)
                 tally(owner, P, in->weights, NULL, cnt, load, &total, &heaviest);
@@ -432,7 +436,8 @@ int kp_planner_analyse(const kp_plan_ctx_t *ctx, kp_plan_t *plan)
         err = in->skip_recommendations ? 0 : advise(ctx, a, heaviest, total);
 out:
         free(load);
-        free(cnt);
+        if (!known)
+                free(cnt);
         return err;
 }
 
@@ -488,7 +493,8 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
                 return NULL;
         offset = malloc((in->topic_cnt + 1) * sizeof(*offset));
         plan = calloc(1, sizeof(*plan));
-        if (!offset || !plan || !(plan->owner = malloc(P * sizeof(*plan->owner)))) {
+        kp_plan_tally_t tally = {.cnt = calloc((size_t)in->parallelism, sizeof(*tally.cnt))};
+        if (!offset || !plan || !tally.cnt || !(plan->owner = malloc(P * sizeof(*plan->owner)))) {
                 err = KP_ERR_NOMEM;
                 goto out;
         }
@@ -498,11 +504,13 @@ kp_plan_t *kp_planner_plan(const kp_plan_input_t *in, char *errstr, size_t errst
         plan->parallelism = in->parallelism;
         plan->strategy = in->strategy;
         plan->partition_cnt = P;
-        kp_plan_ctx_t ctx = {.in = in, .offset = offset, .P = P, .T = in->parallelism};
+        kp_plan_ctx_t ctx = {
+                .in = in, .offset = offset, .P = P, .T = in->parallelism, .tally = &tally};
         err = kp_strategy_desc(in->strategy)->plan(&ctx, plan->owner);
         if (!err)
                 err = kp_planner_analyse(&ctx, plan);
 out:
+        free(tally.cnt);
         free(offset);
         if (err) {
                 snprintf(errstr, errstr_size, "%s",

@@ -32,6 +32,7 @@ typedef struct bal {
         size_t *colstart;    /* task j's extras list: coltop[colstart[j] ..] */
         int32_t *coltop;     /* topic of each extra in a task */
         uint8_t *coluseful;  /* that extra keeps a previous partition in place */
+        size_t *colx;        /* where that extra is in its topic's list (xcol) */
         size_t *xstart;      /* topic t's extras list: xcol[xstart[t] ..] */
         int32_t *xcol;       /* task of each extra of a topic */
         int32_t *xn;         /* extras placed per topic */
@@ -49,12 +50,14 @@ typedef struct bal {
         size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
 } bal_t;
 
-static void place(bal_t *b, int32_t t, int32_t j, int useful)
+static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
 {
-        b->xcol[b->xstart[t] + (size_t)b->xn[t]++] = j;
+        const size_t x = b->xstart[t] + (size_t)b->xn[t]++;
+        b->xcol[x] = j;
         size_t at = b->colstart[j] + (size_t)b->used[j]++;
         b->coltop[at] = t;
         b->coluseful[at] = (uint8_t)useful;
+        b->colx[at] = x;
 }
 
 /*
@@ -103,19 +106,18 @@ static int repair(bal_t *b, int32_t t)
                 return KP_ERR_INTERNAL;
         const int32_t k = best_k, u = b->coltop[best_slot];
         const int uj = b->umark[u] == b->ugen, tk = b->ucmark[k] == b->ucgen;
+        /* a task holds at most one extra of a topic: u's extra at k is the one at colx */
+        const size_t x = b->colx[best_slot];
         size_t last = b->colstart[k] + (size_t)b->used[k] - 1;
         b->coltop[best_slot] = b->coltop[last];
         b->coluseful[best_slot] = b->coluseful[last];
+        b->colx[best_slot] = b->colx[last];
         b->used[k]--;
-        for (size_t x = b->xstart[u]; x < b->xstart[u] + (size_t)b->xn[u]; x++) {
-                if (b->xcol[x] == k) {
-                        b->xcol[x] = j;
-                        break;
-                }
-        }
+        b->xcol[x] = j;
         size_t at = b->colstart[j] + (size_t)b->used[j]++;
         b->coltop[at] = u;
         b->coluseful[at] = (uint8_t)uj;
+        b->colx[at] = x;
         place(b, t, k, tk);
         b->mark[k] = b->gen;
         if (b->used[j] == b->cap[j])
@@ -189,17 +191,28 @@ static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const i
 typedef struct sticky {
         bal_t b;
         const kp_plan_ctx_t *ctx;
-        int32_t *cnt;    /* per task: scratch count of one topic's partitions */
+        int32_t *cnt;    /* T + 1 entries: scratch count of one topic's partitions (T: invalid) */
+        int32_t *seen;   /* T + 1 entries: the tasks of one topic, in order of first appearance */
+        int32_t *ctask;  /* every cell (a task holding some of a topic), by topic: ctask[cstart[t] ..] */
+        int32_t *ccnt;   /* the partitions of topic t the cell's task held */
+        size_t *cstart;
+        int32_t *room;   /* T + 1 entries: step 4's target minus what the task held (T: invalid) */
+        int32_t *keep;   /* per task over its target: partitions it still keeps (step 4) */
         int32_t *useful; /* useful cells, by topic: useful[ustart[t] ..] are tasks */
         size_t *ustart;
         int32_t *ucnt; /* per task: useful cells */
         int64_t *ptot; /* per task: previous partitions it held (of topics still planned) */
-        size_t *pool;  /* per topic: partitions to deal (step 4) */
+        uint32_t *pool; /* per topic: partitions to deal (step 4); P <= KP_PLAN_PARTITIONS_MAX */
+        uint32_t *over; /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
+        size_t *ostart;
         colkey_t *ck;  /* T entries, for capacities_deal() */
         topkey_t *tk;  /* K entries: topic orders of steps 3a and 3b */
         int64_t E, R;  /* every task takes E or E + 1 extras, R tasks E + 1 */
         size_t sum_r;  /* extras in all: sum of p_t % T */
         size_t maxp;   /* the largest topic's partitions */
+        size_t cells;  /* at most this many cells: sum of min(p_t, T) */
+        int64_t sum_f; /* what every task holds before extras: sum of p_t / T */
+        int64_t moved; /* partitions whose previous owner (>= 0) lost them */
 } sticky_t;
 
 /* The bounds of the plan (F, R, E, sum_r) from the topics, and repair()'s scan limit. */
@@ -214,10 +227,12 @@ static void sticky_bounds(sticky_t *st)
                         st->maxp = p;
                 sum_f += p / (size_t)T;
                 st->sum_r += p % (size_t)T;
+                st->cells += p < (size_t)T ? p : (size_t)T;
         }
         const int64_t F = (int64_t)(ctx->P / (size_t)T);
         st->R = (int64_t)(ctx->P % (size_t)T);
         st->E = F - (int64_t)sum_f;
+        st->sum_f = (int64_t)sum_f;
         /* small plans: repair() may look at every task; large ones: 64 after a find */
         st->b.scan_limit = (double)T * (double)(st->E + 1) <= 1e6 ? (size_t)T : 64;
 }
@@ -226,14 +241,22 @@ static void sticky_bounds(sticky_t *st)
 static int sticky_alloc(sticky_t *st)
 {
         bal_t *b = &st->b;
-        const size_t T = (size_t)st->ctx->T, K = st->ctx->in->topic_cnt, P = st->ctx->P;
-        const size_t sum_r = st->sum_r;
-        st->cnt = calloc(T, sizeof(*st->cnt));
+        const size_t T = (size_t)st->ctx->T, K = st->ctx->in->topic_cnt;
+        const size_t sum_r = st->sum_r, C = st->cells ? st->cells : 1;
+        st->cnt = calloc(T + 1, sizeof(*st->cnt));
+        st->seen = malloc((T + 1) * sizeof(*st->seen));
+        st->ctask = malloc(C * sizeof(*st->ctask));
+        st->ccnt = malloc(C * sizeof(*st->ccnt));
+        st->cstart = malloc((K + 1) * sizeof(*st->cstart));
+        st->room = malloc((T + 1) * sizeof(*st->room));
+        st->keep = malloc((T + 1) * sizeof(*st->keep));
         st->ucnt = calloc(T, sizeof(*st->ucnt));
         st->ptot = calloc(T, sizeof(*st->ptot));
-        st->useful = malloc((P ? P : 1) * sizeof(*st->useful));
+        st->useful = malloc(C * sizeof(*st->useful));
         st->ustart = malloc((K + 1) * sizeof(*st->ustart));
         st->pool = malloc((st->maxp ? st->maxp : 1) * sizeof(*st->pool));
+        st->over = malloc((st->ctx->P ? st->ctx->P : 1) * sizeof(*st->over));
+        st->ostart = malloc((K + 1) * sizeof(*st->ostart));
         st->ck = malloc(T * sizeof(*st->ck));
         st->tk = malloc((K ? K : 1) * sizeof(*st->tk));
         b->cap = malloc(T * sizeof(*b->cap));
@@ -241,6 +264,7 @@ static int sticky_alloc(sticky_t *st)
         b->colstart = malloc((T + 1) * sizeof(*b->colstart));
         b->coltop = malloc((sum_r ? sum_r : 1) * sizeof(*b->coltop));
         b->coluseful = malloc(sum_r ? sum_r : 1);
+        b->colx = malloc((sum_r ? sum_r : 1) * sizeof(*b->colx));
         b->xstart = malloc((K + 1) * sizeof(*b->xstart));
         b->xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b->xcol));
         b->xn = calloc(K ? K : 1, sizeof(*b->xn));
@@ -248,12 +272,14 @@ static int sticky_alloc(sticky_t *st)
         b->tmark = calloc(K ? K : 1, sizeof(*b->tmark));
         b->freel = malloc(T * sizeof(*b->freel));
         b->custart = calloc(T + 1, sizeof(*b->custart));
-        b->cutop = malloc((P ? P : 1) * sizeof(*b->cutop));
+        b->cutop = malloc(C * sizeof(*b->cutop));
         b->umark = calloc(K ? K : 1, sizeof(*b->umark));
         b->ucmark = calloc(T, sizeof(*b->ucmark));
-        if (!st->cnt || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
+        if (!st->cnt || !st->seen || !st->ctask || !st->ccnt || !st->cstart || !st->room ||
+            !st->keep || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
+            !st->over || !st->ostart ||
             !st->ck || !st->tk || !b->cap || !b->used || !b->colstart || !b->coltop ||
-            !b->coluseful || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark ||
+            !b->coluseful || !b->colx || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark ||
             !b->freel || !b->custart || !b->cutop || !b->umark || !b->ucmark)
                 return KP_ERR_NOMEM;
         return 0;
@@ -272,6 +298,7 @@ static void sticky_free(sticky_t *st)
         free(b->xn);
         free(b->xcol);
         free(b->xstart);
+        free(b->colx);
         free(b->coluseful);
         free(b->coltop);
         free(b->colstart);
@@ -279,46 +306,85 @@ static void sticky_free(sticky_t *st)
         free(b->cap);
         free(st->tk);
         free(st->ck);
+        free(st->ostart);
+        free(st->over);
         free(st->pool);
         free(st->ustart);
         free(st->useful);
         free(st->ptot);
         free(st->ucnt);
+        free(st->keep);
+        free(st->room);
+        free(st->cstart);
+        free(st->ccnt);
+        free(st->ctask);
+        free(st->seen);
         free(st->cnt);
 }
 
-/* Step 1: where each topic's partitions were; a task holding more than f_t of topic t
- * is a useful cell (by topic in useful/ustart, by task in b.custart/b.cutop for
- * repair()); ptot counts what each task held. Leaves cnt zeroed. Cost O(P + T). */
-static void useful_cells(sticky_t *st)
+/* Step 1 for topic @p t: its cells (the tasks that held its partitions, in order of first
+ * appearance, and how many each held) into ctask/ccnt from @p nc; a cell holding more than
+ * f_t is useful (useful/ustart). One pass over the topic's previous owners, which it also
+ * copies into @p owner (step 4 keeps most of them), and lists in over/ostart the
+ * partitions step 4 has to look at: a task's partitions after its first f_t (it keeps at
+ * least f_t: the rest may be over its target) and those whose owner is not a task (-1,
+ * or >= T: counted on the sentinel cnt[T]). Leaves cnt zeroed. @returns the cells now
+ * listed. */
+static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t *owner)
 {
         const kp_plan_input_t *in = st->ctx->in;
         const int32_t *prev = in->previous_owner;
-        const int32_t T = st->ctx->T;
-        const size_t K = in->topic_cnt;
-        int32_t *cnt = st->cnt;
-        bal_t *b = &st->b;
-        size_t nu = 0;
-        for (size_t t = 0; t < K; t++) {
-                const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
-                const int32_t f = in->topics[t].partitions / T;
-                st->ustart[t] = nu;
-                for (size_t i = o0; i < o1; i++)
-                        if (prev[i] >= 0 && prev[i] < T)
-                                cnt[prev[i]]++;
-                for (size_t i = o0; i < o1; i++) {
-                        int32_t o = prev[i];
-                        if (o < 0 || o >= T || !cnt[o])
-                                continue;
-                        if (cnt[o] > f) {
-                                st->useful[nu++] = o;
-                                st->ucnt[o]++;
-                        }
-                        st->ptot[o] += cnt[o];
-                        cnt[o] = 0;
+        const uint32_t T = (uint32_t)st->ctx->T;
+        const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
+        const int32_t f = in->topics[t].partitions / (int32_t)T;
+        /* a topic with fewer partitions than tasks is dealt from prev (keep_and_deal_small) */
+        const int32_t look = f > 0 ? f : INT32_MAX;
+        int32_t *cnt = st->cnt, *seen = st->seen;
+        uint32_t *over = st->over;
+        size_t ns = 0, no = st->ostart[t];
+        for (size_t i = o0; i < o1; i++) {
+                const int32_t p = prev[i];
+                const uint32_t o = (uint32_t)p < T ? (uint32_t)p : T;
+                const int32_t c = cnt[o]++;
+                owner[i] = p;
+                if (!c)
+                        seen[ns++] = (int32_t)o;
+                if (c >= look || o == T)
+                        over[no++] = (uint32_t)i;
+        }
+        st->ostart[t + 1] = no;
+        for (size_t s = 0; s < ns; s++) {
+                const int32_t o = seen[s], c = cnt[o];
+                cnt[o] = 0;
+                if ((uint32_t)o == T)
+                        continue;
+                st->ctask[nc] = o;
+                st->ccnt[nc++] = c;
+                if (c > f) {
+                        st->useful[(*nu)++] = o;
+                        st->ucnt[o]++;
                 }
+                st->ptot[o] += c;
+        }
+        return nc;
+}
+
+/* Step 1: every topic's cells (topic_cells()), the owners copied, the useful ones also by task in
+ * b.custart/b.cutop for repair(); ptot counts what each task held. Cost O(P + T). */
+static void useful_cells(sticky_t *st, int32_t *owner)
+{
+        const int32_t T = st->ctx->T;
+        const size_t K = st->ctx->in->topic_cnt;
+        bal_t *b = &st->b;
+        size_t nu = 0, nc = 0;
+        st->ostart[0] = 0;
+        for (size_t t = 0; t < K; t++) {
+                st->ustart[t] = nu;
+                st->cstart[t] = nc;
+                nc = topic_cells(st, t, nc, &nu, owner);
         }
         st->ustart[K] = nu;
+        st->cstart[K] = nc;
         for (int32_t j = 0; j < T; j++)
                 b->custart[j + 1] = b->custart[j] + (size_t)st->ucnt[j];
         for (size_t t = 0; t < K; t++)
@@ -446,18 +512,16 @@ static int extras_remaining(sticky_t *st)
         return 0;
 }
 
-/* Step 4 for topic @p t: with each task's target fixed (f_t, + 1 where it holds an
- * extra), keep partitions on their previous owner up to the target and deal the rest
- * to the tasks still short. @returns 0 or KP_ERR_INTERNAL. Leaves cnt zeroed. */
-static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
+/* Step 4 for a topic @p t with fewer partitions than tasks (f_t = 0): a task keeps one of
+ * its partitions where it holds one of the topic's extras, the rest go to the extras' tasks
+ * that kept none. @returns 0 or KP_ERR_INTERNAL. Leaves cnt zeroed. */
+static int keep_and_deal_small(sticky_t *st, size_t t, int32_t *owner)
 {
-        const kp_plan_input_t *in = st->ctx->in;
-        const int32_t *prev = in->previous_owner;
+        const int32_t *prev = st->ctx->in->previous_owner;
         const int32_t T = st->ctx->T;
         const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
-        const int32_t f = in->topics[t].partitions / T;
         int32_t *cnt = st->cnt;
-        size_t *pool = st->pool;
+        uint32_t *pool = st->pool;
         bal_t *b = &st->b;
         const size_t xs = b->xstart[t], xe = b->xstart[t + 1];
         size_t np = 0, q = 0;
@@ -466,29 +530,100 @@ static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
                 b->mark[b->xcol[s]] = b->gen;
         for (size_t i = o0; i < o1; i++) {
                 int32_t o = prev[i];
-                if (o >= 0 && o < T && cnt[o] < f + (b->mark[o] == b->gen)) {
+                if (o >= 0 && o < T && cnt[o] < (b->mark[o] == b->gen)) {
                         owner[i] = o;
                         cnt[o]++;
                 } else {
-                        pool[np++] = i;
+                        pool[np++] = (uint32_t)i;
+                        st->moved += o >= 0;
                 }
         }
-        if (f > 0) {
-                for (int32_t j = 0; j < T; j++) {
-                        int32_t need = f + (b->mark[j] == b->gen) - cnt[j];
-                        while (need-- > 0 && q < np)
-                                owner[pool[q++]] = j;
-                        cnt[j] = 0;
-                }
-        } else {
-                for (size_t s = xs; s < xe; s++) {
-                        int32_t j = b->xcol[s];
-                        if (!cnt[j] && q < np)
-                                owner[pool[q++]] = j;
-                        cnt[j] = 0;
-                }
+        for (size_t s = xs; s < xe; s++) {
+                int32_t j = b->xcol[s];
+                if (!cnt[j] && q < np)
+                        owner[pool[q++]] = j;
+                cnt[j] = 0;
         }
         return q == np ? 0 : KP_ERR_INTERNAL;
+}
+
+/* Step 4's targets for topic @p t (f_t >= 1): room[j] = f_t (+ 1 with an extra) minus
+ * what task j held, from the topic's cells; a task over its target gets keep[j] = the
+ * target minus f_t (how many of its listed partitions it keeps); room[T] is -1 when some
+ * partition had no task as owner. @returns 1 when every task held exactly its target
+ * (nothing moves). Cost O(T + cells). */
+static int targets_set(sticky_t *st, size_t t)
+{
+        const int32_t T = st->ctx->T;
+        const int32_t f = st->ctx->in->topics[t].partitions / T;
+        int32_t *room = st->room;
+        bal_t *b = &st->b;
+        int64_t held = 0;
+        int over = 0;
+        for (int32_t j = 0; j < T; j++)
+                room[j] = f;
+        for (size_t s = b->xstart[t]; s < b->xstart[t + 1]; s++)
+                room[b->xcol[s]]++;
+        for (size_t c = st->cstart[t]; c < st->cstart[t + 1]; c++) {
+                const int32_t j = st->ctask[c];
+                const int32_t target = room[j];
+                room[j] -= st->ccnt[c];
+                held += st->ccnt[c];
+                if (room[j] < 0) {
+                        st->keep[j] = target - f;
+                        over = 1;
+                }
+        }
+        const int invalid = held < st->ctx->in->topics[t].partitions;
+        room[T] = invalid ? -1 : 0;
+        st->keep[T] = 0;
+        return !over && !invalid;
+}
+
+/* Step 4 for topic @p t: with each task's target fixed (f_t, + 1 where it holds an
+ * extra), keep partitions on their previous owner (step 1 copied them) up to the target
+ * and deal the rest to the tasks still short. Only the partitions step 1 listed can go:
+ * those of a task over its target (room < 0) after its first keep[] listed ones, and
+ * those without a task as owner. @returns 0 or KP_ERR_INTERNAL. */
+static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
+{
+        const int32_t *prev = st->ctx->in->previous_owner;
+        const uint32_t T = (uint32_t)st->ctx->T;
+        if (st->ctx->in->topics[t].partitions < (int32_t)T)
+                return keep_and_deal_small(st, t, owner);
+        if (targets_set(st, t))
+                return 0;
+        int32_t *room = st->room, *keep = st->keep;
+        uint32_t *pool = st->pool;
+        size_t np = 0, q = 0;
+        for (size_t x = st->ostart[t]; x < st->ostart[t + 1]; x++) {
+                const uint32_t i = st->over[x];
+                const int32_t o = prev[i];
+                const uint32_t k = (uint32_t)o < T ? (uint32_t)o : T;
+                if (room[k] >= 0)
+                        continue;
+                if (keep[k] > 0) {
+                        keep[k]--;
+                } else {
+                        pool[np++] = i;
+                        st->moved += o >= 0;
+                }
+        }
+        for (uint32_t j = 0; j < T && q < np; j++)
+                for (int32_t need = room[j]; need > 0 && q < np; need--)
+                        owner[pool[q++]] = (int32_t)j;
+        return q == np ? 0 : KP_ERR_INTERNAL;
+}
+
+/* The analysis' counts, known here: task j holds f_t of every topic t, plus its extras;
+ * a partition moved when it was dealt from the pool with an owner >= 0 (a pooled
+ * partition never goes back to its previous owner: that task was at its target). */
+static void tally_fill(const sticky_t *st, kp_plan_tally_t *tally)
+{
+        for (int32_t j = 0; j < st->b.T; j++)
+                tally->cnt[j] = st->sum_f + st->b.used[j];
+        tally->moved = st->moved;
+        tally->filled = 1;
 }
 
 static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
@@ -502,7 +637,7 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
         int err = sticky_alloc(&st);
         if (err)
                 goto out;
-        useful_cells(&st);
+        useful_cells(&st, owner);
         if ((err = extras_lay_out(&st)))
                 goto out;
         extras_on_useful_cells(&st);
@@ -510,6 +645,8 @@ static int balanced_sticky(const kp_plan_ctx_t *ctx, int32_t *owner)
                 goto out;
         for (size_t t = 0; t < ctx->in->topic_cnt && !err; t++)
                 err = keep_and_deal(&st, t, owner);
+        if (!err && ctx->tally)
+                tally_fill(&st, ctx->tally);
 out:
         sticky_free(&st);
         return err;

@@ -13,7 +13,22 @@ typedef struct kp_plan_ctx {
         const size_t *offset; /* topic_cnt + 1 entries */
         size_t P;
         int32_t T;
+        struct kp_plan_tally *tally; /* a strategy may fill it (see below) */
 } kp_plan_ctx_t;
+
+/*
+ * What the analysis counts in a pass over the owners, when a strategy already knows it:
+ * partitions per task and the partitions moved from previous_owner (counted as the
+ * analysis does: previous owner >= 0 and different). A strategy that fills cnt (T entries,
+ * zeroed by the caller) and moved sets filled; the analysis then skips its pass unless it
+ * needs the weights' loads. tests/unit/test_planner_balanced.c checks the figures against
+ * the owners.
+ */
+typedef struct kp_plan_tally {
+        int64_t *cnt;
+        int64_t moved;
+        int filled;
+} kp_plan_tally_t;
 
 /* Each strategy (kp_strategy_desc_t.plan) writes ctx->P owners into @p owner. @returns 0 or
  * KP_ERR_NOMEM (KP_ERR_INTERNAL for a broken invariant, which would be a bug); flink and

@@ -596,11 +596,13 @@ static int kafka_group_open(const json_t *conf, const char *group, void **groupp
         if (!g->offsets_topic)
                 g->offsets_topic = KP_SINK_KAFKA_OFFSETS_TOPIC;
         pthread_mutex_init(&g->lock, NULL);
+        pthread_cond_init(&g->init_cond, NULL);
         /* exactly_once: each task makes its own transactional producer */
         if (!(g->name = strdup(group)) ||
             (!g->eos && !(g->prod = ks_producer_new(conf, group, NULL, errstr, errstr_size)))) {
                 if (!g->name)
                         snprintf(errstr, errstr_size, "out of memory");
+                pthread_cond_destroy(&g->init_cond);
                 pthread_mutex_destroy(&g->lock);
                 free(g->name);
                 free(g);
@@ -621,6 +623,7 @@ static void kafka_group_close(void *state)
                 ks_task_free(t);
         }
         ks_txn_holders_free(g);
+        pthread_cond_destroy(&g->init_cond);
         pthread_mutex_destroy(&g->lock);
         free(g->name);
         free(g);

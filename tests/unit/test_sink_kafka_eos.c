@@ -380,10 +380,16 @@ static void test_the_transactional_id_names_the_service(void **state)
         kp_sink_group_t *sg = group_open(EOS_DOC, "svcgroup");
         rd_kafka_mock_push_request_errors(mcluster, 22 /* InitProducerId */, 1,
                                           RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-        kp_sink_t *s = kp_sink_open(sg, 3, err, sizeof(err));
-        assert_null(s);
-        if (!strstr(err, "svc-a:svcgroup.3"))
+        /* init_transactions runs beside the open: its failure fails the task's first put */
+        kp_sink_t *s = task_open(sg, 3);
+        kp_sink_msg_t m = {.cluster = "dst", .topic = "in", .value = "v", .value_len = 1};
+        size_t taken;
+        assert_int_equal(kp_sink_put(s, &m, 1, &taken, err, sizeof(err)), KP_SINK_FATAL);
+        assert_int_equal(taken, 0);
+        if (!strstr(err, "svc-a:svcgroup.3") || !strstr(err, "init_transactions"))
                 fail_msg("the transactional.id does not name the service: %s", err);
+        assert_int_equal(kp_sink_flush(s, 0, err, sizeof(err)), KP_SINK_FATAL);
+        kp_sink_close(s);
         kp_sink_group_close(sg);
         assert_int_equal(kp_sink_service_set("kplane"), 0);
 }
