@@ -394,6 +394,38 @@ static void test_the_transactional_id_names_the_service(void **state)
         assert_int_equal(kp_sink_service_set("kplane"), 0);
 }
 
+/* A group's tasks fence their zombies at once, not one after another: with every
+ * InitProducerId answered after 2 s, opening 4 tasks returns before one answer came (it
+ * took 4 x 2 s when each open waited for its init_transactions), and each task then
+ * commits its transaction. */
+static void test_tasks_run_init_transactions_side_by_side(void **state)
+{
+        static const int parts[4];
+        char err[256];
+        kp_sink_t *s[4];
+        (void)state;
+        kp_sink_group_t *sg = group_open(EOS_DOC, "parallel");
+        for (int i = 0; i < 4; i++)
+                rd_kafka_mock_broker_push_request_error_rtts(mcluster, 1, 22 /* InitProducerId */,
+                                                             1, RD_KAFKA_RESP_ERR_NO_ERROR, 2000);
+        int64_t t0 = kp_time_mono_ms();
+        for (int i = 0; i < 4; i++)
+                s[i] = task_open(sg, 10 + i);
+        int64_t opened = kp_time_mono_ms() - t0;
+        for (int i = 0; i < 4; i++)
+                put_range(s[i], "src", &parts[i], i, 0, 5);
+        int64_t ready = kp_time_mono_ms() - t0;
+        if (opened >= 2000 || ready >= 4 * 2000)
+                fail_msg("4 opens took %lld ms, the first puts %lld ms: one init after another",
+                         (long long)opened, (long long)ready);
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(kp_sink_flush(s[i], 0, err, sizeof(err)), KP_SINK_OK);
+                assert_int_equal(precommit_one(s[i], &parts[i], "src", i, 0, 5, NULL), 5);
+                kp_sink_close(s[i]);
+        }
+        kp_sink_group_close(sg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -405,6 +437,7 @@ int main(void)
                 cmocka_unit_test(test_a_partition_in_another_tasks_open_transaction_fails_the_task),
                 cmocka_unit_test(test_offsets_topic_is_a_topic_name_and_only_for_exactly_once),
                 cmocka_unit_test(test_the_transactional_id_names_the_service),
+                cmocka_unit_test(test_tasks_run_init_transactions_side_by_side),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
