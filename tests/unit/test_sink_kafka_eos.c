@@ -39,6 +39,18 @@ static int resolve(void *ctx, const char *name, kp_sink_cluster_use_fn use, void
         return use(&ref, arg, errstr, errstr_size);
 }
 
+/* The creator the app installs for its embedded clusters, over our mock ("dst"). */
+static int create(void *ctx, const char *name, const char *topic, int partitions, char *errstr,
+                  size_t errstr_size)
+{
+        (void)ctx;
+        if (strcmp(name, "dst"))
+                return KP_ERR_NOT_FOUND;
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topic, partitions, 1);
+        snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+        return err ? KP_ERR_INVALID : 0;
+}
+
 static int setup(void **state)
 {
         char err[256];
@@ -53,6 +65,7 @@ static int setup(void **state)
         rd_kafka_mock_topic_create(mcluster, "__kplane-offsets", 1, 1);
         bootstrap = strdup(rd_kafka_mock_cluster_bootstraps(mcluster));
         kp_sink_clusters_set(resolve, NULL);
+        kp_sink_clusters_set_creator(create);
         return 0;
 }
 
@@ -60,6 +73,7 @@ static int teardown(void **state)
 {
         (void)state;
         kp_sink_clusters_set(NULL, NULL);
+        kp_sink_clusters_set_creator(NULL);
         rd_kafka_mock_cluster_destroy(mcluster);
         rd_kafka_destroy(mock_rk);
         free(bootstrap);
@@ -426,6 +440,37 @@ static void test_tasks_run_init_transactions_side_by_side(void **state)
         kp_sink_group_close(sg);
 }
 
+/* An offsets topic that does not exist is made by the first transaction that needs it, also
+ * on librdkafka's mock cluster (kplane's embedded and `kplane mock` clusters), which has no
+ * CreateTopics: then a copy across embedded clusters runs with exactly_once. */
+static void test_a_missing_offsets_topic_is_made_on_a_mock_cluster(void **state)
+{
+        static const int part0;
+        char err[256];
+        (void)state;
+        kp_sink_group_t *sg = group_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":"
+                                         "\"out\",\"delivery\":\"exactly_once\","
+                                         "\"offsets_topic\":\"made.offsets\"}",
+                                         "made");
+        kp_sink_t *s = task_open(sg, 0);
+        put_range(s, "src", &part0, 0, 0, 7);
+        kp_sink_status_t st = kp_sink_flush(s, kp_time_mono_ms() + 20000, err, sizeof(err));
+        if (st != KP_SINK_OK)
+                fail_msg("flush: %d %s", st, err);
+        assert_int_equal(precommit_one(s, &part0, "src", 0, 0, 7, NULL), 7);
+        kp_sink_close(s);
+        kp_sink_group_close(sg);
+        /* a new life of the group resumes from it */
+        sg = group_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"out\","
+                        "\"delivery\":\"exactly_once\",\"offsets_topic\":\"made.offsets\"}",
+                        "made");
+        kp_sink_offset_t off = {.part = &part0, .cluster = "src", .topic = "in", .partition = 0};
+        if (kp_sink_resume(sg, &off, 1, err, sizeof(err)))
+                fail_msg("resume: %s", err);
+        assert_int_equal(off.acked, 7);
+        kp_sink_group_close(sg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -438,6 +483,7 @@ int main(void)
                 cmocka_unit_test(test_offsets_topic_is_a_topic_name_and_only_for_exactly_once),
                 cmocka_unit_test(test_the_transactional_id_names_the_service),
                 cmocka_unit_test(test_tasks_run_init_transactions_side_by_side),
+                cmocka_unit_test(test_a_missing_offsets_topic_is_made_on_a_mock_cluster),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
