@@ -28,6 +28,7 @@ struct kp_sink {
          * from any thread. taken_at_flush: records_in when the last flush answered OK. */
         _Atomic int64_t records_in, bytes_in, failures, retries, dead_letters, refused;
         _Atomic int64_t taken_at_flush;
+        kp_sink_t *dlq; /* where its refused records go (kp_sink_dead_letters_hold) */
 };
 
 /* Every kind a sink document may name; a new kind is one more line here. */
@@ -298,8 +299,21 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out)
         out->acked = sink->ops->acked
                              ? sink->ops->acked(sink->state)
                              : atomic_load_explicit(&sink->taken_at_flush, memory_order_relaxed);
+        if (sink->dlq) {
+                /* dead letters not yet acknowledged are still held: not done with */
+                kp_sink_stats_t d;
+                kp_sink_stats(sink->dlq, &d);
+                out->refused -= d.in_flight < out->refused ? d.in_flight : out->refused;
+        }
         int64_t done = out->acked + out->refused;
         out->in_flight = out->records_in > done ? out->records_in - done : 0;
+}
+
+int kp_sink_dead_letters_hold(kp_sink_t *sink, kp_sink_t *dlq)
+{
+        if (sink != dlq)
+                sink->dlq = dlq;
+        return 0;
 }
 
 void kp_sink_retry_error(kp_sink_t *sink, char *buf, size_t size)

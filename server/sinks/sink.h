@@ -331,6 +331,14 @@ const char *kp_sink_type(const kp_sink_t *sink);
 size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max);
 /* Drops the first @p n refused records, counted in kp_sink_stats_t.refused. */
 void kp_sink_refused_done(kp_sink_t *sink, size_t n);
+/*
+ * Says that @p sink's refused records go to dead-letter sink @p dlq (kp_sink_dead_letter_put):
+ * from then on kp_sink_stats of @p sink counts as refused (done with) only those whose dead
+ * letter @p dlq acknowledged, so a record held by a stalled dead-letter target stays in
+ * @p sink's in flight and the backpressure that pauses the source beyond
+ * max_in_flight_bytes sees it. @p dlq must outlive @p sink. @returns 0.
+ */
+int kp_sink_dead_letters_hold(kp_sink_t *sink, kp_sink_t *dlq);
 /* @returns a copy of @p m in one allocation (free() it): strings, key, value and headers
  * with it, part kept. NULL when out of memory. */
 kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m);
