@@ -1626,10 +1626,16 @@ EOF
   with the http sink (`json_lines`, `max_messages` 500, other settings default) to
   `bench/bench_http_receiver.c` (libmicrohttpd, one epoll thread, counts the lines of each
   body and answers 200 with an empty body); from `POST .../start` to the end of the request
-  that completed the count. The baseline, `bench/bench_http_loop.c`, builds the same
-  bodies first (the sink's own `kp_sink_line_write` per record, 500 of one partition's
-  records per body) and then POSTs them one after the other on one keep-alive handle with
-  the sink's headers; its clock covers the loop only. Beside it, the same group with the
+  that completed the count. The baseline, `bench/bench_http_consume.c`, is the plain program
+  one would write instead: one librdkafka consumer (every partition assigned from the
+  beginning, prefetch raised: `queued.max.messages.kbytes` 256 MB, `fetch.message.max.bytes`
+  4 MB) reads the same topic, writes each record as the sink does (its own
+  `kp_sink_line_write`, a '\n'), 500 of one partition's records to a body, and POSTs each full
+  body on one keep-alive libcurl handle with the sink's headers (the rest at the end); one
+  thread, reading overlapping posting only through librdkafka's prefetch; its clock starts
+  before `rd_kafka_new` and stops at the last answer. Beside it, `bench/bench_http_loop.c`
+  builds the same bodies first and only POSTs them, its clock over the loop: the transport's
+  ceiling, not a target. Beside those, the same group with the
   discard sink reading the same messages (status polled every 20 ms): what reading alone
   costs. *Footprint*: a fresh `kplane serve`
   per case, an embedded cluster (1 broker, in the process) with a source and a target

@@ -36,8 +36,8 @@ void kp_sink_clusters_set_creator(kp_sink_topic_create_fn fn)
         creator = fn;
 }
 
-int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions,
-                                 char *errstr, size_t errstr_size)
+int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions, char *errstr,
+                                 size_t errstr_size)
 {
         if (!creator)
                 return KP_ERR_NOT_FOUND;

@@ -43,7 +43,7 @@ typedef int (*kp_sink_topic_create_fn)(void *ctx, const char *name, const char *
 /* Installs @p fn with the resolver's context (NULL: none); as kp_sink_clusters_set. */
 void kp_sink_clusters_set_creator(kp_sink_topic_create_fn fn);
 /* Calls the installed creator. @returns its result, KP_ERR_NOT_FOUND without one. */
-int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions,
-                                 char *errstr, size_t errstr_size);
+int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions, char *errstr,
+                                 size_t errstr_size);
 
 #endif /* KP_SINK_CLUSTERS_H */

@@ -187,8 +187,7 @@ int kp_sink_kafka_exactly_once(const json_t *conf)
         return type && !strcmp(type, "kafka") && ks_eos(conf);
 }
 
-int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out,
-                         size_t size)
+int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out, size_t size)
 {
         int n = snprintf(out, size, "%s:%s.%d", service, group, task);
         return n < 0 || (size_t)n >= size ? KP_ERR_INVALID : 0;

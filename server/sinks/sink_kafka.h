@@ -26,7 +26,6 @@ int kp_sink_kafka_exactly_once(const json_t *conf);
  * '.' is, so no two (service, group, task) share an id. @returns 0 or KP_ERR_INVALID (does
  * not fit @p size).
  */
-int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out,
-                         size_t size);
+int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out, size_t size);
 
 #endif /* KP_SINK_KAFKA_H */

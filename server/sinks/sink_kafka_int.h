@@ -135,9 +135,10 @@ void ks_task_fail(ks_task_t *t, const char *why);
 
 /* sink_kafka_txn.c: exactly_once. ks_txn_task_open makes task @p task's transactional
  * producer (transactional.id kp_sink_kafka_txn_id) and starts fencing its zombie
- * (init_transactions, on a thread of its own: a group's tasks fence theirs at once). ks_txn_begin opens a transaction when none is. ks_txn_flush commits
- * the open one with the consumed positions inside. ks_txn_precommit reports what committed
- * transactions hold. ks_txn_task_close aborts an open one and frees the producer. */
+ * (init_transactions, on a thread of its own: a group's tasks fence theirs at once). ks_txn_begin
+ * opens a transaction when none is. ks_txn_flush commits the open one with the consumed positions
+ * inside. ks_txn_precommit reports what committed transactions hold. ks_txn_task_close aborts an
+ * open one and frees the producer. */
 int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_begin(ks_task_t *t, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, size_t errstr_size);

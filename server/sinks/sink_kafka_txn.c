@@ -5,9 +5,9 @@
  *
  *   - Each task has its own producer with transactional.id <service>:<group>.<task>
  *     (kp_sink_kafka_txn_id; the service is KPLANE_SERVICE), stable across restarts and plan
- *     changes, and another service's group of the same name never shares it: init_transactions at the task's open fences the
- *     zombie of the same id (a killed kplane's task, a task still running elsewhere) and
- *     ends its open transaction, so it can never commit after us.
+ *     changes, and another service's group of the same name never shares it: init_transactions at
+ * the task's open fences the zombie of the same id (a killed kplane's task, a task still running
+ * elsewhere) and ends its open transaction, so it can never commit after us.
  *   - put begins a transaction when none is open; the runtime's commit round (every
  *     second, before a plan change moves a partition, at stop) calls flush, which puts the
  *     consumed positions in the transaction and commits it: with the source's cluster,
@@ -56,7 +56,8 @@ static void *txn_init_main(void *arg)
         ks_group_t *g = t->grp;
         char id[2 * KP_NAME_MAX + 32];
         snprintf(id, sizeof(id), "%.*s", (int)sizeof(id) - 1, t->init_error);
-        rd_kafka_error_t *error = rd_kafka_init_transactions(t->prod->rk, KP_SINK_KAFKA_TXN_WAIT_MS);
+        rd_kafka_error_t *error =
+                rd_kafka_init_transactions(t->prod->rk, KP_SINK_KAFKA_TXN_WAIT_MS);
         if (error) {
                 snprintf(t->init_error, sizeof(t->init_error),
                          "sink: transactional.id %s: init_transactions: %s", id,
@@ -302,7 +303,7 @@ kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, s
         int64_t left = deadline_ms - kp_time_mono_ms();
         int wait_ms = left > KP_SINK_KAFKA_TXN_WAIT_MS ? (int)left : KP_SINK_KAFKA_TXN_WAIT_MS;
         kp_sink_status_t st = txn_ready(t, errstr, errstr_size) ? KP_SINK_FATAL
-                                                                 : ks_state(t, errstr, errstr_size);
+                                                                : ks_state(t, errstr, errstr_size);
         rd_kafka_error_t *error;
         if (st != KP_SINK_OK) {
                 if (t->txn_open && !atomic_load(&t->prod->fatal))

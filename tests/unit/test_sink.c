@@ -586,8 +586,8 @@ static int fake_open(const json_t *conf, void *group, int task, void **statep, c
         return 0;
 }
 
-static kp_sink_status_t refuser_put(void *state, const kp_sink_msg_t *msgs, size_t n,
-                                    size_t *taken, char *errstr, size_t errstr_size)
+static kp_sink_status_t refuser_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                    char *errstr, size_t errstr_size)
 {
         (void)state, (void)errstr, (void)errstr_size;
         for (size_t i = 0; i < n && refuser_n < 16; i++)
@@ -645,8 +645,8 @@ static const kp_sink_ops_t refuser_ops = {.type = "refuser",
                                           .close = fake_close,
                                           .refused = refuser_refused,
                                           .refused_done = refuser_refused_done};
-static kp_sink_status_t stall_put(void *state, const kp_sink_msg_t *msgs, size_t n,
-                                  size_t *taken, char *errstr, size_t errstr_size)
+static kp_sink_status_t stall_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                  char *errstr, size_t errstr_size)
 {
         (void)state, (void)msgs, (void)errstr, (void)errstr_size;
         *taken = n;
@@ -672,7 +672,8 @@ static void test_dead_letters_held_by_a_stalled_target_stay_in_flight(void **sta
         (void)state;
         assert_int_equal(kp_sink_kind_add(&refuser_ops), 0);
         assert_int_equal(kp_sink_kind_add(&stall_ops), 0);
-        json_t *mc = json_pack("{s:s}", "type", "refuser"), *dc = json_pack("{s:s}", "type", "stall");
+        json_t *mc = json_pack("{s:s}", "type", "refuser"),
+               *dc = json_pack("{s:s}", "type", "stall");
         kp_sink_group_t *mg = kp_sink_group_open(mc, "g", err, sizeof(err));
         kp_sink_group_t *dg = kp_sink_group_open(dc, "g", err, sizeof(err));
         kp_sink_t *main_sink = kp_sink_open(mg, 0, err, sizeof(err));
@@ -683,8 +684,12 @@ static void test_dead_letters_held_by_a_stalled_target_stay_in_flight(void **sta
         memset(val, 'x', sizeof(val));
         kp_sink_msg_t m[10];
         for (int i = 0; i < 10; i++)
-                m[i] = (kp_sink_msg_t){.cluster = "c", .topic = "t", .offset = i, .value = val,
-                                       .value_len = sizeof(val), .timestamp = -1};
+                m[i] = (kp_sink_msg_t){.cluster = "c",
+                                       .topic = "t",
+                                       .offset = i,
+                                       .value = val,
+                                       .value_len = sizeof(val),
+                                       .timestamp = -1};
         assert_int_equal(kp_sink_put(main_sink, m, 10, &taken, err, sizeof(err)), KP_SINK_OK);
         n = kp_sink_refused(main_sink, recs, 16);
         assert_int_equal(n, 10);
