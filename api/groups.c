@@ -183,6 +183,8 @@ static json_t *group_doc_from_body(kp_app_t *app, const json_t *body, const char
                 kp_sink_unredact(sink, json_object_get(old, "sink"));
         if (sink && kp_sink_validate(sink, errstr, sizeof(errstr)))
                 sink_field_error(errors, "sink", errstr);
+        else if (kp_sink_group_validate(sink, reb && json_is_true(reb), errstr, sizeof(errstr)))
+                sink_field_error(errors, "rebalance", errstr);
         else if (sink && !unregistered && kp_app_sink_check_registered(app, sink, why, why_size))
                 unregistered = 1;
         json_t *errs =

@@ -37,8 +37,11 @@
 #   sinks      issue 14's sinks on two real single-node Kafka clusters (or two `kplane mock`
 #              ones): a copy of 1M messages by kplane's kafka sink (at_least_once, exactly_once)
 #              vs MirrorMaker 2 (bench/sinks/mm2.sh) and kcat -C | kcat -P; the http sink vs a
-#              libcurl loop posting the same batches (bench_http_loop) to one counting receiver;
+#              plain librdkafka + libcurl program reading the same topic and posting the same
+#              batches (bench_http_consume), and vs a libcurl loop posting those batches
+#              pre-built (bench_http_loop: the transport's ceiling), to one counting receiver;
 #              RSS and threads of 100 tasks with kafka sinks vs the discard sink
+#              (KPLANE_BENCH_SINK_ONLY=http: the http figures alone, no copies, no footprint)
 #   image      size of the container image if `make image` built it (never builds it)
 #
 # Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
@@ -836,6 +839,7 @@ else
         SINK_ROUNDS=${KPLANE_BENCH_SINK_ROUNDS:-3}
         SINK_TIMEOUT=300
 fi
+SK_ONLY=${KPLANE_BENCH_SINK_ONLY:-}
 SK_URL="" SK_PID="" SK_B0="" SK_B1="" SK_LOG=$LOGS/sinks.log SK_WHY_MOCK="" SK_MM2_OK=NO SK_MOCKS=() SK_TARGETS=()
 declare -A SK_WALL SK_WALL_S SK_FIRST SK_FIRST_S SK_LAUNCH SK_DUPS SK_ERR SK_RSS SK_TH SK_RSS0 SK_TH0
 
@@ -1122,7 +1126,7 @@ sk_copy_rows() {
 # sk_http: the http sink (a group of SINK_PARTS tasks reading k0's bench) and the libcurl loop,
 # in turn, to the same counting receiver
 sk_http() {
-        local rcv="" pid r g t0 n line last req kp=0 kp_s="" kp_req="" loop=0 loop_s="" lr disc=0 disc_s=""
+        local rcv="" pid r g t0 n line last req kp=0 kp_s="" kp_req="" loop=0 loop_s="" lr disc=0 disc_s="" cons=0 cons_s=""
         "$BUILD/bench/bench_http_receiver" >"$TMP/rcv.out" 2>>"$SK_LOG" &
         pid=$!
         PIDS+=("$pid")
@@ -1172,6 +1176,12 @@ sk_http() {
                         lr=$(f "$SINK_MESSAGES / (($last - $t0) / 1e9)" %.0f)
                         [ "$(f "$lr > $disc" %d)" = 1 ] && disc=$lr disc_s=$(f "($last - $t0) / 1e9" %.3f)
                 fi
+                say "sinks: http round $r/$SINK_ROUNDS: librdkafka + libcurl program"
+                curl -s -XPOST "$rcv/reset" >/dev/null
+                line=$("$BUILD/bench/bench_http_consume" "$rcv/ingest" "$SK_B0" k0 bench "$SINK_PARTS" "$SINK_MESSAGES" 500 "$SINK_TIMEOUT" 2>>"$SK_LOG")
+                echo "round $r http consume: $line; receiver: $(curl -s "$rcv/count")" >>"$SK_LOG"
+                lr=$(kv "$line" msgs_per_s)
+                [ -n "$lr" ] && [ "$(f "$lr > $cons" %d)" = 1 ] && cons=$lr cons_s=$(kv "$line" seconds)
                 say "sinks: http round $r/$SINK_ROUNDS: libcurl loop"
                 curl -s -XPOST "$rcv/reset" >/dev/null
                 line=$("$BUILD/bench/bench_http_loop" "$rcv/ingest" k0 bench "$SINK_PARTS" "$SINK_MESSAGES" 500 2>>"$SK_LOG")
@@ -1181,14 +1191,17 @@ sk_http() {
         done
         sk_stop "$pid"
         local fig="http sink, json_lines, batches of 500: $((SINK_MESSAGES / 1000))k × 100 B from Kafka to a counting receiver, $SINK_PARTS tasks"
-        if [ "$kp" = 0 ] || [ "$loop" = 0 ]; then
+        if [ "$kp" = 0 ] || [ "$cons" = 0 ] || [ "$loop" = 0 ]; then
                 row sinks "$fig" "failed (see $SK_LOG)" - - "≥ 0.9×" NO
                 FAILED="$FAILED sinks"
                 return
         fi
         row sinks "$fig, from POST start" "$(rate_fmt "$kp") msg/s ($kp_s s, $kp_req requests)" \
-                "libcurl loop, same bodies pre-built: $(rate_fmt "$loop") msg/s ($loop_s s)" \
-                "$(f "$kp / $loop")×" "≥ 0.9×" "$(yes_no "$kp / $loop >= 0.9")"
+                "librdkafka + libcurl program (reads, formats, posts the same batches): $(rate_fmt "$cons") msg/s ($cons_s s)" \
+                "$(f "$kp / $cons")×" "≥ 0.9×" "$(yes_no "$kp / $cons >= 0.9")"
+        row sinks "http sink: the same group vs the transport alone (bodies pre-built, nothing read)" \
+                "$(rate_fmt "$kp") msg/s" "libcurl loop, same bodies pre-built: $(rate_fmt "$loop") msg/s ($loop_s s)" \
+                "$(f "$kp / $loop")×" - -
         [ "$disc" != 0 ] && row sinks "http sink: the same group vs the same group with the discard sink (reading alone)" \
                 "$(rate_fmt "$kp") msg/s" "discard $(rate_fmt "$disc") msg/s ($disc_s s, status polled every 20 ms)" \
                 "$(f "$kp / $disc")×" - -
@@ -1254,7 +1267,7 @@ bench_sinks() {
         for c in kcat curl jq; do
                 command -v $c >/dev/null 2>&1 || { row sinks "sinks" "skipped: $c not installed" - - - skip; return; }
         done
-        for b in bench_copy bench_http_receiver bench_http_loop; do
+        for b in bench_copy bench_http_receiver bench_http_loop bench_http_consume; do
                 [ -x "$BUILD/bench/$b" ] || { row sinks "sinks" "$b not built" - - - skip; return; }
         done
         : >"$SK_LOG"
@@ -1281,7 +1294,9 @@ bench_sinks() {
                         # MirrorMaker 2: real brokers only, and not in the smoke run
                         local mm2=1
                         SK_MM2_OK=NO
-                        if [ "$QUICK" = 1 ]; then
+                        if [ "$SK_ONLY" = http ]; then
+                                mm2=0 SK_MM2_OK=skip
+                        elif [ "$QUICK" = 1 ]; then
                                 mm2=0 SK_MM2_OK=skip SK_ERR[mm2]="skipped in BENCH_QUICK: it needs real brokers and its JVM and Connect take 10-30 s to start"
                         elif [ -z "${REAL_KAFKA_DIR:-}" ]; then
                                 mm2=0 SK_ERR[mm2]="not run: $SK_WHY_MOCK (MirrorMaker 2 needs real brokers)"
@@ -1296,6 +1311,7 @@ bench_sinks() {
                                 cat "$TMP/mm2-fetch.out" >>"$LOGS/sinks-mm2.log"
                         fi
                         for r in $(seq "$SINK_ROUNDS"); do
+                                [ "$SK_ONLY" = http ] && break
                                 say "sinks: copy round $r/$SINK_ROUNDS: kplane at_least_once"
                                 sk_copy_kplane alo at_least_once "$r"
                                 say "sinks: copy round $r/$SINK_ROUNDS: kplane exactly_once"
@@ -1309,7 +1325,7 @@ bench_sinks() {
                                 say "sinks: copy round $r/$SINK_ROUNDS: kcat -C | kcat -P"
                                 sk_copy_kcat "$r"
                         done
-                        sk_copy_rows
+                        [ "$SK_ONLY" = http ] || sk_copy_rows
                         sk_http
                 fi
         fi
@@ -1319,6 +1335,7 @@ bench_sinks() {
         fi
         for c in "${SK_MOCKS[@]}"; do sk_stop "$c"; done
         sk_stop "$serve"
+        [ "$SK_ONLY" = http ] && return 0
         sk_footprint discard '{"type":"discard"}' || echo "footprint discard failed" >>"$SK_LOG"
         sk_footprint alo '{"type":"kafka","cluster":"fp","topic":"dst"}' || echo "footprint alo failed" >>"$SK_LOG"
         sk_footprint eos '{"type":"kafka","cluster":"fp","topic":"dst","delivery":"exactly_once"}' || echo "footprint eos failed" >>"$SK_LOG"
@@ -1614,10 +1631,16 @@ EOF
   with the http sink (`json_lines`, `max_messages` 500, other settings default) to
   `bench/bench_http_receiver.c` (libmicrohttpd, one epoll thread, counts the lines of each
   body and answers 200 with an empty body); from `POST .../start` to the end of the request
-  that completed the count. The baseline, `bench/bench_http_loop.c`, builds the same
-  bodies first (the sink's own `kp_sink_line_write` per record, 500 of one partition's
-  records per body) and then POSTs them one after the other on one keep-alive handle with
-  the sink's headers; its clock covers the loop only. Beside it, the same group with the
+  that completed the count. The baseline, `bench/bench_http_consume.c`, is the plain program
+  one would write instead: one librdkafka consumer (every partition assigned from the
+  beginning, prefetch raised: `queued.max.messages.kbytes` 256 MB, `fetch.message.max.bytes`
+  4 MB) reads the same topic, writes each record as the sink does (its own
+  `kp_sink_line_write`, a '\n'), 500 of one partition's records to a body, and POSTs each full
+  body on one keep-alive libcurl handle with the sink's headers (the rest at the end); one
+  thread, reading overlapping posting only through librdkafka's prefetch; its clock starts
+  before `rd_kafka_new` and stops at the last answer. Beside it, `bench/bench_http_loop.c`
+  builds the same bodies first and only POSTs them, its clock over the loop: the transport's
+  ceiling, not a target. Beside those, the same group with the
   discard sink reading the same messages (status polled every 20 ms): what reading alone
   costs. *Footprint*: a fresh `kplane serve`
   per case, an embedded cluster (1 broker, in the process) with a source and a target

@@ -394,6 +394,10 @@ static int serve_main(int argc, char **argv)
                 fprintf(stderr, "kplane: KPLANE_SINK_DIR is too long\n");
                 return 2;
         }
+        if (kp_sink_service_set(env_or("KPLANE_SERVICE", KP_COORD_SERVICE_DEFAULT))) {
+                fprintf(stderr, "kplane: KPLANE_SERVICE: %s\n", KP_NAME_RULE);
+                return 2;
+        }
         kp_app_t app = {0};
         if (kp_app_init(&app)) {
                 fprintf(stderr, "kplane: cannot start: out of memory\n");

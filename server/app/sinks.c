@@ -8,6 +8,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "db/store.h"
+#include "kafka/embedded.h"
 #include "kafka/kafka.h"
 #include "sinks/sink_clusters.h"
 #include "sinks/sink_kafka.h"
@@ -27,15 +28,29 @@ static int sinks_resolve(void *ctx, const char *name, kp_sink_cluster_use_fn use
         return err;
 }
 
+/* kp_sink_topic_create_fn: a topic on an embedded cluster, made in its mock (which has no
+ * CreateTopics); KP_ERR_NOT_FOUND for any other cluster. */
+static int sinks_topic_create(void *ctx, const char *name, const char *topic, int partitions,
+                              char *errstr, size_t errstr_size)
+{
+        kp_app_t *app = ctx;
+        return app->emb ? kp_embedded_topic_create(app->emb, name, topic, partitions, errstr,
+                                                   errstr_size)
+                        : KP_ERR_NOT_FOUND;
+}
+
 void kp_app_sinks_install(kp_app_t *app)
 {
         kp_sink_clusters_set(sinks_resolve, app);
+        kp_sink_clusters_set_creator(sinks_topic_create);
 }
 
 void kp_app_sinks_uninstall(kp_app_t *app)
 {
-        if (kp_sink_clusters_ctx() == app)
+        if (kp_sink_clusters_ctx() == app) {
                 kp_sink_clusters_set(NULL, NULL);
+                kp_sink_clusters_set_creator(NULL);
+        }
 }
 
 static int sink_is_kafka(const json_t *sink)

@@ -29,7 +29,7 @@ static int task_dlq_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errst
         if (g->dlq_sinks)
                 t->dlq = kp_sink_open(g->dlq_sinks, t->index, why, sizeof(why));
         if (t->dlq)
-                return 0;
+                return kp_sink_dead_letters_hold(t->sink, t->dlq);
         snprintf(errstr, errstr_size, "errors.dead_letter: %s", why);
         return KP_ERR_INVALID;
 }

@@ -279,6 +279,26 @@ int kp_sink_dir_set(const char *dir);
 /* @returns the sink directory (borrowed, valid until the next kp_sink_dir_set). */
 const char *kp_sink_dir(void);
 
+/*
+ * Sets the name of the service this process is part of (KPLANE_SERVICE, default
+ * KP_COORD_SERVICE_DEFAULT; a copy is kept): an exactly-once Kafka sink names its
+ * producers' transactional.id after it, so two services on one cluster never fence each
+ * other's producers. Call at start-up, before any sink opens: it is not synchronised.
+ * @returns 0 or KP_ERR_INVALID (not a name: KP_NAME_RULE).
+ */
+int kp_sink_service_set(const char *service);
+/* @returns the service name (borrowed, valid until the next kp_sink_service_set). */
+const char *kp_sink_service(void);
+
+/*
+ * Checks sink document @p conf (already valid on its own) against the rest of its group:
+ * @p rebalance is the group's "rebalance". An exactly-once Kafka sink needs every source
+ * partition in one task's transaction, which rebalance fan-out (one partition's records
+ * dealt over several tasks) breaks. @returns 0 or KP_ERR_INVALID with errstr starting with
+ * the field ("rebalance: ...").
+ */
+int kp_sink_group_validate(const json_t *conf, int rebalance, char *errstr, size_t errstr_size);
+
 /* Hands @p n records to the sink (kp_sink_ops_t.put) and counts them. Not thread-safe:
  * the caller serialises per sink. */
 kp_sink_status_t kp_sink_put(kp_sink_t *sink, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
@@ -311,6 +331,14 @@ const char *kp_sink_type(const kp_sink_t *sink);
 size_t kp_sink_refused(kp_sink_t *sink, kp_sink_refused_t *out, size_t max);
 /* Drops the first @p n refused records, counted in kp_sink_stats_t.refused. */
 void kp_sink_refused_done(kp_sink_t *sink, size_t n);
+/*
+ * Says that @p sink's refused records go to dead-letter sink @p dlq (kp_sink_dead_letter_put):
+ * from then on kp_sink_stats of @p sink counts as refused (done with) only those whose dead
+ * letter @p dlq acknowledged, so a record held by a stalled dead-letter target stays in
+ * @p sink's in flight and the backpressure that pauses the source beyond
+ * max_in_flight_bytes sees it. @p dlq must outlive @p sink. @returns 0.
+ */
+int kp_sink_dead_letters_hold(kp_sink_t *sink, kp_sink_t *dlq);
 /* @returns a copy of @p m in one allocation (free() it): strings, key, value and headers
  * with it, part kept. NULL when out of memory. */
 kp_sink_msg_t *kp_sink_msg_dup(const kp_sink_msg_t *m);

@@ -7,6 +7,7 @@
 #include "base/err.h"
 
 static kp_sink_cluster_resolve_fn resolver;
+static kp_sink_topic_create_fn creator;
 static void *resolver_ctx;
 
 void kp_sink_clusters_set(kp_sink_cluster_resolve_fn fn, void *ctx)
@@ -28,4 +29,17 @@ int kp_sink_cluster_with(const char *name, kp_sink_cluster_use_fn use, void *arg
                 return KP_ERR_UNAVAILABLE;
         }
         return resolver(resolver_ctx, name, use, arg, errstr, errstr_size);
+}
+
+void kp_sink_clusters_set_creator(kp_sink_topic_create_fn fn)
+{
+        creator = fn;
+}
+
+int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions, char *errstr,
+                                 size_t errstr_size)
+{
+        if (!creator)
+                return KP_ERR_NOT_FOUND;
+        return creator(resolver_ctx, name, topic, partitions, errstr, errstr_size);
 }

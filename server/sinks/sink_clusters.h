@@ -32,4 +32,18 @@ void *kp_sink_clusters_ctx(void);
 int kp_sink_cluster_with(const char *name, kp_sink_cluster_use_fn use, void *arg, char *errstr,
                          size_t errstr_size);
 
+/*
+ * Creates @p topic with @p partitions on registered cluster @p name when the cluster can
+ * create it without the Kafka protocol (an embedded cluster: librdkafka's mock has no
+ * CreateTopics, so only its owner can make a topic there). @returns 0, KP_ERR_EXISTS, or
+ * KP_ERR_NOT_FOUND when @p name is not such a cluster (then CreateTopics is the way).
+ */
+typedef int (*kp_sink_topic_create_fn)(void *ctx, const char *name, const char *topic,
+                                       int partitions, char *errstr, size_t errstr_size);
+/* Installs @p fn with the resolver's context (NULL: none); as kp_sink_clusters_set. */
+void kp_sink_clusters_set_creator(kp_sink_topic_create_fn fn);
+/* Calls the installed creator. @returns its result, KP_ERR_NOT_FOUND without one. */
+int kp_sink_cluster_topic_create(const char *name, const char *topic, int partitions, char *errstr,
+                                 size_t errstr_size);
+
 #endif /* KP_SINK_CLUSTERS_H */

@@ -86,8 +86,9 @@ typedef struct http_task {
         struct curl_slist *req_hdrs;         /* raw: the configured ones and X-Kplane-Key */
         char answer[KP_SINK_HTTP_ANSWER_SNIPPET + 1];
         size_t answer_len;
-        char *line; /* scratch for one record's line */
-        size_t line_cap;
+        /* An acknowledged batch kept for the next one to open: its buffers (body, arena,
+         * offsets) reused as they grew, not allocated and grown again per batch. */
+        http_batch_t *spare;
         _Atomic int64_t acked, retries;
         char retry_error[256]; /* under mu: the last answer retried past */
 } http_task_t;
@@ -133,22 +134,35 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 }
 
 /* Seals @p t's open batch, if any: json_array closes its array. */
-static void task_seal(http_task_t *t, int64_t due_ms)
+static void batch_seal(const http_task_t *t, http_batch_t *b, int64_t due_ms)
 {
-        http_batch_t *b = t->tail;
         if (!b || b->sealed)
                 return;
         if (t->g->conf.format == KP_HTTP_JSON_ARRAY)
-                b->body[b->len++] = ']'; /* room kept by batch_append */
+                b->body[b->len++] = ']'; /* room kept by batch_append and batch_room */
         b->sealed = 1;
         b->due_ms = due_ms;
 }
 
+static void task_seal(http_task_t *t, int64_t due_ms)
+{
+        batch_seal(t, t->tail, due_ms);
+}
+
 static http_batch_t *batch_open(http_task_t *t)
 {
-        http_batch_t *b = calloc(1, sizeof(*b));
-        if (!b)
+        http_batch_t *b = t->spare;
+        if (b) {
+                t->spare = NULL;
+                free(b->key);
+                b->key = NULL;
+                b->next = NULL;
+                b->len = b->nrecs = b->arena_len = b->nspans = 0;
+                b->sealed = b->attempts = 0;
+                b->due_ms = 0;
+        } else if (!(b = calloc(1, sizeof(*b)))) {
                 return NULL;
+        }
         b->opened_ms = kp_time_mono_ms();
         if (t->tail)
                 t->tail->next = b;
@@ -206,23 +220,29 @@ static size_t batch_msg_size(const http_batch_t *b, size_t i)
         return (i + 1 < b->nrecs ? b->copy[i + 1] : b->arena_len) - b->copy[i];
 }
 
-/* Appends @p len bytes of @p data (one record; @p sep first) to @p b, keeping room for a
- * closing ']', and notes a copy of @p m. */
-static int batch_append(http_task_t *t, http_batch_t *b, const kp_sink_msg_t *m, const char *sep,
-                        const void *data, size_t len)
+/* Notes record @p m in @p b: its bytes are the @p len after @p b's body (already there,
+ * @p sep bytes of separator first), and a copy of it goes to the arena. */
+static int batch_take(http_task_t *t, http_batch_t *b, const kp_sink_msg_t *m, size_t sep,
+                      size_t len)
 {
-        size_t s = strlen(sep), size = kp_sink_msg_size(m);
-        void *room;
-        if (grow((void **)&b->body, &b->cap, b->len + s + len + 2, 1) ||
-            !(room = batch_rec(b, size, b->len + s)) ||
-            batch_span(b, kp_sink_msg_copy(room, m)->part, m->offset))
+        void *room = batch_rec(b, kp_sink_msg_size(m), b->len + sep);
+        if (!room || batch_span(b, kp_sink_msg_copy(room, m)->part, m->offset))
                 return KP_ERR_NOMEM;
-        memcpy(b->body + b->len, sep, s);
-        if (len)
-                memcpy(b->body + b->len + s, data, len);
-        b->len += s + len;
-        t->held += (int64_t)(s + len);
+        b->len += sep + len;
+        t->held += (int64_t)(sep + len);
         return 0;
+}
+
+/* Appends @p len bytes of @p data (one record) to @p b, keeping room for a closing ']',
+ * and notes a copy of @p m. */
+static int batch_append(http_task_t *t, http_batch_t *b, const kp_sink_msg_t *m, const void *data,
+                        size_t len)
+{
+        if (grow((void **)&b->body, &b->cap, b->len + len + 2, 1))
+                return KP_ERR_NOMEM;
+        if (len)
+                memcpy(b->body + b->len, data, len);
+        return batch_take(t, b, m, 0, len);
 }
 
 /* raw: a batch of its own, its value the body, its key (base64) for X-Kplane-Key. */
@@ -237,34 +257,53 @@ static int task_add_raw(http_task_t *t, const kp_sink_msg_t *m)
                         return KP_ERR_NOMEM;
                 kp_base64_encode(m->key, m->key_len, b->key);
         }
-        if (batch_append(t, b, m, "", m->value, m->value_len))
+        if (batch_append(t, b, m, m->value, m->value_len))
                 return KP_ERR_NOMEM;
         task_seal(t, kp_time_mono_ms());
         return 0;
 }
 
-/* json_lines / json_array: the record's line into the open batch, or a new one when it
- * would pass max_messages or max_bytes (a record alone may pass max_bytes: it goes alone). */
+/* @p b with room after its body for @p m's line, its separator and a closing ']'. */
+static int batch_room(http_batch_t *b, const kp_sink_msg_t *m)
+{
+        return grow((void **)&b->body, &b->cap, b->len + kp_sink_line_max(m) + 3, 1);
+}
+
+/*
+ * json_lines / json_array: the record's line into the open batch, or a new one when it
+ * would pass max_messages or max_bytes (a record alone may pass max_bytes: it goes alone).
+ * The line is written straight after the open batch's body, not into a scratch buffer
+ * copied after: only a line that turns out not to fit moves (to the new batch).
+ */
 static int task_add_line(http_task_t *t, const kp_sink_msg_t *m)
 {
         const kp_http_conf_t *c = &t->g->conf;
         int array = c->format == KP_HTTP_JSON_ARRAY;
         http_batch_t *b = t->tail && !t->tail->sealed ? t->tail : NULL;
-        size_t len;
+        size_t len, sep = (size_t)array;
+        char *line;
 
-        if (grow((void **)&t->line, &t->line_cap, kp_sink_line_max(m) + 1, 1))
-                return KP_ERR_NOMEM;
-        len = kp_sink_line_write(t->line, m);
-        if (!array)
-                t->line[len++] = '\n';
-        if (b && ((int64_t)b->nrecs >= c->max_messages ||
-                  (int64_t)(b->len + len + (size_t)array * 2) > c->max_bytes)) {
+        if (b && (int64_t)b->nrecs >= c->max_messages) {
                 task_seal(t, kp_time_mono_ms());
                 b = NULL;
         }
-        if (!b && !(b = batch_open(t)))
+        if ((!b && !(b = batch_open(t))) || batch_room(b, m))
                 return KP_ERR_NOMEM;
-        if (batch_append(t, b, m, !array ? "" : b->nrecs ? "," : "[", t->line, len))
+        line = b->body + b->len + sep;
+        len = kp_sink_line_write(line, m);
+        if (!array)
+                line[len++] = '\n';
+        if (b->nrecs && (int64_t)(b->len + len + (size_t)array * 2) > c->max_bytes) {
+                http_batch_t *nb = batch_open(t); /* before the seal: t->tail is still b */
+                if (!nb || grow((void **)&nb->body, &nb->cap, len + 3, 1))
+                        return KP_ERR_NOMEM;
+                memcpy(nb->body + sep, b->body + b->len + sep, len); /* before ']' lands */
+                batch_seal(t, b, kp_time_mono_ms());
+                b = nb;
+        }
+        if (array)
+                b->body[b->len] = b->nrecs ? ',' : '[';
+        if (batch_take(t, b, m, sep, len))
                 return KP_ERR_NOMEM;
         if ((int64_t)b->nrecs >= c->max_messages || (int64_t)b->len >= c->max_bytes)
                 task_seal(t, kp_time_mono_ms());
@@ -582,7 +621,10 @@ static void task_drop_head(http_task_t *t)
         if (!t->head)
                 t->tail = NULL;
         t->held -= (int64_t)b->len;
-        batch_free(b);
+        if (t->spare)
+                batch_free(b);
+        else
+                t->spare = b;
 }
 
 /* Where record @p i of sealed batch @p b ends (json_array: before its ',' or the ']'). */
@@ -674,16 +716,30 @@ static int task_refuse_head(http_task_t *t, const char *reason, const char *stat
         return 0;
 }
 
-/* The head batch is refused for good (t->mu held). A final 4xx of several records splits
- * it; anything else (a 4xx of one record, a redirect: not followed, the headers would go
- * along; retries exhausted) hands its records back as refused (kp_sink_refused). */
+/*
+ * 1 when a final @p status may be the fault of one record of the batch, so that splitting
+ * the batch finds it: 400 Bad Request, 413 Content Too Large (the batch, or a record in
+ * it, too large) and 422 Unprocessable Content, the statuses a target gives for what a
+ * body holds. Every other final 4xx (401, 403, 404, 405, 410, 415, ...) says the endpoint
+ * refuses the request whatever it holds: bisecting would send ~2n requests only to refuse
+ * every record one by one, so the batch is refused whole, as Kafka Connect's HTTP sinks
+ * and Redpanda Connect's http_client output refuse (and dead-letter) a batch as it was.
+ */
+static int answer_splits(long status)
+{
+        return status == 400 || status == 413 || status == 422;
+}
+
+/* The head batch is refused for good (t->mu held). A final 400, 413 or 422 of several
+ * records splits it (answer_splits); anything else (such a 4xx of one record, another 4xx,
+ * a redirect: not followed, the headers would go along; retries exhausted) hands its
+ * records back as refused (kp_sink_refused). */
 static void request_refused(http_task_t *t, CURLcode rc, long status)
 {
         http_batch_t *b = t->head;
         char why[64], reason[512], st[16];
         int err;
-        if (rc == CURLE_OK && status >= 400 && status < 500 && !answer_retryable(rc, status) &&
-            b->nrecs > 1) {
+        if (rc == CURLE_OK && answer_splits(status) && b->nrecs > 1) {
                 err = task_split_head(t);
         } else {
                 if (answer_retryable(rc, status))
@@ -864,12 +920,12 @@ static void task_free(http_task_t *t)
                 t->head = b->next;
                 batch_free(b);
         }
+        batch_free(t->spare);
         if (t->easy)
                 curl_easy_cleanup(t->easy);
         curl_slist_free_all(t->req_hdrs);
         pthread_cond_destroy(&t->cond);
         pthread_mutex_destroy(&t->mu);
-        free(t->line);
         free(t);
 }
 

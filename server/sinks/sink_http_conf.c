@@ -263,8 +263,13 @@ static int limits_parse(const json_t *conf, kp_http_conf_t *c, char *errstr, siz
 
 int kp_http_conf_parse(const json_t *conf, kp_http_conf_t *c, char *errstr, size_t errstr_size)
 {
-        static const char *const names[] = {"type",  "url",        "method", "headers", "format",
-                                            "batch", "timeout_ms", "retry",  NULL};
+        /* max_in_flight_bytes is every kind's (kp_sink_validate checks it and hands validate
+         * the document without it), but the group's open parses the whole document: it
+         * refused a group with both as "unknown field" */
+        static const char *const names[] = {"type",       "url",    "method",
+                                            "headers",    "format", "batch",
+                                            "timeout_ms", "retry",  "max_in_flight_bytes",
+                                            NULL};
         int err;
         memset(c, 0, sizeof(*c));
         if ((err = fields_known(conf, names, "sink", errstr, errstr_size)) ||

@@ -181,6 +181,18 @@ int ks_eos(const json_t *conf)
         return d && !strcmp(d, "exactly_once");
 }
 
+int kp_sink_kafka_exactly_once(const json_t *conf)
+{
+        const char *type = json_string_value(json_object_get(conf, "type"));
+        return type && !strcmp(type, "kafka") && ks_eos(conf);
+}
+
+int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out, size_t size)
+{
+        int n = snprintf(out, size, "%s:%s.%d", service, group, task);
+        return n < 0 || (size_t)n >= size ? KP_ERR_INVALID : 0;
+}
+
 /* "offsets_topic": a topic name, only with exactly_once (where it holds the positions of
  * a copy across clusters; KP_SINK_KAFKA_OFFSETS_TOPIC when absent). */
 static int ks_offsets_topic_validate(const json_t *conf, char *errstr, size_t errstr_size)
@@ -583,11 +595,13 @@ static int kafka_group_open(const json_t *conf, const char *group, void **groupp
         if (!g->offsets_topic)
                 g->offsets_topic = KP_SINK_KAFKA_OFFSETS_TOPIC;
         pthread_mutex_init(&g->lock, NULL);
+        pthread_cond_init(&g->init_cond, NULL);
         /* exactly_once: each task makes its own transactional producer */
         if (!(g->name = strdup(group)) ||
             (!g->eos && !(g->prod = ks_producer_new(conf, group, NULL, errstr, errstr_size)))) {
                 if (!g->name)
                         snprintf(errstr, errstr_size, "out of memory");
+                pthread_cond_destroy(&g->init_cond);
                 pthread_mutex_destroy(&g->lock);
                 free(g->name);
                 free(g);
@@ -608,6 +622,7 @@ static void kafka_group_close(void *state)
                 ks_task_free(t);
         }
         ks_txn_holders_free(g);
+        pthread_cond_destroy(&g->init_cond);
         pthread_mutex_destroy(&g->lock);
         free(g->name);
         free(g);

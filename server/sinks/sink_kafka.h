@@ -2,6 +2,7 @@
 #ifndef KP_SINK_KAFKA_H
 #define KP_SINK_KAFKA_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /*
@@ -13,5 +14,18 @@
  */
 int kp_sink_kafka_topic(const char *tmpl, const char *cluster, const char *topic, char *out,
                         size_t size);
+
+/* @returns 1 when kafka sink document @p conf says "delivery": "exactly_once", else 0 (any
+ * other document too). */
+int kp_sink_kafka_exactly_once(const json_t *conf);
+
+/*
+ * Writes into @p out the transactional.id of task @p task of group @p group in service
+ * @p service: "<service>:<group>.<task>". The service first, so two services on one
+ * cluster never fence each other's producers; ':' is not in a name (KP_NAME_RULE) while
+ * '.' is, so no two (service, group, task) share an id. @returns 0 or KP_ERR_INVALID (does
+ * not fit @p size).
+ */
+int kp_sink_kafka_txn_id(const char *service, const char *group, int task, char *out, size_t size);
 
 #endif /* KP_SINK_KAFKA_H */

@@ -84,6 +84,10 @@ typedef struct ks_group {
         int offsets_ready; /* under lock: the offsets topic is known to exist */
         /* under lock: which task holds each source partition in its open transaction */
         struct ks_holder *holders[KS_HOLDER_BUCKETS];
+        /* under lock: tasks whose init_transactions still runs (ks_txn_task_open);
+         * init_cond is signalled as each one ends */
+        int inits_running;
+        pthread_cond_t init_cond;
 } ks_group_t;
 
 typedef struct ks_task {
@@ -107,6 +111,13 @@ typedef struct ks_task {
         int txn_open, committing;
         int64_t txn_records;
         rd_kafka_topic_t *offsets_rkt; /* the offsets topic, once used */
+        /* exactly_once: init_transactions runs on a thread of its own from the open
+         * (init_started) until the task's thread first needs the producer and joins it
+         * (ks_txn_ready); init_error ("" when it succeeded) is written by that thread
+         * before it ends, read only after the join. */
+        pthread_t init_thread;
+        int init_started;
+        char init_error[512];
 } ks_task_t;
 
 /* sink_kafka.c: a producer on the cluster sink document @p conf names (transactional.id
@@ -123,10 +134,11 @@ kp_sink_status_t ks_state(ks_task_t *t, char *errstr, size_t errstr_size);
 void ks_task_fail(ks_task_t *t, const char *why);
 
 /* sink_kafka_txn.c: exactly_once. ks_txn_task_open makes task @p task's transactional
- * producer (transactional.id kplane.<group>.<task>) and fences its zombie
- * (init_transactions). ks_txn_begin opens a transaction when none is. ks_txn_flush commits
- * the open one with the consumed positions inside. ks_txn_precommit reports what committed
- * transactions hold. ks_txn_task_close aborts an open one and frees the producer. */
+ * producer (transactional.id kp_sink_kafka_txn_id) and starts fencing its zombie
+ * (init_transactions, on a thread of its own: a group's tasks fence theirs at once). ks_txn_begin
+ * opens a transaction when none is. ks_txn_flush commits the open one with the consumed positions
+ * inside. ks_txn_precommit reports what committed transactions hold. ks_txn_task_close aborts an
+ * open one and frees the producer. */
 int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_begin(ks_task_t *t, char *errstr, size_t errstr_size);
 kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, size_t errstr_size);

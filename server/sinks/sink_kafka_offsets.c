@@ -88,6 +88,26 @@ out:
         return ret;
 }
 
+/* Makes @p topic on cluster @p name: through its owner when that is an embedded cluster
+ * (the mock answers no CreateTopics: a start there waited for the admin call's timeout and
+ * failed), else with CreateTopics, compacted. */
+static int offsets_topic_make(rd_kafka_t *rk, const char *name, const char *topic, char *errstr,
+                              size_t errstr_size)
+{
+        int r = kp_sink_cluster_topic_create(name, topic, KP_SINK_KAFKA_OFFSETS_PARTITIONS, errstr,
+                                             errstr_size);
+        if (r == 0 || r == KP_ERR_EXISTS)
+                return 0;
+        if (r != KP_ERR_NOT_FOUND) {
+                char why[256];
+                snprintf(why, sizeof(why), "%s", errstr);
+                snprintf(errstr, errstr_size, "sink.offsets_topic: cannot create %s: %s", topic,
+                         why);
+                return KP_ERR_UNAVAILABLE;
+        }
+        return offsets_topic_create(rk, topic, errstr, errstr_size);
+}
+
 /* kp_sink_cluster_use_fn of ks_offsets_ensure: @p arg is the group. */
 static int offsets_ensure_use(const kp_cluster_ref_t *ref, void *arg, char *errstr,
                               size_t errstr_size)
@@ -106,7 +126,7 @@ static int offsets_ensure_use(const kp_cluster_ref_t *ref, void *arg, char *errs
         }
         r = offsets_topic_exists(rk, g->offsets_topic, errstr, errstr_size);
         if (r == 0)
-                r = offsets_topic_create(rk, g->offsets_topic, errstr, errstr_size);
+                r = offsets_topic_make(rk, ref->name, g->offsets_topic, errstr, errstr_size);
         rd_kafka_destroy(rk);
         return r < 0 ? r : 0;
 }

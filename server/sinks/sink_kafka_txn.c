@@ -3,10 +3,11 @@
 /*
  * The design of Kafka Connect's exactly-once source tasks (KIP-618) and MirrorMaker 2:
  *
- *   - Each task has its own producer with transactional.id kplane.<group>.<task>, stable
- *     across restarts and plan changes: init_transactions at the task's open fences the
- *     zombie of the same id (a killed kplane's task, a task still running elsewhere) and
- *     ends its open transaction, so it can never commit after us.
+ *   - Each task has its own producer with transactional.id <service>:<group>.<task>
+ *     (kp_sink_kafka_txn_id; the service is KPLANE_SERVICE), stable across restarts and plan
+ *     changes, and another service's group of the same name never shares it: init_transactions at
+ * the task's open fences the zombie of the same id (a killed kplane's task, a task still running
+ * elsewhere) and ends its open transaction, so it can never commit after us.
  *   - put begins a transaction when none is open; the runtime's commit round (every
  *     second, before a plan change moves a partition, at stop) calls flush, which puts the
  *     consumed positions in the transaction and commits it: with the source's cluster,
@@ -37,6 +38,7 @@
 #include "base/util.h"
 #include "kafka/kafka.h"
 #include "sinks/sink_clusters.h"
+#include "sinks/sink_kafka.h"
 #include "sinks/sink_kafka_int.h"
 
 #include <stdint.h>
@@ -45,21 +47,87 @@
 #include <string.h>
 #include <time.h>
 
+/* The task's init_transactions, on its own thread: it blocks for a round trip or more to
+ * the transaction coordinator (seconds when the broker first creates its transaction state
+ * topic), and a group's tasks used to run theirs one after another at its start. */
+static void *txn_init_main(void *arg)
+{
+        ks_task_t *t = arg;
+        ks_group_t *g = t->grp;
+        char id[2 * KP_NAME_MAX + 32];
+        snprintf(id, sizeof(id), "%.*s", (int)sizeof(id) - 1, t->init_error);
+        rd_kafka_error_t *error =
+                rd_kafka_init_transactions(t->prod->rk, KP_SINK_KAFKA_TXN_WAIT_MS);
+        if (error) {
+                snprintf(t->init_error, sizeof(t->init_error),
+                         "sink: transactional.id %s: init_transactions: %s", id,
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else {
+                t->init_error[0] = '\0';
+        }
+        pthread_mutex_lock(&g->lock);
+        g->inits_running--;
+        pthread_cond_broadcast(&g->init_cond);
+        pthread_mutex_unlock(&g->lock);
+        return NULL;
+}
+
 int ks_txn_task_open(ks_task_t *t, int task, char *errstr, size_t errstr_size)
 {
-        char id[KP_NAME_MAX + 32];
-        rd_kafka_error_t *error;
-        snprintf(id, sizeof(id), "kplane.%s.%d", t->grp->name, task);
-        if (!(t->prod = ks_producer_new(t->grp->conf, t->grp->name, id, errstr, errstr_size)))
+        char id[2 * KP_NAME_MAX + 32];
+        ks_group_t *g = t->grp;
+        if (kp_sink_kafka_txn_id(kp_sink_service(), g->name, task, id, sizeof(id))) {
+                snprintf(errstr, errstr_size, "sink: transactional.id too long");
+                return KP_ERR_INVALID;
+        }
+        if (!(t->prod = ks_producer_new(g->conf, g->name, id, errstr, errstr_size)))
                 return KP_ERR_UNAVAILABLE;
-        if (!(error = rd_kafka_init_transactions(t->prod->rk, KP_SINK_KAFKA_TXN_WAIT_MS)))
+        /* the id, for the thread's error message */
+        snprintf(t->init_error, sizeof(t->init_error), "%s", id);
+        pthread_mutex_lock(&g->lock);
+        g->inits_running++;
+        pthread_mutex_unlock(&g->lock);
+        if (pthread_create(&t->init_thread, NULL, txn_init_main, t)) {
+                pthread_mutex_lock(&g->lock);
+                g->inits_running--;
+                pthread_cond_broadcast(&g->init_cond);
+                pthread_mutex_unlock(&g->lock);
+                snprintf(errstr, errstr_size, "sink: cannot start init_transactions' thread");
+                ks_producer_destroy(t->prod);
+                t->prod = NULL;
+                return KP_ERR_UNAVAILABLE;
+        }
+        t->init_started = 1;
+        return 0;
+}
+
+/* Waits for @p t's init_transactions (the first call joins its thread). @returns 0, or
+ * KP_ERR_UNAVAILABLE with errstr when it failed: the task is failed then (its producer
+ * can do nothing). */
+static int txn_ready(ks_task_t *t, char *errstr, size_t errstr_size)
+{
+        if (t->init_started) {
+                pthread_join(t->init_thread, NULL);
+                t->init_started = 0;
+                if (t->init_error[0])
+                        ks_task_fail(t, t->init_error);
+        }
+        if (!t->init_error[0])
                 return 0;
-        snprintf(errstr, errstr_size, "sink: transactional.id %s: init_transactions: %s", id,
-                 rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        ks_producer_destroy(t->prod);
-        t->prod = NULL;
+        snprintf(errstr, errstr_size, "%s", t->init_error);
         return KP_ERR_UNAVAILABLE;
+}
+
+/* Waits until no task of @p g runs its init_transactions: every zombie of the group's
+ * open tasks is fenced and its open transaction aborted, so what the group committed is
+ * stable to read. */
+static void txn_inits_wait(ks_group_t *g)
+{
+        pthread_mutex_lock(&g->lock);
+        while (g->inits_running)
+                pthread_cond_wait(&g->init_cond, &g->lock);
+        pthread_mutex_unlock(&g->lock);
 }
 
 static size_t holder_bucket(const void *part)
@@ -165,6 +233,8 @@ static kp_sink_status_t txn_error(ks_task_t *t, const char *what, rd_kafka_error
 kp_sink_status_t ks_txn_begin(ks_task_t *t, char *errstr, size_t errstr_size)
 {
         rd_kafka_error_t *error;
+        if (txn_ready(t, errstr, errstr_size))
+                return KP_SINK_FATAL;
         if (t->committing) {
                 snprintf(errstr, errstr_size,
                          "sink: the last transaction's commit has not finished (asked again at "
@@ -232,7 +302,8 @@ kp_sink_status_t ks_txn_flush(ks_task_t *t, int64_t deadline_ms, char *errstr, s
 {
         int64_t left = deadline_ms - kp_time_mono_ms();
         int wait_ms = left > KP_SINK_KAFKA_TXN_WAIT_MS ? (int)left : KP_SINK_KAFKA_TXN_WAIT_MS;
-        kp_sink_status_t st = ks_state(t, errstr, errstr_size);
+        kp_sink_status_t st = txn_ready(t, errstr, errstr_size) ? KP_SINK_FATAL
+                                                                : ks_state(t, errstr, errstr_size);
         rd_kafka_error_t *error;
         if (st != KP_SINK_OK) {
                 if (t->txn_open && !atomic_load(&t->prod->fatal))
@@ -270,8 +341,10 @@ void ks_txn_precommit(ks_task_t *t, kp_sink_offset_t *offs, size_t n)
 
 void ks_txn_task_close(ks_task_t *t)
 {
+        char ignored[256];
         if (!t->prod)
                 return;
+        txn_ready(t, ignored, sizeof(ignored));
         if (t->txn_open && !atomic_load(&t->prod->fatal))
                 txn_abort(t, KP_SINK_KAFKA_CLOSE_WAIT_MS);
         if (t->txn_open)
@@ -370,6 +443,7 @@ int ks_txn_resume(void *group, kp_sink_offset_t *offs, size_t n, char *errstr, s
         int r = 0;
         if (!g->eos) /* at_least_once: the group's committed offsets, as the runtime reads */
                 return 0;
+        txn_inits_wait(g);
         for (size_t i = 0; i < n; i++)
                 same += !strcmp(offs[i].cluster, g->cluster);
         if (same)

@@ -2,7 +2,7 @@
  */
 #include "sinks/sink_line.h"
 
-#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 /* 6 bytes out per byte in at most ("\u00XX", "\ufffd"), plus the quotes. */
@@ -74,6 +74,23 @@ static char *put_b64(char *o, const void *data, size_t len)
         return o;
 }
 
+/* Appends @p v in decimal. sprintf costed a sixth of the http sink's time per record (its
+ * stream set-up and format parsing, three times a line). */
+static char *put_int(char *o, int64_t v)
+{
+        char tmp[20];
+        size_t n = 0;
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        if (v < 0)
+                *o++ = '-';
+        do
+                tmp[n++] = (char)('0' + u % 10);
+        while ((u /= 10));
+        while (n)
+                *o++ = tmp[--n];
+        return o;
+}
+
 size_t kp_sink_line_write(char *out, const kp_sink_msg_t *m)
 {
         char *o = out;
@@ -81,9 +98,16 @@ size_t kp_sink_line_write(char *out, const kp_sink_msg_t *m)
         o = put_str(o + 11, m->cluster);
         memcpy(o, ",\"topic\":", 9);
         o = put_str(o + 9, m->topic);
-        o += sprintf(o, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":", (int)m->partition,
-                     (long long)m->offset);
-        o += m->timestamp >= 0 ? sprintf(o, "%lld", (long long)m->timestamp) : sprintf(o, "null");
+        memcpy(o, ",\"partition\":", 13);
+        o = put_int(o + 13, m->partition);
+        memcpy(o, ",\"offset\":", 10);
+        o = put_int(o + 10, m->offset);
+        memcpy(o, ",\"timestamp\":", 13);
+        o += 13;
+        if (m->timestamp >= 0)
+                o = put_int(o, m->timestamp);
+        else
+                memcpy(o, "null", 4), o += 4;
         memcpy(o, ",\"headers\":[", 12);
         o += 12;
         for (size_t i = 0; i < m->nheaders; i++) {

@@ -143,6 +143,36 @@ def test_exactly_once_copies_each_record_once_and_commits_the_source_group_for_l
         rt.stop(server, "g")
 
 
+def test_exactly_once_between_two_embedded_clusters_makes_its_offsets_topic_and_copies(make_server):
+    """Embedded clusters are librdkafka mocks, which answer no CreateTopics: the offsets topic
+    of a copy across clusters (__kplane-offsets) is made through the embedded registry, so an
+    exactly_once copy between two embedded clusters runs."""
+    server = make_server()
+    for name, topic, parts in (("a", SRC_TOPIC, SRC_PARTS), ("b", DST_TOPIC, DST_PARTS)):
+        rt.ok(server.post("/api/v1/clusters", {"name": name, "embedded": {
+            "topics": [{"name": topic, "partitions": parts}]}}), 201)
+    rt.ok(server.post("/api/v1/clusters/a/topics", {"name": SRC_TOPIC}), 201)
+    boot = {c: server.get(f"/api/v1/clusters/{c}").json["bootstrap_servers"] for c in ("a", "b")}
+    rt.ok(server.post("/api/v1/groups", {"name": "g", "parallelism": 2,
+                                         "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                         "sink": sink_doc(delivery="exactly_once")}), 201)
+    ledger = rt.Ledger()
+    ledger.produce([(boot["a"], Part("a", SRC_TOPIC, p)) for p in range(SRC_PARTS)], 200)
+    rt.start(server, "g")
+    rt.wait_caught_up(server, "g", ledger.snapshot())
+    recs = wait_copied(boot["b"], ledger.total())
+    assert check_copied(recs, ledger.snapshot()) == 0
+    # acknowledged once the transactions committed (each commit round)
+    rt.wait_for(lambda: sum(t["sink"]["delivered"] for t in rt.status(server, "g")["tasks"])
+                == ledger.total(), timeout=60, what="every record delivered")
+    assert rt.status(server, "g")["state"] == "running"
+    offsets = subprocess.run(["kcat", "-C", "-b", boot["b"], "-t", "__kplane-offsets", "-e", "-q",
+                              "-o", "beginning", "-f", "%k\n"], capture_output=True, text=True,
+                             timeout=60)
+    assert '"group":"g"' in offsets.stdout, offsets
+    rt.stop(server, "g")
+
+
 def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_server, mocks):
     server = make_server()
     rt.register(server, {"a": mocks["a"]}, SRC_TOPIC, SRC_PARTS)
@@ -173,6 +203,20 @@ def test_bad_kafka_sinks_are_refused_naming_the_field_and_start_nothing(make_ser
     ]:
         r = create(sink)
         assert_problem(r, 400, field)
+    # exactly_once with rebalance fan-out: a transaction is one task's (a consumer-group
+    # rebalance cannot hand it over), so the group is refused naming rebalance
+    r = server.post("/api/v1/groups", {"name": "g", "parallelism": 2, "rebalance": True,
+                                       "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                       "sink": sink_doc(delivery="exactly_once")})
+    assert_problem(r, 400, "rebalance")
+    rt.ok(server.post("/api/v1/groups", {"name": "reb", "parallelism": 2, "rebalance": True,
+                                         "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                         "sink": sink_doc()}), 201)
+    r = server.put("/api/v1/groups/reb", {"parallelism": 2, "rebalance": True,
+                                          "topics": [{"cluster": "a", "topic": SRC_TOPIC}],
+                                          "sink": sink_doc(delivery="exactly_once")})
+    assert_problem(r, 400, "rebalance")
+    rt.ok(server.delete("/api/v1/groups/reb"), 204)
     r = create(sink_doc(cluster="nowhere"))
     assert_problem(r, 422)
     assert "sink.cluster" in r.json["detail"] and "nowhere" in r.json["detail"], r.json

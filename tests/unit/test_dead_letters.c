@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "runtime/runtime.h"
 #include "sinks/sink.h"
+#include "sinks/sink_clusters.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -482,6 +483,116 @@ static void test_a_record_refused_at_its_put_goes_to_the_dead_letters(void **sta
         mock_stop(&m);
 }
 
+/* ---- a stalled dead-letter target: the dead letters it holds pause the source ---- */
+
+#define BIG_N   1000 /* records of topic "big" (one partition) */
+#define BIG_LEN 2000 /* key bytes of each: every one poison, 2 MB against a 64 KB limit */
+
+/* What a paused task may have read: the limit's worth (32 records) and a worker batch
+ * (KP_RUNTIME_WORKER_BATCH, 256) handed on before the check. */
+#define READ_MAX (32 + 256)
+
+static char dlq_bootstrap[256];
+
+static int dlq_resolve(void *ctx, const char *name, kp_sink_cluster_use_fn use, void *arg,
+                       char *errstr, size_t errstr_size)
+{
+        (void)ctx;
+        kp_cluster_ref_t ref = {.name = name, .bootstrap = dlq_bootstrap};
+        return use(&ref, arg, errstr, errstr_size);
+}
+
+static int64_t status_task0(kp_runtime_t *rt, const char *group, const char *field, int sink)
+{
+        json_t *st = kp_runtime_group_status(rt, group);
+        json_t *t = json_array_get(json_object_get(st, "tasks"), 0);
+        int64_t v =
+                json_integer_value(json_object_get(sink ? json_object_get(t, "sink") : t, field));
+        json_decref(st);
+        return v;
+}
+
+/*
+ * Every record is refused (400) and goes to a kafka dead-letter sink whose broker is down:
+ * the refused records stay in flight until their dead letters are acknowledged, so the
+ * task pauses its partition at max_in_flight_bytes (64 KB) instead of reading all 2 MB
+ * into a producer queue that does not move; once the broker is back, everything reaches
+ * the dead letters and the partition is committed to its end.
+ */
+static void test_a_stalled_dead_letter_target_pauses_the_source(void **state)
+{
+        mock_t src, dst;
+        char err[256], val[BIG_LEN];
+        (void)state;
+        srv_start();
+        mock_start(&src);
+        mock_start(&dst);
+        assert_int_equal(rd_kafka_mock_topic_create(src.mc, "big", 1, 1), 0);
+        assert_int_equal(rd_kafka_mock_topic_create(dst.mc, "dlq", 1, 1), 0);
+        snprintf(dlq_bootstrap, sizeof(dlq_bootstrap), "%s", dst.bootstrap);
+        kp_sink_clusters_set(dlq_resolve, NULL);
+        memset(val, 'k', sizeof(val)); /* the key: the bytes; the value "poison": a 400 */
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", src.bootstrap, err, sizeof(err));
+        rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(prod);
+        for (int i = 0; i < BIG_N; i++)
+                assert_int_equal(
+                        rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("big"), RD_KAFKA_V_PARTITION(0),
+                                          RD_KAFKA_V_KEY(val, sizeof(val)),
+                                          RD_KAFKA_V_VALUE("poison", 6),
+                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                        0);
+        assert_int_equal(rd_kafka_flush(prod, 30000), 0);
+        rd_kafka_destroy(prod);
+        assert_int_equal(rd_kafka_mock_broker_set_down(dst.mc, 1), 0);
+
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *cls = json_pack("{s:{s:s}}", "a", "bootstrap_servers", src.bootstrap);
+        json_t *plan = json_pack("{s:i, s:i, s:[{s:i, s:[{s:s, s:s, s:i}]}]}", "version", 1,
+                                 "parallelism", 1, "tasks", "task", 0, "partitions", "cluster", "a",
+                                 "topic", "big", "partition", 0);
+        json_t *grp = group_doc("g-stall", json_pack("{s:s, s:{s:s, s:s, s:s}}", "tolerance", "all",
+                                                     "dead_letter", "type", "kafka", "cluster", "b",
+                                                     "topic", "dlq"));
+        json_object_set_new(json_object_get(grp, "sink"), "max_in_flight_bytes",
+                            json_integer(64 * 1024));
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        int64_t deadline = kp_time_mono_ms() + 60000;
+        while (kp_time_mono_ms() < deadline && !status_task0(rt, "g-stall", "paused_partitions", 1))
+                usleep(50 * 1000);
+        assert_int_equal(status_task0(rt, "g-stall", "paused_partitions", 1), 1);
+        /* it stays paused while the dead letters wait: a few seconds read nothing more than
+         * the limit and a worker batch (it read them all when they counted as done) */
+        deadline = kp_time_mono_ms() + 6000;
+        while (kp_time_mono_ms() < deadline &&
+               status_task0(rt, "g-stall", "messages", 0) <= 2 * READ_MAX)
+                usleep(100 * 1000);
+        int64_t read = status_task0(rt, "g-stall", "messages", 0);
+        if (read > READ_MAX)
+                fail_msg("read %lld records while the dead-letter target was down (limit and a "
+                         "worker batch: %d)",
+                         (long long)read, READ_MAX);
+        assert_true(srv_refusals() > 0);
+
+        assert_int_equal(rd_kafka_mock_broker_set_up(dst.mc, 1), 0);
+        deadline = kp_time_mono_ms() + 90000;
+        while (kp_time_mono_ms() < deadline && status_committed(rt, "g-stall", 0) < BIG_N)
+                usleep(100 * 1000);
+        assert_int_equal(status_committed(rt, "g-stall", 0), BIG_N);
+        assert_int_equal(status_task0(rt, "g-stall", "dead_letters", 1), BIG_N);
+        assert_int_equal(kp_runtime_group_stop(rt, "g-stall", 0, err, sizeof(err)), 0);
+        kp_runtime_destroy(rt);
+        kp_sink_clusters_set(NULL, NULL);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&dst);
+        mock_stop(&src);
+        MHD_stop_daemon(srv.d);
+}
+
 int main(void)
 {
         if (kp_sink_kind_add(&poison_ops))
@@ -492,6 +603,7 @@ int main(void)
                         test_poison_records_go_to_the_dead_letters_and_the_rest_is_committed),
                 cmocka_unit_test(
                         test_tolerance_none_fails_the_task_and_a_restart_resumes_at_the_poison),
+                cmocka_unit_test(test_a_stalled_dead_letter_target_pauses_the_source),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "sinks/sink.h"
+#include "sinks/sink_dlq.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -545,6 +546,176 @@ static void test_an_added_kind_opens_one_group_state_shared_by_its_tasks(void **
         json_decref(c);
 }
 
+/* exactly_once with rebalance fan-out: one partition's records in several tasks'
+ * transactions cannot be committed exactly once, so the group is refused naming rebalance. */
+static void test_exactly_once_refuses_rebalance_naming_the_field(void **state)
+{
+        char err[512] = "";
+        (void)state;
+        json_t *eos = json_pack("{s:s, s:s, s:s, s:s}", "type", "kafka", "cluster", "b", "topic",
+                                "t", "delivery", "exactly_once");
+        json_t *alo = json_pack("{s:s, s:s, s:s}", "type", "kafka", "cluster", "b", "topic", "t");
+        assert_int_equal(kp_sink_group_validate(eos, 1, err, sizeof(err)), KP_ERR_INVALID);
+        assert_true(!strncmp(err, "rebalance: ", 11));
+        assert_non_null(strstr(err, "exactly_once"));
+        assert_int_equal(kp_sink_group_validate(eos, 0, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_group_validate(alo, 1, err, sizeof(err)), 0);
+        assert_int_equal(kp_sink_group_validate(NULL, 1, err, sizeof(err)), 0);
+        json_decref(eos);
+        json_decref(alo);
+}
+
+/* ---- dead letters held: a "refuser" kind that refuses every record it takes, a "stall"
+ * kind (the dead-letter target) that takes and acknowledges only when told ---- */
+
+static kp_sink_refused_t refuser_recs[16];
+static size_t refuser_n;
+static int64_t stall_acked;
+
+static int fake_validate(const json_t *conf, char *errstr, size_t errstr_size)
+{
+        (void)conf, (void)errstr, (void)errstr_size;
+        return 0;
+}
+
+static int fake_open(const json_t *conf, void *group, int task, void **statep, char *errstr,
+                     size_t errstr_size)
+{
+        (void)conf, (void)group, (void)task, (void)errstr, (void)errstr_size;
+        *statep = NULL;
+        return 0;
+}
+
+static kp_sink_status_t refuser_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                    char *errstr, size_t errstr_size)
+{
+        (void)state, (void)errstr, (void)errstr_size;
+        for (size_t i = 0; i < n && refuser_n < 16; i++)
+                refuser_recs[refuser_n++] =
+                        (kp_sink_refused_t){.msg = msgs[i], .reason = "no", .status = "400"};
+        *taken = n;
+        return KP_SINK_OK;
+}
+
+static kp_sink_status_t fake_flush(void *state, int64_t deadline_ms, char *errstr,
+                                   size_t errstr_size)
+{
+        (void)state, (void)deadline_ms, (void)errstr, (void)errstr_size;
+        return KP_SINK_OK;
+}
+
+static size_t refuser_refused(void *state, kp_sink_refused_t *out, size_t max)
+{
+        (void)state;
+        size_t n = refuser_n < max ? refuser_n : max;
+        memcpy(out, refuser_recs, sizeof(*out) * n);
+        return n;
+}
+
+static void refuser_refused_done(void *state, size_t n)
+{
+        (void)state;
+        memmove(refuser_recs, refuser_recs + n, sizeof(refuser_recs[0]) * (refuser_n - n));
+        refuser_n -= n;
+}
+
+static int64_t refuser_acked(void *state)
+{
+        (void)state;
+        return 0;
+}
+
+static int64_t stall_acked_op(void *state)
+{
+        (void)state;
+        return stall_acked;
+}
+
+static void fake_close(void *state)
+{
+        (void)state;
+}
+
+static const kp_sink_ops_t refuser_ops = {.type = "refuser",
+                                          .validate = fake_validate,
+                                          .open = fake_open,
+                                          .put = refuser_put,
+                                          .flush = fake_flush,
+                                          .acked = refuser_acked,
+                                          .close = fake_close,
+                                          .refused = refuser_refused,
+                                          .refused_done = refuser_refused_done};
+static kp_sink_status_t stall_put(void *state, const kp_sink_msg_t *msgs, size_t n, size_t *taken,
+                                  char *errstr, size_t errstr_size)
+{
+        (void)state, (void)msgs, (void)errstr, (void)errstr_size;
+        *taken = n;
+        return KP_SINK_OK;
+}
+static const kp_sink_ops_t stall_ops = {.type = "stall",
+                                        .validate = fake_validate,
+                                        .open = fake_open,
+                                        .put = stall_put,
+                                        .flush = fake_flush,
+                                        .acked = stall_acked_op,
+                                        .close = fake_close};
+
+/* A record refused and put into a dead-letter sink that does not acknowledge it (a stalled
+ * target) stays in flight for the task (the runtime pauses the source on acked + refused
+ * beyond max_in_flight_bytes); it is done with once the dead letter is acknowledged. */
+static void test_dead_letters_held_by_a_stalled_target_stay_in_flight(void **state)
+{
+        char err[256], val[1000];
+        size_t taken, n;
+        kp_sink_refused_t recs[16];
+        kp_sink_stats_t st;
+        (void)state;
+        assert_int_equal(kp_sink_kind_add(&refuser_ops), 0);
+        assert_int_equal(kp_sink_kind_add(&stall_ops), 0);
+        json_t *mc = json_pack("{s:s}", "type", "refuser"),
+               *dc = json_pack("{s:s}", "type", "stall");
+        kp_sink_group_t *mg = kp_sink_group_open(mc, "g", err, sizeof(err));
+        kp_sink_group_t *dg = kp_sink_group_open(dc, "g", err, sizeof(err));
+        kp_sink_t *main_sink = kp_sink_open(mg, 0, err, sizeof(err));
+        kp_sink_t *dlq = kp_sink_open(dg, 0, err, sizeof(err));
+        assert_non_null(main_sink);
+        assert_non_null(dlq);
+        assert_int_equal(kp_sink_dead_letters_hold(main_sink, dlq), 0);
+        memset(val, 'x', sizeof(val));
+        kp_sink_msg_t m[10];
+        for (int i = 0; i < 10; i++)
+                m[i] = (kp_sink_msg_t){.cluster = "c",
+                                       .topic = "t",
+                                       .offset = i,
+                                       .value = val,
+                                       .value_len = sizeof(val),
+                                       .timestamp = -1};
+        assert_int_equal(kp_sink_put(main_sink, m, 10, &taken, err, sizeof(err)), KP_SINK_OK);
+        n = kp_sink_refused(main_sink, recs, 16);
+        assert_int_equal(n, 10);
+        assert_int_equal(kp_sink_dead_letter_put(dlq, recs, n, &taken, err, sizeof(err)),
+                         KP_SINK_OK);
+        assert_int_equal(taken, 10);
+        kp_sink_refused_done(main_sink, n);
+        kp_sink_stats(main_sink, &st);
+        /* the dead letters are held by the stalled target: still in flight */
+        assert_int_equal(st.in_flight, 10);
+        assert_int_equal(st.acked + st.refused, 0);
+        stall_acked = 4; /* the target takes some */
+        kp_sink_stats(main_sink, &st);
+        assert_int_equal(st.in_flight, 6);
+        stall_acked = 10;
+        kp_sink_stats(main_sink, &st);
+        assert_int_equal(st.in_flight, 0);
+        assert_int_equal(st.refused, 10);
+        kp_sink_close(main_sink);
+        kp_sink_close(dlq);
+        kp_sink_group_close(mg);
+        kp_sink_group_close(dg);
+        json_decref(mc);
+        json_decref(dc);
+}
+
 int main(void)
 {
         if (!mkdtemp(root) || kp_sink_dir_set(root))
@@ -567,6 +738,8 @@ int main(void)
                 cmocka_unit_test(test_file_sink_line_carries_timestamp_and_headers),
                 cmocka_unit_test(test_file_sink_takes_a_batch_and_acknowledges_it_at_flush),
                 cmocka_unit_test(test_an_added_kind_opens_one_group_state_shared_by_its_tasks),
+                cmocka_unit_test(test_exactly_once_refuses_rebalance_naming_the_field),
+                cmocka_unit_test(test_dead_letters_held_by_a_stalled_target_stay_in_flight),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

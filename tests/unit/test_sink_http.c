@@ -779,6 +779,50 @@ static void test_a_stalled_target_acknowledges_nothing_and_close_does_not_wait(v
         srv_stop();
 }
 
+/* Only a 400, 413 or 422 may be one record's fault and splits a batch; a 401, 403, 404 or
+ * 405 is the endpoint's answer to any request: the batch is refused whole, in one request,
+ * every record with that status (not bisected into one dead letter per request). */
+static void test_an_endpoint_4xx_refuses_the_batch_whole_without_splitting(void **state)
+{
+        static const int statuses[] = {401, 403, 404, 405};
+        kp_sink_msg_t m[4] = {msg(&part_a, 0, 0, NULL, "a"), msg(&part_a, 0, 1, NULL, "b"),
+                              msg(&part_a, 0, 2, NULL, "c"), msg(&part_a, 0, 3, NULL, "d")};
+        kp_sink_refused_t ref[4];
+        char err[256], want[16];
+        (void)state;
+        for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+                srv_start(&statuses[k], 1);
+                json_t *c = conf_new("\"batch\":{\"max_messages\":4,\"linger_ms\":0}");
+                kp_sink_t *s = sink_open(c);
+                put_all(s, m, 4);
+                assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_DEAD_LETTER);
+                assert_int_equal(srv_count(), 1);
+                assert_int_equal(kp_sink_refused(s, ref, 4), 4);
+                snprintf(want, sizeof(want), "%d", statuses[k]);
+                for (int i = 0; i < 4; i++) {
+                        assert_int_equal(ref[i].msg.offset, i);
+                        assert_string_equal(ref[i].status, want);
+                }
+                kp_sink_refused_done(s, 4);
+                sink_close(s);
+                json_decref(c);
+                srv_stop();
+        }
+        /* a 413 and a 422 split, as a 400 does */
+        static const int split[] = {413, 200, 422, 200, 200};
+        srv_start(split, 5);
+        json_t *c = conf_new("\"batch\":{\"max_messages\":4,\"linger_ms\":0}");
+        kp_sink_t *s = sink_open(c);
+        put_all(s, m, 4);
+        /* [a b c d] 413, [a b] 200, [c d] 422, [c] 200, [d] 200 */
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(srv_count(), 5);
+        assert_int_equal(kp_sink_refused(s, ref, 4), 0);
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -797,6 +841,7 @@ int main(void)
                 cmocka_unit_test(test_split_batches_refuse_exactly_the_poison_records),
                 cmocka_unit_test(test_a_raw_record_refused_comes_back_with_its_key),
                 cmocka_unit_test(test_retries_exhausted_refuse_the_batch_whole),
+                cmocka_unit_test(test_an_endpoint_4xx_refuses_the_batch_whole_without_splitting),
                 cmocka_unit_test(
                         test_a_stalled_target_acknowledges_nothing_and_close_does_not_wait),
         };

@@ -11,6 +11,7 @@
 #include "kafka/kafka.h"
 #include "sinks/sink.h"
 #include "sinks/sink_clusters.h"
+#include "sinks/sink_kafka.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -38,6 +39,18 @@ static int resolve(void *ctx, const char *name, kp_sink_cluster_use_fn use, void
         return use(&ref, arg, errstr, errstr_size);
 }
 
+/* The creator the app installs for its embedded clusters, over our mock ("dst"). */
+static int create(void *ctx, const char *name, const char *topic, int partitions, char *errstr,
+                  size_t errstr_size)
+{
+        (void)ctx;
+        if (strcmp(name, "dst"))
+                return KP_ERR_NOT_FOUND;
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topic, partitions, 1);
+        snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+        return err ? KP_ERR_INVALID : 0;
+}
+
 static int setup(void **state)
 {
         char err[256];
@@ -52,6 +65,7 @@ static int setup(void **state)
         rd_kafka_mock_topic_create(mcluster, "__kplane-offsets", 1, 1);
         bootstrap = strdup(rd_kafka_mock_cluster_bootstraps(mcluster));
         kp_sink_clusters_set(resolve, NULL);
+        kp_sink_clusters_set_creator(create);
         return 0;
 }
 
@@ -59,6 +73,7 @@ static int teardown(void **state)
 {
         (void)state;
         kp_sink_clusters_set(NULL, NULL);
+        kp_sink_clusters_set_creator(NULL);
         rd_kafka_mock_cluster_destroy(mcluster);
         rd_kafka_destroy(mock_rk);
         free(bootstrap);
@@ -357,6 +372,105 @@ static void test_offsets_topic_is_a_topic_name_and_only_for_exactly_once(void **
         json_decref(conf);
 }
 
+/* A task's transactional.id carries the service's name (KPLANE_SERVICE), so a group of the
+ * same name in another service on the same cluster never fences it; seen here in the error
+ * of an init_transactions the broker refuses. */
+static void test_the_transactional_id_names_the_service(void **state)
+{
+        char err[512], id[256];
+        (void)state;
+        assert_int_equal(kp_sink_kafka_txn_id("kplane", "g", 3, id, sizeof(id)), 0);
+        assert_string_equal(id, "kplane:g.3");
+        /* no two (service, group) pairs share an id, dots in names or not */
+        char other[256];
+        assert_int_equal(kp_sink_kafka_txn_id("a.b", "c", 0, id, sizeof(id)), 0);
+        assert_int_equal(kp_sink_kafka_txn_id("a", "b.c", 0, other, sizeof(other)), 0);
+        assert_string_not_equal(id, other);
+        assert_int_equal(kp_sink_kafka_txn_id("kplane", "g", 3, id, 8), KP_ERR_INVALID);
+        assert_int_equal(kp_sink_service_set("bad name"), KP_ERR_INVALID);
+        assert_int_equal(kp_sink_service_set("svc-a"), 0);
+        assert_string_equal(kp_sink_service(), "svc-a");
+
+        kp_sink_group_t *sg = group_open(EOS_DOC, "svcgroup");
+        rd_kafka_mock_push_request_errors(mcluster, 22 /* InitProducerId */, 1,
+                                          RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        /* init_transactions runs beside the open: its failure fails the task's first put */
+        kp_sink_t *s = task_open(sg, 3);
+        kp_sink_msg_t m = {.cluster = "dst", .topic = "in", .value = "v", .value_len = 1};
+        size_t taken;
+        assert_int_equal(kp_sink_put(s, &m, 1, &taken, err, sizeof(err)), KP_SINK_FATAL);
+        assert_int_equal(taken, 0);
+        if (!strstr(err, "svc-a:svcgroup.3") || !strstr(err, "init_transactions"))
+                fail_msg("the transactional.id does not name the service: %s", err);
+        assert_int_equal(kp_sink_flush(s, 0, err, sizeof(err)), KP_SINK_FATAL);
+        kp_sink_close(s);
+        kp_sink_group_close(sg);
+        assert_int_equal(kp_sink_service_set("kplane"), 0);
+}
+
+/* A group's tasks fence their zombies at once, not one after another: with every
+ * InitProducerId answered after 2 s, opening 4 tasks returns before one answer came (it
+ * took 4 x 2 s when each open waited for its init_transactions), and each task then
+ * commits its transaction. */
+static void test_tasks_run_init_transactions_side_by_side(void **state)
+{
+        static const int parts[4];
+        char err[256];
+        kp_sink_t *s[4];
+        (void)state;
+        kp_sink_group_t *sg = group_open(EOS_DOC, "parallel");
+        for (int i = 0; i < 4; i++)
+                rd_kafka_mock_broker_push_request_error_rtts(mcluster, 1, 22 /* InitProducerId */,
+                                                             1, RD_KAFKA_RESP_ERR_NO_ERROR, 2000);
+        int64_t t0 = kp_time_mono_ms();
+        for (int i = 0; i < 4; i++)
+                s[i] = task_open(sg, 10 + i);
+        int64_t opened = kp_time_mono_ms() - t0;
+        for (int i = 0; i < 4; i++)
+                put_range(s[i], "src", &parts[i], i, 0, 5);
+        int64_t ready = kp_time_mono_ms() - t0;
+        if (opened >= 2000 || ready >= 4 * 2000)
+                fail_msg("4 opens took %lld ms, the first puts %lld ms: one init after another",
+                         (long long)opened, (long long)ready);
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(kp_sink_flush(s[i], 0, err, sizeof(err)), KP_SINK_OK);
+                assert_int_equal(precommit_one(s[i], &parts[i], "src", i, 0, 5, NULL), 5);
+                kp_sink_close(s[i]);
+        }
+        kp_sink_group_close(sg);
+}
+
+/* An offsets topic that does not exist is made by the first transaction that needs it, also
+ * on librdkafka's mock cluster (kplane's embedded and `kplane mock` clusters), which has no
+ * CreateTopics: then a copy across embedded clusters runs with exactly_once. */
+static void test_a_missing_offsets_topic_is_made_on_a_mock_cluster(void **state)
+{
+        static const int part0;
+        char err[256];
+        (void)state;
+        kp_sink_group_t *sg = group_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":"
+                                         "\"out\",\"delivery\":\"exactly_once\","
+                                         "\"offsets_topic\":\"made.offsets\"}",
+                                         "made");
+        kp_sink_t *s = task_open(sg, 0);
+        put_range(s, "src", &part0, 0, 0, 7);
+        kp_sink_status_t st = kp_sink_flush(s, kp_time_mono_ms() + 20000, err, sizeof(err));
+        if (st != KP_SINK_OK)
+                fail_msg("flush: %d %s", st, err);
+        assert_int_equal(precommit_one(s, &part0, "src", 0, 0, 7, NULL), 7);
+        kp_sink_close(s);
+        kp_sink_group_close(sg);
+        /* a new life of the group resumes from it */
+        sg = group_open("{\"type\":\"kafka\",\"cluster\":\"dst\",\"topic\":\"out\","
+                        "\"delivery\":\"exactly_once\",\"offsets_topic\":\"made.offsets\"}",
+                        "made");
+        kp_sink_offset_t off = {.part = &part0, .cluster = "src", .topic = "in", .partition = 0};
+        if (kp_sink_resume(sg, &off, 1, err, sizeof(err)))
+                fail_msg("resume: %s", err);
+        assert_int_equal(off.acked, 7);
+        kp_sink_group_close(sg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -367,6 +481,9 @@ int main(void)
                         test_positions_across_clusters_are_read_back_from_the_offsets_topic),
                 cmocka_unit_test(test_a_partition_in_another_tasks_open_transaction_fails_the_task),
                 cmocka_unit_test(test_offsets_topic_is_a_topic_name_and_only_for_exactly_once),
+                cmocka_unit_test(test_the_transactional_id_names_the_service),
+                cmocka_unit_test(test_tasks_run_init_transactions_side_by_side),
+                cmocka_unit_test(test_a_missing_offsets_topic_is_made_on_a_mock_cluster),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
