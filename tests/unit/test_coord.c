@@ -40,6 +40,8 @@ static void mock_start(mock_t *m, const char *service)
         assert_int_equal(rd_kafka_mock_topic_create(m->mc, topic, 1, 1), 0);
         snprintf(topic, sizeof(topic), "_kplane-%s-status", service);
         assert_int_equal(rd_kafka_mock_topic_create(m->mc, topic, 1, 1), 0);
+        snprintf(topic, sizeof(topic), "_kplane-%s-state", service);
+        assert_int_equal(rd_kafka_mock_topic_create(m->mc, topic, 1, 1), 0);
 }
 
 static void mock_stop(mock_t *m)
