@@ -393,6 +393,18 @@ void kp_store_set_log(kp_store_t *st, const kp_store_log_ops_t *ops)
         pthread_mutex_unlock(&st->log_lock);
 }
 
+static int refuse_ready(void *ctx, char *errstr, size_t errstr_size)
+{
+        kp_store_errf(errstr, errstr_size, "%s", (const char *)ctx);
+        return KP_ERR_UNAVAILABLE;
+}
+
+void kp_store_log_refuse(kp_store_t *st, const char *why)
+{
+        kp_store_log_ops_t ops = {refuse_ready, NULL, NULL, (void *)why};
+        kp_store_set_log(st, &ops);
+}
+
 /* ---- apply ---- */
 
 /* Binds member @p col of @p obj (a JSON column as its compact text) to parameter @p i. */

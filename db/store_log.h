@@ -63,6 +63,10 @@ typedef struct kp_store_log_ops {
  * has_log is read unlocked by writers. */
 void kp_store_set_log(kp_store_t *st, const kp_store_log_ops_t *ops);
 
+/* Log mode with every write refused (KP_ERR_UNAVAILABLE, @p why: static storage): while
+ * an instance joins its service, before the log is there, and once it stops. */
+void kp_store_log_refuse(kp_store_t *st, const char *why);
+
 /*
  * Applies the records read from the log, in order, in one transaction together with
  * @p next_offset (the offset after the last record read), so the rows and the offset they

@@ -31,6 +31,7 @@
 #include "runtime/runtime.h"
 #include "sinks/sink.h"
 #include "db/store.h"
+#include "db/store_log.h"
 #include "http/token.h"
 
 static void usage(FILE *out)
@@ -334,6 +335,10 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
                 fprintf(stderr, "kplane: %s\n", errstr);
                 goto out;
         }
+        /* several instances: no write may reach this database but through the state log,
+         * which starts once the port is known (the instance's URL needs it) */
+        if (env_or("KPLANE_COORDINATION", NULL))
+                kp_store_log_refuse(app->store, "this instance is joining its service: retry");
         http = http_open(app, o, token);
         if (!http)
                 goto out;

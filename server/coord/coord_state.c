@@ -335,14 +335,6 @@ static int state_ready(void *ctx, char *errstr, size_t errstr_size)
         return s->producer ? 0 : producer_open(s, errstr, errstr_size);
 }
 
-/* What the store calls once this instance stops: every write is refused. */
-static int closed_ready(void *ctx, char *errstr, size_t errstr_size)
-{
-        (void)ctx;
-        snprintf(errstr, errstr_size, "this instance is stopping");
-        return KP_ERR_UNAVAILABLE;
-}
-
 /* ---- start, stop, reads ---- */
 
 int kp_coord_state_open(kp_coord_t *c, kp_store_t *store, char *errstr, size_t errstr_size)
@@ -381,8 +373,7 @@ void kp_coord_state_close(kp_coord_t *c)
         state_set_next(s, s->next); /* wakes a writer waiting: it sees the stop */
         if (s->thread_started) {
                 /* after the write in flight; later ones are refused */
-                kp_store_log_ops_t closed = {closed_ready, NULL, NULL, NULL};
-                kp_store_set_log(s->store, &closed);
+                kp_store_log_refuse(s->store, "this instance is stopping");
                 pthread_join(s->thread, NULL);
         }
         producer_drop(s);

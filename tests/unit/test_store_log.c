@@ -245,6 +245,15 @@ static void test_refusals_publish_nothing(void **state)
                          KP_ERR_UNAVAILABLE);
         assert_string_equal(f->err, "not the leader");
         assert_int_equal(f->log.cnt, n);
+        /* joining or stopping: every write refused, none reaches the database */
+        kp_store_log_refuse(f->b, "joining");
+        assert_int_equal(kp_store_cluster_create(f->b, "c/1", c, f->err, sizeof(f->err)),
+                         KP_ERR_UNAVAILABLE);
+        assert_string_equal(f->err, "joining");
+        json_t *arr = NULL;
+        assert_int_equal(kp_store_cluster_list(f->b, &arr, f->err, sizeof(f->err)), 0);
+        assert_int_equal(json_array_size(arr), 0);
+        json_decref(arr);
         json_decref(c);
 }
 
