@@ -4,6 +4,7 @@ second; 30 plans made concurrently through the three get versions 1..30, the sam
 writes go on while a follower or the leader is killed -9 (once the group named a new
 leader); a killed instance restarted with its old database catches up, a wiped one
 rebuilds everything from the topic."""
+import json
 import os
 import shutil
 import signal
@@ -86,6 +87,21 @@ def make_cluster_topic_group(kafka, via, name, others):
         worst = max(worst, seen)
         whole.append(answered + seen)
     return worst, whole
+
+
+def wait_running(server, group, timeout=60):
+    t0 = time.monotonic()
+    while server.get(f"/api/v1/groups/{group}/status").json["state"] != "running":
+        assert time.monotonic() - t0 < timeout, f"{group} does not run on {server.url}"
+        time.sleep(0.1)
+
+
+def strip_state(doc):
+    """@doc without the runtime's per-instance "state" of each listed group."""
+    for it in doc.get("items", []) if isinstance(doc, dict) else []:
+        if isinstance(it, dict):
+            it.pop("state", None)
+    return doc
 
 
 def plan_versions(server, group):
@@ -197,6 +213,11 @@ def test_a_restarted_instance_catches_up_and_a_wiped_one_rebuilds(kafka):
     servers, leader, env = start_three(kafka)
     try:
         make_cluster_topic_group(kafka, servers[0], "r", servers[1:])
+        # a group marked to run: its leader runs it (tasks are not placed over instances yet)
+        lead = next(s for s in servers if ident(s) == leader)
+        write(lead, "POST", "/api/v1/groups/g-r/start", codes=(202,))
+        wait_running(lead, "g-r")
+        n = len(plan_versions(lead, "g-r"))  # the start made the group's first plan
         victim = next(s for s in servers if ident(s) != leader)
         others = [s for s in servers if s is not victim]
         victim.proc.send_signal(signal.SIGKILL)
@@ -208,11 +229,15 @@ def test_a_restarted_instance_catches_up_and_a_wiped_one_rebuilds(kafka):
             write(others[1], "POST", "/api/v1/groups/g-r/plans", {"parallelism": 2}, codes=(201,))
         write(others[0], "DELETE", "/api/v1/groups/g-r2", codes=(204,))
         victim.start(timeout=60)  # its old database, behind by all of the above
-        t_catch = wait_readable([victim], "/api/v1/groups/g-r/plans/3")
+        t_catch = wait_readable([victim], f"/api/v1/groups/g-r/plans/{n + 3}")
         assert victim.get("/api/v1/clusters/r2").status == 200
         assert victim.get("/api/v1/groups/g-r2").status == 404
-        assert plan_versions(victim, "g-r") == [1, 2, 3]
+        assert plan_versions(victim, "g-r") == list(range(1, n + 4))
         print(f"restarted with its old database: caught up {t_catch * 1000:.0f} ms after start")
+        # a follower's restart does not start a second copy of the running group
+        assert victim.get("/api/v1/groups/g-r/status").json["state"] == "stopped"
+        assert "resumed by the service's leader" in victim.log()
+        assert lead.get("/api/v1/groups/g-r/status").json["state"] == "running"
 
         # wiped: a new database rebuilds everything from the topic
         victim.stop()
@@ -221,16 +246,17 @@ def test_a_restarted_instance_catches_up_and_a_wiped_one_rebuilds(kafka):
             if os.path.exists(victim.db + suffix):
                 os.remove(victim.db + suffix)
         victim.start(timeout=60)
-        t_rebuild = wait_readable([victim], "/api/v1/groups/g-r/plans/3")
+        t_rebuild = wait_readable([victim], f"/api/v1/groups/g-r/plans/{n + 3}")
         print(f"wiped: rebuilt {t_rebuild * 1000:.0f} ms after start")
         for path in ("/api/v1/clusters", "/api/v1/groups", "/api/v1/clusters/r/topics",
                      "/api/v1/groups/g-r/plans", "/api/v1/groups/g-r/plans/current"):
-            bodies = {s.get(path).body for s in servers}
+            # the stored state is the same everywhere; "state" is where the runtime runs it
+            bodies = {json.dumps(strip_state(s.get(path).json), sort_keys=True) for s in servers}
             assert len(bodies) == 1, (path, bodies)
         # and it writes like the others
         write(victim, "POST", "/api/v1/groups/g-r/plans", {"parallelism": 3}, codes=(201,))
         for s in servers:
-            wait_readable([s], "/api/v1/groups/g-r/plans/4")
+            wait_readable([s], f"/api/v1/groups/g-r/plans/{n + 4}")
     finally:
         stop_all(servers)
         shutil.rmtree(os.path.dirname(servers[0].db), ignore_errors=True)
