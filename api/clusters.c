@@ -6,6 +6,7 @@
 #include "kafka/client_conf.h"
 #include "base/config.h"
 #include "app/cluster.h"
+#include "coord/coord.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
 #include "api/handlers.h"
@@ -269,6 +270,20 @@ json_t *kp_api_cluster_or_404(kp_app_t *app, const char *name, kp_http_resp_t *r
         return err ? NULL : doc;
 }
 
+/* Several instances: an embedded cluster lives in one process, where the others cannot
+ * reach it, so registering one is a 422. @returns 1 when @p doc was refused so. */
+static int embedded_refused(kp_app_t *app, const json_t *doc, kp_http_resp_t *resp)
+{
+        kp_coord_t *coord = __atomic_load_n(&app->coord, __ATOMIC_ACQUIRE);
+        if (!json_is_object(json_object_get(doc, "embedded")) || !kp_coord_shared(coord))
+                return 0;
+        kp_resp_problem(resp, 422,
+                        "embedded: an embedded cluster lives in one process and the service's "
+                        "other instances (KPLANE_COORDINATION) could not reach it; register a "
+                        "Kafka cluster by its bootstrap_servers");
+        return 1;
+}
+
 void kp_h_cluster_create(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, char **p)
 {
         char errstr[512];
@@ -285,6 +300,8 @@ void kp_h_cluster_create(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t
                 errors = NULL;
                 goto out;
         }
+        if (embedded_refused(app, doc, resp))
+                goto out;
         const char *name = json_string_value(json_object_get(doc, "name"));
         if (!kp_store_cluster_get(app->store, name, &existing, errstr, sizeof(errstr))) {
                 kp_resp_problem(resp, 409, "cluster %s already exists", name);
@@ -343,6 +360,8 @@ void kp_h_cluster_put(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *r
                 errors = NULL;
                 goto out;
         }
+        if (embedded_refused(app, doc, resp))
+                goto out;
         json_t *old_emb = json_object_get(old, "embedded");
         json_t *new_emb = json_object_get(doc, "embedded");
         int restart = json_is_object(new_emb) &&

@@ -159,6 +159,13 @@ static int serve_env_coord(serve_opts_t *o)
                 return 2;
         }
         o->protocol = strcmp(proto, "classic") ? KP_COORD_CONSUMER : KP_COORD_CLASSIC;
+        /* the demo's clusters are embedded: they live in this process, the service's other
+         * instances could not reach them */
+        if (o->demo && env_or("KPLANE_COORDINATION", NULL)) {
+                fprintf(stderr, "kplane serve: --demo runs embedded clusters, which one process "
+                                "holds: it cannot run with KPLANE_COORDINATION\n");
+                return 2;
+        }
         return 0;
 }
 

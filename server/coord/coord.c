@@ -195,6 +195,11 @@ int kp_coord_lease_held(kp_coord_t *c)
         return kp_time_mono_ms() < __atomic_load_n(&c->lease_until_ms, __ATOMIC_ACQUIRE);
 }
 
+int kp_coord_shared(const kp_coord_t *c)
+{
+        return c && !c->solo;
+}
+
 int kp_coord_leads(kp_coord_t *c)
 {
         pthread_mutex_lock(&c->lock);

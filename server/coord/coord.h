@@ -67,6 +67,9 @@ int kp_coord_view(kp_coord_t *c, kp_coord_view_t *view);
  */
 int kp_coord_lease_held(kp_coord_t *c);
 
+/* 1 when this instance is one of several (KPLANE_COORDINATION), 0 for a single process. */
+int kp_coord_shared(const kp_coord_t *c);
+
 /* 1 when this instance owns partition 0 of the work topic (the leader). */
 int kp_coord_leads(kp_coord_t *c);
 

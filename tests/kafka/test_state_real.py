@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from kplane_harness import Server  # noqa: E402
+from kplane_harness import BIN, Server  # noqa: E402
 from test_instances_real import ident, stop_all, wait_views  # noqa: E402
 
 BROKERS = 1
@@ -260,3 +261,28 @@ def test_a_restarted_instance_catches_up_and_a_wiped_one_rebuilds(kafka):
     finally:
         stop_all(servers)
         shutil.rmtree(os.path.dirname(servers[0].db), ignore_errors=True)
+
+
+def test_embedded_clusters_and_the_demo_are_refused_in_a_service(kafka):
+    """An embedded cluster lives in one process: the service's other instances could not
+    reach it, so registering one is a 422 (create and replace), and --demo (embedded
+    clusters) does not start with KPLANE_COORDINATION."""
+    env = env_of(kafka, "s" + uuid.uuid4().hex[:8])
+    s = Server(env=env).start(timeout=60)
+    try:
+        emb = {"name": "e", "embedded": {"brokers": 1, "topics": [{"name": "t", "partitions": 2}]}}
+        r = write(s, "POST", "/api/v1/clusters", emb, codes=(422,))
+        assert r.headers.get("content-type", "").startswith("application/problem+json"), r
+        assert "embedded" in r.json["detail"] and "KPLANE_COORDINATION" in r.json["detail"], r
+        write(s, "POST", "/api/v1/clusters", {"name": "e", "bootstrap_servers": kafka.bootstrap(0)},
+              codes=(201,))
+        write(s, "PUT", "/api/v1/clusters/e", emb, codes=(422,))
+        assert s.get("/api/v1/clusters/e").json["bootstrap_servers"] == kafka.bootstrap(0)
+    finally:
+        stop_all([s])
+    demo = Server(env=env, args=["--demo"])
+    demo.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", demo.db, "--demo"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=demo.env, text=True)
+    out, err = demo.proc.communicate(timeout=30)
+    assert demo.proc.returncode == 2 and "KPLANE_COORDINATION" in err, (demo.proc.returncode, err)
+    shutil.rmtree(demo.dir, ignore_errors=True)
