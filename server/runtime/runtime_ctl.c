@@ -15,10 +15,11 @@
 #include <time.h>
 
 /*
- * A cluster in error with nothing to commit would never show it works again: ask its
- * group coordinator for one committed offset (read-only; rd_kafka_committed, which
- * survives a coordinator that goes away, unlike 2.0's admin coordinator requests) and
- * clear the error when it answers. Blocks the control thread at most
+ * A cluster in error with nothing to commit would never show it works again: ask a
+ * coordinator for one committed offset (read-only; rd_kafka_committed on the home lane, of
+ * the lane's own group: the question is only whether the cluster answers; it survives a
+ * coordinator that goes away, unlike 2.14's admin coordinator requests) and clear the
+ * error when it answers. Blocks the control thread at most
  * KP_RUNTIME_PROBE_TIMEOUT_MS per cluster in error. Caller holds op_lock, which keeps the
  * group's arrays as they are.
  */

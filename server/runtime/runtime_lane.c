@@ -14,7 +14,7 @@
 #include <time.h>
 
 /* The group.id of a lane's handle: never joined (manual assignment) nor committed to (the
- * admin API commits under each group's id); librdkafka wants one for a consumer. */
+ * admin API commits under each group's id); librdkafka's incremental assign wants one. */
 #define LANE_GROUP_ID "kplane-lane"
 
 /* The lane key of @p ref read by @p g: handles differ by cluster, address, properties and
