@@ -16,10 +16,10 @@
  * time: start, apply, commit round, stop) > rt->lanes_lock (runtime_lane.c) > g->lock
  * (the arrays below) > part->lock
  * (several only in apply, for librdkafka's seek and resume of those it moved) > task->lock
- * > lane->mlock > g->err_lock (leaf). Workers take one part->lock and then one task->lock at a time per
- * batch; nothing holds a part->lock across a sink flush or a commit (a plan change marks
- * the partitions it moves held instead, runtime_apply.c).
- * Arrays change only with both op_lock and lock held, so holding either reads them.
+ * > lane->mlock > g->err_lock (leaf). Workers take one part->lock and then one task->lock at a time
+ * per batch; nothing holds a part->lock across a sink flush or a commit (a plan change marks the
+ * partitions it moves held instead, runtime_apply.c). Arrays change only with both op_lock and lock
+ * held, so holding either reads them.
  */
 
 typedef struct rt_group rt_group_t;
