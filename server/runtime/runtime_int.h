@@ -150,6 +150,7 @@ typedef struct rt_part {
 typedef struct rt_history {
         int cap, pcap;  /* slots in use: <= KP_HISTORY_SAMPLES, KP_HISTORY_PART_SAMPLES */
         uint64_t n, pn; /* samples taken since the start: group, partition */
+        uint64_t pfrom; /* group samples before the partition samples began */
         int64_t t[KP_HISTORY_SAMPLES], lag[KP_HISTORY_SAMPLES];
         double rate[KP_HISTORY_SAMPLES];
         int64_t pt[KP_HISTORY_PART_SAMPLES];
