@@ -138,19 +138,24 @@ void kp_coord_stop(kp_coord_t *c)
         free(c);
 }
 
+kp_coord_status_t kp_coord_status_self(const kp_coord_t *c, const char *now)
+{
+        return (kp_coord_status_t){.id = c->id,
+                                   .url = c->url,
+                                   .joined_at = c->joined_at,
+                                   .last_seen = now,
+                                   .epoch = c->report_epoch,
+                                   .tasks = c->report_tasks.items,
+                                   .ntasks = c->report_tasks.cnt};
+}
+
 /* Builds a single process's view: itself, seen now. */
 static int coord_view_self(kp_coord_t *c, kp_coord_view_t *view, int leads)
 {
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         kp_coord_member_t self = {.instance_id = c->id, .leads = leads};
-        kp_coord_status_t st = {c->id,
-                                c->url,
-                                c->joined_at,
-                                now,
-                                c->report_epoch,
-                                c->report_tasks.items,
-                                c->report_tasks.cnt};
+        kp_coord_status_t st = kp_coord_status_self(c, now);
         return kp_coord_view_build(view, &self, 1, &st, 1);
 }
 

@@ -62,6 +62,10 @@ struct kp_coord {
         struct kp_coord_state *state;
 };
 
+/* This instance's own status record, last seen @p now, with its report (c->lock held: the
+ * report's fields are read; every pointer borrowed). */
+kp_coord_status_t kp_coord_status_self(const kp_coord_t *c, const char *now);
+
 /* coord_member.c: the membership */
 
 /* Creates the member consumer of @p c, subscribed to the work topic (classic cooperative-sticky

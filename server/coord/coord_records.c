@@ -83,13 +83,7 @@ static void record_publish(kp_coord_t *c)
         char now[32];
         kp_time_iso8601(now, sizeof(now));
         pthread_mutex_lock(&c->lock);
-        kp_coord_status_t st = {c->id,
-                                c->url,
-                                c->joined_at,
-                                now,
-                                c->report_epoch,
-                                c->report_tasks.items,
-                                c->report_tasks.cnt};
+        kp_coord_status_t st = kp_coord_status_self(c, now);
         char *value = kp_coord_status_json(&st);
         __atomic_store_n(&c->report_dirty, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&c->lock);
