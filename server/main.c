@@ -365,7 +365,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
         }
         /* several instances: until running tasks are placed over them (issue 15 step 3), the
          * groups marked to run are resumed by the leader alone, never by every instance */
-        if (!env_or("KPLANE_COORDINATION", NULL) || kp_coord_leads(coord))
+        if (!kp_coord_shared(coord) || kp_coord_leads(coord))
                 kp_app_groups_resume(app);
         else
                 fprintf(stderr, "kplane: groups marked to run are resumed by the service's "
