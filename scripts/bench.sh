@@ -962,9 +962,20 @@ sk_copy_kplane() {
         sk_api POST "/groups/$g/start" >/dev/null || { kill "$CNT_PID"; SK_ERR[$1]="start failed (see $SK_LOG)"; return 1; }
         sk_count_wait
         sk_record "$1" "$t0" "$3" $?
-        sk_api GET "/groups/$g/status" | jq -c '{state, error, messages: .totals.messages, lag: .totals.lag,
+        local st
+        st=$(sk_api GET "/groups/$g/status" | jq -c '{state, error, messages: .totals.messages, lag: .totals.lag,
                 delivered: ([.tasks[].sink.delivered // 0] | add), in_flight: ([.tasks[].sink.in_flight // 0] | add),
-                retries: ([.tasks[].sink.retries // 0] | add), errors: [.tasks[].sink.last_error // empty] | unique}' >>"$SK_LOG"
+                retries: ([.tasks[].sink.retries // 0] | add), errors: [.tasks[].sink.last_error // empty] | unique}')
+        echo "$st" >>"$SK_LOG"
+        if [ -n "${SK_ERR[$1]:-}" ]; then
+                # a copy that did not complete: what each task and the service said, where CI prints it
+                SK_ERR[$1]="${SK_ERR[$1]}; group status $st"
+                sk_api GET "/groups/$g/status" | jq -c '.tasks[] | {task, state, messages, lag, sink}' >>"$SK_LOG"
+                echo "--- kplane serve stderr (last 40 lines)" >>"$SK_LOG"
+                tail -40 "$LOGS/sinks-serve-copy.err" >>"$SK_LOG"
+                say "sinks: $1 copy incomplete: $st"
+                tail -15 "$LOGS/sinks-serve-copy.err" | sed 's/^/  serve: /'  >&2
+        fi
         sk_group_stop "$g"
 }
 
