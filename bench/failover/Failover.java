@@ -24,7 +24,9 @@
 //     the victim sent just before it died a few ms after the kill: that is not a survivor);
 //   unmoved partitions: their longest gap between consecutive arrivals from the kill until
 //     --hold seconds after the last moved partition consumed again, against the longest gap
-//     the same partitions showed in a steady window of the same length just before the kill.
+//     the same partitions showed in a steady window of the same length just before the kill;
+//   duplicates: offsets that arrived again (the victim's uncommitted work, read again);
+//   missing: offsets below a partition's highest arrival that never arrived (messages lost).
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
@@ -189,6 +191,13 @@ public final class Failover {
             arr.add(new long[] {t, off, m});
         }
         synchronized int dups() { return dups; }
+        /* Offsets below the highest that arrived which never did: every reader here reads a
+         * partition in order from the beginning, so a hole is a message lost. */
+        synchronized long missing() {
+            long max = -1;
+            for (long[] x : arr) max = Math.max(max, x[1]);
+            return max + 1 - seen.size();
+        }
         synchronized long last() { return arr.isEmpty() ? 0 : arr.get(arr.size() - 1)[0]; }
         /* The end of the longest gap between consecutive first arrivals after @p from
          * (counting from @p from itself): when the partition consumed again after the kill.
@@ -248,7 +257,12 @@ public final class Failover {
      * least 3 produce intervals ended), then --hold seconds more, and prints the round's line. */
     static void measure(String name, int live, int perMember, long killAt, Set<Integer> moved, int dupsBefore,
                         String extra) throws Exception {
+        // An outage is a gap longer than any the steady window before the kill showed (and
+        // than 3 produce intervals): a request the victim sent just before it died, landing
+        // a little late, does not end one.
         long minGap = 3 * 1_000_000_000L / rate;
+        for (Part p : parts) minGap = Math.max(minGap, p.longestGapFrom(killAt - (long) (steadyS * 1e9), killAt)
+                + 1_000_000_000L / rate);
         long done = 0;
         while (true) {
             int back = 0;
@@ -284,15 +298,16 @@ public final class Failover {
         int stopped = 0;
         for (double g : unmoved) if (g > threshold) stopped++;
         int dups = -dupsBefore;
-        for (Part p : parts) dups += p.dups();
+        long missing = 0;
+        for (Part p : parts) { dups += p.dups(); missing += p.missing(); }
         System.out.printf(Locale.ROOT,
                 "protocol=%s members=%d consumers=%d partitions=%d moved=%d failover_ms=%.0f "
                         + "unmoved_gap_p50_ms=%.1f unmoved_gap_max_ms=%.1f unmoved_stopped=%d "
                         + "steady_gap_p50_ms=%.1f steady_gap_max_ms=%.1f threshold_ms=%.1f "
-                        + "interval_ms=%.1f duplicates=%d%s%n",
+                        + "interval_ms=%.1f duplicates=%d missing=%d%s%n",
                 name, live, perMember, partitions, moved.size(), failover,
                 pct(unmoved, 0.5), pct(unmoved, 1.0), stopped, pct(steady, 0.5),
-                pct(steady, 1.0), threshold, interval, dups, extra);
+                pct(steady, 1.0), threshold, interval, dups, missing, extra);
         System.out.flush();
     }
 
@@ -528,14 +543,18 @@ public final class Failover {
                     last = ok ? v.owner : null;
                     if (ok && now - since >= steadyS * 1e9 && allFlowingSince(Math.max(since, started))) break;
                     // a build whose instances place no tasks says so after a while, not at the end
-                    if (v.owner.isEmpty() && r == 0 && now - started > Math.min(30, settleS) * 1e9)
+                    if (v.owner.isEmpty() && r == 0 && now - started > Math.min(30, settleS) * 1e9) {
+                        log("GET /instances: " + v.raw);
                         throw new Failed("kplane: no instance reports running a task of the group "
-                                + String.format(Locale.ROOT, "%.0f s after its start (partitions flowing: %s), so none can "
-                                + "move on a kill: GET /instances: %s", (now - started) / 1e9, allFlowingSince(started), v.raw));
-                    if (now > deadline)
+                                + String.format(Locale.ROOT, "%.0f s after its start (its partitions flow: %s), so no task can "
+                                + "move on a kill", (now - started) / 1e9, allFlowingSince(started) ? "yes" : "no"));
+                    }
+                    if (now > deadline) {
+                        log("GET /instances: " + v.raw);
                         throw new Failed("kplane: the tasks never ran spread over the " + live.size()
                                 + " live instances (each task on one, each instance some) within " + settleS
-                                + " s; GET /instances: " + v.raw + "; partitions flowing: " + allFlowingSince(started));
+                                + " s (partitions flowing: " + (allFlowingSince(started) ? "yes" : "no") + ")");
+                    }
                     Thread.sleep(200);
                 }
                 int victim = -1;
