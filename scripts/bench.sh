@@ -1834,6 +1834,37 @@ EOF
 - **Image**: `podman image inspect` size of `localhost/kplane:latest` (as `make image` tags
   it), in MB of 10^6 bytes as podman prints, beside the base it is built on. `make bench`
   never builds the image.
+- **Failover** (issue 15; `bench/failover/Failover.java`, run by `bench/failover/run.sh`,
+  built like the handover harness; not in BENCH_QUICK): one real Kafka 4.1.1 broker (KRaft),
+  a fresh topic of 30 partitions per case, and one JVM holding the producer (one 8-byte
+  record to every partition 50 times a second, linger 0) and the clock. kplane: three `kplane
+  serve` processes of one service (`KPLANE_COORDINATION` = that broker, every other setting
+  at its default: classic protocol, session timeout 10 s) run a group of 12 tasks (balanced,
+  from the earliest offset) whose http sink (`json_lines`, `linger_ms` 0) posts to the
+  harness's own receiver, which stamps each record on the request's arrival; which instance
+  runs which task and which leads come from `GET /api/v1/instances`, a task's partitions from
+  its plan. Kafka: the same group size as 3 member JVMs × 4 `KafkaConsumer`s (kafka-clients
+  4.1.1, `poll(100 ms)`, auto-commit every 5 s, each member printing when `poll` returned
+  each record, on the same monotonic clock), under the classic protocol with
+  `CooperativeStickyAssignor` and `session.timeout.ms` 10000 (kplane's default; the Java
+  client's own is 45000), and under the KIP-848 `consumer` protocol (the broker's session
+  timeout: 45 s by default, also its minimum). Once every partition is owned by one reader
+  (kplane: every task reported by exactly one instance, each instance running some) and
+  flowing, and nothing changed for 5 s, one machine gets SIGKILL: kplane, an instance that
+  runs tasks and does not lead, then, on the same group, the leader of the two left (a
+  second round); Kafka, member 0. *Moved* partitions are the victim's. *Failover time*: the
+  longest over them of kill → the end of the partition's longest gap after the kill, i.e.
+  its first arrival from a survivor (a request the dead instance sent just before it died
+  may still land a few ms after the kill; an outage must outlast the steady window's longest
+  gap). *Unmoved* partitions: their longest gap between consecutive arrivals from the kill
+  until 5 s after the last moved partition consumed again, against the longest gap the same
+  partitions showed in the same length of time just before the kill (the produce interval
+  plus the machine's batching and load); one *stopped* when it exceeds that steady gap by
+  more than one produce interval (and 3 intervals): issue 15's "0 ms for unmoved tasks" is
+  met when none stopped. Only the first arrival of an offset counts; offsets that arrive
+  again are counted as redelivered, offsets below a partition's highest arrival that never
+  arrived as lost. The ratio row compares kplane's first round (a follower killed) with the
+  faster Kafka protocol. One round per case: each kill waits out a session timeout.
 EOF
         echo
         echo "## Raw output"
