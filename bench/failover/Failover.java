@@ -215,13 +215,19 @@ public final class Failover {
         /* The longest gap between consecutive first arrivals among those after @p from,
          * counting from @p from itself. */
         synchronized long longestGapFrom(long from, long until) {
-            long prev = from, best = 0;
+            long[] g = longestGapSpan(from, until);
+            return g[1] - g[0];
+        }
+        /* That gap's {start, end}. */
+        synchronized long[] longestGapSpan(long from, long until) {
+            long prev = from, best = -1, s = from, e = from;
             for (long[] x : arr) {
                 if (x[0] <= from || x[0] > until) continue;
-                best = Math.max(best, x[0] - prev);
+                if (x[0] - prev > best) { best = x[0] - prev; s = prev; e = x[0]; }
                 prev = x[0];
             }
-            return Math.max(best, until - prev);
+            if (until - prev > best) { s = prev; e = until; }
+            return new long[] {s, e};
         }
     }
 
@@ -296,7 +302,23 @@ public final class Failover {
         // produce interval (a message's worth), and than 3 intervals
         double threshold = Math.max(3 * interval, pct(steady, 1.0) + interval);
         int stopped = 0;
-        for (double g : unmoved) if (g > threshold) stopped++;
+        long firstStart = Long.MAX_VALUE, lastEnd = 0;
+        for (int q = 0; q < partitions; q++) {
+            if (moved.contains(q)) continue;
+            long[] g = parts[q].longestGapSpan(killAt, until);
+            if ((g[1] - g[0]) / 1e6 <= threshold) continue;
+            stopped++;
+            firstStart = Math.min(firstStart, g[0]);
+            lastEnd = Math.max(lastEnd, g[1]);
+        }
+        if (stopped > 0) { // when: at the kill, at the failover, or anywhere (the machine)
+            // moved partitions silent over the same span too: a stall of every reader (or of the receiver)
+            int silent = 0;
+            for (int q : moved) if (parts[q].longestGapFrom(firstStart, lastEnd) >= (lastEnd - firstStart) * 0.8) silent++;
+            log(String.format(Locale.ROOT, "%d unmoved partitions stopped: their longest gaps lie between %.0f and %.0f ms "
+                    + "after the kill (the moved ones consumed again at %.0f ms; %d of the %d moved were silent over that "
+                    + "span too)", stopped, (firstStart - killAt) / 1e6, (lastEnd - killAt) / 1e6, failover, silent, moved.size()));
+        }
         int dups = -dupsBefore;
         long missing = 0;
         for (Part p : parts) { dups += p.dups(); missing += p.missing(); }
