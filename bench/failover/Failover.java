@@ -312,12 +312,17 @@ public final class Failover {
             lastEnd = Math.max(lastEnd, g[1]);
         }
         if (stopped > 0) { // when: at the kill, at the failover, or anywhere (the machine)
-            // moved partitions silent over the same span too: a stall of every reader (or of the receiver)
-            int silent = 0;
-            for (int q : moved) if (parts[q].longestGapFrom(firstStart, lastEnd) >= (lastEnd - firstStart) * 0.8) silent++;
+            // after the failover: were the moved partitions silent over the same span too (a stall
+            // of every reader, or of the receiver)?
+            String also = "";
+            if (firstStart > killAt + failover * 1e6) {
+                int silent = 0;
+                for (int q : moved) if (parts[q].longestGapFrom(firstStart, lastEnd) >= (lastEnd - firstStart) * 0.8) silent++;
+                also = "; " + silent + " of the " + moved.size() + " moved were silent over that span too";
+            }
             log(String.format(Locale.ROOT, "%d unmoved partitions stopped: their longest gaps lie between %.0f and %.0f ms "
-                    + "after the kill (the moved ones consumed again at %.0f ms; %d of the %d moved were silent over that "
-                    + "span too)", stopped, (firstStart - killAt) / 1e6, (lastEnd - killAt) / 1e6, failover, silent, moved.size()));
+                    + "after the kill (the moved ones consumed again at %.0f ms%s)", stopped, (firstStart - killAt) / 1e6,
+                    (lastEnd - killAt) / 1e6, failover, also));
         }
         int dups = -dupsBefore;
         long missing = 0;
