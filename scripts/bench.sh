@@ -1838,7 +1838,8 @@ EOF
 - **Failover** (issue 15; `bench/failover/Failover.java`, run by `bench/failover/run.sh`,
   built like the handover harness; not in BENCH_QUICK): one real Kafka 4.1.1 broker (KRaft),
   a fresh topic of 30 partitions per case, and one JVM holding the producer (one 8-byte
-  record to every partition 50 times a second, linger 0) and the clock. kplane: three `kplane
+  record to every partition 50 times a second, its send time in the value, linger 0) and
+  the clock. kplane: three `kplane
   serve` processes of one service (`KPLANE_COORDINATION` = that broker, every other setting
   at its default: classic protocol, session timeout 10 s) run a group of 12 tasks (balanced,
   from the earliest offset) whose http sink (`json_lines`, `linger_ms` 0) posts to the
@@ -1860,7 +1861,9 @@ EOF
   gap). *Unmoved* partitions: their longest gap between consecutive arrivals from the kill
   until 5 s after the last moved partition consumed again, against the longest gap the same
   partitions showed in the same length of time just before the kill (the produce interval
-  plus the machine's batching and load); one *stopped* when it exceeds that steady gap by
+  plus the machine's batching and load), both less the part of a gap where the producer
+  itself was late (each record carries its send time, as in the handover harness; the
+  longest send gap is in the raw output); one *stopped* when it exceeds that steady gap by
   more than one produce interval (and 3 intervals): issue 15's "0 ms for unmoved tasks" is
   met when none stopped. Only the first arrival of an offset counts; offsets that arrive
   again are counted as redelivered, offsets below a partition's highest arrival that never

@@ -24,7 +24,9 @@
 //     the victim sent just before it died a few ms after the kill: that is not a survivor);
 //   unmoved partitions: their longest gap between consecutive arrivals from the kill until
 //     --hold seconds after the last moved partition consumed again, against the longest gap
-//     the same partitions showed in a steady window of the same length just before the kill;
+//     the same partitions showed in a steady window of the same length just before the kill,
+//     both less the part of a gap where the producer itself was late (each record carries its
+//     send time; a harness not scheduled on a loaded machine is no reader's pause);
 //   duplicates: offsets that arrived again (the victim's uncommitted work, read again);
 //   missing: offsets below a partition's highest arrival that never arrived (messages lost).
 import com.fasterxml.jackson.databind.JsonNode;
@@ -43,6 +45,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -162,7 +165,8 @@ public final class Failover {
                 b.setLength(0);
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(100)))
                     b.append("A ").append(r.partition()).append(' ').append(r.offset()).append(' ')
-                            .append(System.nanoTime()).append('\n');
+                            .append(System.nanoTime()).append(' ').append(ByteBuffer.wrap(r.value()).getLong())
+                            .append('\n');
                 if (b.length() > 0)
                     synchronized (System.out) { System.out.print(b); System.out.flush(); }
             }
@@ -183,12 +187,12 @@ public final class Failover {
 
     // ------------------------------------------------------------------ arrivals
     static final class Part {
-        final List<long[]> arr = new ArrayList<>(); // {nanoTime, offset, member}, in arrival order
+        final List<long[]> arr = new ArrayList<>(); // {nanoTime, offset, member, sent}, in arrival order
         final Set<Long> seen = new HashSet<>();
         int dups;
-        synchronized void add(long off, long t, int m) {
+        synchronized void add(long off, long t, int m, long sent) {
             if (!seen.add(off)) { dups++; return; }
-            arr.add(new long[] {t, off, m});
+            arr.add(new long[] {t, off, m, sent});
         }
         synchronized int dups() { return dups; }
         /* Offsets below the highest that arrived which never did: every reader here reads a
@@ -213,31 +217,49 @@ public final class Failover {
             return best >= minGap ? end : 0;
         }
         /* The longest gap between consecutive first arrivals among those after @p from,
-         * counting from @p from itself. */
-        synchronized long longestGapFrom(long from, long until) {
-            long[] g = longestGapSpan(from, until);
-            return g[1] - g[0];
+         * counting from @p from itself. With @p net, less the part of it where the producer
+         * itself was late (the send gap beyond the produce interval): a harness not scheduled
+         * on a loaded machine is no reader's pause. */
+        synchronized long longestGapFrom(long from, long until, boolean net) {
+            return longestGapSpan(from, until, net)[2];
         }
-        /* That gap's {start, end}. */
-        synchronized long[] longestGapSpan(long from, long until) {
-            long prev = from, best = -1, s = from, e = from;
+        /* That gap's {start, end, length}. */
+        synchronized long[] longestGapSpan(long from, long until, boolean net) {
+            long prev = from, prevSent = 0, best = -1, s = from, e = from;
             for (long[] x : arr) {
                 if (x[0] <= from || x[0] > until) continue;
-                if (x[0] - prev > best) { best = x[0] - prev; s = prev; e = x[0]; }
+                long late = net && prevSent != 0 ? Math.max(0, x[3] - prevSent - intervalNs()) : 0;
+                long g = Math.max(0, x[0] - prev - late);
+                if (g > best) { best = g; s = prev; e = x[0]; }
                 prev = x[0];
+                prevSent = x[3];
             }
-            if (until - prev > best) { s = prev; e = until; }
-            return new long[] {s, e};
+            if (until - prev > best) { best = until - prev; s = prev; e = until; }
+            return new long[] {s, e, best};
+        }
+        /* The longest time between the sends of consecutive first arrivals in (from, until]. */
+        synchronized long sendGapMax(long from, long until) {
+            long prevSent = 0, best = 0;
+            for (long[] x : arr) {
+                if (x[0] <= from || x[0] > until) continue;
+                if (prevSent != 0) best = Math.max(best, x[3] - prevSent);
+                prevSent = x[3];
+            }
+            return best;
         }
     }
 
     static Part[] parts;
 
+    static long intervalNs() { return 1_000_000_000L / rate; }
+
     static void produce(KafkaProducer<byte[], byte[]> pr, AtomicBoolean stop) {
         long interval = 1_000_000_000L / rate, next = System.nanoTime();
         while (!stop.get()) {
+            // the send time, not the scheduled one: the readers' side tells a late producer
+            byte[] sent = ByteBuffer.allocate(8).putLong(System.nanoTime()).array();
             for (int q = 0; q < partitions; q++)
-                pr.send(new ProducerRecord<>(topic, q, null, ByteBuffer.allocate(8).putLong(next).array()));
+                pr.send(new ProducerRecord<>(topic, q, null, sent));
             next += interval;
             long wait = next - System.nanoTime();
             if (wait > 0) {
@@ -267,7 +289,7 @@ public final class Failover {
         // than 3 produce intervals): a request the victim sent just before it died, landing
         // a little late, does not end one.
         long minGap = 3 * 1_000_000_000L / rate;
-        for (Part p : parts) minGap = Math.max(minGap, p.longestGapFrom(killAt - (long) (steadyS * 1e9), killAt)
+        for (Part p : parts) minGap = Math.max(minGap, p.longestGapFrom(killAt - (long) (steadyS * 1e9), killAt, false)
                 + 1_000_000_000L / rate);
         long done = 0;
         while (true) {
@@ -285,7 +307,7 @@ public final class Failover {
             Thread.sleep(20);
         }
         long until = System.nanoTime();
-        double failover = 0;
+        double failover = 0, sendGap = 0;
         List<Double> unmoved = new ArrayList<>(), steady = new ArrayList<>();
         double interval = 1000.0 / rate;
         // the same partitions' longest gap in a steady window of the same length before
@@ -294,8 +316,9 @@ public final class Failover {
             if (moved.contains(q)) {
                 failover = Math.max(failover, (parts[q].recovered(killAt, minGap) - killAt) / 1e6);
             } else {
-                unmoved.add(parts[q].longestGapFrom(killAt, until) / 1e6);
-                steady.add(parts[q].longestGapFrom(killAt - window, killAt) / 1e6);
+                unmoved.add(parts[q].longestGapFrom(killAt, until, true) / 1e6);
+                steady.add(parts[q].longestGapFrom(killAt - window, killAt, true) / 1e6);
+                sendGap = Math.max(sendGap, parts[q].sendGapMax(killAt, until) / 1e6);
             }
         }
         // stopped: a gap longer than the longest the steady window showed by more than one
@@ -305,8 +328,8 @@ public final class Failover {
         long firstStart = Long.MAX_VALUE, lastEnd = 0;
         for (int q = 0; q < partitions; q++) {
             if (moved.contains(q)) continue;
-            long[] g = parts[q].longestGapSpan(killAt, until);
-            if ((g[1] - g[0]) / 1e6 <= threshold) continue;
+            long[] g = parts[q].longestGapSpan(killAt, until, true);
+            if (g[2] / 1e6 <= threshold) continue;
             stopped++;
             firstStart = Math.min(firstStart, g[0]);
             lastEnd = Math.max(lastEnd, g[1]);
@@ -317,7 +340,7 @@ public final class Failover {
             String also = "";
             if (firstStart > killAt + failover * 1e6) {
                 int silent = 0;
-                for (int q : moved) if (parts[q].longestGapFrom(firstStart, lastEnd) >= (lastEnd - firstStart) * 0.8) silent++;
+                for (int q : moved) if (parts[q].longestGapFrom(firstStart, lastEnd, false) >= (lastEnd - firstStart) * 0.8) silent++;
                 also = "; " + silent + " of the " + moved.size() + " moved were silent over that span too";
             }
             log(String.format(Locale.ROOT, "%d unmoved partitions stopped: their longest gaps lie between %.0f and %.0f ms "
@@ -331,10 +354,10 @@ public final class Failover {
                 "protocol=%s members=%d consumers=%d partitions=%d moved=%d failover_ms=%.0f "
                         + "unmoved_gap_p50_ms=%.1f unmoved_gap_max_ms=%.1f unmoved_stopped=%d "
                         + "steady_gap_p50_ms=%.1f steady_gap_max_ms=%.1f threshold_ms=%.1f "
-                        + "interval_ms=%.1f duplicates=%d missing=%d%s%n",
+                        + "interval_ms=%.1f duplicates=%d missing=%d send_gap_max_ms=%.1f%s%n",
                 name, live, perMember, partitions, moved.size(), failover,
                 pct(unmoved, 0.5), pct(unmoved, 1.0), stopped, pct(steady, 0.5),
-                pct(steady, 1.0), threshold, interval, dups, missing, extra);
+                pct(steady, 1.0), threshold, interval, dups, missing, sendGap, extra);
         System.out.flush();
     }
 
@@ -382,7 +405,8 @@ public final class Failover {
             for (String l; (l = r.readLine()) != null; ) {
                 String[] f = l.split(" ");
                 if (f[0].equals("A")) {
-                    parts[Integer.parseInt(f[1])].add(Long.parseLong(f[2]), Long.parseLong(f[3]), m);
+                    parts[Integer.parseInt(f[1])].add(Long.parseLong(f[2]), Long.parseLong(f[3]), m,
+                            Long.parseLong(f[4]));
                 } else if (f[0].equals("O")) {
                     Set<Integer> s = ConcurrentHashMap.newKeySet();
                     if (f.length > 2)
@@ -459,8 +483,10 @@ public final class Failover {
             int part = Integer.parseInt(s.substring(i, j));
             int k = s.indexOf("\"offset\":", j) + 9, e = k;
             while (e < s.length() && Character.isDigit(s.charAt(e))) e++;
-            parts[part].add(Long.parseLong(s.substring(k, e)), now, -1);
-            i = e;
+            int v = s.indexOf("\"value\":\"", e) + 9, ve = s.indexOf('"', v);
+            long sent = ByteBuffer.wrap(Base64.getDecoder().decode(s.substring(v, ve))).getLong();
+            parts[part].add(Long.parseLong(s.substring(k, e)), now, -1, sent);
+            i = ve;
         }
     }
 
