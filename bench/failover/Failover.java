@@ -285,6 +285,7 @@ public final class Failover {
      * least 3 produce intervals ended), then --hold seconds more, and prints the round's line. */
     static void measure(String name, int live, int perMember, long killAt, Set<Integer> moved, int dupsBefore,
                         String extra) throws Exception {
+        if (moved.isEmpty()) throw new Failed(name + ": the victim owned no partition at the kill");
         // An outage is a gap longer than any the steady window before the kill showed (and
         // than 3 produce intervals): a request the victim sent just before it died, landing
         // a little late, does not end one.
@@ -420,9 +421,14 @@ public final class Failover {
         }
     }
 
-    /* Every partition owned by exactly one consumer. */
+    /* Every consumer of every member joined and owns some partition (a member JVM slow to
+     * start on a loaded machine must not be killed before it joined), every partition owned
+     * by exactly one consumer. */
     static boolean settled() {
         int[] n = new int[partitions];
+        int busy = 0;
+        for (Set<Integer> s : owners.values()) if (!s.isEmpty()) busy++;
+        if (busy < Math.min(members * consumers, partitions)) return false;
         for (Set<Integer> s : owners.values()) for (int q : s) n[q]++;
         for (int x : n) if (x != 1) return false;
         return true;
