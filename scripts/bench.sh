@@ -9,7 +9,7 @@
 #   --publish     copy the last run's $BUILD/BENCHMARKS.md to docs/BENCHMARKS.md, run nothing
 #   (docs/BENCHMARKS.md keeps its hand-written "Notes on the results" block across both)
 #   --only LIST   comma-separated sections to run: planner,assignors,replan,growth,rest,runtime,
-#                 consume,handover,sinks,image (the file written then holds only those sections)
+#                 consume,handover,failover,sinks,image (the file written then holds only those sections)
 #
 # Sections (each figure beside a baseline measured in this run; "ratio" reads the way the
 # target reads, e.g. "403× faster" or "0.62×"):
@@ -34,6 +34,11 @@
 #              the longest gap per partition with a kplane live plan change (apply: true) vs
 #              Java KafkaConsumers (classic eager Range, CooperativeSticky, KIP-848 consumer)
 #              (bench/handover/run.sh; skipped without java or the Kafka jars)
+#   failover   issue 15: kill -9 of one of three kplane instances (then of the leader of the
+#              two left) on a real broker, a group of 12 tasks over 30 partitions: time until
+#              every moved partition consumes again and the pause of the unmoved ones, vs a
+#              plain Kafka group of 3 JVMs × 4 KafkaConsumers losing one (classic
+#              CooperativeSticky, KIP-848 consumer) (bench/failover/run.sh; not in BENCH_QUICK)
 #   sinks      issue 14's sinks on two real single-node Kafka clusters (or two `kplane mock`
 #              ones): a copy of 1M messages by kplane's kafka sink (at_least_once, exactly_once)
 #              vs MirrorMaker 2 (bench/sinks/mm2.sh) and kcat -C | kcat -P; the http sink vs a
@@ -52,7 +57,8 @@
 # of 60k messages on the mock cluster only (no real broker, rdkafka_performance only if
 # already built), one short round of the handover with kplane and the eager Kafka group only,
 # one round of the sinks with 50k messages on two `kplane mock` clusters (no MirrorMaker 2);
-# the planner, runtime and image sections as they are. It never updates
+# the failover section skipped (a skip row: every kill waits out a session timeout); the
+# planner, runtime and image sections as they are. It never updates
 # docs/BENCHMARKS.md.
 # Exit: 0 when every section ran (missed targets are reported, not failures: this is a
 # benchmark, not a test), 1 when a section could not run to the end.
@@ -65,7 +71,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 UPDATE_DOC=${KPLANE_BENCH_UPDATE_DOC:-0}
-ONLY="planner,assignors,replan,growth,rest,runtime,consume,handover,sinks,image"
+ONLY="planner,assignors,replan,growth,rest,runtime,consume,handover,failover,sinks,image"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
         REST_SECS=${KPLANE_BENCH_REST_SECS:-2}
@@ -814,6 +820,169 @@ bench_handover() {
                 "$(f "$kum / $kint")×" "none stopped" "$(yes_no "$ku == 0")"
 }
 
+# --------------------------------------------------------------------------- failover
+# Issue 15: one machine of three dies (SIGKILL) while 30 partitions flow at a steady rate, on
+# one real broker. kplane: three `kplane serve` instances of one service (KPLANE_COORDINATION,
+# default settings: session timeout 10 s) running a group of 12 tasks with an http sink to the
+# harness's receiver; a follower that runs tasks is killed, then the leader of the two left.
+# Kafka: a plain group of 3 member JVMs × 4 KafkaConsumers loses member 0, under the classic
+# protocol with CooperativeStickyAssignor (session.timeout.ms 10000, kplane's; Java's default
+# is 45000) and under the KIP-848 consumer protocol (the broker's session, 45 s by default).
+# One round each (a kill costs a session timeout); bench/failover/run.sh says how it is timed.
+FO_SESSION_MS=10000
+failover_case_name() {
+        case "$1" in
+        kplane-follower) echo "kplane, 3 instances, kill -9 of a follower" ;;
+        kplane-leader) echo "kplane, the 2 left, kill -9 of the leader" ;;
+        cooperative) echo "Kafka classic protocol, CooperativeStickyAssignor" ;;
+        consumer) echo "Kafka KIP-848 consumer protocol" ;;
+        esac
+}
+# failover_serve: three kplane instances of one service on the broker $1; sets FO_URLS, FO_PIDS
+failover_serve() {
+        local i u svc=bench-failover-$$
+        FO_URLS="" FO_PIDS=""
+        for i in 1 2 3; do
+                KPLANE_COORDINATION=$1 KPLANE_SERVICE=$svc KPLANE_SINK_DIR=$TMP/failover-sinks \
+                        "$BUILD/kplane" serve --listen 127.0.0.1:0 --db "$TMP/failover-$i.db" \
+                        >"$TMP/failover-$i.out" 2>"$LOGS/failover-serve-$i.err" &
+                PIDS+=($!)
+                # the harness kills two of them: no "Killed" job notice from this shell
+                disown $!
+                FO_PIDS="$FO_PIDS${FO_PIDS:+,}$!"
+        done
+        for i in 1 2 3; do
+                u=""
+                for _ in $(seq 300); do
+                        u=$(head -1 "$TMP/failover-$i.out" 2>/dev/null | grep -o 'http://[0-9.]*:[0-9]*')
+                        [ -n "$u" ] && break
+                        sleep 0.1
+                done
+                [ -n "$u" ] || { say "failover: kplane instance $i did not start (see $LOGS/failover-serve-$i.err)"; return 1; }
+                FO_URLS="$FO_URLS${FO_URLS:+,}$u"
+        done
+}
+bench_failover() {
+        local log=$LOGS/failover.log boot rc c line
+        if [ "$QUICK" = 1 ]; then
+                row failover "failover" "skipped in BENCH_QUICK: every kill waits a session timeout (10–45 s) and a broker start (CI time)" - - - skip
+                return
+        fi
+        say "failover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
+        REAL_KAFKA_DIR=$TMP/kafka-failover
+        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/failover-kafka-start.log")
+        rc=$?
+        if [ $rc = 77 ]; then
+                row failover "failover" "skipped: $(grep -m1 'SKIP' "$LOGS/failover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
+                REAL_KAFKA_DIR=""
+                return
+        elif [ $rc != 0 ] || [ -z "$boot" ]; then
+                row failover "failover" "broker did not start (see $LOGS/failover-kafka-start.log)" - - - NO
+                FAILED="$FAILED failover"
+                REAL_KAFKA_DIR=""
+                return
+        fi
+        boot=$(printf '%s\n' "$boot" | head -1)
+        : >"$log"
+        if failover_serve "$boot"; then
+                say "failover: kplane, 3 instances ($FO_URLS), kill -9 of a follower, then of the leader"
+                echo "## kplane: instances $FO_URLS, pids $FO_PIDS" >>"$log"
+                BUILD=$BUILD timeout 300 bench/failover/run.sh --bootstrap "$boot" --protocol kplane \
+                        --kplane "$FO_URLS" --pids "$FO_PIDS" --kill follower,leader --settle 60 --limit 40 >>"$log" 2>&1
+                rc=$?
+                [ $rc = 0 ] || echo "## kplane: exit $rc" >>"$log"
+                # the survivors leave now: the Kafka rounds get the machine to themselves
+                for c in ${FO_PIDS//,/ }; do kill "$c" 2>/dev/null; done
+                for c in ${FO_PIDS//,/ }; do
+                        for _ in $(seq 150); do kill -0 "$c" 2>/dev/null || break; sleep 0.1; done
+                        kill -9 "$c" 2>/dev/null
+                done
+        else
+                echo "FAILED: kplane: the three instances did not start (see $LOGS/failover-serve-*.err)" >>"$log"
+        fi
+        for c in cooperative consumer; do
+                [ "${rc:-0}" = 77 ] && break
+                say "failover: $(failover_case_name "$c")"
+                echo "## $c" >>"$log"
+                BUILD=$BUILD timeout 240 bench/failover/run.sh --bootstrap "$boot" --protocol "$c" \
+                        --session-ms "$FO_SESSION_MS" --settle 90 --limit 120 >>"$log" 2>&1
+                rc=$?
+                [ $rc = 0 ] || echo "## $c: exit $rc" >>"$log"
+        done
+        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+        REAL_KAFKA_DIR=""
+        if [ "$rc" = 77 ]; then
+                row failover "failover" "skipped: $(grep -m1 SKIP "$log" | sed 's/^SKIP: //')" - - - skip
+                return
+        fi
+        failover_rows "$log"
+}
+# failover_rows LOG: the rows from the harness's lines (protocol=... kill=... for kplane)
+failover_rows() {
+        local log=$1 c line name fo moved tm dups lost sess mx p50 st smx thr int left best_kafka="" best_ms="" kfo=""
+        declare -A got
+        got[kplane-follower]=$(grep -m1 '^protocol=kplane .*kill=follower' "$log")
+        got[kplane-leader]=$(grep -m1 '^protocol=kplane .*kill=leader' "$log")
+        got[cooperative]=$(grep -m1 '^protocol=cooperative ' "$log")
+        got[consumer]=$(grep -m1 '^protocol=consumer ' "$log")
+        for c in kplane-follower kplane-leader cooperative consumer; do
+                line=${got[$c]}
+                name=$(failover_case_name "$c")
+                if [ -z "$line" ]; then
+                        # the case's own failure line, else the first of kplane's (a leader round
+                        # needs the follower round before it)
+                        local why
+                        case "$c" in
+                        kplane-*) why=$(sed -n '/^## kplane/,/^## cooperative/p' "$log" | grep -m1 '^FAILED: ') ;;
+                        *) why=$(sed -n "/^## $c\$/,/^## [a-z]*\$/p" "$log" | grep -m1 '^FAILED: ') ;;
+                        esac
+                        [ "$c" = kplane-leader ] && [ -z "${got[kplane-follower]}" ] && why="not run: the round before it failed"
+                        row failover "$name: failover time" "${why:-failed: no figures (see $log)}" - - \
+                                "$([ "${c%%-*}" = kplane ] && echo "≤ session + 5 s, nothing lost" || echo -)" NO
+                        case "$FAILED " in *" failover "*) ;; *) FAILED="$FAILED failover" ;; esac
+                        continue
+                fi
+                fo=$(kv "$line" failover_ms); moved=$(kv "$line" moved); dups=$(kv "$line" duplicates)
+                lost=$(kv "$line" missing)
+                tm=$(kv "$line" tasks_moved)
+                case "$c" in consumer) sess=45000 ;; *) sess=$FO_SESSION_MS ;; esac
+                if [ "${c%%-*}" = kplane ]; then
+                        row failover "$name: failover time (kill → every moved partition consuming again)" \
+                                "$(f "$fo / 1000" %.2f) s ($tm tasks, $moved partitions moved; $dups redelivered, $lost lost)" \
+                                "session timeout $(f "$sess / 1000" %.0f) s" "$(f "$fo / $sess") × the session" \
+                                "≤ session + 5 s, nothing lost" "$(yes_no "$fo <= $sess + 5000 && $lost == 0")"
+                else
+                        row failover "$name: failover time (kill → every moved partition consuming again)" \
+                                "$(f "$fo / 1000" %.2f) s ($moved partitions moved; $dups redelivered, $lost lost)" \
+                                "session timeout $(f "$sess / 1000" %.0f) s$([ "$c" = consumer ] && echo " (the broker's minimum)")" \
+                                "$(f "$fo / $sess") × the session" - -
+                        if [ -z "$best_kafka" ] || [ "$(f "$fo < $best_ms" %d)" = 1 ]; then
+                                best_kafka=$c best_ms=$fo
+                        fi
+                fi
+                [ "$c" = kplane-follower ] && kfo=$fo
+        done
+        if [ -n "$kfo" ] && [ -n "$best_kafka" ]; then
+                row failover "kplane's failover (a follower killed) vs the best Kafka protocol's" "$(f "$kfo / 1000" %.2f) s" \
+                        "$(failover_case_name "$best_kafka" | sed 's/^Kafka //') $(f "$best_ms / 1000" %.2f) s" \
+                        "$(f "$kfo / $best_ms" %.2f)×" "≤ 1×" "$(yes_no "$kfo <= $best_ms")"
+        fi
+        for c in kplane-follower kplane-leader cooperative consumer; do
+                line=${got[$c]}
+                [ -n "$line" ] || continue
+                mx=$(kv "$line" unmoved_gap_max_ms); p50=$(kv "$line" unmoved_gap_p50_ms)
+                st=$(kv "$line" unmoved_stopped); smx=$(kv "$line" steady_gap_max_ms)
+                thr=$(kv "$line" threshold_ms); int=$(kv "$line" interval_ms)
+                left=$(( $(kv "$line" partitions) - $(kv "$line" moved) ))
+                row failover "$(failover_case_name "$c"): the $left partitions that did not move, longest gap p50 / max" \
+                        "$(ms_fmt "$p50") / $(ms_fmt "$mx"); $st stopped (gap > $(ms_fmt "$thr"))" \
+                        "steady, the same time before the kill: longest $(ms_fmt "$smx"); produce interval $(ms_fmt "$int")" \
+                        "+$(f "$mx > $smx ? $mx - $smx : 0" %.0f) ms beyond steady" \
+                        "$([ "${c%%-*}" = kplane ] && echo "0 ms: none stopped" || echo -)" \
+                        "$([ "${c%%-*}" = kplane ] && yes_no "$st == 0" || echo -)"
+        done
+}
+
 # ------------------------------------------------------------------------------ sinks
 # Issue 14's sink figures, each beside a baseline from the same run ("Sinks" under "How each
 # figure is measured" says how each is timed):
@@ -1379,6 +1548,7 @@ want rest && bench_rest
 want runtime && bench_runtime
 want consume && bench_consume
 want handover && bench_handover
+want failover && bench_failover
 want sinks && bench_sinks
 want image && bench_image
 
@@ -1395,6 +1565,7 @@ section_title() {
         runtime) echo "Runtime, in one process (bench_runtime)" ;;
         consume) echo "Consumption through the kplane binary, same data for every reader" ;;
         handover) echo "Handover pause: 30 partitions at a steady rate, the group grows from 10 to 15 members (best of rounds; gaps between consecutive messages of a partition)" ;;
+        failover) echo "Failover: one of three machines killed (SIGKILL) while 30 partitions flow, a group of 12 (one round each; gaps between consecutive messages of a partition)" ;;
         sinks) echo "Sinks: a Kafka → Kafka copy, the http sink, and the footprint of 100 tasks with Kafka sinks (best of rounds)" ;;
         image) echo "Container image" ;;
         esac
@@ -1425,7 +1596,7 @@ print_text() {
 
 print_markdown_tables() {
         local s
-        for s in planner assignors replan growth rest runtime consume handover sinks image; do
+        for s in planner assignors replan growth rest runtime consume handover failover sinks image; do
                 grep -q "^$s	" "$ROWS" || continue
                 printf '\n### %s\n\n| figure | value | baseline | ratio | target | ok? |\n| --- | --- | --- | --- | --- | --- |\n' "$(section_title "$s")"
                 awk -F'\t' -v s="$s" '$1 == s { gsub(/\|/, "\\|"); printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$ROWS"
@@ -1664,6 +1835,40 @@ EOF
 - **Image**: `podman image inspect` size of `localhost/kplane:latest` (as `make image` tags
   it), in MB of 10^6 bytes as podman prints, beside the base it is built on. `make bench`
   never builds the image.
+- **Failover** (issue 15; `bench/failover/Failover.java`, run by `bench/failover/run.sh`,
+  built like the handover harness; not in BENCH_QUICK): one real Kafka 4.1.1 broker (KRaft),
+  a fresh topic of 30 partitions per case, and one JVM holding the producer (one 8-byte
+  record to every partition 50 times a second, its send time in the value, linger 0) and
+  the clock. kplane: three `kplane
+  serve` processes of one service (`KPLANE_COORDINATION` = that broker, every other setting
+  at its default: classic protocol, session timeout 10 s) run a group of 12 tasks (balanced,
+  from the earliest offset) whose http sink (`json_lines`, `linger_ms` 0) posts to the
+  harness's own receiver, which stamps each record on the request's arrival; which instance
+  runs which task and which leads come from `GET /api/v1/instances`, a task's partitions from
+  its plan. Kafka: the same group size as 3 member JVMs × 4 `KafkaConsumer`s (kafka-clients
+  4.1.1, `poll(100 ms)`, auto-commit every 5 s, each member printing when `poll` returned
+  each record, on the same monotonic clock), under the classic protocol with
+  `CooperativeStickyAssignor` and `session.timeout.ms` 10000 (kplane's default; the Java
+  client's own is 45000), and under the KIP-848 `consumer` protocol (the broker's session
+  timeout: 45 s by default, also its minimum). Once every partition is owned by one reader
+  (kplane: every task reported by exactly one instance, each instance running some) and
+  flowing, and nothing changed for 5 s, one machine gets SIGKILL: kplane, an instance that
+  runs tasks and does not lead, then, on the same group, the leader of the two left (a
+  second round); Kafka, member 0. *Moved* partitions are the victim's. *Failover time*: the
+  longest over them of kill → the end of the partition's longest gap after the kill, i.e.
+  its first arrival from a survivor (a request the dead instance sent just before it died
+  may still land a few ms after the kill; an outage must outlast the steady window's longest
+  gap). *Unmoved* partitions: their longest gap between consecutive arrivals from the kill
+  until 5 s after the last moved partition consumed again, against the longest gap the same
+  partitions showed in the same length of time just before the kill (the produce interval
+  plus the machine's batching and load), both less the part of a gap where the producer
+  itself was late (each record carries its send time, as in the handover harness; the
+  longest send gap is in the raw output); one *stopped* when it exceeds that steady gap by
+  more than one produce interval (and 3 intervals): issue 15's "0 ms for unmoved tasks" is
+  met when none stopped. Only the first arrival of an offset counts; offsets that arrive
+  again are counted as redelivered, offsets below a partition's highest arrival that never
+  arrived as lost. The ratio row compares kplane's first round (a follower killed) with the
+  faster Kafka protocol. One round per case: each kill waits out a session timeout.
 EOF
         echo
         echo "## Raw output"
@@ -1681,6 +1886,7 @@ EOF
         raw_log "$LOGS/consume-mock.log" "consumption, mock cluster"
         raw_log "$LOGS/consume-kafka.log" "consumption, real Kafka broker"
         raw_log "$LOGS/handover.log" "bench/handover/run.sh, every round"
+        raw_log "$LOGS/failover.log" "bench/failover/run.sh, every round"
         raw_log "$LOGS/sinks.log" "sinks: every copy and http round, the footprints"
 } >"$DOC_OUT"
 echo "wrote $DOC_OUT (raw outputs in $LOGS)"
