@@ -436,8 +436,9 @@
 #define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 
 /* ---- runtime: consumer tasks (server/runtime/) ---- */
-/* Worker threads per (group, cluster): they serve every task of the group on that
- * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
+/* Worker threads per consumer lane (runtime_lane.c: a cluster's consumer shared by the
+ * running groups): they serve every task of every group on the lane, so 1,000 tasks or
+ * 100 groups need a handful of threads, not 1,000. */
 #define KP_RUNTIME_WORKERS_PER_CLUSTER 2
 /* Offsets of what the sinks took are committed this often (and on stop/plan change). */
 #define KP_RUNTIME_COMMIT_INTERVAL_MS 1000
