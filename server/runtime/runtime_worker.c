@@ -763,6 +763,8 @@ static rd_kafka_resp_err_t commit_alter(rt_cluster_t *cl, rd_kafka_topic_partiti
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+static int commit_wait(commit_round_t *r, commit_req_t *req);
+
 /*
  * Sends @p cl's commit: each of its partitions' snapshot, lowered to what the sinks
  * acknowledged, when ahead of what was committed. @returns 0 or KP_ERR_UNAVAILABLE.
@@ -775,15 +777,21 @@ static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
 
         req->cl = cl;
         if (cl->pending_q) {
-                /* The last commit is not answered yet: wait for that one (an answer
-                 * moves what it committed; the rest goes next round) rather than
-                 * stack another admin request behind an absent coordinator. */
-                req->q = cl->pending_q;
-                req->gen = cl->pending_gen;
-                req->sent = 1;
+                /* The last commit is not answered yet: wait for it first, within this
+                 * round (its answer moves what it committed), then send the newer offsets
+                 * in this round too — a stop's last commit has no next round, and a stop
+                 * cuts the wait of the round before it short. Still unanswered at the
+                 * deadline: it stays pending and nothing is stacked behind an absent
+                 * coordinator. */
+                commit_req_t old = {
+                        .cl = cl, .q = cl->pending_q, .gen = cl->pending_gen, .sent = 1};
                 cl->pending_q = NULL;
-                rd_kafka_topic_partition_list_destroy(l);
-                return 0;
+                commit_wait(r, &old);
+                if (!old.q) { /* no answer: commit_wait kept it pending */
+                        rd_kafka_topic_partition_list_destroy(l);
+                        return KP_ERR_UNAVAILABLE;
+                }
+                rd_kafka_queue_destroy(old.q);
         }
         for (i = 0; i < r->n; i++) {
                 rt_part_t *p = r->only[i];
