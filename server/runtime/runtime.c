@@ -300,6 +300,23 @@ void kp_runtime_set_max_tasks(kp_runtime_t *rt, int max_tasks)
         rt->max_tasks = max_tasks > 0 ? max_tasks : KP_MAX_TASKS_DEFAULT;
 }
 
+void kp_runtime_set_commit_guard(kp_runtime_t *rt, int (*held)(void *arg), void *arg)
+{
+        /* the control thread reads the function, then its argument: a new pair is published
+         * argument first, and a guard removed function first */
+        if (held)
+                __atomic_store_n(&rt->commit_guard_arg, arg, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt->commit_guard, held, __ATOMIC_RELEASE);
+        if (!held)
+                __atomic_store_n(&rt->commit_guard_arg, arg, __ATOMIC_RELEASE);
+}
+
+int rt_commit_allowed(kp_runtime_t *rt)
+{
+        int (*held)(void *) = __atomic_load_n(&rt->commit_guard, __ATOMIC_ACQUIRE);
+        return !held || held(__atomic_load_n(&rt->commit_guard_arg, __ATOMIC_ACQUIRE));
+}
+
 int kp_runtime_task_count(kp_runtime_t *rt)
 {
         return atomic_load(&rt->tasks);

@@ -247,6 +247,59 @@ static int apply_cluster(apply_t *a, const kp_cluster_ref_t *ref)
         return 0;
 }
 
+/* 1 when task @p t of @p plan runs on another instance (kp_rt_plan_t.absent). */
+static int plan_absent(const kp_rt_plan_t *plan, int t)
+{
+        return plan->absent && plan->absent[t];
+}
+
+/* The sinks of the tasks that run here and had none (run elsewhere until now), opened before
+ * any partition is theirs. An absent task reads nothing, and a fan-out group deals records
+ * to every task: it runs whole here or not at all. */
+static int apply_sinks_open(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < a->plan->parallelism && a->plan->absent; i++) {
+                rt_task_t *t = g->tasks[i];
+                int r = 0;
+                if (plan_absent(a->plan, i) &&
+                    (g->rebalance || (i < a->plan->ntasks && a->plan->tasks[i].nparts))) {
+                        snprintf(a->errstr, a->errstr_size,
+                                 "task %d runs on another instance but %s", i,
+                                 g->rebalance ? "the group deals records to every task"
+                                              : "the plan gives it partitions");
+                        return KP_ERR_INVALID;
+                }
+                if (plan_absent(a->plan, i) || t->sink)
+                        continue;
+                pthread_mutex_lock(&t->lock);
+                r = rt_task_sink_open(g, t, a->errstr, a->errstr_size);
+                pthread_mutex_unlock(&t->lock);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+/* The sinks of the tasks handed to another instance, closed once their partitions were
+ * committed and released (the hand-over): the new owner's exactly_once producer starts only
+ * after this instance said it let go (coord_tasks.h). */
+static void apply_sinks_close(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < g->ntasks && a->plan->absent; i++) {
+                rt_task_t *t = g->tasks[i];
+                if (!plan_absent(a->plan, i) || !t->sink)
+                        continue;
+                /* status reads t->sink under g->lock (runtime_status.c) */
+                pthread_mutex_lock(&g->lock);
+                pthread_mutex_lock(&t->lock);
+                rt_task_sink_close(t);
+                pthread_mutex_unlock(&t->lock);
+                pthread_mutex_unlock(&g->lock);
+        }
+}
+
 /* The clusters the plan's partitions name, in order of first mention, and the tasks of its
  * parallelism that the group lacks: everything the plan needs, before anything moves. */
 static int apply_clusters_and_tasks(apply_t *a)
@@ -268,7 +321,7 @@ static int apply_clusters_and_tasks(apply_t *a)
                 return apply_oom(a);
         memcpy(tasks, g->tasks, sizeof(*tasks) * (size_t)g->ntasks);
         for (i = g->ntasks; i < plan->parallelism; i++) {
-                tasks[i] = rt_task_new(g, i, a->errstr, a->errstr_size);
+                tasks[i] = rt_task_new(g, i, plan_absent(plan, i), a->errstr, a->errstr_size);
                 if (!tasks[i]) {
                         while (--i >= g->ntasks)
                                 rt_task_destroy(tasks[i]);
@@ -677,6 +730,8 @@ int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, ch
         int r = apply_clusters_and_tasks(&a);
 
         if (!r)
+                r = apply_sinks_open(&a);
+        if (!r)
                 r = apply_alloc(&a);
         if (!r)
                 r = apply_parts(&a);
@@ -688,8 +743,10 @@ int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, ch
                 apply_release(&a);
                 r = apply_assign(&a);
         }
-        if (!r)
+        if (!r) {
                 apply_finish(&a);
+                apply_sinks_close(&a);
+        }
         apply_free(&a);
         return r;
 }

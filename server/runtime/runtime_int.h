@@ -265,6 +265,9 @@ struct kp_runtime {
         _Atomic int tasks;   /* tasks of every registered group, reserved before they start */
         int max_tasks;       /* KPLANE_MAX_TASKS */
         int history_samples; /* KPLANE_HISTORY_SAMPLES: a group's history ring */
+        /* kp_runtime_set_commit_guard: asked before every commit (NULL: none) */
+        int (*commit_guard)(void *arg);
+        void *commit_guard_arg;
         /* The control thread (runtime_ctl.c), one for every group: woken early by a kick
          * (ctl_kicked under ctl_lock) and stopped by ctl_stop. */
         pthread_t ctl;
@@ -290,6 +293,9 @@ rd_kafka_resp_err_t rt_offsets_read(rd_kafka_t *rk, const char *group,
 void *rt_ctl_main(void *arg);
 void rt_ctl_sched_init(rt_group_t *g);
 void rt_ctl_kick(kp_runtime_t *rt);
+/* runtime.c: 0 when the commit guard (kp_runtime_set_commit_guard) says this instance may
+ * not commit now. */
+int rt_commit_allowed(kp_runtime_t *rt);
 /* runtime.c: every registered group, each with a reference held (*n of them; NULL when
  * none or out of memory), and their release. */
 rt_group_t **rt_groups_hold(kp_runtime_t *rt, int *n);

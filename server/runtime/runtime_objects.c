@@ -130,7 +130,7 @@ rt_part_t *rt_topic_part(rt_topic_t *tp, int32_t partition)
         return t && partition < t->cnt ? t->parts[partition] : NULL;
 }
 
-rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_size)
+rt_task_t *rt_task_new(rt_group_t *g, int index, int absent, char *errstr, size_t errstr_size)
 {
         rt_task_t *t = calloc(1, sizeof(*t));
         if (!t) {
@@ -139,7 +139,7 @@ rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_siz
         }
         t->index = index;
         pthread_mutex_init(&t->lock, NULL);
-        if (rt_task_sink_open(g, t, errstr, errstr_size)) {
+        if (!absent && rt_task_sink_open(g, t, errstr, errstr_size)) {
                 pthread_mutex_destroy(&t->lock);
                 free(t);
                 return NULL;

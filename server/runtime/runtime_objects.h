@@ -22,7 +22,7 @@ rt_part_t *rt_topic_part(rt_topic_t *tp, int32_t partition);
  * when out of memory. Caller holds op_lock and g->lock. */
 rt_part_t *rt_part_new(rt_group_t *g, rt_cluster_t *cl, rt_topic_t *tp, int32_t partition);
 /* Task @p index of @p g with its own sink, idle; NULL with errstr set. */
-rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_size);
+rt_task_t *rt_task_new(rt_group_t *g, int index, int absent, char *errstr, size_t errstr_size);
 /* Closes the task's sink and frees it. NULL does nothing. */
 void rt_task_destroy(rt_task_t *t);
 /* A taskset of @p tasks for rebalance fan-out, kept in g->tasksets until the group ends.

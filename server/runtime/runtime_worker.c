@@ -717,7 +717,8 @@ static int commit_flush_sinks(commit_round_t *r)
                 rt_task_t *t = g->tasks[i];
                 kp_sink_status_t st;
                 pthread_mutex_lock(&t->lock);
-                if (atomic_load(&t->state) == RT_TASK_FAILED || !commit_task_concerned(r, t)) {
+                if (atomic_load(&t->state) == RT_TASK_FAILED || !t->sink ||
+                    !commit_task_concerned(r, t)) { /* no sink: a task run elsewhere */
                         pthread_mutex_unlock(&t->lock);
                         continue;
                 }
@@ -911,7 +912,9 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
         commit_round_t r = {.g = g, .only = only ? only : g->parts, .n = only ? n : g->nparts};
         int i, c, ret = 0;
 
-        if (r.n <= 0)
+        /* Without the lease the round is skipped, as done (a stop does not retry it): the
+         * partitions may be another instance's already (kp_runtime_set_commit_guard). */
+        if (r.n <= 0 || !rt_commit_allowed(g->rt))
                 return 0;
         r.deadline = kp_time_mono_ms() + timeout_ms;
         r.timeout_ms = timeout_ms;
@@ -931,6 +934,8 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 r.offs[i] = atomic_load_explicit(&r.only[i]->next_offset, memory_order_acquire);
         if ((ret = commit_flush_sinks(&r)))
                 goto out; /* a failed flush: commit nothing this round */
+        if (!rt_commit_allowed(g->rt))
+                goto out; /* the lease ended during the flush (a stop of the process) */
         /* All clusters commit at once; each answer is awaited within the one deadline. */
         for (c = 0; c < g->nclusters; c++)
                 if (commit_send(&r, g->clusters[c], &r.reqs[c]))
