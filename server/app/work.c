@@ -383,7 +383,7 @@ int kp_work_mask(kp_work_t *w, const char *name, int parallelism, int rebalance,
                  unsigned char **absentp, int *present)
 {
         *absentp = NULL;
-        *present = parallelism;
+        *present = parallelism > 0 ? parallelism : 1; /* a single process: all of them */
         if (!w)
                 return 0;
         unsigned char *absent = malloc((size_t)parallelism + 1);
@@ -410,9 +410,12 @@ void kp_work_annotate(kp_app_t *app, const char *name, json_t *status)
         kp_coord_placement_t pl = {0};
         json_t *doc = NULL, *t;
         size_t i;
+        const char *state = json_string_value(json_object_get(status, "state"));
         if (!c)
                 return;
         int shared = kp_coord_shared(c);
+        if (!shared && state && !strcmp(state, "stopped"))
+                return; /* runs nowhere */
         if (shared && placement_load(app->store, &doc, &pl))
                 return;
         json_t *owners = json_object_get(doc, name);
@@ -421,7 +424,8 @@ void kp_work_annotate(kp_app_t *app, const char *name, json_t *status)
                 /* its tasks run on other instances only: say so, and where */
                 tasks = json_array();
                 for (i = 0; i < json_array_size(owners); i++)
-                        json_array_append_new(tasks, json_pack("{s:i}", "task", (int)i));
+                        json_array_append_new(
+                                tasks, json_pack("{s:i, s:s}", "task", (int)i, "state", "running"));
                 json_object_set_new(status, "tasks", tasks);
                 json_object_set_new(status, "state", json_string("running"));
         }
