@@ -345,6 +345,7 @@ static void work_open(kp_app_t *app, kp_coord_t *coord)
                 return;
         }
         kp_runtime_set_commit_guard(app->rt, lease_held, coord);
+        kp_discovery_leader_only(app->discovery, coord);
         kp_work_t *w = kp_work_start(app);
         if (!w)
                 fprintf(stderr, "kplane: cannot start the work loop: no task will run here\n");
