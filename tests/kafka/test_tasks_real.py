@@ -109,9 +109,10 @@ class Watch:
         self.thread.join(30)
 
 
-def wait_spread(servers, timeout=90):
+def wait_spread(servers, timeout=90, counts=None):
     """Waits until every task runs on exactly one of @servers (their own runtimes) and each
-    reports its tasks; @returns task -> server id."""
+    reports its tasks (and, given @counts, the sorted tasks per server are those);
+    @returns task -> server id."""
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < timeout:
@@ -124,7 +125,9 @@ def wait_spread(servers, timeout=90):
                 owner[t] = sid
         rep = reported(servers[0])
         last = (runs, rep)
-        if not dup and sorted(owner) == list(range(PARALLELISM)) and rep == owner:
+        per = sorted(list(owner.values()).count(ident(s)) for s in servers)
+        if not dup and sorted(owner) == list(range(PARALLELISM)) and rep == owner and \
+                (counts is None or per == counts):
             return owner
         time.sleep(0.1)
     raise AssertionError(f"not spread after {timeout}s: {last}")
@@ -176,6 +179,7 @@ def test_parallelism_12_runs_4_4_4_every_task_on_exactly_one_instance(kafka):
 
 
 def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
+    """Items 3 and 4: kill -9 mid-stream, then the same instance back with its old database."""
     servers = start_three(kafka)
     topic = "t-kill"
     try:
@@ -199,6 +203,17 @@ def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
             produce(kafka, topic, 6000, 3000)
             want = {f"m-{i}" for i in range(9000)}
             wait_all_read(servers, want)
+            # item 4: back with its old database, it catches up and takes its share back;
+            # only the tasks it takes move
+            victim.start(timeout=60)
+            t1 = time.monotonic()
+            back = wait_spread(servers, timeout=90, counts=[4, 4, 4])
+            moved = sorted(t for t in back if back[t] != owner[t])
+            print(f"restarted with its old database: {len(moved)} of {PARALLELISM} tasks moved, "
+                  f"all placed {time.monotonic() - t1:.2f}s after it listened")
+            produce(kafka, topic, 9000, 3000)
+            want = {f"m-{i}" for i in range(12000)}
+            wait_all_read(servers, want)
         vals = sink_values(servers)
         dups = len(vals) - len(set(vals))
         print(f"kill -9: {len(set(vals))} distinct of {len(vals)} written, {dups} duplicates; "
@@ -210,6 +225,8 @@ def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
         # at least once: what the victim took after its last commit (one second's rounds)
         # is read again by the new owners, and nothing else
         assert dups <= 6000, dups
+        assert sorted(list(back.values()).count(ident(s)) for s in servers) == [4, 4, 4], back
+        assert len(moved) < PARALLELISM / 2, moved
     finally:
         stop_all(servers)
 
