@@ -81,6 +81,11 @@ int kp_app_group_apply_locked(kp_app_t *app, const char *name, const json_t *pla
                                                 errstr_size);
         unsigned char *absent = NULL;
         int present = 0;
+        if (app_work(app)) { /* several instances: the work loops apply it, placement first */
+                json_decref(doc);
+                kp_work_kick(app_work(app));
+                return err;
+        }
         if (!err)
                 err = kp_work_mask(app_work(app), name,
                                    (int)json_integer_value(json_object_get(plan, "parallelism")),
@@ -129,7 +134,7 @@ static int group_run_share(kp_app_t *app, const char *name, const json_t *doc, c
  * instances (app->work) the checks run and the plan is made, but tasks start in each
  * instance's work loop: @p run 0 starts nothing here. */
 static int group_start_locked(kp_app_t *app, const char *name, int clear_failed, int run,
-                              char *errstr, size_t errstr_size)
+                              int version, char *errstr, size_t errstr_size)
 {
         json_t *doc = NULL, *plan = NULL;
         int err = kp_store_group_get(app->store, name, &doc, errstr, errstr_size);
@@ -138,8 +143,8 @@ static int group_start_locked(kp_app_t *app, const char *name, int clear_failed,
                         snprintf(errstr, errstr_size, "no group named %s", name);
                 return err;
         }
-        err = kp_store_plan_get(app->store, name, 0, &plan, errstr, errstr_size);
-        if (err == KP_ERR_NOT_FOUND)
+        err = kp_store_plan_get(app->store, name, version, &plan, errstr, errstr_size);
+        if (err == KP_ERR_NOT_FOUND && !version)
                 err = kp_app_group_replan_locked(app, name, NULL, &plan, errstr, errstr_size);
         /* a failed group stays registered until stopped: clear it to start afresh */
         if (!err && clear_failed &&
@@ -157,6 +162,57 @@ static int group_start_locked(kp_app_t *app, const char *name, int clear_failed,
                 err = group_run_share(app, name, doc, plan, &present, errstr, errstr_size);
         json_decref(plan);
         json_decref(doc);
+        return err;
+}
+
+/* "cluster/topic/partition" of plan or status entry @p pt into @p buf. */
+static const char *part_key(const json_t *pt, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s/%s/%lld", json_string_value(json_object_get(pt, "cluster")),
+                 json_string_value(json_object_get(pt, "topic")),
+                 (long long)json_integer_value(json_object_get(pt, "partition")));
+        return buf;
+}
+
+/*
+ * Several instances, a new plan version: *@p somep = @p plan with only the partitions this
+ * instance may take before the others let go: those its runtime reads now and those the plan
+ * running here does not name (new to the group: no one reads them). The others' are taken by
+ * the full sync, once every instance reported the placement that carries the version.
+ */
+static int group_let_go(kp_app_t *app, const char *name, const json_t *plan, json_t **somep,
+                        char *errstr, size_t errstr_size)
+{
+        char key[1024];
+        kp_runtime_summary_t sum;
+        json_t *old = NULL, *here = json_object(), *named = json_object(), *t, *pt;
+        json_t *status = kp_runtime_group_status(app->rt, name);
+        size_t i, j;
+        int err = kp_runtime_group_summary(app->rt, name, &sum);
+        if (!err)
+                err = kp_store_plan_get(app->store, name, sum.plan_version, &old, errstr,
+                                        errstr_size);
+        json_array_foreach(json_object_get(status, "partitions"), i, pt)
+                json_object_set_new(here, part_key(pt, key, sizeof(key)), json_true());
+        json_array_foreach(json_object_get(old, "tasks"), i, t)
+                json_array_foreach(json_object_get(t, "partitions"), j, pt)
+                        json_object_set_new(named, part_key(pt, key, sizeof(key)), json_true());
+        *somep = err ? NULL : json_deep_copy(plan);
+        json_array_foreach(json_object_get(*somep, "tasks"), i, t)
+        {
+                json_t *keep = json_array();
+                json_array_foreach(json_object_get(t, "partitions"), j, pt)
+                {
+                        part_key(pt, key, sizeof(key));
+                        if (json_object_get(here, key) || !json_object_get(named, key))
+                                json_array_append(keep, pt);
+                }
+                json_object_set_new(t, "partitions", keep);
+        }
+        json_decref(status);
+        json_decref(old);
+        json_decref(here);
+        json_decref(named);
         return err;
 }
 
@@ -179,7 +235,7 @@ int kp_app_group_start(kp_app_t *app, const char *name, char *errstr, size_t err
         char ignored[256];
         kp_work_t *w = app_work(app);
         kp_app_group_lock(app, name);
-        int err = group_start_locked(app, name, 1, !w, errstr, errstr_size);
+        int err = group_start_locked(app, name, 1, !w, 0, errstr, errstr_size);
         if (!err && w && group_desired(app, name)) {
                 snprintf(errstr, errstr_size, "group %s is already running", name);
                 err = KP_ERR_CONFLICT; /* several instances: the work loops start its tasks */
@@ -205,16 +261,17 @@ void kp_app_group_stop(kp_app_t *app, const char *name)
         kp_work_kick(app_work(app));
 }
 
-int kp_app_group_sync(kp_app_t *app, const char *name, char *errstr, size_t errstr_size)
+int kp_app_group_sync(kp_app_t *app, const char *name, int version, int release, char *errstr,
+                      size_t errstr_size)
 {
-        json_t *doc = NULL, *plan = NULL;
+        json_t *doc = NULL, *plan = NULL, *some = NULL;
         unsigned char *absent = NULL;
         int present = 0;
         kp_app_group_lock(app, name);
         int st = kp_runtime_group_state(app->rt, name, NULL, 0);
         int err = kp_store_group_get(app->store, name, &doc, errstr, errstr_size);
         if (!err)
-                err = kp_store_plan_get(app->store, name, 0, &plan, errstr, errstr_size);
+                err = kp_store_plan_get(app->store, name, version, &plan, errstr, errstr_size);
         if (!err)
                 err = kp_work_mask(app_work(app), name,
                                    (int)json_integer_value(json_object_get(plan, "parallelism")),
@@ -227,15 +284,20 @@ int kp_app_group_sync(kp_app_t *app, const char *name, char *errstr, size_t errs
                 err = err == KP_ERR_NOT_FOUND ? 0 : err;
                 goto out;
         }
+        if (release && (st == KP_GROUP_STOPPED || st == KP_GROUP_FAILED))
+                goto out;          /* nothing read here to let go of; the full sync starts it */
         if (st == KP_GROUP_FAILED) /* cleared to start afresh */
                 kp_runtime_group_stop(app->rt, name, 0, errstr, errstr_size);
         if (st == KP_GROUP_FAILED || st == KP_GROUP_STOPPED)
-                err = group_start_locked(app, name, 0, 1, errstr, errstr_size);
-        else
+                err = group_start_locked(app, name, 0, 1, version, errstr, errstr_size);
+        else if (release && !(err = group_let_go(app, name, plan, &some, errstr, errstr_size)))
+                err = group_run(app, name, NULL, some, absent, errstr, errstr_size);
+        else if (!release)
                 err = group_run(app, name, NULL, plan, absent, errstr, errstr_size);
 out:
         kp_app_group_unlock(app, name);
         free(absent);
+        json_decref(some);
         json_decref(plan);
         json_decref(doc);
         return err;
@@ -244,7 +306,7 @@ out:
 int kp_app_group_resume(kp_app_t *app, const char *name, char *errstr, size_t errstr_size)
 {
         kp_app_group_lock(app, name);
-        int err = group_start_locked(app, name, 0, 1, errstr, errstr_size);
+        int err = group_start_locked(app, name, 0, 1, 0, errstr, errstr_size);
         kp_app_group_unlock(app, name);
         return err;
 }

@@ -30,18 +30,20 @@ struct kp_work {
         int64_t reported_epoch;
         int reported;
         json_t *retry_at;
+        json_t *pending; /* groups synced to let go only, to be synced in full (name -> true) */
 };
 
 /* ---- the placement document: {"group": ["owner of task 0", ...]} ---- */
 
 /* Reads the stored placement into @p pl (ids and groups borrowed from *@p docp: keep it while
- * @p pl is used). None stored: epoch 0, no task. @returns 0 or a kp_err_t. */
+ * @p pl is used). None stored: epoch 0, no task. @returns 0 or a kp_err_t. The document:
+ * {"owners": {"group": ["owner of task 0", ...]}, "versions": {"group": plan version}}. */
 static int placement_load(kp_store_t *st, json_t **docp, kp_coord_placement_t *pl)
 {
         char errstr[256];
         int64_t epoch;
         const char *group;
-        json_t *owners;
+        json_t *owners, *o;
         size_t i;
         memset(pl, 0, sizeof(*pl));
         *docp = NULL;
@@ -49,15 +51,15 @@ static int placement_load(kp_store_t *st, json_t **docp, kp_coord_placement_t *p
         if (err)
                 return err == KP_ERR_NOT_FOUND ? 0 : err;
         pl->epoch = epoch;
-        json_object_foreach(*docp, group, owners)
+        json_t *all = json_object_get(*docp, "owners");
+        json_object_foreach(all, group, owners)
         {
-                json_t *o;
-                json_array_foreach(
-                        owners, i,
-                        o) if (json_is_string(o) &&
-                               kp_coord_tasks_add(
-                                       &pl->tasks,
-                                       (kp_coord_task_t){group, (int)i})) return KP_ERR_NOMEM;
+                json_array_foreach(owners, i, o)
+                {
+                        kp_coord_task_t t = {group, (int)i};
+                        if (json_is_string(o) && kp_coord_tasks_add(&pl->tasks, t))
+                                return KP_ERR_NOMEM;
+                }
         }
         pl->owner = calloc(pl->tasks.cnt + 1, sizeof(*pl->owner));
         if (!pl->owner)
@@ -65,21 +67,28 @@ static int placement_load(kp_store_t *st, json_t **docp, kp_coord_placement_t *p
         for (i = 0; i < pl->tasks.cnt; i++) {
                 kp_coord_task_t t = pl->tasks.items[i];
                 pl->owner[i] = json_string_value(
-                        json_array_get(json_object_get(*docp, t.group), (size_t)t.task));
+                        json_array_get(json_object_get(all, t.group), (size_t)t.task));
         }
         return 0;
 }
 
-/* The document of placement @p pl. */
-static json_t *placement_doc(const kp_coord_placement_t *pl)
+/* The plan version placement document @p doc runs group @p name at (0: none). */
+static int placement_version(const json_t *doc, const char *name)
 {
-        json_t *doc = json_object();
+        return (int)json_integer_value(json_object_get(json_object_get(doc, "versions"), name));
+}
+
+/* The document of placement @p pl at plan @p versions (borrowed). */
+static json_t *placement_doc(const kp_coord_placement_t *pl, json_t *versions)
+{
+        json_t *owners = json_object();
+        json_t *doc = json_pack("{s:o, s:O}", "owners", owners, "versions", versions);
         for (size_t i = 0; doc && i < pl->tasks.cnt; i++) {
                 kp_coord_task_t t = pl->tasks.items[i];
-                json_t *arr = json_object_get(doc, t.group);
+                json_t *arr = json_object_get(owners, t.group);
                 if (!arr) {
                         arr = json_array();
-                        json_object_set_new(doc, t.group, arr);
+                        json_object_set_new(owners, t.group, arr);
                 }
                 while (arr && json_array_size(arr) < (size_t)t.task)
                         json_array_append_new(arr, json_null());
@@ -91,7 +100,8 @@ static json_t *placement_doc(const kp_coord_placement_t *pl)
 /* Every task of every group marked to run, into @p out (groups borrowed from @p names): tasks
  * 0..parallelism-1 of its current plan; a rebalance fan-out group is one unit, task 0 (it deals
  * records to every task, so it runs whole on one instance). */
-static int running_tasks(kp_store_t *st, json_t *names, json_t *plans, kp_coord_tasks_t *out)
+static int running_tasks(kp_store_t *st, json_t *names, json_t *plans, kp_coord_tasks_t *out,
+                         json_t *versions)
 {
         char errstr[256];
         size_t i;
@@ -106,6 +116,7 @@ static int running_tasks(kp_store_t *st, json_t *names, json_t *plans, kp_coord_
                 if (json_is_true(json_object_get(doc, "rebalance")))
                         p = 1;
                 json_decref(doc);
+                json_object_set(versions, name, json_object_get(sum, "version"));
                 for (int t = 0; t < p; t++)
                         if (kp_coord_tasks_add(out, (kp_coord_task_t){name, t}))
                                 return KP_ERR_NOMEM;
@@ -120,21 +131,27 @@ static void work_place(kp_work_t *w, const kp_coord_view_t *view)
         char errstr[256];
         kp_store_t *st = w->app->store;
         json_t *names = NULL, *plans = NULL, *doc = NULL, *ndoc = NULL;
+        json_t *versions = json_object();
         kp_coord_placement_t prev = {0}, next = {0};
         kp_coord_tasks_t run = {0};
         const char **live = calloc(view->cnt + 1, sizeof(*live));
         if (!live || kp_store_group_list_desired(st, &names, errstr, sizeof(errstr)) ||
             kp_store_plan_current_all(st, &plans, errstr, sizeof(errstr)) ||
-            placement_load(st, &doc, &prev) || running_tasks(st, names, plans, &run))
+            placement_load(st, &doc, &prev) || running_tasks(st, names, plans, &run, versions))
                 goto out;
         for (size_t i = 0; i < view->cnt; i++)
                 live[i] = view->items[i].id;
         int have = doc != NULL;
         if (kp_coord_placement_next(have ? &prev : NULL, &run, live, view->cnt, &next))
                 goto out;
-        if (have && next.epoch == prev.epoch)
+        /* a new plan version of a running group is a new epoch too: its partitions may move
+         * between tasks of two instances, released by one before the other reads them */
+        if (have && next.epoch == prev.epoch &&
+            json_equal(versions, json_object_get(doc, "versions")))
                 goto out; /* nothing changed */
-        ndoc = placement_doc(&next);
+        if (have && next.epoch == prev.epoch)
+                next.epoch++;
+        ndoc = placement_doc(&next, versions);
         if (!ndoc || kp_store_placement_put(st, have ? prev.epoch : -1, next.epoch, ndoc, errstr,
                                             sizeof(errstr)))
                 fprintf(stderr, "kplane: work: placement %lld not written: %s\n",
@@ -151,13 +168,17 @@ out:
         json_decref(plans);
         json_decref(doc);
         json_decref(ndoc);
+        json_decref(versions);
 }
 
 /* ---- this instance's share ---- */
 
 /* Sets mine to @p next (copied; NULL: unchanged) and brings each group of @p touched to it in
- * the runtime: started, handed tasks in or out (commits first), or stopped. */
-static void work_set(kp_work_t *w, const kp_coord_tasks_t *next, const kp_coord_tasks_t *touched)
+ * the runtime at placement @p doc's plan version: started, handed tasks in or out (commits
+ * first), or stopped. @p release: only let go (KP_APP_SYNC_RELEASE: nothing another instance
+ * reads now is taken); the group is then pending until a full sync. */
+static void work_set(kp_work_t *w, const kp_coord_tasks_t *next, const kp_coord_tasks_t *touched,
+                     const json_t *doc, int release)
 {
         kp_coord_tasks_t copy;
         char errstr[512];
@@ -173,7 +194,12 @@ static void work_set(kp_work_t *w, const kp_coord_tasks_t *next, const kp_coord_
                 const char *g = touched->items[i].group;
                 if (i && !strcmp(g, touched->items[i - 1].group))
                         continue;
-                if (kp_app_group_sync(w->app, g, errstr, sizeof(errstr)))
+                if (release)
+                        json_object_set_new(w->pending, g, json_true());
+                else
+                        json_object_del(w->pending, g);
+                if (kp_app_group_sync(w->app, g, placement_version(doc, g), release, errstr,
+                                      sizeof(errstr)))
                         fprintf(stderr, "kplane: work: group %s: %s\n", g, errstr);
         }
 }
@@ -201,26 +227,27 @@ static void work_report(kp_work_t *w, int64_t epoch)
         w->reported = 1;
 }
 
-/* The groups this instance runs whose runtime lags the stored plan (a new version: applied
- * with this instance's share) or that are not running although tasks of theirs are here (a
- * start that failed: tried again after KP_APP_WORK_RETRY_MS), into @p out. */
-static void work_stale(kp_work_t *w, const kp_coord_tasks_t *mine, kp_coord_tasks_t *out)
+/* The groups of @p mine (one task each, into @p out) whose runtime lags placement @p doc's
+ * plan version (@p lagging: a new version, let go of first) or, else, that are pending a full
+ * sync or not running although tasks of theirs are here (a start that failed: tried again
+ * after KP_APP_WORK_RETRY_MS). */
+static void work_stale(kp_work_t *w, const kp_coord_tasks_t *mine, const json_t *doc, int lagging,
+                       kp_coord_tasks_t *out)
 {
-        char errstr[256];
-        json_t *plans = NULL;
         int64_t now = kp_time_mono_ms();
-        if (kp_store_plan_current_all(w->app->store, &plans, errstr, sizeof(errstr)))
-                return;
         for (size_t i = 0; i < mine->cnt; i++) {
                 const char *g = mine->items[i].group;
                 kp_runtime_summary_t s;
                 if (i && !strcmp(g, mine->items[i - 1].group))
                         continue;
-                int v = (int)json_integer_value(
-                        json_object_get(json_object_get(plans, g), "version"));
                 int run = !kp_runtime_group_summary(w->app->rt, g, &s) &&
                           (s.state == KP_GROUP_RUNNING || s.state == KP_GROUP_STARTING);
-                if (run && s.plan_version >= v)
+                if (lagging) {
+                        if (run && s.plan_version < placement_version(doc, g))
+                                kp_coord_tasks_add(out, mine->items[i]);
+                        continue;
+                }
+                if (run && !json_object_get(w->pending, g))
                         continue;
                 json_t *at = json_object_get(w->retry_at, g);
                 if (!run && at && json_integer_value(at) > now)
@@ -230,7 +257,15 @@ static void work_stale(kp_work_t *w, const kp_coord_tasks_t *mine, kp_coord_task
                                             json_integer(now + KP_APP_WORK_RETRY_MS));
                 kp_coord_tasks_add(out, mine->items[i]);
         }
-        json_decref(plans);
+}
+
+/* 1 when every other live instance has acted on epoch @p epoch (let go of what it gave up). */
+static int others_acted(const kp_coord_report_t *others, size_t n, int64_t epoch)
+{
+        for (size_t i = 0; i < n; i++)
+                if (others[i].epoch < epoch)
+                        return 0;
+        return 1;
 }
 
 /* The other live instances' reports in @p view (borrowed), into @p out (room for cnt). */
@@ -245,8 +280,11 @@ static size_t others_of(const kp_coord_view_t *view, const char *self, kp_coord_
         return n;
 }
 
-/* Stops what the placement took away, reports, starts what it may start. */
-static void work_follow(kp_work_t *w, const kp_coord_view_t *view, const kp_coord_placement_t *pl)
+/* Stops what the placement took away and lets go of what a new plan version moves away,
+ * reports, then, once every other instance did as much, starts what it may start and takes
+ * what the new versions give it. */
+static void work_follow(kp_work_t *w, const kp_coord_view_t *view, const kp_coord_placement_t *pl,
+                        const json_t *doc)
 {
         kp_coord_t *c = w->app->coord;
         kp_coord_tasks_t mine = {0}, start = {0}, stop = {0}, next = {0}, stale = {0};
@@ -257,29 +295,34 @@ static void work_follow(kp_work_t *w, const kp_coord_view_t *view, const kp_coor
         if (err || !others)
                 goto out;
         size_t n = others_of(view, kp_coord_instance_id(c), others);
-        if (kp_coord_tasks_decide(pl, kp_coord_instance_id(c), &mine, others, n, &start, &stop))
+        if (kp_coord_tasks_decide(pl, kp_coord_instance_id(c), &mine, others, n, &start, &stop) ||
+            tasks_merge(&mine, &stop, 1, &next))
                 goto out;
-        if (stop.cnt) {
-                if (tasks_merge(&mine, &stop, 1, &next))
+        work_stale(w, &next, doc, 1, &stale); /* groups that stay, on a new plan version */
+        for (size_t i = 0; i < stale.cnt; i++)
+                if (kp_coord_tasks_add(&stop, stale.items[i]))
                         goto out;
-                work_set(w, &next, &stop);
-                next.cnt = 0;
-        }
+        if (stop.cnt)
+                work_set(w, &next, &stop, doc, 1);
         if (stop.cnt || !w->reported || w->reported_epoch != pl->epoch)
                 work_report(w, pl->epoch);
+        if (!others_acted(others, n, pl->epoch))
+                goto out; /* what they let go of may still be read there */
         if (start.cnt) {
+                next.cnt = 0;
                 pthread_mutex_lock(&w->lock);
                 err = tasks_merge(&w->mine, &start, 0, &next);
                 pthread_mutex_unlock(&w->lock);
                 if (err)
                         goto out;
-                work_set(w, &next, &start);
+                work_set(w, &next, &start, doc, 0);
                 work_report(w, pl->epoch);
         }
+        stale.cnt = 0;
         /* loop thread only writes mine: read without the lock */
-        work_stale(w, &w->mine, &stale);
+        work_stale(w, &w->mine, doc, 0, &stale);
         if (stale.cnt)
-                work_set(w, NULL, &stale);
+                work_set(w, NULL, &stale, doc, 0);
 out:
         free(others);
         kp_coord_tasks_cleanup(&next);
@@ -300,7 +343,7 @@ static void work_drop_all(kp_work_t *w)
                 return;
         fprintf(stderr, "kplane: work: lease lost: stopping %zu tasks without committing\n",
                 all.cnt);
-        work_set(w, &none, &all);
+        work_set(w, &none, &all, NULL, 0);
         work_report(w, w->reported_epoch);
         kp_coord_tasks_free(&all);
 }
@@ -322,7 +365,7 @@ static void work_pass(kp_work_t *w)
         if (kp_coord_leads(c))
                 work_place(w, &view);
         if (!placement_load(w->app->store, &doc, &pl))
-                work_follow(w, &view, &pl);
+                work_follow(w, &view, &pl, doc);
         kp_coord_placement_cleanup(&pl);
         json_decref(doc);
         kp_coord_view_cleanup(&view);
@@ -339,7 +382,9 @@ static void *work_main(void *arg)
 kp_work_t *kp_work_start(kp_app_t *app)
 {
         kp_work_t *w = calloc(1, sizeof(*w));
-        if (!w || !(w->retry_at = json_object())) {
+        if (!w || !(w->retry_at = json_object()) || !(w->pending = json_object())) {
+                if (w)
+                        json_decref(w->retry_at);
                 free(w);
                 return NULL;
         }
@@ -348,6 +393,7 @@ kp_work_t *kp_work_start(kp_app_t *app)
         if (kp_ticker_start(&w->ticker, work_main, w)) {
                 pthread_mutex_destroy(&w->lock);
                 json_decref(w->retry_at);
+                json_decref(w->pending);
                 free(w);
                 return NULL;
         }
@@ -368,13 +414,14 @@ void kp_work_stop(kp_work_t *w)
         if (w->mine.cnt) { /* stopped and committed before this instance leaves */
                 kp_coord_tasks_t none = {0}, all = {0};
                 if (!kp_coord_tasks_copy(&all, w->mine.items, w->mine.cnt)) {
-                        work_set(w, &none, &all);
+                        work_set(w, &none, &all, NULL, 0);
                         work_report(w, w->reported_epoch);
                         kp_coord_tasks_free(&all);
                 }
         }
         kp_coord_tasks_free(&w->mine);
         json_decref(w->retry_at);
+        json_decref(w->pending);
         pthread_mutex_destroy(&w->lock);
         free(w);
 }
@@ -418,7 +465,7 @@ void kp_work_annotate(kp_app_t *app, const char *name, json_t *status)
                 return; /* runs nowhere */
         if (shared && placement_load(app->store, &doc, &pl))
                 return;
-        json_t *owners = json_object_get(doc, name);
+        json_t *owners = json_object_get(json_object_get(doc, "owners"), name);
         json_t *tasks = json_object_get(status, "tasks");
         if (shared && json_array_size(owners) && !json_array_size(tasks)) {
                 /* its tasks run on other instances only: say so, and where */
