@@ -272,11 +272,17 @@ static int apply_sinks_open(apply_t *a)
                 }
                 if (plan_absent(a->plan, i) || t->sink)
                         continue;
-                pthread_mutex_lock(&t->lock);
-                r = rt_task_sink_open(g, t, a->errstr, a->errstr_size);
-                pthread_mutex_unlock(&t->lock);
-                if (r)
+                /* opened aside (an exactly_once producer's set-up takes a while), published
+                 * under g->lock: status reads t->sink under it (runtime_status.c) */
+                rt_task_t aside = {.index = t->index};
+                if ((r = rt_task_sink_open(g, &aside, a->errstr, a->errstr_size)))
                         return r;
+                pthread_mutex_lock(&g->lock);
+                pthread_mutex_lock(&t->lock);
+                t->sink = aside.sink;
+                t->dlq = aside.dlq;
+                pthread_mutex_unlock(&t->lock);
+                pthread_mutex_unlock(&g->lock);
         }
         return 0;
 }
