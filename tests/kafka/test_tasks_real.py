@@ -14,6 +14,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
@@ -188,10 +190,11 @@ def test_parallelism_12_runs_4_4_4_every_task_on_exactly_one_instance(kafka):
         stop_all(servers)
 
 
-def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
+@pytest.mark.parametrize("what", ["follower", "leader"])
+def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka, what):
     """Items 3 and 4: kill -9 mid-stream, then the same instance back with its old database."""
     servers = start_three(kafka)
-    topic = "t-kill"
+    topic = "t-kill-" + what
     try:
         make_group(kafka, servers[0], topic)
         wait_spread(servers)
@@ -200,7 +203,7 @@ def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
             want = {f"m-{i}" for i in range(3000)}
             wait_all_read(servers, want)
             leader = servers[0].get("/api/v1/instances").json["leader"]
-            victim = next(s for s in servers if ident(s) != leader)
+            victim = next(s for s in servers if (ident(s) == leader) == (what == "leader"))
             survivors = [s for s in servers if s is not victim]
             produce(kafka, topic, 3000, 3000)  # mid-stream: some of it still unread
             victim.proc.send_signal(signal.SIGKILL)
@@ -208,7 +211,7 @@ def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka):
             victim.proc.wait()
             owner = wait_spread(survivors, timeout=SESSION_MS / 1000 + MOVE_GRACE_S + 30)
             took = time.monotonic() - t0
-            print(f"kill -9: all {PARALLELISM} tasks run on the two survivors after {took:.2f}s "
+            print(f"kill -9 of the {what}: all {PARALLELISM} tasks run on the two survivors after {took:.2f}s "
                   f"(session timeout {SESSION_MS} ms)")
             produce(kafka, topic, 6000, 3000)
             want = {f"m-{i}" for i in range(9000)}
