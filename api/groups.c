@@ -10,6 +10,7 @@
 #include "app/groups.h"
 #include "app/sinks.h"
 #include "app/status.h"
+#include "app/work.h"
 #include "planner/planner.h"
 #include "api/respond.h"
 #include "runtime/runtime.h"
@@ -412,6 +413,7 @@ void kp_h_group_status(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *
                 goto out;
         if (!status)
                 status = kp_app_group_stopped_status(app, doc, p[0]);
+        kp_work_annotate(app, p[0], status); /* each task's instance */
         kp_resp_json(resp, 200, status);
 out:
         json_decref(doc);

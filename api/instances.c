@@ -2,6 +2,8 @@
 #include "api/handlers.h"
 #include "api/respond.h"
 #include "coord/coord.h"
+#include "db/store.h"
+#include "runtime/runtime.h"
 
 /* @returns @p s as a JSON string, or null when it is unknown. */
 static json_t *string_or_null(const char *s)
@@ -27,6 +29,30 @@ static json_t *instance_json(const kp_coord_instance_t *it)
         return o;
 }
 
+/* A single process runs every task of its running groups: [{"group", "task"}] from its
+ * runtime (no work loop reports them). */
+static json_t *solo_tasks(kp_app_t *app)
+{
+        char errstr[256];
+        json_t *names = NULL, *n, *tasks = json_array();
+        size_t i;
+        if (!app->rt || kp_store_group_list(app->store, &names, errstr, sizeof(errstr)))
+                return tasks;
+        json_array_foreach(names, i, n)
+        {
+                const char *name = json_string_value(json_object_get(n, "name"));
+                kp_runtime_summary_t s;
+                if (!name || kp_runtime_group_summary(app->rt, name, &s) ||
+                    (s.state != KP_GROUP_RUNNING && s.state != KP_GROUP_STARTING))
+                        continue;
+                for (int t = 0; t < s.tasks; t++)
+                        json_array_append_new(tasks,
+                                              json_pack("{s:s, s:i}", "group", name, "task", t));
+        }
+        json_decref(names);
+        return tasks;
+}
+
 json_t *kp_instances_doc(kp_app_t *app)
 {
         kp_coord_view_t view = {0};
@@ -36,6 +62,8 @@ json_t *kp_instances_doc(kp_app_t *app)
         json_t *items = json_array();
         for (size_t i = 0; i < view.cnt; i++)
                 json_array_append_new(items, instance_json(&view.items[i]));
+        if (!kp_coord_shared(coord) && json_array_size(items) == 1)
+                json_object_set_new(json_array_get(items, 0), "tasks", solo_tasks(app));
         json_t *doc = json_object();
         json_object_set_new(doc, "items", items);
         json_object_set_new(doc, "protocol", string_or_null(view.protocol));

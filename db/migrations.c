@@ -86,9 +86,19 @@ static const char migration_2[] = "CREATE TABLE state_log ("
                                   "  next_offset INTEGER NOT NULL CHECK (next_offset >= 0)"
                                   ");";
 
+/* Several instances (issue 15 step 3): the leader's placement of every running task over the
+ * live instances, one document (see store_placement.h), carried by the state log. */
+static const char migration_3[] = "CREATE TABLE placement ("
+                                  "  name        TEXT PRIMARY KEY CHECK (name = 'tasks'),"
+                                  "  epoch       INTEGER NOT NULL CHECK (epoch >= 0),"
+                                  "  doc         TEXT NOT NULL,"
+                                  "  updated_at  TEXT NOT NULL"
+                                  ");";
+
 const kp_migration_t kp_migrations[] = {
         {1, "clusters, topics, patterns, groups, group_refs, plans", migration_1},
         {2, "state_log", migration_2},
+        {3, "placement", migration_3},
 };
 const size_t kp_migrations_count = sizeof(kp_migrations) / sizeof(kp_migrations[0]);
 

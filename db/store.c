@@ -482,6 +482,12 @@ static int in_write_tx(kp_store_t *st, write_fn fn, void *arg, char *errstr, siz
         return err;
 }
 
+int kp_store_write(kp_store_t *st, kp_store_write_fn fn, void *arg, char *errstr,
+                   size_t errstr_size)
+{
+        return in_write_tx(st, fn, arg, errstr, errstr_size);
+}
+
 /* Arguments of the write transactions below. */
 struct doc_write {
         const char *name;

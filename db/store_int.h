@@ -27,4 +27,9 @@ typedef int (*kp_store_write_fn)(kp_store_conn_t *conn, void *arg, char *errstr,
 int kp_store_log_write(kp_store_t *st, kp_store_write_fn fn, void *arg, char *errstr,
                        size_t errstr_size);
 
+/* Runs @p fn as one write of the store (a transaction; in log mode, through the log):
+ * what store.c's own writes do, for the other files of db/. */
+int kp_store_write(kp_store_t *st, kp_store_write_fn fn, void *arg, char *errstr,
+                   size_t errstr_size);
+
 #endif /* KP_STORE_INT_H */

@@ -48,6 +48,7 @@ static const log_table_t tables[] = {
          {"group_name", "version", "plan", "parallelism", "strategy", "created_at", "case",
           "partitions", "tasks", "idle_tasks", "skew", "moved_from_previous"},
          "plan"},
+        {"placement", "placement", "name", NULL, {"name", "epoch", "doc", "updated_at"}, "doc"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -25,6 +25,7 @@
 #include "base/config.h"
 #include "app/demo.h"
 #include "app/discovery.h"
+#include "app/work.h"
 #include "kafka/embedded.h"
 #include "base/err.h"
 #include "http/http.h"
@@ -329,6 +330,38 @@ static kp_coord_t *coord_open(const serve_opts_t *o, kp_http_t *http, kp_store_t
         return c;
 }
 
+/* The runtime's commit guard (kp_runtime_set_commit_guard): the coordinator's lease. */
+static int lease_held(void *coord)
+{
+        return kp_coord_lease_held(coord);
+}
+
+/* Several instances: the commit guard and the work loop that runs this instance's share of
+ * the running tasks (issue 15 step 3); a single process resumes every group marked to run. */
+static void work_open(kp_app_t *app, kp_coord_t *coord)
+{
+        if (!kp_coord_shared(coord)) {
+                kp_app_groups_resume(app);
+                return;
+        }
+        kp_runtime_set_commit_guard(app->rt, lease_held, coord);
+        kp_discovery_leader_only(app->discovery, coord);
+        kp_work_t *w = kp_work_start(app);
+        if (!w)
+                fprintf(stderr, "kplane: cannot start the work loop: no task will run here\n");
+        __atomic_store_n(&app->work, w, __ATOMIC_RELEASE);
+}
+
+/* Stops the work loop and this instance's tasks (committed while it still holds its lease,
+ * before it leaves the service), then the guard: the coordinator is about to go. */
+static void work_close(kp_app_t *app)
+{
+        kp_work_t *w = __atomic_exchange_n(&app->work, NULL, __ATOMIC_ACQ_REL);
+        kp_work_stop(w);
+        if (app->rt)
+                kp_runtime_set_commit_guard(app->rt, NULL, NULL);
+}
+
 /* Serves until SIGINT or SIGTERM (blocked in every thread, taken here by sigwait). */
 static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
 {
@@ -363,13 +396,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
                 if (!d)
                         fprintf(stderr, "kplane: demo: %s\n", errstr);
         }
-        /* several instances: until running tasks are placed over them (issue 15 step 3), the
-         * groups marked to run are resumed by the leader alone, never by every instance */
-        if (!kp_coord_shared(coord) || kp_coord_leads(coord))
-                kp_app_groups_resume(app);
-        else
-                fprintf(stderr, "kplane: groups marked to run are resumed by the service's "
-                                "leader, not by this instance\n");
+        work_open(app, coord);
         print_listening(o->listen, http);
         int sig = 0;
         sigwait(sigs, &sig);
@@ -378,6 +405,7 @@ static int serve_run(kp_app_t *app, const serve_opts_t *o, const sigset_t *sigs)
         rc = 0;
 out:
         kp_demo_stop(d);
+        work_close(app);
         kp_http_stop(http);
         /* no handler reads it any more: leave the service (LeaveGroup, tombstone) */
         __atomic_store_n(&app->coord, NULL, __ATOMIC_RELEASE);

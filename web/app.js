@@ -1189,6 +1189,13 @@
     if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
   }
 
+  /* Which tasks an instance runs, by group ("orders 0, 3, 6"), under its count. */
+  function instTasks(tasks) {
+    const by = new Map();
+    for (const t of tasks || []) by.set(t.group, (by.get(t.group) || []).concat(t.task));
+    return by.size ? '<div class="hint">' + [...by].map(([g, ts]) => esc(g) + ' ' + ts.sort((a, b) => a - b).join(', ')).join('; ') + '</div>' : '';
+  }
+
   /* The service's instances (issue 15): one process lists itself as the leader. */
   function ovInstances(inst) {
     const body = $('ov-instances').tBodies[0];
@@ -1201,8 +1208,8 @@
     const html = items.length ? items.map((it) =>
       '<tr data-testid="ov-instance-row" data-id="' + esc(it.id) + '"><th scope="row">' + esc(it.id) +
       (inst.leader === it.id ? ' <span class="hint" data-testid="ov-instance-leader">leader</span>' : '') + '</th><td>' +
-      (it.url ? esc(it.url) : '<span class="muted">–</span>') + '</td><td>' + esc(it.state) + '</td><td class="num">' + fmt((it.tasks || []).length) +
-      '</td><td>' + esc(it.joined_at || '–') + '</td><td>' + esc(it.last_seen || '–') + '</td></tr>').join('')
+      (it.url ? esc(it.url) : '<span class="muted">–</span>') + '</td><td>' + esc(it.state) + '</td><td class="num" data-testid="ov-instance-tasks">' + fmt((it.tasks || []).length) +
+      instTasks(it.tasks) + '</td><td>' + esc(it.joined_at || '–') + '</td><td>' + esc(it.last_seen || '–') + '</td></tr>').join('')
       : '<tr><td colspan="6" class="muted">No instance listed.</td></tr>';
     if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
   }

@@ -13,6 +13,7 @@ struct kp_discovery;
 struct kp_breaker;
 struct kp_http;
 struct kp_coord;
+struct kp_work;
 
 /*
  * The store, the runtime, the embedded clusters and the rest, borrowed by every use case
@@ -28,6 +29,10 @@ typedef struct kp_app {
         /* the instances of the service (server/coord/): set once listening, atomically (its
          * id and URL need the port); a single process's lists only itself */
         struct kp_coord *coord;
+        /* several instances: the work loop (server/app/work.c) that decides which of a
+         * running group's tasks run here; NULL: a single process runs them all. Set once
+         * listening, atomically, like coord. */
+        struct kp_work *work;
         int metadata_timeout_ms;
         /* clusters that did not answer a stopped group's status read lately (may be
          * NULL: every read asks) */

@@ -1,6 +1,8 @@
 /* discovery.c — reading partition counts from clusters: on demand and periodically. */
 #include "app/discovery.h"
 
+#include "coord/coord.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,8 @@ struct kp_discovery {
         kp_discovery_changed_cb_t *cb;
         void *opaque;
         kp_ticker_t ticker;
+        /* several instances: passes run only while this instance leads (atomic; NULL: always) */
+        struct kp_coord *leader_only;
 };
 
 /* One pass over every registration; calls back once per cluster that changed. */
@@ -144,6 +148,10 @@ static void discovery_pass(kp_discovery_t *d)
 {
         char errstr[512];
         json_t *regs = NULL;
+        struct kp_coord *c = __atomic_load_n(&d->leader_only, __ATOMIC_ACQUIRE);
+        /* a follower's writes would be forwarded copies of the leader's own pass */
+        if (c && (kp_ticker_stopping(&d->ticker) || !kp_coord_leads(c)))
+                return;
         json_t *changed = json_object();
         if (kp_store_registrations_all(d->st, &regs, errstr, sizeof(errstr))) {
                 json_decref(changed);
@@ -214,6 +222,12 @@ kp_discovery_t *kp_discovery_start(kp_store_t *st, kp_embedded_t *emb, int inter
                 return NULL;
         }
         return d;
+}
+
+void kp_discovery_leader_only(kp_discovery_t *d, struct kp_coord *c)
+{
+        if (d)
+                __atomic_store_n(&d->leader_only, c, __ATOMIC_RELEASE);
 }
 
 void kp_discovery_kick(kp_discovery_t *d)

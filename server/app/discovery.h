@@ -36,6 +36,11 @@ typedef struct kp_discovery kp_discovery_t;
  * @returns the thread's handle (stop with kp_discovery_stop) or NULL. */
 kp_discovery_t *kp_discovery_start(struct kp_store *st, struct kp_embedded *emb, int interval_s,
                                    int timeout_ms, kp_discovery_changed_cb_t *cb, void *opaque);
+/* Several instances: from now on a pass runs only while @p c leads the service (the leader's
+ * pass records what changed for every instance; @p c must outlive the passes: call
+ * kp_discovery_stop_begin before it stops). */
+struct kp_coord;
+void kp_discovery_leader_only(kp_discovery_t *d, struct kp_coord *c);
 /* Wakes the thread for a pass now (e.g. after a registration). */
 void kp_discovery_kick(kp_discovery_t *d);
 /* Stops and joins the thread. NULL does nothing. */

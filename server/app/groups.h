@@ -26,6 +26,18 @@ void kp_app_group_stop(kp_app_t *app, const char *name);
  * that were running when kplane stopped. @returns 0 or kp_err_t with errstr. */
 int kp_app_group_resume(kp_app_t *app, const char *name, char *errstr, size_t errstr_size);
 
+/*
+ * Several instances: brings group @p name's tasks in this instance's runtime to the share the
+ * work loop gives it (kp_work_mask) on its current plan: started, applied (tasks handed in or
+ * out: what leaves is committed first), or stopped when none is here. Takes the group's lock.
+ * @p version: the plan version to run (the placement's; 0: current). @p release: only let go —
+ * of a new version's partitions, take none that another instance may still read (those this
+ * runtime does not read now and the running plan names); start nothing.
+ * @returns 0 or kp_err_t with errstr.
+ */
+int kp_app_group_sync(kp_app_t *app, const char *name, int version, int release, char *errstr,
+                      size_t errstr_size);
+
 /* Resumes every group marked to run (at boot), saying each outcome on stderr. */
 void kp_app_groups_resume(kp_app_t *app);
 

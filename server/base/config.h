@@ -409,6 +409,14 @@
  * KP_APP_GROUP_LOCKS mutexes by a hash of their name, so the table stays fixed whatever
  * the number of groups; two groups on one stripe only wait for each other. */
 #define KP_APP_GROUP_LOCKS 64
+/* Several instances (server/app/work.c): each instance's work loop looks at the placement, the
+ * others' reports and its own tasks this often (and at once when kicked). A task moves after
+ * its old owner's pass and its new owner's, so this is added twice to a hand-over; each pass
+ * reads a few rows of the local database and the coordinator's view (no network). */
+#define KP_APP_WORK_INTERVAL_MS 250
+/* A group whose tasks were placed here but whose start failed (a sink's target missing, a
+ * cluster down) is tried again this much later, not at every pass. */
+#define KP_APP_WORK_RETRY_MS 5000
 
 /* `kplane serve --demo`: messages a second its producer writes over the three clusters. */
 #define KP_DEMO_RATE 300
@@ -436,8 +444,9 @@
 #define KP_PLAN_BATCH_LINE_MAX (16 * 1024 * 1024)
 
 /* ---- runtime: consumer tasks (server/runtime/) ---- */
-/* Worker threads per (group, cluster): they serve every task of the group on that
- * cluster, so 1,000 tasks need a handful of threads, not 1,000. */
+/* Worker threads per consumer lane (runtime_lane.c: a cluster's consumer shared by the
+ * running groups): they serve every task of every group on the lane, so 1,000 tasks or
+ * 100 groups need a handful of threads, not 1,000. */
 #define KP_RUNTIME_WORKERS_PER_CLUSTER 2
 /* Offsets of what the sinks took are committed this often (and on stop/plan change). */
 #define KP_RUNTIME_COMMIT_INTERVAL_MS 1000

@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "runtime/runtime_apply.h"
 #include "runtime/runtime_int.h"
+#include "runtime/runtime_lane.h"
 #include "runtime/runtime_objects.h"
 #include "runtime/runtime_plan.h"
 #include "sinks/sink.h"
@@ -24,9 +25,7 @@ static void group_put(rt_group_t *g)
                 return;
         pthread_mutex_destroy(&g->op_lock);
         pthread_mutex_destroy(&g->lock);
-        pthread_mutex_destroy(&g->ctl_lock);
         pthread_mutex_destroy(&g->err_lock);
-        pthread_cond_destroy(&g->ctl_cond);
         json_decref(g->sink_conf);
         json_decref(g->dlq_conf);
         free(g->name);
@@ -91,64 +90,45 @@ static void group_unregister(kp_runtime_t *rt, rt_group_t *g)
         pthread_mutex_unlock(&rt->lock);
 }
 
-/* Stops workers and the control thread; they finish the message in hand. */
+/* Stops the group: workers drop its records (a record in hand is finished), the control
+ * thread leaves it. */
 static void group_signal_stop(rt_group_t *g)
 {
-        int i, j;
         atomic_store(&g->stop, 1);
-        pthread_mutex_lock(&g->ctl_lock);
-        pthread_cond_broadcast(&g->ctl_cond);
-        pthread_mutex_unlock(&g->ctl_lock);
-        pthread_mutex_lock(&g->lock);
-        for (i = 0; i < g->nclusters; i++)
-                for (j = 0; j < g->clusters[i]->nworkers; j++)
-                        if (g->clusters[i]->wq[j])
-                                rd_kafka_queue_yield(g->clusters[i]->wq[j]);
-        pthread_mutex_unlock(&g->lock);
+        rt_ctl_kick(g->rt);
+}
+
+/* Takes every partition of the group off its lane (unassigned, out of the lane's table,
+ * no worker holding a record of it): next_offset is final. Caller holds op_lock. */
+static void group_unassign_all(rt_group_t *g, int64_t deadline_ms)
+{
+        rt_part_t **parts = calloc((size_t)g->nparts + 1, sizeof(*parts));
+        int n = 0;
+        if (!parts)
+                return; /* freed with the lanes' users unchanged: never closed */
+        for (int i = 0; i < g->nparts; i++)
+                if (g->parts[i]->lane)
+                        parts[n++] = g->parts[i];
+        rt_parts_unassign(g, parts, n, deadline_ms);
+        free(parts);
 }
 
 /*
- * Closes every consumer of the group at once, until @p deadline_ms at most: a consumer
- * whose cluster is down can take a minute to close (rd_kafka_consumer_close waits for
- * its coordinator), so close through a queue and give up at the deadline; the handle
- * is then destroyed without a close (nothing is lost: commits were explicit).
- * Runs outside g->lock: librdkafka serves callbacks from inside close.
+ * The group's clusters leave their home lanes, which close when no other group uses them,
+ * until @p deadline_ms at most: a consumer whose cluster is down can take a minute to
+ * close (rd_kafka_consumer_close waits for its coordinator); the handle is then destroyed
+ * without a close (nothing is lost: commits were explicit). A cluster whose last commit
+ * found no coordinator is not waited for at all (manual assignment: nothing to leave,
+ * nothing left to commit). Caller holds op_lock, not g->lock (librdkafka serves callbacks
+ * from inside close).
  */
-static void group_close_consumers(rt_group_t *g, int64_t deadline_ms)
+static void group_leave_lanes(rt_group_t *g, int64_t deadline_ms)
 {
-        int i;
         int64_t budget = kp_time_mono_ms() + KP_RUNTIME_CLOSE_TIMEOUT_MS;
         if (deadline_ms > budget)
                 deadline_ms = budget;
-        for (i = 0; i < g->nclusters; i++) {
-                rt_cluster_t *cl = g->clusters[i];
-                rd_kafka_error_t *error;
-                cl->close_q = rd_kafka_queue_new(cl->rk);
-                error = rd_kafka_consumer_close_queue(cl->rk, cl->close_q);
-                if (error)
-                        rd_kafka_error_destroy(error);
-        }
-        for (i = 0; i < g->nclusters; i++) {
-                rt_cluster_t *cl = g->clusters[i];
-                /* Its last commit found no coordinator: a close (manual assignment: nothing
-                 * to leave, nothing left to commit) would only wait for it. */
-                int64_t until = cl->commit_failing ? kp_time_mono_ms() : deadline_ms;
-                while (!rd_kafka_consumer_closed(cl->rk)) {
-                        int64_t left = until - kp_time_mono_ms();
-                        rd_kafka_event_t *ev;
-                        if (left <= 0)
-                                break;
-                        ev = rd_kafka_queue_poll(cl->close_q, left > 100 ? 100 : (int)left);
-                        if (ev)
-                                rd_kafka_event_destroy(ev);
-                }
-                cl->closed = rd_kafka_consumer_closed(cl->rk);
-                if (!cl->closed && !cl->commit_failing)
-                        fprintf(stderr,
-                                "kplane: runtime: group %s: cluster %s did not close "
-                                "in time\n",
-                                g->name, cl->name);
-        }
+        for (int i = 0; i < g->nclusters; i++)
+                rt_lane_leave(g->clusters[i], deadline_ms, g->clusters[i]->commit_failing);
 }
 
 /* 1 when a cluster whose commits fail was read from since they began failing. Caller
@@ -157,7 +137,8 @@ static int group_failing_cluster_answers(rt_group_t *g)
 {
         for (int i = 0; i < g->nclusters; i++) {
                 rt_cluster_t *cl = g->clusters[i];
-                if (cl->commit_failing && atomic_load(&cl->last_read_ms) > cl->failing_since_ms)
+                if (cl->commit_failing && cl->lane &&
+                    atomic_load(&cl->lane->last_read_ms) > cl->failing_since_ms)
                         return 1;
         }
         return 0;
@@ -194,30 +175,15 @@ static void group_commit_last(rt_group_t *g, int64_t deadline_ms)
         }
 }
 
-/* Frees the clusters (a closed one at once, one still closing by a detached thread), tasks,
- * partitions and retired tables of a stopped group. Caller holds op_lock and g->lock. */
+/* Frees the clusters (off their lanes), tasks, partitions and retired tables of a stopped
+ * group. Caller holds op_lock and g->lock. */
 static void group_free_arrays(rt_group_t *g)
 {
         rt_taskset_t *ts;
         rt_ptable_t *t;
         int i;
-        for (i = 0; i < g->nclusters; i++) {
-                pthread_t th;
-                pthread_attr_t attr;
-                rt_cluster_t *cl = g->clusters[i];
-                if (cl->closed) {
-                        rt_cluster_destroy(cl);
-                        continue;
-                }
-                /* rd_kafka_destroy of a consumer whose coordinator is gone waits for its
-                 * pending commit (socket.timeout.ms, a minute): let a detached thread
-                 * wait for it so that stop keeps its deadline. */
-                pthread_attr_init(&attr);
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                if (pthread_create(&th, &attr, rt_cluster_reap, cl))
-                        rt_cluster_destroy(cl);
-                pthread_attr_destroy(&attr);
-        }
+        for (i = 0; i < g->nclusters; i++)
+                rt_cluster_destroy(g->clusters[i]);
         free(g->clusters);
         g->clusters = NULL;
         g->nclusters = 0;
@@ -244,21 +210,16 @@ static void group_free_arrays(rt_group_t *g)
         }
 }
 
-/* Second half of a stop: join, last commit (bounded by @p deadline_ms, monotonic),
- * close consumers and sinks, free everything but the group struct. */
+/* Second half of a stop: off the lanes, last commit (bounded by @p deadline_ms,
+ * monotonic), lanes left (closed when no other group uses them), sinks closed, everything
+ * but the group struct freed. */
 static void group_finish_stop(rt_group_t *g, int64_t deadline_ms)
 {
-        int i, j;
-        for (i = 0; i < g->nclusters; i++)
-                for (j = 0; j < g->clusters[i]->workers_started; j++)
-                        pthread_join(g->clusters[i]->workers[j], NULL);
-        if (g->ctl_started)
-                pthread_join(g->ctl, NULL);
-        g->ctl_started = 0;
-
+        /* the control thread's round of it (under op_lock) ends before the last commit */
         pthread_mutex_lock(&g->op_lock);
+        group_unassign_all(g, deadline_ms);
         group_commit_last(g, deadline_ms);
-        group_close_consumers(g, deadline_ms);
+        group_leave_lanes(g, deadline_ms);
         pthread_mutex_lock(&g->lock);
         group_free_arrays(g);
         pthread_mutex_unlock(&g->lock);
@@ -270,6 +231,30 @@ static void *ctl_trampoline(void *arg)
         return rt_ctl_main(arg);
 }
 
+rt_group_t **rt_groups_hold(kp_runtime_t *rt, int *n)
+{
+        rt_group_t *g, **all;
+        int i = 0;
+        *n = 0;
+        pthread_mutex_lock(&rt->lock);
+        for (g = rt->groups; g; g = g->next)
+                i++;
+        all = i ? calloc((size_t)i, sizeof(*all)) : NULL;
+        for (g = rt->groups; g && all; g = g->next) {
+                atomic_fetch_add(&g->refcnt, 1);
+                all[(*n)++] = g;
+        }
+        pthread_mutex_unlock(&rt->lock);
+        return all;
+}
+
+void rt_groups_release(rt_group_t **all, int n)
+{
+        for (int i = 0; i < n; i++)
+                group_put(all[i]);
+        free(all);
+}
+
 kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size)
 {
         kp_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -278,14 +263,58 @@ kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size)
                 return NULL;
         }
         pthread_mutex_init(&rt->lock, NULL);
+        pthread_mutex_init(&rt->ctl_lock, NULL);
+        pthread_cond_init(&rt->ctl_cond, NULL);
+        pthread_mutex_init(&rt->lanes_lock, NULL);
         rt->max_tasks = KP_MAX_TASKS_DEFAULT;
         rt->history_samples = KP_HISTORY_SAMPLES;
+        if (pthread_create(&rt->ctl, NULL, ctl_trampoline, rt)) {
+                snprintf(errstr, errstr_size, "cannot start the runtime's control thread");
+                pthread_cond_destroy(&rt->ctl_cond);
+                pthread_mutex_destroy(&rt->ctl_lock);
+                pthread_mutex_destroy(&rt->lanes_lock);
+                pthread_mutex_destroy(&rt->lock);
+                free(rt);
+                return NULL;
+        }
+        rt->ctl_started = 1;
         return rt;
+}
+
+/* Stops the control thread (after every group: it serves them until then). */
+static void runtime_ctl_stop(kp_runtime_t *rt)
+{
+        pthread_mutex_lock(&rt->ctl_lock);
+        rt->ctl_stop = 1;
+        pthread_cond_signal(&rt->ctl_cond);
+        pthread_mutex_unlock(&rt->ctl_lock);
+        if (rt->ctl_started)
+                pthread_join(rt->ctl, NULL);
+        rt->ctl_started = 0;
+        pthread_cond_destroy(&rt->ctl_cond);
+        pthread_mutex_destroy(&rt->ctl_lock);
 }
 
 void kp_runtime_set_max_tasks(kp_runtime_t *rt, int max_tasks)
 {
         rt->max_tasks = max_tasks > 0 ? max_tasks : KP_MAX_TASKS_DEFAULT;
+}
+
+void kp_runtime_set_commit_guard(kp_runtime_t *rt, int (*held)(void *arg), void *arg)
+{
+        /* the control thread reads the function, then its argument: a new pair is published
+         * argument first, and a guard removed function first */
+        if (held)
+                __atomic_store_n(&rt->commit_guard_arg, arg, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt->commit_guard, held, __ATOMIC_RELEASE);
+        if (!held)
+                __atomic_store_n(&rt->commit_guard_arg, arg, __ATOMIC_RELEASE);
+}
+
+int rt_commit_allowed(kp_runtime_t *rt)
+{
+        int (*held)(void *) = __atomic_load_n(&rt->commit_guard, __ATOMIC_ACQUIRE);
+        return !held || held(__atomic_load_n(&rt->commit_guard_arg, __ATOMIC_ACQUIRE));
 }
 
 int kp_runtime_task_count(kp_runtime_t *rt)
@@ -325,8 +354,10 @@ void kp_runtime_destroy(kp_runtime_t *rt)
                 group_put(all[i]);
         }
         free(all);
+        runtime_ctl_stop(rt);
         /* Groups still starting or stopping belong to their callers' threads; the
          * owner of the runtime stops callers before destroying it. */
+        pthread_mutex_destroy(&rt->lanes_lock);
         pthread_mutex_destroy(&rt->lock);
         free(rt);
 }
@@ -390,9 +421,7 @@ static rt_group_t *group_new(kp_runtime_t *rt, const group_conf_t *c)
         atomic_store(&g->refcnt, 2);
         pthread_mutex_init(&g->op_lock, NULL);
         pthread_mutex_init(&g->lock, NULL);
-        pthread_mutex_init(&g->ctl_lock, NULL);
         pthread_mutex_init(&g->err_lock, NULL);
-        pthread_cond_init(&g->ctl_cond, NULL);
         rt_history_init(&g->hist, rt->history_samples);
         return g;
 }
@@ -418,21 +447,19 @@ static int group_register(kp_runtime_t *rt, rt_group_t *g, int ntasks, char *err
         return r;
 }
 
-/* Brings registered group @p g to its first plan and starts its control thread. */
+/* Brings registered group @p g to its first plan and hands it to the control thread. */
 static int group_launch(rt_group_t *g, const kp_rt_plan_t *plan, char *errstr, size_t errstr_size)
 {
         int r;
         pthread_mutex_lock(&g->op_lock);
         r = rt_group_apply_plan(g, plan, 1, errstr, errstr_size);
         if (!r) {
-                if (pthread_create(&g->ctl, NULL, ctl_trampoline, g)) {
-                        snprintf(errstr, errstr_size, "cannot start the control thread");
-                        r = KP_ERR_INTERNAL;
-                } else {
-                        g->ctl_started = 1;
-                }
+                rt_ctl_sched_init(g);
+                atomic_store(&g->ctl_on, 1);
         }
         pthread_mutex_unlock(&g->op_lock);
+        if (!r)
+                rt_ctl_kick(g->rt);
         return r;
 }
 

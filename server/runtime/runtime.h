@@ -38,6 +38,15 @@ kp_runtime_t *kp_runtime_new(char *errstr, size_t errstr_size);
  * KP_ERR_UNPROCESSABLE and changes nothing. Call before groups start.
  */
 void kp_runtime_set_max_tasks(kp_runtime_t *rt, int max_tasks);
+/*
+ * Several instances (issue 15): every commit (a periodic round, a plan change's hand-over, a
+ * stop's last commit) first asks @p held(@p arg); when it answers 0 the commit is skipped
+ * (nothing flushed, nothing committed: an instance that lost its lease may have lost its
+ * tasks, and their new owner's offsets must never go backwards). NULL: always commit.
+ * Call before groups start.
+ */
+void kp_runtime_set_commit_guard(kp_runtime_t *rt, int (*held)(void *arg), void *arg);
+
 /* @returns the tasks of every running group together (what the cap counts). */
 int kp_runtime_task_count(kp_runtime_t *rt);
 
@@ -73,6 +82,11 @@ typedef struct kp_rt_plan {
         int ntasks;
         kp_cluster_ref_t *clusters;
         int nclusters;
+        /* Several instances (issue 15): parallelism entries, 1 for a task another instance
+         * runs: it reads nothing here and opens no sink (an exactly_once producer with its
+         * transactional.id would fence the real owner's). NULL: every task runs here. A
+         * rebalance fan-out group runs whole or not at all (KP_ERR_INVALID otherwise). */
+        const unsigned char *absent;
 } kp_rt_plan_t;
 
 /*

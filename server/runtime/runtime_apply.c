@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "runtime/runtime_lane.h"
 #include "runtime/runtime_objects.h"
 
 #include <stdio.h>
@@ -12,56 +13,92 @@
 #include <string.h>
 #include <time.h>
 
+/* The distinct lanes of @p n partitions (placed ones; a group's partitions of a cluster
+ * are on one lane unless other groups read them too), *@p nl of them; NULL when out of
+ * memory (*@p nl 0: nothing is done). Free it. */
+static rt_lane_t **parts_lanes(rt_part_t **parts, int n, int *nl)
+{
+        rt_lane_t **lanes = calloc((size_t)n + 1, sizeof(*lanes));
+        *nl = 0;
+        for (int i = 0; lanes && i < n; i++) {
+                int j;
+                if (!parts[i]->lane)
+                        continue;
+                for (j = *nl - 1; j >= 0 && lanes[j] != parts[i]->lane; j--)
+                        ;
+                if (j < 0)
+                        lanes[(*nl)++] = parts[i]->lane;
+        }
+        return lanes;
+}
+
+/* The list of those of @p n partitions that are on @p lane. */
+static rd_kafka_topic_partition_list_t *lane_list(rt_lane_t *lane, rt_part_t **parts, int n)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++)
+                if (parts[i]->lane == lane)
+                        rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
+                                                          parts[i]->partition);
+        return l;
+}
+
 /*
- * Seeks each of @p n partitions to @p at[i] (RD_KAFKA_OFFSET_INVALID: not at all), cluster by
- * cluster, while they are paused. A seek bumps librdkafka's fetch version, so messages
+ * Seeks each of @p n partitions to @p at[i] (RD_KAFKA_OFFSET_INVALID: not at all), lane by
+ * lane, while they are paused. A seek bumps librdkafka's fetch version, so messages
  * fetched before it are discarded when polled; those a worker holds already are dropped by
  * its refetch and resync floors. A failed seek is logged: the floors still keep the
  * partition from skipping a record (it stalls instead).
  */
 static void parts_seek(rt_group_t *g, rt_part_t **parts, int n, const int64_t *at)
 {
-        for (int c = 0; c < g->nclusters; c++) {
-                rt_cluster_t *cl = g->clusters[c];
+        int nl;
+        rt_lane_t **lanes = parts_lanes(parts, n, &nl);
+        for (int c = 0; c < nl; c++) {
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
                 for (int i = 0; i < n; i++)
-                        if (parts[i]->cl == cl && at[i] != RD_KAFKA_OFFSET_INVALID)
+                        if (parts[i]->lane == lanes[c] && at[i] != RD_KAFKA_OFFSET_INVALID)
                                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
                                                                   parts[i]->partition)
                                         ->offset = at[i];
                 if (l->cnt) {
-                        rd_kafka_error_t *error =
-                                rd_kafka_seek_partitions(cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                        rd_kafka_error_t *error = rd_kafka_seek_partitions(
+                                lanes[c]->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
                         if (error) {
                                 fprintf(stderr, "kplane: runtime: group %s: cluster %s: seek: %s\n",
-                                        g->name, cl->name, rd_kafka_error_string(error));
+                                        g->name, lanes[c]->cluster, rd_kafka_error_string(error));
                                 rd_kafka_error_destroy(error);
                         }
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }
+        free(lanes);
 }
 
-/* Pauses (@p pause) @p n partitions in librdkafka, cluster by cluster, or resumes those of
- * them that backpressure has not paused (p->paused: the control thread resumes those). */
+/* Pauses (@p pause) @p n partitions in librdkafka, lane by lane, or resumes those of them
+ * that backpressure has not paused (p->paused: the control thread resumes those). */
 static void parts_pause(rt_group_t *g, rt_part_t **parts, int n, int pause)
 {
-        for (int c = 0; c < g->nclusters; c++) {
-                rt_cluster_t *cl = g->clusters[c];
+        int nl;
+        rt_lane_t **lanes = parts_lanes(parts, n, &nl);
+        for (int c = 0; c < nl; c++) {
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
                 rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
                 for (int i = 0; i < n; i++)
-                        if (parts[i]->cl == cl && (pause || !atomic_load(&parts[i]->paused)))
+                        if (parts[i]->lane == lanes[c] &&
+                            (pause || !atomic_load(&parts[i]->paused)))
                                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name,
                                                                   parts[i]->partition);
                 if (l->cnt)
-                        err = pause ? rd_kafka_pause_partitions(cl->rk, l)
-                                    : rd_kafka_resume_partitions(cl->rk, l);
+                        err = pause ? rd_kafka_pause_partitions(lanes[c]->rk, l)
+                                    : rd_kafka_resume_partitions(lanes[c]->rk, l);
                 if (err)
                         fprintf(stderr, "kplane: runtime: group %s: cluster %s: %s: %s\n", g->name,
-                                cl->name, pause ? "pause" : "resume", rd_kafka_err2str(err));
+                                lanes[c]->cluster, pause ? "pause" : "resume",
+                                rd_kafka_err2str(err));
                 rd_kafka_topic_partition_list_destroy(l);
         }
+        free(lanes);
 }
 
 /* @returns 1 when @p err is the coordinator moving or loading, which asking again cures. */
@@ -74,15 +111,14 @@ static int coordinator_retriable(rd_kafka_resp_err_t err)
                err == RD_KAFKA_RESP_ERR__TRANSPORT;
 }
 
-/* Reads the committed offsets of @p l, asking again while the coordinator moves or loads,
- * for at most KP_RUNTIME_START_OFFSETS_TIMEOUT_MS. librdkafka 2.14 does not retry the
- * offset fetch of a partition assigned at RD_KAFKA_OFFSET_INVALID after NOT_COORDINATOR:
- * the partition is never fetched, so the fallback below must stay the exception. */
-static rd_kafka_resp_err_t committed_read(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
+/* Reads @p cl's group's committed offsets of @p l, asking again while the coordinator
+ * moves or loads, for at most KP_RUNTIME_START_OFFSETS_TIMEOUT_MS. */
+static rd_kafka_resp_err_t committed_read(rt_cluster_t *cl, rd_kafka_topic_partition_list_t *l)
 {
         int64_t deadline = kp_time_mono_ms() + KP_RUNTIME_START_OFFSETS_TIMEOUT_MS;
         for (;;) {
-                rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
+                rd_kafka_resp_err_t err =
+                        rt_offsets_read(cl->rk, cl->g->name, l, KP_RUNTIME_COMMIT_TIMEOUT_MS);
                 for (int i = 0; !err && i < l->cnt; i++)
                         if (coordinator_retriable(l->elems[i].err))
                                 err = l->elems[i].err;
@@ -123,10 +159,12 @@ static int parts_resume(rt_group_t *g, rt_part_t **parts, int n, int64_t *at, ch
 
 /* Reads committed offsets of @p parts (all on @p cl) into p->committed and sets
  * p->next_offset, where the sink says (@p at, -1: none) over the committed offsets;
- * @returns the list to assign, each at its start offset. */
+ * @returns the list of them (in order), each at its start offset, or NULL with errstr
+ * when the committed offsets could not be read. */
 static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, rt_part_t **parts,
                                                               int n, const int64_t *at,
-                                                              int64_t fallback)
+                                                              int64_t fallback, char *errstr,
+                                                              size_t errstr_size)
 {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
         rd_kafka_resp_err_t err;
@@ -134,22 +172,26 @@ static rd_kafka_topic_partition_list_t *cluster_start_offsets(rt_cluster_t *cl, 
 
         for (i = 0; i < n; i++)
                 rd_kafka_topic_partition_list_add(l, parts[i]->tp->name, parts[i]->partition);
-        err = committed_read(cl->rk, l);
+        err = committed_read(cl, l);
+        for (i = 0; !err && i < l->cnt; i++)
+                if (l->elems[i].err && at[i] < 0)
+                        err = l->elems[i].err;
+        if (err) {
+                /* A lane's handle cannot fetch them itself (its group.id is not the
+                 * group's): starting without them could skip or repeat what was committed. */
+                snprintf(errstr, errstr_size, "cluster %s: committed offsets of group %s: %s",
+                         cl->name, cl->g->name, rd_kafka_err2str(err));
+                rd_kafka_topic_partition_list_destroy(l);
+                return NULL;
+        }
         for (i = 0; i < l->cnt; i++) {
                 rd_kafka_topic_partition_t *e = &l->elems[i];
-                int64_t c = at[i] >= 0        ? at[i]
-                            : !err && !e->err ? e->offset
-                                              : RD_KAFKA_OFFSET_INVALID;
+                int64_t c = at[i] >= 0 ? at[i] : e->offset;
                 atomic_store(&parts[i]->committed, c >= 0 ? c : -1);
                 atomic_store(&parts[i]->next_offset, c >= 0 ? c : -1);
-                /* Unknown committed offset (cluster slow to answer): let librdkafka
-                 * fetch it and fall back to auto.offset.reset (start_offset). */
-                e->offset = c >= 0 ? c : err ? RD_KAFKA_OFFSET_INVALID : fallback;
+                e->offset = c >= 0 ? c : fallback;
                 e->err = 0;
         }
-        if (err)
-                fprintf(stderr, "kplane: runtime: group %s cluster %s: committed offsets: %s\n",
-                        cl->g->name, cl->name, rd_kafka_err2str(err));
         return l;
 }
 
@@ -180,8 +222,7 @@ static int apply_oom(apply_t *a)
         return KP_ERR_NOMEM;
 }
 
-/* Adds the cluster of @p ref to the group, with its consumer and worker threads, unless it
- * is there already. */
+/* Adds the cluster of @p ref to the group, on its home lane, unless it is there already. */
 static int apply_cluster(apply_t *a, const kp_cluster_ref_t *ref)
 {
         rt_group_t *g = a->g;
@@ -203,10 +244,66 @@ static int apply_cluster(apply_t *a, const kp_cluster_ref_t *ref)
                 rt_cluster_destroy(cl);
                 return apply_oom(a);
         }
-        /* Joined at stop, also when only some started. */
-        if (rt_cluster_workers_start(cl, a->errstr, a->errstr_size))
-                return KP_ERR_INTERNAL;
         return 0;
+}
+
+/* 1 when task @p t of @p plan runs on another instance (kp_rt_plan_t.absent). */
+static int plan_absent(const kp_rt_plan_t *plan, int t)
+{
+        return plan->absent && plan->absent[t];
+}
+
+/* The sinks of the tasks that run here and had none (run elsewhere until now), opened before
+ * any partition is theirs. An absent task reads nothing, and a fan-out group deals records
+ * to every task: it runs whole here or not at all. */
+static int apply_sinks_open(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < a->plan->parallelism && a->plan->absent; i++) {
+                rt_task_t *t = g->tasks[i];
+                int r = 0;
+                if (plan_absent(a->plan, i) &&
+                    (g->rebalance || (i < a->plan->ntasks && a->plan->tasks[i].nparts))) {
+                        snprintf(a->errstr, a->errstr_size,
+                                 "task %d runs on another instance but %s", i,
+                                 g->rebalance ? "the group deals records to every task"
+                                              : "the plan gives it partitions");
+                        return KP_ERR_INVALID;
+                }
+                if (plan_absent(a->plan, i) || t->sink)
+                        continue;
+                /* opened aside (an exactly_once producer's set-up takes a while), published
+                 * under g->lock: status reads t->sink under it (runtime_status.c) */
+                rt_task_t aside = {.index = t->index};
+                if ((r = rt_task_sink_open(g, &aside, a->errstr, a->errstr_size)))
+                        return r;
+                pthread_mutex_lock(&g->lock);
+                pthread_mutex_lock(&t->lock);
+                t->sink = aside.sink;
+                t->dlq = aside.dlq;
+                pthread_mutex_unlock(&t->lock);
+                pthread_mutex_unlock(&g->lock);
+        }
+        return 0;
+}
+
+/* The sinks of the tasks handed to another instance, closed once their partitions were
+ * committed and released (the hand-over): the new owner's exactly_once producer starts only
+ * after this instance said it let go (coord_tasks.h). */
+static void apply_sinks_close(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        for (int i = 0; i < g->ntasks && a->plan->absent; i++) {
+                rt_task_t *t = g->tasks[i];
+                if (!plan_absent(a->plan, i) || !t->sink)
+                        continue;
+                /* status reads t->sink under g->lock (runtime_status.c) */
+                pthread_mutex_lock(&g->lock);
+                pthread_mutex_lock(&t->lock);
+                rt_task_sink_close(t);
+                pthread_mutex_unlock(&t->lock);
+                pthread_mutex_unlock(&g->lock);
+        }
 }
 
 /* The clusters the plan's partitions name, in order of first mention, and the tasks of its
@@ -230,7 +327,7 @@ static int apply_clusters_and_tasks(apply_t *a)
                 return apply_oom(a);
         memcpy(tasks, g->tasks, sizeof(*tasks) * (size_t)g->ntasks);
         for (i = g->ntasks; i < plan->parallelism; i++) {
-                tasks[i] = rt_task_new(g, i, a->errstr, a->errstr_size);
+                tasks[i] = rt_task_new(g, i, plan_absent(plan, i), a->errstr, a->errstr_size);
                 if (!tasks[i]) {
                         while (--i >= g->ntasks)
                                 rt_task_destroy(tasks[i]);
@@ -468,46 +565,79 @@ static void apply_hand_over(apply_t *a)
                 pthread_mutex_unlock(&parts[i]->lock);
 }
 
-/* Unassigns the partitions no longer in the plan from their consumers. */
-static void apply_release(apply_t *a)
+/* Unassigns @p n partitions from their lanes and takes them off (rt_lane_unplace). */
+void rt_parts_unassign(rt_group_t *g, rt_part_t **parts, int n, int64_t deadline_ms)
 {
-        rt_group_t *g = a->g;
-        int i, j;
-        for (i = 0; i < g->nclusters; i++) {
-                rt_cluster_t *cl = g->clusters[i];
-                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_error_t *error;
-                for (j = 0; j < a->nremoved; j++)
-                        if (a->removed[j]->cl == cl)
-                                rd_kafka_topic_partition_list_add(l, a->removed[j]->tp->name,
-                                                                  a->removed[j]->partition);
-                if (l->cnt && (error = rd_kafka_incremental_unassign(cl->rk, l))) {
-                        fprintf(stderr, "kplane: runtime: unassign: %s\n",
+        int nl;
+        rt_lane_t **lanes = parts_lanes(parts, n, &nl);
+        for (int c = 0; c < nl; c++) {
+                rd_kafka_topic_partition_list_t *l = lane_list(lanes[c], parts, n);
+                rd_kafka_error_t *error = rd_kafka_incremental_unassign(lanes[c]->rk, l);
+                if (error) {
+                        fprintf(stderr, "kplane: runtime: group %s: unassign: %s\n", g->name,
                                 rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }
+        free(lanes);
+        rt_lane_unplace(g, parts, n, deadline_ms);
+}
+
+/* Unassigns the partitions no longer in the plan from their lanes. */
+static void apply_release(apply_t *a)
+{
+        rt_group_t *g = a->g;
+        int i;
+        rt_parts_unassign(g, a->removed, a->nremoved,
+                          kp_time_mono_ms() + KP_RUNTIME_CLOSE_TIMEOUT_MS);
         pthread_mutex_lock(&g->lock);
         for (i = 0; i < a->nremoved; i++)
                 a->removed[i]->in_plan = 0;
         pthread_mutex_unlock(&g->lock);
 }
 
-/* Starts the new partitions of @p cl: owner set before any message can arrive, queue
- * forwarded to its worker before assign (librdkafka keeps an application's forward), then
- * assigned at the committed offset, else start_offset (initial) or earliest. @p mine has
- * room for every added partition. */
+/* Assigns @p l (at their start offsets) on the lanes of @p mine, lane by lane. */
+static int assign_lanes(apply_t *a, rt_cluster_t *cl, rt_part_t **mine, int n,
+                        rd_kafka_topic_partition_list_t *l)
+{
+        int nl, r = 0;
+        rt_lane_t **lanes = parts_lanes(mine, n, &nl);
+        if (!lanes)
+                return apply_oom(a);
+        for (int c = 0; c < nl && !r; c++) {
+                rd_kafka_topic_partition_list_t *ll = rd_kafka_topic_partition_list_new(n);
+                rd_kafka_error_t *error;
+                for (int i = 0; i < n; i++)
+                        if (mine[i]->lane == lanes[c])
+                                rd_kafka_topic_partition_list_add(ll, l->elems[i].topic,
+                                                                  l->elems[i].partition)
+                                        ->offset = l->elems[i].offset;
+                error = rd_kafka_incremental_assign(lanes[c]->rk, ll);
+                rd_kafka_topic_partition_list_destroy(ll);
+                if (error) {
+                        snprintf(a->errstr, a->errstr_size, "cluster %s: assign: %s", cl->name,
+                                 rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        r = KP_ERR_UNAVAILABLE;
+                }
+        }
+        free(lanes);
+        return r;
+}
+
+/* Starts the new partitions of @p cl: owner set before any message can arrive, placed on a
+ * lane (its table, its queue forwarded to a worker) before assign, then assigned at the
+ * committed offset, else start_offset (initial) or earliest. @p mine has room for every
+ * added partition. */
 static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
 {
         rt_group_t *g = a->g;
         rd_kafka_topic_partition_list_t *l;
-        rd_kafka_error_t *error;
-        int j, n = 0;
+        int j, n = 0, r;
 
         for (j = 0; j < a->nadded; j++) {
                 rt_part_t *p = a->added[j];
-                rd_kafka_queue_t *pq;
                 if (p->cl != cl)
                         continue;
                 pthread_mutex_lock(&p->lock);
@@ -518,11 +648,6 @@ static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
                 rt_part_unpause(p);
                 p->refetch = -1; /* assigned afresh: nothing dropped is waited for */
                 pthread_mutex_unlock(&p->lock);
-                pq = rd_kafka_queue_get_partition(cl->rk, p->tp->name, p->partition);
-                if (pq) {
-                        rd_kafka_queue_forward(pq, cl->wq[p->worker]);
-                        rd_kafka_queue_destroy(pq);
-                }
                 mine[n++] = p;
         }
         if (!n)
@@ -536,17 +661,19 @@ static int apply_assign_cluster(apply_t *a, rt_cluster_t *cl, rt_part_t **mine)
         }
         l = cluster_start_offsets(cl, mine, n, at,
                                   a->initial && g->start_latest ? RD_KAFKA_OFFSET_END
-                                                                : RD_KAFKA_OFFSET_BEGINNING);
+                                                                : RD_KAFKA_OFFSET_BEGINNING,
+                                  a->errstr, a->errstr_size);
         free(at);
-        error = rd_kafka_incremental_assign(cl->rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        if (error) {
-                snprintf(a->errstr, a->errstr_size, "cluster %s: assign: %s", cl->name,
-                         rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
+        if (!l)
                 return KP_ERR_UNAVAILABLE;
-        }
-        return 0;
+        for (j = 0, r = 0; j < n && !r; j++)
+                r = rt_lane_place(cl, mine[j], a->errstr, a->errstr_size);
+        if (!r)
+                r = assign_lanes(a, cl, mine, n, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (r) /* none of them is read: off the lanes again (the apply failed) */
+                rt_parts_unassign(g, mine, n, kp_time_mono_ms() + KP_RUNTIME_CLOSE_TIMEOUT_MS);
+        return r;
 }
 
 static int apply_assign(apply_t *a)
@@ -609,6 +736,8 @@ int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, ch
         int r = apply_clusters_and_tasks(&a);
 
         if (!r)
+                r = apply_sinks_open(&a);
+        if (!r)
                 r = apply_alloc(&a);
         if (!r)
                 r = apply_parts(&a);
@@ -620,8 +749,10 @@ int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, ch
                 apply_release(&a);
                 r = apply_assign(&a);
         }
-        if (!r)
+        if (!r) {
                 apply_finish(&a);
+                apply_sinks_close(&a);
+        }
         apply_free(&a);
         return r;
 }

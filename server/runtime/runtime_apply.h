@@ -14,4 +14,8 @@
 int rt_group_apply_plan(rt_group_t *g, const kp_rt_plan_t *plan, int initial, char *errstr,
                         size_t errstr_size);
 
+/* Unassigns @p n partitions of @p g from their lanes and takes them off (rt_lane_unplace;
+ * a lane left without users closes, until @p deadline_ms). Caller holds op_lock. */
+void rt_parts_unassign(rt_group_t *g, rt_part_t **parts, int n, int64_t deadline_ms);
+
 #endif /* KP_RUNTIME_APPLY_H */

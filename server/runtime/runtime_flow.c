@@ -3,6 +3,7 @@
 #include "base/config.h"
 #include "base/util.h"
 #include "runtime/runtime_int.h"
+#include "runtime/runtime_lane.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,7 +91,7 @@ int rt_part_pause(rt_part_t *p, int64_t offset, int64_t resume_at)
         rt_group_t *g = p->cl->g;
         rd_kafka_topic_partition_list_t *l = part_list(p);
         rd_kafka_error_t *error = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_pause_partitions(p->cl->rk, l);
+        rd_kafka_resp_err_t err = rd_kafka_pause_partitions(p->lane->rk, l);
         int ret = -1;
 
         if (err || l->elems[0].err) {
@@ -101,20 +102,18 @@ int rt_part_pause(rt_part_t *p, int64_t offset, int64_t resume_at)
         }
         l->elems[0].offset = offset;
         if (offset >= 0 &&
-            (error = rd_kafka_seek_partitions(p->cl->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS))) {
+            (error = rd_kafka_seek_partitions(p->lane->rk, l, KP_RUNTIME_COMMIT_TIMEOUT_MS))) {
                 fprintf(stderr, "kplane: runtime: group %s: %s [%d]: seek: %s\n", g->name,
                         p->tp->name, (int)p->partition, rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
-                rd_kafka_resume_partitions(p->cl->rk, l);
+                rd_kafka_resume_partitions(p->lane->rk, l);
                 goto out;
         }
         p->resume_at = resume_at;
         if (!atomic_exchange(&p->paused, 1))
                 atomic_fetch_add(&g->npaused, 1);
         /* The control thread looks at paused partitions more often: wake it now. */
-        pthread_mutex_lock(&g->ctl_lock);
-        pthread_cond_signal(&g->ctl_cond);
-        pthread_mutex_unlock(&g->ctl_lock);
+        rt_ctl_kick(g->rt);
         ret = 0;
 out:
         rd_kafka_topic_partition_list_destroy(l);
@@ -126,9 +125,12 @@ void rt_part_unpause(rt_part_t *p)
         rd_kafka_topic_partition_list_t *l;
         if (!atomic_load(&p->paused))
                 return;
-        l = part_list(p);
-        rd_kafka_resume_partitions(p->cl->rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
+        /* off its lane (out of the plan): nothing is paused in librdkafka any more */
+        if (p->lane) {
+                l = part_list(p);
+                rd_kafka_resume_partitions(p->lane->rk, l);
+                rd_kafka_topic_partition_list_destroy(l);
+        }
         atomic_store(&p->paused, 0);
         atomic_fetch_sub(&p->cl->g->npaused, 1);
 }

@@ -45,21 +45,6 @@ void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen)
         pthread_mutex_unlock(&cl->g->err_lock);
 }
 
-/* librdkafka calls this from rd_kafka_consumer_poll on the control thread. */
-void rt_cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-        rt_cluster_t *cl = opaque;
-        (void)rk;
-        rt_cluster_error(cl, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-        if (err == RD_KAFKA_RESP_ERR__FATAL) {
-                int st = KP_GROUP_RUNNING;
-                pthread_mutex_lock(&cl->g->err_lock);
-                snprintf(cl->g->error, sizeof(cl->g->error), "cluster %s: %s", cl->name, reason);
-                pthread_mutex_unlock(&cl->g->err_lock);
-                atomic_compare_exchange_strong(&cl->g->state, &st, KP_GROUP_FAILED);
-        }
-}
-
 int rt_cluster_health_read(rt_cluster_t *cl, char *last_error, size_t last_error_size, char *at,
                            size_t at_size)
 {

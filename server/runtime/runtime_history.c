@@ -56,12 +56,14 @@ void rt_history_sample(rt_group_t *g)
         int i, known = 0;
         for (i = 0; i < g->ntasks; i++)
                 rate += atomic_load(&g->tasks[i]->rate);
+        int hw_known = 0;
         for (i = 0; i < g->nparts; i++) {
                 rt_part_t *p = g->parts[i];
                 if (p->in_plan && p->last_lag >= 0) {
                         lag += p->last_lag;
                         known = 1;
                 }
+                hw_known |= p->in_plan && p->last_hw >= 0;
         }
         for (i = 0; i < g->nparts; i++)
                 atomic_store(&g->parts[i]->lag_ms, part_lag_ms(h, g->parts[i], now));
@@ -69,8 +71,16 @@ void rt_history_sample(rt_group_t *g)
         h->t[slot] = now;
         h->lag[slot] = known ? lag : -1;
         h->rate[slot] = rate;
-        /* Partitions every KP_HISTORY_PART_EVERY samples, from the first one on. */
-        if (h->n++ % KP_HISTORY_PART_EVERY)
+        /* Partitions every KP_HISTORY_PART_EVERY samples, from the first one that knows a
+         * high watermark on (a sample before the first fetch answered would only hold
+         * unknowns, and the lag in time would have nothing to interpolate from for one
+         * more partition interval). */
+        h->n++;
+        if (!h->pn && !hw_known) {
+                h->pfrom = h->n;
+                return;
+        }
+        if ((h->n - 1 - h->pfrom) % KP_HISTORY_PART_EVERY)
                 return;
         slot = (int)(h->pn++ % (uint64_t)h->pcap);
         h->pt[slot] = now;

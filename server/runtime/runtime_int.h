@@ -13,16 +13,18 @@
 
 /*
  * Locks, outermost first: rt->lock (registry) > g->op_lock (one slow operation at a
- * time: start, apply, commit round, stop) > g->lock (the arrays below) > part->lock
+ * time: start, apply, commit round, stop) > rt->lanes_lock (runtime_lane.c) > g->lock
+ * (the arrays below) > part->lock
  * (several only in apply, for librdkafka's seek and resume of those it moved) > task->lock
- * > g->err_lock (leaf). Workers take one part->lock and then one task->lock at a time per
- * batch; nothing holds a part->lock across a sink flush or a commit (a plan change marks
- * the partitions it moves held instead, runtime_apply.c).
- * Arrays change only with both op_lock and lock held, so holding either reads them.
+ * > lane->mlock > g->err_lock (leaf). Workers take one part->lock and then one task->lock at a time
+ * per batch; nothing holds a part->lock across a sink flush or a commit (a plan change marks the
+ * partitions it moves held instead, runtime_apply.c). Arrays change only with both op_lock and lock
+ * held, so holding either reads them.
  */
 
 typedef struct rt_group rt_group_t;
 typedef struct rt_cluster rt_cluster_t;
+typedef struct rt_lane rt_lane_t;
 
 typedef enum rt_task_state {
         RT_TASK_RUNNING = 0,
@@ -85,10 +87,14 @@ typedef struct rt_topic rt_topic_t;
 
 typedef struct rt_part {
         rt_cluster_t *cl;
-        rt_topic_t *tp;
+        rt_topic_t *tp; /* the group's topic (its name) */
         int32_t partition;
-        int index;               /* in g->parts */
-        int worker;              /* index of the cluster worker whose queue it feeds */
+        int index; /* in g->parts */
+        /* The lane it is assigned on and that lane's topic (runtime_lane.c), NULL while
+         * out of the plan; written under op_lock and g->lock. */
+        rt_lane_t *lane;
+        rt_topic_t *ltp;
+        int worker;              /* index of the lane worker whose queue it feeds */
         pthread_mutex_t lock;    /* held while one of its messages is handed to a sink */
         rt_task_t *owner;        /* under lock; NULL: released, messages are dropped */
         rt_taskset_t *fan;       /* under lock; non-NULL: records dealt round-robin */
@@ -144,6 +150,7 @@ typedef struct rt_part {
 typedef struct rt_history {
         int cap, pcap;  /* slots in use: <= KP_HISTORY_SAMPLES, KP_HISTORY_PART_SAMPLES */
         uint64_t n, pn; /* samples taken since the start: group, partition */
+        uint64_t pfrom; /* group samples before the partition samples began */
         int64_t t[KP_HISTORY_SAMPLES], lag[KP_HISTORY_SAMPLES];
         double rate[KP_HISTORY_SAMPLES];
         int64_t pt[KP_HISTORY_PART_SAMPLES];
@@ -157,21 +164,25 @@ typedef struct rt_ptable {
         rt_part_t *parts[];
 } rt_ptable_t;
 
+/* A topic of a group's cluster (its partitions of it) or of a lane (the partitions
+ * assigned on the lane, any group's: rkt set, its opaque this struct, so message ->
+ * partition is O(1)). */
 struct rt_topic {
         char *name;
-        rd_kafka_topic_t *rkt; /* its opaque is this struct: message -> topic in O(1) */
+        rd_kafka_topic_t *rkt;
         _Atomic(rt_ptable_t *) table;
 };
 
+/* A cluster as one group reads it: its partitions are placed on the cluster's lanes
+ * (runtime_lane.c); commits and committed-offset reads go through the home lane's handle
+ * (admin API, under the group's id). */
 struct rt_cluster {
         rt_group_t *g;
         char *name;
-        rd_kafka_t *rk;
-        int nworkers;
-        rd_kafka_queue_t **wq; /* one queue per worker; partition queues forward here */
-        pthread_t *workers;
-        int workers_started;
-        int next_worker; /* round-robin for new partitions */
+        char *bootstrap; /* and config: what its lanes are made with */
+        json_t *config;
+        rt_lane_t *lane; /* home: the first lane of its key, held until the group stops */
+        rd_kafka_t *rk;  /* lane->rk */
         rt_topic_t **topics;
         int ntopics;
         /* Health, under g->err_lock: the last error seen ("" once the cluster worked
@@ -182,15 +193,20 @@ struct rt_cluster {
         uint64_t err_gen;
         int commit_failing;       /* under op_lock: the last commit round here failed (logged) */
         int64_t failing_since_ms; /* under op_lock: when its commits began failing (monotonic) */
-        /* the last time a worker read a message of it (monotonic): a cluster read from since
-         * its commits began failing answers, its coordinator does not yet (moving, loading) */
-        _Atomic int64_t last_read_ms;
-        rd_kafka_queue_t *close_q; /* stop: consumer close events */
-        int closed;
+        /* under op_lock: a commit sent and not answered within its round, awaited by the
+         * next round before it sends another, and the error count when it was sent */
+        rd_kafka_queue_t *pending_q;
+        uint64_t pending_gen;
 };
 
+/* When a group's periodic work is due next (mono ms), on the runtime's control thread. */
+typedef struct rt_ctl_sched {
+        int64_t next_commit, last_rate, next_rate, next_resume;
+        int first; /* no rate sampled yet */
+} rt_ctl_sched_t;
+
 typedef struct rt_worker_arg {
-        rt_cluster_t *cl;
+        rt_lane_t *lane;
         int index;
 } rt_worker_arg_t;
 
@@ -235,11 +251,10 @@ struct rt_group {
          * answers once stop is set (the last commit sends the same offsets again), so a
          * cluster that does not answer costs a stop one commit timeout, not two. */
         _Atomic int final_commit;
-        pthread_t ctl;
-        int ctl_started;
-        pthread_mutex_t ctl_lock;
-        pthread_cond_t ctl_cond;
-        rt_worker_arg_t *worker_args;
+        /* The control thread's schedule of it (runtime_ctl.c), from ctl_on (set once its
+         * first plan is in force). */
+        _Atomic int ctl_on;
+        rt_ctl_sched_t sched;       /* control thread only */
         _Atomic int tasks_reserved; /* counted in rt->tasks for this group */
         rt_group_t *next;           /* registry */
 };
@@ -250,11 +265,41 @@ struct kp_runtime {
         _Atomic int tasks;   /* tasks of every registered group, reserved before they start */
         int max_tasks;       /* KPLANE_MAX_TASKS */
         int history_samples; /* KPLANE_HISTORY_SAMPLES: a group's history ring */
+        /* kp_runtime_set_commit_guard: asked before every commit (NULL: none) */
+        int (*commit_guard)(void *arg);
+        void *commit_guard_arg;
+        /* The control thread (runtime_ctl.c), one for every group: woken early by a kick
+         * (ctl_kicked under ctl_lock) and stopped by ctl_stop. */
+        pthread_t ctl;
+        int ctl_started;
+        pthread_mutex_t ctl_lock;
+        pthread_cond_t ctl_cond;
+        int ctl_kicked, ctl_stop;
+        /* Consumer lanes (runtime_lane.c): the registry and each lane's users. */
+        pthread_mutex_t lanes_lock;
+        rt_lane_t *lanes;
 };
 
-/* runtime_worker.c */
+/* runtime_worker.c: a lane worker's body (arg: its rt_worker_arg_t, freed by it). */
 void *rt_worker_main(void *arg);
+/* runtime_offsets.c: reads group @p group's committed offsets of @p l through @p rk's admin
+ * API (any client of the cluster: a lane's handle is not the group's), waiting at most
+ * @p timeout_ms, into l's offsets (-1: none committed) and errs, as rd_kafka_committed.
+ * @returns the request's error (per-partition errors in l). */
+rd_kafka_resp_err_t rt_offsets_read(rd_kafka_t *rk, const char *group,
+                                    rd_kafka_topic_partition_list_t *l, int timeout_ms);
+/* runtime_ctl.c: the control thread's body (arg: the runtime); a group's schedule from now,
+ * set before ctl_on; a kick wakes the thread now (a paused partition, a new group). */
 void *rt_ctl_main(void *arg);
+void rt_ctl_sched_init(rt_group_t *g);
+void rt_ctl_kick(kp_runtime_t *rt);
+/* runtime.c: 0 when the commit guard (kp_runtime_set_commit_guard) says this instance may
+ * not commit now. */
+int rt_commit_allowed(kp_runtime_t *rt);
+/* runtime.c: every registered group, each with a reference held (*n of them; NULL when
+ * none or out of memory), and their release. */
+rt_group_t **rt_groups_hold(kp_runtime_t *rt, int *n);
+void rt_groups_release(rt_group_t **all, int n);
 /*
  * A commit round. Snapshots each partition's next_offset (of @p only, or all when NULL
  * with @p n ignored), flushes every task's sink (with @p only: those holding records of
@@ -300,9 +345,6 @@ void rt_task_sink_error(rt_group_t *g, rt_task_t *t, const char *err);
 void rt_cluster_error(rt_cluster_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t rt_cluster_error_gen(rt_cluster_t *cl, int *failed); /* @p failed: in error now */
 void rt_cluster_ok(rt_cluster_t *cl, uint64_t gen);
-/* runtime_health.c: librdkafka's error callback of a cluster's consumer (opaque: its
- * rt_cluster_t): records the error; a fatal one fails the group. */
-void rt_cluster_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 /* runtime_health.c: @returns 1 when @p cl is in error, its text and UTC time copied to
  * @p last_error and @p at (either may be NULL), else 0. Takes g->err_lock. */
 int rt_cluster_health_read(rt_cluster_t *cl, char *last_error, size_t last_error_size, char *at,

@@ -1,141 +1,61 @@
-/* runtime_objects.c — a running group's objects: each cluster's consumer, worker queues and
- * threads, topics with their lock-free partition tables, partitions, tasks and tasksets. */
+/* runtime_objects.c — a running group's objects: each cluster (on its home lane), topics
+ * with their lock-free partition tables, partitions, tasks and tasksets. */
 #include "runtime/runtime_objects.h"
 
 #include "base/err.h"
+#include "base/util.h"
 #include "kafka/kafka.h"
+#include "runtime/runtime_lane.h"
 #include "sinks/sink.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * One consumer handle per (group, cluster): manual assignment, no auto commit, no auto
- * offset store; kplane commits what the sinks took. The configuration is the one cluster
- * registration checked (kp_kafka_consumer_conf_new), so what was accepted starts.
- */
-static rd_kafka_t *cluster_consumer_new(rt_group_t *g, rt_cluster_t *cl,
-                                        const kp_cluster_ref_t *ref, char *errstr,
-                                        size_t errstr_size)
-{
-        char err[256];
-        rd_kafka_t *rk;
-        rd_kafka_conf_t *conf = kp_kafka_consumer_conf_new(ref->bootstrap, ref->config, g->name,
-                                                           g->start_latest ? "latest" : "earliest",
-                                                           errstr, errstr_size);
-        if (!conf)
-                return NULL;
-        rd_kafka_conf_set_error_cb(conf, rt_cluster_error_cb);
-        rd_kafka_conf_set_opaque(conf, cl);
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-        if (!rk) {
-                snprintf(errstr, errstr_size, "cluster %s: %s", cl->name, err);
-                goto fail;
-        }
-        conf = NULL; /* owned by rk now */
-        /* Errors and callbacks arrive on the consumer queue, polled by the control thread;
-         * messages never do: every partition queue is forwarded to a worker queue. */
-        rd_kafka_poll_set_consumer(rk);
-        return rk;
-fail:
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-}
-
-static void *worker_start_trampoline(void *arg)
-{
-        return rt_worker_main(arg);
-}
-
-/* Frees a cluster whose workers have stopped (its consumer closed, or never used). */
+/* Frees a cluster of a group (its partitions off their lanes already): leaves its home
+ * lane at once if it had not. */
 void rt_cluster_destroy(rt_cluster_t *cl)
 {
         int i;
         if (!cl)
                 return;
-        if (cl->rk) {
-                for (i = 0; i < cl->nworkers; i++)
-                        if (cl->wq[i])
-                                rd_kafka_queue_destroy(cl->wq[i]);
-                for (i = 0; i < cl->ntopics; i++)
-                        rd_kafka_topic_destroy(cl->topics[i]->rkt);
-                if (cl->close_q)
-                        rd_kafka_queue_destroy(cl->close_q);
-                /* Closed above, or it would block on a cluster that does not answer. */
-                rd_kafka_destroy_flags(cl->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-        }
+        rt_lane_leave(cl, kp_time_mono_ms(), 1);
         for (i = 0; i < cl->ntopics; i++) {
-                rt_ptable_t *t = atomic_load(&cl->topics[i]->table);
-                free(t);
+                free(atomic_load(&cl->topics[i]->table));
                 free(cl->topics[i]->name);
                 free(cl->topics[i]);
         }
         free(cl->topics);
-        free(cl->wq);
-        free(cl->workers);
+        free(cl->bootstrap);
+        json_decref(cl->config);
         free(cl->name);
         free(cl);
 }
 
-void *rt_cluster_reap(void *arg)
-{
-        rt_cluster_destroy(arg);
-        return NULL;
-}
-
-/* Creates cluster @p ref of the group with its consumer and worker queues (the threads
- * start in rt_cluster_workers_start). */
+/* Creates cluster @p ref of the group on its home lane (made with its consumer and workers
+ * when no running group reads the cluster with the same configuration). */
 rt_cluster_t *rt_cluster_new(rt_group_t *g, const kp_cluster_ref_t *ref, char *errstr,
                              size_t errstr_size)
 {
         rt_cluster_t *cl = calloc(1, sizeof(*cl));
-        int i;
 
-        if (!cl || !(cl->name = strdup(ref->name))) {
+        if (!cl || !(cl->name = strdup(ref->name)) || !(cl->bootstrap = strdup(ref->bootstrap)) ||
+            (ref->config && !(cl->config = json_deep_copy(ref->config)))) {
+                if (cl) {
+                        free(cl->name);
+                        free(cl->bootstrap);
+                }
                 free(cl);
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
         cl->g = g;
-        cl->nworkers = KP_RUNTIME_WORKERS_PER_CLUSTER;
-        cl->wq = calloc((size_t)cl->nworkers, sizeof(*cl->wq));
-        cl->workers = calloc((size_t)cl->nworkers, sizeof(*cl->workers));
-        if (!cl->wq || !cl->workers) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto fail;
+        if (!(cl->lane = rt_lane_home(cl, ref, errstr, errstr_size))) {
+                rt_cluster_destroy(cl);
+                return NULL;
         }
-        cl->rk = cluster_consumer_new(g, cl, ref, errstr, errstr_size);
-        if (!cl->rk)
-                goto fail;
-        for (i = 0; i < cl->nworkers; i++)
-                cl->wq[i] = rd_kafka_queue_new(cl->rk);
+        cl->rk = cl->lane->rk;
         return cl;
-fail:
-        rt_cluster_destroy(cl);
-        return NULL;
-}
-
-/* Starts the cluster's worker threads (each gets its own arg and frees it). */
-int rt_cluster_workers_start(rt_cluster_t *cl, char *errstr, size_t errstr_size)
-{
-        int i;
-        for (i = 0; i < cl->nworkers; i++) {
-                rt_worker_arg_t *a = malloc(sizeof(*a));
-                if (!a) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return KP_ERR_NOMEM;
-                }
-                a->cl = cl;
-                a->index = i;
-                if (pthread_create(&cl->workers[i], NULL, worker_start_trampoline, a)) {
-                        free(a);
-                        snprintf(errstr, errstr_size, "cannot start a worker thread");
-                        return KP_ERR_INTERNAL;
-                }
-                cl->workers_started = i + 1;
-        }
-        return 0;
 }
 
 rt_cluster_t *rt_group_cluster(rt_group_t *g, const char *name)
@@ -156,12 +76,11 @@ static rt_topic_t *cluster_topic(rt_cluster_t *cl, const char *name)
         return NULL;
 }
 
-/* Finds or creates the topic; its librdkafka handle carries it as opaque. Caller
- * holds op_lock and g->lock. */
+/* Finds or creates the group's topic (its partitions of it; no handle: the lanes have
+ * those). Caller holds op_lock and g->lock. */
 rt_topic_t *rt_cluster_topic_add(rt_cluster_t *cl, const char *name)
 {
         rt_topic_t *tp = cluster_topic(cl, name), **topics;
-        rd_kafka_topic_conf_t *tconf;
 
         if (tp)
                 return tp;
@@ -171,14 +90,6 @@ rt_topic_t *rt_cluster_topic_add(rt_cluster_t *cl, const char *name)
         cl->topics = topics;
         tp = calloc(1, sizeof(*tp));
         if (!tp || !(tp->name = strdup(name))) {
-                free(tp);
-                return NULL;
-        }
-        tconf = rd_kafka_topic_conf_new();
-        rd_kafka_topic_conf_set_opaque(tconf, tp);
-        tp->rkt = rd_kafka_topic_new(cl->rk, name, tconf);
-        if (!tp->rkt) {
-                free(tp->name);
                 free(tp);
                 return NULL;
         }
@@ -219,7 +130,7 @@ rt_part_t *rt_topic_part(rt_topic_t *tp, int32_t partition)
         return t && partition < t->cnt ? t->parts[partition] : NULL;
 }
 
-rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_size)
+rt_task_t *rt_task_new(rt_group_t *g, int index, int absent, char *errstr, size_t errstr_size)
 {
         rt_task_t *t = calloc(1, sizeof(*t));
         if (!t) {
@@ -228,7 +139,7 @@ rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_siz
         }
         t->index = index;
         pthread_mutex_init(&t->lock, NULL);
-        if (rt_task_sink_open(g, t, errstr, errstr_size)) {
+        if (!absent && rt_task_sink_open(g, t, errstr, errstr_size)) {
                 pthread_mutex_destroy(&t->lock);
                 free(t);
                 return NULL;
@@ -279,7 +190,6 @@ rt_part_t *rt_part_new(rt_group_t *g, rt_cluster_t *cl, rt_topic_t *tp, int32_t 
         p->cl = cl;
         p->tp = tp;
         p->partition = partition;
-        p->worker = cl->next_worker++ % cl->nworkers;
         p->rr = (uint64_t)g->nparts;
         p->index = g->nparts;
         pthread_mutex_init(&p->lock, NULL);

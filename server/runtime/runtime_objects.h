@@ -5,20 +5,16 @@
 
 #include "runtime/runtime_int.h"
 
-/* A new cluster @p ref of @p g with its consumer and worker queues (threads start in
- * rt_cluster_workers_start); NULL with errstr set. */
+/* A new cluster @p ref of @p g on its home lane (runtime_lane.c); NULL with errstr set. */
 rt_cluster_t *rt_cluster_new(rt_group_t *g, const kp_cluster_ref_t *ref, char *errstr,
                              size_t errstr_size);
-/* Starts @p cl's worker threads; those started are joined at stop, also after an error. */
-int rt_cluster_workers_start(rt_cluster_t *cl, char *errstr, size_t errstr_size);
-/* Frees a cluster whose workers have stopped (its consumer closed, or never used). */
+/* Frees a cluster whose partitions are off their lanes (leaves its home lane if it had
+ * not, without waiting for a close). */
 void rt_cluster_destroy(rt_cluster_t *cl);
-/* rt_cluster_destroy as a thread's body (@p arg: the cluster), for a consumer slow to go. */
-void *rt_cluster_reap(void *arg);
 /* @p g's cluster named @p name, or NULL. Caller holds op_lock or g->lock. */
 rt_cluster_t *rt_group_cluster(rt_group_t *g, const char *name);
-/* @p cl's topic @p name, created when new (its handle's opaque is the topic); NULL when out
- * of memory. Caller holds op_lock and g->lock. */
+/* @p cl's topic @p name (the group's partitions of it), created when new; NULL when out of
+ * memory. Caller holds op_lock and g->lock. */
 rt_topic_t *rt_cluster_topic_add(rt_cluster_t *cl, const char *name);
 /* The partition @p partition of @p tp, or NULL. Lock-free. */
 rt_part_t *rt_topic_part(rt_topic_t *tp, int32_t partition);
@@ -26,7 +22,7 @@ rt_part_t *rt_topic_part(rt_topic_t *tp, int32_t partition);
  * when out of memory. Caller holds op_lock and g->lock. */
 rt_part_t *rt_part_new(rt_group_t *g, rt_cluster_t *cl, rt_topic_t *tp, int32_t partition);
 /* Task @p index of @p g with its own sink, idle; NULL with errstr set. */
-rt_task_t *rt_task_new(rt_group_t *g, int index, char *errstr, size_t errstr_size);
+rt_task_t *rt_task_new(rt_group_t *g, int index, int absent, char *errstr, size_t errstr_size);
 /* Closes the task's sink and frees it. NULL does nothing. */
 void rt_task_destroy(rt_task_t *t);
 /* A taskset of @p tasks for rebalance fan-out, kept in g->tasksets until the group ends.

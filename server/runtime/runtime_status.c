@@ -2,6 +2,7 @@
  * Prometheus lines. Reads the group only. */
 #include "runtime/lag_eval.h"
 #include "runtime/runtime_int.h"
+#include "runtime/runtime_lane.h"
 #include "base/util.h"
 
 #include <stdatomic.h>
@@ -44,7 +45,8 @@ static void part_offsets(rt_part_t *p, int64_t *pos, int64_t *committed, int64_t
         int64_t lo = -1, hi = -1;
         *pos = atomic_load(&p->next_offset);
         *committed = atomic_load(&p->committed);
-        if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi) ||
+        if (!p->lane ||
+            rd_kafka_get_watermark_offsets(p->lane->rk, p->tp->name, p->partition, &lo, &hi) ||
             hi < 0)
                 hi = -1;
         *hw = hi;

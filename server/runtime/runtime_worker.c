@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "runtime/lag_eval.h"
 #include "runtime/runtime_int.h"
+#include "runtime/runtime_lane.h"
 #include "sinks/sink_dlq.h"
 
 #include <errno.h>
@@ -77,7 +78,8 @@ void rt_group_sinks_close(rt_group_t *g)
 /* A worker's scratch: the messages of one queue read, the batch being built for one task
  * (its records' headers in one pool). Allocated once per worker thread. */
 typedef struct worker {
-        rt_cluster_t *cl;
+        rt_lane_t *lane;
+        rt_cluster_t *cl; /* the cluster of the run in hand (its group's) */
         rd_kafka_message_t *rkms[KP_RUNTIME_WORKER_BATCH];
         kp_sink_msg_t msgs[KP_RUNTIME_WORKER_BATCH];
         size_t hdr_at[KP_RUNTIME_WORKER_BATCH]; /* msgs[i]'s first header in hdrs */
@@ -94,8 +96,11 @@ static rt_part_t *message_part(const rd_kafka_message_t *rkm)
         if (!tp)
                 return NULL;
         t = atomic_load_explicit(&tp->table, memory_order_acquire);
-        return t && rkm->partition >= 0 && rkm->partition < t->cnt ? t->parts[rkm->partition]
-                                                                   : NULL;
+        if (!t || rkm->partition < 0 || rkm->partition >= t->cnt)
+                return NULL;
+        /* a slot of a lane's table is set and cleared in place (runtime_lane.c) */
+        return atomic_load_explicit((_Atomic(rt_part_t *) *)&t->parts[rkm->partition],
+                                    memory_order_acquire);
 }
 
 /* 1 when @p p (locked) takes the record at @p offset, its position being @p next:
@@ -432,6 +437,7 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
 
         if (!p)
                 return;
+        w->cl = p->cl;
         pthread_mutex_lock(&p->lock);
         next = atomic_load_explicit(&p->next_offset, memory_order_relaxed);
         for (i = 0; i < n; i++) {
@@ -480,7 +486,7 @@ static void worker_handle(worker_t *w, size_t n)
                 rd_kafka_message_t *rkm = w->rkms[i];
                 if (rkm->err) {
                         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                rt_cluster_error(w->cl, "%s", rd_kafka_message_errstr(rkm));
+                                rt_lane_error(w->lane, "%s", rd_kafka_message_errstr(rkm));
                         i++;
                         continue;
                 }
@@ -493,37 +499,40 @@ static void worker_handle(worker_t *w, size_t n)
         }
 }
 
-/* A worker blocks for one message, then takes what else is queued (up to
+/* A worker of a lane blocks for one message, then takes what else is queued (up to
  * KP_RUNTIME_WORKER_BATCH) without waiting: batches where there is traffic, no added
- * latency where there is little. */
+ * latency where there is little. Its busy count is odd while it handles a batch, so that a
+ * group leaving the lane can wait until no worker holds one of its partitions. */
 void *rt_worker_main(void *arg)
 {
         rt_worker_arg_t *a = arg;
-        rd_kafka_queue_t *q = a->cl->wq[a->index];
-        rt_group_t *g = a->cl->g;
-        rt_cluster_t *cl = a->cl;
+        rt_lane_t *lane = a->lane;
+        int index = a->index;
+        rd_kafka_queue_t *q = lane->wq[index];
         worker_t *w = calloc(1, sizeof(*w));
 
-        free(a); /* ours: cluster_workers_start hands each worker its own */
+        free(a); /* ours: lane_workers_start hands each worker its own */
         if (!w) {
-                rt_cluster_error(cl, "worker: out of memory");
+                rt_lane_error(lane, "worker: out of memory");
                 return NULL;
         }
-        w->cl = cl;
-        while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
+        w->lane = lane;
+        while (!atomic_load_explicit(&lane->stop, memory_order_relaxed)) {
                 ssize_t more;
                 size_t n, i;
                 w->rkms[0] = rd_kafka_consume_queue(q, KP_RUNTIME_POLL_MS);
                 if (!w->rkms[0])
                         continue;
+                atomic_fetch_add(&lane->busy[index], 1); /* before any table lookup */
                 if (!w->rkms[0]->err)
-                        atomic_store_explicit(&cl->last_read_ms, kp_time_mono_ms(),
+                        atomic_store_explicit(&lane->last_read_ms, kp_time_mono_ms(),
                                               memory_order_relaxed);
                 more = rd_kafka_consume_batch_queue(q, 0, w->rkms + 1, KP_RUNTIME_WORKER_BATCH - 1);
                 n = 1 + (more > 0 ? (size_t)more : 0);
                 worker_handle(w, n);
                 for (i = 0; i < n; i++)
                         rd_kafka_message_destroy(w->rkms[i]);
+                atomic_fetch_add(&lane->busy[index], 1);
         }
         free(w->hdrs);
         free(w);
@@ -708,7 +717,8 @@ static int commit_flush_sinks(commit_round_t *r)
                 rt_task_t *t = g->tasks[i];
                 kp_sink_status_t st;
                 pthread_mutex_lock(&t->lock);
-                if (atomic_load(&t->state) == RT_TASK_FAILED || !commit_task_concerned(r, t)) {
+                if (atomic_load(&t->state) == RT_TASK_FAILED || !t->sink ||
+                    !commit_task_concerned(r, t)) { /* no sink: a task run elsewhere */
                         pthread_mutex_unlock(&t->lock);
                         continue;
                 }
@@ -727,6 +737,36 @@ static int commit_flush_sinks(commit_round_t *r)
 }
 
 /*
+ * Commits @p l for @p cl's group through the admin API (AlterConsumerGroupOffsets: the
+ * OffsetCommit a consumer without members sends, generation -1), answered on @p q: the
+ * lane's handle is shared, its group.id is not the group's. A group reading with manual
+ * assignment has no members, so the coordinator takes it. @returns 0 or why not sent.
+ */
+static rd_kafka_resp_err_t commit_alter(rt_cluster_t *cl, rd_kafka_topic_partition_list_t *l,
+                                        int timeout_ms, rd_kafka_queue_t *q)
+{
+        char err[256];
+        rd_kafka_AdminOptions_t *opts =
+                rd_kafka_AdminOptions_new(cl->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+        rd_kafka_AlterConsumerGroupOffsets_t *alter;
+        if (!opts)
+                return RD_KAFKA_RESP_ERR__INVALID_ARG;
+        /* No request timeout of our own: librdkafka 2.14's admin timeout can fire while
+         * its coordinator request is still out and then frees what the request's late
+         * answer uses (confluentinc/librdkafka#4605, fix in PR #5397, not released):
+         * the round stops waiting at its deadline instead, and keeps the request. */
+        (void)timeout_ms;
+        (void)err;
+        alter = rd_kafka_AlterConsumerGroupOffsets_new(cl->g->name, l);
+        rd_kafka_AlterConsumerGroupOffsets(cl->rk, &alter, 1, opts, q);
+        rd_kafka_AlterConsumerGroupOffsets_destroy(alter);
+        rd_kafka_AdminOptions_destroy(opts);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static int commit_wait(commit_round_t *r, commit_req_t *req);
+
+/*
  * Sends @p cl's commit: each of its partitions' snapshot, lowered to what the sinks
  * acknowledged, when ahead of what was committed. @returns 0 or KP_ERR_UNAVAILABLE.
  */
@@ -737,6 +777,23 @@ static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
         int i, ret = 0;
 
         req->cl = cl;
+        if (cl->pending_q) {
+                /* The last commit is not answered yet: wait for it first, within this
+                 * round (its answer moves what it committed), then send the newer offsets
+                 * in this round too — a stop's last commit has no next round, and a stop
+                 * cuts the wait of the round before it short. Still unanswered at the
+                 * deadline: it stays pending and nothing is stacked behind an absent
+                 * coordinator. */
+                commit_req_t old = {
+                        .cl = cl, .q = cl->pending_q, .gen = cl->pending_gen, .sent = 1};
+                cl->pending_q = NULL;
+                commit_wait(r, &old);
+                if (!old.q) { /* no answer: commit_wait kept it pending */
+                        rd_kafka_topic_partition_list_destroy(l);
+                        return KP_ERR_UNAVAILABLE;
+                }
+                rd_kafka_queue_destroy(old.q);
+        }
         for (i = 0; i < r->n; i++) {
                 rt_part_t *p = r->only[i];
                 int64_t off = r->offs[i];
@@ -757,8 +814,7 @@ static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
         if (l->cnt) {
                 req->gen = rt_cluster_error_gen(cl, NULL);
                 req->q = rd_kafka_queue_new(cl->rk);
-                cerr = rd_kafka_commit_queue(cl->rk, l, req->q, NULL, NULL);
-                if (cerr) {
+                if ((cerr = commit_alter(cl, l, r->timeout_ms, req->q))) {
                         commit_failed(cl, rd_kafka_err2str(cerr));
                         ret = KP_ERR_UNAVAILABLE;
                 } else {
@@ -814,18 +870,32 @@ static int commit_wait(commit_round_t *r, commit_req_t *req)
                 if (ev || left <= 0)
                         break;
                 if (atomic_load(&r->g->stop) && !atomic_load(&r->g->final_commit))
-                        return KP_ERR_UNAVAILABLE; /* the stop's last commit sends it again */
+                        break; /* the stop's last commit waits for it */
         }
         if (!ev) {
-                /* librdkafka keeps it waiting for the coordinator; the next round's
-                 * commit carries the same offsets or newer ones. */
+                /* librdkafka keeps it waiting for the coordinator: the next round waits
+                 * for its answer before it sends newer offsets. */
+                req->cl->pending_q = req->q;
+                req->cl->pending_gen = req->gen;
+                req->q = NULL;
+                if (left > 0)
+                        return KP_ERR_UNAVAILABLE;
                 snprintf(why, sizeof(why), "no answer within %d ms", r->timeout_ms);
-        } else if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) {
+        } else if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT) {
                 snprintf(why, sizeof(why), "unexpected answer %s", rd_kafka_event_name(ev));
+        } else if (rd_kafka_event_error(ev)) {
+                snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
         } else {
-                if (rd_kafka_event_error(ev))
-                        snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
-                if ((res = rd_kafka_event_topic_partition_list(ev)))
+                size_t n = 0;
+                const rd_kafka_group_result_t **gr =
+                        rd_kafka_AlterConsumerGroupOffsets_result_groups(
+                                rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
+                const rd_kafka_error_t *gerr = n ? rd_kafka_group_result_error(gr[0]) : NULL;
+                if (!n)
+                        snprintf(why, sizeof(why), "no answer for the group");
+                else if (gerr)
+                        snprintf(why, sizeof(why), "%s", rd_kafka_error_string(gerr));
+                if (n && (res = rd_kafka_group_result_partitions(gr[0])))
                         commit_note_result(req->cl, res, why, sizeof(why));
         }
         if (ev)
@@ -842,7 +912,9 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
         commit_round_t r = {.g = g, .only = only ? only : g->parts, .n = only ? n : g->nparts};
         int i, c, ret = 0;
 
-        if (r.n <= 0)
+        /* Without the lease the round is skipped, as done (a stop does not retry it): the
+         * partitions may be another instance's already (kp_runtime_set_commit_guard). */
+        if (r.n <= 0 || !rt_commit_allowed(g->rt))
                 return 0;
         r.deadline = kp_time_mono_ms() + timeout_ms;
         r.timeout_ms = timeout_ms;
@@ -862,6 +934,8 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 r.offs[i] = atomic_load_explicit(&r.only[i]->next_offset, memory_order_acquire);
         if ((ret = commit_flush_sinks(&r)))
                 goto out; /* a failed flush: commit nothing this round */
+        if (!rt_commit_allowed(g->rt))
+                goto out; /* the lease ended during the flush (a stop of the process) */
         /* All clusters commit at once; each answer is awaited within the one deadline. */
         for (c = 0; c < g->nclusters; c++)
                 if (commit_send(&r, g->clusters[c], &r.reqs[c]))
@@ -878,184 +952,4 @@ out:
         free(r.mine);
         free(r.reqs);
         return ret;
-}
-
-/* Serves each consumer's own queue: error callbacks, logs; never messages. A cluster is
- * looked up under g->lock and served outside it (clusters are only added while the group
- * runs, and freed after this thread ended). */
-static void ctl_serve_consumers(rt_group_t *g)
-{
-        for (int i = 0;; i++) {
-                rt_cluster_t *cl = NULL;
-                rd_kafka_message_t *rkm;
-                int budget = 100;
-                pthread_mutex_lock(&g->lock);
-                if (i < g->nclusters)
-                        cl = g->clusters[i];
-                pthread_mutex_unlock(&g->lock);
-                if (!cl)
-                        break;
-                while (budget-- > 0 && (rkm = rd_kafka_consumer_poll(cl->rk, 0))) {
-                        if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                fprintf(stderr, "kplane: runtime: group %s: %s\n", g->name,
-                                        rd_kafka_message_errstr(rkm));
-                        rd_kafka_message_destroy(rkm);
-                }
-        }
-}
-
-/*
- * A cluster in error with nothing to commit would never show it works again: ask its
- * group coordinator for one committed offset (read-only; rd_kafka_committed, which
- * survives a coordinator that goes away, unlike 2.0's admin coordinator requests) and
- * clear the error when it answers. Blocks the control thread at most
- * KP_RUNTIME_PROBE_TIMEOUT_MS per cluster in error. Caller holds op_lock, which keeps the
- * group's arrays as they are.
- */
-static void ctl_probe_clusters(rt_group_t *g)
-{
-        for (int i = 0; i < g->nclusters && !atomic_load(&g->stop); i++) {
-                rt_cluster_t *cl = g->clusters[i];
-                rd_kafka_topic_partition_list_t *probe;
-                int failed, j;
-                uint64_t gen = rt_cluster_error_gen(cl, &failed);
-                /* A failing commit is retried every round: its answer decides. */
-                if (!failed || cl->commit_failing)
-                        continue;
-                for (j = 0; j < g->nparts && g->parts[j]->cl != cl; j++)
-                        ;
-                if (j == g->nparts)
-                        continue;
-                probe = rd_kafka_topic_partition_list_new(1);
-                rd_kafka_topic_partition_list_add(probe, g->parts[j]->tp->name,
-                                                  g->parts[j]->partition);
-                if (!rd_kafka_committed(cl->rk, probe, KP_RUNTIME_PROBE_TIMEOUT_MS) &&
-                    !probe->elems[0].err)
-                        rt_cluster_ok(cl, gen);
-                rd_kafka_topic_partition_list_destroy(probe);
-        }
-}
-
-static double ewma(double old, double sample, int first)
-{
-        return first ? sample : KP_RUNTIME_RATE_ALPHA * sample + (1 - KP_RUNTIME_RATE_ALPHA) * old;
-}
-
-/*
- * Adds one (committed offset, high watermark) sample to @p p's window and judges it
- * (Burrow's rules, lag_eval.c). Committed, not the read position, as Burrow does: what
- * matters is what a restart would not read again, so a task that reads but cannot
- * flush its sink (commits stop) is stalled too. The high watermark is librdkafka's
- * cached one (no request). Nothing committed yet counts as the log start, so a group
- * that never commits is seen as stalled, not unknown. Caller: the control thread,
- * holding g->lock.
- */
-static void ctl_lag_sample(rt_part_t *p)
-{
-        int64_t lo = -1, hi = -1;
-        if (!p->in_plan) {
-                p->win_n = 0;
-                p->last_lag = p->last_hw = p->last_from = -1;
-                atomic_store(&p->lag_state, KP_LAG_UNKNOWN);
-                return;
-        }
-        if (rd_kafka_get_watermark_offsets(p->cl->rk, p->tp->name, p->partition, &lo, &hi))
-                lo = hi = -1;
-        int64_t at = atomic_load(&p->committed);
-        /* The history's lag is the status's: from the position (else committed), so the
-         * chart matches status and the overview, without the commit round's sawtooth. */
-        int64_t from = atomic_load(&p->next_offset);
-        if (from < 0)
-                from = at;
-        p->last_lag = hi >= 0 && from >= 0 ? (hi > from ? hi - from : 0) : -1;
-        p->last_hw = hi;
-        p->last_from = from;
-        if (p->win_n == KP_LAG_WINDOW) { /* oldest out: the window stays oldest first */
-                p->win_n--;
-                memmove(p->win_pos, p->win_pos + 1, sizeof(p->win_pos[0]) * (size_t)p->win_n);
-                memmove(p->win_hw, p->win_hw + 1, sizeof(p->win_hw[0]) * (size_t)p->win_n);
-        }
-        p->win_pos[p->win_n] = at >= 0 ? at : lo;
-        p->win_hw[p->win_n++] = hi;
-        atomic_store(&p->lag_state, kp_lag_eval(p->win_pos, p->win_hw, (size_t)p->win_n));
-}
-
-/* Samples counters into smoothed messages/s for tasks and partitions, and lag windows. */
-static void ctl_rates(rt_group_t *g, int64_t dt_ms, int first)
-{
-        int i;
-        pthread_mutex_lock(&g->lock);
-        for (i = 0; i < g->ntasks; i++) {
-                rt_task_t *t = g->tasks[i];
-                int64_t m = atomic_load(&t->messages);
-                atomic_store(&t->rate,
-                             ewma(atomic_load(&t->rate),
-                                  (double)(m - t->rate_last) * 1000.0 / (double)dt_ms, first));
-                t->rate_last = m;
-        }
-        for (i = 0; i < g->nparts; i++) {
-                rt_part_t *p = g->parts[i];
-                int64_t m = atomic_load(&p->messages);
-                atomic_store(&p->rate,
-                             ewma(atomic_load(&p->rate),
-                                  (double)(m - p->rate_last) * 1000.0 / (double)dt_ms, first));
-                p->rate_last = m;
-                ctl_lag_sample(p);
-        }
-        rt_history_sample(g);
-        pthread_mutex_unlock(&g->lock);
-}
-
-void *rt_ctl_main(void *arg)
-{
-        rt_group_t *g = arg;
-        int64_t now = kp_time_mono_ms();
-        int64_t next_commit = now + KP_RUNTIME_COMMIT_INTERVAL_MS;
-        int64_t last_rate = now, next_rate = now + KP_RUNTIME_RATE_INTERVAL_MS;
-        int64_t next_resume = now;
-        int first = 1;
-
-        while (!atomic_load(&g->stop)) {
-                int64_t wake = next_commit < next_rate ? next_commit : next_rate;
-                if (atomic_load(&g->npaused) > 0 && next_resume < wake)
-                        wake = next_resume;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                now = kp_time_mono_ms();
-                if (wake > now) {
-                        int64_t ns = ts.tv_nsec + (wake - now) * 1000000;
-                        ts.tv_sec += ns / 1000000000;
-                        ts.tv_nsec = ns % 1000000000;
-                        pthread_mutex_lock(&g->ctl_lock);
-                        /* a worker that pauses a partition signals (runtime_flow.c) */
-                        if (!atomic_load(&g->stop))
-                                pthread_cond_timedwait(&g->ctl_cond, &g->ctl_lock, &ts);
-                        pthread_mutex_unlock(&g->ctl_lock);
-                }
-                if (atomic_load(&g->stop))
-                        break;
-                ctl_serve_consumers(g);
-                now = kp_time_mono_ms();
-                if (atomic_load(&g->npaused) > 0 && now >= next_resume) {
-                        pthread_mutex_lock(&g->op_lock);
-                        rt_flow_resume(g);
-                        pthread_mutex_unlock(&g->op_lock);
-                        next_resume = now + KP_RUNTIME_RESUME_CHECK_MS;
-                }
-                if (now >= next_rate) {
-                        ctl_rates(g, now - last_rate > 0 ? now - last_rate : 1, first);
-                        first = 0;
-                        last_rate = now;
-                        next_rate = now + KP_RUNTIME_RATE_INTERVAL_MS;
-                }
-                if (now >= next_commit) {
-                        pthread_mutex_lock(&g->op_lock);
-                        rt_commit(g, NULL, 0, KP_RUNTIME_COMMIT_TIMEOUT_MS);
-                        /* After the commits: a cluster they cleared needs no probe. */
-                        ctl_probe_clusters(g);
-                        pthread_mutex_unlock(&g->op_lock);
-                        next_commit = kp_time_mono_ms() + KP_RUNTIME_COMMIT_INTERVAL_MS;
-                }
-        }
-        return NULL;
 }

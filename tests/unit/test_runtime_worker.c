@@ -462,6 +462,61 @@ static void test_commits_only_what_a_later_acknowledging_sink_acknowledged(void 
         mock_stop(&m);
 }
 
+/* @returns partition @p p's offset committed for @p group on the cluster itself. */
+static int64_t cluster_committed(const char *bootstrap, const char *group, const char *topic, int p)
+{
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, p);
+        assert_int_equal(rd_kafka_committed(rk, l, 15000), 0);
+        int64_t off = l->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+        return off;
+}
+
+/* A stop while a commit is still unanswered (a slow coordinator) sends the last offsets
+ * once that answer is in: before, the stop's round only waited for the old request, and
+ * what was acknowledged after it was never committed (clean-clone CI lost it twice). */
+static void test_a_stop_commits_the_last_offsets_after_an_unanswered_commit(void **state)
+{
+        mock_t m;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        mock_start(&m, "slow", 1);
+        produce(m.bootstrap, "slow", 1);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("slow", 1, 1),
+               *grp = group_doc("g-slow");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, FN, 30000));
+        fake_ack(0, 40);
+        assert_int_equal(wait_committed(rt, "g-slow", 0, 40, 15000), 40);
+        /* the coordinator answers 2.5 s late: the next round's commit of 60 is still out
+         * when the stop comes, with FN acknowledged meanwhile */
+        rd_kafka_mock_broker_set_rtt(m.mc, 1, 2500);
+        fake_ack(0, 60);
+        usleep(1500 * 1000);
+        fake_ack(0, FN);
+        if (kp_runtime_group_stop(rt, "g-slow", 30000, err, sizeof(err)))
+                fail_msg("stop: %s", err);
+        rd_kafka_mock_broker_set_rtt(m.mc, 1, 0);
+        assert_int_equal(cluster_committed(m.bootstrap, "g-slow", "slow", 0), FN);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 /* A put answered RETRY offers the records not taken again: every record arrives once,
  * in order, and the task keeps running. Before, a sink could only take or fail. */
 static void test_a_sink_that_says_retry_is_offered_the_rest_again(void **state)
@@ -804,6 +859,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_records_reach_the_sink_with_timestamp_and_headers),
                 cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
+                cmocka_unit_test(test_a_stop_commits_the_last_offsets_after_an_unanswered_commit),
                 cmocka_unit_test(test_a_sink_that_says_retry_is_offered_the_rest_again),
                 cmocka_unit_test(test_a_sink_that_says_fatal_stalls_its_partition_uncommitted),
                 cmocka_unit_test(test_a_sink_that_says_retry_for_long_does_not_fail_its_task),

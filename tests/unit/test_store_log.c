@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "db/store.h"
 #include "db/store_log.h"
+#include "db/store_placement.h"
 
 /*
  * A fake log: publish appends to an in-memory list and applies the records to the writing
@@ -357,6 +358,35 @@ static void test_the_plan_cache_follows_applied_plans(void **state)
         }
 }
 
+/* The placement (issue 15 step 3) travels as one record, placement/tasks, that a replica
+ * applies; a write on a stale epoch is a 409 that publishes nothing. */
+static void test_the_placement_is_one_record_and_stale_epochs_conflict(void **state)
+{
+        struct fixture *f = *state;
+        json_t *doc = js("{\"owners\": {\"g\": [\"kp-1\", \"kp-2\"]}, \"versions\": {\"g\": 3}}");
+        int64_t epoch = 0;
+        json_t *got = NULL;
+        assert_int_equal(kp_store_placement_get(f->a, &epoch, &got, f->err, sizeof(f->err)),
+                         KP_ERR_NOT_FOUND);
+        assert_int_equal(kp_store_placement_put(f->a, -1, 1, doc, f->err, sizeof(f->err)), 0);
+        assert_int_equal(f->log.cnt, 1);
+        assert_string_equal(f->log.items[0].key, "placement/tasks");
+        assert_int_equal(kp_store_placement_put(f->a, 0, 2, doc, f->err, sizeof(f->err)),
+                         KP_ERR_CONFLICT);
+        assert_int_equal(kp_store_placement_put(f->a, -1, 2, doc, f->err, sizeof(f->err)),
+                         KP_ERR_CONFLICT);
+        assert_int_equal(f->log.cnt, 1);
+        assert_int_equal(kp_store_placement_put(f->a, 1, 2, doc, f->err, sizeof(f->err)), 0);
+        assert_int_equal(f->log.cnt, 2);
+        assert_int_equal(
+                kp_store_log_apply(f->b, f->log.items, f->log.cnt, 2, f->err, sizeof(f->err)), 0);
+        assert_int_equal(kp_store_placement_get(f->b, &epoch, &got, f->err, sizeof(f->err)), 0);
+        assert_int_equal(epoch, 2);
+        assert_true(json_equal(got, doc));
+        json_decref(got);
+        json_decref(doc);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -369,6 +399,7 @@ int main(void)
                 T(test_a_compacted_log_rebuilds_the_same_state),
                 T(test_the_offset_is_stored_with_the_rows),
                 T(test_the_plan_cache_follows_applied_plans),
+                T(test_the_placement_is_one_record_and_stale_epochs_conflict),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

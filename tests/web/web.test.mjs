@@ -131,6 +131,15 @@ test('the overview lists the service\'s instances: one process is its own leader
   assert.equal(await row.first().getAttribute('data-id'), fromApi.leader);
   await page.locator('[data-testid=ov-instance-leader]').waitFor();
   assert.match(await page.locator('[data-testid=ov-instances-mode]').innerText(), /One process/);
+  // it runs every task of the demo's running groups, named by group under the count
+  const tasks = (await apiGet('/instances')).items[0].tasks;
+  assert.ok(tasks.length > 0, 'the demo runs tasks');
+  const cell = page.locator('[data-testid=ov-instance-tasks]').first();
+  await page.waitForFunction((n) => {
+    const c = document.querySelector('[data-testid=ov-instance-tasks]');
+    return c && c.textContent.startsWith(String(n));
+  }, tasks.length, { timeout: 30_000, polling: 500 });
+  assert.match(await cell.innerText(), new RegExp(tasks[0].group + ' 0, 1'));
 });
 
 test('the clusters view lists the demo\'s three clusters', T, async () => {
