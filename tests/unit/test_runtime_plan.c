@@ -170,7 +170,7 @@ static void test_typed_plan_check_refuses_what_the_runtime_cannot_run(void **sta
         kp_rt_plan_part_t parts[] = {{0, "t", 0}};
         kp_rt_plan_task_t tasks[] = {{parts, 1}};
         kp_cluster_ref_t cls[] = {{"a", "h1:9092", NULL}};
-        kp_rt_plan_t p = {1, 2, tasks, 1, cls, 1};
+        kp_rt_plan_t p = {1, 2, tasks, 1, cls, 1, NULL};
         char err[256];
         (void)state;
 
@@ -243,7 +243,7 @@ static void typed_init(typed_t *t, const char *bootstrap, int version, int paral
                 kp_rt_plan_task_t *task = &t->tasks[p % listed];
                 task->parts[task->nparts++] = (kp_rt_plan_part_t){0, "ver", p};
         }
-        t->plan = (kp_rt_plan_t){version, parallelism, t->tasks, listed, &t->cluster, 1};
+        t->plan = (kp_rt_plan_t){version, parallelism, t->tasks, listed, &t->cluster, 1, NULL};
 }
 
 /* Two replans racing to apply: the runtime keeps the newer one, and refuses the older with
