@@ -854,7 +854,7 @@ static int commit_note_result(rt_cluster_t *cl, const rd_kafka_topic_partition_l
 
 /* Waits for @p req's answer until the round's deadline and records it: the partitions'
  * committed offsets and the cluster's health. @returns 0 or KP_ERR_UNAVAILABLE. */
-static int commit_wait(commit_round_t *r, commit_req_t *req)
+static int commit_wait(const commit_round_t *r, commit_req_t *req)
 {
         const rd_kafka_topic_partition_list_t *res;
         rd_kafka_event_t *ev;
@@ -908,22 +908,38 @@ static int commit_wait(commit_round_t *r, commit_req_t *req)
         return why[0] ? KP_ERR_UNAVAILABLE : 0;
 }
 
+/* @p r, or for a cluster whose commits fail in a periodic round, @p now: @p r with no time
+ * left. The control thread serves every group: a cluster that does not answer would cost
+ * each group reading it a commit timeout every round, one group after another, and hold
+ * every other group's commits, rates and resumes as long. Its request stays pending and
+ * the next round looks at it again; a hand-over and a stop's last commit wait. */
+static const commit_round_t *await_round(const commit_round_t *r, commit_round_t *now,
+                                         const rt_cluster_t *cl)
+{
+        if (r->only != r->g->parts || atomic_load(&r->g->stop) || !cl->commit_failing)
+                return r;
+        *now = *r;
+        now->deadline = kp_time_mono_ms();
+        return now;
+}
+
 /* Waits for @p req's answer within the round; when the cluster's last commit was still
  * out, for that answer first, then sends this round's commit (its answer moved what is
  * committed) and waits for it. @returns 0 or KP_ERR_UNAVAILABLE. */
 static int commit_await(commit_round_t *r, commit_req_t *req)
 {
+        commit_round_t now;
         if (req->old_q) {
                 commit_req_t old = {.cl = req->cl, .q = req->old_q, .gen = req->old_gen, .sent = 1};
                 req->old_q = NULL;
-                commit_wait(r, &old);
+                commit_wait(await_round(r, &now, req->cl), &old);
                 if (!old.q) /* no answer: commit_wait kept it pending */
                         return KP_ERR_UNAVAILABLE;
                 rd_kafka_queue_destroy(old.q);
                 if (commit_send(r, req->cl, req))
                         return KP_ERR_UNAVAILABLE;
         }
-        return commit_wait(r, req);
+        return commit_wait(await_round(r, &now, req->cl), req);
 }
 
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
