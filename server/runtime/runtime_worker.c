@@ -546,6 +546,10 @@ typedef struct commit_req {
         rd_kafka_queue_t *q;
         uint64_t gen; /* errors the cluster had recorded when it was sent */
         int sent;
+        /* The cluster's last commit, unanswered when the round began: this round's is sent
+         * once it is answered (commit_await), never beside it. */
+        rd_kafka_queue_t *old_q;
+        uint64_t old_gen;
 } commit_req_t;
 
 /* One commit round's working state: what it may commit per partition. */
@@ -764,8 +768,6 @@ static rd_kafka_resp_err_t commit_alter(rt_cluster_t *cl, rd_kafka_topic_partiti
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-static int commit_wait(commit_round_t *r, commit_req_t *req);
-
 /*
  * Sends @p cl's commit: each of its partitions' snapshot, lowered to what the sinks
  * acknowledged, when ahead of what was committed. @returns 0 or KP_ERR_UNAVAILABLE.
@@ -777,23 +779,6 @@ static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
         int i, ret = 0;
 
         req->cl = cl;
-        if (cl->pending_q) {
-                /* The last commit is not answered yet: wait for it first, within this
-                 * round (its answer moves what it committed), then send the newer offsets
-                 * in this round too — a stop's last commit has no next round, and a stop
-                 * cuts the wait of the round before it short. Still unanswered at the
-                 * deadline: it stays pending and nothing is stacked behind an absent
-                 * coordinator. */
-                commit_req_t old = {
-                        .cl = cl, .q = cl->pending_q, .gen = cl->pending_gen, .sent = 1};
-                cl->pending_q = NULL;
-                commit_wait(r, &old);
-                if (!old.q) { /* no answer: commit_wait kept it pending */
-                        rd_kafka_topic_partition_list_destroy(l);
-                        return KP_ERR_UNAVAILABLE;
-                }
-                rd_kafka_queue_destroy(old.q);
-        }
         for (i = 0; i < r->n; i++) {
                 rt_part_t *p = r->only[i];
                 int64_t off = r->offs[i];
@@ -825,6 +810,23 @@ static int commit_send(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
         return ret;
 }
 
+/*
+ * Starts @p cl's commit of the round: sent now, or, while the cluster's last commit is not
+ * answered yet, once it is (commit_await: two requests out at once could be applied out of
+ * order, an older offset over a newer). Either way within this round: a stop's last commit
+ * has no next round. Only the slow cluster waits: the others' are all sent first.
+ */
+static int commit_start(commit_round_t *r, rt_cluster_t *cl, commit_req_t *req)
+{
+        req->cl = cl;
+        if (!cl->pending_q)
+                return commit_send(r, cl, req);
+        req->old_q = cl->pending_q;
+        req->old_gen = cl->pending_gen;
+        cl->pending_q = NULL;
+        return 0;
+}
+
 /* Moves each committed partition of @p res forward; the first error goes to @p why. */
 static int commit_note_result(rt_cluster_t *cl, const rd_kafka_topic_partition_list_t *res,
                               char *why, size_t why_size)
@@ -853,7 +855,7 @@ static int commit_note_result(rt_cluster_t *cl, const rd_kafka_topic_partition_l
 
 /* Waits for @p req's answer until the round's deadline and records it: the partitions'
  * committed offsets and the cluster's health. @returns 0 or KP_ERR_UNAVAILABLE. */
-static int commit_wait(commit_round_t *r, commit_req_t *req)
+static int commit_wait(const commit_round_t *r, commit_req_t *req)
 {
         const rd_kafka_topic_partition_list_t *res;
         rd_kafka_event_t *ev;
@@ -907,6 +909,40 @@ static int commit_wait(commit_round_t *r, commit_req_t *req)
         return why[0] ? KP_ERR_UNAVAILABLE : 0;
 }
 
+/* @p r, or for a cluster whose commits fail in a periodic round, @p now: @p r with no time
+ * left. The control thread serves every group: a cluster that does not answer would cost
+ * each group reading it a commit timeout every round, one group after another, and hold
+ * every other group's commits, rates and resumes as long. Its request stays pending and
+ * the next round looks at it again; a hand-over and a stop's last commit wait. */
+static const commit_round_t *await_round(const commit_round_t *r, commit_round_t *now,
+                                         const rt_cluster_t *cl)
+{
+        if (r->only != r->g->parts || atomic_load(&r->g->stop) || !cl->commit_failing)
+                return r;
+        *now = *r;
+        now->deadline = kp_time_mono_ms();
+        return now;
+}
+
+/* Waits for @p req's answer within the round; when the cluster's last commit was still
+ * out, for that answer first, then sends this round's commit (its answer moved what is
+ * committed) and waits for it. @returns 0 or KP_ERR_UNAVAILABLE. */
+static int commit_await(commit_round_t *r, commit_req_t *req)
+{
+        commit_round_t now;
+        if (req->old_q) {
+                commit_req_t old = {.cl = req->cl, .q = req->old_q, .gen = req->old_gen, .sent = 1};
+                req->old_q = NULL;
+                commit_wait(await_round(r, &now, req->cl), &old);
+                if (!old.q) /* no answer: commit_wait kept it pending */
+                        return KP_ERR_UNAVAILABLE;
+                rd_kafka_queue_destroy(old.q);
+                if (commit_send(r, req->cl, req))
+                        return KP_ERR_UNAVAILABLE;
+        }
+        return commit_wait(await_round(r, &now, req->cl), req);
+}
+
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
 {
         commit_round_t r = {.g = g, .only = only ? only : g->parts, .n = only ? n : g->nparts};
@@ -938,10 +974,10 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 goto out; /* the lease ended during the flush (a stop of the process) */
         /* All clusters commit at once; each answer is awaited within the one deadline. */
         for (c = 0; c < g->nclusters; c++)
-                if (commit_send(&r, g->clusters[c], &r.reqs[c]))
+                if (commit_start(&r, g->clusters[c], &r.reqs[c]))
                         ret = KP_ERR_UNAVAILABLE;
         for (c = 0; c < g->nclusters; c++) {
-                if (commit_wait(&r, &r.reqs[c]))
+                if (commit_await(&r, &r.reqs[c]))
                         ret = KP_ERR_UNAVAILABLE;
                 if (r.reqs[c].q)
                         rd_kafka_queue_destroy(r.reqs[c].q);

@@ -517,6 +517,155 @@ static void test_a_stop_commits_the_last_offsets_after_an_unanswered_commit(void
         mock_stop(&m);
 }
 
+/* 1 when cluster @p name of the group's status shows an error. */
+static int status_cluster_bad(kp_runtime_t *rt, const char *group, const char *name)
+{
+        json_t *st = kp_runtime_group_status(rt, group), *row;
+        int bad = 0;
+        size_t k;
+        assert_non_null(st);
+        json_array_foreach(json_object_get(st, "clusters"), k, row)
+        {
+                if (!strcmp(json_string_value(json_object_get(row, "cluster")), name))
+                        bad = strcmp(json_string_value(json_object_get(row, "state")), "ok") != 0;
+        }
+        json_decref(st);
+        return bad;
+}
+
+/* A cluster whose coordinator is slow (its commit unanswered for longer than a round) holds
+ * back only its own commits: the other cluster's go out at the start of every round and are
+ * answered in it. Before, a round waited for the slow cluster's old request before it sent
+ * the next cluster's commit, which was sent at the deadline, found "no answer" and showed
+ * the healthy cluster in error. */
+static void test_a_slow_cluster_does_not_hold_the_commits_of_another(void **state)
+{
+        mock_t a, b;
+        char err[256];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        int bad_seen = 0;
+        (void)state;
+        fake_reset();
+        mock_start(&a, "ta", 1);
+        mock_start(&b, "tb", 2);
+        produce(a.bootstrap, "ta", 1);
+        produce(b.bootstrap, "tb", 2);
+        /* the slow cluster first: a round goes through the clusters in plan order */
+        json_t *cls = json_pack("{s:{s:s}, s:{s:s}}", "a", "bootstrap_servers", a.bootstrap, "b",
+                                "bootstrap_servers", b.bootstrap),
+               *plan = json_pack("{s:i, s:i, s:[{s:i, s:[{s:s, s:s, s:i}]}, {s:i, s:[{s:s, s:s, "
+                                 "s:i}]}]}",
+                                 "version", 1, "parallelism", 2, "tasks", "task", 0, "partitions",
+                                 "cluster", "a", "topic", "ta", "partition", 0, "task", 1,
+                                 "partitions", "cluster", "b", "topic", "tb", "partition", 1),
+               *grp = group_doc("g-two");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, FN, 30000));
+        assert_true(wait_taken(1, FN, 30000));
+        fake_ack(0, 40);
+        fake_ack(1, 40);
+        assert_int_equal(wait_committed(rt, "g-two", 0, 40, 15000), 40);
+        assert_int_equal(wait_committed(rt, "g-two", 1, 40, 15000), 40);
+        /* a's coordinator answers 10 s late (over three rounds): for 15 s b acknowledges
+         * more every half second, so that every round has a commit for b */
+        rd_kafka_mock_broker_set_rtt(a.mc, 1, 10000);
+        fake_ack(0, 60);
+        for (int i = 1; i <= 60; i++) {
+                usleep(250 * 1000);
+                if (!(i % 2))
+                        fake_ack(1, 40 + i);
+                bad_seen |= status_cluster_bad(rt, "g-two", "b");
+        }
+        assert_int_equal(wait_committed(rt, "g-two", 1, FN, 15000), FN);
+        bad_seen |= status_cluster_bad(rt, "g-two", "b");
+        assert_false(bad_seen);
+        rd_kafka_mock_broker_set_rtt(a.mc, 1, 0);
+        if (kp_runtime_group_stop(rt, "g-two", 30000, err, sizeof(err)))
+                fail_msg("stop: %s", err);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&a);
+        mock_stop(&b);
+}
+
+/* A one-partition plan: @p topic's partition @p p on cluster @p cluster, to task 0. */
+static json_t *plan_one(const char *cluster, const char *topic, int p)
+{
+        return json_pack("{s:i, s:i, s:[{s:i, s:[{s:s, s:s, s:i}]}]}", "version", 1, "parallelism",
+                         1, "tasks", "task", 0, "partitions", "cluster", cluster, "topic", topic,
+                         "partition", p);
+}
+
+#define SLOW_GROUPS 5
+
+/* Groups whose cluster does not answer commits do not hold another group's commits: the
+ * control thread serves every group, and before, each round of each of them waited a
+ * commit timeout (3 s) for the unanswered request, one group after another, so a healthy
+ * group committed once a pass of SLOW_GROUPS * 3 s. */
+static void test_groups_on_a_silent_cluster_do_not_hold_another_groups_commits(void **state)
+{
+        mock_t a, b;
+        char err[256], name[32];
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        json_t *plans[SLOW_GROUPS + 1], *grps[SLOW_GROUPS + 1];
+        (void)state;
+        fake_reset();
+        mock_start(&a, "ta", SLOW_GROUPS);
+        mock_start(&b, "tb", SLOW_GROUPS + 1);
+        produce(a.bootstrap, "ta", SLOW_GROUPS);
+        produce(b.bootstrap, "tb", SLOW_GROUPS + 1);
+        json_t *cls = json_pack("{s:{s:s}, s:{s:s}}", "a", "bootstrap_servers", a.bootstrap, "b",
+                                "bootstrap_servers", b.bootstrap);
+        /* groups s0..s4 read partition i of a (the fake's partition i), g-ok partition 5 of b */
+        for (int i = 0; i <= SLOW_GROUPS; i++) {
+                snprintf(name, sizeof(name), i < SLOW_GROUPS ? "s%d" : "g-ok", i);
+                plans[i] = i < SLOW_GROUPS ? plan_one("a", "ta", i) : plan_one("b", "tb", i);
+                grps[i] = group_doc(name);
+                if (kp_runtime_group_start(rt, grps[i], plans[i], cls, err, sizeof(err)))
+                        fail_msg("start %s: %s", name, err);
+                assert_true(wait_taken(i, FN, 30000));
+        }
+        /* a stops answering (a minute late); each slow group has a commit for it */
+        rd_kafka_mock_broker_set_rtt(a.mc, 1, 60000);
+        for (int i = 0; i < SLOW_GROUPS; i++)
+                fake_ack(i, 10);
+        for (int i = 0; i < SLOW_GROUPS; i++) {
+                snprintf(name, sizeof(name), "s%d", i);
+                int64_t until = kp_time_mono_ms() + 60000;
+                while (!status_cluster_bad(rt, name, "a") && kp_time_mono_ms() < until)
+                        usleep(100 * 1000);
+                assert_true(status_cluster_bad(rt, name, "a"));
+        }
+        /* g-ok acknowledges one more record every 250 ms for 12 s: its commits follow
+         * (one round a second), never more than 5 s apart */
+        int64_t last = kp_time_mono_ms(), worst = 0, seen = -1;
+        for (int i = 1; i <= 48; i++) {
+                fake_ack(SLOW_GROUPS, 20 + i);
+                usleep(250 * 1000);
+                int64_t c = status_committed(rt, "g-ok", SLOW_GROUPS), now = kp_time_mono_ms();
+                if (c != seen) {
+                        seen = c;
+                        last = now;
+                }
+                if (now - last > worst)
+                        worst = now - last;
+        }
+        print_message("# g-ok's longest wait for a commit: %lld ms\n", (long long)worst);
+        if (worst > 5000)
+                fail_msg("g-ok's committed offset stood still for %lld ms", (long long)worst);
+        kp_runtime_destroy(rt);
+        for (int i = 0; i <= SLOW_GROUPS; i++) {
+                json_decref(plans[i]);
+                json_decref(grps[i]);
+        }
+        json_decref(cls);
+        mock_stop(&a);
+        mock_stop(&b);
+}
+
 /* A put answered RETRY offers the records not taken again: every record arrives once,
  * in order, and the task keeps running. Before, a sink could only take or fail. */
 static void test_a_sink_that_says_retry_is_offered_the_rest_again(void **state)
@@ -860,11 +1009,17 @@ int main(void)
                 cmocka_unit_test(test_records_reach_the_sink_with_timestamp_and_headers),
                 cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
                 cmocka_unit_test(test_a_stop_commits_the_last_offsets_after_an_unanswered_commit),
+                cmocka_unit_test(test_a_slow_cluster_does_not_hold_the_commits_of_another),
+                cmocka_unit_test(
+                        test_groups_on_a_silent_cluster_do_not_hold_another_groups_commits),
                 cmocka_unit_test(test_a_sink_that_says_retry_is_offered_the_rest_again),
                 cmocka_unit_test(test_a_sink_that_says_fatal_stalls_its_partition_uncommitted),
                 cmocka_unit_test(test_a_sink_that_says_retry_for_long_does_not_fail_its_task),
                 cmocka_unit_test(test_a_stalled_sink_pauses_its_partitions_at_max_in_flight_bytes),
                 cmocka_unit_test(test_a_stalled_sink_keeps_memory_bounded),
         };
+        /* KP_TEST_FILTER=pattern runs only matching tests (cmocka glob). */
+        if (getenv("KP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("KP_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
