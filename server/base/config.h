@@ -147,6 +147,13 @@
  * so a broker that comes up within the timeout is still seen. */
 #define KP_KAFKA_RECONNECT_BACKOFF_MS     50
 #define KP_KAFKA_RECONNECT_BACKOFF_MAX_MS 500
+/* A long-lived client (consumer lanes, kafka sinks' producers) refreshes the metadata of its
+ * topics this often, not librdkafka's 5 min: librdkafka 2.14 drops a leader update that names
+ * a broker it does not know yet (a Fetch/Produce answer's new leader, KIP-951) and leaves the
+ * partition with no leader until the next full refresh (confluentinc/librdkafka#5430); a
+ * real-broker test once saw a partition never fetched for 150 s. A cluster's config may
+ * still set topic.metadata.refresh.interval.ms. */
+#define KP_KAFKA_METADATA_REFRESH_MS 10000
 
 /* ---- kafka: client configuration (server/kafka/client_conf.c) ---- */
 /* A secret given as `${env:NAME}` may only name a variable with this prefix, so a client

@@ -430,8 +430,10 @@ static int ks_conf_set(rd_kafka_conf_t *conf, ks_producer_t *prod, const json_t 
         const char *key;
         json_t *v;
         snprintf(client_id, sizeof(client_id), "kplane-sink-%s", txn_id ? txn_id : group);
-        const char *pre[][2] = {{"client.id", client_id},
-                                {"queue.buffering.max.kbytes", KP_STR(KP_SINK_KAFKA_QUEUE_KBYTES)}};
+        const char *pre[][2] = {
+                {"client.id", client_id},
+                {"queue.buffering.max.kbytes", KP_STR(KP_SINK_KAFKA_QUEUE_KBYTES)},
+                {"topic.metadata.refresh.interval.ms", KP_STR(KP_KAFKA_METADATA_REFRESH_MS)}};
         /* last: the sink's config cannot undo them */
         const char *post[][2] = {{"enable.idempotence", "true"},
                                  {"acks", "all"},
