@@ -332,20 +332,27 @@ out:
         kp_coord_tasks_free(&mine);
 }
 
+/* Stops every task this instance runs (each commits if the lease still allows) and reports
+ * that it runs none. */
+static void work_stop_mine(kp_work_t *w)
+{
+        kp_coord_tasks_t none = {0}, all = {0};
+        if (!w->mine.cnt || kp_coord_tasks_copy(&all, w->mine.items, w->mine.cnt))
+                return;
+        work_set(w, &none, &all, NULL, 0);
+        work_report(w, w->reported_epoch);
+        kp_coord_tasks_free(&all);
+}
+
 /* No lease (cut off past the session, or SIGSTOPped): the others may run these tasks already.
  * Every group stops at once; the runtime's commit guard skips their commits. */
 static void work_drop_all(kp_work_t *w)
 {
-        kp_coord_tasks_t none = {0}, all = {0};
         if (!w->mine.cnt)
                 return;
-        if (kp_coord_tasks_copy(&all, w->mine.items, w->mine.cnt))
-                return;
         fprintf(stderr, "kplane: work: lease lost: stopping %zu tasks without committing\n",
-                all.cnt);
-        work_set(w, &none, &all, NULL, 0);
-        work_report(w, w->reported_epoch);
-        kp_coord_tasks_free(&all);
+                w->mine.cnt);
+        work_stop_mine(w);
 }
 
 static void work_pass(kp_work_t *w)
@@ -411,14 +418,7 @@ void kp_work_stop(kp_work_t *w)
         if (!w)
                 return;
         kp_ticker_stop(&w->ticker);
-        if (w->mine.cnt) { /* stopped and committed before this instance leaves */
-                kp_coord_tasks_t none = {0}, all = {0};
-                if (!kp_coord_tasks_copy(&all, w->mine.items, w->mine.cnt)) {
-                        work_set(w, &none, &all, NULL, 0);
-                        work_report(w, w->reported_epoch);
-                        kp_coord_tasks_free(&all);
-                }
-        }
+        work_stop_mine(w); /* stopped and committed before this instance leaves */
         kp_coord_tasks_free(&w->mine);
         json_decref(w->retry_at);
         json_decref(w->pending);
