@@ -4,7 +4,8 @@
 #
 # Usage: bench/kafka-java.sh DIR CLASS [ARGS...]   compiles bench/DIR/CLASS.java when newer than
 #                                                   its class file, then runs CLASS with ARGS
-# Environment: BUILD (classes go to $BUILD/bench/DIR, default build).
+# Environment: BUILD (classes go to $BUILD/bench/DIR, default build); KPLANE_BENCH_JAVA_OPTS:
+# more JVM options for the harness (e.g. -Xlog:gc:file=gc.log to see its own pauses).
 # Exit: the harness's, or 1 jars not fetched, 2 build error, 77 skipped (no java / no Kafka jars).
 set -u
 dir=$1 class=$2
@@ -34,6 +35,6 @@ if [ ! -f "$out/$class.class" ] || [ "$src" -nt "$out/$class.class" ]; then
 fi
 
 # Small and quick to start like the brokers' JVMs; client logs at WARN to stderr.
-exec java -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData \
+exec java -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData ${KPLANE_BENCH_JAVA_OPTS:-} \
         -Dlog4j2.configurationFile="$root/tests/kafka/tools-log4j2.properties" \
         -cp "$out:$cp" "$class" "$@"

@@ -112,3 +112,43 @@ def test_live_plan_changes_moving_partitions_during_an_exactly_once_copy(kafka, 
     st = rt.status(kserver, "eos")
     assert all(t["state"] != "failed" for t in st["tasks"]), st["tasks"]
     rt.stop(kserver, "eos")
+
+
+def test_kill_9_of_an_instance_mid_copy_exactly_once_across_instances(kafka):
+    """Issue 15: three instances run an exactly_once copy across clusters, 2 tasks each; kill -9
+    of the leader mid-stream. Its tasks start on the survivors with the same transactional.id
+    (<service>:<group>.<task>), which fences the dead producer and aborts its open transaction,
+    and resume where the offsets topic says: the target still holds every record once."""
+    from test_tasks_real import start_three, wait_spread
+    from test_instances_real import ident, stop_all
+    import signal
+    import time
+    servers = start_three(kafka)
+    try:
+        src, dst, bs, targets = setup(kafka, servers[1], 1, parallelism=6)
+        ledger = rt.Ledger()
+        ledger.produce(targets, 1000)
+        producer = rt.BackgroundProducer(ledger, targets, rounds=30, per_round=200, pause_s=0.5)
+        producer.start()
+        try:
+            rt.ok(servers[1].post("/api/v1/groups/eos/start"), 202)
+            owner = wait_spread(servers, n=6, group="eos", counts=[2, 2, 2])
+            rt.wait_for(lambda: len(read_committed(bs, dst)) >= 3000, timeout=120,
+                        what="the copy under way", interval=0.5)
+            leader = servers[0].get("/api/v1/instances").json["leader"]
+            victim = next(s for s in servers if ident(s) == leader)
+            mid = producer.rounds_done < producer.rounds
+            victim.proc.send_signal(signal.SIGKILL)
+            t0 = time.monotonic()
+            victim.proc.wait()
+            survivors = [s for s in servers if s is not victim]
+            after = wait_spread(survivors, n=6, group="eos", timeout=60)
+            print(f"exactly_once, kill -9 of the leader: its {sorted(t for t in owner if owner[t] == leader)} "
+                  f"run on the survivors after {time.monotonic() - t0:.2f}s: {after}")
+        finally:
+            producer.join()
+        lost, dups, _ = count_exactly_once(bs, dst, ledger)
+        assert mid, "the kill must come mid-stream"
+        assert (lost, dups) == (0, 0)
+    finally:
+        stop_all(servers)

@@ -52,11 +52,11 @@ def make_group(kafka, via, topic):
     write(via, "POST", f"/api/v1/groups/{GROUP}/start", codes=(202,))
 
 
-def local_status(server):
-    """(tasks, partitions) @server's own runtime runs now (tasks reading partitions here,
+def local_status(server, group=GROUP):
+    """(tasks, partitions) @server's own runtime runs now of @group (tasks reading partitions here,
     partitions assigned here), or None when it does not answer."""
     try:
-        r = server.get(f"/api/v1/groups/{GROUP}/status", timeout=5)
+        r = server.get(f"/api/v1/groups/{group}/status", timeout=5)
     except OSError:
         return None
     if r.status != 200:
@@ -68,17 +68,18 @@ def local_status(server):
     return tasks, parts
 
 
-def local_tasks(server):
-    st = local_status(server)
+def local_tasks(server, group=GROUP):
+    st = local_status(server, group)
     return None if st is None else st[0]
 
 
-def reported(server):
-    """task -> instance, as @server's GET /api/v1/instances says the live instances report."""
+def reported(server, group=GROUP):
+    """task -> instance of @group, as @server's GET /api/v1/instances says the live instances
+    report."""
     out = {}
     for it in server.get("/api/v1/instances").json["items"]:
         for t in it["tasks"]:
-            if t["group"] == GROUP:
+            if t["group"] == group:
                 assert t["task"] not in out, f"task {t['task']} listed twice: {it}"
                 out[t["task"]] = it["id"]
     return out
@@ -121,21 +122,21 @@ class Watch:
         self.thread.join(30)
 
 
-def wait_spread(servers, timeout=90, counts=None, n=PARALLELISM):
-    """Waits until every task runs on exactly one of @servers (their own runtimes) and each
+def wait_spread(servers, timeout=90, counts=None, n=PARALLELISM, group=GROUP):
+    """Waits until every task of @group runs on exactly one of @servers (their own runtimes) and each
     reports its tasks (and, given @counts, the sorted tasks per server are those);
     @returns task -> server id."""
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < timeout:
-        runs = {ident(s): local_tasks(s) or set() for s in servers}
+        runs = {ident(s): local_tasks(s, group) or set() for s in servers}
         owner = {}
         dup = False
         for sid, tasks in runs.items():
             for t in tasks:
                 dup |= t in owner
                 owner[t] = sid
-        rep = reported(servers[0])
+        rep = reported(servers[0], group)
         last = (runs, rep)
         per = sorted(list(owner.values()).count(ident(s)) for s in servers)
         if not dup and sorted(owner) == list(range(n)) and rep == owner and \
@@ -176,28 +177,26 @@ def wait_all_read(servers, want, timeout=60):
     raise AssertionError(f"{len(missing)} messages never reached a sink, e.g. {sorted(missing)[:5]}")
 
 
-def test_parallelism_12_runs_4_4_4_every_task_on_exactly_one_instance(kafka):
-    servers = start_three(kafka)
-    try:
-        make_group(kafka, servers[1], "t-spread")
-        owner = wait_spread(servers)
-        counts = sorted(list(owner.values()).count(ident(s)) for s in servers)
-        assert counts == [4, 4, 4], owner
-        for s in servers:  # group status names each task's instance, the same on all three
-            st = s.get(f"/api/v1/groups/{GROUP}/status").json
-            assert {t["task"]: t["instance"] for t in st["tasks"]} == owner, st
-    finally:
-        stop_all(servers)
+def check_4_4_4(servers):
+    """Item 2: parallelism 12 runs 4/4/4, every task on exactly one instance, and group status
+    names each task's instance, the same on all three."""
+    owner = wait_spread(servers)
+    counts = sorted(list(owner.values()).count(ident(s)) for s in servers)
+    assert counts == [4, 4, 4], owner
+    for s in servers:
+        st = s.get(f"/api/v1/groups/{GROUP}/status").json
+        assert {t["task"]: t["instance"] for t in st["tasks"]} == owner, st
 
 
 @pytest.mark.parametrize("what", ["follower", "leader"])
 def test_kill_9_moves_its_tasks_within_the_session_and_loses_nothing(kafka, what):
-    """Items 3 and 4: kill -9 mid-stream, then the same instance back with its old database."""
+    """Items 2, 3 and 4: spread 4/4/4, kill -9 mid-stream, then the same instance back with its
+    old database."""
     servers = start_three(kafka)
     topic = "t-kill-" + what
     try:
         make_group(kafka, servers[0], topic)
-        wait_spread(servers)
+        check_4_4_4(servers)
         with Watch(servers) as watch:
             produce(kafka, topic, 0, 3000)
             want = {f"m-{i}" for i in range(3000)}
