@@ -699,7 +699,7 @@ bench_consume() {
         say "consume: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
         REAL_KAFKA_DIR=$TMP/kafka
         local rboot rc
-        rboot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/kafka-start.log")
+        rboot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/kafka-start.log")
         rc=$?
         if [ $rc = 77 ]; then
                 row consume "real Kafka broker" "skipped: $(grep -m1 'SKIP' "$LOGS/kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
@@ -747,7 +747,7 @@ bench_handover() {
         kplane_start || { row handover "handover" "kplane serve did not start" - - - NO; FAILED="$FAILED handover"; return; }
         say "handover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
         REAL_KAFKA_DIR=$TMP/kafka-handover
-        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/handover-kafka-start.log")
+        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/handover-kafka-start.log")
         rc=$?
         if [ $rc = 77 ]; then
                 row handover "handover" "skipped: $(grep -m1 'SKIP' "$LOGS/handover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
@@ -870,7 +870,7 @@ bench_failover() {
         fi
         say "failover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
         REAL_KAFKA_DIR=$TMP/kafka-failover
-        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/failover-kafka-start.log")
+        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/failover-kafka-start.log")
         rc=$?
         if [ $rc = 77 ]; then
                 row failover "failover" "skipped: $(grep -m1 'SKIP' "$LOGS/failover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
@@ -1215,7 +1215,7 @@ sk_brokers() {
         if [ "${KPLANE_BENCH_REAL_KAFKA:-1}" != 0 ]; then
                 say "sinks: starting two real Apache Kafka brokers (tests/kafka/brokers.sh start 2)"
                 REAL_KAFKA_DIR=$TMP/kafka-sinks
-                out=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 2 2>"$LOGS/sinks-kafka-start.log")
+                out=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 2 2>"$LOGS/sinks-kafka-start.log")
                 rc=$?
                 SK_B0=$(printf '%s\n' "$out" | sed -n 1p) SK_B1=$(printf '%s\n' "$out" | sed -n 2p)
                 if [ $rc = 0 ] && [ -n "$SK_B1" ]; then

@@ -24,6 +24,11 @@
 #   KPLANE_KAFKA_JAVA         java binary (default: java on PATH; must be 17+)
 #   KPLANE_KAFKA_HEAP         broker -Xmx (default 256m)
 #   KPLANE_KAFKA_JAVA_OPTS    extra JVM options, appended
+#   KPLANE_KAFKA_JVM          small (default): serial GC, C1 only, heap grown from 32m, so three
+#                             brokers start fast beside the tests on two cores; production: the
+#                             JVM settings Kafka's own kafka-run-class.sh gives a broker (G1,
+#                             MaxGCPauseMillis=20, -Xms = -Xmx, C2), for benchmarks: the small
+#                             JVM's serial collections stop the whole broker for up to ~100 ms
 #   KPLANE_KAFKA_START_TIMEOUT seconds to wait for all brokers to answer (default 90)
 #   KPLANE_KAFKA_STOP_TIMEOUT  seconds between SIGTERM and SIGKILL (default 15)
 #   KPLANE_KAFKA_OWNER_PID    if set, a watchdog stops the brokers once that process is gone
@@ -275,8 +280,12 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 share.coordinator.state.topic.num.partitions=1
 group.initial.rebalance.delay.ms=0
-# after kill -9 the restarted node may register only once its old session expired (default 9s)
-broker.session.timeout.ms=3000
+# After kill -9 the restarted node may register only once its old session expired (default
+# 9 s): shorter makes restarts quicker. But below it the node's controller fences the node
+# itself whenever its heartbeats pause that long, which a loaded 2-core machine does: at 3 s
+# it happened at load 10 in two runs of two (every partition leaderless, the group
+# coordinator unloaded, librdkafka's "new leader0 not found in cache"), at 6 s no more.
+broker.session.timeout.ms=6000
 broker.heartbeat.interval.ms=500
 # few threads and a small cleaner buffer: three of these share two cores and little heap
 num.network.threads=2
@@ -305,12 +314,27 @@ format_broker() { # format_broker I: kafka-storage format with a fresh cluster i
         { cat "${B_DATA[i]}/logs/format.log" >&2; die "formatting broker $i failed"; }
 }
 
+# The broker's JVM options (KPLANE_KAFKA_JVM).
+broker_jvm_opts() {
+    case "${KPLANE_KAFKA_JVM:-small}" in
+    small) printf '%s\n' -Xmx"$HEAP" -Xms32m -XX:MaxDirectMemorySize=64m; common_jvm_opts ;;
+    production)
+        # kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS, with the heap fixed as in
+        # kafka-server-start.sh's KAFKA_HEAP_OPTS (-Xmx1G -Xms1G)
+        printf '%s\n' -Xmx"$HEAP" -Xms"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+            -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+            -XX:-UsePerfData -Djava.awt.headless=true -Dkplane.kafka.dir="$DIR" ;;
+    esac
+}
+
 launch_broker() { # launch_broker I: start the JVM in its own session, set B_PID[I]
     local i="$1" d="${B_DATA[$1]}" opts=()
-    mapfile -t opts < <(common_jvm_opts)
+    case "${KPLANE_KAFKA_JVM:-small}" in small | production) ;;
+    *) die "KPLANE_KAFKA_JVM must be small or production, not ${KPLANE_KAFKA_JVM}" ;; esac
+    mapfile -t opts < <(broker_jvm_opts)
     # setsid: a Ctrl-C at the test runner must not kill the brokers before an orderly stop.
     # shellcheck disable=SC2086
-    setsid "$JAVA" -Xmx"$HEAP" -Xms32m -XX:MaxDirectMemorySize=64m "${opts[@]}" \
+    setsid "$JAVA" "${opts[@]}" \
         -Dkplane.kafka.broker="$i" \
         -Dkafka.logs.dir="$d/logs" \
         -Dlog4j2.configurationFile="$HERE/log4j2.properties" \
