@@ -32,7 +32,9 @@ unit() {
         for t in "$BUILD"/tests/test_*; do
                 [ -x "$t" ] || continue
                 echo "--- $(basename "$t")"
+                t0=$(date +%s)
                 "$t" || rc=1
+                echo "--- $(basename "$t"): $(($(date +%s) - t0))s"
         done
         return $rc
 }
@@ -41,7 +43,7 @@ for s in $suites; do
         case $s in
         format) run_suite format make --no-print-directory format-check structure-check ;;
         unit) run_suite unit unit ;;
-        integration) run_suite integration python3 -m pytest -q -x -p no:cacheprovider tests/integration ;;
+        integration) run_suite integration python3 -m pytest -q -x -p no:cacheprovider --durations=12 tests/integration ;;
         kafka) run_suite kafka tests/kafka/run.sh ;;
         parity) run_suite parity tests/parity/run.sh "$KPLANE_BIN" ;;
         web) run_suite web tests/web/run.sh ;;

@@ -231,12 +231,23 @@ static void describe_take(kp_coord_t *c)
                 res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
         const rd_kafka_error_t *gerr = n ? rd_kafka_ConsumerGroupDescription_error(gs[0]) : NULL;
         if (rd_kafka_event_error(ev) || !n || gerr) {
-                if (!c->describe_failing)
-                        fprintf(stderr, "kplane: coordination: cannot list the members of %s: %s\n",
+                rd_kafka_resp_err_t code =
+                        gerr ? rd_kafka_error_code(gerr) : rd_kafka_event_error(ev);
+                /* a coordinator still loading or moving (a broker just started), or a
+                 * group not created yet (asked before the first join completed): asked
+                 * again in a second, not a failure worth a line */
+                int passing = code == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                              code == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                              code == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                              code == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND;
+                if (!c->describe_failing && !passing)
+                        fprintf(stderr,
+                                "kplane: coordination: cannot list the members of %s: %s (%s)\n",
                                 c->group,
                                 gerr ? rd_kafka_error_string(gerr)
-                                     : rd_kafka_event_error_string(ev));
-                c->describe_failing = 1;
+                                     : rd_kafka_event_error_string(ev),
+                                rd_kafka_err2name(code));
+                c->describe_failing = !passing;
         } else {
                 c->describe_failing = 0;
                 members_take(c, gs[0]);

@@ -8,4 +8,4 @@ if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
         exit 77
 fi
 ./brokers.sh fetch || exit 1
-exec python3 -m pytest -q -x -p no:cacheprovider .
+exec python3 -m pytest -q -x -p no:cacheprovider --durations=12 .
