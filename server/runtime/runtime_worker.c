@@ -937,6 +937,10 @@ static int commit_await(commit_round_t *r, commit_req_t *req)
                 if (!old.q) /* no answer: commit_wait kept it pending */
                         return KP_ERR_UNAVAILABLE;
                 rd_kafka_queue_destroy(old.q);
+                /* up to a round later than the checks in rt_commit: the lease may have
+                 * ended meanwhile, and these partitions be another instance's */
+                if (!rt_commit_allowed(r->g->rt))
+                        return 0;
                 if (commit_send(r, req->cl, req))
                         return KP_ERR_UNAVAILABLE;
         }

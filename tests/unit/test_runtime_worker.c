@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +518,62 @@ static void test_a_stop_commits_the_last_offsets_after_an_unanswered_commit(void
         mock_stop(&m);
 }
 
+static atomic_int lease_held = 1;
+static int lease_guard(void *arg)
+{
+        (void)arg;
+        return atomic_load(&lease_held);
+}
+
+static void *lease_drop_later(void *arg)
+{
+        (void)arg;
+        usleep(300 * 1000);
+        atomic_store(&lease_held, 0);
+        return NULL;
+}
+
+/* The lease (issue 15) is looked at again before a commit sent late, after an old request's
+ * answer was awaited: the stop's round began with the lease, lost it while waiting for the
+ * slow coordinator, and must not send the last offsets (another instance may own the
+ * partition by then). Before, the late send went out unchecked: FN was committed. */
+static void test_a_commit_sent_late_is_not_sent_once_the_lease_is_lost(void **state)
+{
+        mock_t m;
+        char err[256];
+        pthread_t dropper;
+        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
+        (void)state;
+        fake_reset();
+        atomic_store(&lease_held, 1);
+        kp_runtime_set_commit_guard(rt, lease_guard, NULL);
+        mock_start(&m, "lease", 1);
+        produce(m.bootstrap, "lease", 1);
+        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("lease", 1, 1),
+               *grp = group_doc("g-lease");
+        if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
+                fail_msg("start: %s", err);
+        assert_true(wait_taken(0, FN, 30000));
+        fake_ack(0, 40);
+        assert_int_equal(wait_committed(rt, "g-lease", 0, 40, 15000), 40);
+        /* as above: the commit of 60 is out (answered 2.5 s late) when the stop comes */
+        rd_kafka_mock_broker_set_rtt(m.mc, 1, 2500);
+        fake_ack(0, 60);
+        usleep(1500 * 1000);
+        fake_ack(0, FN);
+        assert_int_equal(pthread_create(&dropper, NULL, lease_drop_later, NULL), 0);
+        if (kp_runtime_group_stop(rt, "g-lease", 30000, err, sizeof(err)))
+                fail_msg("stop: %s", err);
+        pthread_join(dropper, NULL);
+        rd_kafka_mock_broker_set_rtt(m.mc, 1, 0);
+        assert_int_equal(cluster_committed(m.bootstrap, "g-lease", "lease", 0), 60);
+        kp_runtime_destroy(rt);
+        json_decref(cls);
+        json_decref(plan);
+        json_decref(grp);
+        mock_stop(&m);
+}
+
 /* 1 when cluster @p name of the group's status shows an error. */
 static int status_cluster_bad(kp_runtime_t *rt, const char *group, const char *name)
 {
@@ -1011,6 +1068,7 @@ int main(void)
                 cmocka_unit_test(test_records_reach_the_sink_with_timestamp_and_headers),
                 cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
                 cmocka_unit_test(test_a_stop_commits_the_last_offsets_after_an_unanswered_commit),
+                cmocka_unit_test(test_a_commit_sent_late_is_not_sent_once_the_lease_is_lost),
                 cmocka_unit_test(test_a_slow_cluster_does_not_hold_the_commits_of_another),
                 cmocka_unit_test(
                         test_groups_on_a_silent_cluster_do_not_hold_another_groups_commits),
