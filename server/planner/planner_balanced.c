@@ -350,14 +350,21 @@ static void sticky_free(sticky_t *st)
         free(st->cnt);
 }
 
+/* A count no task reaches (P <= KP_PLAN_PARTITIONS_MAX): topic_cells() starts the sentinel
+ * cnt[T] there, so a partition without a task as owner fails the same single test as a
+ * task's first partition and one past its f_t. */
+#define CELL_INVALID 0x80000000u
+
 /* Step 1 for topic @p t: its cells (the tasks that held its partitions, in order of first
  * appearance, and how many each held) into ctask/ccnt from @p nc; a cell holding more than
  * f_t is useful (useful/ustart). One pass over the topic's previous owners, which it also
  * copies into @p owner (step 4 keeps most of them), and lists in over/ostart the
  * partitions step 4 has to look at: a task's partitions after its first f_t (it keeps at
  * least f_t: the rest may be over its target) and those whose owner is not a task (-1,
- * or >= T: counted on the sentinel cnt[T]). Leaves cnt zeroed. @returns the cells now
- * listed. */
+ * or >= T: counted on the sentinel cnt[T]). The pass is most of a re-plan's time, so a
+ * partition takes one test, c - 1 >= f_t - 1 (unsigned), that holds for a task's first
+ * partition (c = 0 wraps), one past its first f_t and the sentinel's (c >= CELL_INVALID).
+ * Leaves cnt zeroed. @returns the cells now listed. */
 static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t *owner)
 {
         const kp_plan_input_t *in = st->ctx->in;
@@ -365,27 +372,31 @@ static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t
         const uint32_t T = (uint32_t)st->ctx->T;
         const size_t o0 = st->ctx->offset[t], o1 = st->ctx->offset[t + 1];
         const int32_t f = in->topics[t].partitions / (int32_t)T;
-        /* a topic with fewer partitions than tasks is dealt from prev (keep_and_deal_small) */
-        const int32_t look = f > 0 ? f : INT32_MAX;
-        int32_t *cnt = st->cnt, *seen = st->seen;
+        /* a topic with fewer partitions than tasks lists none: keep_and_deal_small() reads it
+         * again from prev */
+        const uint32_t look1 = f > 0 ? (uint32_t)f - 1 : UINT32_MAX;
+        uint32_t *cnt = (uint32_t *)st->cnt;
+        int32_t *seen = st->seen;
         uint32_t *over = st->over;
         size_t ns = 0, no = st->ostart[t];
+        cnt[T] = CELL_INVALID;
         for (size_t i = o0; i < o1; i++) {
                 const int32_t p = prev[i];
                 const uint32_t o = (uint32_t)p < T ? (uint32_t)p : T;
-                const int32_t c = cnt[o]++;
+                const uint32_t c = cnt[o]++;
                 owner[i] = p;
-                if (!c)
-                        seen[ns++] = (int32_t)o;
-                if (c >= look || o == T)
-                        over[no++] = (uint32_t)i;
+                if (__builtin_expect(c - 1u >= look1, 0)) {
+                        if (!c)
+                                seen[ns++] = (int32_t)o;
+                        else
+                                over[no++] = (uint32_t)i;
+                }
         }
+        cnt[T] = 0;
         st->ostart[t + 1] = no;
         for (size_t s = 0; s < ns; s++) {
-                const int32_t o = seen[s], c = cnt[o];
+                const int32_t o = seen[s], c = (int32_t)cnt[o];
                 cnt[o] = 0;
-                if ((uint32_t)o == T)
-                        continue;
                 st->ctask[nc] = o;
                 st->ccnt[nc++] = c;
                 if (c > f) {
@@ -610,9 +621,11 @@ static int targets_set(sticky_t *st, size_t t)
 
 /* Step 4 for topic @p t: with each task's target fixed (f_t, + 1 where it holds an
  * extra), keep partitions on their previous owner (step 1 copied them) up to the target
- * and deal the rest to the tasks still short. Only the partitions step 1 listed can go:
- * those of a task over its target (room < 0) after its first keep[] listed ones, and
- * those without a task as owner. @returns 0 or KP_ERR_INTERNAL. */
+ * and deal the rest, in the order they are met, to the tasks still short (lowest task
+ * first, each up to its room). Only the partitions step 1 listed can go: those of a task
+ * over its target (room < 0) after its first keep[] listed ones, and those without a task
+ * as owner. A task short of its target was not over it, so dealing as the scan goes never
+ * changes what the scan tests. @returns 0 or KP_ERR_INTERNAL. */
 static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
 {
         const int32_t *prev = st->ctx->in->previous_owner;
@@ -622,8 +635,8 @@ static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
         if (targets_set(st, t))
                 return 0;
         int32_t *room = st->room, *keep = st->keep;
-        uint32_t *pool = st->pool;
-        size_t np = 0, q = 0;
+        uint32_t next = 0; /* the deal: the task after the one taking partitions now */
+        int32_t need = 0;  /* what that one still takes */
         for (size_t x = st->ostart[t]; x < st->ostart[t + 1]; x++) {
                 const uint32_t i = st->over[x];
                 const int32_t o = prev[i];
@@ -632,15 +645,18 @@ static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
                         continue;
                 if (keep[k] > 0) {
                         keep[k]--;
-                } else {
-                        pool[np++] = i;
-                        st->moved += o >= 0;
+                        continue;
                 }
+                st->moved += o >= 0;
+                while (need <= 0) {
+                        if (next == T)
+                                return KP_ERR_INTERNAL;
+                        need = room[next++];
+                }
+                owner[i] = (int32_t)(next - 1);
+                need--;
         }
-        for (uint32_t j = 0; j < T && q < np; j++)
-                for (int32_t need = room[j]; need > 0 && q < np; need--)
-                        owner[pool[q++]] = (int32_t)j;
-        return q == np ? 0 : KP_ERR_INTERNAL;
+        return 0;
 }
 
 /* The analysis' counts, known here: task j holds f_t of every topic t, plus its extras;
