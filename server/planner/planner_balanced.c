@@ -50,14 +50,19 @@ typedef struct bal {
         size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
 } bal_t;
 
-static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
+/* Gives task @p j the extra of topic @p t at @p x in t's list (the caller counts xn). */
+static inline void place_at(bal_t *b, int32_t t, int32_t j, int useful, size_t x)
 {
-        const size_t x = b->xstart[t] + (size_t)b->xn[t]++;
         b->xcol[x] = j;
         size_t at = b->colstart[j] + (size_t)b->used[j]++;
         b->coltop[at] = t;
         b->coluseful[at] = (uint8_t)useful;
         b->colx[at] = x;
+}
+
+static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
+{
+        place_at(b, t, j, useful, b->xstart[t] + (size_t)b->xn[t]++);
 }
 
 /*
@@ -541,11 +546,16 @@ static void extras_on_useful_cells(sticky_t *st)
         for (size_t x = K; x-- > 0;) {
                 const size_t t = (size_t)tk[x].t;
                 const int32_t r = in->topics[t].partitions % T;
-                for (size_t u = st->ustart[t]; u < st->ustart[t + 1] && b->xn[t] < r; u++) {
+                /* xn[t] in a register: through memory each extra waited on the last one's
+                 * store */
+                const size_t xs = b->xstart[t];
+                int32_t n = b->xn[t];
+                for (size_t u = st->ustart[t]; u < st->ustart[t + 1] && n < r; u++) {
                         int32_t j = st->useful[u];
                         if (b->used[j] < b->cap[j])
-                                place(b, (int32_t)t, j, 1);
+                                place_at(b, (int32_t)t, j, 1, xs + (size_t)n++);
                 }
+                b->xn[t] = n;
         }
 }
 
