@@ -22,7 +22,11 @@
  *      (always possible: see repair());
  *   4. with each task's target per topic fixed, keep partitions on their previous
  *      owner up to the target and deal the rest to the tasks still short.
- * Cost: O(P + T log T + K log K) plus the rare repairs.
+ * Cost: O(P + T log T + K log K) at worst (step 2's selection is O(T) expected) plus the
+ * rare repairs. The O(P) is one pass over the previous owners that counts and copies them
+ * (step 1, most of the time at 1M partitions); after it only the partitions it listed
+ * (past a task's f_t, or without a task) and the cells, at most min(p_t, T) per topic,
+ * are looked at again.
  */
 
 typedef struct bal {

@@ -397,8 +397,8 @@ static void test_sticky_bench_changes_move_the_minimum(void **state)
 {
         (void)state;
         enum { K = 10 };
-        static const int32_t per_tasks[][2] = {{100, 10}, {1000, 7}, {997, 13}, {3000, 1000},
-                                               {10000, 2000}};
+        static const int32_t per_tasks[][2] = {
+                {100, 10}, {1000, 7}, {997, 13}, {3000, 1000}, {10000, 2000}};
         kp_plan_topic_t topics[K];
         char names[K][16];
         for (size_t x = 0; x < sizeof(per_tasks) / sizeof(per_tasks[0]); x++) {
