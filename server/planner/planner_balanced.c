@@ -288,7 +288,7 @@ typedef struct sticky {
         size_t *ustart;
         int32_t *ucnt;  /* per task: useful cells */
         int64_t *ptot;  /* per task: previous partitions it held (of topics still planned) */
-        uint32_t *pool; /* per topic: partitions to deal (step 4); P <= KP_PLAN_PARTITIONS_MAX */
+        uint32_t *pool; /* keep_and_deal_small()'s partitions to deal */
         uint32_t *over; /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
         size_t *ostart;
         colkey_t *ck;  /* 2T entries, for capacities_deal() */
@@ -437,10 +437,11 @@ static inline __attribute__((always_inline)) void cell_count(uint32_t *cnt, cons
  * copies into @p owner (step 4 keeps most of them), and lists in over/ostart the
  * partitions step 4 has to look at: a task's partitions after its first f_t (it keeps at
  * least f_t: the rest may be over its target) and those whose owner is not a task (-1,
- * or >= T: counted on the sentinel cnt[T]). The pass is most of a re-plan's time, so a
- * partition takes one test, c - 1 >= f_t - 1 (unsigned), that holds for a task's first
- * partition (c = 0 wraps), one past its first f_t and the sentinel's (c >= CELL_INVALID).
- * Leaves cnt zeroed. @returns the cells now listed. */
+ * or >= T: counted on the sentinel cnt[T]); a topic with f_t = 0 lists none. The pass
+ * is most of a re-plan's time, so a partition takes one test, c - 1 >= f_t - 1
+ * (unsigned), that holds for a task's first partition (c = 0 wraps), one past its first
+ * f_t and the sentinel's (c >= CELL_INVALID). Leaves cnt zeroed. @returns the cells now
+ * listed. */
 static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t *owner)
 {
         const kp_plan_input_t *in = st->ctx->in;
