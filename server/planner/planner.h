@@ -158,8 +158,8 @@ typedef struct kp_plan {
  * - flink, range, roundrobin: exactly Flink's / Kafka's placement; previous_owner only
  *   feeds moved_from_previous.
  *
- * Cost: O(P + T + K log K) for flink, range, roundrobin (K topics), plus O(T log T) for
- * a sticky balanced re-plan; O(P log P)
+ * Cost: O(P + T + K log K) for flink, range, roundrobin (K topics), plus O(T log T) at
+ * worst (O(T) expected) for a sticky balanced re-plan; O(P log P)
  * for weighted; the Flink advice of the analysis adds at most KP_FLINK_ADVICE_WORK steps.
  * @returns a new plan, free with kp_plan_destroy(), or NULL with @p errstr set
  * (invalid parallelism, no partitions, too many partitions, out of memory).
