@@ -163,6 +163,32 @@ static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, siz
         return hi - lo <= 1;
 }
 
+/*
+ * Finds two topics whose names hash alike (into @p twin, else -1s; flink_step_uneven
+ * uses them) in @p ev (room for K). @returns how far up the search for an even T may
+ * look: above P (all partitions) every task's share is just the runs covering it and
+ * some task has none, so Flink is even only where no two runs overlap, and twins start
+ * at the same task at every T and always overlap: past P the upward search cannot
+ * succeed, so it stops there instead of walking its range.
+ */
+static int32_t flink_twins(const int32_t *hash, size_t K, size_t P, ev_t *ev, int32_t *twin)
+{
+        twin[0] = twin[1] = -1;
+        if (K < 2)
+                return KP_PARALLELISM_MAX;
+        /* (hash, topic) pairs sorted by hash */
+        for (size_t t = 0; t < K; t++)
+                ev[t] = (ev_t){hash[t], (int32_t)t};
+        qsort(ev, K, sizeof(*ev), ev_cmp);
+        for (size_t t = 1; t < K; t++)
+                if (ev[t].pos == ev[t - 1].pos) {
+                        twin[0] = ev[t - 1].delta;
+                        twin[1] = ev[t].delta;
+                        return P < (size_t)KP_PARALLELISM_MAX ? (int32_t)P : KP_PARALLELISM_MAX;
+                }
+        return KP_PARALLELISM_MAX;
+}
+
 int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int32_t T,
                             kp_flink_advice_t *out)
 {
@@ -199,26 +225,8 @@ int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int
                 goto out;
         for (size_t t = 0; t < K; t++)
                 hash[t] = kp_java_string_hash(topics[t].topic);
-        /* Above P (all partitions) every task's share is just the runs covering it and
-         * some task has none, so Flink is even only where no two runs overlap. Topics
-         * with the same hash (the same name on several clusters, as in most multi-cluster
-         * groups) start at the same task at every T and always overlap: past P the
-         * upward search cannot succeed, so it stops there instead of walking its range. */
-        int32_t above_max = KP_PARALLELISM_MAX, twin[2] = {-1, -1};
-        if (K > 1) {
-                /* (hash, topic) pairs sorted by hash: ev holds 3K entries, room for K */
-                for (size_t t = 0; t < K; t++)
-                        ev[t] = (ev_t){hash[t], (int32_t)t};
-                qsort(ev, K, sizeof(*ev), ev_cmp);
-                for (size_t t = 1; t < K; t++)
-                        if (ev[t].pos == ev[t - 1].pos) {
-                                twin[0] = ev[t - 1].delta;
-                                twin[1] = ev[t].delta;
-                                if (P < (size_t)KP_PARALLELISM_MAX)
-                                        above_max = (int32_t)P;
-                                break;
-                        }
-        }
+        int32_t twin[2];
+        int32_t above_max = flink_twins(hash, K, P, ev, twin);
         int32_t below = 0, above = 0;
         int64_t work = 0;
         /* alternate below and above so the budget is shared by both directions */
