@@ -78,8 +78,9 @@ static int key(rd_t *r, const char *const *keys)
         size_t len;
         if (span(r, &k, &len) || !eat(r, ':'))
                 return -1;
+        /* a plain string holds no NUL: equal over len bytes, keys[i] has len of them */
         for (int i = 0; keys[i]; i++)
-                if (strlen(keys[i]) == len && !memcmp(k, keys[i], len))
+                if (!strncmp(keys[i], k, len) && !keys[i][len])
                         return i;
         return -1;
 }
