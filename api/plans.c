@@ -223,7 +223,7 @@ void kp_h_whatif(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, 
 {
         char errstr[512];
         json_t *body = NULL;
-        json_t *errors = json_array();
+        json_t *errors = NULL; /* the general parser's: the plain form needs none */
         kp_plan_request_t pr;
         kp_plan_t *plan = NULL;
         int parsed = 0;
@@ -234,6 +234,7 @@ void kp_h_whatif(kp_app_t *app, const kp_http_req_t *req, kp_http_resp_t *resp, 
          * else, and every refusal, through the general parser */
         if (!kp_plan_request_parse_plain(req->body, req->body_len, &pr))
                 goto parsed;
+        errors = json_array();
         if (kp_req_json(req, resp, 1, &body))
                 goto out;
         if (kp_plan_request_parse(body, &pr, errors)) {

@@ -42,34 +42,47 @@ static int eat(rd_t *r, char c)
         return 0;
 }
 
-/* A plain string: @returns a NUL-terminated copy, or NULL (not plain, or no memory). */
-static char *str(rd_t *r)
+/* A plain string, in place: @returns 0 with its bytes at *@p sp (*@p lenp of them, the
+ * quotes left out), or -1 when it is not plain. */
+static int span(rd_t *r, const char **sp, size_t *lenp)
 {
         if (!eat(r, '"'))
-                return NULL;
+                return -1;
         const char *s = r->p;
         while (r->p < r->end && *r->p != '"') {
                 unsigned char c = (unsigned char)*r->p;
                 if (c < 0x20 || c > 0x7e || c == '\\')
-                        return NULL;
+                        return -1;
                 r->p++;
         }
         if (r->p == r->end)
-                return NULL;
-        return strndup(s, (size_t)(r->p++ - s));
+                return -1;
+        *sp = s;
+        *lenp = (size_t)(r->p++ - s);
+        return 0;
 }
 
-/* A key and its colon: @returns the index of the key in @p keys, or -1. */
+/* A plain string: @returns a NUL-terminated copy, or NULL (not plain, or no memory). */
+static char *str(rd_t *r)
+{
+        const char *s;
+        size_t len;
+        return span(r, &s, &len) ? NULL : strndup(s, len);
+}
+
+/* A key and its colon: @returns the index of the key in @p keys, or -1. Compared where it
+ * lies: a copy per key was a tenth of the parse. */
 static int key(rd_t *r, const char *const *keys)
 {
-        char *k = str(r);
-        int idx = -1;
-        if (k && eat(r, ':'))
-                for (int i = 0; keys[i]; i++)
-                        if (!strcmp(k, keys[i]))
-                                idx = i;
-        free(k);
-        return idx;
+        const char *k;
+        size_t len;
+        if (span(r, &k, &len) || !eat(r, ':'))
+                return -1;
+        /* a plain string holds no NUL: equal over len bytes, keys[i] has len of them */
+        for (int i = 0; keys[i]; i++)
+                if (!strncmp(keys[i], k, len) && !keys[i][len])
+                        return i;
+        return -1;
 }
 
 /* A plain integer in 1..@p max, or -1. */

@@ -56,16 +56,18 @@ static int32_t start_of(int32_t hash, int32_t T)
         return (int32_t)((((uint32_t)hash * 31u) & 0x7FFFFFFFu) % (uint32_t)T);
 }
 
+/* A topic's run at @p T: its partitions mod T. This and start_of run for every topic at
+ * every candidate T, and a division costs tens of cycles: most topics have fewer
+ * partitions than T, which needs none. */
+static int32_t run_of(int32_t partitions, int32_t T)
+{
+        return partitions < T ? partitions : partitions % T;
+}
+
 typedef struct ev {
         int32_t pos;
         int32_t delta;
 } ev_t;
-
-static int i32_cmp(const void *a, const void *b)
-{
-        const int32_t *x = a, *y = b;
-        return (*x > *y) - (*x < *y);
-}
 
 static int ev_cmp(const void *a, const void *b)
 {
@@ -74,16 +76,45 @@ static int ev_cmp(const void *a, const void *b)
 }
 
 /*
+ * Topics whose names hash alike (one topic name in several clusters, as in most
+ * multi-cluster groups) start their runs at one task s at every T. Coverage steps at s
+ * by the runs starting there less the runs ending there (a run shorter than T never
+ * covers both s - 1 and s by starting at s); a step of 2 or more puts the busiest task
+ * 2 above the least busy, so Flink is uneven. One O(K) look at s (the start of the
+ * twins' hash @p hs) spares the sort and sweep of flink_even_at for most candidate T.
+ * @returns 1 when it proves @p T uneven.
+ */
+static int flink_step_uneven(const kp_plan_topic_t *topics, const int32_t *hash, size_t K,
+                             int32_t T, int32_t hs)
+{
+        const int32_t s = start_of(hs, T);
+        int64_t step = 0;
+        for (size_t t = 0; t < K; t++) {
+                int32_t r = run_of(topics[t].partitions, T);
+                if (!r)
+                        continue;
+                /* the twins' start is known: no division for them */
+                int32_t st = hash[t] == hs ? s : start_of(hash[t], T), end = st + r; /* < 2T */
+                step += (st == s) - ((end >= T ? end - T : end) == s);
+        }
+        return step >= 2;
+}
+
+/*
  * 1 when Flink places these topics evenly at @p T (busiest minus least busy <= 1).
  * Every task gets sum(p / T); what differs is the cyclic run of p % T tasks after each
  * topic's start, so only the coverage of those runs is swept. Cost O(K log K).
  */
 static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, size_t K, int32_t T,
-                         ev_t *ev)
+                         const int32_t *twin, ev_t *ev)
 {
         size_t n = 0;
+        if (twin[0] >= 0 && run_of(topics[twin[0]].partitions, T) &&
+            run_of(topics[twin[1]].partitions, T) &&
+            flink_step_uneven(topics, hash, K, T, hash[twin[0]]))
+                return 0;
         for (size_t t = 0; t < K; t++) {
-                int32_t r = topics[t].partitions % T;
+                int32_t r = run_of(topics[t].partitions, T);
                 if (!r)
                         continue;
                 int32_t s = start_of(hash[t], T);
@@ -132,6 +163,32 @@ static int flink_even_at(const kp_plan_topic_t *topics, const int32_t *hash, siz
         return hi - lo <= 1;
 }
 
+/*
+ * Finds two topics whose names hash alike (into @p twin, else -1s; flink_step_uneven
+ * uses them) in @p ev (room for K). @returns how far up the search for an even T may
+ * look: above P (all partitions) every task's share is just the runs covering it and
+ * some task has none, so Flink is even only where no two runs overlap, and twins start
+ * at the same task at every T and always overlap: past P the upward search cannot
+ * succeed, so it stops there instead of walking its range.
+ */
+static int32_t flink_twins(const int32_t *hash, size_t K, size_t P, ev_t *ev, int32_t *twin)
+{
+        twin[0] = twin[1] = -1;
+        if (K < 2)
+                return KP_PARALLELISM_MAX;
+        /* (hash, topic) pairs sorted by hash */
+        for (size_t t = 0; t < K; t++)
+                ev[t] = (ev_t){hash[t], (int32_t)t};
+        qsort(ev, K, sizeof(*ev), ev_cmp);
+        for (size_t t = 1; t < K; t++)
+                if (ev[t].pos == ev[t - 1].pos) {
+                        twin[0] = ev[t - 1].delta;
+                        twin[1] = ev[t].delta;
+                        return P < (size_t)KP_PARALLELISM_MAX ? (int32_t)P : KP_PARALLELISM_MAX;
+                }
+        return KP_PARALLELISM_MAX;
+}
+
 int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int32_t T,
                             kp_flink_advice_t *out)
 {
@@ -168,34 +225,20 @@ int kp_planner_flink_advice(const kp_plan_topic_t *topics, size_t topic_cnt, int
                 goto out;
         for (size_t t = 0; t < K; t++)
                 hash[t] = kp_java_string_hash(topics[t].topic);
-        /* Above P (all partitions) every task's share is just the runs covering it and
-         * some task has none, so Flink is even only where no two runs overlap. Topics
-         * with the same hash (the same name on several clusters, as in most multi-cluster
-         * groups) start at the same task at every T and always overlap: past P the
-         * upward search cannot succeed, so it stops there instead of walking its range. */
-        int32_t above_max = KP_PARALLELISM_MAX;
-        if (K > 1 && P < (size_t)KP_PARALLELISM_MAX) {
-                int32_t *sorted = (int32_t *)ev; /* ev holds 3K entries: room for K */
-                memcpy(sorted, hash, K * sizeof(*sorted));
-                qsort(sorted, K, sizeof(*sorted), i32_cmp);
-                for (size_t t = 1; t < K; t++)
-                        if (sorted[t] == sorted[t - 1]) {
-                                above_max = (int32_t)P;
-                                break;
-                        }
-        }
+        int32_t twin[2];
+        int32_t above_max = flink_twins(hash, K, P, ev, twin);
         int32_t below = 0, above = 0;
         int64_t work = 0;
         /* alternate below and above so the budget is shared by both directions */
         for (int32_t d = 1; d <= KP_FLINK_EVEN_SEARCH && work < KP_FLINK_ADVICE_WORK; d++) {
                 if (!below && T - d >= 1) {
                         work += (int64_t)K + 1;
-                        if (flink_even_at(topics, hash, K, T - d, ev))
+                        if (flink_even_at(topics, hash, K, T - d, twin, ev))
                                 below = T - d;
                 }
                 if (!above && T + d <= above_max) {
                         work += (int64_t)K + 1;
-                        if (flink_even_at(topics, hash, K, T + d, ev))
+                        if (flink_even_at(topics, hash, K, T + d, twin, ev))
                                 above = T + d;
                 }
                 if ((below || T - d < 1) && (above || T + d > above_max))

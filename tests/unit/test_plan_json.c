@@ -451,6 +451,45 @@ static void test_analysis_writer_matches_jansson_byte_for_byte(void **state)
         }
 }
 
+/* The string writer skips eight bytes at a time past those that need no escape: a byte
+ * to escape (or one at the edge of what needs none) at every offset of a long sentence,
+ * and strings of every length around the word size, read as jansson writes them. */
+static void test_analysis_writer_escapes_at_every_offset(void **state)
+{
+        (void)state;
+        static const char *const odd[] = {"\"",           "\\",   "\b",   "\f",  "\n",   "\r",
+                                          "\t",           "\x01", "\x1f", " ",   "\x7f", "\xc3\xa9",
+                                          "\xe2\x80\x94", "!",    "\\\"", "\n\n"};
+        for (size_t len = 1; len <= 41; len++) {
+                for (size_t at = 0; at < len; at++) {
+                        for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+                                char rec[64];
+                                char *recs[] = {rec};
+                                memset(rec, 'a' + (int)(at % 26), at);
+                                snprintf(rec + at, sizeof(rec) - at, "%s%.*s", odd[k],
+                                         (int)(len - at),
+                                         "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+                                kp_plan_analysis_t a = {.plan_case = KP_CASE_EQUAL,
+                                                        .recommendations = recs,
+                                                        .recommendation_cnt = 1};
+                                json_t *j = kp_plan_analysis_to_json(&a);
+                                assert_non_null(j);
+                                assert_int_equal(
+                                        json_array_size(json_object_get(j, "recommendations")), 1);
+                                char *want = json_dumps(j, JSON_COMPACT);
+                                assert_non_null(want);
+                                kp_buf_t b;
+                                kp_buf_init(&b);
+                                assert_int_equal(kp_plan_analysis_write(&b, &a), 0);
+                                assert_string_equal(b.data, want);
+                                kp_buf_cleanup(&b);
+                                free(want);
+                                json_decref(j);
+                        }
+                }
+        }
+}
+
 /* A plan document maps back to the same owners; new partitions are -1; owners beyond
  * a smaller parallelism are kept for the planner to treat as removed tasks. */
 static void test_previous_owners_round_trip(void **state)
@@ -535,6 +574,7 @@ int main(void)
                 cmocka_unit_test(test_plan_json_lists_every_task_and_partition_once),
                 cmocka_unit_test(test_plan_json_writer_matches_jansson_byte_for_byte),
                 cmocka_unit_test(test_analysis_writer_matches_jansson_byte_for_byte),
+                cmocka_unit_test(test_analysis_writer_escapes_at_every_offset),
                 cmocka_unit_test(test_previous_owners_round_trip),
                 cmocka_unit_test(test_analysis_json_reports_moves_when_previous),
         };
