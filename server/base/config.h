@@ -494,7 +494,7 @@
  * The operator's cluster config may override it. */
 #define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
 /* librdkafka checks queued.min.messages (100,000, left as it is: with small records it is
- * what bounds the queue's memory, about 100 B of librdkafka's per record besides the record)
+ * what bounds the queue's memory, librdkafka's own op of each record besides the record)
  * against that same worker queue too, and a partition that finds the queue over either
  * threshold asks again only after fetch.queue.backoff.ms (default 1 s). One fetch round of
  * a dozen partitions fills it; the worker drains it in well under 100 ms and then waited
