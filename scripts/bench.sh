@@ -534,13 +534,13 @@ bench_runtime() {
 #  - wall: from the start (before rd_kafka_new; kplane: POST .../start) to the count, connecting
 #    included;
 #  - steady: from the first message to the count, the clock librdkafka's own
-#    rdkafka_performance uses (kplane: its status polled every 10 ms for the first message).
+#    rdkafka_performance uses (kplane: its status polled every 5 ms by bench/consume_clock.py).
 # Baselines: the plain consumer (one rd_kafka_t, defaults), the tuned one a librdkafka engineer
 # would write (one rd_kafka_t per core, each its share of the partitions, prefetch raised),
 # rdkafka_performance -C (built from the same librdkafka source; KPLANE_RDKAFKA_PERF=1
 # scripts/rdkafka.sh) and kcat (Debian's, librdkafka 2.0.2; wall only).
 consume_on() {
-        local where=$1 boot=$2 topic=$3 parts=$4 r t0 t1 tf n line rate cl p
+        local where=$1 boot=$2 topic=$3 parts=$4 r t t0 t1 tf n line rate cl p
         local kp=0 kp_steady=0 raw=0 raw_steady=0 tuned=0 tuned_steady=0 perf_steady=0 kcat=0
         local perf=${RDKAFKA_PERF:-} plist=() cores
         cores=$(nproc)
@@ -580,22 +580,15 @@ consume_on() {
                 local g="bench-$where-$r"
                 api POST /groups "{\"name\":\"$g\",\"topics\":[{\"cluster\":\"$cl\",\"topic\":\"$topic\"}],\"parallelism\":$parts,\"sink\":{\"type\":\"discard\"}}" >/dev/null &&
                         api POST "/groups/$g/plans" '{}' >/dev/null || { FAILED="$FAILED consume"; continue; }
-                t0=$(now_ns)
-                tf=0
-                api POST "/groups/$g/start" >/dev/null || { FAILED="$FAILED consume"; continue; }
-                n=0
-                while [ "$n" -lt "$MESSAGES" ] && [ $(($(now_ns) - t0)) -lt 60000000000 ]; do
-                        n=$(curl -s "$KP_URL/api/v1/groups/$g/status" | grep -o '"totals":{"messages":[0-9]*' | grep -o '[0-9]*$')
-                        n=${n:-0}
-                        [ "$tf" = 0 ] && [ "$n" -gt 0 ] && tf=$(now_ns)
-                        [ "$n" -lt "$MESSAGES" ] && sleep 0.01
-                done
-                t1=$(now_ns)
+                # started and timed by one process polling status over one connection (not
+                # a curl loop: its forks took CPU from the group it timed; see the script)
+                line=$(python3 bench/consume_clock.py "$KP_URL" "$g" "$MESSAGES" 60 2>>"$LOGS/consume-$where.log")
                 api POST "/groups/$g/stop" >/dev/null
-                echo "round $r kplane: $n messages in $(((t1 - t0) / 1000000)) ms, from the first message $(((t1 - tf) / 1000000)) ms" >>"$LOGS/consume-$where.log"
-                if [ "$n" -ge "$MESSAGES" ]; then
-                        best kp "$(f "$n / (($t1 - $t0) / 1e9)" %.0f)"
-                        [ "$tf" != 0 ] && [ "$t1" -gt "$tf" ] && best kp_steady "$(f "$n / (($t1 - $tf) / 1e9)" %.0f)"
+                echo "round $r kplane: $line" >>"$LOGS/consume-$where.log"
+                n=$(kv "$line" messages) t=$(kv "$line" wall_ms) tf=$(kv "$line" steady_ms)
+                if [ "${n:-0}" -ge "$MESSAGES" ]; then
+                        best kp "$(f "$n / ($t / 1e3)" %.0f)"
+                        [ "$(f "${tf:-0} > 0" %d)" = 1 ] && best kp_steady "$(f "$n / ($tf / 1e3)" %.0f)"
                 fi
         done
         local fig base bname

@@ -495,6 +495,21 @@
  * single worker of 30 partitions (fetch back-off); 16 MiB reads at raw-consumer speed.
  * The operator's cluster config may override it. */
 #define KP_RUNTIME_QUEUED_MAX_KBYTES 16384
+/* librdkafka checks queued.min.messages (100,000, left as it is: with small records it is
+ * what bounds the queue's memory, librdkafka's own op of each record besides the record)
+ * against that same worker queue too, and a partition that finds the queue over either
+ * threshold asks again only after fetch.queue.backoff.ms (default 1 s). One fetch round of
+ * a dozen partitions fills it; the worker drains it in well under 100 ms and then waited
+ * out the second (measured: ~1 s stalls mid-read, kplane 0.76x rdkafka_performance from
+ * the first message). After this many ms instead: about the time a worker takes to work
+ * through a few MiB, so the next fetch is under way before the queue runs dry. It costs a
+ * fetch decision per partition this often only while the queue is full. The operator's
+ * cluster config may override it. */
+#define KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS 20
+/* Before partitions of a topic new to a lane are assigned, the lane asks for the leaders
+ * (runtime_lane.c: librdkafka would wait 500 ms before it looks up their start offsets)
+ * for at most this long: librdkafka's own wait, so a slow answer costs no more than before. */
+#define KP_RUNTIME_LEADERS_TIMEOUT_MS 500
 /* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
  * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
  * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer

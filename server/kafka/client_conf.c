@@ -158,6 +158,7 @@ static const kp_cc_prop_t kp_cc_props[] = {
         {"fetch.max.bytes", KP_CC_PLAIN, KP_CC_CON},
         {"fetch.min.bytes", KP_CC_PLAIN, KP_CC_CON},
         {"fetch.error.backoff.ms", KP_CC_PLAIN, KP_CC_CON},
+        {"fetch.queue.backoff.ms", KP_CC_PLAIN, KP_CC_CON},
         {"isolation.level", KP_CC_ENUM, KP_CC_CON},
         {"check.crcs", KP_CC_PLAIN, KP_CC_CON},
         {"auto.offset.reset", KP_CC_ENUM, KP_CC_CON},

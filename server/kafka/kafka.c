@@ -198,6 +198,7 @@ rd_kafka_conf_t *kp_kafka_consumer_conf_new(const char *bootstrap, const json_t 
         snprintf(client_id, sizeof(client_id), "kplane-%s", group_id);
         const kp_kafka_prop_t pre[] = {
                 {"queued.max.messages.kbytes", kbytes},
+                {"fetch.queue.backoff.ms", KP_STR(KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS)},
                 {"topic.metadata.refresh.interval.ms", KP_STR(KP_KAFKA_METADATA_REFRESH_MS)}};
         /* Last, so a cluster's config cannot undo them: kplane stores and commits what
          * the sinks took, itself. */

@@ -135,8 +135,9 @@ static void part_dropped(rt_part_t *p, int64_t offset)
                 p->refetch = offset;
 }
 
-/* Appends @p rkm to the batch: borrowed pointers, headers copied into the pool. */
-static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm)
+/* Appends @p rkm to the batch: borrowed pointers, headers (when @p headers: the task's
+ * sinks read them) copied into the pool. */
+static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm, int headers)
 {
         kp_sink_msg_t *m = &w->msgs[w->nmsgs];
         rd_kafka_headers_t *hdrs = NULL;
@@ -156,7 +157,7 @@ static int worker_add(worker_t *w, rt_part_t *p, const rd_kafka_message_t *rkm)
                             : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? KP_SINK_TS_LOG_APPEND
                                                                            : KP_SINK_TS_NONE;
         m->part = p;
-        if (!rd_kafka_message_headers(rkm, &hdrs))
+        if (headers && !rd_kafka_message_headers(rkm, &hdrs))
                 n = rd_kafka_header_cnt(hdrs);
         if (w->nhdrs + n > w->hdrs_cap) {
                 size_t cap = (w->nhdrs + n) * 2;
@@ -434,6 +435,7 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
         rt_task_t *t = NULL, *held;
         int64_t next;
         size_t i;
+        int headers = 0;
 
         if (!p)
                 return;
@@ -462,7 +464,9 @@ static void worker_run(worker_t *w, rd_kafka_message_t **rkms, size_t n)
                         t = NULL;
                         break;
                 }
-                if (worker_add(w, p, rkms[i])) {
+                if (t != held) /* a dead letter carries its record's headers */
+                        headers = t->dlq || kp_sink_reads_headers(t->sink);
+                if (worker_add(w, p, rkms[i], headers)) {
                         /* This record is not taken: fail the task so that nothing after
                          * it is committed. */
                         if (w->nmsgs)

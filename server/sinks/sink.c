@@ -413,6 +413,11 @@ const char *kp_sink_type(const kp_sink_t *sink)
         return sink->ops->type;
 }
 
+int kp_sink_reads_headers(const kp_sink_t *sink)
+{
+        return !sink->ops->ignores_headers;
+}
+
 /* Every pair of base64 characters, by the 12 bits they encode: one lookup and one 2-byte
  * store per 12 bits instead of two of each (base64 was the http sink's largest cost per
  * record). Built once. */
@@ -524,4 +529,5 @@ const kp_sink_ops_t kp_sink_discard_ops = {
         .flush = discard_flush,
         .acked = discard_acked,
         .close = discard_close,
+        .ignores_headers = 1,
 };

@@ -215,6 +215,10 @@ typedef struct kp_sink_ops {
          * request got through), so that a task delivering slowly says why before anything
          * fails. NULL op: "". Any thread. */
         void (*retry_error)(void *state, char *buf, size_t size);
+        /* 1: the kind never looks at a record's headers (discard), so the runtime leaves
+         * them unread (nheaders 0): librdkafka parses them on first access, an allocation
+         * per record even when it has none. 0 (every other kind): they are read. */
+        int ignores_headers;
 } kp_sink_ops_t;
 
 typedef struct kp_sink_group kp_sink_group_t;
@@ -322,6 +326,8 @@ void kp_sink_stats(kp_sink_t *sink, kp_sink_stats_t *out);
 void kp_sink_close(kp_sink_t *sink);
 /* @returns the sink's type name ("discard", "file"). */
 const char *kp_sink_type(const kp_sink_t *sink);
+/* @returns 1 unless @p sink's kind ignores headers (kp_sink_ops_t.ignores_headers). */
+int kp_sink_reads_headers(const kp_sink_t *sink);
 
 /* ---- refused records: see kp_sink_ops_t.refused ---- */
 

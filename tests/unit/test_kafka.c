@@ -225,6 +225,36 @@ static void test_consumer_conf_new_puts_kplane_properties_after_the_users(void *
         json_decref(config);
 }
 
+/* A lane's partitions all forward to a few worker queues, and librdkafka checks its queue
+ * thresholds there: a partition that finds the queue full asks again after
+ * fetch.queue.backoff.ms, which kplane shortens from librdkafka's 1 s (the ~1 s stalls of
+ * issue 17's consumption bench); a cluster's config may set its own. Before, it was 1 s
+ * and a cluster could not set it. */
+static void test_consumer_conf_new_looks_at_a_full_fetch_queue_again_soon(void **state)
+{
+        json_t *config = parse("{\"fetch.queue.backoff.ms\": 100}");
+        char errstr[512], v[64];
+        size_t vsize = sizeof(v);
+        rd_kafka_conf_t *conf;
+        (void)state;
+
+        conf = kp_kafka_consumer_conf_new("h:1", NULL, "g", NULL, errstr, sizeof(errstr));
+        assert_non_null(conf);
+        assert_int_equal(rd_kafka_conf_get(conf, "fetch.queue.backoff.ms", v, &vsize), 0);
+        assert_string_equal(v, KP_STR(KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS));
+        assert_true(KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS < 1000);
+        rd_kafka_conf_destroy(conf);
+
+        conf = kp_kafka_consumer_conf_new("h:1", config, "g", NULL, errstr, sizeof(errstr));
+        if (!conf)
+                fail_msg("conf: %s", errstr);
+        vsize = sizeof(v);
+        assert_int_equal(rd_kafka_conf_get(conf, "fetch.queue.backoff.ms", v, &vsize), 0);
+        assert_string_equal(v, "100");
+        rd_kafka_conf_destroy(conf);
+        json_decref(config);
+}
+
 static void test_conf_new_sets_bootstrap_user_properties_and_no_auto_create(void **state)
 {
         json_t *config = parse("{\"client.id\": \"mine\", \"socket.keepalive.enable\": true}");
@@ -637,6 +667,7 @@ int main(void)
                         test_config_validate_refuses_combination_the_metadata_producer_refuses),
                 cmocka_unit_test(test_config_validate_of_a_whole_config_takes_milliseconds),
                 cmocka_unit_test(test_consumer_conf_new_puts_kplane_properties_after_the_users),
+                cmocka_unit_test(test_consumer_conf_new_looks_at_a_full_fetch_queue_again_soon),
                 cmocka_unit_test(test_conf_new_sets_bootstrap_user_properties_and_no_auto_create),
                 cmocka_unit_test_setup_teardown(
                         test_metadata_lists_brokers_and_topics_sorted_without_internal,
