@@ -506,10 +506,6 @@
  * fetch decision per partition this often only while the queue is full. The operator's
  * cluster config may override it. */
 #define KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS 20
-/* Before partitions of a topic new to a lane are assigned, the lane asks for the leaders
- * (runtime_lane.c: librdkafka would wait 500 ms before it looks up their start offsets)
- * for at most this long: librdkafka's own wait, so a slow answer costs no more than before. */
-#define KP_RUNTIME_LEADERS_TIMEOUT_MS 500
 /* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
  * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
  * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer

@@ -613,7 +613,6 @@ static int assign_lanes(apply_t *a, rt_cluster_t *cl, rt_part_t **mine, int n,
                                 rd_kafka_topic_partition_list_add(ll, l->elems[i].topic,
                                                                   l->elems[i].partition)
                                         ->offset = l->elems[i].offset;
-                rt_lane_leaders_learn(lanes[c], mine, n);
                 error = rd_kafka_incremental_assign(lanes[c]->rk, ll);
                 rd_kafka_topic_partition_list_destroy(ll);
                 if (error) {

@@ -171,9 +171,6 @@ struct rt_topic {
         char *name;
         rd_kafka_topic_t *rkt;
         _Atomic(rt_ptable_t *) table;
-        /* A lane's topic whose leaders its handle may not know yet (made since the last
-         * assign looked): rt_lane_leaders_learn asks before partitions of it are assigned. */
-        _Atomic int fresh;
 };
 
 /* A cluster as one group reads it: its partitions are placed on the cluster's lanes

@@ -318,23 +318,8 @@ static rt_topic_t *lane_topic_add(rt_lane_t *lane, const char *name)
                 free(tp);
                 return NULL;
         }
-        atomic_store(&tp->fresh, 1);
         lane->topics[lane->ntopics++] = tp;
         return tp;
-}
-
-void rt_lane_leaders_learn(rt_lane_t *lane, rt_part_t **parts, int n)
-{
-        const struct rd_kafka_metadata *md = NULL;
-        int fresh = 0;
-        for (int i = 0; i < n; i++)
-                if (parts[i]->lane == lane && parts[i]->ltp &&
-                    atomic_exchange(&parts[i]->ltp->fresh, 0))
-                        fresh = 1;
-        /* the topics the handle knows (this one among them), in one request; on failure
-         * librdkafka's own timer asks later, as before */
-        if (fresh && !rd_kafka_metadata(lane->rk, 0, NULL, &md, KP_RUNTIME_LEADERS_TIMEOUT_MS))
-                rd_kafka_metadata_destroy(md);
 }
 
 /* Sets slot @p partition of @p tp's table to @p p (NULL: frees it), growing the table by

@@ -51,12 +51,6 @@ rt_lane_t *rt_lane_home(rt_cluster_t *cl, const kp_cluster_ref_t *ref, char *err
  * table and forwards its queue to one of the lane's workers; then assign it there. Caller
  * holds op_lock (not g->lock). @returns 0 or a negative kp_err_t with errstr. */
 int rt_lane_place(rt_cluster_t *cl, rt_part_t *p, char *errstr, size_t errstr_size);
-/* Before placed partitions @p parts (those of them on @p lane) are assigned there: when one
- * of their topics is new to the lane, asks the cluster for the leaders of the lane's topics
- * (at most KP_RUNTIME_LEADERS_TIMEOUT_MS). librdkafka looks up the start offset of a
- * partition whose leader it does not know yet only on a 500 ms timer: every group start on
- * a new lane waited that long for its first message. */
-void rt_lane_leaders_learn(rt_lane_t *lane, rt_part_t **parts, int n);
 /* Takes placed partitions @p parts (unassigned from their lanes already) off their lanes:
  * out of the tables, waits until no worker holds one of their records, and gives the lanes
  * back (a lane without users closes, until @p deadline_ms). Caller holds op_lock. */

@@ -875,45 +875,6 @@ static void test_a_sink_that_ignores_headers_is_given_none(void **state)
         mock_stop(&m);
 }
 
-/* A group's first record arrives soon after its start on a new lane: the lane learns its
- * topics' leaders before the assign. Before, librdkafka, knowing no leader yet, looked up
- * the start offsets on its 500 ms timer, so every start on a new lane waited that long.
- * The best of three starts (each on a lane of its own: the previous group's closed with
- * it) must beat 400 ms; before, none could. */
-static void test_a_start_on_a_new_lane_reads_without_waiting_for_a_timer(void **state)
-{
-        mock_t m;
-        char err[256], name[32];
-        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
-        int64_t best = INT64_MAX;
-        (void)state;
-        mock_start(&m, "soon", 2);
-        produce(m.bootstrap, "soon", 2);
-        json_t *cls = clusters_doc(m.bootstrap), *plan = plan_doc("soon", 2, 1);
-        for (int k = 0; k < 3; k++) {
-                fake_reset();
-                fake.auto_ack = 1;
-                snprintf(name, sizeof(name), "g-soon-%d", k);
-                json_t *grp = group_doc(name);
-                int64_t t0 = kp_time_mono_ms();
-                if (kp_runtime_group_start(rt, grp, plan, cls, err, sizeof(err)))
-                        fail_msg("start: %s", err);
-                while (fake_taken(0) < 1 && fake_taken(1) < 1 && kp_time_mono_ms() - t0 < 30000)
-                        usleep(2 * 1000);
-                int64_t took = kp_time_mono_ms() - t0;
-                printf("# start %d: first record after %lld ms\n", k, (long long)took);
-                best = took < best ? took : best;
-                assert_int_equal(kp_runtime_group_stop(rt, name, 10000, err, sizeof(err)), 0);
-                json_decref(grp);
-        }
-        assert_true(best < 400);
-        kp_runtime_destroy(rt);
-        json_decref(cls);
-        json_decref(plan);
-        mock_stop(&m);
-        fake_reset();
-}
-
 /* ---- backpressure ---- */
 
 #define BP_VALUE 1000 /* bytes of each record's value */
@@ -1152,7 +1113,6 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_records_reach_the_sink_with_timestamp_and_headers),
                 cmocka_unit_test(test_a_sink_that_ignores_headers_is_given_none),
-                cmocka_unit_test(test_a_start_on_a_new_lane_reads_without_waiting_for_a_timer),
                 cmocka_unit_test(test_commits_only_what_a_later_acknowledging_sink_acknowledged),
                 cmocka_unit_test(test_a_stop_commits_the_last_offsets_after_an_unanswered_commit),
                 cmocka_unit_test(test_a_commit_sent_late_is_not_sent_once_the_lease_is_lost),
