@@ -12,11 +12,12 @@ def test_weighted_plan_samples_rates_of_a_stopped_group(make_server):
     a = r.json["analysis"]
     # with counts the mean load would be 30 / 10 = 3 partitions; measured it is msgs/s
     assert a["mean_load"] > 5, a
-    # balancing load, not counts: the busiest task is close to the mean...
+    # balancing load, not counts: the busiest task is close to the mean. The demo's partition
+    # p of cluster c carries (c + 1) * (1 + p % 4) shares, so the count plan (flat index % 10)
+    # gives task t 6 * (1 + t % 4) shares: its busiest 24 against a mean of 13.8, 1.74x.
+    # (Not "counts differ": three partitions a task can be load-balanced too, and the
+    # sampled rates sometimes make it the LPT's answer.)
     assert a["max_load"] <= a["mean_load"] * 1.35, a
-    # ...and the tasks do not all get 3 partitions (hot ones are spread out)
-    counts = [len(t["partitions"]) for t in r.json["tasks"]]
-    assert max(counts) > min(counts), counts
 
 
 def test_weighted_plan_with_given_weights(server):
