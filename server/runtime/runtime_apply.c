@@ -518,11 +518,34 @@ static int64_t part_refetch_at(apply_t *a, rt_part_t *p)
 }
 
 /*
+ * 1 when every partition of the hand-over stays in this process: moved (none released) to a
+ * task that runs here, from a task that did not fail. Its new owner reads on from
+ * next_offset in memory, so the old owner's sinks are flushed (the two tasks' records of a
+ * partition stay in order) but the commit is left to the next periodic round (within
+ * KP_RUNTIME_COMMIT_INTERVAL_MS): the partitions stop only for the flush, not for a round
+ * trip to the group coordinator. A crash before that round re-delivers from the last commit,
+ * as for any partition. Any other hand-over commits first: another instance, or a re-read
+ * from the committed offset, starts from what was committed.
+ */
+static int apply_hand_over_local(const apply_t *a)
+{
+        if (a->nremoved || a->nagain)
+                return 0;
+        for (int i = 0; i < a->nmoved; i++)
+                if (plan_absent(a->plan, a->want[a->moved[i]->index]))
+                        return 0;
+        return 1;
+}
+
+/*
  * Hands moved and removed partitions over without making a worker wait for it: under each
  * one's lock (the old owner finishes the batch in hand) it is marked held, and librdkafka
  * pauses it (dropping what it fetched); from then on the worker drops a held partition's
  * records and goes on with the other partitions of its queue. Their sinks are flushed and
- * the offsets committed (next_offset stays put: nothing is taken while held); then, under
+ * the offsets committed (next_offset stays put: nothing is taken while held). A hand-over
+ * within the process (apply_hand_over_local) neither pauses nor commits: its hold is one
+ * flush, a record that arrives meanwhile is dropped and fetched again from a seek, and the
+ * others flow on without a fetch restarting. Then, under
  * their locks again, the new owner is set (none for removed ones) and the hold ends; the
  * partitions whose records were dropped are seeked back to the first of them and all are
  * resumed, so the new owner reads on from where the old one stopped.
@@ -531,7 +554,7 @@ static void apply_hand_over(apply_t *a)
 {
         rt_group_t *g = a->g;
         rt_part_t **parts = a->moved;
-        int n = a->nmoved + a->nremoved, i;
+        int n = a->nmoved + a->nremoved, i, local = apply_hand_over_local(a);
 
         if (!n)
                 return;
@@ -541,8 +564,10 @@ static void apply_hand_over(apply_t *a)
                 atomic_store(&parts[i]->held, 1);
                 pthread_mutex_unlock(&parts[i]->lock);
         }
-        parts_pause(g, parts, n, 1);
-        if (rt_commit(g, parts, n, KP_RUNTIME_COMMIT_TIMEOUT_MS))
+        if (!local)
+                parts_pause(g, parts, n, 1);
+        if (local ? rt_flush(g, parts, n, KP_RUNTIME_COMMIT_TIMEOUT_MS)
+                  : rt_commit(g, parts, n, KP_RUNTIME_COMMIT_TIMEOUT_MS))
                 /* The hand-over is in memory (next_offset), so nothing is lost or read
                  * twice; only a crash now would re-deliver. */
                 fprintf(stderr,
@@ -560,7 +585,8 @@ static void apply_hand_over(apply_t *a)
                 atomic_store(&parts[i]->held, 0);
         }
         parts_seek(g, parts, n, a->at);
-        parts_pause(g, parts, n, 0);
+        if (!local)
+                parts_pause(g, parts, n, 0);
         for (i = 0; i < n; i++)
                 pthread_mutex_unlock(&parts[i]->lock);
 }

@@ -311,6 +311,13 @@ void rt_groups_release(rt_group_t **all, int n);
  * a sink or a commit failed.
  */
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
+/*
+ * A hand-over's first half without its commit: flushes the sinks of the tasks holding
+ * records of the @p n partitions @p only (waiting for acknowledgements at most
+ * @p timeout_ms) and notes what they acknowledged, as rt_commit does; the next round
+ * commits it. Caller holds g->op_lock. @returns 0, or a negative kp_err_t when a sink failed.
+ */
+int rt_flush(rt_group_t *g, rt_part_t **only, int n, int timeout_ms);
 /* Opens task @p t's sink (and the group's sink state first, with the first task). Caller
  * holds op_lock. @returns 0 or a negative kp_err_t with errstr set. */
 int rt_task_sink_open(rt_group_t *g, rt_task_t *t, char *errstr, size_t errstr_size);

@@ -43,6 +43,7 @@ static struct {
         signed char task[HP][MAXO];     /* the task that took it first */
         int64_t got[HP];                /* records put, per partition */
         int out_of_order;               /* a record put past one not put yet */
+        int64_t moved_at_ms;            /* when task 2 first put a record of partition 0 */
         int armed, entered, released;   /* the gate on task 0's waiting flush */
 } fk;
 
@@ -82,6 +83,8 @@ static kp_sink_status_t fk_put(void *state, const kp_sink_msg_t *msgs, size_t n,
                         fk.out_of_order++;
                 if (!fk.count[p][o]++)
                         fk.task[p][o] = (signed char)s->task;
+                if (p == 0 && s->task == 2 && !fk.moved_at_ms)
+                        fk.moved_at_ms = kp_time_mono_ms();
                 fk.got[p]++;
                 s->taken[p] = o + 1;
                 if (s->task) {
@@ -310,108 +313,84 @@ static int unmoved_advance(const int64_t *from, int64_t more, int timeout_ms)
         }
 }
 
-/*
- * Partition 0 moves from task 0 to task 2 while records flow into all four, and task 0's
- * flush in the hand-over blocks until the test lets it go. Meanwhile partitions 1..3 (one of
- * them served by partition 0's worker thread) keep arriving, and partition 0 is not committed
- * past what task 0 acknowledged. Afterwards every record arrived exactly once, partition 0's
- * from task 0 and then from task 2. Before, the worker that serves partition 0 waited on its
- * lock for the whole hand-over, and its other partitions with it.
- */
-static void test_a_slow_hand_over_does_not_stall_the_partitions_that_stay(void **state)
+/* One run: a mock cluster, a steady producer, group g-handoff running plan 1 (partition 0 on
+ * task 0), and plan 2 (partition 0 on task 2) ready. */
+typedef struct run {
+        rd_kafka_mock_cluster_t *mc;
+        rd_kafka_t *host;
+        kp_runtime_t *rt;
+        prod_t pr;
+        pthread_t prod_th;
+        json_t *cls, *grp, *plan1, *plan2;
+} run_t;
+
+/* Starts @p r and waits until every partition delivered 20 records. */
+static void run_start(run_t *r)
 {
         static const int v1[3][HP + 1] = {{0, -1}, {1, 3, -1}, {2, -1}};
         static const int v2[3][HP + 1] = {{-1}, {1, 3, -1}, {2, 0, -1}};
-        rd_kafka_mock_cluster_t *mc;
-        rd_kafka_t *host;
         char err[256];
-        kp_runtime_t *rt = kp_runtime_new(err, sizeof(err));
-        prod_t pr = {0};
-        pthread_t prod_th, apply_th;
-        apply_arg_t aa = {.rt = rt};
-        int64_t before[HP], committed0;
-        int p, advanced;
-        (void)state;
 
+        memset(&fk, 0, sizeof(fk));
+        memset(r, 0, sizeof(*r));
+        r->rt = kp_runtime_new(err, sizeof(err));
+        assert_non_null(r->rt);
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-        host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-        assert_non_null(host);
-        mc = rd_kafka_mock_cluster_new(host, 1);
-        assert_non_null(mc);
-        assert_int_equal(rd_kafka_mock_topic_create(mc, "handoff", HP, 1), 0);
-        pr.bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
-        json_t *cls = json_pack("{s:{s:s}}", "a", "bootstrap_servers", pr.bootstrap);
-        json_t *grp = json_pack("{s:s, s:b, s:s, s:{s:s}}", "name", "g-handoff", "rebalance", 0,
-                                "start_offset", "earliest", "sink", "type", "test-handoff");
-        json_t *plan1 = plan_doc(1, 3, v1), *plan2 = plan_doc(2, 3, v2);
-
-        assert_int_equal(pthread_create(&prod_th, NULL, prod_main, &pr), 0);
-        if (kp_runtime_group_start(rt, grp, plan1, cls, err, sizeof(err)))
+        r->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(r->host);
+        /* two brokers: the partitions' leader 1, the group's coordinator 2 (a slow commit
+         * answer on a connection would hold the fetch answers behind it) */
+        r->mc = rd_kafka_mock_cluster_new(r->host, 2);
+        assert_non_null(r->mc);
+        assert_int_equal(rd_kafka_mock_topic_create(r->mc, "handoff", HP, 1), 0);
+        for (int p = 0; p < HP; p++)
+                assert_int_equal(rd_kafka_mock_partition_set_leader(r->mc, "handoff", p, 1), 0);
+        assert_int_equal(rd_kafka_mock_coordinator_set(r->mc, "group", "g-handoff", 2), 0);
+        r->pr.bootstrap = rd_kafka_mock_cluster_bootstraps(r->mc);
+        r->cls = json_pack("{s:{s:s}}", "a", "bootstrap_servers", r->pr.bootstrap);
+        r->grp = json_pack("{s:s, s:b, s:s, s:{s:s}}", "name", "g-handoff", "rebalance", 0,
+                           "start_offset", "earliest", "sink", "type", "test-handoff");
+        r->plan1 = plan_doc(1, 3, v1);
+        r->plan2 = plan_doc(2, 3, v2);
+        assert_int_equal(pthread_create(&r->prod_th, NULL, prod_main, &r->pr), 0);
+        if (kp_runtime_group_start(r->rt, r->grp, r->plan1, r->cls, err, sizeof(err)))
                 fail_msg("start: %s", err);
-        for (p = 0; p < HP; p++) {
+        for (int p = 0; p < HP; p++) {
                 int64_t deadline = kp_time_mono_ms() + 30000;
                 while (fk_got(p) < 20 && kp_time_mono_ms() < deadline)
                         usleep(20 * 1000);
                 assert_true(fk_got(p) >= 20);
         }
+}
 
-        pthread_mutex_lock(&fk_lock);
-        fk.armed = 1;
-        pthread_mutex_unlock(&fk_lock);
-        aa.plan = plan2;
-        aa.clusters = cls;
-        assert_int_equal(pthread_create(&apply_th, NULL, apply_main, &aa), 0);
-        int entered = gate_wait_entered(30);
-        for (p = 0; p < HP; p++)
-                before[p] = fk_got(p);
-        /* The hand-over is blocked in task 0's flush: the others go on. */
-        advanced = entered && unmoved_advance(before, 50, 20000);
-        committed0 = status_committed(rt, "g-handoff", 0);
-        printf("# while the hand-over was blocked: partitions 1..3 got %lld, %lld, %lld more "
-               "(needed 50); partition 0 committed %lld\n",
-               (long long)(fk_got(1) - before[1]), (long long)(fk_got(2) - before[2]),
-               (long long)(fk_got(3) - before[3]), (long long)committed0);
-        gate_release();
-        pthread_join(apply_th, NULL);
-        assert_true(entered);
-        assert_true(advanced);
-        /* Task 0 acknowledged nothing of partition 0 before the hand-over's flush. */
-        assert_true(committed0 <= 0);
-        assert_int_equal(aa.rc, 0);
-        /* What task 0 took is committed (it acknowledged it in the hand-over's flush). */
-        pthread_mutex_lock(&fk_lock);
-        int64_t took0 = 0;
-        while (took0 < MAXO && fk.count[0][took0] && fk.task[0][took0] == 0)
-                took0++;
-        pthread_mutex_unlock(&fk_lock);
-        /* (by the hand-over's commit, or the next round's when the gate outlasted its
-         * deadline on a slow machine) */
-        int64_t until = kp_time_mono_ms() + 15000;
-        while (status_committed(rt, "g-handoff", 0) < took0 && kp_time_mono_ms() < until)
-                usleep(50 * 1000);
-        assert_true(status_committed(rt, "g-handoff", 0) >= took0);
-
-        /* Partition 0 flows again, from task 2. */
+/* Partition 0 flows again from task 2; then the producer stops, everything it delivered
+ * arrives, the group stops, and the ledger holds every record exactly once, in order,
+ * partition 0's from task 0 and then from task 2. */
+static void run_finish(run_t *r)
+{
+        char err[256];
         int64_t deadline = kp_time_mono_ms() + 30000;
         int64_t at = fk_got(0);
+        int p;
+
         while (fk_got(0) < at + 50 && kp_time_mono_ms() < deadline)
                 usleep(20 * 1000);
         assert_true(fk_got(0) >= at + 50);
-        atomic_store(&pr.stop, 1);
-        pthread_join(prod_th, NULL);
-        assert_int_equal(atomic_load(&pr.failed), 0);
+        atomic_store(&r->pr.stop, 1);
+        pthread_join(r->prod_th, NULL);
+        assert_int_equal(atomic_load(&r->pr.failed), 0);
         for (p = 0; p < HP; p++) {
-                int64_t want = atomic_load(&pr.delivered[p]);
+                int64_t want = atomic_load(&r->pr.delivered[p]);
                 deadline = kp_time_mono_ms() + 60000;
                 while (fk_got(p) < want && kp_time_mono_ms() < deadline)
                         usleep(20 * 1000);
         }
-        assert_int_equal(kp_runtime_group_stop(rt, "g-handoff", 10000, err, sizeof(err)), 0);
+        assert_int_equal(kp_runtime_group_stop(r->rt, "g-handoff", 10000, err, sizeof(err)), 0);
 
         pthread_mutex_lock(&fk_lock);
         for (p = 0; p < HP; p++) {
-                int64_t want = atomic_load(&pr.delivered[p]), o;
+                int64_t want = atomic_load(&r->pr.delivered[p]), o;
                 int phase = 0; /* partition 0: task 0, then task 2, never back */
                 assert_int_equal(fk.got[p], want);
                 for (o = 0; o < want; o++) {
@@ -431,13 +410,116 @@ static void test_a_slow_hand_over_does_not_stall_the_partitions_that_stay(void *
         assert_int_equal(fk.out_of_order, 0);
         pthread_mutex_unlock(&fk_lock);
 
-        kp_runtime_destroy(rt);
-        json_decref(cls);
-        json_decref(grp);
-        json_decref(plan1);
-        json_decref(plan2);
-        rd_kafka_mock_cluster_destroy(mc);
-        rd_kafka_destroy(host);
+        kp_runtime_destroy(r->rt);
+        json_decref(r->cls);
+        json_decref(r->grp);
+        json_decref(r->plan1);
+        json_decref(r->plan2);
+        rd_kafka_mock_cluster_destroy(r->mc);
+        rd_kafka_destroy(r->host);
+}
+
+/*
+ * Partition 0 moves from task 0 to task 2 while records flow into all four, and task 0's
+ * flush in the hand-over blocks until the test lets it go. Meanwhile partitions 1..3 (one of
+ * them served by partition 0's worker thread) keep arriving, and partition 0 is not committed
+ * past what task 0 acknowledged. Afterwards every record arrived exactly once, partition 0's
+ * from task 0 and then from task 2. Before, the worker that serves partition 0 waited on its
+ * lock for the whole hand-over, and its other partitions with it.
+ */
+static void test_a_slow_hand_over_does_not_stall_the_partitions_that_stay(void **state)
+{
+        run_t r;
+        pthread_t apply_th;
+        apply_arg_t aa = {0};
+        int64_t before[HP], committed0;
+        int p, advanced;
+        (void)state;
+
+        run_start(&r);
+        pthread_mutex_lock(&fk_lock);
+        fk.armed = 1;
+        pthread_mutex_unlock(&fk_lock);
+        aa = (apply_arg_t){.rt = r.rt, .plan = r.plan2, .clusters = r.cls};
+        assert_int_equal(pthread_create(&apply_th, NULL, apply_main, &aa), 0);
+        int entered = gate_wait_entered(30);
+        for (p = 0; p < HP; p++)
+                before[p] = fk_got(p);
+        /* The hand-over is blocked in task 0's flush: the others go on. */
+        advanced = entered && unmoved_advance(before, 50, 20000);
+        committed0 = status_committed(r.rt, "g-handoff", 0);
+        printf("# while the hand-over was blocked: partitions 1..3 got %lld, %lld, %lld more "
+               "(needed 50); partition 0 committed %lld\n",
+               (long long)(fk_got(1) - before[1]), (long long)(fk_got(2) - before[2]),
+               (long long)(fk_got(3) - before[3]), (long long)committed0);
+        gate_release();
+        pthread_join(apply_th, NULL);
+        assert_true(entered);
+        assert_true(advanced);
+        /* Task 0 acknowledged nothing of partition 0 before the hand-over's flush. */
+        assert_true(committed0 <= 0);
+        assert_int_equal(aa.rc, 0);
+        /* What task 0 took is committed (it acknowledged it in the hand-over's flush). */
+        pthread_mutex_lock(&fk_lock);
+        int64_t took0 = 0;
+        while (took0 < MAXO && fk.count[0][took0] && fk.task[0][took0] == 0)
+                took0++;
+        pthread_mutex_unlock(&fk_lock);
+        /* (by the next periodic round: a hand-over within the process does not commit) */
+        int64_t until = kp_time_mono_ms() + 15000;
+        while (status_committed(r.rt, "g-handoff", 0) < took0 && kp_time_mono_ms() < until)
+                usleep(50 * 1000);
+        assert_true(status_committed(r.rt, "g-handoff", 0) >= took0);
+        run_finish(&r);
+}
+
+/*
+ * The same move while the group coordinator (broker 2; the partitions' leader is broker 1)
+ * answers every OffsetCommit 2.5 s late: partition
+ * 0 is back, from task 2, well within those 2.5 s of the hand-over's flush (it waited for
+ * the flush, not for a commit), and still every record arrives once and in order. Before,
+ * the hand-over committed and waited for the answer: the partition stood at least 2.5 s.
+ */
+static void test_a_hand_over_within_the_process_does_not_wait_for_the_coordinator(void **state)
+{
+        run_t r;
+        pthread_t apply_th;
+        apply_arg_t aa;
+        (void)state;
+
+        run_start(&r);
+        for (int i = 0; i < 50; i++) /* 8: OffsetCommit (rdkafka_protocol.h, not public) */
+                rd_kafka_mock_broker_push_request_error_rtts(r.mc, 2, 8, 1,
+                                                             RD_KAFKA_RESP_ERR_NO_ERROR, 2500);
+        pthread_mutex_lock(&fk_lock);
+        fk.armed = 1;
+        pthread_mutex_unlock(&fk_lock);
+        aa = (apply_arg_t){.rt = r.rt, .plan = r.plan2, .clusters = r.cls};
+        assert_int_equal(pthread_create(&apply_th, NULL, apply_main, &aa), 0);
+        assert_true(gate_wait_entered(30));
+        int64_t flushed = kp_time_mono_ms();
+        gate_release();
+        int64_t deadline = flushed + 20000;
+        while (kp_time_mono_ms() < deadline) {
+                pthread_mutex_lock(&fk_lock);
+                int64_t at = fk.moved_at_ms;
+                pthread_mutex_unlock(&fk_lock);
+                if (at)
+                        break;
+                usleep(5 * 1000);
+        }
+        pthread_join(apply_th, NULL);
+        assert_int_equal(aa.rc, 0);
+        pthread_mutex_lock(&fk_lock);
+        int64_t back = fk.moved_at_ms ? fk.moved_at_ms - flushed : -1;
+        pthread_mutex_unlock(&fk_lock);
+        printf("# partition 0 back from task 2 %lld ms after the hand-over's flush "
+               "(commits answered after 2500 ms)\n",
+               (long long)back);
+        assert_true(back >= 0);
+        assert_true(back < 1500);
+        rd_kafka_mock_clear_request_errors(r.mc, 8);
+        run_finish(&r);
 }
 
 int main(void)
@@ -446,6 +528,8 @@ int main(void)
                 return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_a_slow_hand_over_does_not_stall_the_partitions_that_stay),
+                cmocka_unit_test(
+                        test_a_hand_over_within_the_process_does_not_wait_for_the_coordinator),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
