@@ -11,7 +11,8 @@
 #   range        a plain Kafka group: M member JVMs × K KafkaConsumers, classic protocol, eager
 #                RangeAssignor; member 0 is killed
 #   cooperative  the same, classic protocol, CooperativeStickyAssignor (the default)
-#   consumer     the same, the KIP-848 consumer protocol (the broker's session timeout: 45 s by default)
+#   consumer     the same, the KIP-848 consumer protocol (the broker's group.consumer.session.timeout.ms:
+#                45 s by default; scripts/bench.sh starts its broker with 10 s)
 #   kplane       kplane instances the caller started (KPLANE_COORDINATION, one service) at the
 #                URLs, with those PIDs: a group of M × K tasks with an http sink to the
 #                harness's own receiver; the instance killed runs tasks and does not lead

@@ -23,6 +23,8 @@
 #   KPLANE_KAFKA_CACHE        jar cache (default tests/kafka/.cache)
 #   KPLANE_KAFKA_JAVA         java binary (default: java on PATH; must be 17+)
 #   KPLANE_KAFKA_HEAP         broker -Xmx (default 256m)
+#   KPLANE_KAFKA_BROKER_PROPS extra server.properties lines (newline- or space-separated
+#                             key=value), appended after the defaults (a later key wins)
 #   KPLANE_KAFKA_JAVA_OPTS    extra JVM options, appended
 #   KPLANE_KAFKA_JVM          small (default): serial GC, C1 only, heap grown from 32m, so three
 #                             brokers start fast beside the tests on two cores; production: the
@@ -298,6 +300,7 @@ log.cleaner.io.buffer.size=65536
 # small segments keep the sparse index files and recovery after kill -9 small
 log.segment.bytes=16777216
 metadata.log.segment.bytes=8388608
+$(printf '%s\n' ${KPLANE_KAFKA_BROKER_PROPS:-})
 EOF
 }
 
