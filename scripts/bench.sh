@@ -51,7 +51,7 @@
 #
 # Environment: BUILD (default build), KPLANE_BENCH_REST_SECS (wrk seconds per run, default 10),
 # KPLANE_BENCH_MESSAGES (consume section, default 600000 × 100 B), KPLANE_BENCH_SINK_MESSAGES
-# (sinks section, default 1000000) and KPLANE_BENCH_SINK_ROUNDS (3), KPLANE_IMAGE.
+# (sinks section, default 1000000) and KPLANE_BENCH_SINK_ROUNDS (2), KPLANE_IMAGE.
 # BENCH_QUICK=1: a smoke run (under 3 minutes) of every family so CI can keep none from
 # rotting: small topologies for assignors, replan and growth, 2 s per REST figure, one round
 # of 60k messages on the mock cluster only (no real broker, rdkafka_performance only if
@@ -689,11 +689,10 @@ bench_consume() {
                 row consume "real Kafka broker" "skipped (KPLANE_BENCH_REAL_KAFKA=0)" - - - skip
                 return
         fi
-        say "consume: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
-        REAL_KAFKA_DIR=$TMP/kafka
+        say "consume: one real Apache Kafka broker (tests/kafka/brokers.sh; shared with handover and failover)"
         local rboot rc
-        rboot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/kafka-start.log")
-        rc=$?
+        broker1 "$LOGS/kafka-start.log"
+        rc=$? rboot=$B1_BOOT
         if [ $rc = 77 ]; then
                 row consume "real Kafka broker" "skipped: $(grep -m1 'SKIP' "$LOGS/kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
                 return
@@ -710,8 +709,34 @@ bench_consume() {
         else
                 consume_on kafka "$rboot" bench 30
         fi
-        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
-        REAL_KAFKA_DIR=""
+}
+
+# ----------------------------------------------------------------- the shared broker
+# broker1 LOG: the single-node Apache Kafka broker the consume, handover and failover
+# sections share (a start costs ~12 s of the run), started on first use with Kafka's own
+# JVM settings and the failover's KIP-848 session (group.consumer.session.timeout.ms =
+# kplane's 10 s; it changes nothing for the other two). Sets B1_BOOT. Exit: brokers.sh
+# start's (77 skipped, else non-zero: did not start). broker1_stop stops it, before the
+# sinks section starts its own two.
+B1_BOOT="" B1_DIR=""
+broker1() {
+        [ -n "$B1_BOOT" ] && return 0
+        local out rc
+        B1_DIR=$TMP/kafka-1 REAL_KAFKA_DIR=$TMP/kafka-1
+        out=$(KPLANE_KAFKA_DIR=$B1_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g \
+                KPLANE_KAFKA_BROKER_PROPS="group.consumer.min.session.timeout.ms=$FO_SESSION_MS group.consumer.session.timeout.ms=$FO_SESSION_MS" \
+                tests/kafka/brokers.sh start 1 2>"$1")
+        rc=$?
+        B1_BOOT=$(printf '%s\n' "$out" | head -1)
+        if [ $rc != 0 ] || [ -z "$B1_BOOT" ]; then
+                broker1_stop
+                [ $rc = 0 ] && rc=1
+        fi
+        return $rc
+}
+broker1_stop() {
+        [ -n "$B1_DIR" ] && KPLANE_KAFKA_DIR=$B1_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
+        B1_BOOT="" B1_DIR="" REAL_KAFKA_DIR=""
 }
 
 # --------------------------------------------------------------------------- handover
@@ -730,7 +755,9 @@ handover_case_name() {
         esac
 }
 bench_handover() {
-        local log=$LOGS/handover.log cases=(kplane range cooperative consumer) rounds=3 args=() rc boot c r line base_s=5
+        local log=$LOGS/handover.log cases=(kplane range cooperative consumer) rounds=3 rc boot c r line base_s=3
+        # a 3 s steady window (9,000 gaps at 30 x 100/s) and 2 s held after settling
+        local args=(--baseline "$base_s" --hold 2)
         # rounds per case: kplane and the eager group (the best Kafka protocol in every run so
         # far, by 10x) three each; the two whose pauses last seconds, two each
         local -A crounds=([kplane]=3 [range]=3 [cooperative]=2 [consumer]=2)
@@ -741,21 +768,17 @@ bench_handover() {
                 args=(--warm 0.5 --baseline "$base_s" --hold 0.5)
         fi
         kplane_start || { row handover "handover" "kplane serve did not start" - - - NO; FAILED="$FAILED handover"; return; }
-        say "handover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
-        REAL_KAFKA_DIR=$TMP/kafka-handover
-        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g tests/kafka/brokers.sh start 1 2>"$LOGS/handover-kafka-start.log")
-        rc=$?
+        say "handover: one real Apache Kafka broker (tests/kafka/brokers.sh; shared with consume and failover)"
+        broker1 "$LOGS/handover-kafka-start.log"
+        rc=$? boot=$B1_BOOT
         if [ $rc = 77 ]; then
                 row handover "handover" "skipped: $(grep -m1 'SKIP' "$LOGS/handover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
-                REAL_KAFKA_DIR=""
                 return
-        elif [ $rc != 0 ] || [ -z "$boot" ]; then
+        elif [ $rc != 0 ]; then
                 row handover "handover" "broker did not start (see $LOGS/handover-kafka-start.log)" - - - NO
                 FAILED="$FAILED handover"
-                REAL_KAFKA_DIR=""
                 return
         fi
-        boot=$(printf '%s\n' "$boot" | head -1)
         : >"$log"
         rm -f "$LOGS"/handover-tl-*.tsv "$LOGS/handover-timeline.tsv"
         for r in $(seq "$rounds"); do
@@ -770,8 +793,6 @@ bench_handover() {
                         [ $rc = 0 ] || echo "## round $r $c: exit $rc" >>"$log"
                 done
         done
-        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
-        REAL_KAFKA_DIR=""
         # best round per case: the shortest longest gap during the change (settled runs only)
         local best_kafka="" best_kafka_ms="" k
         declare -A got
@@ -867,23 +888,17 @@ bench_failover() {
                 row failover "failover" "skipped in BENCH_QUICK: every kill waits a session timeout (10–45 s) and a broker start (CI time)" - - - skip
                 return
         fi
-        say "failover: starting one real Apache Kafka broker (tests/kafka/brokers.sh)"
-        REAL_KAFKA_DIR=$TMP/kafka-failover
-        boot=$(KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR KPLANE_KAFKA_JVM=production KPLANE_KAFKA_HEAP=1g \
-                KPLANE_KAFKA_BROKER_PROPS="group.consumer.min.session.timeout.ms=$FO_SESSION_MS group.consumer.session.timeout.ms=$FO_SESSION_MS" \
-                tests/kafka/brokers.sh start 1 2>"$LOGS/failover-kafka-start.log")
-        rc=$?
+        say "failover: one real Apache Kafka broker (tests/kafka/brokers.sh; shared with consume and handover)"
+        broker1 "$LOGS/failover-kafka-start.log"
+        rc=$? boot=$B1_BOOT
         if [ $rc = 77 ]; then
                 row failover "failover" "skipped: $(grep -m1 'SKIP' "$LOGS/failover-kafka-start.log" | sed 's/^.*SKIP:* *//')" - - - skip
-                REAL_KAFKA_DIR=""
                 return
-        elif [ $rc != 0 ] || [ -z "$boot" ]; then
+        elif [ $rc != 0 ]; then
                 row failover "failover" "broker did not start (see $LOGS/failover-kafka-start.log)" - - - NO
                 FAILED="$FAILED failover"
-                REAL_KAFKA_DIR=""
                 return
         fi
-        boot=$(printf '%s\n' "$boot" | head -1)
         : >"$log"
         if failover_serve "$boot"; then
                 say "failover: kplane, 3 instances ($FO_URLS), kill -9 of a follower, then of the leader"
@@ -910,8 +925,6 @@ bench_failover() {
                 rc=$?
                 [ $rc = 0 ] || echo "## $c: exit $rc" >>"$log"
         done
-        KPLANE_KAFKA_DIR=$REAL_KAFKA_DIR tests/kafka/brokers.sh stop >/dev/null 2>&1
-        REAL_KAFKA_DIR=""
         if [ "$rc" = 77 ]; then
                 row failover "failover" "skipped: $(grep -m1 SKIP "$log" | sed 's/^SKIP: //')" - - - skip
                 return
@@ -1006,7 +1019,7 @@ if [ "$QUICK" = 1 ]; then
         SINK_TIMEOUT=60
 else
         SINK_MESSAGES=${KPLANE_BENCH_SINK_MESSAGES:-1000000}
-        SINK_ROUNDS=${KPLANE_BENCH_SINK_ROUNDS:-3}
+        SINK_ROUNDS=${KPLANE_BENCH_SINK_ROUNDS:-2}
         SINK_TIMEOUT=300
 fi
 SK_ONLY=${KPLANE_BENCH_SINK_ONLY:-}
@@ -1549,12 +1562,14 @@ bench_image() {
 SECTION_SECS=""
 for bench_section in planner assignors replan growth rest runtime consume handover failover sinks image; do
         want "$bench_section" || continue
+        [ "$bench_section" = sinks ] && broker1_stop
         section_t0=$(now_ns)
         "bench_$bench_section"
         section_t0=$(f "($(now_ns) - $section_t0) / 1e9" %.0f)
         say "$bench_section: ${section_t0} s"
         SECTION_SECS="$SECTION_SECS${SECTION_SECS:+, }$bench_section ${section_t0} s"
 done
+broker1_stop
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(f "($(now_ns) - $T_START) / 1e9" %.0f)
@@ -1779,7 +1794,7 @@ EOF
   delivered after that). A partition *stopped* when its longest gap there exceeds 3× the
   produce interval (30 ms). *Moved* = its owner differs before and after (kplane: the two
   plans; Kafka: the listeners), so an eager rebalance's partitions that return to their
-  owner count as stopped but not moved. "steady" is the same measure over the 5 s before
+  owner count as stopped but not moved. "steady" is the same measure over the 3 s before
   the change: the inter-arrival's median and the longest gap, the machine's own noise.
   After the change the producer stops and every offset sent must arrive (at least once)
   before the group stops ("nothing lost"). The four cases run in turn, 3 rounds of kplane
