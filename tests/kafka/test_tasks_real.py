@@ -306,7 +306,9 @@ def test_an_instance_stopped_past_its_session_stops_its_tasks_and_never_commits_
             assert not back, f"committed offsets went backwards after SIGCONT: {back}"
             time.sleep(0.2)
         assert "lease lost: stopping" in victim.log(), victim.log()[-3000:]
-        owner = wait_spread(servers, timeout=60)  # it rejoins and takes its share back
+        # it rejoins and takes its share back: 4/4/4 in the end (the first moment every task
+        # has one owner can still be mid-move; at load 18 one survivor held all 12 then)
+        owner = wait_spread(servers, timeout=90, counts=[4, 4, 4])
         assert sorted(set(owner.values())) == sorted(ident(s) for s in servers), owner
     finally:
         for s in servers:
