@@ -29,14 +29,23 @@
  * are looked at again.
  */
 
+/* One extra in a task's list: its topic, whether it keeps a previous partition in place, and
+ * where it is in its topic's list (xcol; < KP_PLAN_PARTITIONS_MAX). One 8-byte entry, not
+ * three arrays: step 3a writes a task's next entry topic after topic, a sweep over all the
+ * lists each time (1M partitions over 10k tasks: 100k extras, a sixth of the re-plan was
+ * these writes in three arrays). */
+typedef struct col {
+        int32_t top;
+        uint32_t useful : 1;
+        uint32_t x : 31;
+} col_t;
+
 typedef struct bal {
         int32_t T;
         size_t K;
         int32_t *cap, *used; /* extras per task: capacity, taken */
-        size_t *colstart;    /* task j's extras list: coltop[colstart[j] ..] */
-        int32_t *coltop;     /* topic of each extra in a task */
-        uint8_t *coluseful;  /* that extra keeps a previous partition in place */
-        size_t *colx;        /* where that extra is in its topic's list (xcol) */
+        size_t *colstart;    /* task j's extras list: col[colstart[j] ..] */
+        col_t *col;          /* the extras of each task */
         size_t *xstart;      /* topic t's extras list: xcol[xstart[t] ..] */
         int32_t *xcol;       /* task of each extra of a topic */
         int32_t *xn;         /* extras placed per topic */
@@ -59,9 +68,7 @@ static inline void place_at(bal_t *b, int32_t t, int32_t j, int useful, size_t x
 {
         b->xcol[x] = j;
         size_t at = b->colstart[j] + (size_t)b->used[j]++;
-        b->coltop[at] = t;
-        b->coluseful[at] = (uint8_t)useful;
-        b->colx[at] = x;
+        b->col[at] = (col_t){t, (uint32_t)useful, (uint32_t)x};
 }
 
 static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
@@ -86,7 +93,7 @@ static int repair(bal_t *b, int32_t t)
         size_t s, looked = 0;
         b->tgen++;
         for (s = b->colstart[j]; s < b->colstart[j] + (size_t)b->used[j]; s++)
-                b->tmark[b->coltop[s]] = b->tgen;
+                b->tmark[b->col[s].top] = b->tgen;
         b->ugen++;
         for (s = b->custart[j]; s < b->custart[j + 1]; s++)
                 b->umark[b->cutop[s]] = b->ugen;
@@ -98,10 +105,10 @@ static int repair(bal_t *b, int32_t t)
                         continue;
                 const int32_t tk = b->ucmark[k] == b->ucgen;
                 for (s = b->colstart[k]; s < b->colstart[k] + (size_t)b->used[k]; s++) {
-                        const int32_t u = b->coltop[s];
+                        const int32_t u = b->col[s].top;
                         if (b->tmark[u] == b->tgen)
                                 continue;
-                        int32_t gain = tk - b->coluseful[s] + (b->umark[u] == b->ugen);
+                        int32_t gain = tk - (int32_t)b->col[s].useful + (b->umark[u] == b->ugen);
                         if (gain > best_gain) {
                                 best_gain = gain;
                                 best_slot = (int64_t)s;
@@ -113,20 +120,16 @@ static int repair(bal_t *b, int32_t t)
         }
         if (best_k < 0)
                 return KP_ERR_INTERNAL;
-        const int32_t k = best_k, u = b->coltop[best_slot];
+        const int32_t k = best_k, u = b->col[best_slot].top;
         const int uj = b->umark[u] == b->ugen, tk = b->ucmark[k] == b->ucgen;
         /* a task holds at most one extra of a topic: u's extra at k is the one at colx */
-        const size_t x = b->colx[best_slot];
+        const size_t x = b->col[best_slot].x;
         size_t last = b->colstart[k] + (size_t)b->used[k] - 1;
-        b->coltop[best_slot] = b->coltop[last];
-        b->coluseful[best_slot] = b->coluseful[last];
-        b->colx[best_slot] = b->colx[last];
+        b->col[best_slot] = b->col[last];
         b->used[k]--;
         b->xcol[x] = j;
         size_t at = b->colstart[j] + (size_t)b->used[j]++;
-        b->coltop[at] = u;
-        b->coluseful[at] = (uint8_t)uj;
-        b->colx[at] = x;
+        b->col[at] = (col_t){u, (uint32_t)uj, (uint32_t)x};
         place(b, t, k, tk);
         b->mark[k] = b->gen;
         if (b->used[j] == b->cap[j])
@@ -272,6 +275,13 @@ static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const i
                 b->cap[ck[x].j] = (int32_t)(E + (x < R ? 1 : 0));
 }
 
+/* A partition step 4 looks at, with its previous owner: step 4 then reads no owner from the
+ * previous plan, which is out of the cache by then at 1M partitions. */
+typedef struct over {
+        uint32_t i;
+        int32_t o;
+} over_t;
+
 /* The sticky re-plan's own arrays, beside the extras' bookkeeping (bal_t). */
 typedef struct sticky {
         bal_t b;
@@ -289,7 +299,7 @@ typedef struct sticky {
         int32_t *ucnt;  /* per task: useful cells */
         int64_t *ptot;  /* per task: previous partitions it held (of topics still planned) */
         uint32_t *pool; /* keep_and_deal_small()'s partitions to deal */
-        uint32_t *over; /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
+        over_t *over;   /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
         size_t *ostart;
         colkey_t *ck;  /* 2T entries, for capacities_deal() */
         topkey_t *tk;  /* K entries: topic orders of steps 3a and 3b */
@@ -348,9 +358,7 @@ static int sticky_alloc(sticky_t *st)
         b->cap = malloc(T * sizeof(*b->cap));
         b->used = calloc(T, sizeof(*b->used));
         b->colstart = malloc((T + 1) * sizeof(*b->colstart));
-        b->coltop = malloc((sum_r ? sum_r : 1) * sizeof(*b->coltop));
-        b->coluseful = malloc(sum_r ? sum_r : 1);
-        b->colx = malloc((sum_r ? sum_r : 1) * sizeof(*b->colx));
+        b->col = malloc((sum_r ? sum_r : 1) * sizeof(*b->col));
         b->xstart = malloc((K + 1) * sizeof(*b->xstart));
         b->xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b->xcol));
         b->xn = calloc(K ? K : 1, sizeof(*b->xn));
@@ -364,9 +372,8 @@ static int sticky_alloc(sticky_t *st)
         if (!st->cnt || !st->seen || !st->ctask || !st->ccnt || !st->cstart || !st->room ||
             !st->keep || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
             !st->over || !st->ostart || !st->ck || !st->tk || !b->cap || !b->used || !b->colstart ||
-            !b->coltop || !b->coluseful || !b->colx || !b->xstart || !b->xcol || !b->xn ||
-            !b->mark || !b->tmark || !b->freel || !b->custart || !b->cutop || !b->umark ||
-            !b->ucmark)
+            !b->col || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark || !b->freel ||
+            !b->custart || !b->cutop || !b->umark || !b->ucmark)
                 return KP_ERR_NOMEM;
         return 0;
 }
@@ -384,9 +391,7 @@ static void sticky_free(sticky_t *st)
         free(b->xn);
         free(b->xcol);
         free(b->xstart);
-        free(b->colx);
-        free(b->coluseful);
-        free(b->coltop);
+        free(b->col);
         free(b->colstart);
         free(b->used);
         free(b->cap);
@@ -413,22 +418,50 @@ static void sticky_free(sticky_t *st)
  * task's first partition and one past its f_t. */
 #define CELL_INVALID 0x80000000u
 
-/* topic_cells()'s pass for partition @p i: counted, copied, listed when the test holds. */
-static inline __attribute__((always_inline)) void cell_count(uint32_t *cnt, const int32_t *prev,
-                                                             int32_t *owner, size_t i, uint32_t T,
-                                                             uint32_t look1, int32_t *seen,
-                                                             size_t *ns, uint32_t *over, size_t *no)
+/* One topic's pass (topic_cells()): the counts, the tasks in order of first appearance
+ * (seen) and the partitions step 4 looks at (over). */
+typedef struct cellpass {
+        uint32_t *cnt;
+        int32_t *seen;
+        over_t *over;
+        size_t ns, no;
+        uint32_t T, look1;
+} cellpass_t;
+
+/* topic_cells()'s pass for partition @p i of owner @p o (a task, or T): counted, listed when
+ * the test holds. */
+static inline __attribute__((always_inline)) void cell_count(cellpass_t *cp, uint32_t o, size_t i,
+                                                             int32_t p)
 {
-        const int32_t p = prev[i];
-        const uint32_t o = (uint32_t)p < T ? (uint32_t)p : T;
-        const uint32_t c = cnt[o]++;
-        owner[i] = p;
-        if (__builtin_expect(c - 1u >= look1, 0)) {
+        const uint32_t c = cp->cnt[o]++;
+        if (__builtin_expect(c - 1u >= cp->look1, 0)) {
                 if (!c)
-                        seen[(*ns)++] = (int32_t)o;
+                        cp->seen[cp->ns++] = (int32_t)o;
                 else
-                        over[(*no)++] = (uint32_t)i;
+                        cp->over[cp->no++] = (over_t){(uint32_t)i, p};
         }
+}
+
+/* topic_cells()'s pass over partitions [@p o0, @p o1): each owner copied into @p owner (step 4
+ * keeps most of them) and counted, two a round (a tenth less time than one: loop overhead). */
+static void cells_pass(cellpass_t *cpp, const int32_t *prev, int32_t *owner, size_t o0, size_t o1)
+{
+        cellpass_t c = *cpp, *cp = &c; /* a local: its fields stay in registers */
+        const uint32_t T = cp->T;
+        size_t i = o0;
+        for (; i + 2 <= o1; i += 2) {
+                const uint32_t p0 = (uint32_t)prev[i], p1 = (uint32_t)prev[i + 1];
+                owner[i] = (int32_t)p0;
+                owner[i + 1] = (int32_t)p1;
+                cell_count(cp, p0 < T ? p0 : T, i, (int32_t)p0);
+                cell_count(cp, p1 < T ? p1 : T, i + 1, (int32_t)p1);
+        }
+        if (i < o1) {
+                const uint32_t p0 = (uint32_t)prev[i];
+                owner[i] = (int32_t)p0;
+                cell_count(cp, p0 < T ? p0 : T, i, (int32_t)p0);
+        }
+        *cpp = c;
 }
 
 /* Step 1 for topic @p t: its cells (the tasks that held its partitions, in order of first
@@ -453,20 +486,13 @@ static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t
          * again from prev */
         const uint32_t look1 = f > 0 ? (uint32_t)f - 1 : UINT32_MAX;
         uint32_t *cnt = (uint32_t *)st->cnt;
-        int32_t *seen = st->seen;
-        uint32_t *over = st->over;
-        size_t ns = 0, no = st->ostart[t];
+        cellpass_t cp = {cnt, st->seen, st->over, 0, st->ostart[t], T, look1};
         cnt[T] = CELL_INVALID;
-        size_t i = o0;
-        /* two partitions a round: a tenth less time than one (loop overhead) */
-        for (; i + 2 <= o1; i += 2) {
-                cell_count(cnt, prev, owner, i, T, look1, seen, &ns, over, &no);
-                cell_count(cnt, prev, owner, i + 1, T, look1, seen, &ns, over, &no);
-        }
-        if (i < o1)
-                cell_count(cnt, prev, owner, i, T, look1, seen, &ns, over, &no);
+        cells_pass(&cp, prev, owner, o0, o1);
         cnt[T] = 0;
-        st->ostart[t + 1] = no;
+        const size_t ns = cp.ns;
+        const int32_t *seen = st->seen;
+        st->ostart[t + 1] = cp.no;
         for (size_t s = 0; s < ns; s++) {
                 const int32_t o = seen[s], c = (int32_t)cnt[o];
                 cnt[o] = 0;
@@ -706,7 +732,6 @@ static int targets_set(sticky_t *st, size_t t)
  * changes what the scan tests. @returns 0 or KP_ERR_INTERNAL. */
 static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
 {
-        const int32_t *prev = st->ctx->in->previous_owner;
         const uint32_t T = (uint32_t)st->ctx->T;
         if (st->ctx->in->topics[t].partitions < (int32_t)T)
                 return keep_and_deal_small(st, t, owner);
@@ -716,8 +741,8 @@ static int keep_and_deal(sticky_t *st, size_t t, int32_t *owner)
         uint32_t next = 0; /* the deal: the task after the one taking partitions now */
         int32_t need = 0;  /* what that one still takes */
         for (size_t x = st->ostart[t]; x < st->ostart[t + 1]; x++) {
-                const uint32_t i = st->over[x];
-                const int32_t o = prev[i];
+                const uint32_t i = st->over[x].i;
+                const int32_t o = st->over[x].o;
                 const uint32_t k = (uint32_t)o < T ? (uint32_t)o : T;
                 if (room[k] >= 0)
                         continue;
