@@ -40,6 +40,14 @@ typedef struct col {
         uint32_t x : 31;
 } col_t;
 
+/* A useful cell in its task's list (repair() wants a task's useful topics, in any order): the
+ * task's useful cell before it and the cell's topic. Linked as step 1 finds them, instead of
+ * gathered by task afterwards. */
+typedef struct ulink {
+        int32_t next;
+        int32_t t;
+} ulink_t;
+
 typedef struct bal {
         int32_t T;
         size_t K;
@@ -54,9 +62,11 @@ typedef struct bal {
         uint32_t gen, tgen;
         int32_t *freel; /* tasks with used < cap */
         int32_t nfree;
-        int32_t cursor;  /* where repair() looks for a full task next */
-        size_t *custart; /* task j's useful topics: cutop[custart[j] ..] */
-        int32_t *cutop;
+        int32_t cursor; /* where repair() looks for a full task next */
+        int32_t *lack;  /* the tasks without the repairing topic's extra, ascending */
+        int32_t nlack;
+        int32_t *uhead;   /* task j's useful topics: a list from its last useful cell, -1 ends */
+        ulink_t *ulink;   /* per useful cell (useful[] in sticky_t) */
         uint32_t *umark;  /* per topic: useful at the repair's task j when == ugen */
         uint32_t *ucmark; /* per task: useful for the repairing topic when == ucgen */
         uint32_t ugen, ucgen;
@@ -85,39 +95,65 @@ static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
  * gain = useful(t, k) - useful(u, k) + useful(u, j). Cost: O(E) per task looked at,
  * at most b->scan_limit tasks after the first candidate.
  */
-static int repair(bal_t *b, int32_t t)
+/* The first of b->lack's @p n ascending tasks at or after @p k, round to 0 past the last. */
+static int32_t lack_from(const int32_t *lack, int32_t n, int32_t k)
 {
-        const int32_t j = b->freel[0];
-        int64_t best_slot = -1;
+        int32_t lo = 0, hi = n;
+        while (lo < hi) {
+                const int32_t mid = lo + (hi - lo) / 2;
+                if (lack[mid] < k)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo == n ? 0 : lo;
+}
+
+/* repair()'s search: the full tasks without t's extra from b->cursor on, round the tasks, the
+ * cursor left after the one it stopped at (where it was when it went round). Only b->lack
+ * (the tasks without t's extra when t's repairs began) can qualify: a task is not taken out
+ * of its extras during them. @returns the task, -1 when none, with the slot in @p slotp. */
+static int32_t repair_find(bal_t *b, int32_t j, size_t *slotp)
+{
         int32_t best_k = -1, best_gain = -3;
-        size_t s, looked = 0;
-        b->tgen++;
-        for (s = b->colstart[j]; s < b->colstart[j] + (size_t)b->used[j]; s++)
-                b->tmark[b->col[s].top] = b->tgen;
-        b->ugen++;
-        for (s = b->custart[j]; s < b->custart[j + 1]; s++)
-                b->umark[b->cutop[s]] = b->ugen;
-        for (int32_t n = 0; n < b->T && best_gain < 2; n++) {
-                const int32_t k = b->cursor;
-                if (++b->cursor == b->T)
-                        b->cursor = 0;
+        size_t looked = 0;
+        const int32_t nl = b->nlack;
+        int32_t q = lack_from(b->lack, nl, b->cursor);
+        for (int32_t n = 0; n < nl; n++, q = q + 1 == nl ? 0 : q + 1) {
+                const int32_t k = b->lack[q];
                 if (b->used[k] < b->cap[k] || b->mark[k] == b->gen || k == j)
                         continue;
                 const int32_t tk = b->ucmark[k] == b->ucgen;
-                for (s = b->colstart[k]; s < b->colstart[k] + (size_t)b->used[k]; s++) {
+                for (size_t s = b->colstart[k]; s < b->colstart[k] + (size_t)b->used[k]; s++) {
                         const int32_t u = b->col[s].top;
                         if (b->tmark[u] == b->tgen)
                                 continue;
                         int32_t gain = tk - (int32_t)b->col[s].useful + (b->umark[u] == b->ugen);
                         if (gain > best_gain) {
                                 best_gain = gain;
-                                best_slot = (int64_t)s;
+                                *slotp = s;
                                 best_k = k;
                         }
                 }
-                if (best_k >= 0 && (best_gain >= 1 || ++looked >= b->scan_limit))
+                if (best_k >= 0 && (best_gain >= 1 || ++looked >= b->scan_limit)) {
+                        b->cursor = k + 1 == b->T ? 0 : k + 1;
                         break;
+                }
         }
+        return best_k;
+}
+
+static int repair(bal_t *b, int32_t t)
+{
+        const int32_t j = b->freel[0];
+        size_t s, best_slot = 0;
+        b->tgen++;
+        for (s = b->colstart[j]; s < b->colstart[j] + (size_t)b->used[j]; s++)
+                b->tmark[b->col[s].top] = b->tgen;
+        b->ugen++;
+        for (int32_t c = b->uhead[j]; c >= 0; c = b->ulink[c].next)
+                b->umark[b->ulink[c].t] = b->ugen;
+        const int32_t best_k = repair_find(b, j, &best_slot);
         if (best_k < 0)
                 return KP_ERR_INTERNAL;
         const int32_t k = best_k, u = b->col[best_slot].top;
@@ -365,15 +401,16 @@ static int sticky_alloc(sticky_t *st)
         b->mark = calloc(T, sizeof(*b->mark));
         b->tmark = calloc(K ? K : 1, sizeof(*b->tmark));
         b->freel = malloc(T * sizeof(*b->freel));
-        b->custart = calloc(T + 1, sizeof(*b->custart));
-        b->cutop = malloc(C * sizeof(*b->cutop));
+        b->lack = malloc(T * sizeof(*b->lack));
+        b->uhead = malloc(T * sizeof(*b->uhead));
+        b->ulink = malloc(C * sizeof(*b->ulink));
         b->umark = calloc(K ? K : 1, sizeof(*b->umark));
         b->ucmark = calloc(T, sizeof(*b->ucmark));
         if (!st->cnt || !st->seen || !st->ctask || !st->ccnt || !st->cstart || !st->room ||
             !st->keep || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
             !st->over || !st->ostart || !st->ck || !st->tk || !b->cap || !b->used || !b->colstart ||
             !b->col || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark || !b->freel ||
-            !b->custart || !b->cutop || !b->umark || !b->ucmark)
+            !b->lack || !b->uhead || !b->ulink || !b->umark || !b->ucmark)
                 return KP_ERR_NOMEM;
         return 0;
 }
@@ -383,8 +420,9 @@ static void sticky_free(sticky_t *st)
         bal_t *b = &st->b;
         free(b->ucmark);
         free(b->umark);
-        free(b->cutop);
-        free(b->custart);
+        free(b->ulink);
+        free(b->uhead);
+        free(b->lack);
         free(b->freel);
         free(b->tmark);
         free(b->mark);
@@ -499,7 +537,10 @@ static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t
                 st->ctask[nc] = o;
                 st->ccnt[nc++] = c;
                 if (c > f) {
-                        st->useful[(*nu)++] = o;
+                        const size_t u = (*nu)++;
+                        st->useful[u] = o;
+                        st->b.ulink[u] = (ulink_t){st->b.uhead[o], (int32_t)t};
+                        st->b.uhead[o] = (int32_t)u;
                         st->ucnt[o]++;
                 }
                 st->ptot[o] += c;
@@ -508,7 +549,7 @@ static size_t topic_cells(sticky_t *st, size_t t, size_t nc, size_t *nu, int32_t
 }
 
 /* Step 1: every topic's cells (topic_cells()), the owners copied, the useful ones also by task in
- * b.custart/b.cutop for repair(); ptot counts what each task held. Cost O(P + T). */
+ * b.uhead/b.ulink for repair(); ptot counts what each task held. Cost O(P + T). */
 static void useful_cells(sticky_t *st, int32_t *owner)
 {
         const int32_t T = st->ctx->T;
@@ -516,6 +557,7 @@ static void useful_cells(sticky_t *st, int32_t *owner)
         bal_t *b = &st->b;
         size_t nu = 0, nc = 0;
         st->ostart[0] = 0;
+        memset(b->uhead, 0xff, (size_t)T * sizeof(*b->uhead)); /* -1: no useful cell yet */
         for (size_t t = 0; t < K; t++) {
                 st->ustart[t] = nu;
                 st->cstart[t] = nc;
@@ -523,14 +565,6 @@ static void useful_cells(sticky_t *st, int32_t *owner)
         }
         st->ustart[K] = nu;
         st->cstart[K] = nc;
-        for (int32_t j = 0; j < T; j++)
-                b->custart[j + 1] = b->custart[j] + (size_t)st->ucnt[j];
-        for (size_t t = 0; t < K; t++)
-                for (size_t u = st->ustart[t]; u < st->ustart[t + 1]; u++)
-                        b->cutop[b->custart[st->useful[u]]++] = (int32_t)t;
-        for (int32_t j = T; j > 0; j--)
-                b->custart[j] = b->custart[j - 1];
-        b->custart[0] = 0;
 }
 
 /* Step 2: capacities, and where each task's and each topic's extras lists start.
@@ -616,6 +650,10 @@ static int extras_anywhere(sticky_t *st, int32_t t, int32_t left)
                 else
                         idx++;
         }
+        b->nlack = 0;
+        for (int32_t k = 0; k < b->T && left > 0; k++)
+                if (b->mark[k] != b->gen)
+                        b->lack[b->nlack++] = k;
         for (; left > 0; left--) {
                 if (!b->nfree)
                         return KP_ERR_INTERNAL;
