@@ -2,6 +2,10 @@
  * a previous plan. */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(KP_PLANNER_NO_SSE2)
+#define KP_PLANNER_SSE2 1
+#include <emmintrin.h>
+#endif
 
 #include "base/err.h"
 #include "planner/planner_int.h"
@@ -480,24 +484,49 @@ static inline __attribute__((always_inline)) void cell_count(cellpass_t *cp, uin
         }
 }
 
+/* Counts partitions @p i .. @p i + 3, whose owners are all tasks when @p valid (no clamp to the
+ * sentinel: a constant once inlined). */
+static inline __attribute__((always_inline)) void cells_four(cellpass_t *cp, const int32_t *prev,
+                                                             size_t i, int valid)
+{
+        const uint32_t T = cp->T;
+        const uint32_t p0 = (uint32_t)prev[i], p1 = (uint32_t)prev[i + 1];
+        const uint32_t p2 = (uint32_t)prev[i + 2], p3 = (uint32_t)prev[i + 3];
+        cell_count(cp, valid || p0 < T ? p0 : T, i, (int32_t)p0);
+        cell_count(cp, valid || p1 < T ? p1 : T, i + 1, (int32_t)p1);
+        cell_count(cp, valid || p2 < T ? p2 : T, i + 2, (int32_t)p2);
+        cell_count(cp, valid || p3 < T ? p3 : T, i + 3, (int32_t)p3);
+}
+
 /* topic_cells()'s pass over partitions [@p o0, @p o1): each owner copied into @p owner (step 4
- * keeps most of them) and counted, two a round (a tenth less time than one: loop overhead). */
+ * keeps most of them) and counted, four a round. With SSE2 one 16-byte load copies four owners
+ * and tells whether all are tasks, so most rounds count without the clamp (1M x 10k, +1 task:
+ * the pass 1.85 -> 1.6 ms); the rest, or every round without SSE2, clamp. */
 static void cells_pass(cellpass_t *cpp, const int32_t *prev, int32_t *owner, size_t o0, size_t o1)
 {
         cellpass_t c = *cpp, *cp = &c; /* a local: its fields stay in registers */
-        const uint32_t T = cp->T;
         size_t i = o0;
-        for (; i + 2 <= o1; i += 2) {
-                const uint32_t p0 = (uint32_t)prev[i], p1 = (uint32_t)prev[i + 1];
-                owner[i] = (int32_t)p0;
-                owner[i + 1] = (int32_t)p1;
-                cell_count(cp, p0 < T ? p0 : T, i, (int32_t)p0);
-                cell_count(cp, p1 < T ? p1 : T, i + 1, (int32_t)p1);
+#ifdef KP_PLANNER_SSE2
+        const __m128i tm1 = _mm_set1_epi32((int)(cp->T - 1u));
+        for (; i + 4 <= o1; i += 4) {
+                const __m128i v = _mm_loadu_si128((const __m128i *)(prev + i));
+                _mm_storeu_si128((__m128i *)(owner + i), v);
+                /* the sign of p | (T - 1 - p) is set when p < 0 or p >= T */
+                const __m128i bad = _mm_or_si128(v, _mm_sub_epi32(tm1, v));
+                if (__builtin_expect(_mm_movemask_ps(_mm_castsi128_ps(bad)) != 0, 0))
+                        cells_four(cp, prev, i, 0);
+                else
+                        cells_four(cp, prev, i, 1);
         }
-        if (i < o1) {
-                const uint32_t p0 = (uint32_t)prev[i];
-                owner[i] = (int32_t)p0;
-                cell_count(cp, p0 < T ? p0 : T, i, (int32_t)p0);
+#endif
+        for (; i + 4 <= o1; i += 4) {
+                memcpy(owner + i, prev + i, 4 * sizeof(*owner));
+                cells_four(cp, prev, i, 0);
+        }
+        for (; i < o1; i++) {
+                const uint32_t p = (uint32_t)prev[i];
+                owner[i] = (int32_t)p;
+                cell_count(cp, p < cp->T ? p : cp->T, i, (int32_t)p);
         }
         *cpp = c;
 }
