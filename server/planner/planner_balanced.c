@@ -56,8 +56,7 @@ typedef struct bal {
         int32_t T;
         size_t K;
         int32_t *cap, *used; /* extras per task: capacity, taken */
-        size_t *colstart;    /* task j's extras list: col[colstart[j] ..] */
-        col_t *col;          /* the extras of each task */
+        col_t *col;          /* task j's n-th extra at col[n * T + j] (col_slot()) */
         size_t *xstart;      /* topic t's extras list: xcol[xstart[t] ..] */
         int32_t *xcol;       /* task of each extra of a topic */
         int32_t *xn;         /* extras placed per topic */
@@ -77,12 +76,20 @@ typedef struct bal {
         size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
 } bal_t;
 
+/* Where task @p j's @p n-th extra is: row n holds every task's n-th, so step 3a, which gives
+ * most tasks their n-th extra in the n-th topic it places, writes along one row at a time
+ * instead of a slot in every task's list each topic (1M x 10k, +1 task: a sweep over 100k
+ * entries per topic). */
+static inline size_t col_slot(const bal_t *b, int32_t j, int32_t n)
+{
+        return (size_t)n * (size_t)b->T + (size_t)j;
+}
+
 /* Gives task @p j the extra of topic @p t at @p x in t's list (the caller counts xn). */
 static inline void place_at(bal_t *b, int32_t t, int32_t j, int useful, size_t x)
 {
         b->xcol[x] = j;
-        size_t at = b->colstart[j] + (size_t)b->used[j]++;
-        b->col[at] = (col_t){t, (uint32_t)useful, (uint32_t)x};
+        b->col[col_slot(b, j, b->used[j]++)] = (col_t){t, (uint32_t)useful, (uint32_t)x};
 }
 
 static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
@@ -128,7 +135,8 @@ static int32_t repair_find(bal_t *b, int32_t j, size_t *slotp)
                 if (b->used[k] < b->cap[k] || b->mark[k] == b->gen || k == j)
                         continue;
                 const int32_t tk = b->ucmark[k] == b->ucgen;
-                for (size_t s = b->colstart[k]; s < b->colstart[k] + (size_t)b->used[k]; s++) {
+                for (int32_t e = 0; e < b->used[k]; e++) {
+                        const size_t s = col_slot(b, k, e);
                         const int32_t u = b->col[s].top;
                         if (b->tmark[u] == b->tgen)
                                 continue;
@@ -150,10 +158,10 @@ static int32_t repair_find(bal_t *b, int32_t j, size_t *slotp)
 static int repair(bal_t *b, int32_t t)
 {
         const int32_t j = b->freel[0];
-        size_t s, best_slot = 0;
+        size_t best_slot = 0;
         b->tgen++;
-        for (s = b->colstart[j]; s < b->colstart[j] + (size_t)b->used[j]; s++)
-                b->tmark[b->col[s].top] = b->tgen;
+        for (int32_t e = 0; e < b->used[j]; e++)
+                b->tmark[b->col[col_slot(b, j, e)].top] = b->tgen;
         b->ugen++;
         for (int32_t c = b->uhead[j]; c >= 0; c = b->ulink[c].next)
                 b->umark[b->ulink[c].t] = b->ugen;
@@ -162,14 +170,13 @@ static int repair(bal_t *b, int32_t t)
                 return KP_ERR_INTERNAL;
         const int32_t k = best_k, u = b->col[best_slot].top;
         const int uj = b->umark[u] == b->ugen, tk = b->ucmark[k] == b->ucgen;
-        /* a task holds at most one extra of a topic: u's extra at k is the one at colx */
+        /* a task holds at most one extra of a topic: u's extra at k is the one at col[].x */
         const size_t x = b->col[best_slot].x;
-        size_t last = b->colstart[k] + (size_t)b->used[k] - 1;
+        size_t last = col_slot(b, k, b->used[k] - 1);
         b->col[best_slot] = b->col[last];
         b->used[k]--;
         b->xcol[x] = j;
-        size_t at = b->colstart[j] + (size_t)b->used[j]++;
-        b->col[at] = (col_t){u, (uint32_t)uj, (uint32_t)x};
+        b->col[col_slot(b, j, b->used[j]++)] = (col_t){u, (uint32_t)uj, (uint32_t)x};
         place(b, t, k, tk);
         b->mark[k] = b->gen;
         if (b->used[j] == b->cap[j])
@@ -397,8 +404,9 @@ static int sticky_alloc(sticky_t *st)
         st->tk = malloc((K ? K : 1) * sizeof(*st->tk));
         b->cap = malloc(T * sizeof(*b->cap));
         b->used = calloc(T, sizeof(*b->used));
-        b->colstart = malloc((T + 1) * sizeof(*b->colstart));
-        b->col = malloc((sum_r ? sum_r : 1) * sizeof(*b->col));
+        /* E or E + 1 extras a task: E rows, one more when R > 0 (at most sum_r + T entries) */
+        const size_t rows = (size_t)st->E + (st->R > 0), cols = rows * T;
+        b->col = malloc((cols ? cols : 1) * sizeof(*b->col));
         b->xstart = malloc((K + 1) * sizeof(*b->xstart));
         b->xcol = malloc((sum_r ? sum_r : 1) * sizeof(*b->xcol));
         b->xn = calloc(K ? K : 1, sizeof(*b->xn));
@@ -412,9 +420,9 @@ static int sticky_alloc(sticky_t *st)
         b->ucmark = calloc(T, sizeof(*b->ucmark));
         if (!st->cnt || !st->seen || !st->ctask || !st->ccnt || !st->cstart || !st->room ||
             !st->keep || !st->ucnt || !st->ptot || !st->useful || !st->ustart || !st->pool ||
-            !st->over || !st->ostart || !st->ck || !st->tk || !b->cap || !b->used || !b->colstart ||
-            !b->col || !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark || !b->freel ||
-            !b->lack || !b->uhead || !b->ulink || !b->umark || !b->ucmark)
+            !st->over || !st->ostart || !st->ck || !st->tk || !b->cap || !b->used || !b->col ||
+            !b->xstart || !b->xcol || !b->xn || !b->mark || !b->tmark || !b->freel || !b->lack ||
+            !b->uhead || !b->ulink || !b->umark || !b->ucmark)
                 return KP_ERR_NOMEM;
         return 0;
 }
@@ -434,7 +442,6 @@ static void sticky_free(sticky_t *st)
         free(b->xcol);
         free(b->xstart);
         free(b->col);
-        free(b->colstart);
         free(b->used);
         free(b->cap);
         free(st->tk);
@@ -605,19 +612,15 @@ static int extras_lay_out(sticky_t *st)
         const size_t K = in->topic_cnt;
         bal_t *b = &st->b;
         capacities_deal(b, st->ck, st->ucnt, st->ptot, st->useful, st->ustart, st->E, st->R);
-        size_t acc = 0;
-        for (int32_t j = 0; j < T; j++) {
-                b->colstart[j] = acc;
-                acc += (size_t)b->cap[j];
-        }
-        b->colstart[T] = acc;
-        acc = 0;
+        size_t caps = 0, acc = 0;
+        for (int32_t j = 0; j < T; j++)
+                caps += (size_t)b->cap[j];
         for (size_t t = 0; t < K; t++) {
                 b->xstart[t] = acc;
                 acc += (size_t)(in->topics[t].partitions % T);
         }
         b->xstart[K] = acc;
-        return b->colstart[T] == st->sum_r ? 0 : KP_ERR_INTERNAL;
+        return caps == st->sum_r ? 0 : KP_ERR_INTERNAL;
 }
 
 /* Step 3a: extras on useful cells while capacity lasts, topics with the least choice
