@@ -186,7 +186,7 @@ static int repair(bal_t *b, int32_t t)
 
 typedef struct colkey {
         int32_t useful;
-        int64_t prev;
+        int32_t prev;   /* <= KP_PLAN_PARTITIONS_MAX: 16 bytes a key */
         int32_t spread; /* the task's rank among the holders of its first useful topic */
         int32_t j;
 } colkey_t;
@@ -300,7 +300,7 @@ static int topkey_cmp(const void *a, const void *c)
  * selection (colkey_select()). @p ck is scratch of 2T entries. Cost O(T + cells)
  * expected, O(T log T + cells) at worst.
  */
-static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const int64_t *ptot,
+static void capacities_deal(bal_t *b, colkey_t *ck, const int32_t *ucnt, const int32_t *ptot,
                             const int32_t *useful, const size_t *ustart, int64_t E, int64_t R)
 {
         const int32_t T = b->T;
@@ -344,7 +344,7 @@ typedef struct sticky {
         int32_t *useful; /* useful cells, by topic: useful[ustart[t] ..] are tasks */
         size_t *ustart;
         int32_t *ucnt;  /* per task: useful cells */
-        int64_t *ptot;  /* per task: previous partitions it held (of topics still planned) */
+        int32_t *ptot;  /* per task: previous partitions it held (of topics still planned) */
         uint32_t *pool; /* keep_and_deal_small()'s partitions to deal */
         over_t *over;   /* by topic, over[ostart[t] ..]: the partitions step 4 looks at (below) */
         size_t *ostart;
