@@ -763,6 +763,18 @@ static int keep_and_deal_small(sticky_t *st, size_t t, int32_t *owner)
         return q == np ? 0 : KP_ERR_INTERNAL;
 }
 
+/* Sets @p n entries of @p a to @p v, eight a round: a count gcc -O2 vectorises (its cheap
+ * model wants one it knows). */
+static void fill_i32(int32_t *a, size_t n, int32_t v)
+{
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+                for (size_t q = 0; q < 8; q++)
+                        a[i + q] = v;
+        for (; i < n; i++)
+                a[i] = v;
+}
+
 /* Step 4's targets for topic @p t (f_t >= 1): room[j] = f_t (+ 1 with an extra) minus
  * what task j held, from the topic's cells; a task over its target gets keep[j] = the
  * target minus f_t (how many of its listed partitions it keeps); room[T] is -1 when some
@@ -776,8 +788,7 @@ static int targets_set(sticky_t *st, size_t t)
         bal_t *b = &st->b;
         int64_t held = 0;
         int over = 0;
-        for (int32_t j = 0; j < T; j++)
-                room[j] = f;
+        fill_i32(room, (size_t)T, f);
         for (size_t s = b->xstart[t]; s < b->xstart[t + 1]; s++)
                 room[b->xcol[s]]++;
         for (size_t c = st->cstart[t]; c < st->cstart[t + 1]; c++) {
