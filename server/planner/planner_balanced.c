@@ -747,8 +747,7 @@ static int keep_and_deal_small(sticky_t *st, size_t t, int32_t *owner)
         for (size_t i = o0; i < o1; i++) {
                 int32_t o = prev[i];
                 if (o >= 0 && o < T && cnt[o] < (b->mark[o] == b->gen)) {
-                        owner[i] = o;
-                        cnt[o]++;
+                        cnt[o]++; /* kept: step 1 copied it into owner[i] */
                 } else {
                         pool[np++] = (uint32_t)i;
                         st->moved += o >= 0;
