@@ -35,9 +35,8 @@
 
 /* One extra in a task's list: its topic, whether it keeps a previous partition in place, and
  * where it is in its topic's list (xcol; < KP_PLAN_PARTITIONS_MAX). One 8-byte entry, not
- * three arrays: step 3a writes a task's next entry topic after topic, a sweep over all the
- * lists each time (1M partitions over 10k tasks: 100k extras, a sixth of the re-plan was
- * these writes in three arrays). */
+ * three arrays of 13 bytes in all: step 3a writes one per extra it places, out of cache at
+ * 1M partitions over 10k tasks (100k extras: a sixth of the re-plan in three arrays). */
 typedef struct col {
         int32_t top;
         uint32_t useful : 1;
@@ -97,15 +96,6 @@ static inline void place(bal_t *b, int32_t t, int32_t j, int useful)
         place_at(b, t, j, useful, b->xstart[t] + (size_t)b->xn[t]++);
 }
 
-/*
- * Topic t (marked with b->gen) still needs an extra, but every task with room already
- * holds one of its extras. Take such a task j and a full task k without t: k holds
- * used_k >= E topics, j holds at most E - 1 besides t (j has room, so used_j <= E), so
- * some topic u is in k and not in j. Move u's extra k -> j and give k's slot to t.
- * Among the (k, u) looked at, the one that keeps the most partitions in place wins:
- * gain = useful(t, k) - useful(u, k) + useful(u, j). Cost: O(E) per task looked at,
- * at most b->scan_limit tasks after the first candidate.
- */
 /* The first of b->lack's @p n ascending tasks at or after @p k, round to 0 past the last. */
 static int32_t lack_from(const int32_t *lack, int32_t n, int32_t k)
 {
@@ -122,8 +112,8 @@ static int32_t lack_from(const int32_t *lack, int32_t n, int32_t k)
 
 /* repair()'s search: the full tasks without t's extra from b->cursor on, round the tasks, the
  * cursor left after the one it stopped at (where it was when it went round). Only b->lack
- * (the tasks without t's extra when t's repairs began) can qualify: a task is not taken out
- * of its extras during them. @returns the task, -1 when none, with the slot in @p slotp. */
+ * (the tasks without t's extra when t's repairs began) can qualify: no task loses t's extra
+ * during them. @returns the task, -1 when none, with the slot in @p slotp. */
 static int32_t repair_find(bal_t *b, int32_t j, size_t *slotp)
 {
         int32_t best_k = -1, best_gain = -3;
@@ -155,6 +145,16 @@ static int32_t repair_find(bal_t *b, int32_t j, size_t *slotp)
         return best_k;
 }
 
+/*
+ * Topic t (marked with b->gen) still needs an extra, but every task with room already
+ * holds one of its extras. Take such a task j and a full task k without t: k holds
+ * used_k >= E topics, j holds at most E - 1 besides t (j has room, so used_j <= E), so
+ * some topic u is in k and not in j. Move u's extra k -> j and give k's slot to t.
+ * Among the (k, u) looked at, the one that keeps the most partitions in place wins:
+ * gain = useful(t, k) - useful(u, k) + useful(u, j). Cost: O(E) per task looked at,
+ * at most b->scan_limit tasks after the first candidate, and O(log T) to find where to start
+ * among the tasks without t's extra (listed once per topic: O(T) for all its repairs).
+ */
 static int repair(bal_t *b, int32_t t)
 {
         const int32_t j = b->freel[0];
@@ -507,10 +507,11 @@ static inline __attribute__((always_inline)) void cells_four(cellpass_t *cp, con
 }
 
 /* topic_cells()'s pass over partitions [@p o0, @p o1): each owner copied into @p owner (step 4
- * keeps most of them) and counted, four a round; not inlined, so its registers are its own
- * (1M x 10k, +1 task: 1.55 -> 1.3 ms with the note at cell_count()). With SSE2 one 16-byte load
- * copies four owners and tells whether all are tasks, so most rounds count without the clamp (1M x
- * 10k, +1 task: the pass 1.85 -> 1.6 ms); the rest, or every round without SSE2, clamp. */
+ * keeps most of them) and counted, four a round. With SSE2 one 16-byte load copies four owners
+ * and tells whether all are tasks, so most rounds count without the clamp; the rest, or every
+ * round without SSE2, clamp. Not inlined, so its registers are its own (see cell_count()).
+ * 1M x 10k, +1 task: 1.85 ms before the clamp-free rounds, 1.55 with them, 1.3 with its own
+ * registers. */
 static __attribute__((noinline)) void cells_pass(cellpass_t *cpp, const int32_t *prev,
                                                  int32_t *owner, size_t o0, size_t o1)
 {
