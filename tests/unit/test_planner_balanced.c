@@ -22,6 +22,9 @@
 /* test_sticky_large_digest_pinned: the digest of the code before step 1's single test, the
  * dealing as the scan goes and step 2's selection (commit 7e2e7e6) */
 #define STICKY_LARGE_DIGEST 0x4bc4704ede6c95e7ull
+/* test_sticky_repairs_pinned: the digest of the code before repair() searched only the tasks
+ * without the topic's extra (commit 4c421d7) */
+#define STICKY_REPAIRS_DIGEST 0x95963fcef576b66cull
 
 /* Lower bounds on moves for a balanced re-plan: partitions of removed tasks always
  * move; a task may keep at most ceil(P/T) in all (only R of them ceil) and at most
@@ -466,6 +469,52 @@ static void test_sticky_large_digest_pinned(void **state)
                          (unsigned long long)h, (unsigned long long)STICKY_LARGE_DIGEST);
 }
 
+/*
+ * Re-plans that repair a lot, pinned to the code before repair() looked only among the tasks
+ * without the repairing topic's extra: a round-robin plan over T0 tasks re-planned on one or
+ * two tasks more or fewer (K topics of equal size). Where the search starts (the cursor
+ * kept from the repair before) decides which full task gives up a slot, and the digests
+ * above do not see it: a cursor never moved changes 12 of these 256 plans.
+ */
+static void test_sticky_repairs_pinned(void **state)
+{
+        (void)state;
+        static const int32_t Ks[] = {3, 7, 10, 16}, pers[] = {97, 400, 1000, 2500};
+        static const int32_t T0s[] = {50, 333, 1000, 3000};
+        uint64_t h = 1469598103934665603ull;
+        kp_plan_topic_t topics[16];
+        char names[16][16];
+        for (int t = 0; t < 16; t++) {
+                snprintf(names[t], sizeof(names[t]), "t%d", t);
+                topics[t] = (kp_plan_topic_t){"c", names[t], 0};
+        }
+        for (size_t a = 0; a < 4; a++)
+                for (size_t b = 0; b < 4; b++)
+                        for (size_t c = 0; c < 4; c++)
+                                for (int32_t d = -2; d <= 2; d++) {
+                                        if (!d)
+                                                continue;
+                                        const size_t K = (size_t)Ks[a];
+                                        const size_t P = K * (size_t)pers[b];
+                                        const int32_t T0 = T0s[c], T = T0 + d;
+                                        int32_t *prev = malloc(P * sizeof(*prev));
+                                        assert_non_null(prev);
+                                        for (size_t t = 0; t < K; t++)
+                                                topics[t].partitions = pers[b];
+                                        for (size_t i = 0; i < P; i++)
+                                                prev[i] = (int32_t)(i % (size_t)T0);
+                                        kp_plan_t *plan = plan_of(topics, K, T,
+                                                                  KP_STRATEGY_BALANCED, NULL, prev);
+                                        check_balanced(plan, topics, K, T);
+                                        h = digest_plan(h, plan);
+                                        kp_plan_destroy(plan);
+                                        free(prev);
+                                }
+        if (h != STICKY_REPAIRS_DIGEST)
+                fail_msg("repairing sticky re-plan digest %016llx, pinned %016llx",
+                         (unsigned long long)h, (unsigned long long)STICKY_REPAIRS_DIGEST);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -477,6 +526,7 @@ int main(void)
                 cmocka_unit_test(test_sticky_digest_and_tally_pinned),
                 cmocka_unit_test(test_sticky_bench_changes_move_the_minimum),
                 cmocka_unit_test(test_sticky_large_digest_pinned),
+                cmocka_unit_test(test_sticky_repairs_pinned),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
