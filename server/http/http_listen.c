@@ -32,12 +32,13 @@ kp_http_listen_t *kp_http_listen_new(const struct sockaddr_in *sin, const char *
         int one = 1;
         struct sockaddr_in bound;
         socklen_t len = sizeof(bound);
+        workers = workers ? workers : 1;
         kp_http_listen_t *l = calloc(1, sizeof(*l) + workers * sizeof(l->open[0]));
         if (!l) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        l->workers = workers ? workers : 1;
+        l->workers = workers;
         l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         /* SO_REUSEADDR, as MHD did: a restart binds while old connections sit in
          * TIME_WAIT. Not SO_REUSEPORT: a second kplane on the port would start silently
