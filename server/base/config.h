@@ -71,6 +71,13 @@
 #define KP_HTTP_THREADS_MIN 2
 #define KP_HTTP_THREADS     8
 #define KP_HTTP_THREADS_MAX 64
+/* The accept thread (server/http/http_listen.c) moves a connection's descriptor to a
+ * number naming the worker it chose; a number already taken costs one more try, and
+ * after this many the connection stays where it is (only the balance suffers). */
+#define KP_HTTP_ACCEPT_DUP_TRIES 4
+/* accept() out of descriptors or memory: the accept thread waits this long before it
+ * tries again, the connections meanwhile in the listen backlog. */
+#define KP_HTTP_ACCEPT_RETRY_MS 10
 /* Longest request URL we route. */
 #define KP_HTTP_MAX_URL 2048
 /* Longest Location header a handler may set (kp_http_resp_t.location): a route of names

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "http/http_admit.h"
 #include "http/http_conns.h"
+#include "http/http_listen.h"
 #include "http/http_pool.h"
 #include "http/url.h"
 #include "base/util.h"
@@ -29,7 +30,8 @@ enum { STATUS_FIRST = 100, STATUS_END = 600 };
 
 struct kp_http {
         struct MHD_Daemon *daemon;
-        kp_http_conns_t *conns; /* open connections and their deadlines */
+        kp_http_conns_t *conns;   /* open connections and their deadlines */
+        kp_http_listen_t *listen; /* the socket, and the thread giving connections to workers */
         kp_http_opts_t opts;
         char *api_token;
         int port;
@@ -537,31 +539,6 @@ static void raise_fd_limit(void)
                         (unsigned long long)rl.rlim_cur, KP_HTTP_CONNECTION_LIMIT);
 }
 
-/* Why MHD could not listen on @p sin: MHD does not say, so try the bind ourselves (with
- * the SO_REUSEADDR MHD uses) and report its errno. */
-static void listen_error(const struct sockaddr_in *sin, const char *listen, char *errstr,
-                         size_t errstr_size)
-{
-        int one = 1, err = 0;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-                err = errno;
-        else {
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)))
-                        err = errno;
-                close(fd);
-        }
-        if (err == EADDRINUSE)
-                snprintf(errstr, errstr_size,
-                         "cannot listen on %s: address in use (is another kplane serving on "
-                         "this port?)",
-                         listen);
-        else
-                snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen,
-                         err ? strerror(err) : "libmicrohttpd could not start");
-}
-
 /* Starts the CPU pool (unless opts.cpu_threads < 0) and the I/O pool. */
 static int pools_start(kp_http_t *srv, char *errstr, size_t errstr_size)
 {
@@ -597,6 +574,67 @@ static void pools_destroy(kp_http_t *srv)
         srv->cpu = srv->io = NULL;
 }
 
+/* MHD's connection notifications: the deadline table's, and the accept thread's count. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+        kp_http_t *srv = cls;
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (ci)
+                        kp_http_listen_closed(srv->listen, ci->connect_fd);
+        }
+        kp_http_conns_notify(srv->conns, conn, socket_context, code);
+}
+
+/* Stops and frees what kp_http_start started (any part of it may be missing): no new
+ * connection first, then the pools (MHD may not stop with a connection suspended: waiting
+ * jobs answer 503, running ones finish, each resumes its connection), then MHD, which
+ * sends or drops those answers and notifies every close, and the tables its
+ * notifications use last. */
+static void srv_free(kp_http_t *srv)
+{
+        kp_http_listen_stop(srv->listen);
+        kp_http_pool_stop(srv->cpu);
+        kp_http_pool_stop(srv->io);
+        if (srv->daemon)
+                MHD_stop_daemon(srv->daemon);
+        pools_destroy(srv);
+        pthread_mutex_destroy(&srv->offload_lock);
+        kp_http_listen_destroy(srv->listen);
+        kp_http_conns_destroy(srv->conns);
+        free(srv->api_token);
+        free(srv);
+}
+
+/* The workers: opts.threads, or one per CPU within config.h's bounds. */
+static unsigned worker_count(const kp_http_opts_t *opts)
+{
+        if (opts->threads)
+                return opts->threads;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        return cpus < KP_HTTP_THREADS_MIN ? KP_HTTP_THREADS_MIN
+               : cpus > KP_HTTP_THREADS   ? KP_HTTP_THREADS
+                                          : (unsigned)cpus;
+}
+
+/* MHD without a socket of its own: srv->listen accepts and hands connections over. */
+static struct MHD_Daemon *daemon_start(kp_http_t *srv, unsigned threads)
+{
+        return MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET,
+                0, NULL, NULL, on_request, srv, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned)KP_HTTP_CONNECTION_LIMIT,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)KP_HTTP_PER_IP_CONNECTION_LIMIT,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+                on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, kp_url_unescape, NULL,
+                MHD_OPTION_END);
+}
+
 kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr_size)
 {
         struct sockaddr_in sin;
@@ -608,75 +646,37 @@ kp_http_t *kp_http_start(const kp_http_opts_t *opts, char *errstr, size_t errstr
                 return NULL;
         }
         srv->opts = *opts;
+        pthread_mutex_init(&srv->offload_lock, NULL);
         if (opts->api_token && opts->api_token[0])
                 srv->api_token = strdup(opts->api_token);
         raise_fd_limit();
+        unsigned threads = worker_count(opts);
+        /* bound first: a busy port fails before any thread starts */
+        srv->listen = kp_http_listen_new(&sin, opts->listen, threads, errstr, errstr_size);
+        if (!srv->listen)
+                goto fail;
         srv->conns =
                 kp_http_conns_new((int64_t)KP_HTTP_REQUEST_DEADLINE_S * 1000, errstr, errstr_size);
-        if (!srv->conns) {
-                free(srv->api_token);
-                free(srv);
-                return NULL;
-        }
-        unsigned threads = opts->threads;
-        if (!threads) {
-                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-                threads = cpus < KP_HTTP_THREADS_MIN ? KP_HTTP_THREADS_MIN
-                          : cpus > KP_HTTP_THREADS   ? KP_HTTP_THREADS
-                                                     : (unsigned)cpus;
-        }
-        pthread_mutex_init(&srv->offload_lock, NULL);
-        if (pools_start(srv, errstr, errstr_size)) {
-                pools_destroy(srv);
-                pthread_mutex_destroy(&srv->offload_lock);
-                free(srv->api_token);
-                free(srv);
-                return NULL;
-        }
-        srv->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                        MHD_ALLOW_SUSPEND_RESUME,
-                0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-                MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                (unsigned)KP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)KP_HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                (size_t)KP_HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                (unsigned)KP_HTTP_PER_IP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, kp_http_conns_notify, srv->conns,
-                MHD_OPTION_UNESCAPE_CALLBACK, kp_url_unescape, NULL, MHD_OPTION_END);
-        /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second kplane
-         * on the port would start silently and take half the requests. MHD's default
-         * SO_REUSEADDR still lets a restart bind while old connections sit in TIME_WAIT. */
+        if (!srv->conns || pools_start(srv, errstr, errstr_size))
+                goto fail;
+        srv->daemon = daemon_start(srv, threads);
         if (!srv->daemon) {
-                listen_error(&sin, opts->listen, errstr, errstr_size);
-                kp_http_conns_destroy(srv->conns);
-                pools_destroy(srv);
-                pthread_mutex_destroy(&srv->offload_lock);
-                free(srv->api_token);
-                free(srv);
-                return NULL;
+                snprintf(errstr, errstr_size, "cannot start libmicrohttpd on %s", opts->listen);
+                goto fail;
         }
-        const union MHD_DaemonInfo *info =
-                MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        srv->port = info ? info->port : ntohs(sin.sin_port);
+        if (kp_http_listen_start(srv->listen, srv->daemon, errstr, errstr_size))
+                goto fail;
+        srv->port = kp_http_listen_port(srv->listen);
         return srv;
+fail:
+        srv_free(srv);
+        return NULL;
 }
 
 void kp_http_stop(kp_http_t *srv)
 {
-        if (!srv)
-                return;
-        /* MHD may not stop with a connection suspended: the pools stop first (waiting
-         * jobs answer 503, running ones finish, each resumes its connection), then MHD
-         * sends or drops those answers; a request offloaded meanwhile gets a 503. */
-        kp_http_pool_stop(srv->cpu);
-        kp_http_pool_stop(srv->io);
-        MHD_stop_daemon(srv->daemon);
-        pools_destroy(srv);
-        pthread_mutex_destroy(&srv->offload_lock);
-        kp_http_conns_destroy(srv->conns); /* after MHD: its CLOSED notifications use it */
-        free(srv->api_token);
-        free(srv);
+        if (srv)
+                srv_free(srv);
 }
 
 const char *kp_http_header(const kp_http_req_t *req, const char *name)
