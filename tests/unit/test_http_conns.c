@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "http_fixtures.h"
 #include <microhttpd.h>
 
 #include "base/config.h"
@@ -99,19 +101,6 @@ static int teardown(void **state)
         return 0;
 }
 
-static int connect_to(int p)
-{
-        struct sockaddr_in sin = {.sin_family = AF_INET,
-                                  .sin_port = htons((uint16_t)p),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        struct timeval tv = {20, 0};
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        return fd;
-}
-
 static void send_text(int fd, const char *s)
 {
         assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
@@ -141,34 +130,12 @@ static uint64_t reaped_reaching(uint64_t want)
         return kp_http_conns_reaped(conns);
 }
 
-/* Reads one answer and @returns its status (the body is "ok", 2 bytes). */
-static int read_status(int fd)
-{
-        char buf[4096];
-        size_t len = 0;
-        int status = 0;
-        while (len < sizeof(buf) - 1) {
-                ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-                buf[len] = '\0';
-                char *end = strstr(buf, "\r\n\r\n");
-                if (end && len >= (size_t)(end - buf) + 4 + 2)
-                        break;
-        }
-        buf[len] = '\0';
-        if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-                return -1;
-        return status;
-}
-
 static void test_a_silent_connection_is_shut_down_after_its_deadline(void **state)
 {
         (void)state;
         uint64_t before = kp_http_conns_reaped(conns);
         int64_t t0 = kp_time_mono_ms();
-        int fd = connect_to(port);
+        int fd = http_connect(port, 20);
         assert_true(closed_within(fd, 20000));
         assert_true(kp_time_mono_ms() - t0 >= DEADLINE_MS - 1);
         assert_int_equal(reaped_reaching(before + 1), before + 1);
@@ -180,7 +147,7 @@ static void test_a_request_dripping_bytes_is_shut_down_all_the_same(void **state
 {
         (void)state;
         uint64_t before = kp_http_conns_reaped(conns);
-        int fd = connect_to(port);
+        int fd = http_connect(port, 20);
         send_text(fd, "GET /fast HTTP/1.1\r\nHost: h\r\n");
         int closed = 0;
         for (int i = 0; i < 200 && !closed; i++) {
@@ -200,13 +167,13 @@ static void test_a_slow_handler_is_not_reaped_and_the_idle_connection_after_it_i
 {
         (void)state;
         uint64_t before = kp_http_conns_reaped(conns);
-        int fd = connect_to(port);
+        int fd = http_connect(port, 20);
         send_text(fd, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_int_equal(read_status(fd), 200);
+        assert_int_equal(http_read_status(fd), 200);
         assert_int_equal(kp_http_conns_reaped(conns), before);
         /* kept alive: a second request on it is answered */
         send_text(fd, "GET /fast HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_int_equal(read_status(fd), 200);
+        assert_int_equal(http_read_status(fd), 200);
         assert_true(closed_within(fd, 20000));
         assert_int_equal(reaped_reaching(before + 1), before + 1);
         close(fd);
@@ -234,26 +201,26 @@ static void test_one_address_holds_at_most_the_per_ip_limit(void **state)
         int p = kp_http_port(srv);
         int fds[KP_HTTP_PER_IP_CONNECTION_LIMIT];
         for (int i = 0; i < KP_HTTP_PER_IP_CONNECTION_LIMIT; i++)
-                fds[i] = connect_to(p);
+                fds[i] = http_connect(p, 20);
         /* each of them is served, so MHD holds them all before the next one comes (its
          * threads accept side by side: a connection still in the backlog may lose its
          * slot to a later one) */
         for (int i = 0; i < KP_HTTP_PER_IP_CONNECTION_LIMIT; i++)
                 send_text(fds[i], "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
         for (int i = 0; i < KP_HTTP_PER_IP_CONNECTION_LIMIT; i++)
-                assert_int_equal(read_status(fds[i]), 200);
+                assert_int_equal(http_read_status(fds[i]), 200);
         /* one more: the kernel accepts it, MHD closes it unanswered */
-        int extra = connect_to(p);
+        int extra = http_connect(p, 20);
         assert_true(closed_within(extra, 5000));
         close(extra);
         /* a slot given back is usable again (MHD notices the close asynchronously) */
         close(fds[1]);
         int served = 0;
         for (int i = 0; i < 100 && !served; i++) {
-                int fd = connect_to(p);
+                int fd = http_connect(p, 20);
                 static const char req[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
                 send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
-                served = read_status(fd) == 200;
+                served = http_read_status(fd) == 200;
                 close(fd);
                 if (!served)
                         usleep(50 * 1000);

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "http_fixtures.h"
+
 #include "base/util.h"
 #include "http/http.h"
 
@@ -51,46 +53,11 @@ static void answer(void *opaque, const kp_http_req_t *req, kp_http_resp_t *resp)
         resp->body_len = 2;
 }
 
-static int connect_to(int p)
-{
-        struct sockaddr_in sin = {.sin_family = AF_INET,
-                                  .sin_port = htons((uint16_t)p),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        struct timeval tv = {30, 0};
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        return fd;
-}
-
 static void send_get(int fd, const char *path)
 {
         char req[128];
         int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", path);
         assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-}
-
-/* Reads one answer (its body is "ok") and @returns its status. */
-static int read_status(int fd)
-{
-        char buf[4096];
-        size_t len = 0;
-        int status = 0;
-        while (len < sizeof(buf) - 1) {
-                ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-                buf[len] = '\0';
-                char *end = strstr(buf, "\r\n\r\n");
-                if (end && len >= (size_t)(end - buf) + 4 + 2)
-                        break;
-        }
-        buf[len] = '\0';
-        if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-                return -1;
-        return status;
 }
 
 /* Waits until /who's count stays put for QUIET_MS (or reaches @p all). */
@@ -125,20 +92,20 @@ static void test_connections_are_shared_evenly_even_while_a_worker_is_busy(void 
         kp_http_t *srv = kp_http_start(&opts, err, sizeof(err));
         assert_non_null(srv);
         int p = kp_http_port(srv);
-        int blocker = connect_to(p);
+        int blocker = http_connect(p, 30);
         send_get(blocker, "/block");
         while (!__atomic_load_n(&blocking, __ATOMIC_ACQUIRE))
                 usleep(1000);
         int fds[CONNS];
         for (int i = 0; i < CONNS; i++) {
-                fds[i] = connect_to(p);
+                fds[i] = http_connect(p, 30);
                 send_get(fds[i], "/who");
         }
         int early = answered_settled(CONNS);
         __atomic_store_n(&released, 1, __ATOMIC_RELEASE);
-        assert_int_equal(read_status(blocker), 200);
+        assert_int_equal(http_read_status(blocker), 200);
         for (int i = 0; i < CONNS; i++)
-                assert_int_equal(read_status(fds[i]), 200);
+                assert_int_equal(http_read_status(fds[i]), 200);
         int busy = __atomic_load_n(&by_busy, __ATOMIC_RELAXED);
         printf("answered by the free worker before the busy one was free: %d of %d; "
                "by the busy one: %d\n",
@@ -165,13 +132,13 @@ static void test_stop_with_connections_open_returns(void **state)
         int p = kp_http_port(srv);
         int fds[8];
         for (int i = 0; i < 8; i++) {
-                fds[i] = connect_to(p);
+                fds[i] = http_connect(p, 30);
                 if (i % 2) { /* half a request */
                         assert_int_equal(send(fds[i], "GET /who HTTP/1.1\r\n", 19, MSG_NOSIGNAL),
                                          19);
                 } else {
                         send_get(fds[i], "/who");
-                        assert_int_equal(read_status(fds[i]), 200);
+                        assert_int_equal(http_read_status(fds[i]), 200);
                 }
         }
         kp_http_stop(srv);
