@@ -343,8 +343,6 @@ static kp_sink_status_t http_put(void *state, const kp_sink_msg_t *msgs, size_t 
                 snprintf(errstr, errstr_size, "%s", t->error);
                 st = KP_SINK_FATAL;
         }
-        if (!t->g->conf.linger_ms)
-                task_seal(t, kp_time_mono_ms());
         *taken = i;
         pthread_mutex_unlock(&t->mu);
         curl_multi_wakeup(t->g->multi);
@@ -523,7 +521,10 @@ static void task_tick(http_task_t *t, int64_t now, int64_t *next_ms)
                 pthread_mutex_unlock(&t->mu);
                 return;
         }
-        if (t->tail && !t->tail->sealed) {
+        /* The open batch closes when it can leave: nothing before it and its linger over.
+         * Behind a request in flight (or a batch waiting for its retry) it stays open, so
+         * what arrives meanwhile goes out in the next request, not in one request each. */
+        if (t->tail && !t->tail->sealed && t->tail == t->head && !t->sending) {
                 if (now >= t->tail->opened_ms + g->conf.linger_ms)
                         task_seal(t, now);
                 else if (t->tail->opened_ms + g->conf.linger_ms < *next_ms)

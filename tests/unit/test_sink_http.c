@@ -473,6 +473,42 @@ static void test_batches_go_back_to_back(void **state)
         srv_stop();
 }
 
+/* linger_ms 0 sends at once, and what is put while a request is out waits for it as one
+ * batch: a request held 300 ms, 50 puts of one record each meanwhile, then 2 requests in
+ * all (a sink that closed a batch per put sent 51, one after the other). */
+static void test_records_put_during_a_request_go_in_the_next_one(void **state)
+{
+        static const int script[] = {STALL};
+        enum { N = 50 };
+        kp_sink_msg_t m[N + 1];
+        char err[256];
+        (void)state;
+        for (int i = 0; i <= N; i++)
+                m[i] = msg(&part_a, 0, i, NULL, "x");
+        srv_start(script, 1);
+        srv.stall_ms = 300;
+        json_t *c = conf_new("\"batch\":{\"max_messages\":500,\"linger_ms\":0}");
+        kp_sink_t *s = sink_open(c);
+        int64_t t0 = kp_time_mono_ms();
+        put_all(s, m, 1);
+        while (!srv_count() && kp_time_mono_ms() - t0 < 30000)
+                usleep(1000);
+        assert_int_equal(srv_count(), 1);
+        for (int i = 1; i <= N; i++)
+                put_all(s, m + i, 1);
+        assert_int_equal(flush_wait(s, err, sizeof(err)), KP_SINK_OK);
+        assert_int_equal(srv_count(), 2);
+        int lines = 0;
+        for (size_t i = 0; i < srv.recs[1].len; i++)
+                lines += srv.recs[1].body[i] == '\n';
+        assert_int_equal(lines, N);
+        assert_non_null(strstr(srv.recs[1].body, "\"offset\":1,"));
+        assert_non_null(strstr(srv.recs[1].body, "\"offset\":50,"));
+        sink_close(s);
+        json_decref(c);
+        srv_stop();
+}
+
 /* ---- retries and refusals ---- */
 
 /* Every record answered 2xx exactly once, over 500s, 429s and a stalled answer; precommit
@@ -835,6 +871,7 @@ int main(void)
                 cmocka_unit_test(test_raw_sends_one_request_per_message_with_its_key),
                 cmocka_unit_test(test_a_partial_batch_goes_after_its_linger),
                 cmocka_unit_test(test_batches_go_back_to_back),
+                cmocka_unit_test(test_records_put_during_a_request_go_in_the_next_one),
                 cmocka_unit_test(test_failures_are_retried_and_every_record_arrives_once),
                 cmocka_unit_test(test_retry_after_is_honoured),
                 cmocka_unit_test(test_a_400_splits_the_batch_and_refuses_only_the_poison_record),
