@@ -5,7 +5,7 @@ connection every few ms until totals.messages reaches COUNT.
 
 Usage: consume_clock.py URL GROUP COUNT [TIMEOUT_S (60)]
 Output: kplane_clock messages=<n> wall_ms=<from the start call> steady_ms=<from the first
-        message seen> polls=<status reads>
+        message seen> steady_messages=<read after that poll> polls=<status reads>
 Exit: 0, 1 when the start failed or COUNT was not reached within the timeout.
 
 Why not a curl loop: the baselines time themselves inside their own process
@@ -41,19 +41,21 @@ def main():
     if status // 100 != 2:
         print("consume_clock: start: %d %s" % (status, body[:200]), file=sys.stderr)
         return 1
-    n, first, polls = 0, None, 0
+    n, first, n_first, polls = 0, None, 0, 0
     while n < count and time.monotonic() - t0 < timeout:
         status, body = call("GET", "/status")
         polls += 1
         m = TOTAL.search(body) if status == 200 else None
         n = int(m.group(1)) if m else 0
         if n and first is None:
-            first = time.monotonic()
+            first, n_first = time.monotonic(), n
         if n < count:
             time.sleep(POLL_S)
     t1 = time.monotonic()
-    print("kplane_clock messages=%d wall_ms=%.1f steady_ms=%.1f polls=%d" %
-          (n, (t1 - t0) * 1e3, (t1 - first) * 1e3 if first else 0.0, polls))
+    # steady: what was read after the poll that first saw a message, over the time since
+    # (the messages already counted by then took time before it)
+    print("kplane_clock messages=%d wall_ms=%.1f steady_ms=%.1f steady_messages=%d polls=%d" %
+          (n, (t1 - t0) * 1e3, (t1 - first) * 1e3 if first else 0.0, n - n_first, polls))
     return 0 if n >= count else 1
 
 
