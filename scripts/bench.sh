@@ -1718,7 +1718,7 @@ EOF
 - **Planner vs Kafka's assignors**: `bench/assignors/run.sh` runs kafka-clients'
   `CooperativeStickyAssignor` and kafka-group-coordinator's KIP-848 `UniformAssignor` (Kafka
   version in the raw output below), each topology in its own JVM after a JIT warm-up, median
-  of up to 5 runs, on a fresh group (nothing owned) of 10 topics with P/10 partitions, every
+  of up to 5 runs (one when a run passes 1 s), on a fresh group (nothing owned) of 10 topics with P/10 partitions, every
   member subscribed to all. `bench/bench_vs_assignors.c` plans exactly that layout with kplane
   `balanced` (median of 5, advice off since Kafka gives none). Balance is the partition count
   of the idlest and busiest task (`min..max/task`), counted from the owners on both sides.
@@ -1736,7 +1736,7 @@ EOF
   `UniformAssignor.assign` with a `GroupSpecImpl` holding each member's current target
   assignment and the inverted target assignment (a new member `Assignment.EMPTY`), the
   coordinator's own input. One JVM per combination after a warm-up on 10k × 100, median of
-  up to 5 runs, cut off after 60 s (larger combinations of the same change then skipped),
+  up to 5 runs (one when a run and its follow-up pass 1 s), cut off after 60 s (larger combinations of the same change then skipped),
   480 s in all. CooperativeSticky is cooperative: its first call withholds every partition
   that changes owner, a follow-up rebalance hands them out; the timed figure is the first
   call, the follow-up is shown beside it, and moves and balance are counted on the final
