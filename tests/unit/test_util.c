@@ -121,6 +121,58 @@ static void test_buffer_grows_past_any_size_and_hands_its_memory_over(void **sta
         kp_buf_cleanup(&b);
 }
 
+/* 1 when the mapping holding @p addr is advised for huge pages (VmFlags "hg"), 0 when
+ * not, -1 when /proc/self/smaps does not say. */
+static int mapping_advised_huge(const void *addr)
+{
+        FILE *f = fopen("/proc/self/smaps", "r");
+        char line[512];
+        int in = 0, found = -1;
+        uintptr_t a = (uintptr_t)addr;
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long lo, hi;
+                char perms[8];
+                if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) { /* a mapping's line */
+                        in = a >= lo && a < hi;
+                } else if (in && !strncmp(line, "VmFlags:", 8)) {
+                        found = strstr(line, " hg") != NULL;
+                        break;
+                }
+        }
+        fclose(f);
+        return found;
+}
+
+/* A buffer grown past KP_BUF_HUGE_MIN keeps every byte, and where the kernel has
+ * transparent huge pages its memory is advised for them (what saves the page faults). */
+static void test_a_large_buffer_keeps_its_bytes_and_asks_for_huge_pages(void **state)
+{
+        (void)state;
+        kp_buf_t b;
+        kp_buf_init(&b);
+        size_t n = KP_BUF_HUGE_MIN + KP_BUF_HUGE_MIN / 2;
+        for (size_t i = 0; i < n; i += 8)
+                kp_buf_append(&b, "01234567", 8);
+        assert_false(b.oom);
+        assert_int_equal(b.len, n);
+        assert_true(b.cap >= KP_BUF_HUGE_MIN);
+        for (size_t i = 0; i < n; i += 8)
+                if (memcmp(b.data + i, "01234567", 8))
+                        fail_msg("byte %zu changed", i);
+        FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+        if (thp) {
+                char mode[128] = "";
+                if (!fgets(mode, sizeof(mode), thp))
+                        mode[0] = '\0';
+                fclose(thp);
+                if (!strstr(mode, "[never]"))
+                        assert_int_equal(mapping_advised_huge(b.data + n / 2), 1);
+        }
+        kp_buf_cleanup(&b);
+}
+
 static void test_buffer_reserve_lets_a_writer_store_in_place(void **state)
 {
         (void)state;
@@ -170,6 +222,7 @@ int main(void)
                 cmocka_unit_test(test_utf8_is_checked_as_jansson_does_and_scrubbed_in_place),
                 cmocka_unit_test(test_buffer_grows_past_any_size_and_hands_its_memory_over),
                 cmocka_unit_test(test_buffer_reserve_lets_a_writer_store_in_place),
+                cmocka_unit_test(test_a_large_buffer_keeps_its_bytes_and_asks_for_huge_pages),
                 cmocka_unit_test(test_time_stamps_are_utc_iso8601_and_the_clock_is_monotonic),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
