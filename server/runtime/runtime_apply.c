@@ -571,9 +571,9 @@ static void apply_hand_over(apply_t *a)
                 /* The hand-over is in memory (next_offset), so nothing is lost or read
                  * twice; only a crash now would re-deliver. */
                 fprintf(stderr,
-                        "kplane: runtime: group %s: commit before plan change failed; "
+                        "kplane: runtime: group %s: %s before plan change failed; "
                         "continuing\n",
-                        g->name);
+                        g->name, local ? "sink flush" : "commit");
         if (a->nagain)
                 again_resume(a, parts, n);
         /* All locked across the seek and the resume (librdkafka's answers, not the sinks'),
