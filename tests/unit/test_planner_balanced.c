@@ -25,6 +25,9 @@
 /* test_sticky_repairs_pinned: the digest of the code before repair() searched only the tasks
  * without the topic's extra (commit 4c421d7) */
 #define STICKY_REPAIRS_DIGEST 0x95963fcef576b66cull
+/* test_sticky_many_topics_pinned: the digest of the code before repair() bounded what a
+ * task's extras can gain (commit d1b4221) */
+#define STICKY_MANY_TOPICS_DIGEST 0x85223c1f1a6de672ull
 
 /* Lower bounds on moves for a balanced re-plan: partitions of removed tasks always
  * move; a task may keep at most ceil(P/T) in all (only R of them ceil) and at most
@@ -515,6 +518,53 @@ static void test_sticky_repairs_pinned(void **state)
                          (unsigned long long)h, (unsigned long long)STICKY_REPAIRS_DIGEST);
 }
 
+/*
+ * Many topics, each about as large as the group: a task holds one extra of most topics,
+ * thousands in all, and a task added or removed takes a repair per topic. Pinned to the
+ * code before repair() stopped reading a task's extras at the most they can gain (or at
+ * once, when that cannot beat the best so far): 1M partitions in 10,000 topics of 100,
+ * 50 -> 51 tasks took it 7.4 s. A bound one too low changes these plans.
+ */
+static void test_sticky_many_topics_pinned(void **state)
+{
+        (void)state;
+        static const int32_t Ks[] = {200, 1000}, pers[] = {7, 60, 100}, T0s[] = {50, 60, 333};
+        enum { KMAX = 1000 };
+        uint64_t h = 1469598103934665603ull;
+        kp_plan_topic_t *topics = calloc(KMAX, sizeof(*topics));
+        char(*names)[16] = calloc(KMAX, sizeof(*names));
+        assert_non_null(topics);
+        assert_non_null(names);
+        for (int t = 0; t < KMAX; t++)
+                snprintf(names[t], sizeof(names[t]), "t%d", t);
+        for (size_t a = 0; a < 2; a++)
+                for (size_t b = 0; b < 3; b++)
+                        for (size_t c = 0; c < 3; c++)
+                                for (int32_t d = -1; d <= 1; d += 2) {
+                                        const size_t K = (size_t)Ks[a];
+                                        const size_t P = K * (size_t)pers[b];
+                                        const int32_t T0 = T0s[c], T = T0 + d;
+                                        int32_t *prev = malloc(P * sizeof(*prev));
+                                        assert_non_null(prev);
+                                        for (size_t t = 0; t < K; t++)
+                                                topics[t] =
+                                                        (kp_plan_topic_t){"c", names[t], pers[b]};
+                                        for (size_t i = 0; i < P; i++)
+                                                prev[i] = (int32_t)(i % (size_t)T0);
+                                        kp_plan_t *plan = plan_of(topics, K, T,
+                                                                  KP_STRATEGY_BALANCED, NULL, prev);
+                                        check_balanced(plan, topics, K, T);
+                                        h = digest_plan(h, plan);
+                                        kp_plan_destroy(plan);
+                                        free(prev);
+                                }
+        free(names);
+        free(topics);
+        if (h != STICKY_MANY_TOPICS_DIGEST)
+                fail_msg("many-topics sticky re-plan digest %016llx, pinned %016llx",
+                         (unsigned long long)h, (unsigned long long)STICKY_MANY_TOPICS_DIGEST);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -527,6 +577,7 @@ int main(void)
                 cmocka_unit_test(test_sticky_bench_changes_move_the_minimum),
                 cmocka_unit_test(test_sticky_large_digest_pinned),
                 cmocka_unit_test(test_sticky_repairs_pinned),
+                cmocka_unit_test(test_sticky_many_topics_pinned),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
