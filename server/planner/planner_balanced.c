@@ -73,6 +73,7 @@ typedef struct bal {
         uint32_t *umark;  /* per topic: useful at the repair's task j when == ugen */
         uint32_t *ucmark; /* per task: useful for the repairing topic when == ucgen */
         uint32_t ugen, ucgen;
+        int32_t tj, uj;    /* the task tmark / umark describe now (-1: none) */
         size_t scan_limit; /* full tasks repair() inspects once it has a candidate */
 } bal_t;
 
@@ -90,6 +91,8 @@ static inline void place_at(bal_t *b, int32_t t, int32_t j, int useful, size_t x
 {
         b->xcol[x] = j;
         b->fresh[j] += !useful;
+        if (j == b->tj) /* tmark follows the extras of the last repair's task */
+                b->tmark[t] = b->tgen;
         b->col[col_slot(b, j, b->used[j]++)] = (col_t){t, (uint32_t)useful, (uint32_t)x};
 }
 
@@ -171,12 +174,23 @@ static int repair(bal_t *b, int32_t t)
 {
         const int32_t j = b->freel[0];
         size_t best_slot = 0;
-        b->tgen++;
-        for (int32_t e = 0; e < b->used[j]; e++)
-                b->tmark[b->col[col_slot(b, j, e)].top] = b->tgen;
-        b->ugen++;
-        for (int32_t c = b->uhead[j]; c >= 0; c = b->ulink[c].next)
-                b->umark[b->ulink[c].t] = b->ugen;
+        /* Marked afresh only for another task than the last repair's: j's extras are
+         * added to as they come (place_at) and j loses none while it is the task with room
+         * (one that gives up an extra is full: it is another repair's k, under another j);
+         * its useful topics never change. Consecutive repairs share j, and these lists run
+         * to thousands of topics. */
+        if (j != b->tj) {
+                b->tgen++;
+                b->tj = j;
+                for (int32_t e = 0; e < b->used[j]; e++)
+                        b->tmark[b->col[col_slot(b, j, e)].top] = b->tgen;
+        }
+        if (j != b->uj) {
+                b->ugen++;
+                b->uj = j;
+                for (int32_t c = b->uhead[j]; c >= 0; c = b->ulink[c].next)
+                        b->umark[b->ulink[c].t] = b->ugen;
+        }
         const int32_t best_k = repair_find(b, j, &best_slot);
         if (best_k < 0)
                 return KP_ERR_INTERNAL;
@@ -190,6 +204,7 @@ static int repair(bal_t *b, int32_t t)
         b->used[k]--;
         b->xcol[x] = j;
         b->fresh[j] += !uj;
+        b->tmark[u] = b->tgen; /* j == b->tj */
         b->col[col_slot(b, j, b->used[j]++)] = (col_t){u, (uint32_t)uj, (uint32_t)x};
         place(b, t, k, tk);
         b->mark[k] = b->gen;
@@ -419,6 +434,7 @@ static int sticky_alloc(sticky_t *st)
         b->cap = malloc(T * sizeof(*b->cap));
         b->used = calloc(T, sizeof(*b->used));
         b->fresh = calloc(T, sizeof(*b->fresh));
+        b->tj = b->uj = -1;
         /* E or E + 1 extras a task: E rows, one more when R > 0 (at most sum_r + T entries) */
         const size_t rows = (size_t)st->E + (st->R > 0), cols = rows * T;
         b->col = malloc((cols ? cols : 1) * sizeof(*b->col));
