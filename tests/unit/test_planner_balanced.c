@@ -472,6 +472,26 @@ static void test_sticky_large_digest_pinned(void **state)
                          (unsigned long long)h, (unsigned long long)STICKY_LARGE_DIGEST);
 }
 
+/* @p h on, the digest of @p K topics of @p per partitions each re-planned on @p T tasks from
+ * a round-robin over @p T0 (a balanced plan checked first). */
+static uint64_t digest_round_robin(uint64_t h, kp_plan_topic_t *topics, size_t K, int32_t per,
+                                   int32_t T0, int32_t T)
+{
+        const size_t P = K * (size_t)per;
+        int32_t *prev = malloc(P * sizeof(*prev));
+        assert_non_null(prev);
+        for (size_t t = 0; t < K; t++)
+                topics[t].partitions = per;
+        for (size_t i = 0; i < P; i++)
+                prev[i] = (int32_t)(i % (size_t)T0);
+        kp_plan_t *plan = plan_of(topics, K, T, KP_STRATEGY_BALANCED, NULL, prev);
+        check_balanced(plan, topics, K, T);
+        h = digest_plan(h, plan);
+        kp_plan_destroy(plan);
+        free(prev);
+        return h;
+}
+
 /*
  * Re-plans that repair a lot, pinned to the code before repair() looked only among the tasks
  * without the repairing topic's extra: a round-robin plan over T0 tasks re-planned on one or
@@ -494,25 +514,10 @@ static void test_sticky_repairs_pinned(void **state)
         for (size_t a = 0; a < 4; a++)
                 for (size_t b = 0; b < 4; b++)
                         for (size_t c = 0; c < 4; c++)
-                                for (int32_t d = -2; d <= 2; d++) {
-                                        if (!d)
-                                                continue;
-                                        const size_t K = (size_t)Ks[a];
-                                        const size_t P = K * (size_t)pers[b];
-                                        const int32_t T0 = T0s[c], T = T0 + d;
-                                        int32_t *prev = malloc(P * sizeof(*prev));
-                                        assert_non_null(prev);
-                                        for (size_t t = 0; t < K; t++)
-                                                topics[t].partitions = pers[b];
-                                        for (size_t i = 0; i < P; i++)
-                                                prev[i] = (int32_t)(i % (size_t)T0);
-                                        kp_plan_t *plan = plan_of(topics, K, T,
-                                                                  KP_STRATEGY_BALANCED, NULL, prev);
-                                        check_balanced(plan, topics, K, T);
-                                        h = digest_plan(h, plan);
-                                        kp_plan_destroy(plan);
-                                        free(prev);
-                                }
+                                for (int32_t d = -2; d <= 2; d++)
+                                        if (d)
+                                                h = digest_round_robin(h, topics, (size_t)Ks[a],
+                                                                       pers[b], T0s[c], T0s[c] + d);
         if (h != STICKY_REPAIRS_DIGEST)
                 fail_msg("repairing sticky re-plan digest %016llx, pinned %016llx",
                          (unsigned long long)h, (unsigned long long)STICKY_REPAIRS_DIGEST);
@@ -535,29 +540,16 @@ static void test_sticky_many_topics_pinned(void **state)
         char(*names)[16] = calloc(KMAX, sizeof(*names));
         assert_non_null(topics);
         assert_non_null(names);
-        for (int t = 0; t < KMAX; t++)
+        for (int t = 0; t < KMAX; t++) {
                 snprintf(names[t], sizeof(names[t]), "t%d", t);
+                topics[t] = (kp_plan_topic_t){"c", names[t], 0};
+        }
         for (size_t a = 0; a < 2; a++)
                 for (size_t b = 0; b < 3; b++)
                         for (size_t c = 0; c < 3; c++)
-                                for (int32_t d = -1; d <= 1; d += 2) {
-                                        const size_t K = (size_t)Ks[a];
-                                        const size_t P = K * (size_t)pers[b];
-                                        const int32_t T0 = T0s[c], T = T0 + d;
-                                        int32_t *prev = malloc(P * sizeof(*prev));
-                                        assert_non_null(prev);
-                                        for (size_t t = 0; t < K; t++)
-                                                topics[t] =
-                                                        (kp_plan_topic_t){"c", names[t], pers[b]};
-                                        for (size_t i = 0; i < P; i++)
-                                                prev[i] = (int32_t)(i % (size_t)T0);
-                                        kp_plan_t *plan = plan_of(topics, K, T,
-                                                                  KP_STRATEGY_BALANCED, NULL, prev);
-                                        check_balanced(plan, topics, K, T);
-                                        h = digest_plan(h, plan);
-                                        kp_plan_destroy(plan);
-                                        free(prev);
-                                }
+                                for (int32_t d = -1; d <= 1; d += 2)
+                                        h = digest_round_robin(h, topics, (size_t)Ks[a], pers[b],
+                                                               T0s[c], T0s[c] + d);
         free(names);
         free(topics);
         if (h != STICKY_MANY_TOPICS_DIGEST)
