@@ -162,7 +162,10 @@ typedef struct kp_plan {
  *   feeds moved_from_previous.
  *
  * Cost: O(P + T + K log K) for flink, range, roundrobin (K topics), plus O(T log T) at
- * worst (O(T) expected) for a sticky balanced re-plan; O(P log P)
+ * worst (O(T) expected) for a sticky balanced re-plan, and its repairs: when topics are many
+ * and about as large as the group, each task holds extras of thousands of topics and a
+ * repair may read those of the tasks it looks at (planner_balanced.c; 1M partitions in
+ * 10,000 topics of 100, 50 -> 51 tasks: 0.27 s, against 1-3 ms for 10 topics); O(P log P)
  * for weighted; the Flink advice of the analysis adds at most KP_FLINK_ADVICE_WORK steps.
  * @returns a new plan, free with kp_plan_destroy(), or NULL with @p errstr set
  * (invalid parallelism, no partitions, too many partitions, out of memory).
