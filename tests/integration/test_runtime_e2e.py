@@ -179,10 +179,12 @@ def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
         setup_group(kserver, clusters, sink)
         ledger = rt.Ledger()
         # a producer per partition of c0 (those led by the broker that goes down wait for it,
-        # the others go on) and one per other cluster
-        producers = [rt.BackgroundProducer(ledger, [t], rounds=30, per_round=30, pause_s=0.3)
+        # the others go on) and one per other cluster; 50 rounds (15 s) so that the others
+        # still produce through every window below on a loaded box (with 30, a CI run under
+        # load saw them finish before a window showed both)
+        producers = [rt.BackgroundProducer(ledger, [t], rounds=50, per_round=30, pause_s=0.3)
                      for t in targets_of({"c0": clusters["c0"]})]
-        producers += [rt.BackgroundProducer(ledger, targets_of({c: bs}), rounds=30, per_round=30, pause_s=0.3)
+        producers += [rt.BackgroundProducer(ledger, targets_of({c: bs}), rounds=50, per_round=30, pause_s=0.3)
                       for c, bs in clusters.items() if c != "c0"]
         for p in producers:
             p.start()
@@ -204,7 +206,7 @@ def test_broker_down_and_up_mid_stream_loses_nothing(kserver, tmp_path):
             wait_all_reading(kserver, "g")
             assert producers[0].rounds_done < producers[0].rounds - 10, "the broker must go down mid-stream"
             m[0].command("down 1")
-            stalled, others = rt.wait_for(window, timeout=6, what="c0's partitions of broker 1 stalled, the rest read")
+            stalled, others = rt.wait_for(window, timeout=10, what="c0's partitions of broker 1 stalled, the rest read")
             m[0].command("up 1")
         finally:
             for p in producers:
