@@ -951,27 +951,19 @@ static int commit_await(commit_round_t *r, commit_req_t *req)
         return commit_wait(await_round(r, &now, req->cl), req);
 }
 
-/* Sets @p r up for a round over @p only (NULL: all) with @p timeout_ms, and snapshots the
- * offsets. @returns 0 or KP_ERR_NOMEM (free it with round_free either way). */
+/* Sets @p r up for a round over @p only (NULL: all) with @p timeout_ms: what a flush needs
+ * (the commit adds its offsets and requests). @returns 0 or KP_ERR_NOMEM (free it with
+ * round_free either way). */
 static int round_init(commit_round_t *r, rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
 {
-        int i;
         *r = (commit_round_t){.g = g, .only = only ? only : g->parts, .n = only ? n : g->nparts};
         r->deadline = kp_time_mono_ms() + timeout_ms;
         r->timeout_ms = timeout_ms;
-        r->offs = malloc(sizeof(*r->offs) * (size_t)(r->n > 0 ? r->n : 1));
         r->limit = malloc(sizeof(*r->limit) * (size_t)(g->nparts + 1));
         if (only && (r->mine = calloc((size_t)g->nparts + 1, 1)))
-                for (i = 0; i < r->n; i++)
+                for (int i = 0; i < r->n; i++)
                         r->mine[only[i]->index] = 1;
-        r->reqs = calloc((size_t)g->nclusters + 1, sizeof(*r->reqs));
-        if (!r->offs || !r->limit || !r->reqs || (only && !r->mine))
-                return KP_ERR_NOMEM;
-        /* Offsets first, flush second: every message below a snapshot offset was in a
-         * sink before the snapshot, so the flush and the acknowledgements cover it. */
-        for (i = 0; i < r->n; i++)
-                r->offs[i] = atomic_load_explicit(&r->only[i]->next_offset, memory_order_acquire);
-        return 0;
+        return !r->limit || (only && !r->mine) ? KP_ERR_NOMEM : 0;
 }
 
 static void round_free(commit_round_t *r)
@@ -985,7 +977,7 @@ static void round_free(commit_round_t *r)
 int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
 {
         commit_round_t r;
-        int c, ret = 0;
+        int i, c, ret = 0;
 
         /* Without the lease the round is skipped, as done (a stop does not retry it): the
          * partitions may be another instance's already (kp_runtime_set_commit_guard). */
@@ -993,6 +985,16 @@ int rt_commit(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
                 return 0;
         if ((ret = round_init(&r, g, only, n, timeout_ms)))
                 goto out;
+        r.offs = malloc(sizeof(*r.offs) * (size_t)r.n);
+        r.reqs = calloc((size_t)g->nclusters + 1, sizeof(*r.reqs));
+        if (!r.offs || !r.reqs) {
+                ret = KP_ERR_NOMEM;
+                goto out;
+        }
+        /* Offsets first, flush second: every message below a snapshot offset was in a
+         * sink before the snapshot, so the flush and the acknowledgements cover it. */
+        for (i = 0; i < r.n; i++)
+                r.offs[i] = atomic_load_explicit(&r.only[i]->next_offset, memory_order_acquire);
         if ((ret = commit_flush_sinks(&r)))
                 goto out; /* a failed flush: commit nothing this round */
         if (!rt_commit_allowed(g->rt))
@@ -1015,10 +1017,11 @@ out:
 int rt_flush(rt_group_t *g, rt_part_t **only, int n, int timeout_ms)
 {
         commit_round_t r;
-        int ret = n > 0 ? round_init(&r, g, only, n, timeout_ms) : 0;
-        if (n > 0 && !ret)
+        int ret;
+        if (n <= 0)
+                return 0;
+        if (!(ret = round_init(&r, g, only, n, timeout_ms)))
                 ret = commit_flush_sinks(&r);
-        if (n > 0)
-                round_free(&r);
+        round_free(&r);
         return ret;
 }
