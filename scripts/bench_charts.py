@@ -172,8 +172,8 @@ def handover_timeline(path):
 
 def handover_chart(cases, partitions=30):
     """One panel per case on a shared time axis (seconds from the change): a grey line per partition
-    while the change lasts, a bar for each gap longer than 3x the produce interval (red: the partition
-    moved to another member, orange: it did not)."""
+    while the change lasts, a bar for each gap that counts as a stop, longer than the steady window's
+    99.9th percentile gap (red: the partition moved to another member, orange: it did not)."""
     w, l, r, row, head, gap = 760, 60, 20, 4, 34, 16
     order = [(k, t) for k, t in HANDOVER_CASES if k in cases]
     x_min = -0.2
@@ -223,7 +223,7 @@ def handover_chart(cases, partitions=30):
         out.append(f'<text x="{px(t * 1000):.1f}" y="{y + 2}" text-anchor="middle" {FONT}>{t:g} s</text>')
         t += step
     out.append(f'<text x="{l}" y="{y + 22}" {FONT}>seconds from the change (solid line) to the group settled (dashed)</text>')
-    out.append(f'<text x="{l}" y="{y + 38}" {FONT}>bars: no message for over 3× the produce interval; '
+    out.append(f'<text x="{l}" y="{y + 38}" {FONT}>bars: no message for longer than the steady p99.9 gap; '
                f'<tspan fill="{COLORS[1]}">red: moved to another member</tspan>, '
                f'<tspan fill="{COLORS[4]}">orange: did not move</tspan></text>')
     out.append("</svg>")
