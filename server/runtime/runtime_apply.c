@@ -574,6 +574,14 @@ static void apply_hand_over(apply_t *a)
                         "kplane: runtime: group %s: %s before plan change failed; "
                         "continuing\n",
                         g->name, local ? "sink flush" : "commit");
+        /* An old owner whose sink failed in that flush failed its task, and what it took
+         * and did not deliver no longer bounds the commit: its partitions are read again
+         * from the committed offset, as those of an owner that had failed before. */
+        for (i = 0; i < a->nmoved; i++)
+                if (!a->again[parts[i]->index] && rt_part_owner_failed(parts[i])) {
+                        a->again[parts[i]->index] = 1;
+                        a->nagain++;
+                }
         if (a->nagain)
                 again_resume(a, parts, n);
         /* All locked across the seek and the resume (librdkafka's answers, not the sinks'),

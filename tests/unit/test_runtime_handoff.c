@@ -1,7 +1,8 @@
 /* test_runtime_handoff.c — a live plan change does not stall the partitions it does not move,
  * even when the hand-over's flush of the moving task's sink takes long, and still delivers
- * every record once. A fake sink ("test-handoff") keeps a ledger of every record put and
- * blocks the hand-over's flush of task 0 (the old owner) until the test lets it go. */
+ * every record once; when that flush fails, nothing the old owner did not deliver is
+ * committed or skipped. A fake sink ("test-handoff") keeps a ledger of every record put and
+ * blocks (or fails) the hand-over's flush of task 0 (the old owner) as the test says. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -45,6 +46,8 @@ static struct {
         int out_of_order;               /* a record put past one not put yet */
         int64_t moved_at_ms;            /* when task 2 first put a record of partition 0 */
         int armed, entered, released;   /* the gate on task 0's waiting flush */
+        kp_sink_status_t fail;          /* instead: task 0's first waiting flush answers this */
+        int failed;                     /* ... and it did */
 } fk;
 
 static int fk_validate(const json_t *conf, char *errstr, size_t errstr_size)
@@ -98,12 +101,21 @@ static kp_sink_status_t fk_put(void *state, const kp_sink_msg_t *msgs, size_t n,
 }
 
 /* A flush that waits (@p deadline_ms set) acknowledges all; task 0's first one while the gate
- * is armed blocks until the test releases it. A periodic flush of task 0 acknowledges nothing. */
+ * is armed blocks until the test releases it, or with fk.fail set answers that and
+ * acknowledges nothing. A periodic flush of task 0 acknowledges nothing. */
 static kp_sink_status_t fk_flush(void *state, int64_t deadline_ms, char *errstr, size_t errstr_size)
 {
         inst_t *s = state;
         kp_sink_status_t st = KP_SINK_OK;
         pthread_mutex_lock(&fk_lock);
+        if (s->task == 0 && deadline_ms > 0 && fk.fail != KP_SINK_OK && !fk.failed) {
+                /* acknowledges nothing: the records stay with task 0 (a retry), or are lost
+                 * with it (fatal) */
+                fk.failed = 1;
+                snprintf(errstr, errstr_size, "the receiver is down");
+                pthread_mutex_unlock(&fk_lock);
+                return fk.fail;
+        }
         if (s->task == 0 && deadline_ms > 0 && fk.armed && !fk.released) {
                 struct timespec until;
                 clock_gettime(CLOCK_REALTIME, &until);
@@ -366,8 +378,9 @@ static void run_start(run_t *r)
 
 /* Partition 0 flows again from task 2; then the producer stops, everything it delivered
  * arrives, the group stops, and the ledger holds every record exactly once, in order,
- * partition 0's from task 0 and then from task 2. */
-static void run_finish(run_t *r)
+ * partition 0's from task 0 and then from task 2 — except partition 0's first @p twice,
+ * which task 0 took and lost and task 2 read again: twice, task 0 first. */
+static void run_finish(run_t *r, int64_t twice)
 {
         char err[256];
         int64_t deadline = kp_time_mono_ms() + 30000;
@@ -383,7 +396,7 @@ static void run_finish(run_t *r)
         for (p = 0; p < HP; p++) {
                 int64_t want = atomic_load(&r->pr.delivered[p]);
                 deadline = kp_time_mono_ms() + 60000;
-                while (fk_got(p) < want && kp_time_mono_ms() < deadline)
+                while (fk_got(p) < want + (p == 0 ? twice : 0) && kp_time_mono_ms() < deadline)
                         usleep(20 * 1000);
         }
         assert_int_equal(kp_runtime_group_stop(r->rt, "g-handoff", 10000, err, sizeof(err)), 0);
@@ -392,13 +405,18 @@ static void run_finish(run_t *r)
         for (p = 0; p < HP; p++) {
                 int64_t want = atomic_load(&r->pr.delivered[p]), o;
                 int phase = 0; /* partition 0: task 0, then task 2, never back */
-                assert_int_equal(fk.got[p], want);
+                assert_int_equal(fk.got[p], want + (p == 0 ? twice : 0));
                 for (o = 0; o < want; o++) {
-                        if (fk.count[p][o] != 1)
-                                fail_msg("partition %d offset %lld put %d times", p, (long long)o,
-                                         fk.count[p][o]);
+                        int times = p == 0 && o < twice ? 2 : 1;
+                        if (fk.count[p][o] != times)
+                                fail_msg("partition %d offset %lld put %d times, not %d", p,
+                                         (long long)o, fk.count[p][o], times);
                         if (p != 0)
                                 continue;
+                        if (o < twice) {
+                                assert_int_equal(fk.task[p][o], 0);
+                                continue;
+                        }
                         if (fk.task[p][o] == 2) {
                                 phase = 1;
                         } else {
@@ -470,7 +488,7 @@ static void test_a_slow_hand_over_does_not_stall_the_partitions_that_stay(void *
         while (status_committed(r.rt, "g-handoff", 0) < took0 && kp_time_mono_ms() < until)
                 usleep(50 * 1000);
         assert_true(status_committed(r.rt, "g-handoff", 0) >= took0);
-        run_finish(&r);
+        run_finish(&r, 0);
 }
 
 /*
@@ -519,7 +537,120 @@ static void test_a_hand_over_within_the_process_does_not_wait_for_the_coordinato
         assert_true(back >= 0);
         assert_true(back < 1500);
         rd_kafka_mock_clear_request_errors(r.mc, 8);
-        run_finish(&r);
+        run_finish(&r, 0);
+}
+
+/* Task 0's records of partition 0: the first offset it did not take (it took 0..n-1). */
+static int64_t task0_took(void)
+{
+        int64_t n = 0;
+        pthread_mutex_lock(&fk_lock);
+        while (n < MAXO && fk.count[0][n] && fk.task[0][n] == 0)
+                n++;
+        pthread_mutex_unlock(&fk_lock);
+        return n;
+}
+
+/* Waits until partition 0 came from task 2 and @p more records after that. */
+static void wait_moved(int64_t more)
+{
+        int64_t deadline = kp_time_mono_ms() + 20000, at = -1;
+        while (kp_time_mono_ms() < deadline) {
+                pthread_mutex_lock(&fk_lock);
+                int moved = fk.moved_at_ms != 0;
+                pthread_mutex_unlock(&fk_lock);
+                if (moved && at < 0)
+                        at = fk_got(0);
+                if (at >= 0 && fk_got(0) >= at + more)
+                        break;
+                usleep(20 * 1000);
+        }
+        assert_true(at >= 0 && fk_got(0) >= at + more);
+}
+
+/* 1 once partitions 1..3 are committed to at least @p at, within @p timeout_ms. */
+static int others_committed(kp_runtime_t *rt, int64_t at, int timeout_ms)
+{
+        int64_t deadline = kp_time_mono_ms() + timeout_ms;
+        for (;;) {
+                int ok = 1;
+                for (int p = 1; p < HP; p++)
+                        ok &= status_committed(rt, "g-handoff", p) >= at;
+                if (ok || kp_time_mono_ms() >= deadline)
+                        return ok;
+                usleep(50 * 1000);
+        }
+}
+
+/*
+ * Partition 0 moves from task 0 to task 2 and task 0's flush in the hand-over fails without
+ * failing the task (its receiver is down; the sink keeps the records to send again). The
+ * plan still applies and partition 0 flows from task 2, but nothing of partition 0 is
+ * committed while task 0 holds records of it it has not delivered — rounds later, with
+ * partitions 1..3 committed far ahead — and once it delivers them (the stop's flush),
+ * every record arrived exactly once.
+ */
+static void test_a_hand_over_whose_flush_fails_commits_nothing_the_old_owner_holds(void **state)
+{
+        run_t r;
+        char err[256];
+        (void)state;
+
+        run_start(&r);
+        pthread_mutex_lock(&fk_lock);
+        fk.fail = KP_SINK_RETRY;
+        pthread_mutex_unlock(&fk_lock);
+        if (kp_runtime_group_apply(r.rt, "g-handoff", r.plan2, r.cls, err, sizeof(err)))
+                fail_msg("apply: %s", err);
+        pthread_mutex_lock(&fk_lock);
+        assert_true(fk.failed);
+        pthread_mutex_unlock(&fk_lock);
+        wait_moved(50);
+        int64_t took0 = task0_took(), beyond = fk_got(1);
+        assert_true(took0 > 0);
+        /* three periodic rounds (1 s apart) commit the others past what they had then */
+        assert_true(others_committed(r.rt, beyond, 15000));
+        int64_t c0 = status_committed(r.rt, "g-handoff", 0);
+        printf("# task 0 took partition 0's offsets 0..%lld and delivered none; committed %lld "
+               "while partitions 1..3 passed %lld\n",
+               (long long)(took0 - 1), (long long)c0, (long long)beyond);
+        assert_true(c0 <= 0);
+        run_finish(&r, 0);
+}
+
+/*
+ * The same, but the flush's failure fails task 0 (its records are gone with it): the new
+ * owner reads partition 0 again from what was committed, so the records task 0 took and
+ * never delivered arrive (from task 2) after all. Before, the new owner went on from
+ * where task 0 had taken to, and the commit, no longer held by the failed task, passed
+ * records nobody had delivered.
+ */
+static void test_an_old_owner_failing_in_the_hand_over_is_read_again(void **state)
+{
+        run_t r;
+        char err[256];
+        (void)state;
+
+        run_start(&r);
+        pthread_mutex_lock(&fk_lock);
+        fk.fail = KP_SINK_FATAL;
+        pthread_mutex_unlock(&fk_lock);
+        if (kp_runtime_group_apply(r.rt, "g-handoff", r.plan2, r.cls, err, sizeof(err)))
+                fail_msg("apply: %s", err);
+        pthread_mutex_lock(&fk_lock);
+        assert_true(fk.failed);
+        pthread_mutex_unlock(&fk_lock);
+        int64_t took0 = task0_took();
+        assert_true(took0 > 0);
+        wait_moved(50);
+        /* what task 0 lost was put again, from the first of it */
+        pthread_mutex_lock(&fk_lock);
+        int again = fk.count[0][0] == 2 && fk.count[0][took0 - 1] == 2;
+        pthread_mutex_unlock(&fk_lock);
+        printf("# task 0 failed holding partition 0's offsets 0..%lld: put again %s\n",
+               (long long)(took0 - 1), again ? "yes" : "no");
+        assert_true(again);
+        run_finish(&r, took0);
 }
 
 int main(void)
@@ -530,6 +661,9 @@ int main(void)
                 cmocka_unit_test(test_a_slow_hand_over_does_not_stall_the_partitions_that_stay),
                 cmocka_unit_test(
                         test_a_hand_over_within_the_process_does_not_wait_for_the_coordinator),
+                cmocka_unit_test(
+                        test_a_hand_over_whose_flush_fails_commits_nothing_the_old_owner_holds),
+                cmocka_unit_test(test_an_old_owner_failing_in_the_hand_over_is_read_again),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
