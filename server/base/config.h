@@ -518,6 +518,11 @@
  * fetch decision per partition this often only while the queue is full. The operator's
  * cluster config may override it. */
 #define KP_RUNTIME_FETCH_QUEUE_BACKOFF_MS 20
+/* Before partitions are assigned at a logical offset (earliest, latest), a lane asks the
+ * cluster for their leaders and waits at most this long (runtime_lane.c,
+ * rt_lane_learn_leaders): without them librdkafka waits 500 ms before it looks the offsets
+ * up. A cluster that does not answer costs this wait once per assign, and the 500 ms after. */
+#define KP_RUNTIME_LEADERS_WAIT_MS 1000
 /* Running tasks of the whole process (KPLANE_MAX_TASKS): a start or an applied plan that
  * would pass it is a 422 and starts nothing. A task is a record (sink, counters, lock),
  * about 10 KB with 1,000 idle tasks (bench/bench_runtime.c), plus a 64 KiB file buffer

@@ -647,7 +647,10 @@ static int assign_lanes(apply_t *a, rt_cluster_t *cl, rt_part_t **mine, int n,
                                 rd_kafka_topic_partition_list_add(ll, l->elems[i].topic,
                                                                   l->elems[i].partition)
                                         ->offset = l->elems[i].offset;
+                int nheld;
+                rd_kafka_topic_t **held = rt_lane_learn_leaders(lanes[c], ll, &nheld);
                 error = rd_kafka_incremental_assign(lanes[c]->rk, ll);
+                rt_lane_topics_release(held, nheld);
                 rd_kafka_topic_partition_list_destroy(ll);
                 if (error) {
                         snprintf(a->errstr, a->errstr_size, "cluster %s: assign: %s", cl->name,

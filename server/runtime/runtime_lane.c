@@ -416,6 +416,36 @@ int rt_lane_place(rt_cluster_t *cl, rt_part_t *p, char *errstr, size_t errstr_si
         return 0;
 }
 
+rd_kafka_topic_t **rt_lane_learn_leaders(rt_lane_t *lane, const rd_kafka_topic_partition_list_t *l,
+                                         int *n)
+{
+        rd_kafka_topic_t **h;
+        const struct rd_kafka_metadata *md = NULL;
+        int i, logical = 0;
+
+        *n = 0;
+        for (i = 0; i < l->cnt && !logical; i++)
+                logical = l->elems[i].offset < 0;
+        if (!logical || !(h = calloc((size_t)l->cnt, sizeof(*h))))
+                return NULL;
+        /* One handle per run of a topic (lists come grouped by topic): a handle keeps the
+         * topic among the lane's known ones, which one request then covers. */
+        for (i = 0; i < l->cnt; i++)
+                if ((!i || strcmp(l->elems[i].topic, l->elems[i - 1].topic)) &&
+                    (h[*n] = rd_kafka_topic_new(lane->rk, l->elems[i].topic, NULL)))
+                        (*n)++;
+        if (*n && !rd_kafka_metadata(lane->rk, 0, NULL, &md, KP_RUNTIME_LEADERS_WAIT_MS))
+                rd_kafka_metadata_destroy(md);
+        return h;
+}
+
+void rt_lane_topics_release(rd_kafka_topic_t **h, int n)
+{
+        for (int i = 0; i < n; i++)
+                rd_kafka_topic_destroy(h[i]);
+        free(h);
+}
+
 /* Waits until no worker of @p lane is in a batch it began before now (a grace period:
  * what it took out of a table before the caller changed it is no longer in its hands). */
 static void lane_quiesce(rt_lane_t *lane)

@@ -60,6 +60,17 @@ void rt_lane_unplace(rt_group_t *g, rt_part_t **parts, int n, int64_t deadline_m
 void rt_lane_leave(rt_cluster_t *cl, int64_t deadline_ms, int nowait);
 /* Serves every lane's own queue (error callbacks, logs); the control thread's. */
 void rt_lanes_serve(kp_runtime_t *rt);
+/* Before @p l is assigned on @p lane: when any of its offsets is logical (earliest, latest,
+ * none), holds a handle of each of its topics and asks the cluster for their leaders (at
+ * most KP_RUNTIME_LEADERS_WAIT_MS), so the assign's offset lookups go out at once. (Assigned
+ * before the lane knows a partition's leader, librdkafka parks the lookup on a 500 ms timer
+ * that the leader's arrival does not cut short: every fresh group read from earliest began
+ * half a second late.) @returns the handles for rt_lane_topics_release (NULL: none held);
+ * a failure only costs the wait it would have saved. */
+rd_kafka_topic_t **rt_lane_learn_leaders(rt_lane_t *lane, const rd_kafka_topic_partition_list_t *l,
+                                         int *n);
+/* Releases rt_lane_learn_leaders's @p n handles (after the assign). */
+void rt_lane_topics_release(rd_kafka_topic_t **h, int n);
 /* Records an error of lane @p lane (printf format) for its members. */
 void rt_lane_error(rt_lane_t *lane, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
