@@ -18,7 +18,10 @@
  * KEY=VALUE pairs are librdkafka properties set after the defaults above, e.g. raised
  * prefetch limits (queued.max.messages.kbytes), for a tuned baseline beside the default one;
  * except `threads=N`: N consumers (an rd_kafka_t each) on N threads, partition p read by
- * consumer p % N — the tuned baseline a librdkafka engineer would write for N cores.
+ * consumer p % N — the tuned baseline a librdkafka engineer would write for N cores; and
+ * `leaders=1`: each consumer asks for the topic's metadata before it assigns (assigned
+ * before it knows the leaders, librdkafka looks the beginning up only after a 500 ms timer;
+ * kplane asks first, so the tuned baseline does too).
  * Output: raw_consumer messages=<n> bytes=<b> seconds=<s> msgs_per_s=<r> threads=<t>
  *         steady_msgs_per_s=<r from the first message on, the clock rdkafka_performance uses>
  * Exit: 0, 1 on error or when the count is not reached within the timeout.
@@ -28,7 +31,7 @@
 
 typedef struct bench {
         const char *bootstrap, *topic;
-        int partitions, threads, nprops;
+        int partitions, threads, nprops, leaders;
         char **props;
         long long count;
         double t0, deadline;
@@ -95,6 +98,14 @@ static int reader_assign(reader_t *r)
                 rd_kafka_topic_partition_list_add(parts, b->topic, p)->offset =
                         RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_poll_set_consumer(r->rk);
+        if (b->leaders) {
+                const struct rd_kafka_metadata *md;
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, b->topic, NULL);
+                if (rkt && !rd_kafka_metadata(r->rk, 0, rkt, &md, 5000))
+                        rd_kafka_metadata_destroy(md);
+                if (rkt)
+                        rd_kafka_topic_destroy(rkt);
+        }
         int err = rd_kafka_assign(r->rk, parts) ? -1 : 0;
         rd_kafka_topic_partition_list_destroy(parts);
         return err;
@@ -134,7 +145,7 @@ static int args_parse(bench_t *b, int argc, char **argv)
 {
         if (argc < 5) {
                 fprintf(stderr, "usage: bench_raw_consumer BOOTSTRAP TOPIC PARTITIONS COUNT "
-                                "[TIMEOUT_S [threads=N] [KEY=VALUE...]]\n");
+                                "[TIMEOUT_S [threads=N] [leaders=1] [KEY=VALUE...]]\n");
                 return -1;
         }
         b->bootstrap = argv[1];
@@ -153,6 +164,8 @@ static int args_parse(bench_t *b, int argc, char **argv)
                 }
                 if (!strncmp(argv[i], "threads=", 8))
                         b->threads = atoi(eq + 1);
+                else if (!strncmp(argv[i], "leaders=", 8))
+                        b->leaders = atoi(eq + 1);
                 else
                         b->props[b->nprops++] = argv[i];
         }

@@ -540,7 +540,9 @@ bench_runtime() {
 #  - steady: from the first message to the count, the clock librdkafka's own
 #    rdkafka_performance uses (kplane: its status polled every 5 ms by bench/consume_clock.py).
 # Baselines: the plain consumer (one rd_kafka_t, defaults), the tuned one a librdkafka engineer
-# would write (one rd_kafka_t per core, each its share of the partitions, prefetch raised),
+# would write (one rd_kafka_t per core, each its share of the partitions, prefetch raised, the
+# topic's leaders asked for before the assign as kplane does: librdkafka otherwise looks the
+# beginning up only after a 500 ms timer),
 # rdkafka_performance -C (built from the same librdkafka source; KPLANE_RDKAFKA_PERF=1
 # scripts/rdkafka.sh) and kcat (Debian's, librdkafka 2.0.2; wall only).
 consume_on() {
@@ -570,7 +572,7 @@ consume_on() {
                 echo "round $r raw: $line" >>"$LOGS/consume-$where.log"
                 best raw "$(kv "$line" msgs_per_s)"
                 note raw_l "$(kv "$line" steady_msgs_per_s)"
-                line=$("$BUILD/bench/bench_raw_consumer" "$boot" "$topic" "$parts" "$MESSAGES" 60 threads="$cores" \
+                line=$("$BUILD/bench/bench_raw_consumer" "$boot" "$topic" "$parts" "$MESSAGES" 60 threads="$cores" leaders=1 \
                         queued.max.messages.kbytes=2097151 queued.min.messages=1000000 fetch.message.max.bytes=4194304 \
                         2>>"$LOGS/consume-$where.log")
                 echo "round $r raw, one consumer per core, prefetch raised: $line" >>"$LOGS/consume-$where.log"
@@ -1781,7 +1783,9 @@ EOF
   `rd_kafka_consumer_poll` loop, defaults); the same tuned as a librdkafka engineer would
   (`threads=N`: one `rd_kafka_t` per core, each its share of the partitions, prefetch raised
   with `queued.max.messages.kbytes=2097151 queued.min.messages=1000000
-  fetch.message.max.bytes=4194304`); `rdkafka_performance -C` with every partition, built
+  fetch.message.max.bytes=4194304`, and `leaders=1`: the topic's metadata asked for before
+  the assign, as kplane does, since librdkafka looks up an offset assigned before it knows
+  the leader only after a 500 ms timer); `rdkafka_performance -C` with every partition, built
   from the same librdkafka source (`KPLANE_RDKAFKA_PERF=1 scripts/rdkafka.sh`); `kcat -C -e`
   (Debian's, librdkafka 2.0.2; to `wc -l`, wall only); and a fresh kplane group of 30 tasks
   with the discard sink, `GET /groups/{g}/status` polled every 5 ms over one connection
