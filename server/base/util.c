@@ -4,6 +4,8 @@
 #include "base/config.h"
 #include "base/err.h"
 
+#include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,9 +111,47 @@ void kp_buf_init(kp_buf_t *b)
         memset(b, 0, sizeof(*b));
 }
 
+/* The one kept block (kp_buf_free): its memory is mapped and faulted in already. */
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *keep_data;
+static size_t keep_cap;
+
+void kp_buf_free(void *data)
+{
+        size_t cap = data ? malloc_usable_size(data) : 0;
+        if (cap < KP_BUF_HUGE_MIN || cap > KP_BUF_KEEP_MAX) {
+                free(data);
+                return;
+        }
+        pthread_mutex_lock(&keep_lock);
+        if (cap > keep_cap) { /* the larger of the two serves more */
+                char *old = keep_data;
+                keep_data = data;
+                keep_cap = cap;
+                data = old;
+        }
+        pthread_mutex_unlock(&keep_lock);
+        free(data);
+}
+
+/* The kept block when it holds @p need bytes (the caller owns it then), else NULL. */
+static char *buf_take_kept(size_t need, size_t *capp)
+{
+        char *d = NULL;
+        pthread_mutex_lock(&keep_lock);
+        if (keep_data && keep_cap >= need) {
+                d = keep_data;
+                *capp = keep_cap;
+                keep_data = NULL;
+                keep_cap = 0;
+        }
+        pthread_mutex_unlock(&keep_lock);
+        return d;
+}
+
 void kp_buf_cleanup(kp_buf_t *b)
 {
-        free(b->data);
+        kp_buf_free(b->data);
         memset(b, 0, sizeof(*b));
 }
 
@@ -153,14 +193,19 @@ static int buf_reserve(kp_buf_t *b, size_t extra)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < need)
                 cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
+        char *d = cap >= KP_BUF_HUGE_MIN ? buf_take_kept(need, &cap) : NULL;
+        if (d) {
+                if (b->len)
+                        memcpy(d, b->data, b->len + 1);
+                kp_buf_free(b->data);
+        } else if (!(d = realloc(b->data, cap))) {
                 b->oom = 1;
                 return -1;
+        } else {
+                buf_huge(d, cap);
         }
         b->data = d;
         b->cap = cap;
-        buf_huge(d, cap);
         return 0;
 }
 

@@ -40,7 +40,10 @@ int kp_buf_reserve(kp_buf_t *b, size_t extra);
 /* Appends bytes; on allocation failure sets b->oom. */
 void kp_buf_append(kp_buf_t *b, const void *data, size_t len);
 void kp_buf_printf(kp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hands the buffer's memory to the caller (free()) and resets @p b. */
+/* Hands the buffer's memory to the caller (kp_buf_free, or free()) and resets @p b. */
 char *kp_buf_steal(kp_buf_t *b, size_t *lenp);
+/* Frees memory of a kp_buf_t (kp_buf_steal's): a large block (KP_BUF_HUGE_MIN up to
+ * KP_BUF_KEEP_MAX) is kept, one at a time, for the next large buffer to grow into. */
+void kp_buf_free(void *data);
 
 #endif /* KP_UTIL_H */

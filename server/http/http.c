@@ -88,10 +88,11 @@ const char *kp_http_query(const kp_http_req_t *req, const char *key)
 static enum MHD_Result send_resp(kp_http_t *srv, struct MHD_Connection *conn, const char *method,
                                  kp_http_resp_t *resp)
 {
-        struct MHD_Response *r =
-                MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        /* kp_buf_free: a large answer's memory is kept for the next one (base/util.c) */
+        struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+                resp->body_len, resp->body, kp_buf_free);
         if (!r) {
-                free(resp->body);
+                kp_buf_free(resp->body);
                 return MHD_NO;
         }
         resp->body = NULL;
