@@ -582,6 +582,21 @@ static int others_committed(kp_runtime_t *rt, int64_t at, int timeout_ms)
         }
 }
 
+/* Starts @p r and applies plan 2 with task 0's hand-over flush answering @p fail. */
+static void apply_failing_flush(run_t *r, kp_sink_status_t fail)
+{
+        char err[256];
+        run_start(r);
+        pthread_mutex_lock(&fk_lock);
+        fk.fail = fail;
+        pthread_mutex_unlock(&fk_lock);
+        if (kp_runtime_group_apply(r->rt, "g-handoff", r->plan2, r->cls, err, sizeof(err)))
+                fail_msg("apply: %s", err);
+        pthread_mutex_lock(&fk_lock);
+        assert_true(fk.failed);
+        pthread_mutex_unlock(&fk_lock);
+}
+
 /*
  * Partition 0 moves from task 0 to task 2 and task 0's flush in the hand-over fails without
  * failing the task (its receiver is down; the sink keeps the records to send again). The
@@ -593,18 +608,9 @@ static int others_committed(kp_runtime_t *rt, int64_t at, int timeout_ms)
 static void test_a_hand_over_whose_flush_fails_commits_nothing_the_old_owner_holds(void **state)
 {
         run_t r;
-        char err[256];
         (void)state;
 
-        run_start(&r);
-        pthread_mutex_lock(&fk_lock);
-        fk.fail = KP_SINK_RETRY;
-        pthread_mutex_unlock(&fk_lock);
-        if (kp_runtime_group_apply(r.rt, "g-handoff", r.plan2, r.cls, err, sizeof(err)))
-                fail_msg("apply: %s", err);
-        pthread_mutex_lock(&fk_lock);
-        assert_true(fk.failed);
-        pthread_mutex_unlock(&fk_lock);
+        apply_failing_flush(&r, KP_SINK_RETRY);
         wait_moved(50);
         int64_t took0 = task0_took(), beyond = fk_got(1);
         assert_true(took0 > 0);
@@ -628,18 +634,9 @@ static void test_a_hand_over_whose_flush_fails_commits_nothing_the_old_owner_hol
 static void test_an_old_owner_failing_in_the_hand_over_is_read_again(void **state)
 {
         run_t r;
-        char err[256];
         (void)state;
 
-        run_start(&r);
-        pthread_mutex_lock(&fk_lock);
-        fk.fail = KP_SINK_FATAL;
-        pthread_mutex_unlock(&fk_lock);
-        if (kp_runtime_group_apply(r.rt, "g-handoff", r.plan2, r.cls, err, sizeof(err)))
-                fail_msg("apply: %s", err);
-        pthread_mutex_lock(&fk_lock);
-        assert_true(fk.failed);
-        pthread_mutex_unlock(&fk_lock);
+        apply_failing_flush(&r, KP_SINK_FATAL);
         int64_t took0 = task0_took();
         assert_true(took0 > 0);
         wait_moved(50);
